@@ -1,0 +1,242 @@
+// The one place that reads process.env. Everything else receives a typed Config.
+import { z } from 'zod';
+import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+
+export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
+
+export interface Config {
+  nodeEnv: string;
+  port: number;
+  publicUrl: string;
+  frontendUrl: string;
+  databaseUrl: string;
+  logLevel: string;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string | undefined;
+  };
+  meta: {
+    sandbox: boolean;
+    appId: string;
+    appSecret: string;
+    redirectUri: string;
+    configId: string | undefined;
+    graphApiVersion: string;
+    graphApiUrl: string;
+    oauthDialogUrl: string;
+    registrationPin: string | undefined;
+  };
+  whatsapp: {
+    verifyToken: string;
+    appSecret: string;
+  };
+  keyring: Keyring;
+  auth: {
+    jwtSecret: string;
+    businessClaim: string;
+  };
+  reply: {
+    webhookUrl: string | undefined;
+    webhookSecret: string | undefined;
+    defaultText: string;
+  };
+  tokens: {
+    refreshIntervalMs: number;
+    expiryThresholdDays: number;
+  };
+  callbackWaitMs: number;
+  codecAuthToken: string | undefined;
+  workerMetricsPort: number | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "90s", "15m", "24h", "7d" (or plain milliseconds) into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text);
+  const match = DURATION.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+}
+
+const url = z.url({ protocol: /^https?$/ });
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(0).max(65535);
+const duration = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90s, 15m, 24h or 7d' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Which variables each role cannot start without (sandbox mode supplies the Meta ones). */
+function required(role: Role, sandbox: boolean): string[] {
+  if (role === 'migrate') return ['DATABASE_URL'];
+  const always = ['DATABASE_URL', 'CREDENTIALS_ENCRYPTION_KEY'];
+  const http = role === 'api' || role === 'dev' ? ['AUTH_JWT_SECRET', 'WHATSAPP_VERIFY_TOKEN'] : [];
+  // In sandbox mode the app id is the sandbox's, but its secret and URLs must still be given
+  // (npm start generates and passes them), so nothing silently points at Meta.
+  const meta = sandbox
+    ? ['META_APP_SECRET', 'META_GRAPH_API_URL', 'META_OAUTH_DIALOG_URL']
+    : ['META_APP_ID', 'META_APP_SECRET'];
+  const frontend = !sandbox && (role === 'api' || role === 'dev') ? ['FRONTEND_URL'] : [];
+  return [...always, ...http, ...meta, ...frontend];
+}
+
+const schema = z.object({
+  NODE_ENV: z.string().default('development'),
+  PORT: port.default(8000),
+  PUBLIC_URL: url.optional(),
+  FRONTEND_URL: url.optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('whatsapp'),
+  TEMPORAL_UI_URL: url.optional(),
+  META_SANDBOX: bool,
+  META_APP_ID: optionalText,
+  META_APP_SECRET: optionalText,
+  META_REDIRECT_URI: url.optional(),
+  META_CONFIG_ID: optionalText,
+  META_GRAPH_API_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'expected a version such as v23.0')
+    .default('v23.0'),
+  META_GRAPH_API_URL: url.optional(),
+  META_OAUTH_DIALOG_URL: url.optional(),
+  WHATSAPP_REGISTRATION_PIN: z
+    .string()
+    .regex(/^\d{6}$/, 'expected six digits')
+    .optional(),
+  WHATSAPP_VERIFY_TOKEN: optionalText,
+  WHATSAPP_APP_SECRET: optionalText,
+  CREDENTIALS_ENCRYPTION_KEY: optionalText,
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
+  REPLY_WEBHOOK_URL: url.optional(),
+  REPLY_WEBHOOK_SECRET: optionalText,
+  AUTO_REPLY_TEXT: z
+    .string()
+    .min(1)
+    .max(4096)
+    .default('Thanks for your message! We will get back to you shortly.'),
+  TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
+  TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
+  CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  CODEC_AUTH_TOKEN: optionalText,
+  WORKER_METRICS_PORT: port.optional(),
+});
+
+export const SANDBOX_APP_ID = '100000000000001';
+
+/**
+ * Reads and validates the environment once. Throws ConfigError listing every problem at once,
+ * so an operator fixes a deployment in one pass instead of one variable per restart.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
+  const blankless = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(blankless);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const sandbox = e.META_SANDBOX;
+  if (sandbox && e.NODE_ENV === 'production') {
+    problems.push('META_SANDBOX: sandbox mode is refused when NODE_ENV=production');
+  }
+  for (const name of required(role, sandbox)) {
+    if (e[name as keyof typeof e] === undefined) problems.push(`${name}: required`);
+  }
+  if (e.REPLY_WEBHOOK_URL && !e.REPLY_WEBHOOK_SECRET) {
+    problems.push('REPLY_WEBHOOK_SECRET: required when REPLY_WEBHOOK_URL is set');
+  }
+  let keyring: Keyring | undefined;
+  if (e.CREDENTIALS_ENCRYPTION_KEY) {
+    try {
+      keyring = parseKeyring(e.CREDENTIALS_ENCRYPTION_KEY);
+    } catch (error) {
+      problems.push(`CREDENTIALS_ENCRYPTION_KEY: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  const appSecret = e.META_APP_SECRET ?? '';
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    publicUrl,
+    frontendUrl: stripSlash(e.FRONTEND_URL ?? publicUrl),
+    databaseUrl: e.DATABASE_URL ?? '',
+    logLevel: e.LOG_LEVEL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL ? stripSlash(e.TEMPORAL_UI_URL) : undefined,
+    },
+    meta: {
+      sandbox,
+      appId: e.META_APP_ID ?? (sandbox ? SANDBOX_APP_ID : ''),
+      appSecret,
+      redirectUri: e.META_REDIRECT_URI ?? `${publicUrl}/api/integrations/whatsapp/callback`,
+      configId: e.META_CONFIG_ID,
+      graphApiVersion: e.META_GRAPH_API_VERSION,
+      graphApiUrl: stripSlash(e.META_GRAPH_API_URL ?? 'https://graph.facebook.com'),
+      oauthDialogUrl: stripSlash(e.META_OAUTH_DIALOG_URL ?? 'https://www.facebook.com'),
+      registrationPin: e.WHATSAPP_REGISTRATION_PIN,
+    },
+    whatsapp: {
+      verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? '',
+      appSecret: e.WHATSAPP_APP_SECRET ?? appSecret,
+    },
+    keyring: keyring ?? emptyKeyring(),
+    auth: {
+      jwtSecret: e.AUTH_JWT_SECRET ?? '',
+      businessClaim: e.AUTH_BUSINESS_CLAIM,
+    },
+    reply: {
+      webhookUrl: e.REPLY_WEBHOOK_URL,
+      webhookSecret: e.REPLY_WEBHOOK_SECRET,
+      defaultText: e.AUTO_REPLY_TEXT,
+    },
+    tokens: {
+      refreshIntervalMs: e.TOKEN_REFRESH_INTERVAL,
+      expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
+    },
+    callbackWaitMs: e.CALLBACK_WAIT_MS,
+    codecAuthToken: e.CODEC_AUTH_TOKEN,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
+  };
+}
+
+function stripSlash(value: string): string {
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+
+const key = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+const production = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://db/waconnect',
+  CREDENTIALS_ENCRYPTION_KEY: key,
+  AUTH_JWT_SECRET: 'x'.repeat(32),
+  WHATSAPP_VERIFY_TOKEN: 'verify-me',
+  META_APP_ID: '123',
+  META_APP_SECRET: 'app-secret',
+  FRONTEND_URL: 'https://app.example.com/',
+  PUBLIC_URL: 'https://api.example.com',
+};
+
+function problemsOf(env: NodeJS.ProcessEnv, role: Parameters<typeof loadConfig>[1] = 'api'): string[] {
+  try {
+    loadConfig(env, role);
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+}
+
+describe('config', () => {
+  it('lists every missing variable at once', () => {
+    expect(problemsOf({})).toEqual([
+      'DATABASE_URL: required',
+      'CREDENTIALS_ENCRYPTION_KEY: required',
+      'AUTH_JWT_SECRET: required',
+      'WHATSAPP_VERIFY_TOKEN: required',
+      'META_APP_ID: required',
+      'META_APP_SECRET: required',
+      'FRONTEND_URL: required',
+    ]);
+  });
+
+  it('names each malformed variable with what was expected', () => {
+    const problems = problemsOf({
+      ...production,
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://db',
+      AUTH_JWT_SECRET: 'short',
+      META_GRAPH_API_VERSION: '21',
+      TOKEN_REFRESH_INTERVAL: 'often',
+      CREDENTIALS_ENCRYPTION_KEY: 'k1:dG9vIHNob3J0',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual([
+      'PORT',
+      'DATABASE_URL',
+      'META_GRAPH_API_VERSION',
+      'AUTH_JWT_SECRET',
+      'TOKEN_REFRESH_INTERVAL',
+    ]);
+    // The keyring is checked once the rest parses.
+    expect(problemsOf({ ...production, CREDENTIALS_ENCRYPTION_KEY: 'k1:dG9vIHNob3J0' })).toEqual([
+      'CREDENTIALS_ENCRYPTION_KEY: key "k1" must be 32 bytes of base64 (openssl rand -base64 32)',
+    ]);
+  });
+
+  it('applies documented defaults and derives URLs', () => {
+    const config = loadConfig(production, 'api');
+    expect(config.port).toBe(8000);
+    expect(config.frontendUrl).toBe('https://app.example.com');
+    expect(config.meta.redirectUri).toBe('https://api.example.com/api/integrations/whatsapp/callback');
+    expect(config.meta.graphApiUrl).toBe('https://graph.facebook.com');
+    expect(config.meta.oauthDialogUrl).toBe('https://www.facebook.com');
+    expect(config.whatsapp.appSecret).toBe('app-secret');
+    expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'whatsapp' });
+    expect(config.auth.businessClaim).toBe('business_id');
+    expect(config.tokens).toEqual({ refreshIntervalMs: 86_400_000, expiryThresholdDays: 10 });
+  });
+
+  it('refuses sandbox mode in production', () => {
+    expect(problemsOf({ ...production, META_SANDBOX: 'true', META_GRAPH_API_URL: 'http://localhost:1', META_OAUTH_DIALOG_URL: 'http://localhost:1' })).toEqual([
+      'META_SANDBOX: sandbox mode is refused when NODE_ENV=production',
+    ]);
+  });
+
+  it('needs only DATABASE_URL to migrate', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }, 'migrate').databaseUrl).toBe('postgres://db/x');
+  });
+
+  it('requires a secret for the reply webhook', () => {
+    expect(problemsOf({ ...production, REPLY_WEBHOOK_URL: 'https://brain.example.com/reply' })).toEqual([
+      'REPLY_WEBHOOK_SECRET: required when REPLY_WEBHOOK_URL is set',
+    ]);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('24h')).toBe(86_400_000);
+    expect(parseDuration('1500')).toBe(1500);
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+});
