@@ -1,0 +1,13 @@
+// What activities are given instead of reaching for globals; tests pass real instances pointed
+// at their own database, sandbox and Temporal server.
+import type { Client } from '@temporalio/client';
+import type { Config } from '../src/config.js';
+import type { Db } from '../src/db.js';
+import type { Logger } from '../src/logger.js';
+
+export interface ActivityDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  temporal: Client;
+}

@@ -1,0 +1,13 @@
+// Every activity the worker registers, built from injected dependencies.
+import type { ActivityDeps } from './deps.js';
+import { createStoreActivities } from './store.js';
+
+export type { ActivityDeps } from './deps.js';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createStoreActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

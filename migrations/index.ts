@@ -1,0 +1,17 @@
+// Migrations are listed here rather than discovered on disk, so the same list runs from the
+// TypeScript sources (tests) and from the compiled build (production). Append; never rename.
+import type { Knex } from 'knex';
+import * as m001 from './20261130000001_channel_integrations.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+const migrations: Array<[string, Migration]> = [['20261130000001_channel_integrations', m001]];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

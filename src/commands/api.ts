@@ -1,0 +1,42 @@
+// `api`: the Koa HTTP server.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config.js';
+import { createDb, type Db } from '../db.js';
+import { createApp } from '../http/app.js';
+import type { Logger } from '../logger.js';
+import { dataConverter } from '../temporal/client.js';
+
+export interface RunningApi {
+  url: string;
+  server: Server;
+  /** Stops accepting, lets in-flight requests finish, closes the pools. */
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, log: Logger, options: { db?: Db; host?: string } = {}): Promise<RunningApi> {
+  const db = options.db ?? createDb(config.databaseUrl, { log });
+  // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
+  const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: '5s' });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  const app = createApp({ config, db, log, temporal });
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://localhost:${port}`;
+  log.info({ url }, 'api listening');
+  return {
+    url,
+    server,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      if (!options.db) await db.destroy();
+    },
+  };
+}

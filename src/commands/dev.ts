@@ -1,0 +1,140 @@
+// `dev` (npm start): PostgreSQL, a Temporal dev server, migrations, the worker and the API in one
+// process tree for a laptop. Ctrl-C stops all of it.
+import { join } from 'node:path';
+import { loadConfig } from '../config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/postgres.js';
+import { takenPorts } from '../dev/ports.js';
+import { loadOrCreateDevSecrets } from '../dev/secrets.js';
+import { createLogger, type Logger } from '../logger.js';
+import { dataDir as defaultDataDir, projectRoot } from '../paths.js';
+import { findTemporalCli, HOW_TO_GET_TEMPORAL, TemporalCliError } from '../temporal/cli.js';
+import { startDevServer, type DevServer } from '../temporal/dev-server.js';
+import { startApi, type RunningApi } from './api.js';
+import { runMigrations } from './migrate.js';
+import { startWorker, type RunningWorker } from './worker.js';
+
+const TEMPORAL_PORT = 7233;
+const TEMPORAL_UI_PORT = 8233;
+const EMBEDDED_POSTGRES_PORT = 5433;
+const SANDBOX_PORT = 8001;
+
+export class DevStartError extends Error {
+  override name = 'DevStartError';
+}
+
+export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
+  const pretty = Boolean(process.stdout.isTTY);
+  const log = createLogger({ level: env.LOG_LEVEL ?? 'info', pretty, name: 'dev' });
+  // DEV_DATA_DIR lets the start-up benchmark measure a cold start without touching .data/.
+  const dataDir = env.DEV_DATA_DIR ?? defaultDataDir;
+  const secrets = loadOrCreateDevSecrets(join(dataDir, 'dev-secrets.json'));
+  const sandbox = !env.META_APP_ID;
+  const port = Number(env.PORT ?? 8000);
+
+  // Configured values win; generated ones fill the gaps.
+  const devEnv: NodeJS.ProcessEnv = {
+    CREDENTIALS_ENCRYPTION_KEY: secrets.CREDENTIALS_ENCRYPTION_KEY,
+    AUTH_JWT_SECRET: secrets.AUTH_JWT_SECRET,
+    WHATSAPP_VERIFY_TOKEN: secrets.WHATSAPP_VERIFY_TOKEN,
+    ...(sandbox
+      ? {
+          META_SANDBOX: 'true',
+          META_APP_SECRET: secrets.META_APP_SECRET,
+          // The sandbox serves both Meta hosts (graph.facebook.com and www.facebook.com) on one port.
+          META_GRAPH_API_URL: `http://localhost:${SANDBOX_PORT}`,
+          META_OAUTH_DIALOG_URL: `http://localhost:${SANDBOX_PORT}`,
+        }
+      : {}),
+    ...env,
+  };
+
+  const wanted = [{ port, label: 'PORT, the API' }];
+  if (!env.TEMPORAL_ADDRESS) wanted.push({ port: TEMPORAL_PORT, label: 'the Temporal dev server' }, { port: TEMPORAL_UI_PORT, label: 'the Temporal UI' });
+  if (!env.DATABASE_URL) wanted.push({ port: EMBEDDED_POSTGRES_PORT, label: 'the embedded PostgreSQL' });
+  const taken = await takenPorts(wanted);
+  if (taken.length) throw new DevStartError(`Port already in use: ${taken.join(', ')}. Stop what holds it, or set PORT / DATABASE_URL / TEMPORAL_ADDRESS.`);
+
+  const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const item of stack.reverse()) {
+      try {
+        await item.stop();
+      } catch (error) {
+        log.warn({ err: (error as Error).message }, `stopping ${item.name} failed`);
+      }
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    log.info(`${signal}: stopping everything...`);
+    stopping = stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    let postgres: EmbeddedPostgres | undefined;
+    if (!env.DATABASE_URL) {
+      log.info(`starting embedded PostgreSQL (data in ${join(dataDir, 'postgres')})...`);
+      postgres = await startEmbeddedPostgres({
+        dataDir: join(dataDir, 'postgres'),
+        port: EMBEDDED_POSTGRES_PORT,
+        password: secrets.POSTGRES_PASSWORD,
+        database: 'waconnect',
+        log: (line) => log.debug({ postgres: line }),
+      });
+      stack.push({ name: 'PostgreSQL', stop: () => postgres!.stop() });
+      devEnv.DATABASE_URL = postgres.url;
+    }
+
+    let temporalServer: DevServer | undefined;
+    if (!env.TEMPORAL_ADDRESS) {
+      let cli;
+      try {
+        cli = await findTemporalCli({ projectRoot, env, log: (line) => log.info(line) });
+      } catch (error) {
+        if (error instanceof TemporalCliError) throw new DevStartError(`${error.message}\n${HOW_TO_GET_TEMPORAL}`);
+        throw error;
+      }
+      log.info(`starting the Temporal dev server (state in ${join(dataDir, 'temporal.db')})...`);
+      temporalServer = await startDevServer({
+        cli,
+        port: TEMPORAL_PORT,
+        uiPort: TEMPORAL_UI_PORT,
+        dbFile: join(dataDir, 'temporal.db'),
+        logFile: join(dataDir, 'temporal.log'),
+      });
+      stack.push({ name: 'Temporal dev server', stop: () => temporalServer!.stop() });
+      devEnv.TEMPORAL_ADDRESS = temporalServer.address;
+      devEnv.TEMPORAL_UI_URL ??= temporalServer.uiUrl;
+    }
+
+    const config = loadConfig(devEnv, 'dev');
+    await runMigrations(config.databaseUrl, 'latest', log);
+
+    const worker: RunningWorker = await startWorker(config, log.child({ component: 'worker' }));
+    stack.push({ name: 'worker', stop: () => worker.shutdown() });
+    const api: RunningApi = await startApi(config, log.child({ component: 'api' }));
+    stack.push({ name: 'API', stop: () => api.close() });
+
+    printBanner(log, { apiUrl: api.url, temporalUiUrl: config.temporal.uiUrl, sandbox: config.meta.sandbox });
+    await worker.done;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function printBanner(log: Logger, info: { apiUrl: string; temporalUiUrl: string | undefined; sandbox: boolean }): void {
+  const lines = [
+    '',
+    `  waconnect is running${info.sandbox ? ' in SANDBOX MODE (a local stand-in for Meta; no real WhatsApp traffic)' : ''}`,
+    `  API          ${info.apiUrl}   (try: curl ${info.apiUrl}/readyz)`,
+    `  Temporal UI  ${info.temporalUiUrl ?? '(your Temporal server)'}`,
+    '  Ctrl-C stops everything.',
+    '',
+  ];
+  if (process.stdout.isTTY) process.stdout.write(`${lines.join('\n')}\n`);
+  else log.info({ apiUrl: info.apiUrl, temporalUiUrl: info.temporalUiUrl, sandbox: info.sandbox }, lines.join(' ').replace(/\s+/g, ' '));
+}

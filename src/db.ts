@@ -1,0 +1,110 @@
+// PostgreSQL through knex: the pool, the migration runner, and the typed rows of each table.
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from '../migrations/index.js';
+import type { Logger } from './logger.js';
+
+// Return bigint counts and ids as numbers (they stay far below 2^53 here) and timestamps as Date.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Db = Knex;
+
+export function createDb(databaseUrl: string, options: { poolMax?: number; log?: Logger } = {}): Db {
+  const log = options.log;
+  return knex({
+    // knex prints its warnings with console.log unless given a logger.
+    log: {
+      warn: (message: unknown) => log?.warn({ knex: String(message) }, 'database warning'),
+      error: (message: unknown) => log?.error({ knex: String(message) }, 'database error'),
+      deprecate: () => undefined,
+      debug: () => undefined,
+    },
+    client: 'pg',
+    connection: { connectionString: databaseUrl, application_name: 'waconnect' },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+export async function migrateRollback(db: Db, all = false): Promise<string[]> {
+  const [, rolledBack] = (await db.migrate.rollback({ migrationSource }, all)) as [number, string[]];
+  return rolledBack;
+}
+
+/** Creates the database named in the URL when it does not exist yet (connecting to `postgres`). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to create database with name "${name}"`);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop database with name "${name}"`);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export type IntegrationState = 'active' | 'needs_reauth' | 'removed' | 'inactive';
+export type TokenHealthState = 'ok' | 'expiring' | 'needs_reauth' | 'unknown';
+
+export interface IntegrationRow {
+  id: string;
+  business_id: string;
+  channel: string;
+  channel_name: string;
+  credentials: { accessToken: string } | null;
+  is_active: boolean;
+  state: IntegrationState;
+  token_type: string | null;
+  token_expires_at: Date | null;
+  token_health: TokenHealthState;
+  token_checked_at: Date | null;
+  token_last_error: string | null;
+  meta_user_id: string | null;
+  settings: IntegrationSettings;
+  connected_at: Date | null;
+  disconnected_at: Date | null;
+  inactive_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface IntegrationSettings {
+  autoReplyText?: string;
+  responder?: 'rules' | 'http';
+}
+
+export interface SelfCheckRow {
+  id: string;
+  worker_identity: string;
+  checked_at: Date;
+}
+
+declare module 'knex/types/tables.js' {
+  interface Tables {
+    channel_integrations: IntegrationRow;
+    self_checks: SelfCheckRow;
+  }
+}

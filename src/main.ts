@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// The one entry point: `node dist/src/main.js <command>`. Each command is also an npm script.
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startApi } from './commands/api.js';
+import { writeWorkflowBundle } from './commands/bundle.js';
+import { DevStartError, runDev } from './commands/dev.js';
+import { runMigrations, type MigrateDirection } from './commands/migrate.js';
+import { runSelfCheck } from './commands/selfcheck.js';
+import { startWorker } from './commands/worker.js';
+
+const USAGE = `usage: waconnect <command>
+  api                      the HTTP API (PORT, default 8000)
+  worker                   the Temporal worker (TEMPORAL_TASK_QUEUE, default whatsapp)
+  migrate [latest|rollback|rollback-all]
+  selfcheck                run one workflow end to end through the worker and PostgreSQL
+  dev                      everything on a laptop (npm start)
+  bundle                   prebuild the workflow bundle (part of npm run build)`;
+
+function onShutdownSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    void stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping after ${signal}: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const env = process.env;
+  switch (command) {
+    case 'api': {
+      const config = loadConfig(env, 'api');
+      const log = createLogger({ level: config.logLevel, name: 'api' });
+      const api = await startApi(config, log);
+      onShutdownSignal(() => api.close());
+      return new Promise(() => undefined);
+    }
+    case 'worker': {
+      const config = loadConfig(env, 'worker');
+      const log = createLogger({ level: config.logLevel, name: 'worker' });
+      const worker = await startWorker(config, log);
+      onShutdownSignal(() => worker.shutdown());
+      await worker.done;
+      return 0;
+    }
+    case 'migrate': {
+      const direction = (rest[0] ?? 'latest') as MigrateDirection;
+      if (!['latest', 'rollback', 'rollback-all'].includes(direction)) {
+        process.stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      const config = loadConfig(env, 'migrate');
+      await runMigrations(config.databaseUrl, direction, createLogger({ level: config.logLevel, name: 'migrate' }));
+      return 0;
+    }
+    case 'selfcheck': {
+      const config = loadConfig(env, 'worker');
+      const result = await runSelfCheck(config);
+      process.stdout.write(`self check passed: worker ${result.workerIdentity} wrote to PostgreSQL at ${result.checkedAt}\n`);
+      return 0;
+    }
+    case 'bundle':
+      process.stdout.write(`workflow bundle written to ${await writeWorkflowBundle()}\n`);
+      return 0;
+    case 'dev':
+      await runDev(env);
+      return 0;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return command ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof DevStartError) {
+      process.stderr.write(`${error.message}\n`);
+    } else {
+      process.stderr.write(`fatal: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,74 @@
+// A running slice of the real system for one test file: its own task queue and worker on the shared
+// Temporal dev server, the shared test database, and (when asked) the API on a free port.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDb, type Db } from '../../src/db.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { startApi, type RunningApi } from '../../src/commands/api.js';
+import { startWorker, type RunningWorker } from '../../src/commands/worker.js';
+import { dataConverter } from '../../src/temporal/client.js';
+
+export const TEST_SECRETS = {
+  CREDENTIALS_ENCRYPTION_KEY: `test1:${randomBytes(32).toString('base64')}`,
+  AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+  WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString('base64url'),
+  META_APP_SECRET: randomBytes(16).toString('hex'),
+} as const;
+
+export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    DATABASE_URL: inject('databaseUrl'),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    META_SANDBOX: 'true',
+    META_GRAPH_API_URL: 'http://127.0.0.1:9',
+    META_OAUTH_DIALOG_URL: 'http://127.0.0.1:9',
+    ...TEST_SECRETS,
+    ...overrides,
+  };
+}
+
+export interface Stack {
+  config: Config;
+  db: Db;
+  log: Logger;
+  client: Client;
+  worker: RunningWorker | undefined;
+  api: RunningApi | undefined;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: NodeJS.ProcessEnv;
+  worker?: boolean;
+  api?: boolean;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const config = loadConfig(testEnv(options.env), 'dev');
+  const log = createLogger({ level: config.logLevel });
+  const db = createDb(config.databaseUrl, { poolMax: 5, log });
+  const connection = Connection.lazy({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath') });
+  const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
+  return {
+    config,
+    db,
+    log,
+    client,
+    worker,
+    api,
+    close: async () => {
+      await api?.close();
+      await worker?.shutdown();
+      await connection.close();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,13 @@
+// SelfCheck: one activity that writes to PostgreSQL. `npm run selfcheck` (and the tests) use it to
+// prove that a worker polls the task queue and reaches the database.
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+const { recordSelfCheck } = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', maximumAttempts: 5 },
+});
+
+export async function selfCheck(checkId: string): Promise<{ workerIdentity: string; checkedAt: string }> {
+  return recordSelfCheck(checkId);
+}
