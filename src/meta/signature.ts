@@ -1,0 +1,17 @@
+// Meta's webhook signature: X-Hub-Signature-256 = "sha256=" + hex HMAC-SHA256(raw body, app secret).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const SIGNATURE_HEADER = 'x-hub-signature-256';
+
+export function signBody(body: Buffer | string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** Constant-time check of a signature header against the raw body. */
+export function verifySignature(body: Buffer, header: string | undefined, secret: string): boolean {
+  if (!header || !header.startsWith('sha256=')) return false;
+  const given = header.slice('sha256='.length);
+  if (!/^[0-9a-f]{64}$/i.test(given)) return false;
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(given, 'hex'));
+}
