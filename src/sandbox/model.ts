@@ -1,0 +1,142 @@
+// The sandbox's in-memory world: the Meta objects, grants, and WhatsApp conversations it keeps.
+// Field names follow Meta's where a Graph answer or webhook shows them, camelCase otherwise.
+
+export type QualityRating = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
+export type PlatformType = 'CLOUD_API' | 'NOT_APPLICABLE';
+export type StatusValue = 'sent' | 'delivered' | 'read' | 'failed';
+
+export interface MetaUser {
+  id: string;
+  name: string;
+  /** Admin switch: when false, exchanging a long-lived token keeps its expiry (Meta documents no extension). */
+  extendOnExchange: boolean;
+}
+
+export interface Business {
+  id: string;
+  name: string;
+  /** The Meta user who administers it. */
+  userId: string;
+}
+
+export interface Waba {
+  id: string;
+  name: string;
+  currency: string;
+  timezoneId: string;
+  messageTemplateNamespace: string;
+  /** The business that owns it (a client business for client WABAs). */
+  ownerBusinessId: string;
+  /** The business that sees it as a client WABA, when it is shared rather than owned. */
+  partnerBusinessId: string | undefined;
+  /** The user who granted it to the app in the dialog, and whose tokens can see it. */
+  userId: string;
+  phoneNumberIds: string[];
+  subscription: Subscription | undefined;
+  /** The app was uninstalled from this WABA: its tokens fail with 190/458. */
+  appUninstalled: boolean;
+  createdAt: number;
+}
+
+export interface Subscription {
+  subscribedAt: number;
+  overrideCallbackUri: string | undefined;
+}
+
+export interface StatusMode {
+  /** The last status the sandbox reports for a send ('read' by default). */
+  stopAt: Exclude<StatusValue, 'failed'>;
+  /** When set, sends get a `failed` status with this error instead of sent/delivered/read. */
+  fail: WhatsAppErrorDetail | undefined;
+  /** How a send outside the 24-hour window fails: the API answer (default) or a `failed` status webhook. */
+  windowError: 'response' | 'webhook';
+}
+
+export interface WhatsAppErrorDetail {
+  code: number;
+  title: string;
+  message: string;
+  details: string;
+}
+
+export interface PhoneNumber {
+  id: string;
+  wabaId: string;
+  displayPhoneNumber: string;
+  verifiedName: string;
+  qualityRating: QualityRating;
+  codeVerificationStatus: 'VERIFIED' | 'NOT_VERIFIED' | 'EXPIRED';
+  platformType: PlatformType;
+  throughputLevel: 'STANDARD' | 'HIGH' | 'NOT_APPLICABLE';
+  messagingLimitTier: string;
+  nameStatus: string;
+  statusMode: StatusMode;
+  lastOnboardedTime: number;
+}
+
+export type TokenKind = 'user_short' | 'user_long' | 'business';
+
+export interface AccessToken {
+  value: string;
+  kind: TokenKind;
+  /** The Meta user (or the business's system user for business tokens). */
+  userId: string;
+  ownerUserId: string;
+  scopes: string[];
+  wabaIds: string[];
+  businessIds: string[];
+  issuedAt: number;
+  /** Epoch milliseconds; 0 = never. */
+  expiresAt: number;
+  dataAccessExpiresAt: number;
+  invalidated: { subcode: number } | undefined;
+}
+
+export interface AuthorizationCode {
+  value: string;
+  clientId: string;
+  /** undefined for JS SDK popup codes, which are exchanged without redirect_uri. */
+  redirectUri: string | undefined;
+  tokenKind: 'user_short' | 'business';
+  userId: string;
+  scopes: string[];
+  wabaIds: string[];
+  businessIds: string[];
+  issuedAt: number;
+  expiresAt: number;
+  usedAt: number | undefined;
+}
+
+export interface ConversationMessage {
+  direction: 'inbound' | 'outbound';
+  id: string;
+  type: string;
+  /** Seconds since the epoch, as Meta sends it. */
+  timestamp: string;
+  text: string | undefined;
+  /** For outbound replies: the inbound message id from `context.message_id`. */
+  contextMessageId: string | undefined;
+  /** The type-specific object as sent or received (text, image, interactive, reaction…). */
+  content: Record<string, unknown>;
+  /** Outbound: the last status the sandbox reported. */
+  status: StatusValue | 'accepted' | undefined;
+  statusHistory: Array<{ status: StatusValue; at: string }>;
+  /** Inbound: when the business marked it read. */
+  readAt: string | undefined;
+}
+
+export interface Customer {
+  phoneNumberId: string;
+  waId: string;
+  name: string;
+  /** Epoch milliseconds of the customer's last message to this number (opens the 24-hour window). */
+  lastInboundAt: number | undefined;
+  messages: ConversationMessage[];
+}
+
+export const SHORT_LIVED_SECONDS = 5_400;
+export const LONG_LIVED_SECONDS = 5_184_000;
+export const DATA_ACCESS_SECONDS = 90 * 86_400;
+export const CODE_TTL_MS = 10 * 60_000;
+export const POPUP_CODE_TTL_MS = 30_000;
+export const SERVICE_WINDOW_MS = 24 * 3_600_000;

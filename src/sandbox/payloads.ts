@@ -1,0 +1,128 @@
+// Webhook bodies in Meta's exact shapes (WhatsApp Business Account webhooks: messages, statuses,
+// account_update, phone_number_quality_update, phone_number_name_update).
+import { digitsOf } from './ids.js';
+import type { PhoneNumber, StatusValue, WhatsAppErrorDetail } from './model.js';
+
+export interface Envelope {
+  object: 'whatsapp_business_account';
+  entry: Array<{ id: string; time?: number; changes: Array<{ value: Record<string, unknown>; field: string }> }>;
+}
+
+/** Webhook metadata names the number by digits only ("15550783881"), unlike the Graph API's display form. */
+function metadata(number: PhoneNumber): Record<string, string> {
+  return { display_phone_number: digitsOf(number.displayPhoneNumber), phone_number_id: number.id };
+}
+
+export function messagesEnvelope(wabaId: string, value: Record<string, unknown>): Envelope {
+  return { object: 'whatsapp_business_account', entry: [{ id: wabaId, changes: [{ value, field: 'messages' }] }] };
+}
+
+export function inboundMessageValue(
+  number: PhoneNumber,
+  contacts: Array<{ name: string; waId: string }>,
+  messages: Array<Record<string, unknown>>,
+): Record<string, unknown> {
+  return {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    contacts: contacts.map((c) => ({ profile: { name: c.name }, wa_id: c.waId })),
+    messages,
+  };
+}
+
+export interface StatusInput {
+  messageId: string;
+  status: StatusValue;
+  timestamp: string;
+  recipientId: string;
+  conversationId: string;
+  conversationExpiresAt: string;
+  error?: WhatsAppErrorDetail;
+}
+
+export function statusValue(number: PhoneNumber, input: StatusInput): Record<string, unknown> {
+  const status: Record<string, unknown> = {
+    id: input.messageId,
+    status: input.status,
+    timestamp: input.timestamp,
+    recipient_id: input.recipientId,
+  };
+  // Meta attaches conversation and pricing to sent and delivered statuses, not to read ones.
+  if (input.status === 'sent' || input.status === 'delivered') {
+    status.conversation = {
+      id: input.conversationId,
+      ...(input.status === 'sent' ? { expiration_timestamp: input.conversationExpiresAt } : {}),
+      origin: { type: 'service' },
+    };
+    status.pricing = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+  }
+  if (input.status === 'failed' && input.error) {
+    status.errors = [
+      {
+        code: input.error.code,
+        title: input.error.title,
+        message: input.error.message,
+        error_data: { details: input.error.details },
+        href: 'https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes',
+      },
+    ];
+  }
+  return { messaging_product: 'whatsapp', metadata: metadata(number), statuses: [status] };
+}
+
+export function fieldEnvelope(entryId: string, field: string, value: Record<string, unknown>, timeSeconds: number): Envelope {
+  return { object: 'whatsapp_business_account', entry: [{ id: entryId, time: timeSeconds, changes: [{ value, field }] }] };
+}
+
+export function qualityUpdateValue(number: PhoneNumber, event: string, oldLimit: string | undefined): Record<string, unknown> {
+  return {
+    display_phone_number: digitsOf(number.displayPhoneNumber),
+    event,
+    ...(oldLimit !== undefined && oldLimit !== number.messagingLimitTier ? { old_limit: oldLimit } : {}),
+    current_limit: number.messagingLimitTier,
+    max_daily_conversations_per_business: number.messagingLimitTier,
+  };
+}
+
+export function nameUpdateValue(
+  number: PhoneNumber,
+  decision: string,
+  requestedVerifiedName: string,
+  rejectionReason: string | null,
+): Record<string, unknown> {
+  return {
+    display_phone_number: digitsOf(number.displayPhoneNumber),
+    decision,
+    requested_verified_name: requestedVerifiedName,
+    rejection_reason: rejectionReason,
+  };
+}
+
+/** The usual `value` of an account_update event; callers may add or override fields. */
+export function accountUpdateValue(
+  event: string,
+  ids: { wabaId: string; ownerBusinessId: string; appId: string },
+): Record<string, unknown> {
+  const wabaInfo = { waba_id: ids.wabaId, owner_business_id: ids.ownerBusinessId };
+  switch (event) {
+    case 'PARTNER_APP_INSTALLED':
+    case 'PARTNER_APP_UNINSTALLED':
+      return { event, waba_info: { ...wabaInfo, partner_app_id: ids.appId } };
+    case 'PARTNER_ADDED':
+    case 'PARTNER_REMOVED':
+      return { event, waba_info: wabaInfo };
+    case 'DISABLED_UPDATE':
+      return { event, ban_info: { waba_ban_state: 'DISABLE', waba_ban_date: new Date().toLocaleDateString('en-US', { month: 'long', day: 'numeric', year: 'numeric' }) } };
+    case 'ACCOUNT_VIOLATION':
+      return { event, violation_info: { violation_type: 'SCAM' } };
+    case 'ACCOUNT_RESTRICTION':
+      return { event, restriction_info: [{ restriction_type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: Math.floor(Date.now() / 1000) + 86_400 }] };
+    default:
+      return { event };
+  }
+}
+
+/** PARTNER_* events are addressed to the partner's business portfolio, the others to the WABA. */
+export function accountUpdateEntryId(event: string, wabaId: string, partnerBusinessId: string): string {
+  return event.startsWith('PARTNER_') ? partnerBusinessId : wabaId;
+}

@@ -1,0 +1,257 @@
+// SandboxState: everything the sandbox knows, and every admin operation tests and the /sandbox
+// HTTP endpoints use (accounts, tokens, faults, the call log, customers, account events).
+import { GraphError } from './errors.js';
+import { accountEvent, applyNameDecision, applyQuality, type AccountEventInput, type FieldWebhook, type NameDecision, type QualityChange } from './events.js';
+import { CallLog, FaultBook, type ActiveFault, type CallFilter, type CallRecord, type FaultSpec } from './faults.js';
+import { Messaging, type CustomerMessageInput, type CustomerMessageResult } from './messaging.js';
+import type { ConversationMessage, PhoneNumber, StatusMode, Waba, WhatsAppErrorDetail } from './model.js';
+import { fieldEnvelope } from './payloads.js';
+import { accountSummary, stateDump, type AccountSummary } from './views.js';
+import { WebhookDispatcher, type DeliveryAttempt, type DeliveryFilter, type DeliverySchedule, type WebhookMeta, type WebhookRecord } from './webhooks.js';
+import { World, type CreateAccountInput, type CreatedAccount } from './world.js';
+
+export interface SandboxStateOptions {
+  appId: string;
+  appSecret: string;
+  appName: string;
+  graphApiVersion: string;
+  webhookUrl: string | undefined;
+  statusDelayMs: number;
+  schedule: DeliverySchedule;
+  log: (line: string) => void;
+}
+
+export type StatusModeChange = Partial<Pick<StatusMode, 'stopAt' | 'windowError'>> & { fail?: WhatsAppErrorDetail | null };
+
+export class SandboxState {
+  readonly world: World;
+  readonly callLog = new CallLog();
+  readonly faultBook = new FaultBook();
+  readonly dispatcher: WebhookDispatcher;
+  readonly messaging: Messaging;
+  readonly appId: string;
+  readonly appName: string;
+  readonly graphApiVersion: string;
+  webhookUrl: string | undefined;
+  private clockOffsetMs = 0;
+  private readonly closers: Array<() => void> = [];
+
+  constructor(private readonly options: SandboxStateOptions) {
+    this.appId = options.appId;
+    this.appName = options.appName;
+    this.graphApiVersion = options.graphApiVersion;
+    this.webhookUrl = options.webhookUrl;
+    this.world = new World(options.appId, options.appName, () => this.now());
+    this.dispatcher = new WebhookDispatcher({
+      appSecret: options.appSecret,
+      schedule: options.schedule,
+      resolveUrl: (wabaId) => this.world.wabas.get(wabaId)?.subscription?.overrideCallbackUri ?? this.webhookUrl,
+      log: options.log,
+    });
+    this.messaging = new Messaging({
+      world: this.world,
+      now: () => this.now(),
+      statusDelayMs: options.statusDelayMs,
+      post: (meta, payload) => this.postWebhook(meta, payload),
+    });
+  }
+
+  /** The sandbox's clock (epoch ms): real time plus whatever advanceClock added. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** Moves the sandbox's clock forward, so codes and tokens expire without waiting. */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  checkAppSecret(secret: string | undefined): boolean {
+    return secret === this.options.appSecret;
+  }
+
+  setWebhookUrl(url: string): void {
+    this.webhookUrl = url;
+    this.dispatcher.kick();
+  }
+
+  // Accounts
+
+  createAccount(input: CreateAccountInput = {}): CreatedAccount {
+    return this.world.createAccount(input);
+  }
+
+  accounts(): AccountSummary[] {
+    return [...this.world.wabas.values()].map((waba) => accountSummary(this.world, waba));
+  }
+
+  account(wabaId: string): AccountSummary {
+    return accountSummary(this.world, this.waba(wabaId));
+  }
+
+  subscriptions(wabaId: string): { subscribed: boolean; subscribedAt: string | null; overrideCallbackUri: string | null } {
+    const subscription = this.waba(wabaId).subscription;
+    return {
+      subscribed: subscription !== undefined,
+      subscribedAt: subscription ? new Date(subscription.subscribedAt).toISOString() : null,
+      overrideCallbackUri: subscription?.overrideCallbackUri ?? null,
+    };
+  }
+
+  /** Simulates a lost webhook subscription. */
+  removeSubscriptions(wabaId: string): void {
+    this.waba(wabaId).subscription = undefined;
+  }
+
+  /** The business removed the app: subscription gone, its tokens fail with 190/458, PARTNER_APP_UNINSTALLED posted. */
+  uninstallApp(wabaId: string, notify = true): WebhookRecord | undefined {
+    const waba = this.waba(wabaId);
+    waba.appUninstalled = true;
+    waba.subscription = undefined;
+    for (const token of this.world.tokensForWaba(wabaId)) token.invalidated = { subcode: 458 };
+    return notify ? this.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_UNINSTALLED' }) : undefined;
+  }
+
+  // Tokens
+
+  invalidateTokens(wabaId: string, subcode = 460): number {
+    const tokens = this.world.tokensForWaba(this.waba(wabaId).id);
+    for (const token of tokens) token.invalidated = { subcode };
+    return tokens.length;
+  }
+
+  /** Every token that can see the WABA expires in this many seconds (0 or less: now). */
+  setTokenExpiry(wabaId: string, expiresInSeconds: number): number {
+    const tokens = this.world.tokensForWaba(this.waba(wabaId).id);
+    const at = this.now() + Math.max(0, expiresInSeconds) * 1000;
+    for (const token of tokens) token.expiresAt = at;
+    return tokens.length;
+  }
+
+  setExtendOnExchange(wabaId: string, value: boolean): void {
+    const user = this.world.users.get(this.waba(wabaId).userId);
+    if (user) user.extendOnExchange = value;
+  }
+
+  // Phone numbers
+
+  setRegistered(phoneNumberId: string, registered: boolean): void {
+    const number = this.number(phoneNumberId);
+    number.platformType = registered ? 'CLOUD_API' : 'NOT_APPLICABLE';
+    number.throughputLevel = registered ? 'STANDARD' : 'NOT_APPLICABLE';
+  }
+
+  setStatusMode(phoneNumberId: string, change: StatusModeChange): StatusMode {
+    const mode = this.number(phoneNumberId).statusMode;
+    if (change.stopAt) mode.stopAt = change.stopAt;
+    if (change.windowError) mode.windowError = change.windowError;
+    if (change.fail !== undefined) mode.fail = change.fail ?? undefined;
+    return { ...mode };
+  }
+
+  setNumberQuality(phoneNumberId: string, change: QualityChange): WebhookRecord | undefined {
+    const webhook = applyQuality(this.number(phoneNumberId), change);
+    return change.emit === false ? undefined : this.postField(this.number(phoneNumberId).wabaId, webhook);
+  }
+
+  setNameDecision(phoneNumberId: string, decision: NameDecision): WebhookRecord | undefined {
+    const webhook = applyNameDecision(this.number(phoneNumberId), decision);
+    return decision.emit === false ? undefined : this.postField(this.number(phoneNumberId).wabaId, webhook);
+  }
+
+  /** Posts an account-level webhook for a WABA in Meta's shape for its field and event. */
+  emitAccountEvent(input: AccountEventInput): WebhookRecord {
+    const waba = this.waba(input.wabaId);
+    const numberId = input.phoneNumberId ?? waba.phoneNumberIds[0];
+    const number = numberId === undefined ? undefined : this.number(numberId);
+    return this.postField(waba.id, accountEvent(input, waba, number, { appId: this.appId, partnerBusinessId: this.world.partnerBusinessId }));
+  }
+
+  // Customers and webhooks
+
+  sendCustomerMessage(input: CustomerMessageInput): CustomerMessageResult {
+    this.number(input.phoneNumberId);
+    return this.messaging.receive(input);
+  }
+
+  /** Several customer messages to one number, delivered in a single webhook POST. */
+  sendCustomerMessages(inputs: CustomerMessageInput[]): CustomerMessageResult[] {
+    for (const input of inputs) this.number(input.phoneNumberId);
+    return this.messaging.receiveBatch(inputs);
+  }
+
+  conversation(phoneNumberId: string, customer: string): ConversationMessage[] {
+    return this.messaging.conversation(phoneNumberId, customer);
+  }
+
+  deliveries(filter: DeliveryFilter = {}): DeliveryAttempt[] {
+    return this.dispatcher.deliveries(filter);
+  }
+
+  webhooks(filter: DeliveryFilter = {}): WebhookRecord[] {
+    return this.dispatcher.webhooks(filter);
+  }
+
+  // Faults and the call log
+
+  addFault(spec: FaultSpec): ActiveFault {
+    return this.faultBook.add(spec);
+  }
+
+  faults(): ActiveFault[] {
+    return this.faultBook.list();
+  }
+
+  clearFaults(): void {
+    this.faultBook.clear();
+  }
+
+  calls(filter: CallFilter = {}): CallRecord[] {
+    return this.callLog.list(filter);
+  }
+
+  clearCalls(): void {
+    this.callLog.clear();
+  }
+
+  /** A JSON view of the whole state without secrets (token and code values never appear). */
+  dump(): Record<string, unknown> {
+    return stateDump(this);
+  }
+
+  /** Registers something to stop when the sandbox closes (held requests, timers). */
+  onClose(closer: () => void): void {
+    this.closers.push(closer);
+  }
+
+  async close(): Promise<void> {
+    for (const closer of this.closers.splice(0)) closer();
+    this.messaging.close();
+    await this.dispatcher.close();
+  }
+
+  waba(wabaId: string): Waba {
+    const waba = this.world.wabas.get(wabaId);
+    if (!waba) throw new GraphError({ status: 404, code: 100, message: `No sandbox WABA ${wabaId}` });
+    return waba;
+  }
+
+  number(phoneNumberId: string): PhoneNumber {
+    const number = this.world.numbers.get(phoneNumberId);
+    if (!number) throw new GraphError({ status: 404, code: 100, message: `No sandbox phone number ${phoneNumberId}` });
+    return number;
+  }
+
+  /** Meta sends WABA webhooks only to subscribed apps; account_update reaches the app regardless. */
+  private postWebhook(meta: WebhookMeta, payload: unknown): WebhookRecord {
+    const waba = this.world.wabas.get(meta.wabaId);
+    const skipped = meta.field !== 'account_update' && !waba?.subscription ? 'not_subscribed' : undefined;
+    return this.dispatcher.post(meta, payload, skipped);
+  }
+
+  private postField(wabaId: string, webhook: FieldWebhook): WebhookRecord {
+    const payload = fieldEnvelope(webhook.entryId, webhook.field, webhook.value, Math.floor(this.now() / 1000));
+    const meta: WebhookMeta = { field: webhook.field, wabaId, event: webhook.event, ...(webhook.phoneNumberId ? { phoneNumberId: webhook.phoneNumberId } : {}) };
+    return this.postWebhook(meta, payload);
+  }
+}
