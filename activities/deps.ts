@@ -4,10 +4,12 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config.js';
 import type { Db } from '../src/db.js';
 import type { Logger } from '../src/logger.js';
+import type { GraphClient } from '../src/meta/graph-client.js';
 
 export interface ActivityDeps {
   config: Config;
   db: Db;
   log: Logger;
+  graph: GraphClient;
   temporal: Client;
 }

@@ -1,5 +1,6 @@
 // Every activity the worker registers, built from injected dependencies.
 import type { ActivityDeps } from './deps.js';
+import { createMetaActivities } from './meta.js';
 import { createStoreActivities } from './store.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -7,6 +8,7 @@ export type { ActivityDeps } from './deps.js';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createStoreActivities(deps),
+    ...createMetaActivities(deps),
   };
 }
 

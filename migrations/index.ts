@@ -2,13 +2,17 @@
 // TypeScript sources (tests) and from the compiled build (production). Append; never rename.
 import type { Knex } from 'knex';
 import * as m001 from './20261130000001_channel_integrations.js';
+import * as m002 from './20261130000002_connect.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
 
-const migrations: Array<[string, Migration]> = [['20261130000001_channel_integrations', m001]];
+const migrations: Array<[string, Migration]> = [
+  ['20261130000001_channel_integrations', m001],
+  ['20261130000002_connect', m002],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => migrations,

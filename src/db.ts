@@ -102,9 +102,86 @@ export interface SelfCheckRow {
   checked_at: Date;
 }
 
+export interface OAuthStateRow {
+  id: string;
+  state_hash: string;
+  business_id: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+  workflow_id: string | null;
+}
+
+export type StagedKind = 'code' | 'user_token' | 'long_lived_token';
+
+export interface TokenStagingRow {
+  connect_id: string;
+  kind: StagedKind;
+  ciphertext: string;
+  token_expires_at: Date | null;
+  created_at: Date;
+  purge_after: Date;
+}
+
+export type ConnectFlow = 'redirect' | 'popup';
+
+export interface ConnectAttemptRow {
+  workflow_id: string;
+  business_id: string;
+  flow: ConnectFlow;
+  state: 'running' | 'succeeded' | 'failed';
+  error_code: string | null;
+  error_message: string | null;
+  integration_id: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+export interface BusinessAccountRow {
+  id: string;
+  integration_id: string;
+  waba_id: string;
+  name: string | null;
+  currency: string | null;
+  timezone_id: string | null;
+  is_active: boolean;
+  subscribed_at: Date | null;
+  subscription_checked_at: Date | null;
+  subscription_state: 'unknown' | 'subscribed' | 'missing' | 'restored';
+  account_status: string;
+  account_status_detail: Record<string, unknown> | null;
+  account_status_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface PhoneNumberRow {
+  id: string;
+  integration_id: string;
+  account_id: string;
+  waba_id: string;
+  phone_number_id: string;
+  display_phone_number: string | null;
+  verified_name: string | null;
+  quality_rating: string | null;
+  messaging_limit_tier: string | null;
+  name_status: string | null;
+  code_verification_status: string | null;
+  platform_type: string | null;
+  is_active: boolean;
+  registered_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 declare module 'knex/types/tables.js' {
   interface Tables {
     channel_integrations: IntegrationRow;
     self_checks: SelfCheckRow;
+    oauth_states: OAuthStateRow;
+    token_staging: TokenStagingRow;
+    connect_attempts: ConnectAttemptRow;
+    whatsapp_business_accounts: BusinessAccountRow;
+    whatsapp_phone_numbers: PhoneNumberRow;
   }
 }

@@ -1,2 +1,4 @@
 // Every workflow the worker runs. The worker bundles this file; nothing here may do I/O.
 export { selfCheck } from './self-check.js';
+export { connectWhatsApp } from './connect-whatsapp.js';
+export { disconnectWhatsApp } from './disconnect-whatsapp.js';

@@ -28,7 +28,8 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
     server.listen(config.port, options.host ?? '0.0.0.0', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://localhost:${port}`;
+  const host = options.host && options.host !== '0.0.0.0' ? options.host : 'localhost';
+  const url = `http://${host}:${port}`;
   log.info({ url }, 'api listening');
   return {
     url,

@@ -12,6 +12,7 @@ import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { startApi, type RunningApi } from './api.js';
 import { runMigrations } from './migrate.js';
 import { startWorker, type RunningWorker } from './worker.js';
+import { startSandbox, type RunningSandbox } from '../sandbox/index.js';
 
 const TEMPORAL_PORT = 7233;
 const TEMPORAL_UI_PORT = 8233;
@@ -49,6 +50,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
   };
 
   const wanted = [{ port, label: 'PORT, the API' }];
+  if (sandbox) wanted.push({ port: SANDBOX_PORT, label: 'the Meta sandbox' });
   if (!env.TEMPORAL_ADDRESS) wanted.push({ port: TEMPORAL_PORT, label: 'the Temporal dev server' }, { port: TEMPORAL_UI_PORT, label: 'the Temporal UI' });
   if (!env.DATABASE_URL) wanted.push({ port: EMBEDDED_POSTGRES_PORT, label: 'the embedded PostgreSQL' });
   const taken = await takenPorts(wanted);
@@ -113,12 +115,27 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
     const config = loadConfig(devEnv, 'dev');
     await runMigrations(config.databaseUrl, 'latest', log);
 
+    let sandbox: RunningSandbox | undefined;
+    if (config.meta.sandbox) {
+      sandbox = await startSandbox({
+        appId: config.meta.appId,
+        appSecret: config.meta.appSecret,
+        graphApiVersion: config.meta.graphApiVersion,
+        port: SANDBOX_PORT,
+        host: '127.0.0.1',
+        publicUrl: `http://localhost:${SANDBOX_PORT}`,
+        webhookUrl: `${config.publicUrl}/api/webhooks/whatsapp`,
+        log: (line) => log.debug({ component: 'sandbox' }, line),
+      });
+      stack.push({ name: 'Meta sandbox', stop: () => sandbox!.close() });
+    }
+
     const worker: RunningWorker = await startWorker(config, log.child({ component: 'worker' }));
     stack.push({ name: 'worker', stop: () => worker.shutdown() });
     const api: RunningApi = await startApi(config, log.child({ component: 'api' }));
     stack.push({ name: 'API', stop: () => api.close() });
 
-    printBanner(log, { apiUrl: api.url, temporalUiUrl: config.temporal.uiUrl, sandbox: config.meta.sandbox });
+    printBanner(log, { apiUrl: api.url, temporalUiUrl: config.temporal.uiUrl, sandboxUrl: sandbox?.url });
     await worker.done;
   } catch (error) {
     await stopAll();
@@ -126,15 +143,16 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
   }
 }
 
-function printBanner(log: Logger, info: { apiUrl: string; temporalUiUrl: string | undefined; sandbox: boolean }): void {
+function printBanner(log: Logger, info: { apiUrl: string; temporalUiUrl: string | undefined; sandboxUrl: string | undefined }): void {
   const lines = [
     '',
-    `  waconnect is running${info.sandbox ? ' in SANDBOX MODE (a local stand-in for Meta; no real WhatsApp traffic)' : ''}`,
+    `  waconnect is running${info.sandboxUrl ? ' in SANDBOX MODE (a local stand-in for Meta; no real WhatsApp traffic)' : ''}`,
     `  API          ${info.apiUrl}   (try: curl ${info.apiUrl}/readyz)`,
     `  Temporal UI  ${info.temporalUiUrl ?? '(your Temporal server)'}`,
+    ...(info.sandboxUrl ? [`  Meta sandbox ${info.sandboxUrl}`] : []),
     '  Ctrl-C stops everything.',
     '',
   ];
   if (process.stdout.isTTY) process.stdout.write(`${lines.join('\n')}\n`);
-  else log.info({ apiUrl: info.apiUrl, temporalUiUrl: info.temporalUiUrl, sandbox: info.sandbox }, lines.join(' ').replace(/\s+/g, ' '));
+  else log.info({ apiUrl: info.apiUrl, temporalUiUrl: info.temporalUiUrl, sandboxUrl: info.sandboxUrl }, lines.join(' ').replace(/\s+/g, ' '));
 }

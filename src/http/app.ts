@@ -7,6 +7,7 @@ import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { errorMiddleware } from './errors.js';
 import { healthRoutes } from './health.js';
+import { integrationRoutes } from './integrations.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,7 +28,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   app.use(errorMiddleware);
-  for (const router of [healthRoutes(deps)]) {
+  for (const router of [healthRoutes(deps), integrationRoutes(deps)]) {
     app.use(router.routes()).use(router.allowedMethods());
   }
   return app;

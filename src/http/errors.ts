@@ -1,5 +1,6 @@
 // Errors the HTTP layer answers with, and the one middleware that turns any error into
 // {"error": {"code", "message"}}. Unknown errors become a generic 500 and are logged, never echoed.
+import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Context, Next } from 'koa';
 
 export class HttpError extends Error {
@@ -35,6 +36,13 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.body = errorBody(error.code, error.message);
       return;
     }
+    if (isTemporalUnavailable(error)) {
+      ctx.state.log?.warn({ err: (error as Error).message }, 'Temporal unavailable');
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = errorBody('temporal_unavailable', 'The workflow service is unavailable; try again shortly.');
+      return;
+    }
     // Errors raised by Koa's own body handling (413, 415, 400) carry an `expose`d status.
     const status = (error as { status?: number; expose?: boolean }).status;
     if (status && status >= 400 && status < 500 && (error as { expose?: boolean }).expose) {
@@ -46,4 +54,12 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     ctx.status = 500;
     ctx.body = errorBody('internal_error', 'Something went wrong on our side.');
   }
+}
+
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4), or a client that could not connect at all. */
+export function isTemporalUnavailable(error: unknown): boolean {
+  const cause = error instanceof ServiceError ? error.cause : error;
+  if (isGrpcServiceError(cause)) return cause.code === 14 || cause.code === 4;
+  if (error instanceof ServiceError) return true;
+  return error instanceof Error && /Failed to connect before the deadline/.test(error.message);
 }

@@ -17,3 +17,23 @@ export const searchAttributeArgs: string[] = Object.values(searchAttributes).fla
 export function selfCheckWorkflowId(checkId: string): string {
   return `self-check/${checkId}`;
 }
+
+/** Readable id part: business ids come from a JWT claim and may hold any character. */
+function idPart(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** One ConnectWhatsApp per OAuth state: a double click or a reload never starts a second. */
+export function connectWorkflowId(businessId: string, stateHash: string): string {
+  return `connect/${idPart(businessId)}/${stateHash.slice(0, 24)}`;
+}
+
+/** One ConnectWhatsApp per Embedded Signup code: the same code posted twice never exchanges twice. */
+export function popupConnectWorkflowId(businessId: string, codeHash: string): string {
+  return `connect/${idPart(businessId)}/es-${codeHash.slice(0, 24)}`;
+}
+
+export function disconnectWorkflowId(integrationId: string): string {
+  return `disconnect/${integrationId}`;
+}
+

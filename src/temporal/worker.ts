@@ -7,6 +7,7 @@ import { createActivities } from '../../activities/index.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
+import { graphClientFromConfig } from '../meta/graph-client.js';
 import { dataConverter, failureConverterPath } from './client.js';
 
 /** The workflows' entry: compiled JS under dist/, the TypeScript source when run from source (tests). */
@@ -49,7 +50,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: setup.taskQueue ?? config.temporal.taskQueue,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ config, db, log, temporal: client }),
+    activities: createActivities({ config, db, log, temporal: client, graph: graphClientFromConfig(config.meta) }),
     dataConverter: dataConverter(config.keyring),
     // I/O-bound activities: most of their time is spent waiting on Meta or PostgreSQL.
     maxConcurrentActivityTaskExecutions: 100,

@@ -9,6 +9,9 @@ import { createLogger, type Logger } from '../../src/logger.js';
 import { startApi, type RunningApi } from '../../src/commands/api.js';
 import { startWorker, type RunningWorker } from '../../src/commands/worker.js';
 import { dataConverter } from '../../src/temporal/client.js';
+import { SANDBOX_APP_ID } from '../../src/config.js';
+import { freePort } from './ports.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 
 export const TEST_SECRETS = {
   CREDENTIALS_ENCRYPTION_KEY: `test1:${randomBytes(32).toString('base64')}`,
@@ -33,7 +36,12 @@ export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
+export const DASHBOARD_URL = 'http://dashboard.test';
+
 export interface Stack {
+  /** The environment the config was loaded from (for child processes of the same setup). */
+  env: NodeJS.ProcessEnv;
+  sandbox: RunningSandbox | undefined;
   config: Config;
   db: Db;
   log: Logger;
@@ -47,17 +55,34 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   worker?: boolean;
   api?: boolean;
+  /** Start a Meta sandbox and point the config at it (webhooks go to the API when it runs). */
+  sandbox?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const config = loadConfig(testEnv(options.env), 'dev');
+  const sandbox = options.sandbox
+    ? await startSandbox({ appId: SANDBOX_APP_ID, appSecret: TEST_SECRETS.META_APP_SECRET, graphApiVersion: 'v23.0', statusDelayMs: 50 })
+    : undefined;
+  // The API's address must be known up front: it is part of the OAuth redirect URI.
+  const port = options.api ? await freePort() : 0;
+  const env = testEnv({
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      FRONTEND_URL: DASHBOARD_URL,
+      ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
+      ...options.env,
+  });
+  const config = loadConfig(env, 'dev');
   const log = createLogger({ level: config.logLevel });
   const db = createDb(config.databaseUrl, { poolMax: 5, log });
   const connection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
   const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath') });
   const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
+  if (sandbox && api) sandbox.setWebhookUrl(`${api.url}/api/webhooks/whatsapp`);
   return {
+    env,
+    sandbox,
     config,
     db,
     log,
@@ -65,6 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     worker,
     api,
     close: async () => {
+      await sandbox?.close();
       await api?.close();
       await worker?.shutdown();
       await connection.close();

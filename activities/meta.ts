@@ -1,0 +1,174 @@
+// Activities that call Meta's Graph API. Each is safe to retry: it first looks at what an earlier
+// attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
+import { ApplicationFailure } from '@temporalio/common';
+import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
+import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
+import { readIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
+import { FailureType, graphActivity } from '../src/temporal/failures.js';
+import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
+import type { ActivityDeps } from './deps.js';
+
+/** Scope names under which debug_token lists the granted WhatsApp Business Accounts. */
+const WABA_SCOPES = new Set(['whatsapp_business_management', 'whatsapp_business_manage_events']);
+
+const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+function expiresAtFrom(expiresInSeconds: number | undefined, now = Date.now()): Date | null {
+  return expiresInSeconds && expiresInSeconds > 0 ? new Date(now + expiresInSeconds * 1000) : null;
+}
+
+function toDiscoveredNumber(n: PhoneNumber) {
+  return {
+    phoneNumberId: n.id,
+    displayPhoneNumber: n.display_phone_number ?? null,
+    verifiedName: n.verified_name ?? null,
+    qualityRating: n.quality_rating ?? null,
+    messagingLimitTier: n.messaging_limit_tier ?? null,
+    nameStatus: n.name_status ?? null,
+    codeVerificationStatus: n.code_verification_status ?? null,
+    platformType: n.platform_type ?? null,
+  };
+}
+
+export function createMetaActivities({ db, graph, config }: ActivityDeps) {
+  const keyring = config.keyring;
+
+  async function stagedToken(connectId: string): Promise<string> {
+    const token = await readStagedToken(db, keyring, connectId);
+    if (!token) throw fail('internal_error', 'no staged token for this connect');
+    return token.value;
+  }
+
+  return {
+    /**
+     * Exchanges the staged authorization code for a token, once: a retry after success finds the
+     * staged token and never spends the code a second time.
+     */
+    async exchangeCode(input: { connectId: string; redirectUri: string | null }): Promise<ExchangedToken> {
+      const already = await readStaged(db, keyring, input.connectId, 'user_token');
+      if (already) return { expiresAt: already.expiresAt?.toISOString() ?? null };
+      const code = await readStaged(db, keyring, input.connectId, 'code');
+      if (!code) throw fail('code_expired', 'the authorization code is no longer staged');
+      const answer = await graphActivity(() => graph.exchangeCode(code.value, input.redirectUri ?? undefined));
+      const expiresAt = expiresAtFrom(answer.expires_in);
+      await stageSecret(db, keyring, input.connectId, 'user_token', answer.access_token, expiresAt);
+      await dropStaged(db, input.connectId, 'code');
+      return { expiresAt: expiresAt?.toISOString() ?? null };
+    },
+
+    /** Upgrades a short-lived user token to a long-lived one (about 60 days). */
+    async upgradeToken(input: { connectId: string }): Promise<ExchangedToken> {
+      const already = await readStaged(db, keyring, input.connectId, 'long_lived_token');
+      if (already) return { expiresAt: already.expiresAt?.toISOString() ?? null };
+      const user = await readStaged(db, keyring, input.connectId, 'user_token');
+      if (!user) throw fail('internal_error', 'no staged user token for this connect');
+      const answer = await graphActivity(() => graph.exchangeForLongLived(user.value));
+      const expiresAt = expiresAtFrom(answer.expires_in);
+      await stageSecret(db, keyring, input.connectId, 'long_lived_token', answer.access_token, expiresAt);
+      return { expiresAt: expiresAt?.toISOString() ?? null };
+    },
+
+    /**
+     * Finds the WhatsApp Business Accounts the person granted, and their numbers: debug_token's
+     * granular scopes first; /me/businesses (owned and client accounts) only where those are absent.
+     * Hints from an Embedded Signup session narrow the result but are never trusted alone.
+     */
+    async discoverAccounts(input: { connectId: string; hints?: DiscoveryHints }): Promise<Discovery> {
+      const token = await stagedToken(input.connectId);
+      return graphActivity(async () => {
+        const debug: DebugToken = await graph.debugToken(token);
+        if (!debug.is_valid) throw fail('permission_denied', `Meta reports the new token as invalid (${debug.error?.code ?? 'no code'})`);
+        let wabaIds = [...new Set((debug.granular_scopes ?? []).filter((s) => WABA_SCOPES.has(s.scope)).flatMap((s) => s.target_ids ?? []))];
+        let wabas: Array<{ id: string; name?: string | undefined; currency?: string | undefined; timezone_id?: string | undefined }>;
+        if (wabaIds.length > 0) {
+          wabas = await Promise.all(wabaIds.map((id) => graph.getWaba(token, id)));
+        } else {
+          const businesses = await graph.listBusinesses(token);
+          const lists = await Promise.all(
+            businesses.flatMap((b) => [graph.listOwnedWabas(token, b.id), graph.listClientWabas(token, b.id)]),
+          );
+          const byId = new Map(lists.flat().map((w) => [w.id, w]));
+          wabas = [...byId.values()];
+          wabaIds = wabas.map((w) => w.id);
+        }
+        if (input.hints?.wabaId) {
+          if (!wabaIds.includes(input.hints.wabaId)) throw fail('permission_denied', 'the account from the signup session is not visible to the token');
+          wabas = wabas.filter((w) => w.id === input.hints!.wabaId);
+        }
+        const accounts: DiscoveredAccount[] = [];
+        for (const waba of wabas) {
+          const numbers = await graph.listPhoneNumbers(token, waba.id);
+          accounts.push({
+            wabaId: waba.id,
+            name: waba.name ?? null,
+            currency: waba.currency ?? null,
+            timezoneId: waba.timezone_id ?? null,
+            phoneNumbers: numbers.map(toDiscoveredNumber),
+          });
+        }
+        if (input.hints?.phoneNumberId && !accounts.some((a) => a.phoneNumbers.some((n) => n.phoneNumberId === input.hints!.phoneNumberId))) {
+          throw fail('permission_denied', 'the phone number from the signup session is not visible to the token');
+        }
+        if (!accounts.some((a) => a.phoneNumbers.length > 0)) throw fail('no_whatsapp_account', 'no WhatsApp Business account with a phone number was granted');
+        return { metaUserId: debug.user_id ?? null, tokenType: debug.type ?? 'USER', accounts };
+      });
+    },
+
+    /** Subscribes our app to an account's webhooks (idempotent at Meta). */
+    async subscribeApp(input: { connectId: string; wabaId: string }): Promise<void> {
+      const token = await stagedToken(input.connectId);
+      await graphActivity(() => graph.subscribeApp(token, input.wabaId));
+    },
+
+    /** Registers a number on the Cloud API; only runs when WHATSAPP_REGISTRATION_PIN is set. */
+    async registerNumber(input: { connectId: string; phoneNumberId: string }): Promise<boolean> {
+      const pin = config.meta.registrationPin;
+      if (!pin) return false;
+      const token = await stagedToken(input.connectId);
+      await graphActivity(() => graph.registerNumber(token, input.phoneNumberId, pin));
+      return true;
+    },
+
+    /**
+     * Tells Meta to stop sending this integration's webhooks, for each account no other active
+     * integration uses. A token Meta no longer accepts cannot unsubscribe: nothing more to do then.
+     */
+    async unsubscribeIntegration(input: { integrationId: string }): Promise<{ unsubscribed: string[]; skipped: string[] }> {
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      const result = { unsubscribed: [] as string[], skipped: [] as string[] };
+      const accounts = await db('whatsapp_business_accounts').where({ integration_id: input.integrationId }).select('waba_id');
+      for (const { waba_id: wabaId } of accounts) {
+        if (!token || (await wabaUsedByOthers(db, wabaId, input.integrationId))) {
+          result.skipped.push(wabaId);
+          continue;
+        }
+        try {
+          await graphActivity(() => graph.unsubscribeApp(token, wabaId));
+          result.unsubscribed.push(wabaId);
+        } catch (error) {
+          if ((error as ApplicationFailure).type === FailureType.transient) throw error;
+          result.skipped.push(wabaId);
+        }
+      }
+      return result;
+    },
+
+    /**
+     * Compensation for a connect that failed after subscribing: unsubscribes the accounts that no
+     * active integration uses. Best effort: an unusable token cannot unsubscribe anything.
+     */
+    async unsubscribeUnused(input: { connectId: string; wabaIds: string[] }): Promise<string[]> {
+      const token = await readStagedToken(db, keyring, input.connectId);
+      if (!token) return [];
+      const done: string[] = [];
+      for (const wabaId of input.wabaIds) {
+        if (await wabaUsedByOthers(db, wabaId, null)) continue;
+        await graphActivity(() => graph.unsubscribeApp(token.value, wabaId)).catch((error: unknown) => {
+          if ((error as ApplicationFailure).type === FailureType.transient) throw error;
+        });
+        done.push(wabaId);
+      }
+      return done;
+    },
+  };
+}

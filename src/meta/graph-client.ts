@@ -1,0 +1,273 @@
+// Every call we make to Meta's Graph API, in one client. Base URLs and version come from config,
+// tokens travel in the Authorization header (never in URLs we might log), answers are parsed with
+// a schema, and failures become a classified GraphError.
+import { z } from 'zod';
+import { GraphError, scrubSecrets } from './graph-errors.js';
+
+export interface GraphClientOptions {
+  graphApiUrl: string;
+  graphApiVersion: string;
+  appId: string;
+  appSecret: string;
+  timeoutMs?: number;
+  /** Called after every call, for metrics: operation, outcome and duration. */
+  onCall?: (call: { operation: string; ok: boolean; code?: number; status?: number; ms: number }) => void;
+}
+
+const metaErrorBody = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    type: z.string().optional(),
+    code: z.number().optional(),
+    error_subcode: z.number().optional(),
+    fbtrace_id: z.string().optional(),
+  }),
+});
+
+const tokenAnswer = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().optional(),
+  expires_in: z.number().optional(),
+});
+export type TokenAnswer = z.infer<typeof tokenAnswer>;
+
+const debugTokenAnswer = z.object({
+  data: z.object({
+    app_id: z.string().optional(),
+    type: z.string().optional(),
+    is_valid: z.boolean(),
+    expires_at: z.number().optional(),
+    data_access_expires_at: z.number().optional(),
+    user_id: z.string().optional(),
+    scopes: z.array(z.string()).optional(),
+    granular_scopes: z.array(z.object({ scope: z.string(), target_ids: z.array(z.string()).optional() })).optional(),
+    error: z.object({ code: z.number().optional(), subcode: z.number().optional(), message: z.string().optional() }).optional(),
+  }),
+});
+export type DebugToken = z.infer<typeof debugTokenAnswer>['data'];
+
+const paging = z.object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() }).optional();
+const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), paging });
+
+const business = z.object({ id: z.string(), name: z.string().optional() });
+const waba = z.object({ id: z.string(), name: z.string().optional(), currency: z.string().optional(), timezone_id: z.string().optional() });
+export type Waba = z.infer<typeof waba>;
+const phoneNumber = z.object({
+  id: z.string(),
+  display_phone_number: z.string().optional(),
+  verified_name: z.string().optional(),
+  quality_rating: z.string().optional(),
+  code_verification_status: z.string().optional(),
+  platform_type: z.string().optional(),
+  name_status: z.string().optional(),
+  messaging_limit_tier: z.string().optional(),
+  throughput: z.object({ level: z.string().optional() }).optional(),
+});
+export type PhoneNumber = z.infer<typeof phoneNumber>;
+const success = z.object({ success: z.boolean() });
+const subscribedApps = z.object({
+  data: z.array(z.object({ whatsapp_business_api_data: z.object({ id: z.string().optional() }).optional() })),
+});
+const sendAnswer = z.object({ messages: z.array(z.object({ id: z.string() })).min(1) });
+
+interface RequestOptions {
+  method?: 'GET' | 'POST' | 'DELETE';
+  token?: string;
+  query?: Record<string, string | undefined>;
+  json?: unknown;
+  /** Secrets of this call, scrubbed from any error text. */
+  secrets?: string[];
+}
+
+export class GraphClient {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GraphClientOptions) {
+    this.base = `${options.graphApiUrl.replace(/\/+$/, '')}/${options.graphApiVersion}`;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  private get appToken(): string {
+    return `${this.options.appId}|${this.options.appSecret}`;
+  }
+
+  private async call<T extends z.ZodType>(operation: string, path: string, schema: T, opts: RequestOptions = {}): Promise<z.infer<T>> {
+    const url = new URL(`${this.base}/${path.replace(/^\/+/, '')}`);
+    for (const [key, value] of Object.entries(opts.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.json !== undefined) headers['content-type'] = 'application/json';
+    const secrets = [...(opts.secrets ?? []), ...(opts.token ? [opts.token] : []), this.options.appSecret];
+    const started = performance.now();
+    const report = (ok: boolean, extra: { code?: number; status?: number } = {}) =>
+      this.options.onCall?.({ operation, ok, ...extra, ms: performance.now() - started });
+
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: opts.method ?? 'GET',
+        headers,
+        body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
+        signal: AbortSignal.timeout(this.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (error) {
+      report(false);
+      throw networkError(operation, error, secrets);
+    }
+    let body: unknown;
+    const text = await response.text().catch(() => '');
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) {
+      const parsed = metaErrorBody.safeParse(body);
+      const error = parsed.success ? parsed.data.error : undefined;
+      report(false, { status: response.status, ...(error?.code !== undefined ? { code: error.code } : {}) });
+      throw new GraphError(
+        scrubSecrets(error?.message ?? `HTTP ${response.status} without a Graph error body`, secrets),
+        {
+          operation,
+          status: response.status,
+          outcome: 'rejected',
+          ...(error?.code !== undefined ? { code: error.code } : {}),
+          ...(error?.type !== undefined ? { type: error.type } : {}),
+          ...(error?.error_subcode !== undefined ? { subcode: error.error_subcode } : {}),
+          ...(error?.fbtrace_id !== undefined ? { fbtraceId: error.fbtrace_id } : {}),
+        },
+      );
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      report(false, { status: response.status });
+      // Meta answered 2xx with something we do not understand: the call may have taken effect.
+      throw new GraphError(`unexpected answer shape: ${z.prettifyError(parsed.error).slice(0, 300)}`, {
+        operation,
+        status: response.status,
+        outcome: 'unknown',
+      });
+    }
+    report(true, { status: response.status });
+    return parsed.data;
+  }
+
+  /** Follows cursor paging on our own base URL (never a `next` URL Meta hands back verbatim). */
+  private async listAll<T extends z.ZodType>(operation: string, path: string, item: T, token: string, query: Record<string, string> = {}): Promise<Array<z.infer<T>>> {
+    const all: Array<z.infer<T>> = [];
+    let after: string | undefined;
+    for (let pageNo = 0; pageNo < 100; pageNo++) {
+      const answer = await this.call(operation, path, page(item), { token, query: { limit: '100', ...query, after } });
+      all.push(...answer.data);
+      after = answer.paging?.cursors?.after;
+      if (!answer.paging?.next || !after) break;
+    }
+    return all;
+  }
+
+  exchangeCode(code: string, redirectUri: string | undefined): Promise<TokenAnswer> {
+    return this.call('oauth.code_exchange', 'oauth/access_token', tokenAnswer, {
+      query: { client_id: this.options.appId, client_secret: this.options.appSecret, redirect_uri: redirectUri, code },
+      secrets: [code],
+    });
+  }
+
+  exchangeForLongLived(token: string): Promise<TokenAnswer> {
+    return this.call('oauth.fb_exchange', 'oauth/access_token', tokenAnswer, {
+      query: { grant_type: 'fb_exchange_token', client_id: this.options.appId, client_secret: this.options.appSecret, fb_exchange_token: token },
+      secrets: [token],
+    });
+  }
+
+  async debugToken(token: string): Promise<DebugToken> {
+    const answer = await this.call('debug_token', 'debug_token', debugTokenAnswer, {
+      token: this.appToken,
+      query: { input_token: token },
+      secrets: [token],
+    });
+    return answer.data;
+  }
+
+  listBusinesses(token: string) {
+    return this.listAll('me.businesses', 'me/businesses', business, token, { fields: 'id,name' });
+  }
+
+  listOwnedWabas(token: string, businessId: string) {
+    return this.listAll('business.owned_wabas', `${encodeURIComponent(businessId)}/owned_whatsapp_business_accounts`, waba, token, { fields: 'id,name,currency,timezone_id' });
+  }
+
+  listClientWabas(token: string, businessId: string) {
+    return this.listAll('business.client_wabas', `${encodeURIComponent(businessId)}/client_whatsapp_business_accounts`, waba, token, { fields: 'id,name,currency,timezone_id' });
+  }
+
+  getWaba(token: string, wabaId: string) {
+    return this.call('waba.get', encodeURIComponent(wabaId), waba, { token, query: { fields: 'id,name,currency,timezone_id' } });
+  }
+
+  listPhoneNumbers(token: string, wabaId: string) {
+    return this.listAll('waba.phone_numbers', `${encodeURIComponent(wabaId)}/phone_numbers`, phoneNumber, token, {
+      fields: 'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,name_status,messaging_limit_tier,throughput',
+    });
+  }
+
+  subscribeApp(token: string, wabaId: string) {
+    return this.call('waba.subscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, { method: 'POST', token });
+  }
+
+  async isAppSubscribed(token: string, wabaId: string): Promise<boolean> {
+    const answer = await this.call('waba.subscriptions', `${encodeURIComponent(wabaId)}/subscribed_apps`, subscribedApps, { token });
+    return answer.data.some((app) => app.whatsapp_business_api_data?.id === this.options.appId);
+  }
+
+  unsubscribeApp(token: string, wabaId: string) {
+    return this.call('waba.unsubscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, { method: 'DELETE', token });
+  }
+
+  registerNumber(token: string, phoneNumberId: string, pin: string) {
+    return this.call('phone.register', `${encodeURIComponent(phoneNumberId)}/register`, success, {
+      method: 'POST',
+      token,
+      json: { messaging_product: 'whatsapp', pin },
+      secrets: [pin],
+    });
+  }
+
+  async sendText(token: string, phoneNumberId: string, message: { to: string; body: string; replyTo?: string }): Promise<{ messageId: string }> {
+    const answer = await this.call('messages.send', `${encodeURIComponent(phoneNumberId)}/messages`, sendAnswer, {
+      method: 'POST',
+      token,
+      json: {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: message.to,
+        type: 'text',
+        text: { body: message.body, preview_url: false },
+        ...(message.replyTo ? { context: { message_id: message.replyTo } } : {}),
+      },
+    });
+    return { messageId: answer.messages[0]!.id };
+  }
+
+  markRead(token: string, phoneNumberId: string, messageId: string) {
+    return this.call('messages.read', `${encodeURIComponent(phoneNumberId)}/messages`, success, {
+      method: 'POST',
+      token,
+      json: { messaging_product: 'whatsapp', status: 'read', message_id: messageId },
+    });
+  }
+}
+
+function networkError(operation: string, error: unknown, secrets: string[]): GraphError {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  const code = cause?.code ?? (error as { name?: string }).name ?? 'unknown';
+  // Refused or unresolvable: the request never left. Anything else may have reached Meta.
+  const notSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+  const reason = code === 'TimeoutError' ? 'no answer in time' : `network error ${code}`;
+  return new GraphError(scrubSecrets(`${operation}: ${reason}`, secrets), { operation, outcome: notSent ? 'not_sent' : 'unknown' });
+}
+
+export function graphClientFromConfig(meta: { graphApiUrl: string; graphApiVersion: string; appId: string; appSecret: string }, onCall?: GraphClientOptions['onCall']): GraphClient {
+  return new GraphClient({ graphApiUrl: meta.graphApiUrl, graphApiVersion: meta.graphApiVersion, appId: meta.appId, appSecret: meta.appSecret, ...(onCall ? { onCall } : {}) });
+}

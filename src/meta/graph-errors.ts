@@ -1,0 +1,105 @@
+// Graph API errors, classified once, here. Every caller (activities, routes) acts on `kind`.
+
+export type GraphErrorKind =
+  /** Network trouble, 5xx, rate limits: retry with backoff. */
+  | 'transient'
+  /** The token is invalid, expired or revoked (190): the business must connect again. */
+  | 'reauth'
+  /** The token lacks a permission (10, 200-299). */
+  | 'permission'
+  /** The authorization code was already exchanged (100 / 36009). */
+  | 'code_used'
+  /** The authorization code expired or is unknown (100 / 36007). */
+  | 'code_expired'
+  /** Outside the 24-hour customer service window (131047): only templates may be sent. */
+  | 'window_closed'
+  /** Anything else Meta refused: a bad request that retrying cannot fix. */
+  | 'invalid';
+
+/**
+ * Whether the request can have taken effect at Meta: `rejected` (Meta answered with an error),
+ * `not_sent` (the connection failed before the request left), `unknown` (timeout or reset after
+ * sending: Meta may have acted on it). Sending a message relies on this to avoid a second reply.
+ */
+export type GraphOutcome = 'rejected' | 'not_sent' | 'unknown';
+
+const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80007, 130429, 131056]);
+const TRANSIENT_CODES = new Set([1, 2, 341, ...RATE_LIMIT_CODES]);
+
+export interface GraphErrorDetails {
+  operation: string;
+  status?: number;
+  /** Meta's error type, e.g. OAuthException. */
+  type?: string;
+  code?: number;
+  subcode?: number;
+  fbtraceId?: string;
+  outcome: GraphOutcome;
+}
+
+export class GraphError extends Error {
+  override name = 'GraphError';
+  readonly kind: GraphErrorKind;
+  readonly operation: string;
+  readonly status: number | undefined;
+  readonly code: number | undefined;
+  readonly subcode: number | undefined;
+  readonly fbtraceId: string | undefined;
+  readonly outcome: GraphOutcome;
+
+  constructor(message: string, details: GraphErrorDetails, options?: { cause?: unknown }) {
+    super(scrubSecrets(message), options);
+    this.operation = details.operation;
+    this.status = details.status;
+    this.code = details.code;
+    this.subcode = details.subcode;
+    this.fbtraceId = details.fbtraceId;
+    this.outcome = details.outcome;
+    this.kind = classify(details);
+  }
+
+  get isRateLimit(): boolean {
+    return this.status === 429 || (this.code !== undefined && RATE_LIMIT_CODES.has(this.code));
+  }
+
+  /** A short, secret-free description for failures, logs and the status endpoint. */
+  get summary(): string {
+    const parts = [`${this.operation} failed`];
+    if (this.status) parts.push(`HTTP ${this.status}`);
+    if (this.code !== undefined) parts.push(`code ${this.code}${this.subcode ? `/${this.subcode}` : ''}`);
+    return `${parts.join(', ')}: ${this.message}`;
+  }
+}
+
+export function classify(details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'>): GraphErrorKind {
+  const { status, code, subcode, outcome, type } = details;
+  if (outcome !== 'rejected') return 'transient';
+  // "Error validating client secret" is code 1 too, but an OAuthException: a configuration error.
+  if ((code === 1 && type === 'OAuthException') || code === 101) return 'invalid';
+  if (code === 190 || code === 102) return 'reauth';
+  if (code === 100 && subcode === 36009) return 'code_used';
+  if (code === 100 && subcode === 36007) return 'code_expired';
+  if (code === 131047) return 'window_closed';
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return 'transient';
+  if (code === 131000 && status !== undefined && status >= 500) return 'transient';
+  if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) return 'permission';
+  if (status === 429 || (status !== undefined && status >= 500)) return 'transient';
+  return 'invalid';
+}
+
+const SECRET_PATTERNS: RegExp[] = [
+  // Meta access tokens (user, page, system user) start with EAA.
+  /EAA[A-Za-z0-9]{10,}/g,
+  // App tokens: {app-id}|{app-secret}.
+  /\d{5,}\|[A-Za-z0-9_-]{10,}/g,
+  // Query parameters that carry secrets.
+  /((?:access_token|client_secret|code|fb_exchange_token|input_token)=)[^&\s"]+/gi,
+];
+
+/** Removes anything that looks like a token or secret from text that may end up in a failure. */
+export function scrubSecrets(text: string, extra: string[] = []): string {
+  let out = text;
+  for (const secret of extra) if (secret.length >= 6) out = out.split(secret).join('[redacted]');
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, (match, prefix?: string) => (typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]'));
+  return out;
+}

@@ -1,0 +1,154 @@
+// The connect flow's HTTP-side work: mint the OAuth state and dialog URL, and turn Meta's callback
+// into a ConnectWhatsApp workflow whose outcome becomes the dashboard redirect.
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import { isConnectErrorCode, type ConnectErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { consumeOAuthState, createOAuthState, recordAttemptFinished, recordAttemptStarted } from '../store/connect.js';
+import { readStaged, stageSecret } from '../store/staging.js';
+import { connectWorkflowId, searchAttributes } from '../temporal/names.js';
+import type { ConnectInput, ConnectResult, connectWhatsApp } from '../../workflows/connect-whatsapp.js';
+
+export interface ConnectDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  temporal: Client;
+}
+
+export const OAUTH_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging', 'business_management'];
+
+/** Creates a single-use state for the business and returns Meta's OAuth dialog URL. */
+export async function beginConnect({ config, db }: ConnectDeps, businessId: string): Promise<string> {
+  const { state } = await createOAuthState(db, businessId);
+  const url = new URL(`${config.meta.oauthDialogUrl}/${config.meta.graphApiVersion}/dialog/oauth`);
+  url.searchParams.set('client_id', config.meta.appId);
+  url.searchParams.set('redirect_uri', config.meta.redirectUri);
+  url.searchParams.set('state', state);
+  url.searchParams.set('response_type', 'code');
+  if (config.meta.configId) url.searchParams.set('config_id', config.meta.configId);
+  else url.searchParams.set('scope', OAUTH_SCOPES.join(','));
+  return url.toString();
+}
+
+export type ConnectOutcome =
+  | { kind: 'success'; result: ConnectResult }
+  | { kind: 'error'; code: ConnectErrorCode }
+  | { kind: 'pending' };
+
+export function dashboardRedirect(config: Config, outcome: ConnectOutcome): string {
+  const url = new URL(`${config.frontendUrl}/dashboard/integrations`);
+  if (outcome.kind === 'success') {
+    url.searchParams.set('success', 'true');
+    url.searchParams.set('channel', 'whatsapp');
+  } else if (outcome.kind === 'pending') {
+    url.searchParams.set('pending', 'true');
+    url.searchParams.set('channel', 'whatsapp');
+  } else {
+    url.searchParams.set('error', outcome.code);
+  }
+  return url.toString();
+}
+
+export interface CallbackQuery {
+  code?: string | undefined;
+  state?: string | undefined;
+  error?: string | undefined;
+}
+
+/**
+ * Handles Meta's redirect back. The state is the only proof of who started this: an unknown,
+ * expired or replayed state calls nothing at Meta. A reload of a used state shows the outcome of
+ * the connect it started.
+ */
+export async function completeCallback(deps: ConnectDeps, query: CallbackQuery): Promise<ConnectOutcome> {
+  const { config, db, log } = deps;
+  const lookup = await consumeOAuthState(db, query.state ?? '');
+  if (lookup.status === 'invalid') return { kind: 'error', code: 'invalid_state' };
+  const { business_id: businessId, state_hash: stateHash } = lookup.row;
+  const workflowId = connectWorkflowId(businessId, stateHash);
+
+  if (lookup.status === 'fresh') {
+    await db('oauth_states').where({ id: lookup.row.id }).update({ workflow_id: workflowId });
+    await recordAttemptStarted(db, workflowId, businessId, 'redirect');
+    if (query.error || !query.code) {
+      // Meta sends error=access_denied when the person cancels; anything else is unexpected.
+      const code: ConnectErrorCode = query.error === 'access_denied' ? 'access_denied' : 'internal_error';
+      await recordAttemptFinished(db, workflowId, { state: 'failed', errorCode: code });
+      return { kind: 'error', code };
+    }
+    await stageSecret(db, config.keyring, workflowId, 'code', query.code);
+  }
+
+  let handle: WorkflowHandle<typeof connectWhatsApp>;
+  try {
+    handle = await startOrFind(deps, workflowId, { businessId, flow: 'redirect', redirectUri: config.meta.redirectUri });
+  } catch (error) {
+    if (error instanceof ReplayWithoutWorkflow) return error.outcome;
+    log.error({ err: error, workflowId }, 'could not start ConnectWhatsApp');
+    await recordAttemptFinished(db, workflowId, { state: 'failed', errorCode: 'internal_error' }).catch(() => undefined);
+    return { kind: 'error', code: 'internal_error' };
+  }
+  return awaitOutcome(deps, handle, config.callbackWaitMs);
+}
+
+class ReplayWithoutWorkflow extends Error {
+  constructor(readonly outcome: ConnectOutcome) {
+    super('replayed state without a workflow');
+  }
+}
+
+/** Starts the connect, or finds the one this id already started (double click, reload). */
+export async function startOrFind(deps: ConnectDeps, workflowId: string, input: ConnectInput): Promise<WorkflowHandle<typeof connectWhatsApp>> {
+  const { config, db, temporal } = deps;
+  const existing = temporal.workflow.getHandle<typeof connectWhatsApp>(workflowId);
+  try {
+    await existing.describe();
+    return existing;
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+  // Never started (or its start failed): only start when the code is still staged, unspent.
+  if (!(await readStaged(db, config.keyring, workflowId, 'code'))) {
+    const attempt = await db('connect_attempts').where({ workflow_id: workflowId }).first();
+    const code = attempt?.error_code;
+    throw new ReplayWithoutWorkflow({ kind: 'error', code: isConnectErrorCode(code) ? code : 'invalid_state' });
+  }
+  await recordAttemptStarted(db, workflowId, input.businessId, input.flow);
+  try {
+    return await temporal.workflow.start<typeof connectWhatsApp>('connectWhatsApp', {
+      workflowId,
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: searchAttributes.businessId, value: input.businessId }],
+      memo: { businessId: input.businessId, flow: input.flow },
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return existing;
+    throw error;
+  }
+}
+
+/** Waits up to `waitMs` for the connect's result; after that the dashboard shows it as pending. */
+export async function awaitOutcome(deps: ConnectDeps, handle: WorkflowHandle<typeof connectWhatsApp>, waitMs: number): Promise<ConnectOutcome> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), waitMs);
+  try {
+    const result = await deps.temporal.withAbortSignal(controller.signal, () => handle.result());
+    return { kind: 'success', result };
+  } catch (error) {
+    if (controller.signal.aborted) return { kind: 'pending' };
+    if (error instanceof WorkflowFailedError) {
+      const type = error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
+      return { kind: 'error', code: isConnectErrorCode(type) ? type : 'internal_error' };
+    }
+    deps.log.error({ err: error, workflowId: handle.workflowId }, 'waiting for ConnectWhatsApp failed');
+    return { kind: 'pending' };
+  } finally {
+    clearTimeout(timer);
+  }
+}

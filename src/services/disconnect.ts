@@ -1,0 +1,45 @@
+// DELETE /disconnect: deactivate now, then let DisconnectWhatsApp unsubscribe at Meta and destroy
+// the token. Repeating it is harmless: it finishes whatever an earlier call left undone.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import { deactivateIntegration, WHATSAPP } from '../store/integrations.js';
+import { disconnectWorkflowId, searchAttributes } from '../temporal/names.js';
+import type { disconnectWhatsApp } from '../../workflows/disconnect-whatsapp.js';
+
+export interface DisconnectDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+}
+
+export async function disconnect({ config, db, temporal }: DisconnectDeps, businessId: string): Promise<void> {
+  const integration = await db('channel_integrations')
+    .where({ business_id: businessId, channel: WHATSAPP })
+    .where((q) => q.where({ is_active: true }).orWhereNotNull('credentials'))
+    .orderBy('updated_at', 'desc')
+    .first();
+  if (!integration) return;
+  if (integration.is_active) await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });
+
+  const workflowId = disconnectWorkflowId(integration.id);
+  try {
+    const handle = await temporal.workflow.start<typeof disconnectWhatsApp>('disconnectWhatsApp', {
+      workflowId,
+      taskQueue: config.temporal.taskQueue,
+      args: [{ integrationId: integration.id, businessId }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: searchAttributes.businessId, value: businessId },
+        { key: searchAttributes.integrationId, value: integration.id },
+      ],
+    });
+    // Usually done in well under a second; if Meta is slow the rest continues in the background.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), config.callbackWaitMs);
+    await temporal.withAbortSignal(controller.signal, () => handle.result()).catch(() => undefined).finally(() => clearTimeout(timer));
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}

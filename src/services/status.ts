@@ -1,0 +1,106 @@
+// GET /status: the business's integration, accounts, numbers, token health and the connect in
+// progress, with every field listed explicitly so a token can never slip into the answer.
+import type { Client } from '@temporalio/client';
+import type { Db, IntegrationRow } from '../db.js';
+import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
+import { latestAttempt } from '../store/connect.js';
+import { WHATSAPP } from '../store/integrations.js';
+import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
+
+export interface StatusView {
+  connected: boolean;
+  integration: {
+    id: string;
+    state: IntegrationRow['state'];
+    connectedAt: string | null;
+    tokenHealth: { state: IntegrationRow['token_health']; expiresAt: string | null; checkedAt: string | null; lastError: string | null };
+  } | null;
+  accounts: Array<{
+    wabaId: string;
+    name: string | null;
+    phoneNumbers: Array<{
+      phoneNumberId: string;
+      displayPhoneNumber: string | null;
+      verifiedName: string | null;
+      qualityRating: string | null;
+      messagingLimitTier: string | null;
+      nameStatus: string | null;
+    }>;
+  }>;
+  connect: { state: 'running' | 'failed'; step: string | null; error: { code: string; message: string } | null } | null;
+}
+
+const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/** The integration a business sees: its active one, else its most recent one. */
+export async function currentIntegration(db: Db, businessId: string): Promise<IntegrationRow | undefined> {
+  return db('channel_integrations')
+    .where({ business_id: businessId, channel: WHATSAPP })
+    .orderBy([{ column: 'is_active', order: 'desc' }, { column: 'updated_at', order: 'desc' }])
+    .first();
+}
+
+async function connectView(db: Db, temporal: Client, businessId: string): Promise<StatusView['connect']> {
+  const attempt = await latestAttempt(db, businessId);
+  if (!attempt || attempt.state === 'succeeded') return null;
+  if (attempt.state === 'failed') {
+    // The last attempt failed: worth showing for a day, then it is history.
+    if (!attempt.finished_at || Date.now() - attempt.finished_at.getTime() > FAILED_ATTEMPT_SHOWN_MS) return null;
+    const code = isConnectErrorCode(attempt.error_code) ? attempt.error_code : 'internal_error';
+    return { state: 'failed', step: null, error: { code, message: CONNECT_ERRORS[code] } };
+  }
+  let step: string | null = null;
+  try {
+    const progress: ConnectProgress = await temporal.connection.withDeadline(Date.now() + 1500, () =>
+      temporal.workflow.getHandle(attempt.workflow_id).query(connectProgressQuery),
+    );
+    step = progress.step;
+  } catch {
+    // No worker has picked it up yet, or Temporal is unreachable: running, step unknown.
+  }
+  return { state: 'running', step, error: null };
+}
+
+export async function readStatus(db: Db, temporal: Client, businessId: string): Promise<StatusView> {
+  const integration = await currentIntegration(db, businessId);
+  const connect = await connectView(db, temporal, businessId);
+  if (!integration) return { connected: false, integration: null, accounts: [], connect };
+
+  const accounts = integration.is_active
+    ? await db('whatsapp_business_accounts').where({ integration_id: integration.id, is_active: true }).orderBy('created_at')
+    : [];
+  const numbers = integration.is_active
+    ? await db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true }).orderBy('display_phone_number')
+    : [];
+  return {
+    connected: integration.is_active && integration.state === 'active',
+    integration: {
+      id: integration.id,
+      state: integration.state,
+      connectedAt: iso(integration.connected_at),
+      tokenHealth: {
+        state: integration.token_health,
+        expiresAt: iso(integration.token_expires_at),
+        checkedAt: iso(integration.token_checked_at),
+        lastError: integration.token_last_error,
+      },
+    },
+    accounts: accounts.map((a) => ({
+      wabaId: a.waba_id,
+      name: a.name,
+      phoneNumbers: numbers
+        .filter((n) => n.account_id === a.id)
+        .map((n) => ({
+          phoneNumberId: n.phone_number_id,
+          displayPhoneNumber: n.display_phone_number,
+          verifiedName: n.verified_name,
+          qualityRating: n.quality_rating,
+          messagingLimitTier: n.messaging_limit_tier,
+          nameStatus: n.name_status,
+        })),
+    })),
+    connect,
+  };
+}

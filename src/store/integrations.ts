@@ -1,0 +1,207 @@
+// The integration, its accounts and numbers: persisted in one transaction at the end of a connect,
+// and its token read back (decrypted) only by activities that call Meta with it.
+import { decryptText, encryptText, type Keyring } from '../crypto.js';
+import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
+
+export const WHATSAPP = 'whatsapp';
+
+export class NumberInUseError extends Error {
+  override name = 'NumberInUseError';
+  constructor(readonly phoneNumberIds: string[]) {
+    super(`${phoneNumberIds.length} phone number(s) are connected to another business`);
+  }
+}
+
+export interface DiscoveredNumber {
+  phoneNumberId: string;
+  displayPhoneNumber: string | null;
+  verifiedName: string | null;
+  qualityRating: string | null;
+  messagingLimitTier: string | null;
+  nameStatus: string | null;
+  codeVerificationStatus: string | null;
+  platformType: string | null;
+}
+
+export interface DiscoveredAccount {
+  wabaId: string;
+  name: string | null;
+  currency: string | null;
+  timezoneId: string | null;
+  phoneNumbers: DiscoveredNumber[];
+}
+
+const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
+
+export function tokenHealthFor(expiresAt: Date | null, thresholdDays: number, now = new Date()): TokenHealthState {
+  if (!expiresAt) return 'ok';
+  return expiresAt.getTime() - now.getTime() <= thresholdDays * 86_400_000 ? 'expiring' : 'ok';
+}
+
+/** Phone numbers of this list that are active under another business's integration. */
+export async function numbersActiveElsewhere(db: Db, businessId: string, phoneNumberIds: string[]): Promise<string[]> {
+  if (phoneNumberIds.length === 0) return [];
+  const rows = await db('whatsapp_phone_numbers as n')
+    .join('channel_integrations as i', 'i.id', 'n.integration_id')
+    .whereIn('n.phone_number_id', phoneNumberIds)
+    .andWhere('n.is_active', true)
+    .andWhereNot('i.business_id', businessId)
+    .select('n.phone_number_id');
+  return rows.map((r: { phone_number_id: string }) => r.phone_number_id);
+}
+
+/** Whether any active integration other than `exceptIntegrationId` uses this account. */
+export async function wabaUsedByOthers(db: Db, wabaId: string, exceptIntegrationId: string | null): Promise<boolean> {
+  const query = db('whatsapp_business_accounts as a')
+    .join('channel_integrations as i', 'i.id', 'a.integration_id')
+    .where({ 'a.waba_id': wabaId, 'a.is_active': true, 'i.is_active': true });
+  if (exceptIntegrationId) query.andWhereNot('i.id', exceptIntegrationId);
+  return Boolean(await query.first('a.id'));
+}
+
+export interface PersistInput {
+  businessId: string;
+  metaUserId: string | null;
+  token: { value: string; expiresAt: Date | null; type: string };
+  accounts: DiscoveredAccount[];
+  subscribedWabaIds: string[];
+  registeredNumberIds: string[];
+  expiryThresholdDays: number;
+}
+
+/**
+ * Creates or updates (in place: one row per business and channel) the business's integration,
+ * with every granted account and number, in one transaction. Connecting again repairs a
+ * needs_reauth or disconnected integration instead of adding a second one.
+ */
+export async function persistConnectedIntegration(db: Db, keyring: Keyring, input: PersistInput): Promise<{ integrationId: string }> {
+  return db.transaction(async (trx) => {
+    // Serialize connects of one business; a second concurrent connect then updates the same row.
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`integration:${input.businessId}`]);
+    const numberIds = input.accounts.flatMap((a) => a.phoneNumbers.map((n) => n.phoneNumberId));
+    const conflicts = await numbersActiveElsewhere(trx, input.businessId, numberIds);
+    if (conflicts.length > 0) throw new NumberInUseError(conflicts);
+
+    const now = new Date();
+    const existing: IntegrationRow | undefined = await trx('channel_integrations')
+      .where({ business_id: input.businessId, channel: WHATSAPP })
+      .orderBy('created_at', 'desc')
+      .forUpdate()
+      .first();
+    const integrationId: string =
+      existing?.id ??
+      (await trx('channel_integrations')
+        .insert({ business_id: input.businessId, channel: WHATSAPP, channel_name: 'WhatsApp', is_active: false, state: 'inactive' })
+        .returning('id'))[0]!.id;
+
+    await trx('channel_integrations')
+      .where({ id: integrationId })
+      .update({
+        is_active: true,
+        state: 'active',
+        credentials: { accessToken: encryptText(keyring, input.token.value, credentialsAad(integrationId)) },
+        token_type: input.token.type,
+        token_expires_at: input.token.expiresAt,
+        token_health: tokenHealthFor(input.token.expiresAt, input.expiryThresholdDays, now),
+        token_checked_at: now,
+        token_last_error: null,
+        meta_user_id: input.metaUserId,
+        // "Connected since" survives a repair of a live integration, and restarts after a disconnect.
+        connected_at: existing?.is_active && existing.connected_at ? existing.connected_at : now,
+        disconnected_at: null,
+        inactive_reason: null,
+        updated_at: now,
+      });
+
+    const grantedWabas = input.accounts.map((a) => a.wabaId);
+    await trx('whatsapp_business_accounts').where({ integration_id: integrationId }).whereNotIn('waba_id', grantedWabas).update({ is_active: false, updated_at: now });
+    await trx('whatsapp_phone_numbers').where({ integration_id: integrationId }).whereNotIn('phone_number_id', numberIds).update({ is_active: false, updated_at: now });
+
+    for (const account of input.accounts) {
+      const subscribed = input.subscribedWabaIds.includes(account.wabaId);
+      const [accountRow] = await trx('whatsapp_business_accounts')
+        .insert({
+          integration_id: integrationId,
+          waba_id: account.wabaId,
+          name: account.name,
+          currency: account.currency,
+          timezone_id: account.timezoneId,
+          is_active: true,
+          subscribed_at: subscribed ? now : null,
+          subscription_checked_at: subscribed ? now : null,
+          subscription_state: subscribed ? 'subscribed' : 'unknown',
+          account_status: 'ok',
+          account_status_detail: null,
+          account_status_at: null,
+          updated_at: now,
+        })
+        .onConflict(['integration_id', 'waba_id'])
+        .merge()
+        .returning('id');
+      for (const number of account.phoneNumbers) {
+        await trx('whatsapp_phone_numbers')
+          .insert({
+            integration_id: integrationId,
+            account_id: accountRow!.id,
+            waba_id: account.wabaId,
+            phone_number_id: number.phoneNumberId,
+            display_phone_number: number.displayPhoneNumber,
+            verified_name: number.verifiedName,
+            quality_rating: number.qualityRating,
+            messaging_limit_tier: number.messagingLimitTier,
+            name_status: number.nameStatus,
+            code_verification_status: number.codeVerificationStatus,
+            platform_type: input.registeredNumberIds.includes(number.phoneNumberId) ? 'CLOUD_API' : number.platformType,
+            is_active: true,
+            ...(input.registeredNumberIds.includes(number.phoneNumberId) ? { registered_at: now } : {}),
+            updated_at: now,
+          })
+          .onConflict(['integration_id', 'phone_number_id'])
+          .merge();
+      }
+    }
+    return { integrationId };
+  });
+}
+
+/** The integration's token in clear, for an activity about to call Meta; undefined once destroyed. */
+export async function readIntegrationToken(db: Db, keyring: Keyring, integrationId: string): Promise<string | undefined> {
+  const row = await db('channel_integrations').where({ id: integrationId }).first('credentials');
+  if (!row?.credentials?.accessToken) return undefined;
+  return decryptText(keyring, row.credentials.accessToken, credentialsAad(integrationId));
+}
+
+export async function storeIntegrationToken(
+  db: Db,
+  keyring: Keyring,
+  integrationId: string,
+  token: { value: string; expiresAt: Date | null },
+): Promise<void> {
+  await db('channel_integrations')
+    .where({ id: integrationId })
+    .update({
+      credentials: { accessToken: encryptText(keyring, token.value, credentialsAad(integrationId)) },
+      token_expires_at: token.expiresAt,
+      updated_at: new Date(),
+    });
+}
+
+/**
+ * Stops an integration at once: it, its accounts and its numbers are no longer active, so new
+ * messages for it are ignored. The token stays until Meta has been told (see DisconnectWhatsApp).
+ */
+export async function deactivateIntegration(
+  db: Db,
+  integrationId: string,
+  reason: { state: 'inactive' | 'removed'; why: string },
+): Promise<void> {
+  const now = new Date();
+  await db.transaction(async (trx) => {
+    await trx('channel_integrations')
+      .where({ id: integrationId })
+      .update({ is_active: false, state: reason.state, disconnected_at: now, inactive_reason: reason.why, updated_at: now });
+    await trx('whatsapp_phone_numbers').where({ integration_id: integrationId, is_active: true }).update({ is_active: false, updated_at: now });
+    await trx('whatsapp_business_accounts').where({ integration_id: integrationId, is_active: true }).update({ is_active: false, updated_at: now });
+  });
+}
+

@@ -1,0 +1,63 @@
+// Drives the connect flow the way a browser does: our /connect, the sandbox's OAuth dialog page
+// and its form, Meta's redirect to our /callback, and our redirect to the dashboard.
+import { expect } from 'vitest';
+import { authHeaders } from './jwt.js';
+
+export interface DialogChoice {
+  decision: 'approve' | 'deny';
+  /** "new" (default) or an existing sandbox WABA id. */
+  account?: string;
+}
+
+function decodeHtml(value: string): string {
+  return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Submits the sandbox dialog's form and returns Meta's redirect back to us (the callback URL). */
+export async function answerDialog(dialogUrl: string, choice: DialogChoice): Promise<string> {
+  const page = await fetch(dialogUrl);
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+  expect(action, 'dialog form').toBeDefined();
+  const fields = new URLSearchParams();
+  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields.set(name!, decodeHtml(value!));
+  fields.set('account', choice.account ?? 'new');
+  fields.set('decision', choice.decision);
+  const answer = await fetch(new URL(decodeHtml(action!), dialogUrl), { method: 'POST', body: fields, redirect: 'manual' });
+  expect(answer.status).toBe(302);
+  return answer.headers.get('location')!;
+}
+
+/** GET /connect as the dashboard's server would: answers the dialog URL from the 302. */
+export async function startConnect(apiUrl: string, businessId: string): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, { headers: await authHeaders(businessId), redirect: 'manual' });
+  expect(res.status).toBe(302);
+  return res.headers.get('location')!;
+}
+
+/** Follows Meta's redirect to our callback; returns where we send the browser (the dashboard). */
+export async function followCallback(callbackUrl: string): Promise<URL> {
+  const res = await fetch(callbackUrl, { redirect: 'manual' });
+  expect(res.status).toBe(302);
+  return new URL(res.headers.get('location')!);
+}
+
+export interface ConnectRun {
+  dialogUrl: string;
+  callbackUrl: string;
+  landing: URL;
+}
+
+export async function connectThroughMeta(apiUrl: string, businessId: string, choice: DialogChoice = { decision: 'approve' }): Promise<ConnectRun> {
+  const dialogUrl = await startConnect(apiUrl, businessId);
+  const callbackUrl = await answerDialog(dialogUrl, choice);
+  const landing = await followCallback(callbackUrl);
+  return { dialogUrl, callbackUrl, landing };
+}
+
+export async function getStatus(apiUrl: string, businessId: string): Promise<any> {
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) });
+  expect(res.status).toBe(200);
+  return res.json();
+}

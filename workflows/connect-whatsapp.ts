@@ -1,0 +1,146 @@
+// ConnectWhatsApp: exchange the code, upgrade the token, discover the granted accounts and numbers,
+// subscribe our app to their webhooks, register numbers, persist, schedule token care.
+// A failure after subscribing undoes the subscriptions, so nothing is left half-connected.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { DiscoveryHints } from '../activities/connect-types.js';
+import { CONNECT_ERRORS, isConnectErrorCode, type ConnectErrorCode } from '../src/errors.js';
+import { searchAttributes } from '../src/temporal/names.js';
+
+export interface ConnectInput {
+  businessId: string;
+  flow: 'redirect' | 'popup';
+  /** The redirect_uri of the OAuth dialog; null for Embedded Signup popup codes. */
+  redirectUri: string | null;
+  hints?: DiscoveryHints;
+}
+
+export interface ConnectResult {
+  integrationId: string;
+  accounts: number;
+  phoneNumbers: number;
+}
+
+export type ConnectStep =
+  | 'exchanging_code'
+  | 'upgrading_token'
+  | 'discovering_accounts'
+  | 'checking_numbers'
+  | 'subscribing_webhooks'
+  | 'registering_numbers'
+  | 'saving'
+  | 'done'
+  | 'failed';
+
+export interface ConnectProgress {
+  step: ConnectStep;
+  error: { code: ConnectErrorCode; message: string } | null;
+}
+
+export const connectProgressQuery = defineQuery<ConnectProgress>('progress');
+
+// The authorization code lives minutes (seconds for popup codes): retry briefly.
+const codeExchange = {
+  startToCloseTimeout: '20s',
+  scheduleToCloseTimeout: '90s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
+} as const;
+// Other Graph calls: back off up to a few minutes before calling Meta unavailable.
+const graphCall = {
+  startToCloseTimeout: '20s',
+  scheduleToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
+} as const;
+const databaseStep = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
+} as const;
+
+const { exchangeCode } = proxyActivities<Activities>(codeExchange);
+const { upgradeToken, discoverAccounts, subscribeApp, registerNumber, unsubscribeUnused } = proxyActivities<Activities>(graphCall);
+const { checkNumbersAvailable, persistIntegration, finishConnect } = proxyLocalActivities<Activities>(databaseStep);
+
+/** The stable error code for whatever ended the connect. */
+export function connectErrorCode(error: unknown): ConnectErrorCode {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) {
+    if (isConnectErrorCode(cause.type)) return cause.type;
+    if (cause.type === 'GraphTransient') return 'meta_unavailable';
+    if (cause.type === 'needs_reauth') return 'permission_denied';
+  }
+  if (cause instanceof TimeoutFailure) return 'meta_unavailable';
+  return 'internal_error';
+}
+
+export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResult> {
+  const connectId = workflowInfo().workflowId;
+  let progress: ConnectProgress = { step: 'exchanging_code', error: null };
+  setHandler(connectProgressQuery, () => progress);
+  const step = (next: ConnectStep) => (progress = { step: next, error: null });
+  const subscribed: string[] = [];
+
+  try {
+    const exchanged = await exchangeCode({ connectId, redirectUri: input.redirectUri });
+    if (exchanged.expiresAt !== null) {
+      // Business tokens from Embedded Signup never expire and need no upgrade.
+      step('upgrading_token');
+      await upgradeToken({ connectId });
+    }
+
+    step('discovering_accounts');
+    const discovery = await discoverAccounts({ connectId, ...(input.hints ? { hints: input.hints } : {}) });
+    const numbers = discovery.accounts.flatMap((a) => a.phoneNumbers);
+
+    step('checking_numbers');
+    await checkNumbersAvailable({ businessId: input.businessId, phoneNumberIds: numbers.map((n) => n.phoneNumberId) });
+
+    step('subscribing_webhooks');
+    await Promise.all(
+      discovery.accounts.map(async ({ wabaId }) => {
+        await subscribeApp({ connectId, wabaId });
+        subscribed.push(wabaId);
+      }),
+    );
+
+    step('registering_numbers');
+    const registered: string[] = [];
+    for (const number of numbers.filter((n) => n.platformType !== 'CLOUD_API')) {
+      if (await registerNumber({ connectId, phoneNumberId: number.phoneNumberId })) registered.push(number.phoneNumberId);
+    }
+
+    step('saving');
+    const { integrationId } = await persistIntegration({
+      connectId,
+      businessId: input.businessId,
+      discovery,
+      subscribedWabaIds: subscribed,
+      registeredNumberIds: registered,
+    });
+    upsertSearchAttributes([{ key: searchAttributes.integrationId, value: integrationId }]);
+
+    await finishConnect({ connectId, state: 'succeeded', integrationId });
+    step('done');
+    return { integrationId, accounts: discovery.accounts.length, phoneNumbers: numbers.length };
+  } catch (error) {
+    const code = isCancellation(error) ? 'internal_error' : connectErrorCode(error);
+    progress = { step: 'failed', error: { code, message: CONNECT_ERRORS[code] } };
+    await CancellationScope.nonCancellable(async () => {
+      if (subscribed.length > 0) await unsubscribeUnused({ connectId, wabaIds: subscribed }).catch(() => undefined);
+      await finishConnect({ connectId, state: 'failed', errorCode: code, errorMessage: CONNECT_ERRORS[code] });
+    });
+    if (isCancellation(error)) throw error;
+    throw ApplicationFailure.create({ type: code, message: CONNECT_ERRORS[code], nonRetryable: true });
+  }
+}

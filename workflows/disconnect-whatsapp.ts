@@ -1,0 +1,40 @@
+// DisconnectWhatsApp: the API has already deactivated the integration; this tells Meta to stop
+// sending its webhooks, then destroys the token.
+import { log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+export interface DisconnectInput {
+  integrationId: string;
+  businessId: string;
+}
+
+export interface DisconnectResult {
+  unsubscribed: string[];
+  skipped: string[];
+}
+
+const graphCall = {
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
+} as const;
+const databaseStep = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
+} as const;
+
+const { unsubscribeIntegration } = proxyActivities<Activities>(graphCall);
+const { destroyCredentials } = proxyLocalActivities<Activities>(databaseStep);
+
+export async function disconnectWhatsApp(input: DisconnectInput): Promise<DisconnectResult> {
+  let result: DisconnectResult = { unsubscribed: [], skipped: [] };
+  try {
+    result = await unsubscribeIntegration({ integrationId: input.integrationId });
+  } catch (error) {
+    // Meta kept failing for minutes: the token is destroyed anyway; webhooks Meta still sends
+    // for these numbers are recorded as ignored.
+    log.warn('could not unsubscribe at Meta; destroying the token regardless', { error: String(error) });
+  }
+  await destroyCredentials({ integrationId: input.integrationId });
+  return result;
+}
