@@ -1,15 +1,23 @@
 // Activities that call Meta's Graph API. Each is safe to retry: it first looks at what an earlier
 // attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { GraphError } from '../src/meta/graph-errors.js';
+import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
-import { readIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
-import { FailureType, graphActivity } from '../src/temporal/failures.js';
+import { markNeedsReauth, readIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
+import { FailureType, graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
+import type { SendOutcome, SendReplyInput } from './message-types.js';
 
 /** Scope names under which debug_token lists the granted WhatsApp Business Accounts. */
 const WABA_SCOPES = new Set(['whatsapp_business_management', 'whatsapp_business_manage_events']);
+
+/** How long one send attempt waits in-process for its turn before handing back to Temporal. */
+const TURN_WAIT_MS = 10_000;
 
 const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -151,6 +159,74 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         }
       }
       return result;
+    },
+
+    /** Marks an inbound message read at Meta (best effort: the reply matters more). */
+    async markMessageRead(input: { integrationId: string; phoneNumberId: string; wamid: string }): Promise<void> {
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      if (!token) return;
+      try {
+        await graph.markRead(token, input.phoneNumberId, input.wamid);
+      } catch (error) {
+        if (error instanceof GraphError && error.kind === 'transient') throw toActivityFailure(error);
+        // Anything permanent (an invalid token included) is the send step's business.
+      }
+    },
+
+    /**
+     * Sends the reply exactly once. The reply row (reserved before the call, completed with Meta's
+     * id after) survives retries and redeliveries; an attempt whose outcome is unknown is settled
+     * by Meta's status webhook before anything is sent again. Replies of one conversation leave in
+     * the order the customer wrote.
+     */
+    async sendReply(input: SendReplyInput): Promise<SendOutcome> {
+      const integration = await db('channel_integrations').where({ id: input.integrationId }).first('is_active', 'state');
+      if (!integration?.is_active || integration.state !== 'active') {
+        const reason = integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive';
+        await abandonReply(db, null, input.inboundId, 'unanswered', { reason });
+        return { outcome: 'unanswered', reason };
+      }
+      const draft = { inboundId: input.inboundId, text: input.text, responder: input.responder };
+      let reservation: Reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs);
+      const deadline = Date.now() + TURN_WAIT_MS;
+      while (reservation.kind === 'wait' && Date.now() < deadline) {
+        Context.current().heartbeat(reservation.reason);
+        await sleep(200);
+        reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs);
+      }
+      if (reservation.kind === 'wait') {
+        throw ApplicationFailure.create({ type: 'ReplyWaiting', message: `waiting: ${reservation.reason}`, nextRetryDelay: 1_000 });
+      }
+      if (reservation.kind === 'done') return { outcome: 'replied', wamid: reservation.wamid };
+
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      if (!token) {
+        await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });
+        return { outcome: 'unanswered', reason: 'integration_inactive' };
+      }
+      try {
+        const { messageId } = await graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo });
+        await completeReply(db, reservation.replyId, input.inboundId, messageId);
+        return { outcome: 'replied', wamid: messageId };
+      } catch (error) {
+        if (!(error instanceof GraphError)) throw error;
+        const detail = { reason: 'meta_error', operation: error.operation, status: error.status ?? null, code: error.code ?? null, message: error.message };
+        if (error.kind === 'transient') {
+          await releaseReply(db, reservation.replyId, error.outcome, detail);
+          throw toActivityFailure(error);
+        }
+        if (error.kind === 'reauth') {
+          await markNeedsReauth(db, input.integrationId, error.summary);
+          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { ...detail, reason: 'needs_reauth' });
+          return { outcome: 'unanswered', reason: 'needs_reauth' };
+        }
+        if (error.kind === 'window_closed') {
+          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { ...detail, reason: 'outside_24h_window' });
+          return { outcome: 'unanswered', reason: 'outside_24h_window' };
+        }
+        await abandonReply(db, reservation.replyId, input.inboundId, 'failed', detail);
+        return { outcome: 'failed', reason: error.summary };
+      }
     },
 
     /**

@@ -4,8 +4,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
 import { NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
+import type { InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
+import { isOurMessage, recordStatuses, setInboundStatus, storeInboundMessage, type InboundStatus } from '../src/store/messages.js';
 import type { Discovery } from './connect-types.js';
+import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
+
+/** Meta allows free-form replies only within 24 hours of the customer's message. */
+const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Webhook message types that are notices, not something a customer expects an answer to. */
+const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome']);
 
 const numberInUse = () =>
   ApplicationFailure.create({ type: 'number_in_use', message: 'a granted phone number is active under another business', nonRetryable: true });
@@ -68,6 +76,51 @@ export function createStoreActivities({ db, config }: ActivityDeps) {
       await db('channel_integrations')
         .where({ id: input.integrationId, is_active: false })
         .update({ credentials: null, token_health: 'unknown', updated_at: new Date() });
+    },
+
+    /**
+     * Stores an inbound message once and decides what to do with it: ignore (no active integration
+     * for its number), stop (already handled, needs re-auth, outside the 24-hour window, nothing to
+     * answer), or reply.
+     */
+    async storeInbound(message: InboundMessage): Promise<InboundDecision> {
+      const stored = await storeInboundMessage(db, message);
+      const messageId = stored.messageId;
+      if (!stored.integration) return { action: 'stop', messageId, reason: 'ignored' };
+      if (stored.status !== 'received') return { action: 'stop', messageId, reason: 'already_handled' };
+      const stop = async (reason: 'needs_reauth' | 'outside_24h_window' | 'no_reply_needed', status: InboundStatus) => {
+        await setInboundStatus(db, messageId, status, status === 'no_reply' ? null : { reason });
+        return { action: 'stop' as const, messageId, reason };
+      };
+      if (stored.integration.state === 'needs_reauth') return stop('needs_reauth', 'unanswered');
+      if (Date.now() - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS) return stop('outside_24h_window', 'unanswered');
+      if (NO_REPLY_TYPES.has(message.type)) return stop('no_reply_needed', 'no_reply');
+      if (message.type === 'reaction') {
+        const reaction = message.content.reaction as { message_id?: unknown; emoji?: unknown } | undefined;
+        // A removed reaction, or a reaction to one of our own messages, needs no answer.
+        if (!reaction?.emoji || (typeof reaction.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))) {
+          return stop('no_reply_needed', 'no_reply');
+        }
+      }
+      const settings = stored.integration.settings ?? {};
+      const responder = settings.responder === 'http' || (settings.responder === undefined && config.reply.webhookUrl) ? 'http' : 'rules';
+      return {
+        action: 'reply',
+        messageId,
+        integrationId: stored.integration.id,
+        businessId: stored.integration.businessId,
+        responder: responder === 'http' && config.reply.webhookUrl ? 'http' : 'rules',
+        autoReplyText: settings.autoReplyText ?? config.reply.defaultText,
+      };
+    },
+
+    async closeInbound(input: { messageId: number; status: InboundStatus; error?: Record<string, unknown> }): Promise<void> {
+      await setInboundStatus(db, input.messageId, input.status, input.error ?? null);
+    },
+
+    /** Records a webhook's delivery statuses, once each, and moves reply rows forward. */
+    async recordStatusEvents(events: StatusEvent[]): Promise<{ recorded: number; applied: number }> {
+      return recordStatuses(db, events);
     },
 
     /** Records how a connect ended and removes whatever it still had staged. */

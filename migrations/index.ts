@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './20261130000001_channel_integrations.js';
 import * as m002 from './20261130000002_connect.js';
+import * as m003 from './20261130000003_messages.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Array<[string, Migration]> = [
   ['20261130000001_channel_integrations', m001],
   ['20261130000002_connect', m002],
+  ['20261130000003_messages', m003],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

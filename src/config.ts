@@ -27,6 +27,8 @@ export interface Config {
     graphApiUrl: string;
     oauthDialogUrl: string;
     registrationPin: string | undefined;
+    /** Per-call timeout of Graph API requests. */
+    timeoutMs: number;
   };
   whatsapp: {
     verifyToken: string;
@@ -40,7 +42,13 @@ export interface Config {
   reply: {
     webhookUrl: string | undefined;
     webhookSecret: string | undefined;
+    timeoutMs: number;
     defaultText: string;
+    /**
+     * After a send whose outcome is unknown (timeout, 5xx), how long to wait for Meta's status
+     * webhook to show it went out before sending again.
+     */
+    unknownOutcomeGraceMs: number;
   };
   tokens: {
     refreshIntervalMs: number;
@@ -138,6 +146,9 @@ const schema = z.object({
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
   REPLY_WEBHOOK_URL: url.optional(),
   REPLY_WEBHOOK_SECRET: optionalText,
+  REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  SEND_UNKNOWN_OUTCOME_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+  GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   AUTO_REPLY_TEXT: z
     .string()
     .min(1)
@@ -212,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       graphApiUrl: stripSlash(e.META_GRAPH_API_URL ?? 'https://graph.facebook.com'),
       oauthDialogUrl: stripSlash(e.META_OAUTH_DIALOG_URL ?? 'https://www.facebook.com'),
       registrationPin: e.WHATSAPP_REGISTRATION_PIN,
+      timeoutMs: e.GRAPH_TIMEOUT_MS,
     },
     whatsapp: {
       verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? '',
@@ -225,7 +237,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     reply: {
       webhookUrl: e.REPLY_WEBHOOK_URL,
       webhookSecret: e.REPLY_WEBHOOK_SECRET,
+      timeoutMs: e.REPLY_WEBHOOK_TIMEOUT_MS,
       defaultText: e.AUTO_REPLY_TEXT,
+      unknownOutcomeGraceMs: e.SEND_UNKNOWN_OUTCOME_GRACE_MS,
     },
     tokens: {
       refreshIntervalMs: e.TOKEN_REFRESH_INTERVAL,

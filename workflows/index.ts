@@ -2,3 +2,5 @@
 export { selfCheck } from './self-check.js';
 export { connectWhatsApp } from './connect-whatsapp.js';
 export { disconnectWhatsApp } from './disconnect-whatsapp.js';
+export { handleMessage } from './handle-message.js';
+export { recordStatuses } from './record-statuses.js';

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { errorMiddleware } from './errors.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
+import { webhookRoutes } from './webhooks.js';
 
 export interface AppDeps {
   config: Config;
@@ -28,7 +29,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
   });
   app.use(errorMiddleware);
-  for (const router of [healthRoutes(deps), integrationRoutes(deps)]) {
+  for (const router of [healthRoutes(deps), integrationRoutes(deps), webhookRoutes(deps)]) {
     app.use(router.routes()).use(router.allowedMethods());
   }
   return app;

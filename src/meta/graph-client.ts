@@ -132,7 +132,8 @@ export class GraphClient {
         {
           operation,
           status: response.status,
-          outcome: 'rejected',
+          // A 5xx may come after Meta acted on the request; a 4xx means it did not.
+          outcome: response.status >= 500 ? 'unknown' : 'rejected',
           ...(error?.code !== undefined ? { code: error.code } : {}),
           ...(error?.type !== undefined ? { type: error.type } : {}),
           ...(error?.error_subcode !== undefined ? { subcode: error.error_subcode } : {}),
@@ -268,6 +269,10 @@ function networkError(operation: string, error: unknown, secrets: string[]): Gra
   return new GraphError(scrubSecrets(`${operation}: ${reason}`, secrets), { operation, outcome: notSent ? 'not_sent' : 'unknown' });
 }
 
-export function graphClientFromConfig(meta: { graphApiUrl: string; graphApiVersion: string; appId: string; appSecret: string }, onCall?: GraphClientOptions['onCall']): GraphClient {
-  return new GraphClient({ graphApiUrl: meta.graphApiUrl, graphApiVersion: meta.graphApiVersion, appId: meta.appId, appSecret: meta.appSecret, ...(onCall ? { onCall } : {}) });
+export function graphClientFromConfig(
+  meta: { graphApiUrl: string; graphApiVersion: string; appId: string; appSecret: string; timeoutMs: number },
+  onCall?: GraphClientOptions['onCall'],
+): GraphClient {
+  const { graphApiUrl, graphApiVersion, appId, appSecret, timeoutMs } = meta;
+  return new GraphClient({ graphApiUrl, graphApiVersion, appId, appSecret, timeoutMs, ...(onCall ? { onCall } : {}) });
 }

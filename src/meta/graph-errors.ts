@@ -17,9 +17,9 @@ export type GraphErrorKind =
   | 'invalid';
 
 /**
- * Whether the request can have taken effect at Meta: `rejected` (Meta answered with an error),
- * `not_sent` (the connection failed before the request left), `unknown` (timeout or reset after
- * sending: Meta may have acted on it). Sending a message relies on this to avoid a second reply.
+ * Whether the request can have taken effect at Meta: `rejected` (Meta refused it with a 4xx),
+ * `not_sent` (the connection failed before the request left), `unknown` (a 5xx, a timeout or a
+ * reset after sending: Meta may have acted on it). Sending a message relies on this to avoid a second reply.
  */
 export type GraphOutcome = 'rejected' | 'not_sent' | 'unknown';
 
@@ -73,7 +73,7 @@ export class GraphError extends Error {
 
 export function classify(details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'>): GraphErrorKind {
   const { status, code, subcode, outcome, type } = details;
-  if (outcome !== 'rejected') return 'transient';
+  if (outcome !== 'rejected' || (status !== undefined && status >= 500)) return 'transient';
   // "Error validating client secret" is code 1 too, but an OAuthException: a configuration error.
   if ((code === 1 && type === 'OAuthException') || code === 101) return 'invalid';
   if (code === 190 || code === 102) return 'reauth';
@@ -81,9 +81,8 @@ export function classify(details: Pick<GraphErrorDetails, 'status' | 'code' | 's
   if (code === 100 && subcode === 36007) return 'code_expired';
   if (code === 131047) return 'window_closed';
   if (code !== undefined && TRANSIENT_CODES.has(code)) return 'transient';
-  if (code === 131000 && status !== undefined && status >= 500) return 'transient';
   if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) return 'permission';
-  if (status === 429 || (status !== undefined && status >= 500)) return 'transient';
+  if (status === 429) return 'transient';
   return 'invalid';
 }
 

@@ -205,3 +205,10 @@ export async function deactivateIntegration(
   });
 }
 
+/** Meta no longer accepts the token: the dashboard must ask the business to connect again. */
+export async function markNeedsReauth(db: Db, integrationId: string, reason: string): Promise<void> {
+  const now = new Date();
+  await db('channel_integrations')
+    .where({ id: integrationId, is_active: true })
+    .update({ state: 'needs_reauth', token_health: 'needs_reauth', token_last_error: reason.slice(0, 500), token_checked_at: now, updated_at: now });
+}

@@ -37,3 +37,12 @@ export function disconnectWorkflowId(integrationId: string): string {
   return `disconnect/${integrationId}`;
 }
 
+/** One HandleMessage per WhatsApp message id: a redelivered webhook never makes a second reply. */
+export function messageWorkflowId(wamid: string): string {
+  return `message/${wamid}`;
+}
+
+/** One RecordStatuses per distinct set of statuses (a hash of their content). */
+export function statusesWorkflowId(contentHash: string): string {
+  return `statuses/${contentHash.slice(0, 32)}`;
+}

@@ -38,8 +38,10 @@ export function installRuntime(log: Logger, options: { metricsPort?: number } = 
     logger,
     // Our commands handle SIGINT/SIGTERM and shut the worker down in order.
     shutdownSignals: [],
-    ...(options.metricsPort !== undefined
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}` } } } }
-      : {}),
+    telemetryOptions: {
+      // The Rust core's own warnings (poll retries while the server is down...) join our JSON logs.
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      ...(options.metricsPort !== undefined ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}` } } } : {}),
+    },
   });
 }

@@ -1,0 +1,48 @@
+// /api/webhooks/whatsapp: Meta's verification handshake and its signed event deliveries.
+import Router from '@koa/router';
+import { constantTimeEqual } from '../crypto.js';
+import { SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
+import { parseWebhook } from '../meta/webhook-payload.js';
+import { acceptWebhook } from '../services/webhooks.js';
+import type { AppDeps } from './app.js';
+import { parseJson, readRawBody } from './body.js';
+import { HttpError } from './errors.js';
+
+/** Meta documents 3 MB as its largest webhook payload; a valid batch must never get 413. */
+export const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
+const MAX_CHALLENGE_LENGTH = 256;
+
+export function webhookRoutes(deps: AppDeps): Router {
+  const router = new Router({ prefix: '/api/webhooks/whatsapp' });
+
+  router.get('/', (ctx) => {
+    const mode = ctx.query['hub.mode'];
+    const token = ctx.query['hub.verify_token'];
+    const challenge = ctx.query['hub.challenge'];
+    const ok =
+      mode === 'subscribe' &&
+      typeof token === 'string' &&
+      typeof challenge === 'string' &&
+      challenge.length <= MAX_CHALLENGE_LENGTH &&
+      constantTimeEqual(token, deps.config.whatsapp.verifyToken);
+    if (!ok) throw new HttpError(403, 'verification_failed', 'Webhook verification failed.');
+    ctx.type = 'text/plain';
+    ctx.body = challenge;
+  });
+
+  router.post('/', async (ctx) => {
+    const raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
+    // Nothing is parsed before the signature over the exact bytes checks out.
+    if (!verifySignature(raw, ctx.get(SIGNATURE_HEADER) || undefined, deps.config.whatsapp.appSecret)) {
+      throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
+    }
+    const parsed = parseWebhook(parseJson(raw));
+    if (parsed.skipped.length > 0) ctx.state.log.info({ skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length }, 'webhook parts not handled');
+    const accepted = await acceptWebhook(deps, parsed);
+    ctx.state.log.debug(accepted, 'webhook accepted');
+    ctx.status = 200;
+    ctx.body = { received: true };
+  });
+
+  return router;
+}

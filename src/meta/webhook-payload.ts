@@ -1,0 +1,157 @@
+// Meta's webhook body, parsed item by item: one malformed message never hides the valid ones next
+// to it, and nothing here throws on a body that is valid JSON.
+import { z } from 'zod';
+
+export interface InboundMessage {
+  wamid: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string | null;
+  wabaId: string | null;
+  from: string;
+  contactName: string | null;
+  /** When the customer sent it (Meta's timestamp), in epoch milliseconds. */
+  sentAt: number;
+  type: string;
+  text: string | null;
+  /** The message object as Meta sent it (type-specific fields: image, location, reaction...). */
+  content: Record<string, unknown>;
+}
+
+export interface StatusEvent {
+  wamid: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  phoneNumberId: string;
+  recipientId: string | null;
+  occurredAt: number;
+  errors: Array<{ code: number | null; title: string | null; message: string | null }> | null;
+}
+
+export interface AccountEvent {
+  field: 'account_update' | 'phone_number_quality_update' | 'phone_number_name_update';
+  wabaId: string;
+  /** Meta's `value` for that field. */
+  value: Record<string, unknown>;
+}
+
+export interface ParsedWebhook {
+  messages: InboundMessage[];
+  statuses: StatusEvent[];
+  accountEvents: AccountEvent[];
+  /** Why parts were skipped, for the log line. */
+  skipped: string[];
+}
+
+const id = z.string().min(1).max(256);
+const epochSeconds = z.union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()]).transform((v) => Number(v) * 1000);
+
+const message = z.looseObject({
+  id,
+  from: z.string().min(1).max(64),
+  timestamp: epochSeconds,
+  type: z.string().min(1).max(64),
+  text: z.object({ body: z.string().max(65_536) }).optional(),
+});
+
+const status = z.object({
+  id,
+  status: z.enum(['sent', 'delivered', 'read', 'failed']),
+  timestamp: epochSeconds,
+  recipient_id: z.string().max(64).optional(),
+  errors: z
+    .array(z.looseObject({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
+    .max(20)
+    .optional(),
+});
+
+const messagesValue = z.looseObject({
+  metadata: z.looseObject({ phone_number_id: id, display_phone_number: z.string().max(64).optional() }),
+  contacts: z.array(z.looseObject({ wa_id: z.string().optional(), profile: z.looseObject({ name: z.string().max(512).optional() }).optional() })).optional(),
+  messages: z.array(z.unknown()).optional(),
+  statuses: z.array(z.unknown()).optional(),
+});
+
+const ACCOUNT_FIELDS = new Set(['account_update', 'phone_number_quality_update', 'phone_number_name_update']);
+
+const MAX_ITEMS = 10_000;
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value.slice(0, MAX_ITEMS) : [];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseWebhook(body: unknown): ParsedWebhook {
+  const out: ParsedWebhook = { messages: [], statuses: [], accountEvents: [], skipped: [] };
+  if (!isRecord(body) || body.object !== 'whatsapp_business_account') {
+    out.skipped.push('not a whatsapp_business_account payload');
+    return out;
+  }
+  for (const entry of list(body.entry)) {
+    if (!isRecord(entry)) {
+      out.skipped.push('entry is not an object');
+      continue;
+    }
+    const wabaId = typeof entry.id === 'string' && entry.id.length <= 256 ? entry.id : null;
+    for (const change of list(entry.changes)) {
+      if (!isRecord(change) || typeof change.field !== 'string') {
+        out.skipped.push('change without a field');
+        continue;
+      }
+      if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
+      else if (ACCOUNT_FIELDS.has(change.field) && wabaId && isRecord(change.value)) {
+        out.accountEvents.push({ field: change.field as AccountEvent['field'], wabaId, value: change.value });
+      } else out.skipped.push(`field ${change.field.slice(0, 64)} not handled`);
+    }
+  }
+  return out;
+}
+
+function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWebhook): void {
+  const value = messagesValue.safeParse(raw);
+  if (!value.success) {
+    out.skipped.push('messages change without metadata.phone_number_id');
+    return;
+  }
+  const { metadata, contacts } = value.data;
+  const names = new Map<string, string>();
+  for (const contact of contacts ?? []) if (contact.wa_id && contact.profile?.name) names.set(contact.wa_id, contact.profile.name);
+
+  for (const item of list(value.data.messages)) {
+    const parsed = message.safeParse(item);
+    if (!parsed.success) {
+      out.skipped.push('message without id, from, timestamp or type');
+      continue;
+    }
+    const m = parsed.data;
+    out.messages.push({
+      wamid: m.id,
+      phoneNumberId: metadata.phone_number_id,
+      displayPhoneNumber: metadata.display_phone_number ?? null,
+      wabaId,
+      from: m.from,
+      contactName: names.get(m.from) ?? null,
+      sentAt: m.timestamp,
+      type: m.type,
+      text: m.text?.body ?? null,
+      content: item as Record<string, unknown>,
+    });
+  }
+  for (const item of list(value.data.statuses)) {
+    const parsed = status.safeParse(item);
+    if (!parsed.success) {
+      out.skipped.push('status without id, known status or timestamp');
+      continue;
+    }
+    const s = parsed.data;
+    out.statuses.push({
+      wamid: s.id,
+      status: s.status,
+      phoneNumberId: metadata.phone_number_id,
+      recipientId: s.recipient_id ?? null,
+      occurredAt: s.timestamp,
+      errors: s.errors ? s.errors.map((e) => ({ code: e.code ?? null, title: e.title ?? null, message: e.message ?? null })) : null,
+    });
+  }
+}

@@ -1,0 +1,25 @@
+// What a responder sees and answers. Two ship: rules (auto-reply) and HTTP (the business's "AI brain").
+export interface ReplyRequest {
+  businessId: string;
+  integrationId: string;
+  phoneNumberId: string;
+  from: string;
+  messageId: string;
+  type: string;
+  text: string | null;
+  /** Epoch milliseconds of the customer's message. */
+  timestamp: number;
+}
+
+export interface Reply {
+  type: 'text';
+  text: string;
+}
+
+export interface Responder {
+  readonly name: string;
+  reply(request: ReplyRequest): Promise<Reply | null>;
+}
+
+/** WhatsApp's limit for a text body. */
+export const MAX_REPLY_LENGTH = 4096;

@@ -1,0 +1,61 @@
+// Turns a verified webhook into durable work: one HandleMessage per message, one RecordStatuses
+// per POST's statuses. Nothing else happens on this path; it answers only once Temporal has
+// accepted every start, so a failure here makes Meta deliver again and nothing is lost.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import { sha256Hex } from '../crypto.js';
+import type { ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
+import { messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temporal/names.js';
+
+export interface WebhookDeps {
+  config: Config;
+  temporal: Client;
+}
+
+/** How long the webhook waits for Temporal before answering 503 (Meta then delivers again). */
+const START_DEADLINE_MS = 5_000;
+
+async function startOnce(deps: WebhookDeps, workflowType: string, workflowId: string, args: unknown[], messageId?: string): Promise<'started' | 'duplicate'> {
+  try {
+    await deps.temporal.workflow.start(workflowType, {
+      workflowId,
+      taskQueue: deps.config.temporal.taskQueue,
+      args,
+      // A running one is reused; a finished one is refused: either way no second run.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      ...(messageId ? { typedSearchAttributes: [{ key: searchAttributes.messageId, value: messageId }] } : {}),
+    });
+    return 'started';
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    throw error;
+  }
+}
+
+export function statusesKey(statuses: StatusEvent[]): string {
+  return sha256Hex(statuses.map((s) => `${s.wamid}|${s.status}|${s.occurredAt}`).sort().join('\n'));
+}
+
+export interface AcceptResult {
+  messages: number;
+  duplicates: number;
+  statuses: number;
+}
+
+export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): Promise<AcceptResult> {
+  return deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, async () => {
+    const starts: Array<Promise<'started' | 'duplicate'>> = parsed.messages.map((message) =>
+      startOnce(deps, 'handleMessage', messageWorkflowId(message.wamid), [message], message.wamid),
+    );
+    if (parsed.statuses.length > 0) {
+      starts.push(startOnce(deps, 'recordStatuses', statusesWorkflowId(statusesKey(parsed.statuses)), [parsed.statuses]));
+    }
+    const results = await Promise.all(starts);
+    return {
+      messages: parsed.messages.length,
+      duplicates: results.slice(0, parsed.messages.length).filter((r) => r === 'duplicate').length,
+      statuses: parsed.statuses.length,
+    };
+  });
+}

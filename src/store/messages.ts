@@ -1,0 +1,164 @@
+// Messages in PostgreSQL: inbound ones stored once per wamid, the reply row that guards against a
+// second send, the conversation order gate, and Meta's delivery statuses.
+import type { Knex } from 'knex';
+import type { Db, IntegrationSettings } from '../db.js';
+import type { InboundMessage, StatusEvent } from '../meta/webhook-payload.js';
+
+export type InboundStatus = 'received' | 'replied' | 'no_reply' | 'unanswered' | 'ignored' | 'failed';
+export type OutboundStatus = 'pending' | 'sending' | 'unknown' | 'accepted' | 'sent' | 'delivered' | 'read' | 'failed';
+
+/** Statuses only move forward along this order (failed records its error and ends it). */
+const OUTBOUND_ORDER: OutboundStatus[] = ['pending', 'sending', 'unknown', 'accepted', 'sent', 'delivered', 'read', 'failed'];
+const TERMINAL_INBOUND: InboundStatus[] = ['replied', 'no_reply', 'unanswered', 'ignored', 'failed'];
+
+export interface MessageRow {
+  id: number;
+  direction: 'inbound' | 'outbound';
+  wamid: string | null;
+  integration_id: string | null;
+  business_id: string | null;
+  phone_number_id: string;
+  customer_wa_id: string;
+  customer_name: string | null;
+  type: string;
+  body: string | null;
+  content: Record<string, unknown> | null;
+  sent_at: Date;
+  status: InboundStatus | OutboundStatus;
+  error: Record<string, unknown> | null;
+  in_reply_to: number | null;
+  responder: string | null;
+  attempt_started_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MessageStatusRow {
+  wamid: string;
+  status: StatusEvent['status'];
+  phone_number_id: string | null;
+  recipient_id: string | null;
+  occurred_at: Date;
+  errors: StatusEvent['errors'];
+  received_at: Date;
+}
+
+declare module 'knex/types/tables.js' {
+  interface Tables {
+    messages: MessageRow;
+    message_statuses: MessageStatusRow;
+  }
+}
+
+export interface InboundContext {
+  messageId: number;
+  status: InboundStatus;
+  /** True when this wamid was already stored (a redelivery). */
+  duplicate: boolean;
+  integration: { id: string; businessId: string; state: string; settings: IntegrationSettings } | null;
+}
+
+async function activeIntegrationFor(db: Db | Knex.Transaction, phoneNumberId: string) {
+  return db('whatsapp_phone_numbers as n')
+    .join('channel_integrations as i', 'i.id', 'n.integration_id')
+    .where({ 'n.phone_number_id': phoneNumberId, 'n.is_active': true, 'i.is_active': true })
+    .first('i.id as id', 'i.business_id as businessId', 'i.state as state', 'i.settings as settings');
+}
+
+/** Stores an inbound message once (unique wamid); a message for an unknown number is stored as ignored. */
+export async function storeInboundMessage(db: Db, message: InboundMessage): Promise<InboundContext> {
+  const integration = (await activeIntegrationFor(db, message.phoneNumberId)) ?? null;
+  const [inserted] = await db('messages')
+    .insert({
+      direction: 'inbound',
+      wamid: message.wamid,
+      integration_id: integration?.id ?? null,
+      business_id: integration?.businessId ?? null,
+      phone_number_id: message.phoneNumberId,
+      customer_wa_id: message.from,
+      customer_name: message.contactName,
+      type: message.type,
+      body: message.text,
+      content: message.content,
+      sent_at: new Date(message.sentAt),
+      status: integration ? 'received' : 'ignored',
+      error: integration ? null : { reason: 'no_active_integration' },
+    })
+    .onConflict(db.raw('(wamid) WHERE wamid IS NOT NULL'))
+    .ignore()
+    .returning(['id', 'status', 'integration_id']);
+  const row = inserted ?? (await db('messages').where({ wamid: message.wamid }).first('id', 'status', 'integration_id'));
+  if (!row) throw new Error('inbound message vanished between insert and read');
+  // A redelivery belongs to the integration that received the first delivery.
+  const owner = row.integration_id === (integration?.id ?? null) ? integration : null;
+  return { messageId: row.id, status: row.status as InboundStatus, duplicate: !inserted, integration: owner };
+}
+
+export async function setInboundStatus(db: Db, messageId: number, status: InboundStatus, error: Record<string, unknown> | null = null): Promise<void> {
+  await db('messages')
+    .where({ id: messageId, direction: 'inbound' })
+    .whereNotIn('status', TERMINAL_INBOUND.filter((s) => s !== status))
+    .update({ status, error, updated_at: new Date() });
+}
+
+export async function isOurMessage(db: Db, wamid: string): Promise<boolean> {
+  return Boolean(await db('messages').where({ wamid, direction: 'outbound' }).first('id'));
+}
+
+/**
+ * True while an earlier message of the same conversation (by the customer's send time) still
+ * waits for its reply: replies then go out in the order the customer wrote. Only recent messages
+ * count, so one stuck message can delay its successors for a bounded time only.
+ */
+export async function earlierMessagePending(db: Db | Knex.Transaction, inbound: MessageRow, horizonMs = 10 * 60 * 1000): Promise<boolean> {
+  const row = await db('messages')
+    .where({ direction: 'inbound', phone_number_id: inbound.phone_number_id, customer_wa_id: inbound.customer_wa_id })
+    .whereNotIn('status', TERMINAL_INBOUND)
+    .andWhere((q) => q.where('sent_at', '<', inbound.sent_at).orWhere((q2) => q2.where('sent_at', inbound.sent_at).andWhere('id', '<', inbound.id)))
+    .andWhere('created_at', '>', new Date(Date.now() - horizonMs))
+    .first('id');
+  return Boolean(row);
+}
+
+export function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
+  return OUTBOUND_ORDER.slice(0, OUTBOUND_ORDER.indexOf(status));
+}
+
+/** Records Meta's statuses once each and moves the matching reply rows forward. */
+export async function recordStatuses(db: Db, events: StatusEvent[]): Promise<{ recorded: number; applied: number }> {
+  let recorded = 0;
+  let applied = 0;
+  for (const event of events) {
+    const inserted = await db('message_statuses')
+      .insert({
+        wamid: event.wamid,
+        status: event.status,
+        phone_number_id: event.phoneNumberId,
+        recipient_id: event.recipientId,
+        occurred_at: new Date(event.occurredAt),
+        errors: event.errors ? JSON.stringify(event.errors) : null,
+      } as never)
+      .onConflict(['wamid', 'status'])
+      .ignore()
+      .returning('wamid');
+    recorded += inserted.length;
+    applied += await applyStatus(db, event.wamid, event.status, event.errors);
+  }
+  return { recorded, applied };
+}
+
+async function applyStatus(db: Db | Knex.Transaction, wamid: string, status: StatusEvent['status'], errors: StatusEvent['errors']): Promise<number> {
+  return db('messages')
+    .where({ wamid, direction: 'outbound' })
+    .whereIn('status', outboundStatusesBelow(status))
+    .update({ status, ...(status === 'failed' ? { error: { statuses: errors } } : {}), updated_at: new Date() });
+}
+
+/** Applies statuses that arrived before the reply row knew its wamid. */
+export async function applyEarlyStatuses(db: Db | Knex.Transaction, wamid: string): Promise<void> {
+  const early = await db('message_statuses').where({ wamid });
+  for (const status of OUTBOUND_ORDER) {
+    const event = early.find((e) => e.status === status);
+    if (event) await applyStatus(db, wamid, event.status, event.errors);
+  }
+}

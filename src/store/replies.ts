@@ -1,0 +1,111 @@
+// The reply row: one per inbound message (unique in_reply_to), written before the send and
+// completed with Meta's message id after. It is what makes a second send impossible, whatever
+// Temporal retries or Meta redelivers.
+import type { Db } from '../db.js';
+import { applyEarlyStatuses, earlierMessagePending, type MessageRow } from './messages.js';
+
+export type Reservation =
+  /** Go ahead and send; the row is marked `sending`. */
+  | { kind: 'send'; replyId: number }
+  /** Already accepted by Meta earlier (possibly adopted from its status webhook). */
+  | { kind: 'done'; replyId: number; wamid: string }
+  /** Not now: an earlier message of this conversation is still being answered, or a previous
+   * attempt's outcome is unknown and Meta's status webhook may still tell us it went out. */
+  | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' };
+
+export interface ReplyDraft {
+  inboundId: number;
+  text: string;
+  responder: string;
+}
+
+/**
+ * `graceMs`: how long after an attempt whose outcome is unknown we wait for Meta's `sent` status
+ * before concluding the message never went out and sending again.
+ */
+export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, now = new Date()): Promise<Reservation> {
+  return db.transaction(async (trx) => {
+    const inbound: MessageRow | undefined = await trx('messages').where({ id: draft.inboundId, direction: 'inbound' }).forUpdate().first();
+    if (!inbound) throw new Error(`inbound message ${draft.inboundId} not found`);
+    // One sender per conversation at a time: the order check below must not race another send.
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`conversation:${inbound.phone_number_id}:${inbound.customer_wa_id}`]);
+    const existing: MessageRow | undefined = await trx('messages').where({ in_reply_to: inbound.id }).forUpdate().first();
+    if (existing?.wamid) return { kind: 'done', replyId: existing.id, wamid: existing.wamid };
+
+    if (existing?.status === 'unknown' && existing.attempt_started_at) {
+      const since = new Date(existing.attempt_started_at.getTime() - 5_000);
+      const sent = await trx('message_statuses as s')
+        .where({ 's.phone_number_id': inbound.phone_number_id, 's.recipient_id': inbound.customer_wa_id })
+        .andWhere('s.occurred_at', '>=', since)
+        .whereNotExists(trx('messages as m').whereRaw('m.wamid = s.wamid'))
+        .orderBy('s.occurred_at')
+        .first('s.wamid');
+      if (sent) {
+        await trx('messages').where({ id: existing.id }).update({ wamid: sent.wamid, status: 'accepted', error: null, updated_at: now });
+        await applyEarlyStatuses(trx, sent.wamid);
+        await trx('messages').where({ id: inbound.id }).update({ status: 'replied', updated_at: now });
+        return { kind: 'done', replyId: existing.id, wamid: sent.wamid };
+      }
+      if (now.getTime() - existing.attempt_started_at.getTime() < graceMs) return { kind: 'wait', reason: 'outcome_unknown' };
+    }
+    if (await earlierMessagePending(trx, inbound)) return { kind: 'wait', reason: 'earlier_message' };
+
+    if (existing) {
+      await trx('messages').where({ id: existing.id }).update({ status: 'sending', body: draft.text, attempt_started_at: now, updated_at: now });
+      return { kind: 'send', replyId: existing.id };
+    }
+    const [row] = await trx('messages')
+      .insert({
+        direction: 'outbound',
+        integration_id: inbound.integration_id,
+        business_id: inbound.business_id,
+        phone_number_id: inbound.phone_number_id,
+        customer_wa_id: inbound.customer_wa_id,
+        type: 'text',
+        body: draft.text,
+        sent_at: now,
+        status: 'sending',
+        in_reply_to: inbound.id,
+        responder: draft.responder,
+        attempt_started_at: now,
+      })
+      .returning('id');
+    return { kind: 'send', replyId: row!.id };
+  });
+}
+
+/** Meta accepted the send: record its id, apply statuses that beat us here, close the inbound. */
+export async function completeReply(db: Db, replyId: number, inboundId: number, wamid: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    const now = new Date();
+    await trx('messages').where({ id: replyId }).update({ wamid, status: 'accepted', error: null, sent_at: now, updated_at: now });
+    await applyEarlyStatuses(trx, wamid);
+    await trx('messages').where({ id: inboundId }).update({ status: 'replied', updated_at: now });
+  });
+}
+
+/**
+ * The send failed. `rejected`/`not_sent`: Meta certainly did not send it, the row goes back to
+ * pending. `unknown`: it may have gone out; the next attempt first looks for Meta's status.
+ */
+export async function releaseReply(db: Db, replyId: number, outcome: 'rejected' | 'not_sent' | 'unknown', error: Record<string, unknown>): Promise<void> {
+  await db('messages')
+    .where({ id: replyId })
+    .whereNull('wamid')
+    .update({ status: outcome === 'unknown' ? 'unknown' : 'pending', error, updated_at: new Date() });
+}
+
+/** The reply will never be sent: record why on both rows. */
+export async function abandonReply(
+  db: Db,
+  replyId: number | null,
+  inboundId: number,
+  inboundStatus: 'unanswered' | 'failed',
+  error: Record<string, unknown>,
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    const now = new Date();
+    if (replyId !== null) await trx('messages').where({ id: replyId }).whereNull('wamid').update({ status: 'failed', error, updated_at: now });
+    await trx('messages').where({ id: inboundId }).update({ status: inboundStatus, error, updated_at: now });
+  });
+}

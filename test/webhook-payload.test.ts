@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { signBody, verifySignature } from '../src/meta/signature.js';
+import { parseWebhook } from '../src/meta/webhook-payload.js';
+
+const value = (extra: Record<string, unknown>) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: 'WABA1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001', phone_number_id: 'PN1' }, ...extra } }] }],
+});
+
+describe('webhook payload', () => {
+  it('reads messages with their contact names, and statuses', () => {
+    const parsed = parseWebhook(
+      value({
+        contacts: [{ profile: { name: 'Ana' }, wa_id: '4915' }],
+        messages: [
+          { from: '4915', id: 'wamid.A', timestamp: '1700000000', type: 'text', text: { body: 'hi' } },
+          { from: '4915', id: 'wamid.B', timestamp: '1700000001', type: 'image', image: { id: 'm1', mime_type: 'image/jpeg' } },
+        ],
+        statuses: [{ id: 'wamid.OUT', status: 'failed', timestamp: '1700000002', recipient_id: '4915', errors: [{ code: 131047, title: 'Re-engagement message' }] }],
+      }),
+    );
+    expect(parsed.messages).toHaveLength(2);
+    expect(parsed.messages[0]).toMatchObject({ wamid: 'wamid.A', phoneNumberId: 'PN1', wabaId: 'WABA1', from: '4915', contactName: 'Ana', sentAt: 1_700_000_000_000, type: 'text', text: 'hi' });
+    expect(parsed.messages[1]!.content).toMatchObject({ image: { id: 'm1' } });
+    expect(parsed.statuses).toEqual([
+      { wamid: 'wamid.OUT', status: 'failed', phoneNumberId: 'PN1', recipientId: '4915', occurredAt: 1_700_000_002_000, errors: [{ code: 131047, title: 'Re-engagement message', message: null }] },
+    ]);
+    expect(parsed.skipped).toEqual([]);
+  });
+
+  it('skips malformed items but keeps the valid ones beside them', () => {
+    const parsed = parseWebhook(
+      value({
+        messages: [{ from: '1', timestamp: '1', type: 'text' }, 42, { from: '1', id: 'wamid.ok', timestamp: 1700000000, type: 'text', text: { body: 'x' } }],
+        statuses: [{ id: 'x', status: 'exploded', timestamp: '1' }],
+      }),
+    );
+    expect(parsed.messages.map((m) => m.wamid)).toEqual(['wamid.ok']);
+    expect(parsed.statuses).toEqual([]);
+    expect(parsed.skipped).toHaveLength(3);
+  });
+
+  it('never throws on JSON that is not a WhatsApp payload', () => {
+    for (const body of [null, 1, 'x', [], {}, { object: 'page', entry: [] }, { object: 'whatsapp_business_account', entry: 'no' }, { object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: null }] }] }]) {
+      const parsed = parseWebhook(body);
+      expect(parsed.messages).toEqual([]);
+    }
+  });
+
+  it('passes account events through for their own handling', () => {
+    const parsed = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'account_update', value: { event: 'ACCOUNT_VIOLATION' } }, { field: 'templates', value: {} }] }] });
+    expect(parsed.accountEvents).toEqual([{ field: 'account_update', wabaId: 'W', value: { event: 'ACCOUNT_VIOLATION' } }]);
+    expect(parsed.skipped).toEqual(['field templates not handled']);
+  });
+});
+
+describe('webhook signature', () => {
+  it('verifies sha256 HMACs over the exact bytes, and nothing else', () => {
+    const body = Buffer.from('{"a":1}');
+    const header = signBody(body, 'secret');
+    expect(verifySignature(body, header, 'secret')).toBe(true);
+    expect(verifySignature(Buffer.from('{"a": 1}'), header, 'secret')).toBe(false);
+    expect(verifySignature(body, header, 'other')).toBe(false);
+    expect(verifySignature(body, header.slice(0, -2), 'secret')).toBe(false);
+    expect(verifySignature(body, header.replace('sha256=', 'sha1='), 'secret')).toBe(false);
+    expect(verifySignature(body, undefined, 'secret')).toBe(false);
+    expect(verifySignature(body, 'sha256=zz', 'secret')).toBe(false);
+  });
+});

@@ -1,0 +1,97 @@
+// HandleMessage: one per inbound WhatsApp message (workflow id from its wamid). Store it, mark it
+// read, compute a reply, send it once, in conversation order.
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { SendOutcome } from '../activities/message-types.js';
+import type { InboundMessage } from '../src/meta/webhook-payload.js';
+import type { Reply, ReplyRequest } from '../src/reply/responder.js';
+import { searchAttributes } from '../src/temporal/names.js';
+
+export type HandleMessageResult =
+  | { outcome: 'stopped'; reason: string }
+  | { outcome: 'no_reply' }
+  | SendOutcome;
+
+const databaseStep = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+  // A database outage is waited out (for a day at most); Meta keeps the message meanwhile too.
+  scheduleToCloseTimeout: '24h',
+} as const;
+const markRead = {
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+} as const;
+const replyService = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+} as const;
+// Sending retries through Meta outages and rate limits for hours; the 24-hour window bounds it.
+const send = {
+  startToCloseTimeout: '45s',
+  scheduleToCloseTimeout: '6h',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
+} as const;
+
+const { storeInbound, closeInbound, replyByRules } = proxyLocalActivities<Activities>(databaseStep);
+const { markMessageRead } = proxyActivities<Activities>(markRead);
+const { replyByHttp } = proxyActivities<Activities>(replyService);
+const { sendReply } = proxyActivities<Activities>(send);
+
+export async function handleMessage(message: InboundMessage): Promise<HandleMessageResult> {
+  const decision = await storeInbound(message);
+  if (decision.action === 'stop') return { outcome: 'stopped', reason: decision.reason };
+  upsertSearchAttributes([
+    { key: searchAttributes.businessId, value: decision.businessId },
+    { key: searchAttributes.integrationId, value: decision.integrationId },
+  ]);
+
+  const request: ReplyRequest = {
+    businessId: decision.businessId,
+    integrationId: decision.integrationId,
+    phoneNumberId: message.phoneNumberId,
+    from: message.from,
+    messageId: message.wamid,
+    type: message.type,
+    text: message.text,
+    timestamp: message.sentAt,
+  };
+  const read = markMessageRead({ integrationId: decision.integrationId, phoneNumberId: message.phoneNumberId, wamid: message.wamid }).catch(
+    (error: unknown) => log.warn('mark as read failed', { error: String(error) }),
+  );
+  let reply: Reply | null;
+  let responder: string = decision.responder;
+  try {
+    reply =
+      decision.responder === 'http'
+        ? await replyByHttp({ request })
+        : await replyByRules({ request, autoReplyText: decision.autoReplyText });
+  } catch (error) {
+    // The AI brain is down or refuses: the customer still gets the business's auto-reply.
+    log.warn('reply service failed; answering with the auto-reply', { error: String(error) });
+    responder = 'rules_fallback';
+    reply = await replyByRules({ request, autoReplyText: decision.autoReplyText });
+  }
+  await read;
+  if (!reply) {
+    await closeInbound({ messageId: decision.messageId, status: 'no_reply' });
+    return { outcome: 'no_reply' };
+  }
+
+  try {
+    return await sendReply({
+      inboundId: decision.messageId,
+      integrationId: decision.integrationId,
+      phoneNumberId: message.phoneNumberId,
+      to: message.from,
+      text: reply.text,
+      replyTo: message.wamid,
+      responder,
+    });
+  } catch (error) {
+    // Retries ran out (Meta down for hours): record why, so nothing fails silently.
+    const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
+    await closeInbound({ messageId: decision.messageId, status: 'failed', error: { reason: 'send_gave_up', detail: reason } });
+    return { outcome: 'failed', reason };
+  }
+}
