@@ -5,6 +5,7 @@ import type { Config } from '../src/config.js';
 import type { Db } from '../src/db.js';
 import type { Logger } from '../src/logger.js';
 import type { GraphClient } from '../src/meta/graph-client.js';
+import type { WorkerMetrics } from '../src/metrics.js';
 
 export interface ActivityDeps {
   config: Config;
@@ -12,4 +13,5 @@ export interface ActivityDeps {
   log: Logger;
   graph: GraphClient;
   temporal: Client;
+  metrics: WorkerMetrics;
 }

@@ -2,15 +2,24 @@
 import type { ActivityDeps } from './deps.js';
 import { createMetaActivities } from './meta.js';
 import { createReplyActivities } from './reply.js';
+import { createScheduleActivities } from './schedules.js';
 import { createStoreActivities } from './store.js';
 
 export type { ActivityDeps } from './deps.js';
 
 export function createActivities(deps: ActivityDeps) {
+  const meta = createMetaActivities(deps);
   return {
     ...createStoreActivities(deps),
-    ...createMetaActivities(deps),
+    ...meta,
+    /** sendReply, counted by outcome for the worker's metrics. */
+    async sendReply(input: Parameters<typeof meta.sendReply>[0]) {
+      const result = await meta.sendReply(input);
+      deps.metrics.messageOutcome(result.outcome === 'replied' ? 'replied' : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`);
+      return result;
+    },
     ...createReplyActivities(deps),
+    ...createScheduleActivities(deps),
   };
 }
 

@@ -7,11 +7,12 @@ import { GraphError } from '../src/meta/graph-errors.js';
 import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
-import { markNeedsReauth, readIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
+import { markNeedsReauth, readIntegrationToken, storeIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
 import { FailureType, graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
 import type { SendOutcome, SendReplyInput } from './message-types.js';
+import type { TokenInspection } from './token-types.js';
 
 /** Scope names under which debug_token lists the granted WhatsApp Business Accounts. */
 const WABA_SCOPES = new Set(['whatsapp_business_management', 'whatsapp_business_manage_events']);
@@ -159,6 +160,48 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         }
       }
       return result;
+    },
+
+    /**
+     * Asks Meta about the integration's token (debug_token with the app token). Says whether it is
+     * valid, when it expires (null: never), and whether that falls within the refresh threshold.
+     */
+    async inspectToken(input: { integrationId: string }): Promise<TokenInspection> {
+      const integration = await db('channel_integrations').where({ id: input.integrationId }).first('is_active');
+      const token = integration?.is_active ? await readIntegrationToken(db, keyring, input.integrationId) : undefined;
+      if (!token) return { status: 'inactive' };
+      return graphActivity(async () => {
+        const debug = await graph.debugToken(token);
+        if (!debug.is_valid) {
+          const reason = `Meta reports the token invalid (code ${debug.error?.code ?? '?'}${debug.error?.subcode ? `/${debug.error.subcode}` : ''})`;
+          return { status: 'invalid', reason };
+        }
+        const expiresAt = debug.expires_at && debug.expires_at > 0 ? new Date(debug.expires_at * 1000) : null;
+        const thresholdMs = config.tokens.expiryThresholdDays * 86_400_000;
+        return {
+          status: 'valid',
+          expiresAt: expiresAt?.toISOString() ?? null,
+          expiresSoon: expiresAt !== null && expiresAt.getTime() - Date.now() <= thresholdMs,
+        };
+      });
+    },
+
+    /**
+     * Tries one fb_exchange_token for a token about to expire. Meta documents no way to extend a
+     * long-lived token, so the answer may keep the old expiry: the caller then reports `expiring`.
+     */
+    async refreshLongLivedToken(input: { integrationId: string; currentExpiresAt: string }): Promise<{ extended: boolean; expiresAt: string }> {
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      if (!token) throw fail('integration_inactive', 'the integration has no token any more');
+      const answer = await graphActivity(() => graph.exchangeForLongLived(token));
+      const newExpiry = answer.expires_in ? new Date(Date.now() + answer.expires_in * 1000) : null;
+      const current = new Date(input.currentExpiresAt);
+      // Only a token that really lives longer replaces the stored one.
+      if (newExpiry === null || newExpiry.getTime() > current.getTime() + 60_000) {
+        await storeIntegrationToken(db, keyring, input.integrationId, { value: answer.access_token, expiresAt: newExpiry });
+        return { extended: true, expiresAt: (newExpiry ?? current).toISOString() };
+      }
+      return { extended: false, expiresAt: current.toISOString() };
     },
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */

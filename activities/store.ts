@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
-import { NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
+import { markNeedsReauth, NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
 import type { InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
 import { isOurMessage, recordStatuses, setInboundStatus, storeInboundMessage, type InboundStatus } from '../src/store/messages.js';
@@ -18,7 +18,7 @@ const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcom
 const numberInUse = () =>
   ApplicationFailure.create({ type: 'number_in_use', message: 'a granted phone number is active under another business', nonRetryable: true });
 
-export function createStoreActivities({ db, config }: ActivityDeps) {
+export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
   return {
     /** Writes one row per self check, proving a worker reached the database. Idempotent on checkId. */
     async recordSelfCheck(checkId: string): Promise<{ workerIdentity: string; checkedAt: string }> {
@@ -86,10 +86,14 @@ export function createStoreActivities({ db, config }: ActivityDeps) {
     async storeInbound(message: InboundMessage): Promise<InboundDecision> {
       const stored = await storeInboundMessage(db, message);
       const messageId = stored.messageId;
-      if (!stored.integration) return { action: 'stop', messageId, reason: 'ignored' };
+      if (!stored.integration) {
+        metrics.messageOutcome('ignored_unknown_number');
+        return { action: 'stop', messageId, reason: 'ignored' };
+      }
       if (stored.status !== 'received') return { action: 'stop', messageId, reason: 'already_handled' };
       const stop = async (reason: 'needs_reauth' | 'outside_24h_window' | 'no_reply_needed', status: InboundStatus) => {
         await setInboundStatus(db, messageId, status, status === 'no_reply' ? null : { reason });
+        metrics.messageOutcome(reason);
         return { action: 'stop' as const, messageId, reason };
       };
       if (stored.integration.state === 'needs_reauth') return stop('needs_reauth', 'unanswered');
@@ -121,6 +125,37 @@ export function createStoreActivities({ db, config }: ActivityDeps) {
     /** Records a webhook's delivery statuses, once each, and moves reply rows forward. */
     async recordStatusEvents(events: StatusEvent[]): Promise<{ recorded: number; applied: number }> {
       return recordStatuses(db, events);
+    },
+
+    /** Records the outcome of a token check on the integration (what status shows as token health). */
+    async recordTokenCheck(input: {
+      integrationId: string;
+      health: 'ok' | 'expiring' | 'needs_reauth';
+      expiresAt?: string | null;
+      error?: string;
+    }): Promise<void> {
+      if (input.health === 'needs_reauth') {
+        await markNeedsReauth(db, input.integrationId, input.error ?? 'Meta reports the token invalid');
+        return;
+      }
+      const now = new Date();
+      await db('channel_integrations')
+        .where({ id: input.integrationId, is_active: true })
+        .update({
+          token_health: input.health,
+          ...(input.expiresAt !== undefined ? { token_expires_at: input.expiresAt === null ? null : new Date(input.expiresAt) } : {}),
+          token_checked_at: now,
+          token_last_error: null,
+          updated_at: now,
+        });
+    },
+
+    /** A check that kept failing: status shows when and why; the health itself is left as it was. */
+    async recordFailedTokenCheck(input: { integrationId: string; reason: string }): Promise<void> {
+      const now = new Date();
+      await db('channel_integrations')
+        .where({ id: input.integrationId })
+        .update({ token_checked_at: now, token_last_error: `check failed: ${input.reason}`.slice(0, 500), updated_at: now });
     },
 
     /** Records how a connect ended and removes whatever it still had staged. */

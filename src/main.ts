@@ -7,6 +7,7 @@ import { writeWorkflowBundle } from './commands/bundle.js';
 import { DevStartError, runDev } from './commands/dev.js';
 import { runMigrations, type MigrateDirection } from './commands/migrate.js';
 import { runSelfCheck } from './commands/selfcheck.js';
+import { runReconcile } from './commands/reconcile.js';
 import { startWorker } from './commands/worker.js';
 
 const USAGE = `usage: waconnect <command>
@@ -14,6 +15,7 @@ const USAGE = `usage: waconnect <command>
   worker                   the Temporal worker (TEMPORAL_TASK_QUEUE, default whatsapp)
   migrate [latest|rollback|rollback-all]
   selfcheck                run one workflow end to end through the worker and PostgreSQL
+  reconcile                one token schedule per active integration; remove orphans
   dev                      everything on a laptop (npm start)
   bundle                   prebuild the workflow bundle (part of npm run build)`;
 
@@ -67,6 +69,14 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(env, 'worker');
       const result = await runSelfCheck(config);
       process.stdout.write(`self check passed: worker ${result.workerIdentity} wrote to PostgreSQL at ${result.checkedAt}\n`);
+      return 0;
+    }
+    case 'reconcile': {
+      const config = loadConfig(env, 'reconcile');
+      const report = await runReconcile(config);
+      process.stdout.write(
+        `reconcile: ${report.active} active integration(s); created ${report.created.length} schedule(s)${report.created.length ? ` (${report.created.join(', ')})` : ''}; removed ${report.removed.length}${report.removed.length ? ` (${report.removed.join(', ')})` : ''}\n`,
+      );
       return 0;
     }
     case 'bundle':

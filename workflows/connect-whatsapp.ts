@@ -7,6 +7,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  log,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -41,6 +42,7 @@ export type ConnectStep =
   | 'subscribing_webhooks'
   | 'registering_numbers'
   | 'saving'
+  | 'scheduling_token_checks'
   | 'done'
   | 'failed';
 
@@ -70,6 +72,10 @@ const databaseStep = {
 
 const { exchangeCode } = proxyActivities<Activities>(codeExchange);
 const { upgradeToken, discoverAccounts, subscribeApp, registerNumber, unsubscribeUnused } = proxyActivities<Activities>(graphCall);
+const { ensureTokenSchedule } = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+});
 const { checkNumbersAvailable, persistIntegration, finishConnect } = proxyLocalActivities<Activities>(databaseStep);
 
 /** The stable error code for whatever ended the connect. */
@@ -129,6 +135,14 @@ export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResul
       registeredNumberIds: registered,
     });
     upsertSearchAttributes([{ key: searchAttributes.integrationId, value: integrationId }]);
+
+    step('scheduling_token_checks');
+    try {
+      await ensureTokenSchedule({ integrationId, businessId: input.businessId });
+    } catch (error) {
+      // The integration is connected; the worker's reconcile step creates a missing schedule.
+      log.warn('could not create the token schedule; reconcile will', { error: String(error) });
+    }
 
     await finishConnect({ connectId, state: 'succeeded', integrationId });
     step('done');

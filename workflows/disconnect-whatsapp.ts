@@ -1,5 +1,5 @@
-// DisconnectWhatsApp: the API has already deactivated the integration; this tells Meta to stop
-// sending its webhooks, then destroys the token.
+// DisconnectWhatsApp: the API has already deactivated the integration; this deletes its schedule,
+// cancels its running work, tells Meta to stop sending its webhooks, then destroys the token.
 import { log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
@@ -24,9 +24,16 @@ const databaseStep = {
 } as const;
 
 const { unsubscribeIntegration } = proxyActivities<Activities>(graphCall);
+const { cancelIntegrationWork, deleteTokenSchedule } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
 const { destroyCredentials } = proxyLocalActivities<Activities>(databaseStep);
 
 export async function disconnectWhatsApp(input: DisconnectInput): Promise<DisconnectResult> {
+  // Nothing may call Meta with this token any more: no scheduled checks, no replies in flight.
+  await deleteTokenSchedule({ integrationId: input.integrationId });
+  await cancelIntegrationWork({ integrationId: input.integrationId });
   let result: DisconnectResult = { unsubscribed: [], skipped: [] };
   try {
     result = await unsubscribeIntegration({ integrationId: input.integrationId });

@@ -1,8 +1,8 @@
 // HandleMessage: one per inbound WhatsApp message (workflow id from its wamid). Store it, mark it
 // read, compute a reply, send it once, in conversation order.
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { SendOutcome } from '../activities/message-types.js';
+import type { InboundDecision, SendOutcome } from '../activities/message-types.js';
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { searchAttributes } from '../src/temporal/names.js';
@@ -12,6 +12,9 @@ export type HandleMessageResult =
   | { outcome: 'no_reply' }
   | SendOutcome;
 
+// On this box every regular activity costs round trips to the Temporal server, which sets the pace
+// (PLATFORM.md). The common path therefore runs as local activities inside one workflow task;
+// only a send that keeps failing moves to a regular activity with long, durable retries.
 const databaseStep = {
   startToCloseTimeout: '15s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -20,27 +23,45 @@ const databaseStep = {
 } as const;
 const markRead = {
   startToCloseTimeout: '20s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
 } as const;
 const replyService = {
   startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 } as const;
+const quickSend = {
+  startToCloseTimeout: '45s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
+} as const;
 // Sending retries through Meta outages and rate limits for hours; the 24-hour window bounds it.
-const send = {
+const durableSend = {
   startToCloseTimeout: '45s',
   scheduleToCloseTimeout: '6h',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
 } as const;
 
 const { storeInbound, closeInbound, replyByRules } = proxyLocalActivities<Activities>(databaseStep);
-const { markMessageRead } = proxyActivities<Activities>(markRead);
+const { markMessageRead } = proxyLocalActivities<Activities>(markRead);
 const { replyByHttp } = proxyActivities<Activities>(replyService);
-const { sendReply } = proxyActivities<Activities>(send);
+const { sendReply: sendReplyNow } = proxyLocalActivities<Activities>(quickSend);
+const { sendReply } = proxyActivities<Activities>(durableSend);
 
 export async function handleMessage(message: InboundMessage): Promise<HandleMessageResult> {
   const decision = await storeInbound(message);
   if (decision.action === 'stop') return { outcome: 'stopped', reason: decision.reason };
+  try {
+    return await answer(message, decision);
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // Cancelled by a disconnect: the message stays stored, marked unanswered.
+    await CancellationScope.nonCancellable(() =>
+      closeInbound({ messageId: decision.messageId, status: 'unanswered', error: { reason: 'integration_disconnected' } }),
+    );
+    return { outcome: 'unanswered', reason: 'integration_disconnected' };
+  }
+}
+
+async function answer(message: InboundMessage, decision: Extract<InboundDecision, { action: 'reply' }>): Promise<HandleMessageResult> {
   upsertSearchAttributes([
     { key: searchAttributes.businessId, value: decision.businessId },
     { key: searchAttributes.integrationId, value: decision.integrationId },
@@ -67,6 +88,7 @@ export async function handleMessage(message: InboundMessage): Promise<HandleMess
         ? await replyByHttp({ request })
         : await replyByRules({ request, autoReplyText: decision.autoReplyText });
   } catch (error) {
+    if (isCancellation(error)) throw error;
     // The AI brain is down or refuses: the customer still gets the business's auto-reply.
     log.warn('reply service failed; answering with the auto-reply', { error: String(error) });
     responder = 'rules_fallback';
@@ -78,17 +100,26 @@ export async function handleMessage(message: InboundMessage): Promise<HandleMess
     return { outcome: 'no_reply' };
   }
 
+  const send = {
+    inboundId: decision.messageId,
+    integrationId: decision.integrationId,
+    phoneNumberId: message.phoneNumberId,
+    to: message.from,
+    text: reply.text,
+    replyTo: message.wamid,
+    responder,
+  };
   try {
-    return await sendReply({
-      inboundId: decision.messageId,
-      integrationId: decision.integrationId,
-      phoneNumberId: message.phoneNumberId,
-      to: message.from,
-      text: reply.text,
-      replyTo: message.wamid,
-      responder,
-    });
+    return await sendReplyNow(send);
   } catch (error) {
+    if (isCancellation(error)) throw error;
+    // sendReply is idempotent (one reply row per message), so the durable retry may follow.
+    log.info('quick send failed; retrying durably', { error: String(error) });
+  }
+  try {
+    return await sendReply(send);
+  } catch (error) {
+    if (isCancellation(error)) throw error;
     // Retries ran out (Meta down for hours): record why, so nothing fails silently.
     const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
     await closeInbound({ messageId: decision.messageId, status: 'failed', error: { reason: 'send_gave_up', detail: reason } });

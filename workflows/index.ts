@@ -4,3 +4,4 @@ export { connectWhatsApp } from './connect-whatsapp.js';
 export { disconnectWhatsApp } from './disconnect-whatsapp.js';
 export { handleMessage } from './handle-message.js';
 export { recordStatuses } from './record-statuses.js';
+export { refreshToken } from './refresh-token.js';

@@ -6,6 +6,8 @@ import type { Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
 import type { Logger } from '../logger.js';
+import { ApiMetrics } from '../metrics.js';
+import { integrationsByHealth } from '../store/integrations.js';
 import { dataConverter } from '../temporal/client.js';
 
 export interface RunningApi {
@@ -20,7 +22,8 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
   // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
   const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: '5s' });
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
-  const app = createApp({ config, db, log, temporal });
+  const metrics = new ApiMetrics(() => integrationsByHealth(db));
+  const app = createApp({ config, db, log, temporal, metrics });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

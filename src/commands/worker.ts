@@ -8,6 +8,8 @@ import type { Logger } from '../logger.js';
 import { dataConverter } from '../temporal/client.js';
 import { installRuntime } from '../temporal/runtime.js';
 import { createWorker } from '../temporal/worker.js';
+import { sdkWorkerMetrics } from '../metrics.js';
+import { reconcileSchedules } from '../services/reconcile.js';
 
 export interface RunningWorker {
   worker: Worker;
@@ -32,7 +34,7 @@ async function connectWithRetry(address: string, log: Logger): Promise<NativeCon
 export async function startWorker(
   config: Config,
   log: Logger,
-  options: { db?: Db; workflowBundlePath?: string; taskQueue?: string } = {},
+  options: { db?: Db; workflowBundlePath?: string; taskQueue?: string; reconcile?: boolean } = {},
 ): Promise<RunningWorker> {
   installRuntime(log, config.workerMetricsPort !== undefined ? { metricsPort: config.workerMetricsPort } : {});
   const db = options.db ?? createDb(config.databaseUrl, { log });
@@ -44,10 +46,18 @@ export async function startWorker(
     log,
     client,
     connection,
+    metrics: sdkWorkerMetrics(),
     ...(options.workflowBundlePath ? { workflowBundlePath: options.workflowBundlePath } : {}),
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   log.info({ taskQueue: options.taskQueue ?? config.temporal.taskQueue }, 'worker polling');
+  if (options.reconcile !== false) {
+    // Every active integration gets exactly one token schedule; orphans go. Never fatal.
+    reconcileSchedules(db, client, config).then(
+      (report) => log.info({ ...report }, `reconcile: ${report.created.length} schedule(s) created, ${report.removed.length} removed`),
+      (error: unknown) => log.warn({ err: (error as Error).message }, 'reconcile failed; it runs again at the next start or with npm run reconcile'),
+    );
+  }
   const done = worker.run().finally(async () => {
     await connection.close();
     if (!options.db) await db.destroy();

@@ -5,6 +5,7 @@ import Koa from 'koa';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
+import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
@@ -15,6 +16,7 @@ export interface AppDeps {
   db: Db;
   log: Logger;
   temporal: Client;
+  metrics: ApiMetrics;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -25,8 +27,16 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('X-Request-Id', requestId);
     ctx.state.log = deps.log.child({ requestId });
     const started = performance.now();
-    await next();
-    ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    try {
+      await next();
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      // The route pattern, never the raw path: no ids or secrets in label values.
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      deps.metrics.httpRequests.inc({ route, method: ctx.method, status: String(ctx.status) });
+      deps.metrics.httpDuration.observe({ route, method: ctx.method }, seconds);
+      ctx.state.log.debug({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+    }
   });
   app.use(errorMiddleware);
   for (const router of [healthRoutes(deps), integrationRoutes(deps), webhookRoutes(deps)]) {

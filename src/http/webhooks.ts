@@ -31,15 +31,39 @@ export function webhookRoutes(deps: AppDeps): Router {
   });
 
   router.post('/', async (ctx) => {
-    const raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
+    const reject = (reason: string) => deps.metrics.webhooks.inc({ outcome: 'rejected', reason });
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
+    } catch (error) {
+      reject(error instanceof HttpError && error.status === 413 ? 'size' : 'body');
+      throw error;
+    }
     // Nothing is parsed before the signature over the exact bytes checks out.
     if (!verifySignature(raw, ctx.get(SIGNATURE_HEADER) || undefined, deps.config.whatsapp.appSecret)) {
+      reject('signature');
       throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
     }
-    const parsed = parseWebhook(parseJson(raw));
+    let body: unknown;
+    try {
+      body = parseJson(raw);
+    } catch (error) {
+      reject('json');
+      throw error;
+    }
+    const parsed = parseWebhook(body);
     if (parsed.skipped.length > 0) ctx.state.log.info({ skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length }, 'webhook parts not handled');
-    const accepted = await acceptWebhook(deps, parsed);
-    ctx.state.log.debug(accepted, 'webhook accepted');
+    try {
+      const accepted = await acceptWebhook(deps, parsed);
+      ctx.state.log.debug(accepted, 'webhook accepted');
+    } catch (error) {
+      reject('temporal_unavailable');
+      throw error;
+    }
+    deps.metrics.webhooks.inc({ outcome: 'accepted', reason: parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok' });
+    deps.metrics.webhookItems.inc({ kind: 'message' }, parsed.messages.length);
+    deps.metrics.webhookItems.inc({ kind: 'status' }, parsed.statuses.length);
+    deps.metrics.webhookItems.inc({ kind: 'account_event' }, parsed.accountEvents.length);
     ctx.status = 200;
     ctx.body = { received: true };
   });

@@ -82,6 +82,16 @@ export class Messaging {
 
   /** Several messages to one number in a single webhook POST, as Meta sometimes batches them. */
   receiveBatch(inputs: CustomerMessageInput[]): CustomerMessageResult[] {
+    const { number, payload, messageIds, timestamps } = this.compose(inputs);
+    const record = this.deps.post({ field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: messageIds[0]!, messageIds }, payload);
+    return messageIds.map((id, i) => ({ messageId: id, timestamp: timestamps[i]!, webhookId: record.webhookId }));
+  }
+
+  /**
+   * Records messages as received by Meta and returns the webhook body without posting it: for a
+   * load generator or a chaos driver that delivers (and redelivers) webhooks itself.
+   */
+  compose(inputs: CustomerMessageInput[]): { number: PhoneNumber; payload: unknown; messageIds: string[]; timestamps: string[] } {
     const first = inputs[0];
     if (!first) throw new Error('no messages given');
     const number = this.number(first.phoneNumberId);
@@ -96,9 +106,7 @@ export class Messaging {
       messages.push(this.inbound(number, customer, input));
     }
     const payload = messagesEnvelope(number.wabaId, inboundMessageValue(number, [...contacts.values()], messages));
-    const ids = messages.map((m) => String(m.id));
-    const record = this.deps.post({ field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: ids[0]!, messageIds: ids }, payload);
-    return messages.map((m) => ({ messageId: String(m.id), timestamp: String(m.timestamp), webhookId: record.webhookId }));
+    return { number, payload, messageIds: messages.map((m) => String(m.id)), timestamps: messages.map((m) => String(m.timestamp)) };
   }
 
   private inbound(number: PhoneNumber, customer: Customer, input: CustomerMessageInput): Record<string, unknown> {

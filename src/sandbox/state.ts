@@ -180,6 +180,13 @@ export class SandboxState {
     return this.messaging.receiveBatch(inputs);
   }
 
+  /** Records customer messages (one number) as Meta received them and returns the webhook body, unposted. */
+  composeCustomerMessages(inputs: CustomerMessageInput[]): { payload: unknown; messageIds: string[] } {
+    for (const input of inputs) this.number(input.phoneNumberId);
+    const { payload, messageIds } = this.messaging.compose(inputs);
+    return { payload, messageIds };
+  }
+
   conversation(phoneNumberId: string, customer: string): ConversationMessage[] {
     return this.messaging.conversation(phoneNumberId, customer);
   }

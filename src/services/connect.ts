@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { isConnectErrorCode, type ConnectErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ApiMetrics } from '../metrics.js';
 import { consumeOAuthState, createOAuthState, recordAttemptFinished, recordAttemptStarted } from '../store/connect.js';
 import { readStaged, stageSecret } from '../store/staging.js';
 import { connectWorkflowId, searchAttributes } from '../temporal/names.js';
@@ -16,6 +17,7 @@ export interface ConnectDeps {
   db: Db;
   log: Logger;
   temporal: Client;
+  metrics: ApiMetrics;
 }
 
 export const OAUTH_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging', 'business_management'];
@@ -118,7 +120,7 @@ export async function startOrFind(deps: ConnectDeps, workflowId: string, input: 
   }
   await recordAttemptStarted(db, workflowId, input.businessId, input.flow);
   try {
-    return await temporal.workflow.start<typeof connectWhatsApp>('connectWhatsApp', {
+    const handle = await temporal.workflow.start<typeof connectWhatsApp>('connectWhatsApp', {
       workflowId,
       taskQueue: config.temporal.taskQueue,
       args: [input],
@@ -127,8 +129,12 @@ export async function startOrFind(deps: ConnectDeps, workflowId: string, input: 
       typedSearchAttributes: [{ key: searchAttributes.businessId, value: input.businessId }],
       memo: { businessId: input.businessId, flow: input.flow },
     });
+    deps.metrics.workflowStarts.inc({ workflow: 'connectWhatsApp', result: 'started' });
+    return handle;
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return existing;
+    const duplicate = error instanceof WorkflowExecutionAlreadyStartedError;
+    deps.metrics.workflowStarts.inc({ workflow: 'connectWhatsApp', result: duplicate ? 'duplicate' : 'error' });
+    if (duplicate) return existing;
     throw error;
   }
 }

@@ -3,6 +3,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
+import type { ApiMetrics } from '../metrics.js';
 import { deactivateIntegration, WHATSAPP } from '../store/integrations.js';
 import { disconnectWorkflowId, searchAttributes } from '../temporal/names.js';
 import type { disconnectWhatsApp } from '../../workflows/disconnect-whatsapp.js';
@@ -11,9 +12,10 @@ export interface DisconnectDeps {
   config: Config;
   db: Db;
   temporal: Client;
+  metrics: ApiMetrics;
 }
 
-export async function disconnect({ config, db, temporal }: DisconnectDeps, businessId: string): Promise<void> {
+export async function disconnect({ config, db, temporal, metrics }: DisconnectDeps, businessId: string): Promise<void> {
   const integration = await db('channel_integrations')
     .where({ business_id: businessId, channel: WHATSAPP })
     .where((q) => q.where({ is_active: true }).orWhereNotNull('credentials'))
@@ -35,6 +37,7 @@ export async function disconnect({ config, db, temporal }: DisconnectDeps, busin
         { key: searchAttributes.integrationId, value: integration.id },
       ],
     });
+    metrics.workflowStarts.inc({ workflow: 'disconnectWhatsApp', result: 'started' });
     // Usually done in well under a second; if Meta is slow the rest continues in the background.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), config.callbackWaitMs);

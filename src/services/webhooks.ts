@@ -3,6 +3,7 @@
 // accepted every start, so a failure here makes Meta deliver again and nothing is lost.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
+import type { ApiMetrics } from '../metrics.js';
 import { sha256Hex } from '../crypto.js';
 import type { ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temporal/names.js';
@@ -10,6 +11,7 @@ import { messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temp
 export interface WebhookDeps {
   config: Config;
   temporal: Client;
+  metrics: ApiMetrics;
 }
 
 /** How long the webhook waits for Temporal before answering 503 (Meta then delivers again). */
@@ -26,9 +28,12 @@ async function startOnce(deps: WebhookDeps, workflowType: string, workflowId: st
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       ...(messageId ? { typedSearchAttributes: [{ key: searchAttributes.messageId, value: messageId }] } : {}),
     });
+    deps.metrics.workflowStarts.inc({ workflow: workflowType, result: 'started' });
     return 'started';
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    const duplicate = error instanceof WorkflowExecutionAlreadyStartedError;
+    deps.metrics.workflowStarts.inc({ workflow: workflowType, result: duplicate ? 'duplicate' : 'error' });
+    if (duplicate) return 'duplicate';
     throw error;
   }
 }

@@ -212,3 +212,13 @@ export async function markNeedsReauth(db: Db, integrationId: string, reason: str
     .where({ id: integrationId, is_active: true })
     .update({ state: 'needs_reauth', token_health: 'needs_reauth', token_last_error: reason.slice(0, 500), token_checked_at: now, updated_at: now });
 }
+
+/** Integrations counted by state and token health, for the metrics gauge. */
+export async function integrationsByHealth(db: Db): Promise<Array<{ state: string; health: string; count: number }>> {
+  const rows = await db('channel_integrations')
+    .where({ channel: WHATSAPP })
+    .select('state', 'token_health')
+    .count<Array<{ state: string; token_health: string; count: number }>>('* as count')
+    .groupBy('state', 'token_health');
+  return rows.map((r) => ({ state: r.state, health: r.token_health, count: Number(r.count) }));
+}

@@ -46,3 +46,14 @@ export function messageWorkflowId(wamid: string): string {
 export function statusesWorkflowId(contentHash: string): string {
   return `statuses/${contentHash.slice(0, 32)}`;
 }
+
+/** One token-care Schedule per integration: reconnecting keeps it, never adds a second. */
+export const TOKEN_SCHEDULE_PREFIX = 'token-refresh/';
+export function tokenScheduleId(integrationId: string): string {
+  return `${TOKEN_SCHEDULE_PREFIX}${integrationId}`;
+}
+
+/** Runs started by the schedule get this id with the scheduled time appended. */
+export function refreshWorkflowId(integrationId: string): string {
+  return `token-refresh/${integrationId}`;
+}

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { graphClientFromConfig } from '../meta/graph-client.js';
+import { noWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import { dataConverter, failureConverterPath } from './client.js';
 
 /** The workflows' entry: compiled JS under dist/, the TypeScript source when run from source (tests). */
@@ -40,17 +41,19 @@ export interface WorkerSetup {
   /** A bundle from bundleWorkflows(); otherwise the prebuilt one, otherwise bundled now. */
   workflowBundlePath?: string;
   tuning?: Partial<WorkerOptions>;
+  metrics?: WorkerMetrics;
 }
 
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   const { config, db, log, client } = setup;
   const bundlePath = setup.workflowBundlePath ?? (existsSync(prebuiltBundlePath) ? prebuiltBundlePath : undefined);
+  const metrics = setup.metrics ?? noWorkerMetrics;
   return Worker.create({
     connection: setup.connection,
     namespace: config.temporal.namespace,
     taskQueue: setup.taskQueue ?? config.temporal.taskQueue,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ config, db, log, temporal: client, graph: graphClientFromConfig(config.meta) }),
+    activities: createActivities({ config, db, log, temporal: client, metrics, graph: graphClientFromConfig(config.meta, (call) => metrics.graphCall(call)) }),
     dataConverter: dataConverter(config.keyring),
     // I/O-bound activities: most of their time is spent waiting on Meta or PostgreSQL.
     maxConcurrentActivityTaskExecutions: 100,

@@ -1,6 +1,6 @@
 // Dashboard JWTs for tests, signed like the product's dashboard signs them.
 import { SignJWT } from 'jose';
-import { TEST_SECRETS } from './stack.js';
+import { TEST_SECRETS } from './secrets.js';
 
 export async function tokenFor(
   businessId: string,
@@ -12,6 +12,6 @@ export async function tokenFor(
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_SECRETS.AUTH_JWT_SECRET));
 }
 
-export async function authHeaders(businessId: string): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await tokenFor(businessId)}` };
+export async function authHeaders(businessId: string, secret?: string): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await tokenFor(businessId, secret ? { secret } : {})}` };
 }

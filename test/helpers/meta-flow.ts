@@ -1,6 +1,7 @@
 // Drives the connect flow the way a browser does: our /connect, the sandbox's OAuth dialog page
 // and its form, Meta's redirect to our /callback, and our redirect to the dashboard.
-import { expect } from 'vitest';
+// Plain assertions (no vitest) so the benchmarks drive the same flow.
+import { strict as assert } from 'node:assert';
 import { authHeaders } from './jwt.js';
 
 export interface DialogChoice {
@@ -16,30 +17,30 @@ function decodeHtml(value: string): string {
 /** Submits the sandbox dialog's form and returns Meta's redirect back to us (the callback URL). */
 export async function answerDialog(dialogUrl: string, choice: DialogChoice): Promise<string> {
   const page = await fetch(dialogUrl);
-  expect(page.status).toBe(200);
+  assert.equal(page.status, 200, 'dialog page');
   const html = await page.text();
   const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
-  expect(action, 'dialog form').toBeDefined();
+  assert.ok(action, 'dialog form');
   const fields = new URLSearchParams();
   for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields.set(name!, decodeHtml(value!));
   fields.set('account', choice.account ?? 'new');
   fields.set('decision', choice.decision);
-  const answer = await fetch(new URL(decodeHtml(action!), dialogUrl), { method: 'POST', body: fields, redirect: 'manual' });
-  expect(answer.status).toBe(302);
+  const answer = await fetch(new URL(decodeHtml(action), dialogUrl), { method: 'POST', body: fields, redirect: 'manual' });
+  assert.equal(answer.status, 302, 'dialog answer');
   return answer.headers.get('location')!;
 }
 
 /** GET /connect as the dashboard's server would: answers the dialog URL from the 302. */
-export async function startConnect(apiUrl: string, businessId: string): Promise<string> {
-  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, { headers: await authHeaders(businessId), redirect: 'manual' });
-  expect(res.status).toBe(302);
+export async function startConnect(apiUrl: string, businessId: string, jwtSecret?: string): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, { headers: await authHeaders(businessId, jwtSecret), redirect: 'manual' });
+  assert.equal(res.status, 302, 'connect redirect');
   return res.headers.get('location')!;
 }
 
 /** Follows Meta's redirect to our callback; returns where we send the browser (the dashboard). */
 export async function followCallback(callbackUrl: string): Promise<URL> {
   const res = await fetch(callbackUrl, { redirect: 'manual' });
-  expect(res.status).toBe(302);
+  assert.equal(res.status, 302, 'callback redirect');
   return new URL(res.headers.get('location')!);
 }
 
@@ -49,15 +50,21 @@ export interface ConnectRun {
   landing: URL;
 }
 
-export async function connectThroughMeta(apiUrl: string, businessId: string, choice: DialogChoice = { decision: 'approve' }): Promise<ConnectRun> {
-  const dialogUrl = await startConnect(apiUrl, businessId);
+export async function connectThroughMeta(
+  apiUrl: string,
+  businessId: string,
+  choice: DialogChoice = { decision: 'approve' },
+  jwtSecret?: string,
+): Promise<ConnectRun> {
+  const dialogUrl = await startConnect(apiUrl, businessId, jwtSecret);
   const callbackUrl = await answerDialog(dialogUrl, choice);
   const landing = await followCallback(callbackUrl);
   return { dialogUrl, callbackUrl, landing };
 }
 
-export async function getStatus(apiUrl: string, businessId: string): Promise<any> {
-  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) });
-  expect(res.status).toBe(200);
+// Tests read whatever the API answers.
+export async function getStatus(apiUrl: string, businessId: string, jwtSecret?: string): Promise<any> {
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId, jwtSecret) });
+  assert.equal(res.status, 200, 'status');
   return res.json();
 }

@@ -1,8 +1,9 @@
 // A running slice of the real system for one test file: its own task queue and worker on the shared
 // Temporal dev server, the shared test database, and (when asked) the API on a free port.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
+import { TEST_SECRETS } from './secrets.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -13,12 +14,7 @@ import { SANDBOX_APP_ID } from '../../src/config.js';
 import { freePort } from './ports.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 
-export const TEST_SECRETS = {
-  CREDENTIALS_ENCRYPTION_KEY: `test1:${randomBytes(32).toString('base64')}`,
-  AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
-  WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString('base64url'),
-  META_APP_SECRET: randomBytes(16).toString('hex'),
-} as const;
+export { TEST_SECRETS };
 
 export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
@@ -77,7 +73,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = createDb(config.databaseUrl, { poolMax: 5, log });
   const connection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
-  const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath') });
+  const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
   const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
   if (sandbox && api) sandbox.setWebhookUrl(`${api.url}/api/webhooks/whatsapp`);
   return {

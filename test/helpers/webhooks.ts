@@ -1,7 +1,7 @@
 // Builds Meta webhook bodies (the documented shape) and posts them signed, as Meta does.
 import { randomBytes } from 'node:crypto';
 import { signBody } from '../../src/meta/signature.js';
-import { TEST_SECRETS } from './stack.js';
+import { TEST_SECRETS } from './secrets.js';
 
 export function newWamid(): string {
   return `wamid.${randomBytes(24).toString('base64url')}`;

@@ -1,0 +1,6 @@
+// Results of the token-care activities.
+export type TokenInspection =
+  | { status: 'inactive' }
+  | { status: 'invalid'; reason: string }
+  /** expiresAt null: the token never expires (Embedded Signup business tokens). */
+  | { status: 'valid'; expiresAt: string | null; expiresSoon: boolean };

@@ -1,0 +1,90 @@
+// Application metrics. The API exposes them at GET /metrics (prom-client); the worker records its
+// own (Graph API calls, message outcomes) through the Temporal SDK's meter, so they appear on
+// WORKER_METRICS_PORT next to the SDK's metrics.
+import { Runtime } from '@temporalio/worker';
+import client from 'prom-client';
+
+export interface GraphCallRecord {
+  operation: string;
+  ok: boolean;
+  code?: number;
+  status?: number;
+  ms: number;
+}
+
+/** What the worker side records. */
+export interface WorkerMetrics {
+  graphCall(call: GraphCallRecord): void;
+  messageOutcome(outcome: string): void;
+}
+
+const graphOutcome = (call: GraphCallRecord) => (call.ok ? 'ok' : call.status === undefined ? 'network_error' : 'error');
+
+/** Worker metrics through the SDK's meter (exported by the Runtime's Prometheus endpoint). */
+export function sdkWorkerMetrics(): WorkerMetrics {
+  const meter = Runtime.instance().metricMeter;
+  const calls = meter.createCounter('waconnect_graph_api_calls', undefined, 'Graph API calls by operation, outcome and Meta error code');
+  const latency = meter.createHistogram('waconnect_graph_api_latency', 'int', 'ms', 'Graph API call latency');
+  const outcomes = meter.createCounter('waconnect_messages_handled', undefined, 'Inbound messages by outcome');
+  return {
+    graphCall: (call) => {
+      calls.add(1, { operation: call.operation, outcome: graphOutcome(call), code: String(call.code ?? '') });
+      latency.record(Math.round(call.ms), { operation: call.operation });
+    },
+    messageOutcome: (outcome) => outcomes.add(1, { outcome }),
+  };
+}
+
+export const noWorkerMetrics: WorkerMetrics = { graphCall: () => undefined, messageOutcome: () => undefined };
+
+/** The API's registry: HTTP, webhooks, workflow starts, and integrations by token health. */
+export class ApiMetrics {
+  readonly registry = new client.Registry();
+  readonly httpRequests = new client.Counter({
+    name: 'waconnect_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new client.Histogram({
+    name: 'waconnect_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly webhooks = new client.Counter({
+    name: 'waconnect_webhooks_total',
+    help: 'Webhook deliveries accepted or rejected, by reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookItems = new client.Counter({
+    name: 'waconnect_webhook_items_total',
+    help: 'Messages, statuses and account events received in accepted webhooks',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly workflowStarts = new client.Counter({
+    name: 'waconnect_workflow_starts_total',
+    help: 'Workflow starts by workflow type and result (started, duplicate, error)',
+    labelNames: ['workflow', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(integrationsByHealth?: () => Promise<Array<{ state: string; health: string; count: number }>>) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'waconnect_api_' });
+    if (integrationsByHealth) {
+      new client.Gauge({
+        name: 'waconnect_integrations',
+        help: 'Integrations by state and token health',
+        labelNames: ['state', 'token_health'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const row of await integrationsByHealth()) this.set({ state: row.state, token_health: row.health }, row.count);
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// The business's reply settings (auto-reply text, responder) and its conversations, both scoped to
+// the caller's business.
+import type { Config } from '../config.js';
+import type { Db, IntegrationSettings } from '../db.js';
+import { HttpError } from '../http/errors.js';
+import { currentIntegration } from './status.js';
+
+export interface SettingsView {
+  autoReplyText: string;
+  autoReplyTextIsDefault: boolean;
+  responder: 'rules' | 'http';
+  httpResponderAvailable: boolean;
+}
+
+export function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
+  const httpAvailable = Boolean(config.reply.webhookUrl);
+  const responder = settings.responder ?? (httpAvailable ? 'http' : 'rules');
+  return {
+    autoReplyText: settings.autoReplyText ?? config.reply.defaultText,
+    autoReplyTextIsDefault: settings.autoReplyText === undefined,
+    responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
+    httpResponderAvailable: httpAvailable,
+  };
+}
+
+export async function readSettings(config: Config, db: Db, businessId: string): Promise<SettingsView> {
+  const integration = await currentIntegration(db, businessId);
+  if (!integration) throw new HttpError(404, 'not_connected', 'Connect WhatsApp first.');
+  return settingsView(config, integration.settings ?? {});
+}
+
+export async function updateSettings(
+  config: Config,
+  db: Db,
+  businessId: string,
+  change: { autoReplyText?: string | null | undefined; responder?: 'rules' | 'http' | undefined },
+): Promise<SettingsView> {
+  const integration = await currentIntegration(db, businessId);
+  if (!integration) throw new HttpError(404, 'not_connected', 'Connect WhatsApp first.');
+  if (change.responder === 'http' && !config.reply.webhookUrl) {
+    throw new HttpError(400, 'responder_unavailable', 'No reply service is configured (REPLY_WEBHOOK_URL).');
+  }
+  const next: IntegrationSettings = { ...integration.settings };
+  if (change.autoReplyText === null) delete next.autoReplyText;
+  else if (change.autoReplyText !== undefined) next.autoReplyText = change.autoReplyText;
+  if (change.responder !== undefined) next.responder = change.responder;
+  await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
+  return settingsView(config, next);
+}
+
+export interface MessageView {
+  id: number;
+  direction: 'inbound' | 'outbound';
+  customer: string;
+  customerName: string | null;
+  type: string;
+  text: string | null;
+  status: string;
+  sentAt: string;
+  inReplyTo: number | null;
+  error: string | null;
+}
+
+/** The business's messages, newest first, paged by id (`before`). */
+export async function listMessages(db: Db, businessId: string, page: { limit: number; before?: number | undefined }): Promise<{ messages: MessageView[]; nextBefore: number | null }> {
+  const query = db('messages').where({ business_id: businessId }).orderBy('id', 'desc').limit(page.limit + 1);
+  if (page.before !== undefined) query.andWhere('id', '<', page.before);
+  const rows = await query;
+  const pageRows = rows.slice(0, page.limit);
+  return {
+    messages: pageRows.map((m) => ({
+      id: m.id,
+      direction: m.direction,
+      customer: m.customer_wa_id,
+      customerName: m.customer_name,
+      type: m.type,
+      text: m.body,
+      status: m.status,
+      sentAt: m.sent_at.toISOString(),
+      inReplyTo: m.in_reply_to,
+      error: typeof m.error?.reason === 'string' ? m.error.reason : null,
+    })),
+    nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
+  };
+}

@@ -1,0 +1,77 @@
+// The per-integration token-care Schedules: created on connect, deleted on disconnect, reconciled
+// against the database by the worker at start and by `npm run reconcile`.
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import { refreshWorkflowId, searchAttributes, TOKEN_SCHEDULE_PREFIX, tokenScheduleId } from './names.js';
+
+export interface TokenScheduleTarget {
+  integrationId: string;
+  businessId: string;
+}
+
+/** Jitter spreads thousands of daily checks over the day instead of one burst at the same second. */
+export function jitterFor(intervalMs: number): number {
+  return Math.min(Math.floor(intervalMs / 10), 60 * 60 * 1000);
+}
+
+function scheduleOptions(config: Config, target: TokenScheduleTarget) {
+  const every = config.tokens.refreshIntervalMs;
+  return {
+    scheduleId: tokenScheduleId(target.integrationId),
+    spec: { intervals: [{ every }], jitter: jitterFor(every) },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'refreshToken',
+      args: [{ integrationId: target.integrationId }],
+      taskQueue: config.temporal.taskQueue,
+      workflowId: refreshWorkflowId(target.integrationId),
+      workflowExecutionTimeout: '1h',
+      typedSearchAttributes: [
+        { key: searchAttributes.businessId, value: target.businessId },
+        { key: searchAttributes.integrationId, value: target.integrationId },
+      ],
+    },
+    policies: {
+      // A check still running when the next is due: skip the new one.
+      overlap: ScheduleOverlapPolicy.SKIP,
+      // After an outage of the scheduler, run a missed check once if it is not too late.
+      catchupWindow: '1h',
+    },
+    typedSearchAttributes: [
+      { key: searchAttributes.businessId, value: target.businessId },
+      { key: searchAttributes.integrationId, value: target.integrationId },
+    ],
+  };
+}
+
+/** Creates the schedule, or brings an existing one up to date (interval, task queue). */
+export async function ensureTokenSchedule(client: Client, config: Config, target: TokenScheduleTarget): Promise<'created' | 'updated'> {
+  const options = scheduleOptions(config, target);
+  try {
+    await client.schedule.create(options);
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+  }
+  await client.schedule.getHandle(options.scheduleId).update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
+  return 'updated';
+}
+
+export async function deleteTokenSchedule(client: Client, integrationId: string): Promise<'deleted' | 'absent'> {
+  try {
+    await client.schedule.getHandle(tokenScheduleId(integrationId)).delete();
+    return 'deleted';
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) return 'absent';
+    throw error;
+  }
+}
+
+/** Integration ids of every token-care schedule on the namespace. */
+export async function listTokenSchedules(client: Client): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const schedule of client.schedule.list({ pageSize: 1000 })) {
+    if (schedule.scheduleId.startsWith(TOKEN_SCHEDULE_PREFIX)) ids.push(schedule.scheduleId.slice(TOKEN_SCHEDULE_PREFIX.length));
+  }
+  return ids;
+}

@@ -1,0 +1,62 @@
+// RefreshToken: run by each integration's schedule (daily by default). Checks the token with
+// debug_token; an invalid one flags the integration for re-auth, one that expires soon is exchanged
+// once for a longer one, one that never expires is only checked.
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+export interface RefreshTokenInput {
+  integrationId: string;
+}
+
+export type RefreshTokenResult =
+  | { outcome: 'inactive' }
+  | { outcome: 'needs_reauth' }
+  | { outcome: 'ok'; expiresAt: string | null }
+  | { outcome: 'refreshed'; expiresAt: string }
+  | { outcome: 'expiring'; expiresAt: string };
+
+const graphCall = {
+  startToCloseTimeout: '20s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
+} as const;
+const databaseStep = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
+} as const;
+
+const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>(graphCall);
+const { recordTokenCheck, recordFailedTokenCheck } = proxyLocalActivities<Activities>(databaseStep);
+
+export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTokenResult> {
+  const { integrationId } = input;
+  try {
+    const token = await inspectToken({ integrationId });
+    if (token.status === 'inactive') return { outcome: 'inactive' };
+    if (token.status === 'invalid') {
+      await recordTokenCheck({ integrationId, health: 'needs_reauth', error: token.reason });
+      return { outcome: 'needs_reauth' };
+    }
+    if (token.expiresAt === null || !token.expiresSoon) {
+      await recordTokenCheck({ integrationId, health: 'ok', expiresAt: token.expiresAt });
+      return { outcome: 'ok', expiresAt: token.expiresAt };
+    }
+    const refreshed = await refreshLongLivedToken({ integrationId, currentExpiresAt: token.expiresAt });
+    if (refreshed.extended) {
+      await recordTokenCheck({ integrationId, health: 'ok', expiresAt: refreshed.expiresAt });
+      return { outcome: 'refreshed', expiresAt: refreshed.expiresAt };
+    }
+    // Meta would not extend it: the dashboard asks for a reconnect before it runs out.
+    await recordTokenCheck({ integrationId, health: 'expiring', expiresAt: refreshed.expiresAt });
+    return { outcome: 'expiring', expiresAt: refreshed.expiresAt };
+  } catch (error) {
+    const cause = error instanceof ActivityFailure ? error.cause : error;
+    if (cause instanceof ApplicationFailure && cause.type === 'needs_reauth') {
+      await recordTokenCheck({ integrationId, health: 'needs_reauth', error: cause.message });
+      return { outcome: 'needs_reauth' };
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    await recordFailedTokenCheck({ integrationId, reason });
+    throw ApplicationFailure.create({ type: 'token_check_failed', message: `token check failed: ${reason}`, nonRetryable: true });
+  }
+}
