@@ -154,7 +154,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const workflowIds = (await stack.db('connect_attempts').where({ business_id: businessId })).map((a) => a.workflow_id);
     expect(await stack.db('token_staging').whereIn('connect_id', workflowIds)).toHaveLength(0);
     const status = await getStatus(api, businessId);
-    expect(status.connect).toEqual({ state: 'failed', step: null, error: { code: 'permission_denied', message: expect.any(String) } });
+    expect(status.connect).toEqual({ state: 'failed', step: null, error: { code: 'permission_denied', message: expect.any(String) }, workflowId: expect.stringMatching(/^connect\//) });
   });
 
   it('refuses numbers connected to another business and changes nothing there', async () => {

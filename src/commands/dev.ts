@@ -13,6 +13,7 @@ import { startApi, type RunningApi } from './api.js';
 import { runMigrations } from './migrate.js';
 import { startWorker, type RunningWorker } from './worker.js';
 import { startSandbox, type RunningSandbox } from '../sandbox/index.js';
+import { CODEC_PATH } from '../http/codec.js';
 
 const TEMPORAL_PORT = 7233;
 const TEMPORAL_UI_PORT = 8233;
@@ -106,6 +107,8 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
         uiPort: TEMPORAL_UI_PORT,
         dbFile: join(dataDir, 'temporal.db'),
         logFile: join(dataDir, 'temporal.log'),
+        // The UI decodes payloads through our API (open on localhost in sandbox mode).
+        codecEndpoint: `${env.PUBLIC_URL ?? `http://localhost:${port}`}${CODEC_PATH}`,
       });
       stack.push({ name: 'Temporal dev server', stop: () => temporalServer!.stop() });
       devEnv.TEMPORAL_ADDRESS = temporalServer.address;

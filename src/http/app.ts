@@ -7,6 +7,8 @@ import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
+import { codecRoutes } from './codec.js';
+import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { webhookRoutes } from './webhooks.js';
@@ -39,7 +41,10 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(errorMiddleware);
-  for (const router of [healthRoutes(deps), integrationRoutes(deps), webhookRoutes(deps)]) {
+  const routers = [healthRoutes(deps), integrationRoutes(deps), webhookRoutes(deps), codecRoutes(deps)];
+  // The demo dashboard and its session endpoint exist in sandbox mode only.
+  if (deps.config.meta.sandbox) routers.push(dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }));
+  for (const router of routers) {
     app.use(router.routes()).use(router.allowedMethods());
   }
   return app;

@@ -50,6 +50,8 @@ export async function updateSettings(
 
 export interface MessageView {
   id: number;
+  /** Meta's message id; the HandleMessage workflow of an inbound message is message/<messageId>. */
+  messageId: string | null;
   direction: 'inbound' | 'outbound';
   customer: string;
   customerName: string | null;
@@ -70,6 +72,7 @@ export async function listMessages(db: Db, businessId: string, page: { limit: nu
   return {
     messages: pageRows.map((m) => ({
       id: m.id,
+      messageId: m.wamid,
       direction: m.direction,
       customer: m.customer_wa_id,
       customerName: m.customer_name,

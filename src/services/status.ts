@@ -27,7 +27,7 @@ export interface StatusView {
       nameStatus: string | null;
     }>;
   }>;
-  connect: { state: 'running' | 'failed'; step: string | null; error: { code: string; message: string } | null } | null;
+  connect: { state: 'running' | 'failed'; step: string | null; error: { code: string; message: string } | null; workflowId: string } | null;
 }
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
@@ -49,7 +49,7 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
     // The last attempt failed: worth showing for a day, then it is history.
     if (!attempt.finished_at || Date.now() - attempt.finished_at.getTime() > FAILED_ATTEMPT_SHOWN_MS) return null;
     const code = isConnectErrorCode(attempt.error_code) ? attempt.error_code : 'internal_error';
-    return { state: 'failed', step: null, error: { code, message: CONNECT_ERRORS[code] } };
+    return { state: 'failed', step: null, error: { code, message: CONNECT_ERRORS[code] }, workflowId: attempt.workflow_id };
   }
   let step: string | null = null;
   try {
@@ -60,7 +60,7 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
   } catch {
     // No worker has picked it up yet, or Temporal is unreachable: running, step unknown.
   }
-  return { state: 'running', step, error: null };
+  return { state: 'running', step, error: null, workflowId: attempt.workflow_id };
 }
 
 export async function readStatus(db: Db, temporal: Client, businessId: string): Promise<StatusView> {

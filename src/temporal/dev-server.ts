@@ -53,7 +53,7 @@ export function devServerArgs(options: DevServerOptions): string[] {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const address = `${ip}:${options.port}`;
-  const uiUrl = options.uiPort ? `http://${ip === '0.0.0.0' ? 'localhost' : ip}:${options.uiPort}` : undefined;
+  const uiUrl = options.uiPort ? `http://${ip === '0.0.0.0' || ip === '127.0.0.1' ? 'localhost' : ip}:${options.uiPort}` : undefined;
   if (options.cli.kind === 'sdk-download') return startWithSdkDownload(options, uiUrl);
 
   if (options.dbFile) mkdirSync(dirname(options.dbFile), { recursive: true });

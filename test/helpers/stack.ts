@@ -53,6 +53,8 @@ export interface StackOptions {
   api?: boolean;
   /** Start a Meta sandbox and point the config at it (webhooks go to the API when it runs). */
   sandbox?: boolean;
+  /** Redirect to the API's own dashboard (sandbox mode's default) instead of a test domain. */
+  dashboardOnApi?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -64,7 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = testEnv({
       PORT: String(port),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
-      FRONTEND_URL: DASHBOARD_URL,
+      FRONTEND_URL: options.dashboardOnApi ? `http://127.0.0.1:${port}` : DASHBOARD_URL,
       ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
       ...options.env,
   });

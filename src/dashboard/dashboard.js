@@ -1,0 +1,191 @@
+// The sandbox dashboard: plays the business dashboard waconnect plugs into. Plain script, no
+// framework, nothing loaded from outside this machine. Text from the API is inserted with
+// textContent only.
+'use strict';
+
+const api = '/api/integrations/whatsapp';
+const state = { session: null, status: null, pollTimer: null, conversationTimer: null };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === 'class') node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function workflowLink(workflowId, label) {
+  const s = state.session;
+  if (!s || !s.temporalUiUrl || !workflowId) return null;
+  const href = `${s.temporalUiUrl}/namespaces/${encodeURIComponent(s.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return el('a', { href, target: '_blank', rel: 'noopener' }, label);
+}
+
+async function call(method, path, body) {
+  const headers = { accept: 'application/json', authorization: `Bearer ${state.session.token}` };
+  if (body) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(json.error ? `${json.error.code}: ${json.error.message}` : `HTTP ${res.status}`);
+  return json;
+}
+
+async function startSession(businessId) {
+  const res = await fetch('/api/sandbox/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ businessId }) });
+  if (!res.ok) throw new Error('could not start a session');
+  state.session = await res.json();
+  sessionStorage.setItem('waconnect-business', businessId);
+  $('business-current').textContent = `Signed in as business “${businessId}”.`;
+  $('connect').disabled = false;
+  await refreshStatus();
+}
+
+function showOutcome() {
+  const params = new URLSearchParams(location.search);
+  const box = $('outcome');
+  box.replaceChildren();
+  if (params.get('success') === 'true') box.append(el('p', { class: 'ok' }, 'WhatsApp connected.'));
+  else if (params.get('pending') === 'true') box.append(el('p', {}, 'Connecting… this takes a moment.'));
+  else if (params.get('error')) box.append(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${params.get('error')}`));
+}
+
+function renderStatus(status) {
+  const box = $('status');
+  box.replaceChildren();
+  const integration = status.integration;
+  const heading = status.connected
+    ? el('p', { class: 'ok', id: 'connected' }, 'Connected')
+    : el('p', { id: 'not-connected' }, integration ? `Not connected (${integration.state})` : 'Not connected');
+  box.append(heading);
+  if (integration) {
+    const health = integration.tokenHealth;
+    const expires = health.expiresAt ? `, expires ${new Date(health.expiresAt).toLocaleDateString()}` : '';
+    box.append(el('p', { class: 'muted' }, `Token health: ${health.state}${expires}${health.checkedAt ? `, checked ${new Date(health.checkedAt).toLocaleString()}` : ''}`));
+    if (health.lastError) box.append(el('p', { class: 'err' }, health.lastError));
+    if (integration.connectedAt && status.connected) box.append(el('p', { class: 'muted' }, `Connected since ${new Date(integration.connectedAt).toLocaleString()}`));
+  }
+  for (const account of status.accounts) {
+    const list = el('ul', { class: 'numbers' });
+    for (const n of account.phoneNumbers) {
+      list.append(el('li', { class: 'number' }, `${n.displayPhoneNumber} — ${n.verifiedName ?? ''} (quality ${n.qualityRating ?? 'unknown'})`));
+    }
+    box.append(el('p', {}, `WhatsApp account: ${account.name ?? account.wabaId}`), list);
+  }
+  if (status.connect) {
+    const c = status.connect;
+    const text = c.state === 'running' ? `Connect in progress: ${c.step ?? 'starting'}` : `Last connect failed: ${c.error.code}`;
+    box.append(el('p', { id: 'connect-step', class: c.state === 'failed' ? 'err' : '' }, text, ' ', workflowLink(c.workflowId, '(workflow)')));
+  }
+  $('disconnect').disabled = !integration || !integration.state || integration.state === 'inactive';
+  const select = $('to-number');
+  const previous = select.value;
+  select.replaceChildren();
+  for (const account of status.connected ? status.accounts : []) {
+    for (const n of account.phoneNumbers) select.append(el('option', { value: n.phoneNumberId }, n.displayPhoneNumber));
+  }
+  if (previous) select.value = previous;
+  $('send').disabled = select.options.length === 0;
+}
+
+async function refreshStatus() {
+  if (!state.session) return;
+  const status = await call('GET', `${api}/status`);
+  state.status = status;
+  renderStatus(status);
+  clearTimeout(state.pollTimer);
+  // Poll while a connect runs (the callback may have answered "pending").
+  if (status.connect && status.connect.state === 'running') state.pollTimer = setTimeout(() => refreshStatus().catch(console.error), 1000);
+}
+
+async function connect() {
+  $('connect').disabled = true;
+  try {
+    const { url } = await call('GET', `${api}/connect`);
+    location.assign(url);
+  } catch (error) {
+    $('outcome').replaceChildren(el('p', { class: 'err' }, String(error.message)));
+    $('connect').disabled = false;
+  }
+}
+
+async function disconnect() {
+  $('disconnect').disabled = true;
+  const status = await call('DELETE', `${api}/disconnect`);
+  history.replaceState(null, '', '/dashboard/integrations');
+  $('outcome').replaceChildren(el('p', {}, 'Disconnected.'));
+  renderStatus(status);
+}
+
+function lastReplyId(conversation) {
+  const replies = conversation.filter((m) => m.direction === 'outbound');
+  return replies.length ? replies[replies.length - 1].id : null;
+}
+
+async function loadConversation() {
+  const phoneNumberId = $('to-number').value;
+  const customer = $('customer').value;
+  if (!phoneNumberId || !customer) return [];
+  const url = `${state.session.sandboxUrl}/sandbox/conversations?phoneNumberId=${encodeURIComponent(phoneNumberId)}&customer=${encodeURIComponent(customer)}`;
+  const res = await fetch(url);
+  if (!res.ok) return [];
+  const body = await res.json();
+  const messages = Array.isArray(body.data) ? body.data : [];
+  const list = $('conversation');
+  list.replaceChildren();
+  for (const m of messages) {
+    const who = m.direction === 'inbound' ? 'Customer' : 'Business';
+    const status = m.direction === 'outbound' && m.status ? ` · ${m.status}` : '';
+    const link = m.direction === 'inbound' ? workflowLink(`message/${m.id}`, 'workflow') : null;
+    list.append(
+      el('li', { class: m.direction }, m.text || `[${m.type}]`, el('span', { class: 'meta' }, `${who}${status} `, link)),
+    );
+  }
+  return messages;
+}
+
+async function sendAsCustomer(event) {
+  event.preventDefault();
+  const type = $('message-type').value;
+  const input = { phoneNumberId: $('to-number').value, from: $('customer').value, type };
+  const text = $('message-text').value;
+  if (type === 'text') input.text = text || 'Hello';
+  if (type === 'image') input.image = { caption: text };
+  if (type === 'location') input.location = { latitude: 52.52, longitude: 13.405, name: 'Alexanderplatz' };
+  if (type === 'interactive') input.interactive = { type: 'button_reply', button_reply: { id: 'opening-hours', title: text || 'Opening hours' } };
+  if (type === 'reaction') {
+    const target = lastReplyId(await loadConversation());
+    if (!target) return;
+    input.reaction = { message_id: target, emoji: '👍' };
+  }
+  const res = await fetch(`${state.session.sandboxUrl}/sandbox/customers/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  if (!res.ok) throw new Error('the sandbox refused the message');
+  await loadConversation();
+}
+
+function watchConversation() {
+  clearInterval(state.conversationTimer);
+  state.conversationTimer = setInterval(() => {
+    if (state.session && $('to-number').value) loadConversation().catch(console.error);
+  }, 1000);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  showOutcome();
+  $('business-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    startSession($('business-id').value.trim()).catch((error) => ($('business-current').textContent = String(error.message)));
+  });
+  $('connect').addEventListener('click', () => connect());
+  $('disconnect').addEventListener('click', () => disconnect().catch(console.error));
+  $('customer-form').addEventListener('submit', (event) => sendAsCustomer(event).catch(console.error));
+  $('to-number').addEventListener('change', () => loadConversation().catch(console.error));
+  const remembered = sessionStorage.getItem('waconnect-business');
+  if (remembered) {
+    $('business-id').value = remembered;
+    startSession(remembered).catch(console.error);
+  }
+  watchConversation();
+});

@@ -1,0 +1,66 @@
+// Sandbox mode only: a small business dashboard at / (and /dashboard/integrations, where Meta's
+// callback lands), and a session endpoint that hands it a JWT for a demo business. Neither route
+// exists outside sandbox mode.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { SignJWT } from 'jose';
+import { z } from 'zod';
+import type { AppDeps } from './app.js';
+import { readJson } from './body.js';
+import { HttpError } from './errors.js';
+
+const assetsDir = fileURLToPath(new URL('../dashboard/', import.meta.url));
+const ASSETS: Record<string, string> = {
+  'dashboard.js': 'application/javascript; charset=utf-8',
+  'dashboard.css': 'text/css; charset=utf-8',
+};
+
+const session = z.object({ businessId: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, . _ - (1-64)') });
+
+export interface SandboxLinks {
+  sandboxUrl: string;
+  temporalUiUrl: string | undefined;
+}
+
+export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
+  const router = new Router();
+  const html = readFileSync(`${assetsDir}index.html`, 'utf8');
+  const files = Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(`${assetsDir}${name}`, 'utf8')]));
+  const secret = new TextEncoder().encode(deps.config.auth.jwtSecret);
+
+  const page = (ctx: Context) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Content-Security-Policy', "default-src 'self'; connect-src 'self' " + links.sandboxUrl + "; img-src 'self' data:; frame-ancestors 'none'");
+    ctx.body = html;
+  };
+  router.get('/', page);
+  router.get('/dashboard/integrations', page);
+  router.get('/dashboard/assets/:name', (ctx) => {
+    const type = ASSETS[ctx.params.name ?? ''];
+    if (!type) throw new HttpError(404, 'not_found', 'No such asset.');
+    ctx.type = type;
+    ctx.body = files[ctx.params.name!];
+  });
+
+  router.post('/api/sandbox/session', async (ctx) => {
+    const parsed = session.safeParse(await readJson(ctx));
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
+    const token = await new SignJWT({ [deps.config.auth.businessClaim]: parsed.data.businessId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('8h')
+      .sign(secret);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      token,
+      businessId: parsed.data.businessId,
+      sandboxUrl: links.sandboxUrl,
+      temporalUiUrl: links.temporalUiUrl ?? null,
+      namespace: deps.config.temporal.namespace,
+    };
+  });
+  return router;
+}
