@@ -1,4 +1,5 @@
 // Every activity the worker registers, built from injected dependencies.
+import { log } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { createMetaActivities } from './meta.js';
 import { createReplyActivities } from './reply.js';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     /** sendReply, counted by outcome for the worker's metrics. */
     async sendReply(input: Parameters<typeof meta.sendReply>[0]) {
       const result = await meta.sendReply(input);
+      log.info('reply step done', { integrationId: input.integrationId, inboundId: input.inboundId, outcome: result.outcome });
       deps.metrics.messageOutcome(result.outcome === 'replied' ? 'replied' : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`);
       return result;
     },

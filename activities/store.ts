@@ -1,5 +1,6 @@
 // Activities that read and write PostgreSQL.
 import { hostname } from 'node:os';
+import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
 import { markNeedsReauth, NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
@@ -64,6 +65,12 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
         });
         await db('connect_attempts').where({ workflow_id: input.connectId }).update({ integration_id: result.integrationId });
         await dropStaged(db, input.connectId);
+        log.info('integration persisted', {
+          businessId: input.businessId,
+          integrationId: result.integrationId,
+          accounts: input.discovery.accounts.length,
+          phoneNumbers: input.discovery.accounts.reduce((n, a) => n + a.phoneNumbers.length, 0),
+        });
         return result;
       } catch (error) {
         if (error instanceof NumberInUseError) throw numberInUse();
@@ -87,6 +94,7 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       const stored = await storeInboundMessage(db, message);
       const messageId = stored.messageId;
       if (!stored.integration) {
+        log.info('message for a number with no active integration: ignored', { messageId });
         metrics.messageOutcome('ignored_unknown_number');
         return { action: 'stop', messageId, reason: 'ignored' };
       }

@@ -10,6 +10,9 @@ import { ApiMetrics } from '../metrics.js';
 import { integrationsByHealth } from '../store/integrations.js';
 import { dataConverter } from '../temporal/client.js';
 
+/** How long in-flight requests may take to finish after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 25_000;
+
 export interface RunningApi {
   url: string;
   server: Server;
@@ -24,7 +27,13 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
   const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
   const metrics = new ApiMetrics(() => integrationsByHealth(db));
   const app = createApp({ config, db, log, temporal, metrics });
-  const server = createServer(app.callback());
+  let stopping = false;
+  const handler = app.callback();
+  const server = createServer((req, res) => {
+    // While stopping, answer in-flight work and let keep-alive connections go.
+    if (stopping) res.setHeader('Connection', 'close');
+    void handler(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -38,7 +47,15 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
     url,
     server,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests still running after the grace period are cut off.
+      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const idle = setInterval(() => server.closeIdleConnections(), 200);
+      await closed;
+      clearTimeout(force);
+      clearInterval(idle);
       await connection.close();
       if (!options.db) await db.destroy();
     },

@@ -10,6 +10,8 @@ export interface GraphClientOptions {
   appId: string;
   appSecret: string;
   timeoutMs?: number;
+  /** The current activity's cancellation signal, so a cancelled or shutting-down activity stops waiting on Meta. */
+  cancellation?: () => AbortSignal | undefined;
   /** Called after every call, for metrics: operation, outcome and duration. */
   onCall?: (call: { operation: string; ok: boolean; code?: number; status?: number; ms: number }) => void;
 }
@@ -88,6 +90,12 @@ export class GraphClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 
+  private signal(): AbortSignal {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const cancelled = this.options.cancellation?.();
+    return cancelled ? AbortSignal.any([timeout, cancelled]) : timeout;
+  }
+
   private get appToken(): string {
     return `${this.options.appId}|${this.options.appSecret}`;
   }
@@ -109,7 +117,7 @@ export class GraphClient {
         method: opts.method ?? 'GET',
         headers,
         body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.signal(),
         redirect: 'error',
       });
     } catch (error) {
@@ -271,8 +279,8 @@ function networkError(operation: string, error: unknown, secrets: string[]): Gra
 
 export function graphClientFromConfig(
   meta: { graphApiUrl: string; graphApiVersion: string; appId: string; appSecret: string; timeoutMs: number },
-  onCall?: GraphClientOptions['onCall'],
+  hooks: Pick<GraphClientOptions, 'onCall' | 'cancellation'> = {},
 ): GraphClient {
   const { graphApiUrl, graphApiVersion, appId, appSecret, timeoutMs } = meta;
-  return new GraphClient({ graphApiUrl, graphApiVersion, appId, appSecret, timeoutMs, ...(onCall ? { onCall } : {}) });
+  return new GraphClient({ graphApiUrl, graphApiVersion, appId, appSecret, timeoutMs, ...hooks });
 }

@@ -1,6 +1,7 @@
 // The Temporal worker: the workflows of workflows/ and the activities of activities/, on one task queue.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
@@ -30,6 +31,15 @@ export async function bundleWorkflows(): Promise<string> {
   return code;
 }
 
+/** The running activity's cancellation signal (undefined outside an activity). */
+function activitySignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface WorkerSetup {
   config: Config;
   db: Db;
@@ -53,7 +63,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: setup.taskQueue ?? config.temporal.taskQueue,
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ config, db, log, temporal: client, metrics, graph: graphClientFromConfig(config.meta, (call) => metrics.graphCall(call)) }),
+    activities: createActivities({ config, db, log, temporal: client, metrics, graph: graphClientFromConfig(config.meta, { onCall: (call) => metrics.graphCall(call), cancellation: activitySignal }) }),
     dataConverter: dataConverter(config.keyring),
     // I/O-bound activities: most of their time is spent waiting on Meta or PostgreSQL.
     maxConcurrentActivityTaskExecutions: 100,

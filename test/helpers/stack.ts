@@ -55,6 +55,8 @@ export interface StackOptions {
   sandbox?: boolean;
   /** Redirect to the API's own dashboard (sandbox mode's default) instead of a test domain. */
   dashboardOnApi?: boolean;
+  /** Where log lines go (JSON, one per line); default: the level from TEST_LOG_LEVEL to stdout. */
+  logLines?: string[];
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -71,7 +73,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.env,
   });
   const config = loadConfig(env, 'dev');
-  const log = createLogger({ level: config.logLevel });
+  const lines = options.logLines;
+  const log = lines
+    ? createLogger({ level: 'trace', destination: { write: (line: string) => void lines.push(line) } })
+    : createLogger({ level: config.logLevel });
   const db = createDb(config.databaseUrl, { poolMax: 5, log });
   const connection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
