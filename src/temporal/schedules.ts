@@ -1,5 +1,6 @@
 // The per-integration token-care Schedules: created on connect, deleted on disconnect, reconciled
 // against the database by the worker at start and by `npm run reconcile`.
+import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { refreshWorkflowId, searchAttributes, TOKEN_SCHEDULE_PREFIX, tokenScheduleId } from './names.js';
@@ -9,16 +10,24 @@ export interface TokenScheduleTarget {
   businessId: string;
 }
 
-/** Jitter spreads thousands of daily checks over the day instead of one burst at the same second. */
+/** Jitter spreads checks a little further; the offset below does the heavy lifting. */
 export function jitterFor(intervalMs: number): number {
   return Math.min(Math.floor(intervalMs / 10), 60 * 60 * 1000);
+}
+
+/**
+ * Intervals are aligned to the epoch: without an offset every integration's daily check would fire
+ * at 00:00 UTC. A stable offset from the integration id spreads them evenly over the interval.
+ */
+export function offsetFor(integrationId: string, intervalMs: number): number {
+  return createHash('sha256').update(integrationId).digest().readUInt32BE(0) % intervalMs;
 }
 
 function scheduleOptions(config: Config, target: TokenScheduleTarget) {
   const every = config.tokens.refreshIntervalMs;
   return {
     scheduleId: tokenScheduleId(target.integrationId),
-    spec: { intervals: [{ every }], jitter: jitterFor(every) },
+    spec: { intervals: [{ every, offset: offsetFor(target.integrationId, every) }], jitter: jitterFor(every) },
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'refreshToken',
