@@ -204,6 +204,49 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       return { extended: false, expiresAt: current.toISOString() };
     },
 
+    /** Reads a number's quality, limit tier and name review from Meta after an event about it. */
+    async refreshNumberDetails(input: { integrationId: string; phoneNumberId: string }): Promise<void> {
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      if (!token) return;
+      const number = await graphActivity(() => graph.getPhoneNumber(token, input.phoneNumberId));
+      await db('whatsapp_phone_numbers')
+        .where({ integration_id: input.integrationId, phone_number_id: input.phoneNumberId })
+        .update({
+          ...(number.quality_rating ? { quality_rating: number.quality_rating } : {}),
+          ...(number.messaging_limit_tier ? { messaging_limit_tier: number.messaging_limit_tier } : {}),
+          ...(number.name_status ? { name_status: number.name_status } : {}),
+          ...(number.verified_name ? { verified_name: number.verified_name } : {}),
+          updated_at: new Date(),
+        });
+    },
+
+    /**
+     * Part of the scheduled health check: our app must still be subscribed to each account's
+     * webhooks ("shows connected, but no messages arrive"). A missing subscription is restored
+     * and recorded.
+     */
+    async verifySubscriptions(input: { integrationId: string }): Promise<{ restored: string[]; ok: string[] }> {
+      const token = await readIntegrationToken(db, keyring, input.integrationId);
+      const result = { restored: [] as string[], ok: [] as string[] };
+      if (!token) return result;
+      const accounts = await db('whatsapp_business_accounts').where({ integration_id: input.integrationId, is_active: true });
+      for (const account of accounts) {
+        const subscribed = await graphActivity(() => graph.isAppSubscribed(token, account.waba_id));
+        const now = new Date();
+        if (subscribed) {
+          result.ok.push(account.waba_id);
+          await db('whatsapp_business_accounts').where({ id: account.id }).update({ subscription_checked_at: now, ...(account.subscription_state === 'unknown' ? { subscription_state: 'subscribed' } : {}) });
+          continue;
+        }
+        await graphActivity(() => graph.subscribeApp(token, account.waba_id));
+        result.restored.push(account.waba_id);
+        await db('whatsapp_business_accounts')
+          .where({ id: account.id })
+          .update({ subscription_state: 'restored', subscribed_at: now, subscription_checked_at: now, updated_at: now });
+      }
+      return result;
+    },
+
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
     async markMessageRead(input: { integrationId: string; phoneNumberId: string; wamid: string }): Promise<void> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);

@@ -5,7 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
 import { markNeedsReauth, NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
-import type { InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
+import type { AccountEvent, InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
+import { applyAccountEvent, type AccountEventEffect } from '../src/store/account-events.js';
 import { isOurMessage, recordStatuses, setInboundStatus, storeInboundMessage, type InboundStatus } from '../src/store/messages.js';
 import type { Discovery } from './connect-types.js';
 import type { InboundDecision } from './message-types.js';
@@ -164,6 +165,13 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       await db('channel_integrations')
         .where({ id: input.integrationId })
         .update({ token_checked_at: now, token_last_error: `check failed: ${input.reason}`.slice(0, 500), updated_at: now });
+    },
+
+    /** Applies one of Meta's account events, once (see src/store/account-events.ts). */
+    async recordAccountEvent(event: AccountEvent): Promise<AccountEventEffect> {
+      const effect = await applyAccountEvent(db, event);
+      if (effect.kind !== 'duplicate') log.info('account event recorded', { wabaId: event.wabaId, field: event.field, effect: effect.kind });
+      return effect;
     },
 
     /** Records how a connect ended and removes whatever it still had staged. */

@@ -170,8 +170,32 @@ export interface PhoneNumberRow {
   platform_type: string | null;
   is_active: boolean;
   registered_at: Date | null;
+  quality_event: string | null;
+  quality_event_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface AccountEventRow {
+  id: number;
+  event_key: string;
+  field: string;
+  waba_id: string;
+  event: string | null;
+  value: Record<string, unknown>;
+  applied_to: Record<string, unknown> | null;
+  received_at: Date;
+}
+
+export interface SignupEventRow {
+  id: number;
+  business_id: string;
+  event: string;
+  current_step: string | null;
+  error_message: string | null;
+  error_code: string | null;
+  session_id: string | null;
+  created_at: Date;
 }
 
 declare module 'knex/types/tables.js' {
@@ -183,5 +207,7 @@ declare module 'knex/types/tables.js' {
     connect_attempts: ConnectAttemptRow;
     whatsapp_business_accounts: BusinessAccountRow;
     whatsapp_phone_numbers: PhoneNumberRow;
+    account_events: AccountEventRow;
+    signup_events: SignupEventRow;
   }
 }

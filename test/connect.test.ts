@@ -232,7 +232,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const bob = newBusinessId('bob');
     await connectThroughMeta(api, alice);
     const bobStatus = await getStatus(api, bob);
-    expect(bobStatus).toEqual({ connected: false, integration: null, accounts: [], connect: null });
+    expect(bobStatus).toEqual({ connected: false, integration: null, accounts: [], connect: null, lastAbandonedSignup: null });
     const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, { method: 'DELETE', headers: await authHeaders(bob) });
     expect(res.status).toBe(200);
     expect((await getStatus(api, alice)).connected).toBe(true);

@@ -86,6 +86,17 @@ describe('sandbox dashboard in a browser', () => {
     await shot('6-disconnected');
   });
 
+  it('connects through the Embedded Signup popup (the JS SDK stand-in)', async () => {
+    await useBusiness('browser-popup');
+    const popupOpened = page.waitForEvent('popup');
+    await page.getByRole('button', { name: 'Connect with Embedded Signup (popup)' }).click();
+    const popup = await popupOpened;
+    await popup.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => page.locator('#connected').count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator('li.number').count()).toBe(2);
+    await shot('8-popup-connected');
+  });
+
   it('is usable at 360 px wide with visible keyboard focus', async () => {
     await page.setViewportSize({ width: 360, height: 800 });
     await page.goto(`${stack.api!.url}/`);

@@ -71,7 +71,7 @@ describe('token lifecycle', () => {
     stack.sandbox!.state.setTokenExpiry(wabaId, 2 * 86_400);
     const before = (await row(integrationId))!.credentials!.accessToken;
     const calls = await runCheck(integrationId);
-    expect(calls).toEqual(['debug_token', 'oauth.fb_exchange']);
+    expect(calls).toEqual(['debug_token', 'waba.subscriptions', 'oauth.fb_exchange']);
     const after = await row(integrationId);
     expect(after!.credentials!.accessToken).not.toBe(before);
     expect(after!.token_expires_at!.getTime() - Date.now()).toBeGreaterThan(55 * DAY_MS);
@@ -112,7 +112,7 @@ describe('token lifecycle', () => {
     const { businessId, integrationId } = await connected({ embeddedSignup: true });
     expect((await row(integrationId))!.token_expires_at).toBeNull();
     const calls = await runCheck(integrationId);
-    expect(calls).toEqual(['debug_token']);
+    expect(calls).toEqual(['debug_token', 'waba.subscriptions']);
     expect((await getStatus(api, businessId)).integration.tokenHealth).toMatchObject({ state: 'ok', expiresAt: null });
   });
 

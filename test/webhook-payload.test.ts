@@ -49,7 +49,9 @@ describe('webhook payload', () => {
 
   it('passes account events through for their own handling', () => {
     const parsed = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'account_update', value: { event: 'ACCOUNT_VIOLATION' } }, { field: 'templates', value: {} }] }] });
-    expect(parsed.accountEvents).toEqual([{ field: 'account_update', wabaId: 'W', value: { event: 'ACCOUNT_VIOLATION' } }]);
+    expect(parsed.accountEvents).toEqual([{ field: 'account_update', wabaId: 'W', entryId: 'W', entryTime: null, value: { event: 'ACCOUNT_VIOLATION' } }]);
+    const partner = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'PARTNER_BIZ', time: 1700000000, changes: [{ field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: 'W2' } } }] }] });
+    expect(partner.accountEvents[0]).toMatchObject({ wabaId: 'W2', entryId: 'PARTNER_BIZ', entryTime: 1700000000 });
     expect(parsed.skipped).toEqual(['field templates not handled']);
   });
 });

@@ -5,3 +5,4 @@ export { disconnectWhatsApp } from './disconnect-whatsapp.js';
 export { handleMessage } from './handle-message.js';
 export { recordStatuses } from './record-statuses.js';
 export { refreshToken } from './refresh-token.js';
+export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';

@@ -1,6 +1,7 @@
 // RefreshToken: run by each integration's schedule (daily by default). Checks the token with
 // debug_token; an invalid one flags the integration for re-auth, one that expires soon is exchanged
-// once for a longer one, one that never expires is only checked.
+// once for a longer one, one that never expires is only checked. It also confirms our app is
+// still subscribed to each account's webhooks and subscribes again when it is not.
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
@@ -25,7 +26,7 @@ const databaseStep = {
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
 } as const;
 
-const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>(graphCall);
+const { inspectToken, refreshLongLivedToken, verifySubscriptions } = proxyActivities<Activities>(graphCall);
 const { recordTokenCheck, recordFailedTokenCheck } = proxyLocalActivities<Activities>(databaseStep);
 
 export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTokenResult> {
@@ -37,6 +38,8 @@ export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTok
       await recordTokenCheck({ integrationId, health: 'needs_reauth', error: token.reason });
       return { outcome: 'needs_reauth' };
     }
+    // A valid token that lost its webhook subscription would show "connected" while no message arrives.
+    await verifySubscriptions({ integrationId });
     if (token.expiresAt === null || !token.expiresSoon) {
       await recordTokenCheck({ integrationId, health: 'ok', expiresAt: token.expiresAt });
       return { outcome: 'ok', expiresAt: token.expiresAt };

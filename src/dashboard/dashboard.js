@@ -40,6 +40,8 @@ async function startSession(businessId) {
   sessionStorage.setItem('waconnect-business', businessId);
   $('business-current').textContent = `Signed in as business “${businessId}”.`;
   $('connect').disabled = false;
+  $('connect-popup').disabled = false;
+  loadSdk();
   await refreshStatus();
 }
 
@@ -111,6 +113,55 @@ async function connect() {
   }
 }
 
+// Embedded Signup the way Meta's JS SDK runs it: FB.login in a popup returns a code, and the popup
+// posts a WA_EMBEDDED_SIGNUP message event with the session's account and number ids.
+const signup = { session: null };
+
+function loadSdk() {
+  if (window.FB || document.getElementById('fb-sdk')) return;
+  const script = el('script', { id: 'fb-sdk', src: `${state.session.sandboxUrl}/sdk.js` });
+  script.addEventListener('load', () => window.FB.init({ appId: state.session.appId, version: state.session.graphApiVersion }));
+  document.head.append(script);
+}
+
+window.addEventListener('message', (event) => {
+  if (!state.session || event.origin !== new URL(state.session.sandboxUrl).origin) return;
+  let data = event.data;
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      return;
+    }
+  }
+  if (!data || data.type !== 'WA_EMBEDDED_SIGNUP') return;
+  signup.session = data;
+  if (data.event === 'CANCEL' || data.event === 'ERROR') {
+    call('POST', `${api}/embedded-signup/events`, { type: data.type, event: data.event, data: data.data }).catch(console.error);
+  }
+});
+
+function connectPopup() {
+  signup.session = null;
+  window.FB.login(
+    (response) => {
+      const code = response && response.authResponse && response.authResponse.code;
+      if (!code) {
+        $('outcome').replaceChildren(el('p', { class: 'err', id: 'connect-error' }, 'Embedded Signup was not completed.'));
+        refreshStatus().catch(console.error);
+        return;
+      }
+      const ids = (signup.session && signup.session.data) || {};
+      $('outcome').replaceChildren(el('p', {}, 'Connecting…'));
+      call('POST', `${api}/embedded-signup`, { code, wabaId: ids.waba_id, phoneNumberId: ids.phone_number_id })
+        .then(() => $('outcome').replaceChildren(el('p', { class: 'ok' }, 'WhatsApp connected.')))
+        .catch((error) => $('outcome').replaceChildren(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${error.message}`)))
+        .finally(() => refreshStatus().catch(console.error));
+    },
+    { config_id: state.session.configId, response_type: 'code', override_default_response_type: true, extras: { setup: {}, featureType: '', sessionInfoVersion: '3' } },
+  );
+}
+
 async function disconnect() {
   $('disconnect').disabled = true;
   const status = await call('DELETE', `${api}/disconnect`);
@@ -179,6 +230,7 @@ document.addEventListener('DOMContentLoaded', () => {
     startSession($('business-id').value.trim()).catch((error) => ($('business-current').textContent = String(error.message)));
   });
   $('connect').addEventListener('click', () => connect());
+  $('connect-popup').addEventListener('click', () => connectPopup());
   $('disconnect').addEventListener('click', () => disconnect().catch(console.error));
   $('customer-form').addEventListener('submit', (event) => sendAsCustomer(event).catch(console.error));
   $('to-number').addEventListener('change', () => loadConversation().catch(console.error));

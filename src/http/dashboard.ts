@@ -17,6 +17,9 @@ const ASSETS: Record<string, string> = {
   'dashboard.css': 'text/css; charset=utf-8',
 };
 
+/** The Embedded Signup configuration the sandbox's popup uses when META_CONFIG_ID is unset. */
+const SANDBOX_CONFIG_ID = '100000000000002';
+
 const session = z.object({ businessId: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, . _ - (1-64)') });
 
 export interface SandboxLinks {
@@ -33,7 +36,11 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
   const page = (ctx: Context) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', "default-src 'self'; connect-src 'self' " + links.sandboxUrl + "; img-src 'self' data:; frame-ancestors 'none'");
+    // The sandbox's JS SDK stand-in (Embedded Signup popup) is the only script from another origin.
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'self'; script-src 'self' ${links.sandboxUrl}; connect-src 'self' ${links.sandboxUrl}; img-src 'self' data:; frame-ancestors 'none'`,
+    );
     ctx.body = html;
   };
   router.get('/', page);
@@ -60,6 +67,9 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
       sandboxUrl: links.sandboxUrl,
       temporalUiUrl: links.temporalUiUrl ?? null,
       namespace: deps.config.temporal.namespace,
+      appId: deps.config.meta.appId,
+      configId: deps.config.meta.configId ?? SANDBOX_CONFIG_ID,
+      graphApiVersion: deps.config.meta.graphApiVersion,
     };
   });
   return router;

@@ -3,6 +3,8 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { beginConnect, completeCallback, dashboardRedirect } from '../services/connect.js';
 import { disconnect } from '../services/disconnect.js';
+import { connectWithPopupCode, POPUP_ERROR_STATUS, recordAbandonedSignup } from '../services/embedded-signup.js';
+import { CONNECT_ERRORS } from '../errors.js';
 import { listMessages, readSettings, updateSettings } from '../services/settings.js';
 import { readStatus } from '../services/status.js';
 import { readJson } from './body.js';
@@ -19,6 +21,29 @@ const callbackQuery = z.object({
 const settingsBody = z.strictObject({
   autoReplyText: z.string().trim().min(1).max(4096).nullable().optional(),
   responder: z.enum(['rules', 'http']).optional(),
+});
+
+const metaId = z.string().regex(/^\d{1,32}$/, 'a Meta id (digits)');
+const popupBody = z.object({
+  code: z.string().min(1).max(4096),
+  wabaId: metaId.optional(),
+  phoneNumberId: metaId.optional(),
+  businessId: metaId.optional(),
+});
+
+// The message event Meta's popup posts (WA_EMBEDDED_SIGNUP), as the dashboard forwards it.
+const signupEvent = z.object({
+  type: z.literal('WA_EMBEDDED_SIGNUP').optional(),
+  event: z.enum(['FINISH', 'FINISH_ONLY_WABA', 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING', 'CANCEL', 'ERROR']),
+  data: z
+    .object({
+      current_step: z.string().max(128).optional(),
+      error_message: z.string().max(1024).optional(),
+      error_code: z.union([z.string().max(64), z.number()]).optional(),
+      session_id: z.string().max(256).optional(),
+    })
+    .passthrough()
+    .optional(),
 });
 
 const messagesQuery = z.object({
@@ -70,6 +95,37 @@ export function integrationRoutes(deps: AppDeps): Router {
     const businessId = businessOf(ctx);
     await disconnect(deps, businessId);
     ctx.body = await readStatus(deps.db, deps.temporal, businessId);
+  });
+
+  router.post('/embedded-signup', auth, async (ctx) => {
+    const businessId = businessOf(ctx);
+    const body = parse(popupBody, await readJson(ctx));
+    const outcome = await connectWithPopupCode(deps, businessId, body);
+    ctx.set('Cache-Control', 'no-store');
+    if (outcome.kind === 'success') {
+      ctx.body = await readStatus(deps.db, deps.temporal, businessId);
+    } else if (outcome.kind === 'pending') {
+      ctx.status = 202;
+      ctx.set('Location', '/api/integrations/whatsapp/status');
+      ctx.body = { statusUrl: '/api/integrations/whatsapp/status', connect: (await readStatus(deps.db, deps.temporal, businessId)).connect };
+    } else {
+      throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);
+    }
+  });
+
+  router.post('/embedded-signup/events', auth, async (ctx) => {
+    const body = parse(signupEvent, await readJson(ctx));
+    if (body.event === 'CANCEL' || body.event === 'ERROR') {
+      await recordAbandonedSignup(deps, businessOf(ctx), {
+        event: body.event,
+        currentStep: body.data?.current_step,
+        errorMessage: body.data?.error_message,
+        errorCode: body.data?.error_code === undefined ? undefined : String(body.data.error_code),
+        sessionId: body.data?.session_id,
+      });
+    }
+    // FINISH events need nothing: the code posted to /embedded-signup does the work.
+    ctx.status = 204;
   });
 
   router.get('/settings', auth, async (ctx) => {

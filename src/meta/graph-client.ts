@@ -221,6 +221,13 @@ export class GraphClient {
     });
   }
 
+  getPhoneNumber(token: string, phoneNumberId: string) {
+    return this.call('phone.get', encodeURIComponent(phoneNumberId), phoneNumber, {
+      token,
+      query: { fields: 'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status' },
+    });
+  }
+
   subscribeApp(token: string, wabaId: string) {
     return this.call('waba.subscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, { method: 'POST', token });
   }

@@ -28,7 +28,11 @@ export interface StatusEvent {
 
 export interface AccountEvent {
   field: 'account_update' | 'phone_number_quality_update' | 'phone_number_name_update';
+  /** The account it is about: `value.waba_info.waba_id` for PARTNER_* events (addressed to the partner's business), else the entry id. */
   wabaId: string;
+  /** The entry's id and time as Meta sent them (part of the event's identity). */
+  entryId: string;
+  entryTime: number | null;
   /** Meta's `value` for that field. */
   value: Record<string, unknown>;
 }
@@ -101,7 +105,10 @@ export function parseWebhook(body: unknown): ParsedWebhook {
       }
       if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
       else if (ACCOUNT_FIELDS.has(change.field) && wabaId && isRecord(change.value)) {
-        out.accountEvents.push({ field: change.field as AccountEvent['field'], wabaId, value: change.value });
+        const info = change.value.waba_info;
+        const about = isRecord(info) && typeof info.waba_id === 'string' && info.waba_id.length <= 256 ? info.waba_id : wabaId;
+        const time = typeof entry.time === 'number' && Number.isFinite(entry.time) ? entry.time : null;
+        out.accountEvents.push({ field: change.field as AccountEvent['field'], wabaId: about, entryId: wabaId, entryTime: time, value: change.value });
       } else out.skipped.push(`field ${change.field.slice(0, 64)} not handled`);
     }
   }

@@ -96,7 +96,7 @@ export async function completeCallback(deps: ConnectDeps, query: CallbackQuery):
   return awaitOutcome(deps, handle, config.callbackWaitMs);
 }
 
-class ReplayWithoutWorkflow extends Error {
+export class ReplayWithoutWorkflow extends Error {
   constructor(readonly outcome: ConnectOutcome) {
     super('replayed state without a workflow');
   }

@@ -13,11 +13,17 @@ export interface StatusView {
     id: string;
     state: IntegrationRow['state'];
     connectedAt: string | null;
+    /** Why and since when it is not active: disconnected, or removed at Meta (PARTNER_APP_UNINSTALLED...). */
+    inactiveReason: string | null;
+    inactiveSince: string | null;
     tokenHealth: { state: IntegrationRow['token_health']; expiresAt: string | null; checkedAt: string | null; lastError: string | null };
   } | null;
   accounts: Array<{
     wabaId: string;
     name: string | null;
+    /** ok, restricted, violation, disabled (Meta's account_update events), with Meta's detail. */
+    accountStatus: { state: string; detail: Record<string, unknown> | null; since: string | null };
+    webhookSubscription: { state: string; checkedAt: string | null };
     phoneNumbers: Array<{
       phoneNumberId: string;
       displayPhoneNumber: string | null;
@@ -28,6 +34,8 @@ export interface StatusView {
     }>;
   }>;
   connect: { state: 'running' | 'failed'; step: string | null; error: { code: string; message: string } | null; workflowId: string } | null;
+  /** The last Embedded Signup session the person abandoned (CANCEL or ERROR), for support. */
+  lastAbandonedSignup: { event: string; step: string | null; errorMessage: string | null; errorCode: string | null; at: string } | null;
 }
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
@@ -66,7 +74,11 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
 export async function readStatus(db: Db, temporal: Client, businessId: string): Promise<StatusView> {
   const integration = await currentIntegration(db, businessId);
   const connect = await connectView(db, temporal, businessId);
-  if (!integration) return { connected: false, integration: null, accounts: [], connect };
+  const abandoned = await db('signup_events').where({ business_id: businessId }).orderBy('id', 'desc').first();
+  const lastAbandonedSignup = abandoned
+    ? { event: abandoned.event, step: abandoned.current_step, errorMessage: abandoned.error_message, errorCode: abandoned.error_code, at: abandoned.created_at.toISOString() }
+    : null;
+  if (!integration) return { connected: false, integration: null, accounts: [], connect, lastAbandonedSignup };
 
   const accounts = integration.is_active
     ? await db('whatsapp_business_accounts').where({ integration_id: integration.id, is_active: true }).orderBy('created_at')
@@ -80,6 +92,8 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
       id: integration.id,
       state: integration.state,
       connectedAt: iso(integration.connected_at),
+      inactiveReason: integration.is_active ? null : integration.inactive_reason,
+      inactiveSince: integration.is_active ? null : iso(integration.disconnected_at),
       tokenHealth: {
         state: integration.token_health,
         expiresAt: iso(integration.token_expires_at),
@@ -90,6 +104,8 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
     accounts: accounts.map((a) => ({
       wabaId: a.waba_id,
       name: a.name,
+      accountStatus: { state: a.account_status, detail: a.account_status_detail, since: iso(a.account_status_at) },
+      webhookSubscription: { state: a.subscription_state, checkedAt: iso(a.subscription_checked_at) },
       phoneNumbers: numbers
         .filter((n) => n.account_id === a.id)
         .map((n) => ({
@@ -102,5 +118,6 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
         })),
     })),
     connect,
+    lastAbandonedSignup,
   };
 }

@@ -1,12 +1,13 @@
 // Turns a verified webhook into durable work: one HandleMessage per message, one RecordStatuses
-// per POST's statuses. Nothing else happens on this path; it answers only once Temporal has
+// per POST's statuses, one RecordAccountEvent per account event. Nothing else happens on this path; it answers only once Temporal has
 // accepted every start, so a failure here makes Meta deliver again and nothing is lost.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { ApiMetrics } from '../metrics.js';
 import { sha256Hex } from '../crypto.js';
 import type { ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
-import { messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temporal/names.js';
+import { accountEventKey } from '../store/account-events.js';
+import { accountEventWorkflowId, messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temporal/names.js';
 
 export interface WebhookDeps {
   config: Config;
@@ -55,6 +56,9 @@ export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): P
     );
     if (parsed.statuses.length > 0) {
       starts.push(startOnce(deps, 'recordStatuses', statusesWorkflowId(statusesKey(parsed.statuses)), [parsed.statuses]));
+    }
+    for (const event of parsed.accountEvents) {
+      starts.push(startOnce(deps, 'recordAccountEvent', accountEventWorkflowId(accountEventKey(event)), [event]));
     }
     const results = await Promise.all(starts);
     return {

@@ -57,3 +57,8 @@ export function tokenScheduleId(integrationId: string): string {
 export function refreshWorkflowId(integrationId: string): string {
   return `token-refresh/${integrationId}`;
 }
+
+/** One RecordAccountEvent per distinct event (a hash of its content): redelivery changes nothing twice. */
+export function accountEventWorkflowId(eventKey: string): string {
+  return `account-event/${eventKey.slice(0, 32)}`;
+}

@@ -1,0 +1,70 @@
+// Embedded Signup in Meta's popup: the dashboard hands us the code the JS SDK returned (and the
+// session's ids, which narrow discovery but are checked against what the token really sees), and
+// forwards abandoned sessions (CANCEL, ERROR) so support can see where people gave up.
+import { sha256Hex } from '../crypto.js';
+import type { ConnectErrorCode } from '../errors.js';
+import { recordAttemptStarted } from '../store/connect.js';
+import { stageSecret } from '../store/staging.js';
+import { popupConnectWorkflowId } from '../temporal/names.js';
+import { awaitOutcome, ReplayWithoutWorkflow, startOrFind, type ConnectDeps, type ConnectOutcome } from './connect.js';
+
+export interface PopupCode {
+  code: string;
+  wabaId?: string | undefined;
+  phoneNumberId?: string | undefined;
+  businessId?: string | undefined;
+}
+
+/** One connect per code (workflow id from its hash): the same code posted twice never exchanges twice. */
+export async function connectWithPopupCode(deps: ConnectDeps, businessId: string, input: PopupCode): Promise<ConnectOutcome> {
+  const { db, config } = deps;
+  const workflowId = popupConnectWorkflowId(businessId, sha256Hex(input.code));
+  if (!(await db('connect_attempts').where({ workflow_id: workflowId }).first('workflow_id'))) {
+    // Popup codes live about 30 seconds: stage and start at once.
+    await stageSecret(db, config.keyring, workflowId, 'code', input.code);
+    await recordAttemptStarted(db, workflowId, businessId, 'popup');
+  }
+  const hints = {
+    ...(input.wabaId ? { wabaId: input.wabaId } : {}),
+    ...(input.phoneNumberId ? { phoneNumberId: input.phoneNumberId } : {}),
+  };
+  try {
+    const handle = await startOrFind(deps, workflowId, { businessId, flow: 'popup', redirectUri: null, ...(Object.keys(hints).length ? { hints } : {}) });
+    return await awaitOutcome(deps, handle, config.callbackWaitMs);
+  } catch (error) {
+    if (error instanceof ReplayWithoutWorkflow) return error.outcome;
+    throw error;
+  }
+}
+
+/** HTTP status for a failed popup connect: the person's or Meta's refusal is 4xx, our trouble 5xx. */
+export const POPUP_ERROR_STATUS: Record<ConnectErrorCode, number> = {
+  invalid_state: 400,
+  access_denied: 403,
+  code_used: 409,
+  code_expired: 410,
+  no_whatsapp_account: 422,
+  permission_denied: 403,
+  number_in_use: 409,
+  meta_unavailable: 503,
+  internal_error: 500,
+};
+
+export interface SignupSessionEvent {
+  event: 'CANCEL' | 'ERROR';
+  currentStep?: string | undefined;
+  errorMessage?: string | undefined;
+  errorCode?: string | undefined;
+  sessionId?: string | undefined;
+}
+
+export async function recordAbandonedSignup(deps: Pick<ConnectDeps, 'db'>, businessId: string, event: SignupSessionEvent): Promise<void> {
+  await deps.db('signup_events').insert({
+    business_id: businessId,
+    event: event.event,
+    current_step: event.currentStep ?? null,
+    error_message: event.errorMessage ?? null,
+    error_code: event.errorCode ?? null,
+    session_id: event.sessionId ?? null,
+  });
+}

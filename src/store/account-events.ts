@@ -1,0 +1,110 @@
+// Meta's account events, applied once each: an app uninstalled, a partner removed or an account
+// deleted ends the integration; restrictions, violations and bans show on the account; quality
+// and display-name reviews update the number.
+import type { Knex } from 'knex';
+import { sha256Hex } from '../crypto.js';
+import type { Db } from '../db.js';
+import type { AccountEvent } from '../meta/webhook-payload.js';
+
+const REMOVAL_EVENTS = new Set(['PARTNER_APP_UNINSTALLED', 'PARTNER_REMOVED', 'ACCOUNT_DELETED']);
+const STATUS_EVENTS: Record<string, string> = {
+  ACCOUNT_VIOLATION: 'violation',
+  ACCOUNT_RESTRICTION: 'restricted',
+  DISABLED_UPDATE: 'disabled',
+};
+
+export type AccountEventEffect =
+  | { kind: 'duplicate' }
+  | { kind: 'recorded' }
+  /** Integrations that lost their last active account: stop their schedule, work and token. */
+  | { kind: 'removed'; integrationIds: string[] }
+  | { kind: 'account_status'; status: string }
+  /** Numbers whose details should be read again from Meta. */
+  | { kind: 'number'; numbers: Array<{ integrationId: string; phoneNumberId: string }> };
+
+/** Stable JSON: the same event delivered twice gives the same key. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function accountEventKey(event: AccountEvent): string {
+  return sha256Hex(canonical({ field: event.field, entry: event.entryId, time: event.entryTime, value: event.value }));
+}
+
+const digits = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value).replace(/\D/g, '') : '');
+
+export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<AccountEventEffect> {
+  const name = typeof event.value.event === 'string' ? event.value.event : typeof event.value.decision === 'string' ? event.value.decision : null;
+  return db.transaction(async (trx) => {
+    const [inserted] = await trx('account_events')
+      .insert({ event_key: accountEventKey(event), field: event.field, waba_id: event.wabaId, event: name, value: event.value })
+      .onConflict('event_key')
+      .ignore()
+      .returning('id');
+    if (!inserted) return { kind: 'duplicate' as const };
+    const now = new Date();
+    let effect: AccountEventEffect = { kind: 'recorded' };
+    if (event.field === 'account_update' && name && REMOVAL_EVENTS.has(name)) {
+      effect = { kind: 'removed', integrationIds: await removeAccount(trx, event.wabaId, name, event.value, now) };
+    } else if (event.field === 'account_update' && name && STATUS_EVENTS[name]) {
+      await trx('whatsapp_business_accounts')
+        .where({ waba_id: event.wabaId, is_active: true })
+        .update({ account_status: STATUS_EVENTS[name], account_status_detail: event.value, account_status_at: now, updated_at: now });
+      effect = { kind: 'account_status', status: STATUS_EVENTS[name] };
+    } else if (event.field === 'phone_number_quality_update' || event.field === 'phone_number_name_update') {
+      effect = { kind: 'number', numbers: await updateNumber(trx, event, name, now) };
+    }
+    await trx('account_events').where({ id: inserted.id }).update({ applied_to: effect });
+    return effect;
+  });
+}
+
+async function removeAccount(trx: Knex.Transaction, wabaId: string, reason: string, detail: Record<string, unknown>, now: Date): Promise<string[]> {
+  const accounts = await trx('whatsapp_business_accounts')
+    .where({ waba_id: wabaId, is_active: true })
+    .update({ is_active: false, account_status: 'removed', account_status_detail: detail, account_status_at: now, updated_at: now })
+    .returning(['id', 'integration_id']);
+  const removed: string[] = [];
+  for (const account of accounts) {
+    await trx('whatsapp_phone_numbers').where({ account_id: account.id }).update({ is_active: false, updated_at: now });
+    const stillActive = await trx('whatsapp_business_accounts').where({ integration_id: account.integration_id, is_active: true }).first('id');
+    if (stillActive) continue;
+    await trx('channel_integrations')
+      .where({ id: account.integration_id, is_active: true })
+      .update({ is_active: false, state: 'removed', inactive_reason: reason, disconnected_at: now, updated_at: now });
+    removed.push(account.integration_id);
+  }
+  return removed;
+}
+
+async function updateNumber(trx: Knex.Transaction, event: AccountEvent, name: string | null, now: Date) {
+  const display = digits(event.value.display_phone_number);
+  const candidates = await trx('whatsapp_phone_numbers').where({ waba_id: event.wabaId, is_active: true });
+  const matches = candidates.filter((n) => digits(n.display_phone_number) === display);
+  for (const number of matches) {
+    if (event.field === 'phone_number_quality_update') {
+      const limit = typeof event.value.current_limit === 'string' ? event.value.current_limit : undefined;
+      await trx('whatsapp_phone_numbers')
+        .where({ id: number.id })
+        .update({ quality_event: name, quality_event_at: now, ...(limit ? { messaging_limit_tier: limit } : {}), updated_at: now });
+    } else {
+      const approved = name === 'APPROVED';
+      const requested = typeof event.value.requested_verified_name === 'string' ? event.value.requested_verified_name : undefined;
+      await trx('whatsapp_phone_numbers')
+        .where({ id: number.id })
+        .update({
+          name_status: approved ? 'APPROVED' : name === 'REJECTED' ? 'DECLINED' : (name ?? number.name_status),
+          ...(approved && requested ? { verified_name: requested } : {}),
+          updated_at: now,
+        });
+    }
+  }
+  return matches.map((n) => ({ integrationId: n.integration_id, phoneNumberId: n.phone_number_id }));
+}
