@@ -58,7 +58,18 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       if (already) return { expiresAt: already.expiresAt?.toISOString() ?? null };
       const code = await readStaged(db, keyring, input.connectId, 'code');
       if (!code) throw fail('code_expired', 'the authorization code is no longer staged');
-      const answer = await graphActivity(() => graph.exchangeCode(code.value, input.redirectUri ?? undefined));
+      const answer = await graphActivity(async () => {
+        try {
+          return await graph.exchangeCode(code.value, input.redirectUri ?? undefined);
+        } catch (error) {
+          // Meta answers an unknown or malformed code with a bare 100: for the person it is an
+          // expired authorization (36008, a redirect_uri mismatch, stays our configuration error).
+          if (error instanceof GraphError && error.kind === 'invalid' && error.code === 100 && error.subcode !== 36008) {
+            throw fail('code_expired', error.summary);
+          }
+          throw error;
+        }
+      });
       const expiresAt = expiresAtFrom(answer.expires_in);
       await stageSecret(db, keyring, input.connectId, 'user_token', answer.access_token, expiresAt);
       await dropStaged(db, input.connectId, 'code');

@@ -92,7 +92,16 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
      * answer), or reply.
      */
     async storeInbound(message: InboundMessage): Promise<InboundDecision> {
-      const stored = await storeInboundMessage(db, message);
+      let stored;
+      try {
+        stored = await storeInboundMessage(db, message);
+      } catch (error) {
+        // A data exception (class 22) will fail the same way on every retry: say so once.
+        if (/^22/.test(String((error as { code?: unknown }).code ?? ''))) {
+          throw ApplicationFailure.create({ type: 'unstorable_message', message: `PostgreSQL refused the message: ${(error as Error).message}`, nonRetryable: true });
+        }
+        throw error;
+      }
       const messageId = stored.messageId;
       if (!stored.integration) {
         log.info('message for a number with no active integration: ignored', { messageId });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signBody, verifySignature } from '../src/meta/signature.js';
-import { parseWebhook } from '../src/meta/webhook-payload.js';
+import { parseWebhook, storable } from '../src/meta/webhook-payload.js';
 
 const value = (extra: Record<string, unknown>) => ({
   object: 'whatsapp_business_account',
@@ -53,6 +53,12 @@ describe('webhook payload', () => {
     const partner = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'PARTNER_BIZ', time: 1700000000, changes: [{ field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: 'W2' } } }] }] });
     expect(partner.accountEvents[0]).toMatchObject({ wabaId: 'W2', entryId: 'PARTNER_BIZ', entryTime: 1700000000 });
     expect(parsed.skipped).toEqual(['field templates not handled']);
+  });
+});
+
+describe('storable', () => {
+  it('drops NUL characters and replaces lone surrogates, which PostgreSQL refuses', () => {
+    expect(storable({ 'k\u0000': ['a\u0000b', '\ud800x', 1, null, '𝄞'] })).toEqual({ k: ['ab', '\ufffdx', 1, null, '𝄞'] });
   });
 });
 

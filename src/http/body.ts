@@ -17,13 +17,31 @@ export async function readRawBody(ctx: Context, limitBytes: number): Promise<Buf
   }
 }
 
-/** Parses JSON, answering 400 `invalid_json` when it is not. */
+/** Deeper than any real payload; deeper would later overflow the stack of code that walks it. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Parses JSON, answering 400 `invalid_json` when it is not, or nests deeper than MAX_JSON_DEPTH. */
 export function parseJson(raw: Buffer): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
   }
+  if (depthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid_json', `The body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  return value;
+}
+
+/** Iterative (no recursion), so a hostile body cannot overflow the stack here either. */
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export async function readJson(ctx: Context, limitBytes = 64 * 1024): Promise<unknown> {

@@ -78,6 +78,17 @@ const ACCOUNT_FIELDS = new Set(['account_update', 'phone_number_quality_update',
 
 const MAX_ITEMS = 10_000;
 
+/**
+ * Strings PostgreSQL can store: no NUL characters, no lone UTF-16 surrogates (both are valid JSON
+ * but rejected by text and jsonb columns, which would make a message impossible to store).
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/\u0000/g, '').toWellFormed() as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  return value;
+}
+
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value.slice(0, MAX_ITEMS) : [];
 }
@@ -86,7 +97,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function parseWebhook(body: unknown): ParsedWebhook {
+export function parseWebhook(raw: unknown): ParsedWebhook {
+  const body = storable(raw);
   const out: ParsedWebhook = { messages: [], statuses: [], accountEvents: [], skipped: [] };
   if (!isRecord(body) || body.object !== 'whatsapp_business_account') {
     out.skipped.push('not a whatsapp_business_account payload');
