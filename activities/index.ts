@@ -17,7 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     async sendReply(input: Parameters<typeof meta.sendReply>[0]) {
       const result = await meta.sendReply(input);
       log.info('reply step done', { integrationId: input.integrationId, inboundId: input.inboundId, outcome: result.outcome });
-      deps.metrics.messageOutcome(result.outcome === 'replied' ? 'replied' : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`);
+      if (result.outcome !== 'wait') deps.metrics.messageOutcome(result.outcome === 'replied' ? 'replied' : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`);
       return result;
     },
     ...createReplyActivities(deps),

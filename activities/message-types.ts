@@ -21,6 +21,10 @@ export interface SendReplyInput {
 }
 
 export type SendOutcome =
-  | { outcome: 'replied'; wamid: string }
+  /** unrecorded: Meta accepted the reply but PostgreSQL was away; the workflow must record it. */
+  | { outcome: 'replied'; wamid: string; unrecorded?: { replyId: number; inboundId: number } }
   | { outcome: 'unanswered'; reason: string }
+  /** Not this message's turn (an earlier one of the conversation is being answered, or an earlier
+   * attempt's outcome is still unknown): the workflow waits and asks again. */
+  | { outcome: 'wait'; reason: 'earlier_message' | 'outcome_unknown' }
   | { outcome: 'failed'; reason: string };

@@ -1,6 +1,5 @@
 // Activities that call Meta's Graph API. Each is safe to retry: it first looks at what an earlier
 // attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
@@ -16,9 +15,6 @@ import type { TokenInspection } from './token-types.js';
 
 /** Scope names under which debug_token lists the granted WhatsApp Business Accounts. */
 const WABA_SCOPES = new Set(['whatsapp_business_management', 'whatsapp_business_manage_events']);
-
-/** How long one send attempt waits in-process for its turn before handing back to Temporal. */
-const TURN_WAIT_MS = 10_000;
 
 const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -39,13 +35,19 @@ function toDiscoveredNumber(n: PhoneNumber) {
   };
 }
 
-export function createMetaActivities({ db, graph, config }: ActivityDeps) {
+export function createMetaActivities({ db, graph, config, temporal }: ActivityDeps) {
   const keyring = config.keyring;
 
   async function stagedToken(connectId: string): Promise<string> {
     const token = await readStagedToken(db, keyring, connectId);
     if (!token) throw fail('internal_error', 'no staged token for this connect');
     return token.value;
+  }
+
+  /** No RecordStatuses workflow is still running: every status webhook accepted so far is recorded. */
+  async function statusesCaughtUp(): Promise<boolean> {
+    const { count } = await temporal.workflow.count("WorkflowType = 'recordStatuses' AND ExecutionStatus = 'Running'");
+    return count === 0;
   }
 
   return {
@@ -284,16 +286,10 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         return { outcome: 'unanswered', reason };
       }
       const draft = { inboundId: input.inboundId, text: input.text, responder: input.responder };
-      let reservation: Reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs);
-      const deadline = Date.now() + TURN_WAIT_MS;
-      while (reservation.kind === 'wait' && Date.now() < deadline) {
-        Context.current().heartbeat(reservation.reason);
-        await sleep(200);
-        reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs);
-      }
-      if (reservation.kind === 'wait') {
-        throw ApplicationFailure.create({ type: 'ReplyWaiting', message: `waiting: ${reservation.reason}`, nextRetryDelay: 1_000 });
-      }
+      const reservation: Reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs, statusesCaughtUp);
+      // Not our turn yet: say so at once. The workflow waits on a timer, so a waiting reply never
+      // holds an activity slot that the message it waits for may need.
+      if (reservation.kind === 'wait') return { outcome: 'wait', reason: reservation.reason };
       if (reservation.kind === 'done') return { outcome: 'replied', wamid: reservation.wamid };
 
       const token = await readIntegrationToken(db, keyring, input.integrationId);
@@ -301,10 +297,9 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });
         return { outcome: 'unanswered', reason: 'integration_inactive' };
       }
+      let messageId: string;
       try {
-        const { messageId } = await graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo });
-        await completeReply(db, reservation.replyId, input.inboundId, messageId);
-        return { outcome: 'replied', wamid: messageId };
+        ({ messageId } = await graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo }));
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
         const detail = { reason: 'meta_error', operation: error.operation, status: error.status ?? null, code: error.code ?? null, message: error.message };
@@ -324,6 +319,19 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'failed', detail);
         return { outcome: 'failed', reason: error.summary };
       }
+      // Meta accepted it: from here the wamid must not be lost. If PostgreSQL is away right now,
+      // the wamid travels in the activity result (Temporal's history) and the workflow records it.
+      try {
+        await completeReply(db, reservation.replyId, input.inboundId, messageId);
+        return { outcome: 'replied', wamid: messageId };
+      } catch {
+        return { outcome: 'replied', wamid: messageId, unrecorded: { replyId: reservation.replyId, inboundId: input.inboundId } };
+      }
+    },
+
+    /** Records a reply Meta accepted whose row could not be completed at the time. */
+    async recordReplySent(input: { replyId: number; inboundId: number; wamid: string }): Promise<void> {
+      await completeReply(db, input.replyId, input.inboundId, input.wamid);
     },
 
     /**

@@ -89,6 +89,8 @@ describe('WhatsApp webhooks', () => {
     expect(reply!.contextMessageId).toBe(messageId);
     await expect.poll(() => stack.sandbox!.state.conversation(phoneNumberId, from).find((m) => m.id === messageId)?.readAt, { timeout: 10_000 }).toBeTruthy();
 
+    // The sandbox sees the send before our row records Meta's answer: wait for the row.
+    await expect.poll(async () => (await inbound(messageId))[0]?.status, { timeout: 10_000 }).toBe('replied');
     const [stored] = await inbound(messageId);
     expect(stored).toMatchObject({ direction: 'inbound', type: 'text', body: 'Do you open on Sunday?', customer_name: 'Ana', status: 'replied' });
     await expect

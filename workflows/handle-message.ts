@@ -1,6 +1,6 @@
 // HandleMessage: one per inbound WhatsApp message (workflow id from its wamid). Store it, mark it
 // read, compute a reply, send it once, in conversation order.
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, proxyLocalActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { InboundDecision, SendOutcome } from '../activities/message-types.js';
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
@@ -40,7 +40,7 @@ const durableSend = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
 } as const;
 
-const { storeInbound, closeInbound, replyByRules } = proxyLocalActivities<Activities>(databaseStep);
+const { storeInbound, closeInbound, replyByRules, recordReplySent } = proxyLocalActivities<Activities>(databaseStep);
 const { markMessageRead } = proxyLocalActivities<Activities>(markRead);
 const { replyByHttp } = proxyActivities<Activities>(replyService);
 const { sendReply: sendReplyNow } = proxyLocalActivities<Activities>(quickSend);
@@ -109,20 +109,38 @@ async function answer(message: InboundMessage, decision: Extract<InboundDecision
     replyTo: message.wamid,
     responder,
   };
-  try {
-    return await sendReplyNow(send);
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    // sendReply is idempotent (one reply row per message), so the durable retry may follow.
-    log.info('quick send failed; retrying durably', { error: String(error) });
+  // Quick attempts run as local activities; a send that keeps failing continues as a regular
+  // activity with durable retries (sendReply is idempotent: one reply row per message). While it is
+  // not this message's turn, the workflow waits on a timer: a waiting reply holds no activity slot.
+  let durable = false;
+  let pause = 250;
+  for (;;) {
+    let result: SendOutcome;
+    try {
+      result = durable ? await sendReply(send) : await sendReplyNow(send);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      if (!durable) {
+        log.info('quick send failed; retrying durably', { error: String(error) });
+        durable = true;
+        continue;
+      }
+      // Retries ran out (Meta down for hours): record why, so nothing fails silently.
+      const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
+      await closeInbound({ messageId: decision.messageId, status: 'failed', error: { reason: 'send_gave_up', detail: reason } });
+      return { outcome: 'failed', reason };
+    }
+    if (result.outcome !== 'wait') return recorded(result);
+    await sleep(pause);
+    pause = Math.min(pause * 2, 10_000);
   }
-  try {
-    return await sendReply(send);
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    // Retries ran out (Meta down for hours): record why, so nothing fails silently.
-    const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
-    await closeInbound({ messageId: decision.messageId, status: 'failed', error: { reason: 'send_gave_up', detail: reason } });
-    return { outcome: 'failed', reason };
+}
+
+/** A reply Meta accepted while PostgreSQL was away: its id is in our history; record it now. */
+async function recorded(outcome: SendOutcome): Promise<SendOutcome> {
+  if (outcome.outcome === 'replied' && outcome.unrecorded) {
+    await recordReplySent({ ...outcome.unrecorded, wamid: outcome.wamid });
+    return { outcome: 'replied', wamid: outcome.wamid };
   }
+  return outcome;
 }

@@ -18,7 +18,13 @@ export interface WebhookDeps {
 /** How long the webhook waits for Temporal before answering 503 (Meta then delivers again). */
 const START_DEADLINE_MS = 5_000;
 
-async function startOnce(deps: WebhookDeps, workflowType: string, workflowId: string, args: unknown[], messageId?: string): Promise<'started' | 'duplicate'> {
+async function startOnce(
+  deps: WebhookDeps,
+  workflowType: string,
+  workflowId: string,
+  args: unknown[],
+  messageId?: string,
+): Promise<'started' | 'duplicate'> {
   try {
     await deps.temporal.workflow.start(workflowType, {
       workflowId,
@@ -27,6 +33,9 @@ async function startOnce(deps: WebhookDeps, workflowType: string, workflowId: st
       // A running one is reused; a finished one is refused: either way no second run.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A short task timeout: after a worker crash, a message's first task is retried within
+      // seconds, so a later message of the same customer rarely overtakes it.
+      workflowTaskTimeout: '3s',
       ...(messageId ? { typedSearchAttributes: [{ key: searchAttributes.messageId, value: messageId }] } : {}),
     });
     deps.metrics.workflowStarts.inc({ workflow: workflowType, result: 'started' });

@@ -19,11 +19,21 @@ export interface ReplyDraft {
   responder: string;
 }
 
+/** While status webhooks are still being processed, keep waiting up to this many graces before resending. */
+const GRACES_WITHOUT_STATUSES = 6;
+
 /**
  * `graceMs`: how long after an attempt whose outcome is unknown we wait for Meta's `sent` status
  * before concluding the message never went out and sending again.
  */
-export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, now = new Date()): Promise<Reservation> {
+export async function reserveReply(
+  db: Db,
+  draft: ReplyDraft,
+  graceMs: number,
+  /** Whether every status webhook received so far has been recorded (no backlog to wait for). */
+  statusesCaughtUp: () => Promise<boolean> = async () => true,
+  now = new Date(),
+): Promise<Reservation> {
   return db.transaction(async (trx) => {
     const inbound: MessageRow | undefined = await trx('messages').where({ id: draft.inboundId, direction: 'inbound' }).forUpdate().first();
     if (!inbound) throw new Error(`inbound message ${draft.inboundId} not found`);
@@ -32,7 +42,9 @@ export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, n
     const existing: MessageRow | undefined = await trx('messages').where({ in_reply_to: inbound.id }).forUpdate().first();
     if (existing?.wamid) return { kind: 'done', replyId: existing.id, wamid: existing.wamid };
 
-    if (existing?.status === 'unknown' && existing.attempt_started_at) {
+    // `sending` with no Meta id means an attempt was cut off (worker killed, crash) after the row
+    // was written: its outcome is as unknown as a timeout's.
+    if ((existing?.status === 'unknown' || existing?.status === 'sending') && existing.attempt_started_at) {
       const since = new Date(existing.attempt_started_at.getTime() - 5_000);
       const sent = await trx('message_statuses as s')
         .where({ 's.phone_number_id': inbound.phone_number_id, 's.recipient_id': inbound.customer_wa_id })
@@ -46,7 +58,14 @@ export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, n
         await trx('messages').where({ id: inbound.id }).update({ status: 'replied', updated_at: now });
         return { kind: 'done', replyId: existing.id, wamid: sent.wamid };
       }
-      if (now.getTime() - existing.attempt_started_at.getTime() < graceMs) return { kind: 'wait', reason: 'outcome_unknown' };
+      // The grace runs from when the outcome became unknown (the attempt's end), not its start.
+      const unknownSince = existing.status === 'unknown' ? existing.updated_at : existing.attempt_started_at;
+      const waited = now.getTime() - unknownSince.getTime();
+      if (waited < graceMs) return { kind: 'wait', reason: 'outcome_unknown' };
+      // Past the grace, resend only once the status webhooks we received are all recorded: after an
+      // outage or under a backlog (API, Temporal, PostgreSQL) ours may simply not be processed yet.
+      const pipelineAlive = await statusesCaughtUp();
+      if (!pipelineAlive && waited < graceMs * GRACES_WITHOUT_STATUSES) return { kind: 'wait', reason: 'outcome_unknown' };
     }
     if (await earlierMessagePending(trx, inbound)) return { kind: 'wait', reason: 'earlier_message' };
 

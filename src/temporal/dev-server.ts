@@ -70,6 +70,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
   }
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  // The server never outlives the process that started it.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   try {
     await waitUntilServing(address, exited, () => output);
   } catch (error) {

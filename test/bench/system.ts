@@ -128,6 +128,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    void exited.then(() => process.off('exit', reap));
     const service = { name, child, exited };
     services.set(name, service);
     if (name === 'api') await waitFor(async () => (await fetch(`${apiUrl}/healthz`)).ok, 30_000, 'the API');

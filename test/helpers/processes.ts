@@ -19,6 +19,10 @@ export function spawnService(command: 'worker' | 'api', env: NodeJS.ProcessEnv):
   child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
   child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Never leave a service behind when the test process ends, whatever happened to the test.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   return {
     child,
     output: () => output,

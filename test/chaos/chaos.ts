@@ -1,0 +1,160 @@
+// npm run chaos [-- --seconds N --rate R] — the real system under load and faults, then counts.
+// API and worker run as processes, Temporal on a database file, PostgreSQL of the run's own, the
+// sandbox as Meta. The driver delivers signed webhooks as Meta does (again with backoff until 200;
+// a share again after a 200, late, out of order, concurrently) while it kills and restarts
+// everything in turn. Then it drains and checks every message against PostgreSQL and the sandbox.
+import { signBody } from '../../src/meta/signature.js';
+import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
+import { startSystem, type BenchSystem } from '../bench/system.js';
+import { checkRun, type Posted } from './checks.js';
+import { connectUnderFaults, type ConnectScenario } from './connect-scenario.js';
+
+const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]));
+const seconds = Number(args.get('--seconds') ?? 110);
+const rate = Number(args.get('--rate') ?? 4);
+const businesses = 3;
+const customersPerNumber = 12;
+
+const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Fault {
+  name: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+const system: BenchSystem = await startSystem({
+  ownPostgres: true,
+  env: { LOG_LEVEL: 'info', CALLBACK_WAIT_MS: '2000', GRAPH_TIMEOUT_MS: '5000', SEND_UNKNOWN_OUTCOME_GRACE_MS: '10000' },
+  log,
+});
+let exitCode = 1;
+try {
+  const state = system.sandbox.state;
+  const numbers: string[] = [];
+  for (let i = 0; i < businesses; i++) {
+    const businessId = `chaos-${i}`;
+    await connectThroughMeta(system.apiUrl, businessId, { decision: 'approve' }, system.secrets.AUTH_JWT_SECRET);
+    const status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
+    for (const account of status.accounts) for (const n of account.phoneNumbers) numbers.push(n.phoneNumberId);
+  }
+  log(`connected ${businesses} businesses, ${numbers.length} numbers; load ${rate} messages/s for ${seconds} s`);
+
+  const posted: Posted[] = [];
+  const deliveries = { total: 0, redeliveries: 0, after200: 0, failedAttempts: 0, status503: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  /** Delivers like Meta: again with backoff until a 200. */
+  async function deliver(body: string, record?: Posted): Promise<void> {
+    const signature = signBody(body, system.secrets.META_APP_SECRET);
+    for (let attempt = 0; ; attempt++) {
+      deliveries.total++;
+      if (attempt > 0) deliveries.redeliveries++;
+      try {
+        const res = await fetch(`${system.apiUrl}/api/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, signal: AbortSignal.timeout(15_000) });
+        await res.body?.cancel();
+        if (res.status === 200) {
+          if (record && record.acceptedAt === undefined) record.acceptedAt = Date.now();
+          return;
+        }
+        if (res.status === 503) deliveries.status503++;
+        deliveries.failedAttempts++;
+      } catch {
+        deliveries.failedAttempts++;
+      }
+      await sleep(Math.min(10_000, 300 * 2 ** attempt));
+    }
+  }
+
+  function send(n: number): void {
+    const phoneNumberId = numbers[n % numbers.length]!;
+    const customer = `4917${String(n % (numbers.length * customersPerNumber)).padStart(7, '0')}`;
+    const { payload, messageIds } = state.composeCustomerMessages([{ phoneNumberId, from: customer, type: 'text', text: `chaos ${n}` }]);
+    const body = JSON.stringify(payload);
+    const record: Posted = { wamid: messageIds[0]!, phoneNumberId, customer, postedAt: Date.now() };
+    posted.push(record);
+    track(deliver(body, record));
+    const roll = Math.random();
+    // A share is delivered again even after a 200: concurrently, late, or much later (out of order).
+    if (roll < 0.05) track(deliver(body).then(() => void deliveries.after200++));
+    else if (roll < 0.1) track(sleep(1000 + Math.random() * 4000).then(() => deliver(body)).then(() => void deliveries.after200++));
+    else if (roll < 0.13) track(sleep(15_000 + Math.random() * 20_000).then(() => deliver(body)).then(() => void deliveries.after200++));
+  }
+
+  // The fault plan: each fault twice, one after another (never two at once), spread over the run.
+  const faults: Fault[] = [];
+  const restart = (name: 'worker' | 'api') => async () => {
+    await system.killService(name, 'SIGKILL');
+    await sleep(2000);
+    await system.startService(name);
+  };
+  const metaFaults = async () => {
+    for (const n of numbers) {
+      state.addFault({ operation: 'messages.send', status: 500, objectId: n });
+      state.addFault({ operation: 'messages.send', status: 503, objectId: n });
+      state.addFault({ operation: 'messages.send', status: 429, error: { code: 130429, message: 'Rate limit hit' }, objectId: n });
+      state.addFault({ operation: 'messages.send', hangMs: 50_000, objectId: n });
+      state.addFault({ operation: 'messages.send', hangMs: 50_000, effect: 'after', objectId: n });
+      state.addFault({ operation: 'messages.read', status: 500, times: 3, objectId: n });
+    }
+    await sleep(5000);
+  };
+  const connectScenarios: ConnectScenario[] = [];
+  const plan: Array<{ at: number; name: string; run: () => Promise<void> }> = [
+    { at: 0.02, name: 'connect, worker killed mid-way, callback reloaded 3 times', run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-a', log)) },
+    { at: 0.1, name: 'worker SIGKILL', run: restart('worker') },
+    { at: 0.16, name: 'API SIGKILL', run: restart('api') },
+    { at: 0.22, name: 'PostgreSQL restart', run: async () => { await system.postgres!.stop(); await sleep(2000); await system.postgres!.start(); } },
+    { at: 0.28, name: 'Temporal stopped 20 s', run: async () => { await system.stopTemporal(); await sleep(20_000); await system.startTemporal(); } },
+    { at: 0.5, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
+    { at: 0.55, name: 'connect, worker killed mid-way, callback reloaded 3 times', run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-b', log)) },
+    { at: 0.62, name: 'worker SIGKILL', run: restart('worker') },
+    { at: 0.67, name: 'API SIGKILL', run: restart('api') },
+    { at: 0.72, name: 'PostgreSQL restart', run: async () => { await system.postgres!.stop(); await sleep(2000); await system.postgres!.start(); } },
+    { at: 0.76, name: 'Temporal stopped 20 s', run: async () => { await system.stopTemporal(); await sleep(20_000); await system.startTemporal(); } },
+    { at: 0.95, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
+  ];
+
+  const started = Date.now();
+  const faultRun = (async () => {
+    for (const step of plan) {
+      await sleep(Math.max(0, started + step.at * seconds * 1000 - Date.now()));
+      const fault = { name: step.name, startedAt: Date.now(), endedAt: 0 };
+      log(`fault: ${step.name}`);
+      try {
+        await step.run();
+      } finally {
+        fault.endedAt = Date.now();
+        faults.push(fault);
+        log(`fault over: ${step.name} (${((fault.endedAt - fault.startedAt) / 1000).toFixed(1)} s)`);
+      }
+    }
+  })();
+  let faultsDone = false;
+  void faultRun.finally(() => (faultsDone = true));
+  // The load runs for the given time and at least until the last fault is over (plus a little).
+  let loadEnd = started + seconds * 1000;
+  void faultRun.finally(() => (loadEnd = Math.max(loadEnd, Date.now() + 5000)));
+  for (let n = 0; !faultsDone || Date.now() < loadEnd; n++) {
+    send(n);
+    const next = started + ((n + 1) * 1000) / rate;
+    await sleep(Math.max(0, next - Date.now()));
+  }
+  log(`load done: ${posted.length} messages; waiting for the faults and deliveries to finish`);
+  await faultRun;
+  while (inFlight.size > 0) await Promise.race(inFlight);
+  log('every message delivered with a 200; draining');
+
+  const report = await checkRun(system, { posted, faults, deliveries, connectScenarios, log });
+  exitCode = report.ok ? 0 : 1;
+} catch (error) {
+  log(`chaos run failed: ${(error as Error).stack ?? String(error)}`);
+} finally {
+  await system.stop().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+  process.exit(exitCode);
+}

@@ -1,0 +1,208 @@
+// After the chaos: drain, then check every message against PostgreSQL and the sandbox's own record
+// of the calls it received, every workflow and every connect, and search logs, histories and
+// plaintext columns for secrets. Prints the table; ok is false on any lost or duplicated reply or
+// any other broken promise.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { parseKeyring } from '../../src/crypto.js';
+import { readIntegrationToken } from '../../src/store/integrations.js';
+import { dataConverter } from '../../src/temporal/client.js';
+import type { BenchSystem } from '../bench/system.js';
+import type { ConnectScenario } from './connect-scenario.js';
+
+export interface Posted {
+  wamid: string;
+  phoneNumberId: string;
+  customer: string;
+  postedAt: number;
+  /** When our API first answered 200 for it: the order messages "arrived" in. */
+  acceptedAt?: number;
+}
+
+export interface RunRecord {
+  posted: Posted[];
+  faults: Array<{ name: string; startedAt: number; endedAt: number }>;
+  deliveries: { total: number; redeliveries: number; after200: number; failedAttempts: number; status503: number };
+  connectScenarios: ConnectScenario[];
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ ok: boolean }> {
+  const { posted, log } = run;
+  const state = system.sandbox.state;
+  const ids = new Set(posted.map((p) => p.wamid));
+  const sends = () => state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && c.messageContextId && ids.has(c.messageContextId));
+
+  // Drain: until every message has its reply, or nothing moved for two minutes.
+  const drainStarted = Date.now();
+  let last = -1;
+  let lastMove = Date.now();
+  for (;;) {
+    const answered = new Set(sends().map((c) => c.messageContextId)).size;
+    if (answered >= ids.size) break;
+    if (answered !== last) [last, lastMove] = [answered, Date.now()];
+    if (Date.now() - lastMove > 120_000) break;
+    await sleep(1000);
+  }
+  const keyring = parseKeyring(system.secrets.CREDENTIALS_ENCRYPTION_KEY);
+  const client = new Client({ connection: await Connection.connect({ address: system.temporal.address }), dataConverter: dataConverter(keyring) });
+  // Statuses and account events may still be in flight: wait for Temporal to go quiet too.
+  let running: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    running = [];
+    for await (const w of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) if (!w.workflowId.startsWith('temporal-sys')) running.push(`${w.type}:${w.workflowId}`);
+    if (running.length === 0) break;
+    await sleep(1000);
+  }
+  const drainMs = Date.now() - drainStarted;
+
+  // Messages: stored once, answered once, in order.
+  const rows = await system.db('messages').where({ direction: 'inbound' }).whereIn('wamid', [...ids]).select('wamid');
+  const storedCount = new Map<string, number>();
+  for (const r of rows) storedCount.set(r.wamid!, (storedCount.get(r.wamid!) ?? 0) + 1);
+  const notStored = [...ids].filter((id) => !storedCount.has(id)).length;
+  const storedTwice = [...storedCount.values()].filter((n) => n > 1).length;
+  const replies = sends();
+  const perMessage = new Map<string, number>();
+  for (const c of replies) perMessage.set(c.messageContextId!, (perMessage.get(c.messageContextId!) ?? 0) + 1);
+  const lost = [...ids].filter((id) => !perMessage.has(id)).length;
+  const duplicated = [...perMessage.values()].filter((n) => n > 1).length;
+  const replySeq = new Map(replies.map((c) => [c.messageContextId!, c.seq]));
+  let outOfOrder = 0;
+  const byCustomer = new Map<string, Posted[]>();
+  for (const p of posted) byCustomer.set(`${p.phoneNumberId}:${p.customer}`, [...(byCustomer.get(`${p.phoneNumberId}:${p.customer}`) ?? []), p]);
+  // Order. Replies follow the customer's order (Meta's timestamps, a second or more apart) among
+  // the messages we hold. A violation: b was sent before a, a was answered first although b had
+  // already arrived (our 200) a second or more before a's reply went out. When b only arrived
+  // after a's reply (Meta's redelivery reordered them), no system could answer b first: counted
+  // apart.
+  const inversions: string[] = [];
+  let reorderedByDelivery = 0;
+  const replyTime = new Map(replies.map((c) => [c.messageContextId!, Date.parse(c.at)]));
+  const stamp = (t: number | undefined) => (t ? new Date(t).toISOString().slice(11, 23) : '-');
+  for (const list of byCustomer.values()) {
+    const answered = list.filter((p) => replySeq.has(p.wamid) && p.acceptedAt !== undefined);
+    for (const a of answered) {
+      for (const b of answered) {
+        const sentBefore = Math.floor(a.postedAt / 1000) - Math.floor(b.postedAt / 1000) >= 1;
+        if (!sentBefore || replySeq.get(b.wamid)! < replySeq.get(a.wamid)!) continue;
+        if (b.acceptedAt! + 1000 <= replyTime.get(a.wamid)!) {
+          outOfOrder++;
+          inversions.push(`order: ${a.wamid.slice(-14)} (sent ${stamp(a.postedAt)}) answered ${stamp(replyTime.get(a.wamid))} before ${b.wamid.slice(-14)} (sent ${stamp(b.postedAt)}, arrived ${stamp(b.acceptedAt)})`);
+        } else {
+          reorderedByDelivery++;
+        }
+      }
+    }
+  }
+  const duplicates: string[] = [];
+  for (const [id] of [...perMessage.entries()].filter(([, n]) => n > 1)) {
+    const calls = state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === id);
+    duplicates.push(`duplicate ${id}: ${calls.map((c) => `${c.at.slice(11, 23)} ${c.status}${c.faulted ? ' faulted' : ''} ${c.effect} ${c.messageId ?? ''}`).join('; ')}`);
+    if (process.env.CHAOS_DEBUG) {
+      const sentIds = calls.map((c) => c.messageId).filter(Boolean) as string[];
+      const statuses = await system.db('message_statuses').whereIn('wamid', sentIds).select('wamid', 'status', 'occurred_at', 'received_at');
+      const inbound = await system.db('messages').where({ wamid: id }).first();
+      const reply = inbound ? await system.db('messages').where({ in_reply_to: inbound.id }).first() : undefined;
+      const hooks = state.deliveries({}).filter((d) => sentIds.some((w) => JSON.stringify(d).includes(w)));
+      duplicates.push(`   statuses ${JSON.stringify(statuses)} reply ${JSON.stringify(reply)} deliveries ${JSON.stringify(hooks.map((h) => [h.at, h.httpStatus, h.error]))}`);
+    }
+  }
+
+  // Workflows: none left running, none failed without a recorded reason.
+  const failedWithoutReason: string[] = [];
+  let failed = 0;
+  for await (const w of client.workflow.list({ query: "ExecutionStatus = 'Failed'" })) {
+    failed++;
+    try {
+      await client.workflow.getHandle(w.workflowId, w.runId).result();
+    } catch (error) {
+      const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+      if (!cause?.message) failedWithoutReason.push(w.workflowId);
+    }
+  }
+
+  // Connects: fully connected, or nothing persisted.
+  const halfConnected: string[] = [];
+  for (const attempt of await system.db('connect_attempts')) {
+    const integration = await system.db('channel_integrations').where({ business_id: attempt.business_id }).first();
+    const staged = await system.db('token_staging').where({ connect_id: attempt.workflow_id });
+    if (attempt.state === 'running') halfConnected.push(`${attempt.workflow_id} still running`);
+    if (attempt.state === 'succeeded') {
+      const numbers = integration ? await system.db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true }) : [];
+      if (!integration?.is_active || numbers.length === 0 || !integration.credentials) halfConnected.push(`${attempt.workflow_id} succeeded without a working integration`);
+    }
+    if (attempt.state === 'failed' && integration && !(await system.db('connect_attempts').where({ business_id: attempt.business_id, state: 'succeeded' }).first())) {
+      halfConnected.push(`${attempt.workflow_id} failed but left an integration`);
+    }
+    if (attempt.state !== 'running' && staged.length > 0) halfConnected.push(`${attempt.workflow_id} left staged secrets`);
+  }
+  for (const s of run.connectScenarios) {
+    if (!s.connected) halfConnected.push(`${s.businessId} did not connect`);
+    if (s.codeExchanges !== 1) halfConnected.push(`${s.businessId} exchanged its code ${s.codeExchanges} times`);
+  }
+
+  // Secrets: nowhere in logs, workflow histories or plaintext columns.
+  const secrets = [system.secrets.META_APP_SECRET, system.secrets.AUTH_JWT_SECRET, system.secrets.WHATSAPP_VERIFY_TOKEN, system.secrets.CREDENTIALS_ENCRYPTION_KEY.split(':')[1]!];
+  for (const i of await system.db('channel_integrations').select('id')) {
+    const token = await readIntegrationToken(system.db, keyring, i.id);
+    if (token) secrets.push(token);
+  }
+  const leaks: string[] = [];
+  for (const file of readdirSync(system.dir).filter((f) => f.endsWith('.log'))) {
+    const text = readFileSync(join(system.dir, file), 'utf8');
+    for (const s of secrets) if (text.includes(s)) leaks.push(`log ${file}`);
+  }
+  let histories = 0;
+  for await (const w of client.workflow.list({ query: "WorkflowType = 'connectWhatsApp' OR WorkflowType = 'refreshToken' OR WorkflowType = 'disconnectWhatsApp'" })) {
+    const raw = JSON.stringify(await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory());
+    histories++;
+    for (const s of secrets) if (raw.includes(s) || raw.includes(Buffer.from(s).toString('base64'))) leaks.push(`history ${w.workflowId}`);
+  }
+  const tables = ['channel_integrations', 'whatsapp_business_accounts', 'whatsapp_phone_numbers', 'messages', 'message_statuses', 'connect_attempts', 'oauth_states', 'token_staging', 'account_events'];
+  for (const table of tables) {
+    const dump = JSON.stringify(await system.db(table).select('*'));
+    for (const s of secrets) if (dump.includes(s)) leaks.push(`table ${table}`);
+  }
+
+  // Recovery: from the end of each fault to the first reply to a message posted after it.
+  const replyAt = new Map(replies.map((c) => [c.messageContextId!, Date.parse(c.at)]));
+  const recovery = run.faults.map((f) => {
+    const after = posted.filter((p) => p.postedAt >= f.endedAt && replyAt.has(p.wamid)).map((p) => replyAt.get(p.wamid)!);
+    const first = after.length ? Math.min(...after) : NaN;
+    return { name: f.name, seconds: (first - f.endedAt) / 1000, lasted: (f.endedAt - f.startedAt) / 1000 };
+  });
+
+  const table: Array<[string, string | number]> = [
+    ['messages (unique)', ids.size],
+    ['deliveries (with redeliveries)', `${run.deliveries.total} (${run.deliveries.redeliveries} redeliveries, ${run.deliveries.after200} after a 200)`],
+    ['503s answered', run.deliveries.status503],
+    ['failed delivery attempts (503, refused, reset)', run.deliveries.failedAttempts],
+    ['stored (not stored / stored twice)', `${rows.length} (${notStored} / ${storedTwice})`],
+    ['replies', replies.length],
+    ['lost', lost],
+    ['duplicated', duplicated],
+    ['out of order', outOfOrder],
+    ['answered before an earlier message that arrived only later', reorderedByDelivery],
+    ['workflows still running', running.length],
+    ['workflows failed (without a reason)', `${failed} (${failedWithoutReason.length})`],
+    ['connects half-done', halfConnected.length],
+    ['secret leaks (logs, histories checked, tables)', `${leaks.length} (${histories} histories)`],
+    ['drain after the last delivery', `${(drainMs / 1000).toFixed(1)} s`],
+  ];
+  const width = Math.max(...table.map(([k]) => k.length));
+  log('results');
+  for (const [k, v] of table) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
+  process.stdout.write('  recovery after each fault (fault duration → first reply to a message posted after it):\n');
+  for (const r of recovery) process.stdout.write(`    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${Number.isNaN(r.seconds) ? 'n/a' : `${r.seconds.toFixed(1)} s`}\n`);
+  for (const problem of [...halfConnected, ...leaks, ...running.slice(0, 10), ...failedWithoutReason, ...duplicates.slice(0, 10), ...inversions.slice(0, 10)]) process.stdout.write(`  ! ${problem}\n`);
+  await client.connection.close();
+  // Fails on any lost or duplicated reply, and on every other broken promise but order, which is
+  // reported (see RELIABILITY.md for the window it has under restarts).
+  const ok = lost === 0 && duplicated === 0 && notStored === 0 && storedTwice === 0 && running.length === 0 && failedWithoutReason.length === 0 && halfConnected.length === 0 && leaks.length === 0;
+  process.stdout.write(ok ? '  PASS\n' : '  FAIL\n');
+  return { ok };
+}
