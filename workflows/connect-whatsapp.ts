@@ -16,6 +16,7 @@ import {
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { databaseStep, graphCall } from './policies.js';
 import type { DiscoveryHints } from '../activities/connect-types.js';
 import { CONNECT_ERRORS, isConnectErrorCode, type ConnectErrorCode } from '../src/errors.js';
 import { searchAttributes } from '../src/temporal/names.js';
@@ -58,16 +59,6 @@ const codeExchange = {
   startToCloseTimeout: '20s',
   scheduleToCloseTimeout: '90s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
-} as const;
-// Other Graph calls: back off up to a few minutes before calling Meta unavailable.
-const graphCall = {
-  startToCloseTimeout: '20s',
-  scheduleToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
-} as const;
-const databaseStep = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
 } as const;
 
 const { exchangeCode } = proxyActivities<Activities>(codeExchange);

@@ -2,6 +2,7 @@
 // cancels its running work, tells Meta to stop sending its webhooks, then destroys the token.
 import { log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { databaseStep, graphCall } from './policies.js';
 
 export interface DisconnectInput {
   integrationId: string;
@@ -12,16 +13,6 @@ export interface DisconnectResult {
   unsubscribed: string[];
   skipped: string[];
 }
-
-const graphCall = {
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
-} as const;
-const databaseStep = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
-} as const;
 
 const { unsubscribeIntegration } = proxyActivities<Activities>(graphCall);
 const { cancelIntegrationWork, deleteTokenSchedule } = proxyActivities<Activities>({

@@ -4,6 +4,7 @@
 // still subscribed to each account's webhooks and subscribes again when it is not.
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { databaseStep } from './policies.js';
 
 export interface RefreshTokenInput {
   integrationId: string;
@@ -16,17 +17,14 @@ export type RefreshTokenResult =
   | { outcome: 'refreshed'; expiresAt: string }
   | { outcome: 'expiring'; expiresAt: string };
 
-const graphCall = {
+// Token checks may take their time: a failed check is only recorded after ten minutes.
+const patientGraphCall = {
   startToCloseTimeout: '20s',
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
 } as const;
-const databaseStep = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
-} as const;
 
-const { inspectToken, refreshLongLivedToken, verifySubscriptions } = proxyActivities<Activities>(graphCall);
+const { inspectToken, refreshLongLivedToken, verifySubscriptions } = proxyActivities<Activities>(patientGraphCall);
 const { recordTokenCheck, recordFailedTokenCheck } = proxyLocalActivities<Activities>(databaseStep);
 
 export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTokenResult> {
