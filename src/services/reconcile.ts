@@ -1,22 +1,32 @@
 // Reconcile: every active integration has exactly one token-care schedule, and schedules of
-// inactive or deleted integrations are removed. Run by the worker at start and by `npm run reconcile`.
+// inactive or deleted integrations are removed; secrets staged by connects that died and OAuth
+// states long expired are purged. Run by the worker at start and by `npm run reconcile`.
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
+import { purgeExpiredStates } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
+import { purgeExpiredStaging } from '../store/staging.js';
 import { deleteTokenSchedule, ensureTokenSchedule, listTokenSchedules } from '../temporal/schedules.js';
 
 export interface ReconcileReport {
   active: number;
   created: string[];
   removed: string[];
+  /** Staged secrets past their purge time, and OAuth states expired for a day, deleted. */
+  purged: { stagedSecrets: number; oauthStates: number };
 }
 
 export async function reconcileSchedules(db: Db, client: Client, config: Config): Promise<ReconcileReport> {
   const active = await db('channel_integrations').where({ channel: WHATSAPP, is_active: true }).select('id', 'business_id');
   const scheduled = new Set(await listTokenSchedules(client));
   const wanted = new Set(active.map((i) => i.id));
-  const report: ReconcileReport = { active: active.length, created: [], removed: [] };
+  const report: ReconcileReport = {
+    active: active.length,
+    created: [],
+    removed: [],
+    purged: { stagedSecrets: await purgeExpiredStaging(db), oauthStates: await purgeExpiredStates(db) },
+  };
   for (const integration of active) {
     if (scheduled.has(integration.id)) continue;
     await ensureTokenSchedule(client, config, { integrationId: integration.id, businessId: integration.business_id });
