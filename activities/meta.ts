@@ -286,7 +286,11 @@ export function createMetaActivities({ db, graph, config, temporal }: ActivityDe
         return { outcome: 'unanswered', reason };
       }
       const draft = { inboundId: input.inboundId, text: input.text, responder: input.responder };
-      const reservation: Reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs, statusesCaughtUp);
+      const grace = config.reply.unknownOutcomeGraceMs;
+      let reservation: Reservation = await reserveReply(db, draft, grace, undefined);
+      // Asked outside the transaction: no Temporal call while row and advisory locks are held.
+      if (reservation.kind === 'ask_statuses') reservation = await reserveReply(db, draft, grace, await statusesCaughtUp());
+      if (reservation.kind === 'ask_statuses') throw new Error('reservation asked twice about statuses');
       // Not our turn yet: say so at once. The workflow waits on a timer, so a waiting reply never
       // holds an activity slot that the message it waits for may need.
       if (reservation.kind === 'wait') return { outcome: 'wait', reason: reservation.reason };

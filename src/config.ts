@@ -1,6 +1,8 @@
 // The one place that reads process.env. Everything else receives a typed Config.
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
 
@@ -14,8 +16,19 @@ export interface Config {
   temporal: {
     address: string;
     namespace: string;
+    /**
+     * How the client and the worker connect (TLS, client certificate, API key, gRPC headers),
+     * from Temporal's environment configuration: a profile of TEMPORAL_CONFIG_FILE (or the
+     * default temporal.toml) overridden by the TEMPORAL_* variables.
+     */
+    connection: TemporalConnectionSettings;
+    /** The named profile in use, when one was asked for. */
+    profile: string | undefined;
+    /** The base task queue; each kind of work polls a queue derived from it. */
     taskQueue: string;
     uiUrl: string | undefined;
+    /** How often the reconcile Schedule runs. */
+    reconcileIntervalMs: number;
   };
   meta: {
     sandbox: boolean;
@@ -57,6 +70,17 @@ export interface Config {
   callbackWaitMs: number;
   codecAuthToken: string | undefined;
   workerMetricsPort: number | undefined;
+  worker: {
+    /** Activity slots (and as many local-activity slots) of each queue's worker. */
+    slots: Record<'messages' | 'connect' | 'maintenance', number>;
+  };
+}
+
+export interface TemporalConnectionSettings {
+  address: string;
+  tls?: ReturnType<typeof toClientOptions>['connectionOptions']['tls'];
+  apiKey?: string;
+  metadata?: Record<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -120,10 +144,9 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('whatsapp'),
   TEMPORAL_UI_URL: url.optional(),
+  RECONCILE_INTERVAL: duration.default(900_000),
   META_SANDBOX: bool,
   META_APP_ID: optionalText,
   META_APP_SECRET: optionalText,
@@ -146,9 +169,9 @@ const schema = z.object({
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
   REPLY_WEBHOOK_URL: url.optional(),
   REPLY_WEBHOOK_SECRET: optionalText,
-  REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.responderMs),
   SEND_UNKNOWN_OUTCOME_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
-  GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.graphMs),
   AUTO_REPLY_TEXT: z
     .string()
     .min(1)
@@ -159,6 +182,9 @@ const schema = z.object({
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   CODEC_AUTH_TOKEN: optionalText,
   WORKER_METRICS_PORT: port.optional(),
+  WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(10),
+  WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(3),
+  WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(3),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -196,7 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       problems.push(`CREDENTIALS_ENCRYPTION_KEY: ${(error as Error).message}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const temporal = temporalConnection(blankless as Record<string, string>, problems);
+  if (problems.length > 0 || !temporal) throw new ConfigError(problems);
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   const appSecret = e.META_APP_SECRET ?? '';
@@ -208,9 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     databaseUrl: e.DATABASE_URL ?? '',
     logLevel: e.LOG_LEVEL,
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      ...temporal,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      reconcileIntervalMs: e.RECONCILE_INTERVAL,
       uiUrl: e.TEMPORAL_UI_URL ? stripSlash(e.TEMPORAL_UI_URL) : undefined,
     },
     meta: {
@@ -248,7 +275,35 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     callbackWaitMs: e.CALLBACK_WAIT_MS,
     codecAuthToken: e.CODEC_AUTH_TOKEN,
     workerMetricsPort: e.WORKER_METRICS_PORT,
+    worker: {
+      slots: { messages: e.WORKER_MESSAGES_SLOTS, connect: e.WORKER_CONNECT_SLOTS, maintenance: e.WORKER_MAINTENANCE_SLOTS },
+    },
   };
+}
+
+const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+
+/**
+ * Temporal's own environment configuration (the same TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE the CLI reads), so
+ * one profile file serves the CLI, the API and the worker alike.
+ */
+function temporalConnection(env: Record<string, string>, problems: string[]) {
+  try {
+    const profile = loadClientConfigProfile({ overrideEnvVars: env });
+    const { connectionOptions, namespace } = toClientOptions(profile);
+    const connection: TemporalConnectionSettings = { address: connectionOptions.address ?? DEFAULT_TEMPORAL_ADDRESS };
+    if (connectionOptions.tls !== undefined) connection.tls = connectionOptions.tls;
+    if (typeof connectionOptions.apiKey === 'string') connection.apiKey = connectionOptions.apiKey;
+    if (connectionOptions.metadata && Object.keys(connectionOptions.metadata).length > 0) {
+      connection.metadata = connectionOptions.metadata as Record<string, string>;
+    }
+    return { address: connection.address, namespace: namespace ?? 'default', connection, profile: env.TEMPORAL_PROFILE };
+  } catch (error) {
+    // The library's messages name the profile or file; never a key or certificate.
+    problems.push(`TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_TLS_*: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 function stripSlash(value: string): string {

@@ -5,15 +5,17 @@ import { createLogger } from './logger.js';
 import { startApi } from './commands/api.js';
 import { writeWorkflowBundle } from './commands/bundle.js';
 import { DevStartError, runDev } from './commands/dev.js';
-import { runMigrations, type MigrateDirection } from './commands/migrate.js';
+import { runMigrations, setUpTemporal, type MigrateDirection } from './commands/migrate.js';
 import { runSelfCheck } from './commands/selfcheck.js';
 import { runReconcile } from './commands/reconcile.js';
 import { startWorker } from './commands/worker.js';
+import { SearchAttributesError } from './temporal/search-attributes.js';
 
 const USAGE = `usage: waconnect <command>
   api                      the HTTP API (PORT, default 8000)
   worker                   the Temporal worker (TEMPORAL_TASK_QUEUE, default whatsapp)
-  migrate [latest|rollback|rollback-all]
+  migrate [latest|rollback|rollback-all] [--skip-temporal]
+                           PostgreSQL migrations, then the Temporal namespace's search attributes
   selfcheck                run one workflow end to end through the worker and PostgreSQL
   reconcile                one token schedule per active integration; remove orphans
   dev                      everything on a laptop (npm start)
@@ -56,13 +58,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
-      const direction = (rest[0] ?? 'latest') as MigrateDirection;
-      if (!['latest', 'rollback', 'rollback-all'].includes(direction)) {
+      const skipTemporal = rest.includes('--skip-temporal');
+      const direction = (rest.find((arg) => !arg.startsWith('--')) ?? 'latest') as MigrateDirection;
+      if (!['latest', 'rollback', 'rollback-all'].includes(direction) || rest.some((a) => a.startsWith('--') && a !== '--skip-temporal')) {
         process.stderr.write(`${USAGE}\n`);
         return 2;
       }
       const config = loadConfig(env, 'migrate');
-      await runMigrations(config.databaseUrl, direction, createLogger({ level: config.logLevel, name: 'migrate' }));
+      const log = createLogger({ level: config.logLevel, name: 'migrate' });
+      await runMigrations(config.databaseUrl, direction, log);
+      if (direction === 'latest' && !skipTemporal) await setUpTemporal(config, log);
       return 0;
     }
     case 'selfcheck': {
@@ -94,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof DevStartError) {
+    if (error instanceof ConfigError || error instanceof DevStartError || error instanceof SearchAttributesError) {
       process.stderr.write(`${error.message}\n`);
     } else {
       process.stderr.write(`fatal: ${(error as Error).stack ?? String(error)}\n`);

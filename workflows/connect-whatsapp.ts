@@ -9,17 +9,17 @@ import {
   isCancellation,
   log,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { databaseStep, graphCall } from './policies.js';
+import { db, graphCall, pagedGraphCall } from './policies.js';
 import type { DiscoveryHints } from '../activities/connect-types.js';
 import { CONNECT_ERRORS, isConnectErrorCode, type ConnectErrorCode } from '../src/errors.js';
 import { searchAttributes } from '../src/temporal/names.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 
 export interface ConnectInput {
   businessId: string;
@@ -27,6 +27,8 @@ export interface ConnectInput {
   /** The redirect_uri of the OAuth dialog; null for Embedded Signup popup codes. */
   redirectUri: string | null;
   hints?: DiscoveryHints;
+  /** The configured call timeouts; absent in executions started before they travelled here. */
+  timeouts?: CallTimeouts;
 }
 
 export interface ConnectResult {
@@ -55,19 +57,20 @@ export interface ConnectProgress {
 export const connectProgressQuery = defineQuery<ConnectProgress>('progress');
 
 // The authorization code lives minutes (seconds for popup codes): retry briefly.
-const codeExchange = {
-  startToCloseTimeout: '20s',
-  scheduleToCloseTimeout: '90s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
-} as const;
+function codeExchange(timeouts: CallTimeouts) {
+  const attemptMs = graphCall(timeouts).startToCloseTimeout;
+  return {
+    startToCloseTimeout: attemptMs,
+    scheduleToCloseTimeout: Math.max(90_000, 3 * attemptMs),
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
+  } as const;
+}
 
-const { exchangeCode } = proxyActivities<Activities>(codeExchange);
-const { upgradeToken, discoverAccounts, subscribeApp, registerNumber, unsubscribeUnused } = proxyActivities<Activities>(graphCall);
 const { ensureTokenSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
-const { checkNumbersAvailable, persistIntegration, finishConnect } = proxyLocalActivities<Activities>(databaseStep);
+const { checkNumbersAvailable, persistIntegration, finishConnect } = db;
 
 /** The stable error code for whatever ended the connect. */
 export function connectErrorCode(error: unknown): ConnectErrorCode {
@@ -87,6 +90,10 @@ export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResul
   setHandler(connectProgressQuery, () => progress);
   const step = (next: ConnectStep) => (progress = { step: next, error: null });
   const subscribed: string[] = [];
+  const timeouts = input.timeouts ?? DEFAULT_CALL_TIMEOUTS;
+  const { exchangeCode } = proxyActivities<Activities>(codeExchange(timeouts));
+  const { upgradeToken, subscribeApp, registerNumber } = proxyActivities<Activities>(graphCall(timeouts));
+  const { discoverAccounts, unsubscribeUnused } = proxyActivities<Activities>(pagedGraphCall(timeouts));
 
   try {
     const exchanged = await exchangeCode({ connectId, redirectUri: input.redirectUri });

@@ -1,12 +1,14 @@
 // DisconnectWhatsApp: the API has already deactivated the integration; this deletes its schedule,
 // cancels its running work, tells Meta to stop sending its webhooks, then destroys the token.
-import { log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { databaseStep, graphCall } from './policies.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
+import { db, pagedGraphCall, temporalCall } from './policies.js';
 
 export interface DisconnectInput {
   integrationId: string;
   businessId: string;
+  timeouts?: CallTimeouts;
 }
 
 export interface DisconnectResult {
@@ -14,14 +16,11 @@ export interface DisconnectResult {
   skipped: string[];
 }
 
-const { unsubscribeIntegration } = proxyActivities<Activities>(graphCall);
-const { cancelIntegrationWork, deleteTokenSchedule } = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
-});
-const { destroyCredentials } = proxyLocalActivities<Activities>(databaseStep);
+const { cancelIntegrationWork, deleteTokenSchedule } = proxyActivities<Activities>(temporalCall);
+const { destroyCredentials } = db;
 
 export async function disconnectWhatsApp(input: DisconnectInput): Promise<DisconnectResult> {
+  const { unsubscribeIntegration } = proxyActivities<Activities>(pagedGraphCall(input.timeouts ?? DEFAULT_CALL_TIMEOUTS));
   // Nothing may call Meta with this token any more: no scheduled checks, no replies in flight.
   await deleteTokenSchedule({ integrationId: input.integrationId });
   await cancelIntegrationWork({ integrationId: input.integrationId });

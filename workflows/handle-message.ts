@@ -6,51 +6,66 @@ import type { InboundDecision, SendOutcome } from '../activities/message-types.j
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { searchAttributes } from '../src/temporal/names.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
+import { db, graphCall, responderCall } from './policies.js';
 
 export type HandleMessageResult =
   | { outcome: 'stopped'; reason: string }
   | { outcome: 'no_reply' }
   | SendOutcome;
 
-// On this box every regular activity costs round trips to the Temporal server, which sets the pace
-// (PLATFORM.md). The common path therefore runs as local activities inside one workflow task;
-// only a send that keeps failing moves to a regular activity with long, durable retries.
-const databaseStep = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-  // A database outage is waited out (for a day at most); Meta keeps the message meanwhile too.
-  scheduleToCloseTimeout: '24h',
-} as const;
-const markRead = {
-  startToCloseTimeout: '20s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
-} as const;
-const replyService = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-} as const;
-const quickSend = {
-  startToCloseTimeout: '45s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
-} as const;
+// On this box every regular activity costs round trips to the Temporal server, which sets the pace.
+// The common path therefore runs as local activities inside one workflow task; only a send that
+// keeps failing moves to a regular activity with long, durable retries.
+function markRead(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+  } as const;
+}
+function quickSend(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
+  } as const;
+}
 // Sending retries through Meta outages and rate limits for hours; the 24-hour window bounds it.
-const durableSend = {
-  startToCloseTimeout: '45s',
-  scheduleToCloseTimeout: '6h',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
-} as const;
+function durableSend(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    scheduleToCloseTimeout: '6h',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
+  } as const;
+}
 
-const { storeInbound, closeInbound, replyByRules, recordReplySent } = proxyLocalActivities<Activities>(databaseStep);
-const { markMessageRead } = proxyLocalActivities<Activities>(markRead);
-const { replyByHttp } = proxyActivities<Activities>(replyService);
-const { sendReply: sendReplyNow } = proxyLocalActivities<Activities>(quickSend);
-const { sendReply } = proxyActivities<Activities>(durableSend);
+const { storeInbound, closeInbound, replyByRules, recordReplySent } = db;
 
-export async function handleMessage(message: InboundMessage): Promise<HandleMessageResult> {
+interface Calls {
+  markMessageRead: Activities['markMessageRead'];
+  replyByHttp: Activities['replyByHttp'];
+  sendReplyNow: Activities['sendReply'];
+  sendReply: Activities['sendReply'];
+}
+
+function callsFor(timeouts: CallTimeouts): Calls {
+  return {
+    markMessageRead: proxyLocalActivities<Activities>(markRead(timeouts)).markMessageRead,
+    replyByHttp: proxyActivities<Activities>(responderCall(timeouts)).replyByHttp,
+    sendReplyNow: proxyLocalActivities<Activities>(quickSend(timeouts)).sendReply,
+    sendReply: proxyActivities<Activities>(durableSend(timeouts)).sendReply,
+  };
+}
+
+export interface HandleMessageOptions {
+  /** The configured call timeouts; absent in executions started before they travelled here. */
+  timeouts?: CallTimeouts;
+}
+
+export async function handleMessage(message: InboundMessage, options: HandleMessageOptions = {}): Promise<HandleMessageResult> {
   const decision = await storeInbound(message);
   if (decision.action === 'stop') return { outcome: 'stopped', reason: decision.reason };
   try {
-    return await answer(message, decision);
+    return await answer(message, decision, callsFor(options.timeouts ?? DEFAULT_CALL_TIMEOUTS));
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // Cancelled by a disconnect: the message stays stored, marked unanswered.
@@ -61,7 +76,11 @@ export async function handleMessage(message: InboundMessage): Promise<HandleMess
   }
 }
 
-async function answer(message: InboundMessage, decision: Extract<InboundDecision, { action: 'reply' }>): Promise<HandleMessageResult> {
+async function answer(
+  message: InboundMessage,
+  decision: Extract<InboundDecision, { action: 'reply' }>,
+  { markMessageRead, replyByHttp, sendReplyNow, sendReply }: Calls,
+): Promise<HandleMessageResult> {
   upsertSearchAttributes([
     { key: searchAttributes.businessId, value: decision.businessId },
     { key: searchAttributes.integrationId, value: decision.integrationId },

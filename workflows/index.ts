@@ -6,3 +6,4 @@ export { handleMessage } from './handle-message.js';
 export { recordStatuses } from './record-statuses.js';
 export { refreshToken } from './refresh-token.js';
 export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';
+export { reconcile } from './reconcile.js';

@@ -1,14 +1,95 @@
-// Activity option presets shared by the workflows (like samples-typescript's saga presets).
+// Activity option presets shared by the workflows (like samples-typescript's saga presets), and the
+// one rule for database steps: local activities for a few minutes, then a regular activity.
+import { ActivityFailure, ApplicationFailure, isCancellation, log, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 
-/** Graph API calls: back off for up to a few minutes before calling Meta unavailable. */
-export const graphCall = {
-  startToCloseTimeout: '20s',
-  scheduleToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
+/** Room for the activity's own work around one call (reading the token, writing the result). */
+const MARGIN_MS = 5_000;
+
+/**
+ * One Graph call per attempt: an attempt may take the configured Graph timeout; back off for a
+ * few minutes before calling Meta unavailable.
+ */
+export function graphCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  const attemptMs = timeouts.graphMs + MARGIN_MS;
+  return {
+    startToCloseTimeout: attemptMs,
+    scheduleToCloseTimeout: Math.max(5 * 60_000, 6 * attemptMs),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 12 },
+  } as const;
+}
+
+/**
+ * Activities that page or loop over many Graph calls (discovery, subscription checks,
+ * unsubscribing): they heartbeat after every call, so the heartbeat timeout bounds one call and
+ * the attempt may run long for a partner with dozens of accounts.
+ */
+export function pagedGraphCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    ...graphCall(timeouts),
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: timeouts.graphMs + MARGIN_MS,
+    scheduleToCloseTimeout: '30m',
+  } as const;
+}
+
+/** One call to the business's HTTP responder per attempt. */
+export function responderCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: timeouts.responderMs + MARGIN_MS,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  } as const;
+}
+
+/** Calls to Temporal itself (schedules, cancelling work) that list and loop, heartbeating. */
+export const temporalCall = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 } as const;
 
-/** Short PostgreSQL steps, run as local activities: ride out a database restart. */
+/**
+ * Short PostgreSQL steps as local activities: they ride out a restart or a failover (minutes)
+ * inside the workflow task. Retrying longer there would force extra workflow tasks and grow the
+ * history through an outage, so past that a regular activity with durable retries takes over.
+ */
 export const databaseStep = {
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 30 },
+  scheduleToCloseTimeout: '3m',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
 } as const;
+
+/** The regular activity that waits out a longer database outage (a day at most). */
+export const databaseOutage = {
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '24h',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m' },
+} as const;
+
+/** A failure worth another try as a regular activity: not a cancellation, not a refusal. */
+function outageLike(error: unknown): boolean {
+  if (isCancellation(error) || !(error instanceof ActivityFailure)) return false;
+  return !(error.cause instanceof ApplicationFailure && error.cause.nonRetryable);
+}
+
+const localDatabase = proxyLocalActivities<Activities>(databaseStep);
+const regularDatabase = proxyActivities<Activities>(databaseOutage);
+
+/** The activities as database steps: local first, a regular activity through a longer outage. */
+export const db: Activities = new Proxy({} as Activities, {
+  get(_target, name: string) {
+    return async (...args: unknown[]) => {
+      const local = localDatabase[name as keyof Activities] as (...a: unknown[]) => Promise<unknown>;
+      try {
+        return await local(...args);
+      } catch (error) {
+        // Executions recorded before this fallback existed failed here; they must replay as they ran.
+        if (!outageLike(error) || !patched('database-outage-fallback')) throw error;
+        log.warn('database step still failing; continuing as a regular activity', { activity: name, error: String(error) });
+        const regular = regularDatabase[name as keyof Activities] as (...a: unknown[]) => Promise<unknown>;
+        return regular(...args);
+      }
+    };
+  },
+});

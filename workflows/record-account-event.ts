@@ -1,23 +1,21 @@
 // RecordAccountEvent: one per distinct account event from Meta (account_update,
 // phone_number_quality_update, phone_number_name_update). An account removed at Meta ends its
 // integration: no more scheduled checks, running work cancelled, token destroyed.
-import { log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { AccountEvent } from '../src/meta/webhook-payload.js';
 import type { AccountEventEffect } from '../src/store/account-events.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
+import { db, graphCall, temporalCall } from './policies.js';
 
-const { recordAccountEvent, destroyCredentials } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '15s',
-  scheduleToCloseTimeout: '24h',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
-const { deleteTokenSchedule, cancelIntegrationWork, refreshNumberDetails } = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '10m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+const { recordAccountEvent, destroyCredentials } = db;
+const { deleteTokenSchedule, cancelIntegrationWork } = proxyActivities<Activities>(temporalCall);
 
-export async function recordAccountEventWorkflow(event: AccountEvent): Promise<AccountEventEffect> {
+export async function recordAccountEventWorkflow(
+  event: AccountEvent,
+  options: { timeouts?: CallTimeouts } = {},
+): Promise<AccountEventEffect> {
+  const { refreshNumberDetails } = proxyActivities<Activities>(graphCall(options.timeouts ?? DEFAULT_CALL_TIMEOUTS));
   const effect = await recordAccountEvent(event);
   if (effect.kind === 'removed') {
     for (const integrationId of effect.integrationIds) {

@@ -2,12 +2,14 @@
 // debug_token; an invalid one flags the integration for re-auth, one that expires soon is exchanged
 // once for a longer one, one that never expires is only checked. It also confirms our app is
 // still subscribed to each account's webhooks and subscribes again when it is not.
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { databaseStep } from './policies.js';
+import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
+import { db, graphCall, pagedGraphCall } from './policies.js';
 
 export interface RefreshTokenInput {
   integrationId: string;
+  timeouts?: CallTimeouts;
 }
 
 export type RefreshTokenResult =
@@ -18,17 +20,18 @@ export type RefreshTokenResult =
   | { outcome: 'expiring'; expiresAt: string };
 
 // Token checks may take their time: a failed check is only recorded after ten minutes.
-const patientGraphCall = {
-  startToCloseTimeout: '20s',
+const patience = {
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
 } as const;
 
-const { inspectToken, refreshLongLivedToken, verifySubscriptions } = proxyActivities<Activities>(patientGraphCall);
-const { recordTokenCheck, recordFailedTokenCheck } = proxyLocalActivities<Activities>(databaseStep);
+const { recordTokenCheck, recordFailedTokenCheck } = db;
 
 export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTokenResult> {
   const { integrationId } = input;
+  const timeouts = input.timeouts ?? DEFAULT_CALL_TIMEOUTS;
+  const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>({ ...graphCall(timeouts), ...patience });
+  const { verifySubscriptions } = proxyActivities<Activities>({ ...pagedGraphCall(timeouts), ...patience, scheduleToCloseTimeout: '30m' });
   try {
     const token = await inspectToken({ integrationId });
     if (token.status === 'inactive') return { outcome: 'inactive' };

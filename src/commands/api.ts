@@ -1,14 +1,13 @@
 // `api`: the Koa HTTP server.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
 import type { Logger } from '../logger.js';
 import { ApiMetrics } from '../metrics.js';
 import { integrationsByHealth } from '../store/integrations.js';
-import { dataConverter } from '../temporal/client.js';
+import { connectTemporal } from '../temporal/client.js';
 
 /** How long in-flight requests may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -23,8 +22,7 @@ export interface RunningApi {
 export async function startApi(config: Config, log: Logger, options: { db?: Db; host?: string } = {}): Promise<RunningApi> {
   const db = options.db ?? createDb(config.databaseUrl, { log });
   // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
-  const connection = Connection.lazy({ address: config.temporal.address, connectTimeout: '5s' });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  const temporal = await connectTemporal(config, { lazy: true });
   const metrics = new ApiMetrics(() => integrationsByHealth(db));
   const app = createApp({ config, db, log, temporal, metrics });
   let stopping = false;
@@ -56,7 +54,7 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
       await closed;
       clearTimeout(force);
       clearInterval(idle);
-      await connection.close();
+      await temporal.connection.close();
       if (!options.db) await db.destroy();
     },
   };

@@ -10,7 +10,7 @@ import { dataDir as defaultDataDir, projectRoot } from '../paths.js';
 import { findTemporalCli, HOW_TO_GET_TEMPORAL, TemporalCliError } from '../temporal/cli.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { startApi, type RunningApi } from './api.js';
-import { runMigrations } from './migrate.js';
+import { runMigrations, setUpTemporal } from './migrate.js';
 import { startWorker, type RunningWorker } from './worker.js';
 import { startSandbox, type RunningSandbox } from '../sandbox/index.js';
 import { CODEC_PATH } from '../http/codec.js';
@@ -117,6 +117,8 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
 
     const config = loadConfig(devEnv, 'dev');
     await runMigrations(config.databaseUrl, 'latest', log);
+    // A Temporal server of the user's own gets its search attributes now; ours has them already.
+    if (env.TEMPORAL_ADDRESS) await setUpTemporal(config, log);
 
     let sandbox: RunningSandbox | undefined;
     if (config.meta.sandbox) {

@@ -2,11 +2,11 @@
 import type { Config } from '../config.js';
 import { createDb } from '../db.js';
 import { reconcileSchedules, type ReconcileReport } from '../services/reconcile.js';
-import { connectClient } from '../temporal/client.js';
+import { connectTemporal } from '../temporal/client.js';
 
 export async function runReconcile(config: Config): Promise<ReconcileReport> {
   const db = createDb(config.databaseUrl, { poolMax: 2 });
-  const client = await connectClient(config.temporal, config.keyring);
+  const client = await connectTemporal(config);
   try {
     return await reconcileSchedules(db, client, config);
   } finally {

@@ -1,46 +1,67 @@
-// `worker`: the Temporal worker on the configured task queue.
+// `worker`: the Temporal workers, one per task queue, on one connection. Refuses to start while the
+// namespace lacks a search attribute the workflows set (every start would fail); makes sure the
+// reconcile Schedule exists.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import type { Logger } from '../logger.js';
-import { dataConverter } from '../temporal/client.js';
+import { connectTemporalWorker, dataConverter } from '../temporal/client.js';
 import { installRuntime } from '../temporal/runtime.js';
-import { createWorker } from '../temporal/worker.js';
+import { createWorkers, workerPoolSize } from '../temporal/worker.js';
 import { sdkWorkerMetrics } from '../metrics.js';
-import { reconcileSchedules } from '../services/reconcile.js';
+import { ensureReconcileSchedule } from '../temporal/schedules.js';
+import { checkSearchAttributes, SearchAttributesError } from '../temporal/search-attributes.js';
 
 export interface RunningWorker {
-  worker: Worker;
-  /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
+  workers: Worker[];
+  /** Resolves when every worker has stopped (after shutdown() or a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
 
 /** Connects with backoff, so a worker started before its Temporal server waits instead of dying. */
-async function connectWithRetry(address: string, log: Logger): Promise<NativeConnection> {
+async function connectWithRetry(config: Config, log: Logger): Promise<NativeConnection> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await NativeConnection.connect({ address });
+      return await connectTemporalWorker(config);
     } catch (error) {
       const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      log.warn({ address, attempt, retryInMs: delay, err: (error as Error).message }, 'Temporal not reachable yet');
+      log.warn({ address: config.temporal.address, attempt, retryInMs: delay, err: (error as Error).message }, 'Temporal not reachable yet');
       await sleep(delay);
     }
   }
 }
 
+async function refuseWithoutSearchAttributes(client: Client): Promise<void> {
+  const { missing, wrongType } = await checkSearchAttributes(client);
+  const names = [...missing, ...wrongType];
+  if (names.length === 0) return;
+  throw new SearchAttributesError(
+    `Namespace "${client.options.namespace}" lacks search attribute(s) ${names.join(', ')} (or has them with another type): ` +
+      'every workflow start would be refused. Run `npm run migrate`, which registers them.',
+    names,
+  );
+}
+
 export async function startWorker(
   config: Config,
   log: Logger,
-  options: { db?: Db; workflowBundlePath?: string; taskQueue?: string; reconcile?: boolean } = {},
+  options: { db?: Db; workflowBundlePath?: string; reconcile?: boolean } = {},
 ): Promise<RunningWorker> {
   installRuntime(log, config.workerMetricsPort !== undefined ? { metricsPort: config.workerMetricsPort } : {});
-  const db = options.db ?? createDb(config.databaseUrl, { log });
-  const connection = await connectWithRetry(config.temporal.address, log);
+  const connection = await connectWithRetry(config, log);
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
-  const worker = await createWorker({
+  try {
+    await refuseWithoutSearchAttributes(client);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  // Every slot may hold a connection; a smaller pool makes activities wait on the pool instead.
+  const db = options.db ?? createDb(config.databaseUrl, { log, poolMax: workerPoolSize(config) });
+  const workers = await createWorkers({
     config,
     db,
     log,
@@ -48,25 +69,37 @@ export async function startWorker(
     connection,
     metrics: sdkWorkerMetrics(),
     ...(options.workflowBundlePath ? { workflowBundlePath: options.workflowBundlePath } : {}),
-    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
-  log.info({ taskQueue: options.taskQueue ?? config.temporal.taskQueue }, 'worker polling');
+  log.info({ taskQueues: workers.map((w) => w.options.taskQueue), slots: config.worker.slots }, 'worker polling');
   if (options.reconcile !== false) {
-    // Every active integration gets exactly one token schedule; orphans go. Never fatal.
-    reconcileSchedules(db, client, config).then(
-      (report) => log.info({ ...report }, `reconcile: ${report.created.length} schedule(s) created, ${report.removed.length} removed`),
-      (error: unknown) => log.warn({ err: (error as Error).message }, 'reconcile failed; it runs again at the next start or with npm run reconcile'),
+    ensureReconcileSchedule(client, config).catch((error: unknown) =>
+      log.warn({ err: (error as Error).message }, 'could not create the reconcile schedule; the next start tries again'),
     );
   }
-  const done = worker.run().finally(async () => {
-    await connection.close();
-    if (!options.db) await db.destroy();
-  });
+  const stopAll = () => {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  // One worker failing stops the others: the process exits and is restarted as a whole.
+  const runs = workers.map((worker) =>
+    worker.run().catch((error: unknown) => {
+      stopAll();
+      throw error;
+    }),
+  );
+  const done = Promise.allSettled(runs)
+    .then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })
+    .finally(async () => {
+      await connection.close();
+      if (!options.db) await db.destroy();
+    });
   return {
-    worker,
+    workers,
     done,
     shutdown: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopAll();
       await done;
     },
   };

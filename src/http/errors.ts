@@ -2,6 +2,7 @@
 // {"error": {"code", "message"}}. Unknown errors become a generic 500 and are logged, never echoed.
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Context, Next } from 'koa';
+import { isMissingSearchAttribute } from '../temporal/search-attributes.js';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -34,6 +35,14 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.status = error.status;
       ctx.set(error.headers);
       ctx.body = errorBody(error.code, error.message);
+      return;
+    }
+    if (isMissingSearchAttribute(error)) {
+      // An operator's step is missing (npm run migrate); the request itself was fine.
+      ctx.state.log?.error({ err: (error as Error).message }, 'Temporal namespace lacks search attributes: run migrate');
+      ctx.status = 503;
+      ctx.set('Retry-After', '30');
+      ctx.body = errorBody('temporal_not_ready', 'The workflow service is not set up yet; try again later.');
       return;
     }
     if (isTemporalUnavailable(error)) {

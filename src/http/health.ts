@@ -1,6 +1,10 @@
-// GET /healthz: the process is alive. GET /readyz: PostgreSQL and Temporal both answer.
+// GET /healthz: the process is alive. GET /readyz: PostgreSQL answers and the Temporal namespace
+// answers with every search attribute the code sets.
 import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { cachedTemporalCheck, checkTemporal } from '../services/readiness.js';
 import type { AppDeps } from './app.js';
+import { HttpError } from './errors.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -25,22 +29,39 @@ export function healthRoutes({ db, temporal, metrics }: AppDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const [postgres, temporalCheck] = await Promise.allSettled([
-      withTimeout(db.raw('SELECT 1'), CHECK_TIMEOUT_MS),
-      withTimeout(
-        temporal.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () =>
-          temporal.connection.workflowService.getSystemInfo({}),
-        ),
-        CHECK_TIMEOUT_MS + 500,
+    const [postgres, temporalCheck] = await Promise.all([
+      withTimeout(db.raw('SELECT 1'), CHECK_TIMEOUT_MS).then(
+        () => 'ok' as const,
+        () => 'unreachable' as const,
       ),
+      withTimeout(checkTemporal(temporal), CHECK_TIMEOUT_MS + 500).catch(() => ({ state: 'unreachable' as const })),
     ]);
-    const checks = {
-      postgres: postgres.status === 'fulfilled' ? 'ok' : 'unreachable',
-      temporal: temporalCheck.status === 'fulfilled' ? 'ok' : 'unreachable',
-    };
-    const ready = checks.postgres === 'ok' && checks.temporal === 'ok';
+    const checks = { postgres, temporal: temporalCheck.state };
+    const ready = postgres === 'ok' && temporalCheck.state === 'ok';
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not_ready', checks };
+    ctx.body = {
+      status: ready ? 'ready' : 'not_ready',
+      checks,
+      ...(temporalCheck.state === 'missing_search_attributes'
+        ? { missingSearchAttributes: temporalCheck.missing, fix: 'run `npm run migrate` (it registers them)' }
+        : {}),
+    };
   });
   return router;
+}
+
+/**
+ * Before a route sends a person to Meta's dialog: refuse at once (503) when the namespace cannot
+ * take the workflow that the dialog's answer will start.
+ */
+export function requireTemporalReady({ temporal }: Pick<AppDeps, 'temporal'>) {
+  const check = cachedTemporalCheck(temporal);
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const readiness = await check();
+    if (readiness.state === 'missing_search_attributes') {
+      ctx.state.log?.error({ missing: readiness.missing }, 'Temporal namespace lacks search attributes: run migrate');
+      throw new HttpError(503, 'temporal_not_ready', 'The workflow service is not set up yet; try again later.', { 'Retry-After': '30' });
+    }
+    await next();
+  };
 }

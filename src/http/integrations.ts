@@ -11,6 +11,7 @@ import { readJson } from './body.js';
 import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
+import { requireTemporalReady } from './health.js';
 
 const callbackQuery = z.object({
   code: z.string().max(4096).optional(),
@@ -64,8 +65,9 @@ function wantsJson(accept: string): boolean {
 export function integrationRoutes(deps: AppDeps): Router {
   const router = new Router({ prefix: '/api/integrations/whatsapp' });
   const auth = requireBusiness(deps.config);
+  const temporalReady = requireTemporalReady(deps);
 
-  router.get('/connect', auth, async (ctx) => {
+  router.get('/connect', auth, temporalReady, async (ctx) => {
     const url = await beginConnect(deps, businessOf(ctx));
     ctx.set('Cache-Control', 'no-store');
     if (wantsJson(ctx.get('accept'))) {
@@ -97,7 +99,7 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.body = await readStatus(deps.db, deps.temporal, businessId);
   });
 
-  router.post('/embedded-signup', auth, async (ctx) => {
+  router.post('/embedded-signup', auth, temporalReady, async (ctx) => {
     const businessId = businessOf(ctx);
     const body = parse(popupBody, await readJson(ctx));
     const outcome = await connectWithPopupCode(deps, businessId, body);

@@ -9,7 +9,8 @@ import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
 import { consumeOAuthState, createOAuthState, recordAttemptFinished, recordAttemptStarted } from '../store/connect.js';
 import { readStaged, stageSecret } from '../store/staging.js';
-import { connectWorkflowId, searchAttributes } from '../temporal/names.js';
+import { connectWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
+import { callTimeouts } from '../temporal/timeouts.js';
 import type { ConnectInput, ConnectResult, connectWhatsApp } from '../../workflows/connect-whatsapp.js';
 
 export interface ConnectDeps {
@@ -122,8 +123,8 @@ export async function startOrFind(deps: ConnectDeps, workflowId: string, input: 
   try {
     const handle = await temporal.workflow.start<typeof connectWhatsApp>('connectWhatsApp', {
       workflowId,
-      taskQueue: config.temporal.taskQueue,
-      args: [input],
+      taskQueue: taskQueueFor(config.temporal.taskQueue, 'connectWhatsApp'),
+      args: [{ ...input, timeouts: callTimeouts(config) }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [{ key: searchAttributes.businessId, value: input.businessId }],

@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { ApiMetrics } from '../metrics.js';
 import { deactivateIntegration, WHATSAPP } from '../store/integrations.js';
-import { disconnectWorkflowId, searchAttributes } from '../temporal/names.js';
+import { disconnectWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
+import { callTimeouts } from '../temporal/timeouts.js';
 import type { disconnectWhatsApp } from '../../workflows/disconnect-whatsapp.js';
 
 export interface DisconnectDeps {
@@ -28,8 +29,8 @@ export async function disconnect({ config, db, temporal, metrics }: DisconnectDe
   try {
     const handle = await temporal.workflow.start<typeof disconnectWhatsApp>('disconnectWhatsApp', {
       workflowId,
-      taskQueue: config.temporal.taskQueue,
-      args: [{ integrationId: integration.id, businessId }],
+      taskQueue: taskQueueFor(config.temporal.taskQueue, 'disconnectWhatsApp'),
+      args: [{ integrationId: integration.id, businessId, timeouts: callTimeouts(config) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [

@@ -1,11 +1,11 @@
 // Reconcile: every active integration has exactly one token-care schedule, and schedules of
 // inactive or deleted integrations are removed; secrets staged by connects that died and OAuth
-// states long expired are purged. Run by the worker at start and by `npm run reconcile`.
+// states long expired are purged. Run by the reconcile Schedule and by `npm run reconcile`.
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { purgeExpiredStates } from '../store/connect.js';
-import { WHATSAPP } from '../store/integrations.js';
+import { activeIntegrations, isIntegrationActive } from '../store/integrations.js';
 import { purgeExpiredStaging } from '../store/staging.js';
 import { deleteTokenSchedule, ensureTokenSchedule, listTokenSchedules } from '../temporal/schedules.js';
 
@@ -17,9 +17,18 @@ export interface ReconcileReport {
   purged: { stagedSecrets: number; oauthStates: number };
 }
 
-export async function reconcileSchedules(db: Db, client: Client, config: Config): Promise<ReconcileReport> {
-  const active = await db('channel_integrations').where({ channel: WHATSAPP, is_active: true }).select('id', 'business_id');
+export interface ReconcileOptions {
+  /** Called after each step, so a long run shows progress and can be cancelled (activity heartbeat). */
+  progress?: () => void;
+}
+
+export async function reconcileSchedules(db: Db, client: Client, config: Config, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const progress = options.progress ?? (() => undefined);
+  // Schedules first, integrations second: a connect that lands in between has its row read as
+  // active here, so its schedule is never taken for an orphan.
   const scheduled = new Set(await listTokenSchedules(client));
+  progress();
+  const active = await activeIntegrations(db);
   const wanted = new Set(active.map((i) => i.id));
   const report: ReconcileReport = {
     active: active.length,
@@ -31,10 +40,14 @@ export async function reconcileSchedules(db: Db, client: Client, config: Config)
     if (scheduled.has(integration.id)) continue;
     await ensureTokenSchedule(client, config, { integrationId: integration.id, businessId: integration.business_id });
     report.created.push(integration.id);
+    progress();
   }
   for (const integrationId of scheduled) {
     if (wanted.has(integrationId)) continue;
+    // A reconnect may have made it active since the read above.
+    if (await isIntegrationActive(db, integrationId)) continue;
     if ((await deleteTokenSchedule(client, integrationId)) === 'deleted') report.removed.push(integrationId);
+    progress();
   }
   return report;
 }

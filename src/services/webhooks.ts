@@ -3,11 +3,12 @@
 // accepted every start, so a failure here makes Meta deliver again and nothing is lost.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
+import { callTimeouts } from '../temporal/timeouts.js';
 import type { ApiMetrics } from '../metrics.js';
 import { sha256Hex } from '../crypto.js';
 import type { ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { accountEventKey } from '../store/account-events.js';
-import { accountEventWorkflowId, messageWorkflowId, searchAttributes, statusesWorkflowId } from '../temporal/names.js';
+import { accountEventWorkflowId, messageWorkflowId, searchAttributes, statusesWorkflowId, taskQueueFor, type WorkflowType } from '../temporal/names.js';
 
 export interface WebhookDeps {
   config: Config;
@@ -20,7 +21,7 @@ const START_DEADLINE_MS = 5_000;
 
 async function startOnce(
   deps: WebhookDeps,
-  workflowType: string,
+  workflowType: WorkflowType,
   workflowId: string,
   args: unknown[],
   messageId?: string,
@@ -28,14 +29,12 @@ async function startOnce(
   try {
     await deps.temporal.workflow.start(workflowType, {
       workflowId,
-      taskQueue: deps.config.temporal.taskQueue,
+      taskQueue: taskQueueFor(deps.config.temporal.taskQueue, workflowType),
       args,
-      // A running one is reused; a finished one is refused: either way no second run.
+      // A running one is reused; one that completed is refused (no second run); one that failed
+      // may run again when Meta redelivers, and PostgreSQL decides what is already done.
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      // A short task timeout: after a worker crash, a message's first task is retried within
-      // seconds, so a later message of the same customer rarely overtakes it.
-      workflowTaskTimeout: '3s',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       ...(messageId ? { typedSearchAttributes: [{ key: searchAttributes.messageId, value: messageId }] } : {}),
     });
     deps.metrics.workflowStarts.inc({ workflow: workflowType, result: 'started' });
@@ -59,15 +58,16 @@ export interface AcceptResult {
 }
 
 export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): Promise<AcceptResult> {
+  const timeouts = callTimeouts(deps.config);
   return deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, async () => {
     const starts: Array<Promise<'started' | 'duplicate'>> = parsed.messages.map((message) =>
-      startOnce(deps, 'handleMessage', messageWorkflowId(message.wamid), [message], message.wamid),
+      startOnce(deps, 'handleMessage', messageWorkflowId(message.wamid), [message, { timeouts }], message.wamid),
     );
     if (parsed.statuses.length > 0) {
       starts.push(startOnce(deps, 'recordStatuses', statusesWorkflowId(statusesKey(parsed.statuses)), [parsed.statuses]));
     }
     for (const event of parsed.accountEvents) {
-      starts.push(startOnce(deps, 'recordAccountEvent', accountEventWorkflowId(accountEventKey(event)), [event]));
+      starts.push(startOnce(deps, 'recordAccountEvent', accountEventWorkflowId(accountEventKey(event)), [event, { timeouts }]));
     }
     const results = await Promise.all(starts);
     return {

@@ -222,3 +222,13 @@ export async function integrationsByHealth(db: Db): Promise<Array<{ state: strin
     .groupBy('state', 'token_health');
   return rows.map((r) => ({ state: r.state, health: r.token_health, count: Number(r.count) }));
 }
+
+/** Active integrations, for reconcile. */
+export async function activeIntegrations(db: Db): Promise<Array<{ id: string; business_id: string }>> {
+  return db('channel_integrations').where({ channel: WHATSAPP, is_active: true }).select('id', 'business_id');
+}
+
+/** Whether the integration is active now (reconcile re-checks before it deletes anything). */
+export async function isIntegrationActive(db: Db, integrationId: string): Promise<boolean> {
+  return Boolean(await db('channel_integrations').where({ id: integrationId, is_active: true }).first('id'));
+}

@@ -11,7 +11,9 @@ export type Reservation =
   | { kind: 'done'; replyId: number; wamid: string }
   /** Not now: an earlier message of this conversation is still being answered, or a previous
    * attempt's outcome is unknown and Meta's status webhook may still tell us it went out. */
-  | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' };
+  | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' }
+  /** Past the grace: ask whether every status webhook received so far is recorded, then reserve again. */
+  | { kind: 'ask_statuses' };
 
 export interface ReplyDraft {
   inboundId: number;
@@ -30,8 +32,12 @@ export async function reserveReply(
   db: Db,
   draft: ReplyDraft,
   graceMs: number,
-  /** Whether every status webhook received so far has been recorded (no backlog to wait for). */
-  statusesCaughtUp: () => Promise<boolean> = async () => true,
+  /**
+   * Whether every status webhook received so far has been recorded (no backlog to wait for), when
+   * the caller has asked; undefined makes a reservation past the grace answer `ask_statuses`, so
+   * that the question (a call to Temporal) is never asked while this transaction holds its locks.
+   */
+  statusesCaughtUp: boolean | undefined = true,
   now = new Date(),
 ): Promise<Reservation> {
   return db.transaction(async (trx) => {
@@ -64,8 +70,10 @@ export async function reserveReply(
       if (waited < graceMs) return { kind: 'wait', reason: 'outcome_unknown' };
       // Past the grace, resend only once the status webhooks we received are all recorded: after an
       // outage or under a backlog (API, Temporal, PostgreSQL) ours may simply not be processed yet.
-      const pipelineAlive = await statusesCaughtUp();
-      if (!pipelineAlive && waited < graceMs * GRACES_WITHOUT_STATUSES) return { kind: 'wait', reason: 'outcome_unknown' };
+      if (waited < graceMs * GRACES_WITHOUT_STATUSES) {
+        if (statusesCaughtUp === undefined) return { kind: 'ask_statuses' };
+        if (!statusesCaughtUp) return { kind: 'wait', reason: 'outcome_unknown' };
+      }
     }
     if (await earlierMessagePending(trx, inbound)) return { kind: 'wait', reason: 'earlier_message' };
 

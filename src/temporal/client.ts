@@ -1,9 +1,13 @@
 // The Temporal connection, client and data converter, made in one place for the API, the worker,
-// the CLI subcommands and the tests.
+// the CLI subcommands and the tests. Connection settings (address, namespace, TLS, client
+// certificate, API key, gRPC headers) come from Temporal's environment configuration, read once
+// by the config module.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../config.js';
 import type { Keyring } from '../crypto.js';
 import { EncryptionCodec } from './codec.js';
 
@@ -14,12 +18,32 @@ export function dataConverter(keyring: Keyring): DataConverter {
   return { payloadCodecs: [new EncryptionCodec(keyring)], failureConverterPath };
 }
 
-export interface TemporalSettings {
-  address: string;
-  namespace: string;
+export interface ConnectOptions {
+  /**
+   * Lazy: connect on first use, so a process started before its Temporal server comes up
+   * (the API) answers /readyz 503 meanwhile and reconnects by itself.
+   */
+  lazy?: boolean;
 }
 
-export async function connectClient(settings: TemporalSettings, keyring: Keyring): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.address, connectTimeout: '5s' });
-  return new Client({ connection, namespace: settings.namespace, dataConverter: dataConverter(keyring) });
+function connectionOptions(config: Config) {
+  const { address, tls, apiKey, metadata } = config.temporal.connection;
+  return {
+    address,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+  };
+}
+
+/** A Temporal client on the configured namespace, with our payload codec. */
+export async function connectTemporal(config: Config, options: ConnectOptions = {}): Promise<Client> {
+  const settings = { ...connectionOptions(config), connectTimeout: '5s' };
+  const connection = options.lazy ? Connection.lazy(settings) : await Connection.connect(settings);
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+}
+
+/** The worker's native connection, with the same settings as the client's. */
+export async function connectTemporalWorker(config: Config): Promise<NativeConnection> {
+  return NativeConnection.connect(connectionOptions(config));
 }

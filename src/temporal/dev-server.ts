@@ -20,6 +20,8 @@ export interface DevServerOptions {
   /** Where the server's own log goes; undefined: discarded. */
   logFile?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Register our search attributes at start (default); false gives a bare namespace, as a new user's. */
+  searchAttributes?: boolean;
 }
 
 export interface DevServer {
@@ -44,7 +46,7 @@ export function devServerArgs(options: DevServerOptions): string[] {
     // Eager activity dispatch saves a round trip per activity when the worker has a free slot.
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     '--log-level', options.logLevel ?? 'warn',
-    ...searchAttributeArgs,
+    ...(options.searchAttributes === false ? [] : searchAttributeArgs),
   );
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   return args;

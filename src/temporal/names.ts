@@ -15,6 +15,40 @@ export const searchAttributeArgs: string[] = Object.values(searchAttributes).fla
   `${key.name}=Keyword`,
 ]);
 
+/**
+ * Task queues by kind of work, so a message backlog never delays a person waiting on the connect
+ * callback. The maintenance queue keeps the base name: executions and schedules created before
+ * the split still find a worker there.
+ */
+export const QUEUE_KINDS = ['messages', 'connect', 'maintenance'] as const;
+export type QueueKind = (typeof QUEUE_KINDS)[number];
+
+export function taskQueueName(base: string, kind: QueueKind): string {
+  return kind === 'maintenance' ? base : `${base}-${kind}`;
+}
+
+/** Every workflow type, and the queue its executions run on. */
+export const WORKFLOW_QUEUES = {
+  connectWhatsApp: 'connect',
+  disconnectWhatsApp: 'connect',
+  handleMessage: 'messages',
+  recordStatuses: 'messages',
+  recordAccountEvent: 'maintenance',
+  refreshToken: 'maintenance',
+  reconcile: 'maintenance',
+  selfCheck: 'maintenance',
+} as const satisfies Record<string, QueueKind>;
+export type WorkflowType = keyof typeof WORKFLOW_QUEUES;
+
+export function taskQueueFor(base: string, workflowType: WorkflowType): string {
+  return taskQueueName(base, WORKFLOW_QUEUES[workflowType]);
+}
+
+/** The one reconcile Schedule of the namespace's deployment. */
+export function reconcileScheduleId(base: string): string {
+  return `reconcile/${base}`;
+}
+
 export function selfCheckWorkflowId(checkId: string): string {
   return `self-check/${checkId}`;
 }

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
-import { refreshWorkflowId, searchAttributes, TOKEN_SCHEDULE_PREFIX, tokenScheduleId } from './names.js';
+import { callTimeouts } from './timeouts.js';
+import { reconcileScheduleId, refreshWorkflowId, searchAttributes, taskQueueFor, TOKEN_SCHEDULE_PREFIX, tokenScheduleId } from './names.js';
 
 export interface TokenScheduleTarget {
   integrationId: string;
@@ -31,8 +32,8 @@ function scheduleOptions(config: Config, target: TokenScheduleTarget) {
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'refreshToken',
-      args: [{ integrationId: target.integrationId }],
-      taskQueue: config.temporal.taskQueue,
+      args: [{ integrationId: target.integrationId, timeouts: callTimeouts(config) }],
+      taskQueue: taskQueueFor(config.temporal.taskQueue, 'refreshToken'),
       workflowId: refreshWorkflowId(target.integrationId),
       workflowExecutionTimeout: '1h',
       typedSearchAttributes: [
@@ -83,4 +84,35 @@ export async function listTokenSchedules(client: Client): Promise<string[]> {
     if (schedule.scheduleId.startsWith(TOKEN_SCHEDULE_PREFIX)) ids.push(schedule.scheduleId.slice(TOKEN_SCHEDULE_PREFIX.length));
   }
   return ids;
+}
+
+/**
+ * The reconcile Schedule: one per deployment (its base task queue), created or brought up to date
+ * by every worker at start. A run still going when the next is due makes the next one skip.
+ */
+export async function ensureReconcileSchedule(client: Client, config: Config): Promise<'created' | 'updated'> {
+  const base = config.temporal.taskQueue;
+  const options = {
+    scheduleId: reconcileScheduleId(base),
+    spec: { intervals: [{ every: config.temporal.reconcileIntervalMs }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'reconcile',
+      args: [],
+      taskQueue: taskQueueFor(base, 'reconcile'),
+      workflowId: reconcileScheduleId(base),
+      workflowExecutionTimeout: '1h',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10m' },
+  };
+  try {
+    await client.schedule.create(options);
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+  }
+  await client.schedule
+    .getHandle(options.scheduleId)
+    .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
+  return 'updated';
 }

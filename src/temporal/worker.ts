@@ -1,9 +1,12 @@
-// The Temporal worker: the workflows of workflows/ and the activities of activities/, on one task queue.
+// The Temporal workers: one per kind of work (messages; connect and disconnect; token care and
+// maintenance), each on its own task queue with its own slots, sharing one connection. Every
+// worker registers every workflow and activity, so an execution started on an older queue layout
+// still finds its code.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
@@ -11,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { graphClientFromConfig } from '../meta/graph-client.js';
 import { noWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import { dataConverter, failureConverterPath } from './client.js';
+import { QUEUE_KINDS, taskQueueName } from './names.js';
 
 /** The workflows' entry: compiled JS under dist/, the TypeScript source when run from source (tests). */
 export function workflowsPath(): string {
@@ -23,10 +27,11 @@ export const prebuiltBundlePath = fileURLToPath(new URL('../../workflow-bundle.j
 
 /** Bundles the workflows once (webpack), e.g. at build time or in the tests' global setup. */
 export async function bundleWorkflows(): Promise<string> {
+  const quiet = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath: workflowsPath(),
     failureConverterPath,
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: console.warn, error: console.error },
+    logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: console.warn, error: console.error },
   });
   return code;
 }
@@ -40,40 +45,69 @@ function activitySignal(): AbortSignal | undefined {
   }
 }
 
+/**
+ * Every Graph call is a sign of life: an activity that pages through many accounts heartbeats
+ * after each page, so it is cancellable and a dead worker is noticed within its heartbeat timeout.
+ */
+function heartbeatAfterCall(): void {
+  try {
+    const context = Context.current();
+    if (!context.info.isLocal) context.heartbeat();
+  } catch {
+    // Not inside an activity.
+  }
+}
+
+/** Slots of each queue's worker: N activities and N local activities (all may touch PostgreSQL). */
+export function workerOptionsFor(slots: number): Partial<WorkerOptions> {
+  return {
+    maxConcurrentActivityTaskExecutions: slots,
+    maxConcurrentLocalActivityExecutions: slots,
+    // Workflow tasks hold no database connection; a few more keep the queue moving.
+    maxConcurrentWorkflowTaskExecutions: Math.max(4, 2 * slots),
+  };
+}
+
+/** The database pool a worker needs: one connection per slot that may hold one, and two spare. */
+export function workerPoolSize(config: Config): number {
+  return QUEUE_KINDS.reduce((sum, kind) => sum + 2 * config.worker.slots[kind], 2);
+}
+
 export interface WorkerSetup {
   config: Config;
   db: Db;
   log: Logger;
   client: Client;
   connection: NativeConnection;
-  /** Overrides the config's task queue (tests run one queue per file). */
-  taskQueue?: string;
   /** A bundle from bundleWorkflows(); otherwise the prebuilt one, otherwise bundled now. */
   workflowBundlePath?: string;
-  tuning?: Partial<WorkerOptions>;
   metrics?: WorkerMetrics;
 }
 
-export async function createWorker(setup: WorkerSetup): Promise<Worker> {
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const { config, db, log, client } = setup;
   const bundlePath = setup.workflowBundlePath ?? (existsSync(prebuiltBundlePath) ? prebuiltBundlePath : undefined);
   const metrics = setup.metrics ?? noWorkerMetrics;
-  return Worker.create({
-    connection: setup.connection,
-    namespace: config.temporal.namespace,
-    taskQueue: setup.taskQueue ?? config.temporal.taskQueue,
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ config, db, log, temporal: client, metrics, graph: graphClientFromConfig(config.meta, { onCall: (call) => metrics.graphCall(call), cancellation: activitySignal }) }),
-    dataConverter: dataConverter(config.keyring),
-    // I/O-bound activities: most of their time is spent waiting on Meta or PostgreSQL.
-    maxConcurrentActivityTaskExecutions: 100,
-    maxConcurrentLocalActivityExecutions: 100,
-    maxConcurrentWorkflowTaskExecutions: 40,
-    shutdownGraceTime: '10s',
-    ...setup.tuning,
+  const graph = graphClientFromConfig(config.meta, {
+    onCall: (call) => {
+      metrics.graphCall(call);
+      heartbeatAfterCall();
+    },
+    cancellation: activitySignal,
   });
-}
-
-export async function connectWorkerConnection(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+  const activities = createActivities({ config, db, log, temporal: client, metrics, graph });
+  return Promise.all(
+    QUEUE_KINDS.map((kind) =>
+      Worker.create({
+        connection: setup.connection,
+        namespace: config.temporal.namespace,
+        taskQueue: taskQueueName(config.temporal.taskQueue, kind),
+        ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
+        activities,
+        dataConverter: dataConverter(config.keyring),
+        shutdownGraceTime: '10s',
+        ...workerOptionsFor(config.worker.slots[kind]),
+      }),
+    ),
+  );
 }

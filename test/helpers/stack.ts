@@ -1,7 +1,7 @@
 // A running slice of the real system for one test file: its own task queue and worker on the shared
 // Temporal dev server, the shared test database, and (when asked) the API on a free port.
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { TEST_SECRETS } from './secrets.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -9,7 +9,7 @@ import { createDb, type Db } from '../../src/db.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { startApi, type RunningApi } from '../../src/commands/api.js';
 import { startWorker, type RunningWorker } from '../../src/commands/worker.js';
-import { dataConverter } from '../../src/temporal/client.js';
+import { connectTemporal } from '../../src/temporal/client.js';
 import { SANDBOX_APP_ID } from '../../src/config.js';
 import { freePort } from './ports.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
@@ -78,8 +78,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ? createLogger({ level: 'trace', destination: { write: (line: string) => void lines.push(line) } })
     : createLogger({ level: config.logLevel });
   const db = createDb(config.databaseUrl, { poolMax: 5, log });
-  const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  const client = await connectTemporal(config, { lazy: true });
   const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
   const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
   if (sandbox && api) sandbox.setWebhookUrl(`${api.url}/api/webhooks/whatsapp`);
@@ -96,7 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await sandbox?.close();
       await api?.close();
       await worker?.shutdown();
-      await connection.close();
+      await client.connection.close();
       await db.destroy();
     },
   };
