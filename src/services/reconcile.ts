@@ -19,7 +19,7 @@ export interface ReconcileReport {
 
 export interface ReconcileOptions {
   /** Called after each step, so a long run shows progress and can be cancelled (activity heartbeat). */
-  progress?: () => void;
+  progress?: () => void | Promise<void>;
 }
 
 export async function reconcileSchedules(db: Db, client: Client, config: Config, options: ReconcileOptions = {}): Promise<ReconcileReport> {
@@ -27,8 +27,9 @@ export async function reconcileSchedules(db: Db, client: Client, config: Config,
   // Schedules first, integrations second: a connect that lands in between has its row read as
   // active here, so its schedule is never taken for an orphan.
   const scheduled = new Set(await listTokenSchedules(client));
-  progress();
+  await progress();
   const active = await activeIntegrations(db);
+  await progress();
   const wanted = new Set(active.map((i) => i.id));
   const report: ReconcileReport = {
     active: active.length,
@@ -40,14 +41,14 @@ export async function reconcileSchedules(db: Db, client: Client, config: Config,
     if (scheduled.has(integration.id)) continue;
     await ensureTokenSchedule(client, config, { integrationId: integration.id, businessId: integration.business_id });
     report.created.push(integration.id);
-    progress();
+    await progress();
   }
   for (const integrationId of scheduled) {
     if (wanted.has(integrationId)) continue;
     // A reconnect may have made it active since the read above.
     if (await isIntegrationActive(db, integrationId)) continue;
     if ((await deleteTokenSchedule(client, integrationId)) === 'deleted') report.removed.push(integrationId);
-    progress();
+    await progress();
   }
   return report;
 }
