@@ -133,6 +133,8 @@ try {
     REPLY_WEBHOOK_SECRET: BRAIN_SECRET,
     REPLY_WEBHOOK_TIMEOUT_MS: '14000',
     CALLBACK_WAIT_MS: '500',
+    // A send whose outcome is unknown waits this long for Meta's status before it is sent again.
+    SEND_UNKNOWN_OUTCOME_GRACE_MS: '2000',
   };
   const config = loadConfig(env, 'dev');
   const log = createLogger({ level: config.logLevel });
@@ -154,6 +156,8 @@ try {
   /** Waits for the workflow to close and returns its history as the CLI prints it. */
   async function closedHistory(workflowId: string, runId?: string): Promise<{ history: History; raw: Buffer; result: unknown }> {
     const handle = client.workflow.getHandle(workflowId, runId);
+    // Webhooks reach the API a moment after the sandbox sends them: wait for the workflow to start.
+    await until(`workflow ${workflowId} to start`, () => handle.describe());
     let result: unknown;
     try {
       result = await handle.result();
@@ -213,7 +217,8 @@ try {
     assert.equal(res.status, 200, 'disconnect');
   }
   let customers = 0;
-  const customer = () => `4917000000${String(++customers).padStart(2, '0')}`;
+  // Customers in the sandbox's fictional +1 555-01xx range.
+  const customer = () => `155501990${String(++customers).padStart(2, '0')}`;
   const messageSent = (wamid: string) => state.calls({ operation: 'messages.send' }).some((c) => c.messageContextId === wamid && c.effect === 'applied');
   const failure = (result: unknown) => (result instanceof WorkflowFailedError ? String(result.cause?.message ?? result.message) : undefined);
 
@@ -309,10 +314,11 @@ try {
     assert.deepEqual(order.map((c) => c.messageContextId), [first, second], 'replies left in the order the customer wrote');
   }
 
-  // send-durable-after-quick-failures: Meta answers 500 to the three quick sends; the regular
-  // sendReply activity then gets it out.
+  // send-durable-after-quick-failures: Meta refuses the three quick sends (rate limit, so known not
+  // sent; a 5xx leaves the outcome unknown, see the next scenario); the regular sendReply
+  // activity then gets it out.
   {
-    state.addFault({ operation: 'messages.send', status: 500, times: 3, objectId: brainBusiness.phoneNumberId });
+    state.addFault({ operation: 'messages.send', status: 429, error: { code: 130429, message: 'Rate limit hit' }, times: 3, objectId: brainBusiness.phoneNumberId });
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'are you there' });
     await record('send-durable-after-quick-failures', messageWorkflowId(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
@@ -321,6 +327,21 @@ try {
       const durable = h.activity('sendReply');
       expectBranch(h, durable.length === 1 && durable[0]!.outcome === 'Completed', 'a regular sendReply activity completed');
       expectBranch(h, quick[0]!.eventId < durable[0]!.scheduledEventId, 'the durable send came after the quick ones');
+    });
+    assert.equal(state.calls({ operation: 'messages.send', objectId: brainBusiness.phoneNumberId }).filter((c) => c.effect === 'applied' && c.textBody === 'brain: are you there').length, 1, 'sent once');
+  }
+
+  // send-waited-on-unknown-outcome: Meta answers 500 once, so the send may have gone out; the next
+  // attempt waits on timers for Meta's status (SEND_UNKNOWN_OUTCOME_GRACE_MS), then sends again.
+  {
+    state.addFault({ operation: 'messages.send', status: 500, times: 1, objectId: brainBusiness.phoneNumberId });
+    const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'hello again' });
+    await record('send-waited-on-unknown-outcome', messageWorkflowId(messageId), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
+      const quick = h.localActivity('sendReply');
+      expectBranch(h, quick.length >= 2 && quick[0]!.attempt === 2 && !quick[0]!.failed, 'the 500 was retried locally and said wait');
+      expectBranch(h, h.has('TimerStarted') && h.firstEventId('TimerStarted') < quick.at(-1)!.eventId && !quick.at(-1)!.failed, 'waited on a timer, then sent');
+      expectBranch(h, h.activity('sendReply').length === 0, 'no durable send needed');
     });
     assert.ok(messageSent(messageId), 'the reply reached the sandbox');
   }
@@ -358,6 +379,15 @@ try {
     });
     const row = await db('channel_integrations').where({ id: c.integrationId }).first();
     assert.ok((row?.token_expires_at?.getTime() ?? 0) - Date.now() > 50 * 86_400_000, 'the new token lasts about 60 days');
+  }
+
+  // refresh-token-ok: a fresh 60-day token is only checked (and its subscription confirmed).
+  {
+    const c = await connected('histories-token-ok');
+    await refreshRun(c.integrationId, 'refresh-token-ok', (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'ok', 'outcome ok');
+      expectBranch(h, h.activity('verifySubscriptions').some((a) => a.outcome === 'Completed') && h.activity('refreshLongLivedToken').length === 0, 'checked, not refreshed');
+    });
   }
 
   // refresh-flagged-reauth: Meta says the token is invalid (the user changed the password).
