@@ -89,6 +89,7 @@ describe('workflow replay', () => {
       expect(untouched?.error).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      if (readdirSync(scratch).length === 0) rmSync(scratch, { recursive: true, force: true });
     }
   }, 120_000);
 });
