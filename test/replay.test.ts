@@ -10,8 +10,14 @@ import { projectRoot } from '../src/paths.js';
 import { dataConverter, failureConverterPath } from '../src/temporal/client.js';
 import { BRANCHES, FIXTURE_KEY, HISTORIES_DIR } from './histories/fixtures.js';
 
+/**
+ * The current set at the top of the folder, and under archive/ the sets recorded with earlier
+ * workflow code (what may still be running during a deploy): all must replay.
+ */
 function histories(names?: readonly string[]) {
-  const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json') && (!names || names.includes(f.replace(/\.json$/, ''))));
+  const files = (readdirSync(HISTORIES_DIR, { recursive: true }) as string[]).filter(
+    (f) => f.endsWith('.json') && (!names || names.includes(f.replace(/\.json$/, ''))),
+  );
   return files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as unknown }));
 }
 
