@@ -58,10 +58,14 @@ export async function startWorker(
       (error: unknown) => log.warn({ err: (error as Error).message }, 'reconcile failed; it runs again at the next start or with npm run reconcile'),
     );
   }
-  const done = worker.run().finally(async () => {
-    await connection.close();
-    if (!options.db) await db.destroy();
-  });
+  const done = (async () => {
+    try {
+      await worker.run();
+    } finally {
+      await connection.close();
+      if (!options.db) await db.destroy();
+    }
+  })();
   return {
     worker,
     done,
