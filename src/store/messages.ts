@@ -120,7 +120,7 @@ export async function earlierMessagePending(db: Db | Knex.Transaction, inbound: 
   return Boolean(row);
 }
 
-export function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
+function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
   return OUTBOUND_ORDER.slice(0, OUTBOUND_ORDER.indexOf(status));
 }
 

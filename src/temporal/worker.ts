@@ -13,7 +13,7 @@ import { noWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import { dataConverter, failureConverterPath } from './client.js';
 
 /** The workflows' entry: compiled JS under dist/, the TypeScript source when run from source (tests). */
-export function workflowsPath(): string {
+function workflowsPath(): string {
   const compiled = fileURLToPath(new URL('../../workflows/index.js', import.meta.url));
   return existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
 }
@@ -72,8 +72,4 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     shutdownGraceTime: '10s',
     ...setup.tuning,
   });
-}
-
-export async function connectWorkerConnection(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
 }
