@@ -2,7 +2,7 @@
 // token_staging and are looked up by connect id.
 import type { DiscoveredAccount } from '../src/store/integrations.js';
 
-export type { DiscoveredAccount, DiscoveredNumber } from '../src/store/integrations.js';
+export type { DiscoveredAccount } from '../src/store/integrations.js';
 
 export interface ExchangedToken {
   /** ISO time, or null for a token that never expires (Embedded Signup business tokens). */

@@ -1,6 +1,5 @@
 // Activities that call Meta's Graph API. Each is safe to retry: it first looks at what an earlier
 // attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';

@@ -97,7 +97,7 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
         stored = await storeInboundMessage(db, message);
       } catch (error) {
         // A data exception (class 22) will fail the same way on every retry: say so once.
-        if (/^22/.test(String((error as { code?: unknown }).code ?? ''))) {
+        if (String((error as { code?: unknown }).code ?? '').startsWith('22')) {
           throw ApplicationFailure.create({ type: 'unstorable_message', message: `PostgreSQL refused the message: ${(error as Error).message}`, nonRetryable: true });
         }
         throw error;

@@ -182,9 +182,9 @@ const schema = z.object({
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   CODEC_AUTH_TOKEN: optionalText,
   WORKER_METRICS_PORT: port.optional(),
-  WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(10),
-  WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(3),
-  WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(3),
+  WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(40),
+  WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
+  WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';

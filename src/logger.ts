@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 /** Field names whose values never reach a log line, wherever they appear in the first levels. */
-export const REDACTED_KEYS = [
+const REDACTED_KEYS = [
   'authorization',
   'cookie',
   'accessToken',

@@ -104,7 +104,7 @@ describe('workflows on Temporal', () => {
 
   it('sizes the worker’s database pool to its slots', () => {
     const config = loadConfig(testEnv({ WORKER_MESSAGES_SLOTS: '20', WORKER_CONNECT_SLOTS: '4', WORKER_MAINTENANCE_SLOTS: '2' }), 'worker');
-    // Each slot runs one activity and one local activity at a time, each may hold a connection.
-    expect(workerPoolSize(config)).toBe(2 * (20 + 4 + 2) + 2);
+    // One connection per slot pair (an activity and a local activity), two spare.
+    expect(workerPoolSize(config)).toBe(20 + 4 + 2 + 2);
   });
 });

@@ -73,7 +73,7 @@ const { ensureTokenSchedule } = proxyActivities<Activities>({
 const { checkNumbersAvailable, persistIntegration, finishConnect } = db;
 
 /** The stable error code for whatever ended the connect. */
-export function connectErrorCode(error: unknown): ConnectErrorCode {
+function connectErrorCode(error: unknown): ConnectErrorCode {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) {
     if (isConnectErrorCode(cause.type)) return cause.type;

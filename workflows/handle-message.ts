@@ -1,6 +1,17 @@
 // HandleMessage: one per inbound WhatsApp message (workflow id from its wamid). Store it, mark it
 // read, compute a reply, send it once, in conversation order.
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, proxyLocalActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+  upsertSearchAttributes,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { InboundDecision, SendOutcome } from '../activities/message-types.js';
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
@@ -40,11 +51,12 @@ function durableSend(timeouts: CallTimeouts) {
 
 const { storeInbound, closeInbound, replyByRules, recordReplySent } = db;
 
+type Proxied = ActivityInterfaceFor<Activities>;
 interface Calls {
-  markMessageRead: Activities['markMessageRead'];
-  replyByHttp: Activities['replyByHttp'];
-  sendReplyNow: Activities['sendReply'];
-  sendReply: Activities['sendReply'];
+  markMessageRead: Proxied['markMessageRead'];
+  replyByHttp: Proxied['replyByHttp'];
+  sendReplyNow: Proxied['sendReply'];
+  sendReply: Proxied['sendReply'];
 }
 
 function callsFor(timeouts: CallTimeouts): Calls {

@@ -1,6 +1,15 @@
 // Activity option presets shared by the workflows (like samples-typescript's saga presets), and the
 // one rule for database steps: local activities for a few minutes, then a regular activity.
-import { ActivityFailure, ApplicationFailure, isCancellation, log, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 
@@ -54,14 +63,14 @@ export const temporalCall = {
  * inside the workflow task. Retrying longer there would force extra workflow tasks and grow the
  * history through an outage, so past that a regular activity with durable retries takes over.
  */
-export const databaseStep = {
+const databaseStep = {
   startToCloseTimeout: '15s',
   scheduleToCloseTimeout: '3m',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
 } as const;
 
 /** The regular activity that waits out a longer database outage (a day at most). */
-export const databaseOutage = {
+const databaseOutage = {
   startToCloseTimeout: '15s',
   scheduleToCloseTimeout: '24h',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m' },
@@ -77,7 +86,7 @@ const localDatabase = proxyLocalActivities<Activities>(databaseStep);
 const regularDatabase = proxyActivities<Activities>(databaseOutage);
 
 /** The activities as database steps: local first, a regular activity through a longer outage. */
-export const db: Activities = new Proxy({} as Activities, {
+export const db: ActivityInterfaceFor<Activities> = new Proxy({} as ActivityInterfaceFor<Activities>, {
   get(_target, name: string) {
     return async (...args: unknown[]) => {
       const local = localDatabase[name as keyof Activities] as (...a: unknown[]) => Promise<unknown>;

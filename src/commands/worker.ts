@@ -86,15 +86,15 @@ export async function startWorker(
       throw error;
     }),
   );
-  const done = Promise.allSettled(runs)
-    .then((results) => {
-      const failed = results.find((r) => r.status === 'rejected');
+  const done = (async () => {
+    try {
+      const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
-    })
-    .finally(async () => {
+    } finally {
       await connection.close();
       if (!options.db) await db.destroy();
-    });
+    }
+  })();
   return {
     workers,
     done,

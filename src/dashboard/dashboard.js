@@ -99,7 +99,7 @@ async function refreshStatus() {
   renderStatus(status);
   clearTimeout(state.pollTimer);
   // Poll while a connect runs (the callback may have answered "pending").
-  if (status.connect && status.connect.state === 'running') state.pollTimer = setTimeout(() => refreshStatus().catch(console.error), 1000);
+  if (status.connect && status.connect.state === 'running') state.pollTimer = setTimeout(() => void refreshStatus().catch(console.error), 1000);
 }
 
 async function connect() {
@@ -156,7 +156,7 @@ function connectPopup() {
       call('POST', `${api}/embedded-signup`, { code, wabaId: ids.waba_id, phoneNumberId: ids.phone_number_id })
         .then(() => $('outcome').replaceChildren(el('p', { class: 'ok' }, 'WhatsApp connected.')))
         .catch((error) => $('outcome').replaceChildren(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${error.message}`)))
-        .finally(() => refreshStatus().catch(console.error));
+        .finally(() => void refreshStatus().catch(console.error));
     },
     { config_id: state.session.configId, response_type: 'code', override_default_response_type: true, extras: { setup: {}, featureType: '', sessionInfoVersion: '3' } },
   );
@@ -229,11 +229,11 @@ document.addEventListener('DOMContentLoaded', () => {
     event.preventDefault();
     startSession($('business-id').value.trim()).catch((error) => ($('business-current').textContent = String(error.message)));
   });
-  $('connect').addEventListener('click', () => connect());
+  $('connect').addEventListener('click', () => void connect());
   $('connect-popup').addEventListener('click', () => connectPopup());
-  $('disconnect').addEventListener('click', () => disconnect().catch(console.error));
-  $('customer-form').addEventListener('submit', (event) => sendAsCustomer(event).catch(console.error));
-  $('to-number').addEventListener('change', () => loadConversation().catch(console.error));
+  $('disconnect').addEventListener('click', () => void disconnect().catch(console.error));
+  $('customer-form').addEventListener('submit', (event) => void sendAsCustomer(event).catch(console.error));
+  $('to-number').addEventListener('change', () => void loadConversation().catch(console.error));
   const remembered = sessionStorage.getItem('waconnect-business');
   if (remembered) {
     $('business-id').value = remembered;

@@ -18,7 +18,7 @@ export async function readRawBody(ctx: Context, limitBytes: number): Promise<Buf
 }
 
 /** Deeper than any real payload; deeper would later overflow the stack of code that walks it. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** Parses JSON, answering 400 `invalid_json` when it is not, or nests deeper than MAX_JSON_DEPTH. */
 export function parseJson(raw: Buffer): unknown {
@@ -47,10 +47,4 @@ function depthExceeds(root: unknown, limit: number): boolean {
 export async function readJson(ctx: Context, limitBytes = 64 * 1024): Promise<unknown> {
   const raw = await readRawBody(ctx, limitBytes);
   return raw.length === 0 ? {} : parseJson(raw);
-}
-
-/** application/x-www-form-urlencoded (HTML forms). */
-export async function readForm(ctx: Context, limitBytes = 64 * 1024): Promise<Record<string, string>> {
-  const raw = await readRawBody(ctx, limitBytes);
-  return Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
 }

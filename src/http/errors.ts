@@ -19,7 +19,7 @@ export class HttpError extends Error {
 export const unauthorized = (message = 'A valid bearer token is required.') =>
   new HttpError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer' });
 
-export function errorBody(code: string, message: string) {
+function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
@@ -66,7 +66,7 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4), or a client that could not connect at all. */
-export function isTemporalUnavailable(error: unknown): boolean {
+function isTemporalUnavailable(error: unknown): boolean {
   const cause = error instanceof ServiceError ? error.cause : error;
   if (isGrpcServiceError(cause)) return cause.code === 14 || cause.code === 4;
   if (error instanceof ServiceError) return true;

@@ -9,7 +9,7 @@ import { parseJson, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
 
 /** Meta documents 3 MB as its largest webhook payload; a valid batch must never get 413. */
-export const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
+const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
 const MAX_CHALLENGE_LENGTH = 256;
 
 export function webhookRoutes(deps: AppDeps): Router {

@@ -53,7 +53,6 @@ const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), p
 
 const business = z.object({ id: z.string(), name: z.string().optional() });
 const waba = z.object({ id: z.string(), name: z.string().optional(), currency: z.string().optional(), timezone_id: z.string().optional() });
-export type Waba = z.infer<typeof waba>;
 const phoneNumber = z.object({
   id: z.string(),
   display_phone_number: z.string().optional(),

@@ -83,7 +83,7 @@ const MAX_ITEMS = 10_000;
  * but rejected by text and jsonb columns, which would make a message impossible to store).
  */
 export function storable<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(/\u0000/g, '').toWellFormed() as T;
+  if (typeof value === 'string') return value.replaceAll('\u0000', '').toWellFormed() as T;
   if (Array.isArray(value)) return value.map(storable) as T;
   if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
   return value;

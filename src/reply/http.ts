@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { MAX_REPLY_LENGTH, type Reply, type ReplyRequest, type Responder } from './responder.js';
 
-export const REPLY_SIGNATURE_HEADER = 'x-waconnect-signature-256';
+const REPLY_SIGNATURE_HEADER = 'x-waconnect-signature-256';
 
 export class ReplyServiceError extends Error {
   override name = 'ReplyServiceError';

@@ -30,7 +30,7 @@ const PHONE_DEFAULTS = [
 ] as const;
 
 /** The Cloud API (phone-number endpoints) answers token errors with 401; the rest of Graph with 400. */
-export function authenticate(req: MetaRequest, state: SandboxState, status = 400): AccessToken {
+function authenticate(req: MetaRequest, state: SandboxState, status = 400): AccessToken {
   if (!req.accessToken) throw noToken();
   const token = state.world.tokens.get(req.accessToken);
   if (!token) throw unparsableToken(status);

@@ -105,7 +105,9 @@ export function createSandboxApp(options: SandboxOptions): { app: Koa; state: Sa
 export async function startSandbox(options: SandboxOptions & { port?: number; host?: string }): Promise<RunningSandbox> {
   const { app, state } = createSandboxApp(options);
   const host = options.host ?? '127.0.0.1';
-  const server: Server = createServer(app.callback());
+  const handler = app.callback();
+  // Koa's handler answers its own errors; nothing awaits it.
+  const server: Server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

@@ -47,7 +47,7 @@ export interface SendRecord {
 
 const SEND_TYPES = new Set(['text', 'image', 'audio', 'document', 'sticker', 'video', 'location', 'contacts', 'interactive', 'template', 'reaction']);
 
-export const REENGAGEMENT: WhatsAppErrorDetail = {
+const REENGAGEMENT: WhatsAppErrorDetail = {
   code: 131047,
   title: 'Re-engagement message',
   message: 'Re-engagement message',

@@ -82,7 +82,7 @@ async function run(handle: () => Promise<Outcome> | Outcome): Promise<Outcome> {
   }
 }
 
-export function errorOutcome(spec: MetaErrorSpec): Outcome {
+function errorOutcome(spec: MetaErrorSpec): Outcome {
   const headers: Record<string, string> = {};
   if (spec.code === 190 || spec.code === 104) headers['www-authenticate'] = `OAuth "Facebook Platform" "invalid_token" "${spec.message.replace(/"/g, "'")}"`;
   return { kind: 'json', status: spec.status, body: errorBody(spec), effect: 'none', headers, errorCode: spec.code };

@@ -21,7 +21,7 @@ export interface ConnectDeps {
   metrics: ApiMetrics;
 }
 
-export const OAUTH_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging', 'business_management'];
+const OAUTH_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging', 'business_management'];
 
 /** Creates a single-use state for the business and returns Meta's OAuth dialog URL. */
 export async function beginConnect({ config, db }: ConnectDeps, businessId: string): Promise<string> {

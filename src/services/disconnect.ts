@@ -19,7 +19,7 @@ export interface DisconnectDeps {
 export async function disconnect({ config, db, temporal, metrics }: DisconnectDeps, businessId: string): Promise<void> {
   const integration = await db('channel_integrations')
     .where({ business_id: businessId, channel: WHATSAPP })
-    .where((q) => q.where({ is_active: true }).orWhereNotNull('credentials'))
+    .where((q) => void q.where({ is_active: true }).orWhereNotNull('credentials'))
     .orderBy('updated_at', 'desc')
     .first();
   if (!integration) return;

@@ -12,7 +12,7 @@ export interface SettingsView {
   httpResponderAvailable: boolean;
 }
 
-export function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
+function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
   const httpAvailable = Boolean(config.reply.webhookUrl);
   const responder = settings.responder ?? (httpAvailable ? 'http' : 'rules');
   return {

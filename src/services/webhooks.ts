@@ -47,7 +47,7 @@ async function startOnce(
   }
 }
 
-export function statusesKey(statuses: StatusEvent[]): string {
+function statusesKey(statuses: StatusEvent[]): string {
   return sha256Hex(statuses.map((s) => `${s.wamid}|${s.status}|${s.occurredAt}`).sort().join('\n'));
 }
 

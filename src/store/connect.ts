@@ -2,7 +2,7 @@
 import { randomToken, sha256Hex } from '../crypto.js';
 import type { ConnectAttemptRow, ConnectFlow, Db, OAuthStateRow } from '../db.js';
 
-export const STATE_TTL_MS = 10 * 60 * 1000;
+const STATE_TTL_MS = 10 * 60 * 1000;
 
 export async function createOAuthState(db: Db, businessId: string, now = new Date()): Promise<{ state: string; stateHash: string }> {
   const state = randomToken();

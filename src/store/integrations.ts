@@ -33,7 +33,7 @@ export interface DiscoveredAccount {
 
 const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
 
-export function tokenHealthFor(expiresAt: Date | null, thresholdDays: number, now = new Date()): TokenHealthState {
+function tokenHealthFor(expiresAt: Date | null, thresholdDays: number, now = new Date()): TokenHealthState {
   if (!expiresAt) return 'ok';
   return expiresAt.getTime() - now.getTime() <= thresholdDays * 86_400_000 ? 'expiring' : 'ok';
 }

@@ -114,13 +114,13 @@ export async function earlierMessagePending(db: Db | Knex.Transaction, inbound: 
   const row = await db('messages')
     .where({ direction: 'inbound', phone_number_id: inbound.phone_number_id, customer_wa_id: inbound.customer_wa_id })
     .whereNotIn('status', TERMINAL_INBOUND)
-    .andWhere((q) => q.where('sent_at', '<', inbound.sent_at).orWhere((q2) => q2.where('sent_at', inbound.sent_at).andWhere('id', '<', inbound.id)))
+    .andWhere((q) => void q.where('sent_at', '<', inbound.sent_at).orWhere((q2) => void q2.where('sent_at', inbound.sent_at).andWhere('id', '<', inbound.id)))
     .andWhere('created_at', '>', new Date(Date.now() - horizonMs))
     .first('id');
   return Boolean(row);
 }
 
-export function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
+function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
   return OUTBOUND_ORDER.slice(0, OUTBOUND_ORDER.indexOf(status));
 }
 

@@ -1,10 +1,10 @@
 // Finds (or builds) the Temporal CLI whose `server start-dev` runs the local Temporal server,
 // for `npm start`, the tests, the benchmarks and the chaos run.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
 export type CliSource =
   | { kind: 'path'; path: string; origin: 'TEMPORAL_CLI_PATH' | 'PATH' | '.temporal/bin' | 'go install' }
@@ -99,11 +99,6 @@ function goInstall(go: string, binDir: string, env: NodeJS.ProcessEnv, log: (lin
       else reject(new TemporalCliError(`go install ${TEMPORAL_CLI_MODULE} failed (exit ${code}):\n${tail}`));
     });
   });
-}
-
-export function cliVersion(path: string): string {
-  const result = spawnSync(path, ['--version'], { encoding: 'utf8' });
-  return (result.stdout || result.stderr).trim();
 }
 
 export const HOW_TO_GET_TEMPORAL = [

@@ -32,7 +32,7 @@ export interface DevServer {
   child: ChildProcess | undefined;
 }
 
-export function devServerArgs(options: DevServerOptions): string[] {
+function devServerArgs(options: DevServerOptions): string[] {
   const ip = options.ip ?? '127.0.0.1';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port)];
   args.push('--namespace', options.namespace ?? 'default');

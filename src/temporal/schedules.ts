@@ -12,7 +12,7 @@ export interface TokenScheduleTarget {
 }
 
 /** Jitter spreads checks a little further; the offset below does the heavy lifting. */
-export function jitterFor(intervalMs: number): number {
+function jitterFor(intervalMs: number): number {
   return Math.min(Math.floor(intervalMs / 10), 60 * 60 * 1000);
 }
 
@@ -20,7 +20,7 @@ export function jitterFor(intervalMs: number): number {
  * Intervals are aligned to the epoch: without an offset every integration's daily check would fire
  * at 00:00 UTC. A stable offset from the integration id spreads them evenly over the interval.
  */
-export function offsetFor(integrationId: string, intervalMs: number): number {
+function offsetFor(integrationId: string, intervalMs: number): number {
   return createHash('sha256').update(integrationId).digest().readUInt32BE(0) % intervalMs;
 }
 

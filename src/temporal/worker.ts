@@ -17,7 +17,7 @@ import { dataConverter, failureConverterPath } from './client.js';
 import { QUEUE_KINDS, taskQueueName } from './names.js';
 
 /** The workflows' entry: compiled JS under dist/, the TypeScript source when run from source (tests). */
-export function workflowsPath(): string {
+function workflowsPath(): string {
   const compiled = fileURLToPath(new URL('../../workflows/index.js', import.meta.url));
   return existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
 }
@@ -59,7 +59,7 @@ function heartbeatAfterCall(): void {
 }
 
 /** Slots of each queue's worker: N activities and N local activities (all may touch PostgreSQL). */
-export function workerOptionsFor(slots: number): Partial<WorkerOptions> {
+function workerOptionsFor(slots: number): Partial<WorkerOptions> {
   return {
     maxConcurrentActivityTaskExecutions: slots,
     maxConcurrentLocalActivityExecutions: slots,
@@ -68,9 +68,14 @@ export function workerOptionsFor(slots: number): Partial<WorkerOptions> {
   };
 }
 
-/** The database pool a worker needs: one connection per slot that may hold one, and two spare. */
+/**
+ * The database pool a worker needs: one connection for each queue's slot pair (an activity and a
+ * local activity), and two spare. An activity holds a connection only for its queries, never while
+ * it waits on Meta or a responder, so a slot pair rarely needs two at once; a pool this size keeps
+ * every slot from waiting on knex instead of the other way round.
+ */
 export function workerPoolSize(config: Config): number {
-  return QUEUE_KINDS.reduce((sum, kind) => sum + 2 * config.worker.slots[kind], 2);
+  return QUEUE_KINDS.reduce((sum, kind) => sum + config.worker.slots[kind], 2);
 }
 
 export interface WorkerSetup {
