@@ -31,7 +31,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`ALTER TABLE channel_integrations
     ADD CONSTRAINT channel_integrations_token_health_check
     CHECK (token_health IN ('ok', 'expiring', 'needs_reauth', 'unknown'))`);
-  // At most one active integration per business and channel (unique, per DECISIONS.md).
+  // At most one active integration per business and channel (unique).
   await knex.raw(`CREATE UNIQUE INDEX idx_channel_integrations_business_whatsapp
     ON channel_integrations (business_id, channel)
     WHERE channel = 'whatsapp' AND is_active = true`);

@@ -85,7 +85,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.unique(['integration_id', 'phone_number_id'], { indexName: 'whatsapp_phone_numbers_integration_number_key' });
   });
-  // A phone number belongs to at most one active integration (DECISIONS.md).
+  // A phone number belongs to at most one active integration.
   await knex.raw(`CREATE UNIQUE INDEX idx_whatsapp_phone_numbers_active_number
     ON whatsapp_phone_numbers (phone_number_id) WHERE is_active = true`);
 }

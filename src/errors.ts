@@ -1,5 +1,5 @@
 // Stable, machine-readable error codes of the connect flow (callback redirects, popup answers,
-// status), with the sentence a person sees. DECISIONS.md fixes the list.
+// status), with the sentence a person sees. The codes are part of the API: never rename one.
 export const CONNECT_ERRORS = {
   invalid_state: 'This connection link is invalid, expired or was already used. Please start again.',
   access_denied: 'The connection was cancelled on Meta’s page.',
