@@ -110,6 +110,16 @@ export interface OAuthStateRow {
   expires_at: Date;
   used_at: Date | null;
   workflow_id: string | null;
+  /** sha256 of the nonce in the browser's connect cookie; null for states minted before it existed. */
+  nonce_hash: string | null;
+}
+
+export interface ConnectTicketRow {
+  ticket_hash: string;
+  business_id: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 export type StagedKind = 'code' | 'user_token' | 'long_lived_token';
@@ -203,6 +213,7 @@ declare module 'knex/types/tables.js' {
     channel_integrations: IntegrationRow;
     self_checks: SelfCheckRow;
     oauth_states: OAuthStateRow;
+    connect_tickets: ConnectTicketRow;
     token_staging: TokenStagingRow;
     connect_attempts: ConnectAttemptRow;
     whatsapp_business_accounts: BusinessAccountRow;

@@ -1,5 +1,5 @@
 // Stable, machine-readable error codes of the connect flow (callback redirects, popup answers,
-// status), with the sentence a person sees. DECISIONS.md fixes the list.
+// status), with the sentence a person sees.
 export const CONNECT_ERRORS = {
   invalid_state: 'This connection link is invalid, expired or was already used. Please start again.',
   access_denied: 'The connection was cancelled on Meta’s page.',
@@ -9,6 +9,7 @@ export const CONNECT_ERRORS = {
   permission_denied: 'Meta did not grant the permissions WhatsApp needs. Please start again and allow them.',
   number_in_use: 'A selected phone number is already connected to another business.',
   meta_unavailable: 'Meta is not answering right now. Please try again in a few minutes.',
+  session_mismatch: 'This connection was started in another browser. Please start again from your dashboard.',
   internal_error: 'Something went wrong on our side. Please try again.',
 } as const;
 
