@@ -63,13 +63,6 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(stack.sandbox!.state.subscriptions(account.wabaId).subscribed).toBe(true);
   });
 
-  it('answers the dialog URL as JSON for single-page dashboards', async () => {
-    const res = await fetch(`${api}/api/integrations/whatsapp/connect`, { headers: { ...(await authHeaders(newBusinessId())), accept: 'application/json' } });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { url: string };
-    expect(new URL(body.url).pathname).toBe('/v23.0/dialog/oauth');
-  });
-
   it('refuses connect and status without a valid bearer token', async () => {
     const wrongSecret = await tokenFor('b', { secret: randomBytes(32).toString('hex') });
     for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${wrongSecret}` }] as Array<Record<string, string>>) {
