@@ -38,6 +38,22 @@ export interface Config {
   auth: {
     jwtSecret: string;
     businessClaim: string;
+    /** Tokens older than this (by `iat`) are refused, whatever their `exp`. */
+    maxAgeMs: number;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** The claim listing a user's roles (a string or an array of strings), e.g. "agent". */
+    roleClaim: string;
+    /** Signs the sandbox dashboard's sessions; accepted only in sandbox mode. */
+    sandboxSessionSecret: string | undefined;
+  };
+  /** Operators of the Temporal UI's codec endpoint: verified with keys of their own. */
+  codec: {
+    authToken: string | undefined;
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
   };
   reply: {
     webhookUrl: string | undefined;
@@ -55,7 +71,6 @@ export interface Config {
     expiryThresholdDays: number;
   };
   callbackWaitMs: number;
-  codecAuthToken: string | undefined;
   workerMetricsPort: number | undefined;
 }
 
@@ -107,7 +122,9 @@ function required(role: Role, sandbox: boolean): string[] {
     ? ['META_APP_SECRET', 'META_GRAPH_API_URL', 'META_OAUTH_DIALOG_URL']
     : ['META_APP_ID', 'META_APP_SECRET'];
   const frontend = !sandbox && (role === 'api' || role === 'dev') ? ['FRONTEND_URL'] : [];
-  return [...always, ...http, ...meta, ...frontend];
+  // The sandbox dashboard's sessions are signed with a key of their own, never the tenant one.
+  const session = sandbox && (role === 'api' || role === 'dev') ? ['SANDBOX_SESSION_SECRET'] : [];
+  return [...always, ...http, ...meta, ...frontend, ...session];
 }
 
 const schema = z.object({
@@ -144,6 +161,11 @@ const schema = z.object({
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
+  AUTH_JWT_MAX_AGE: duration.default(86_400_000),
+  AUTH_JWT_ISSUER: optionalText,
+  AUTH_JWT_AUDIENCE: optionalText,
+  AUTH_ROLE_CLAIM: z.string().min(1).default('role'),
+  SANDBOX_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   REPLY_WEBHOOK_URL: url.optional(),
   REPLY_WEBHOOK_SECRET: optionalText,
   REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -157,7 +179,11 @@ const schema = z.object({
   TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
   TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
-  CODEC_AUTH_TOKEN: optionalText,
+  CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  CODEC_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  CODEC_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CODEC_JWT_ISSUER: optionalText,
+  CODEC_JWT_AUDIENCE: optionalText,
   WORKER_METRICS_PORT: port.optional(),
 });
 
@@ -179,9 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   }
   const e = parsed.data;
   const sandbox = e.META_SANDBOX;
-  if (sandbox && e.NODE_ENV === 'production') {
-    problems.push('META_SANDBOX: sandbox mode is refused when NODE_ENV=production');
-  }
+  if (sandbox) problems.push(...sandboxProblems(e.NODE_ENV, { META_GRAPH_API_URL: e.META_GRAPH_API_URL, META_OAUTH_DIALOG_URL: e.META_OAUTH_DIALOG_URL }));
   for (const name of required(role, sandbox)) {
     if (e[name as keyof typeof e] === undefined) problems.push(`${name}: required`);
   }
@@ -233,6 +257,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET ?? '',
       businessClaim: e.AUTH_BUSINESS_CLAIM,
+      maxAgeMs: e.AUTH_JWT_MAX_AGE,
+      issuer: e.AUTH_JWT_ISSUER,
+      audience: e.AUTH_JWT_AUDIENCE,
+      roleClaim: e.AUTH_ROLE_CLAIM,
+      sandboxSessionSecret: sandbox ? e.SANDBOX_SESSION_SECRET : undefined,
+    },
+    codec: {
+      authToken: e.CODEC_AUTH_TOKEN,
+      jwtSecret: e.CODEC_JWT_SECRET,
+      jwksUrl: e.CODEC_JWT_JWKS_URL,
+      issuer: e.CODEC_JWT_ISSUER,
+      audience: e.CODEC_JWT_AUDIENCE,
     },
     reply: {
       webhookUrl: e.REPLY_WEBHOOK_URL,
@@ -246,9 +282,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
     },
     callbackWaitMs: e.CALLBACK_WAIT_MS,
-    codecAuthToken: e.CODEC_AUTH_TOKEN,
     workerMetricsPort: e.WORKER_METRICS_PORT,
   };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** Sandbox mode is for a laptop or a test run: loopback Meta URLs, NODE_ENV development or test. */
+function sandboxProblems(nodeEnv: string, urls: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  if (nodeEnv !== 'development' && nodeEnv !== 'test') {
+    problems.push(`META_SANDBOX: sandbox mode needs NODE_ENV=development or test (is ${nodeEnv})`);
+  }
+  for (const [name, value] of Object.entries(urls)) {
+    if (value && !LOOPBACK_HOSTS.has(new URL(value).hostname)) {
+      problems.push(`${name}: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)`);
+    }
+  }
+  return problems;
 }
 
 function stripSlash(value: string): string {

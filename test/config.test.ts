@@ -73,9 +73,53 @@ describe('config', () => {
     expect(config.tokens).toEqual({ refreshIntervalMs: 86_400_000, expiryThresholdDays: 10 });
   });
 
-  it('refuses sandbox mode in production', () => {
-    expect(problemsOf({ ...production, META_SANDBOX: 'true', META_GRAPH_API_URL: 'http://localhost:1', META_OAUTH_DIALOG_URL: 'http://localhost:1' })).toEqual([
-      'META_SANDBOX: sandbox mode is refused when NODE_ENV=production',
+  const sandboxEnv = {
+    ...production,
+    NODE_ENV: 'development',
+    META_SANDBOX: 'true',
+    META_GRAPH_API_URL: 'http://localhost:1',
+    META_OAUTH_DIALOG_URL: 'http://127.0.0.1:1',
+    SANDBOX_SESSION_SECRET: 's'.repeat(32),
+  };
+
+  it('allows sandbox mode only with NODE_ENV development or test', () => {
+    expect(problemsOf(sandboxEnv)).toEqual([]);
+    expect(problemsOf({ ...sandboxEnv, NODE_ENV: 'test', META_GRAPH_API_URL: 'http://[::1]:1' })).toEqual([]);
+    for (const nodeEnv of ['production', 'staging']) {
+      expect(problemsOf({ ...sandboxEnv, NODE_ENV: nodeEnv })).toEqual([
+        `META_SANDBOX: sandbox mode needs NODE_ENV=development or test (is ${nodeEnv})`,
+      ]);
+    }
+    // The default NODE_ENV is development.
+    expect(problemsOf({ ...sandboxEnv, NODE_ENV: undefined })).toEqual([]);
+  });
+
+  it('allows sandbox mode only with loopback Meta URLs', () => {
+    expect(problemsOf({ ...sandboxEnv, META_GRAPH_API_URL: 'https://graph.facebook.com', META_OAUTH_DIALOG_URL: 'http://10.0.0.5:8001' })).toEqual([
+      'META_GRAPH_API_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
+      'META_OAUTH_DIALOG_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
+    ]);
+    expect(problemsOf({ ...sandboxEnv, META_GRAPH_API_URL: 'http://localhost.evil.example:1' })).toHaveLength(1);
+  });
+
+  it('needs a sandbox session key of its own for the API in sandbox mode', () => {
+    expect(problemsOf({ ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined })).toEqual(['SANDBOX_SESSION_SECRET: required']);
+    expect(problemsOf({ ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined }, 'worker')).toEqual([]);
+    expect(loadConfig({ ...production, SANDBOX_SESSION_SECRET: 's'.repeat(32) }, 'api').auth.sandboxSessionSecret).toBeUndefined();
+  });
+
+  it('reads the token settings with their defaults', () => {
+    const config = loadConfig(production, 'api');
+    expect(config.auth).toMatchObject({ maxAgeMs: 86_400_000, issuer: undefined, audience: undefined, roleClaim: 'role' });
+    expect(config.codec).toEqual({ authToken: undefined, jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined });
+    const custom = loadConfig({ ...production, AUTH_JWT_MAX_AGE: '1h', AUTH_JWT_ISSUER: 'https://app', AUTH_JWT_AUDIENCE: 'wa', AUTH_ROLE_CLAIM: 'roles' }, 'api');
+    expect(custom.auth).toMatchObject({ maxAgeMs: 3_600_000, issuer: 'https://app', audience: 'wa', roleClaim: 'roles' });
+  });
+
+  it('wants operator credentials of at least 32 characters', () => {
+    expect(problemsOf({ ...production, CODEC_AUTH_TOKEN: 'short-token', CODEC_JWT_SECRET: 'short' })).toEqual([
+      'CODEC_AUTH_TOKEN: must be at least 32 characters',
+      'CODEC_JWT_SECRET: must be at least 32 characters',
     ]);
   });
 

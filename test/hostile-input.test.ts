@@ -145,6 +145,11 @@ describe('hostile JWTs', () => {
       'no business claim': await new SignJWT({ sub: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
       'business claim not a string': await new SignJWT({ business_id: { id: 'victim' } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
       'empty business claim': await new SignJWT({ business_id: '' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
+      'no exp': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(secret),
+      'no iat': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
+      'older than the maximum age': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now - 25 * 3600).setExpirationTime('10m').sign(secret),
+      'NUL in the business id': await new SignJWT({ business_id: 'victim\u0000' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('10m').sign(secret),
+      'lone surrogate in the business id': await new SignJWT({ business_id: 'victim\ud800' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('10m').sign(secret),
       garbage: 'not.a.jwt',
     };
   }
@@ -159,7 +164,7 @@ describe('hostile JWTs', () => {
       }
     }
     const business = newBusinessId();
-    const good = await new SignJWT({ business_id: business }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret);
+    const good = await new SignJWT({ business_id: business }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('10m').sign(secret);
     expect((await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
   });
 });
