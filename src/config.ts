@@ -6,6 +6,8 @@ export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
 
 export interface Config {
   nodeEnv: string;
+  /** Where the API listens: 127.0.0.1 for `npm start` (dev), all interfaces otherwise, unless HOST. */
+  host: string;
   port: number;
   publicUrl: string;
   frontendUrl: string;
@@ -71,6 +73,12 @@ export interface Config {
     expiryThresholdDays: number;
   };
   callbackWaitMs: number;
+  /** GET /metrics: on its own internal server (port, host), and/or on the API behind a token. */
+  metrics: {
+    port: number | undefined;
+    host: string;
+    authToken: string | undefined;
+  };
   workerMetricsPort: number | undefined;
 }
 
@@ -129,6 +137,7 @@ function required(role: Role, sandbox: boolean): string[] {
 
 const schema = z.object({
   NODE_ENV: z.string().default('development'),
+  HOST: optionalText,
   PORT: port.default(8000),
   PUBLIC_URL: url.optional(),
   FRONTEND_URL: url.optional(),
@@ -185,6 +194,9 @@ const schema = z.object({
   CODEC_JWT_ISSUER: optionalText,
   CODEC_JWT_AUDIENCE: optionalText,
   WORKER_METRICS_PORT: port.optional(),
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -212,6 +224,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   if (e.REPLY_WEBHOOK_URL && !e.REPLY_WEBHOOK_SECRET) {
     problems.push('REPLY_WEBHOOK_SECRET: required when REPLY_WEBHOOK_URL is set');
   }
+  // Messages and their text travel there: only over TLS, except to a local stand-in in sandbox mode.
+  if (e.REPLY_WEBHOOK_URL && !sandbox && !e.REPLY_WEBHOOK_URL.startsWith('https://')) {
+    problems.push('REPLY_WEBHOOK_URL: must be https outside sandbox mode');
+  }
   let keyring: Keyring | undefined;
   if (e.CREDENTIALS_ENCRYPTION_KEY) {
     try {
@@ -226,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   const appSecret = e.META_APP_SECRET ?? '';
   return {
     nodeEnv: e.NODE_ENV,
+    host: e.HOST ?? (role === 'dev' ? '127.0.0.1' : '0.0.0.0'),
     port: e.PORT,
     publicUrl,
     frontendUrl: stripSlash(e.FRONTEND_URL ?? publicUrl),
@@ -282,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
     },
     callbackWaitMs: e.CALLBACK_WAIT_MS,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
   };
 }

@@ -9,9 +9,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Knex;
 
+/** PostgreSQL's own error fields that quote row values ("Key (wamid)=(...) already exists."). */
+const VALUE_FIELDS = ['detail', 'where', 'internalQuery'] as const;
+
 export function createDb(databaseUrl: string, options: { poolMax?: number; log?: Logger } = {}): Db {
   const log = options.log;
-  return knex({
+  const db = knex({
     // knex prints its warnings with console.log unless given a logger.
     log: {
       warn: (message: unknown) => log?.warn({ knex: String(message) }, 'database warning'),
@@ -20,10 +23,18 @@ export function createDb(databaseUrl: string, options: { poolMax?: number; log?:
       debug: () => undefined,
     },
     client: 'pg',
+    // Errors name the statement, never the bound values (message text, tokens, phone numbers).
+    compileSqlOnError: false,
     connection: { connectionString: databaseUrl, application_name: 'waconnect' },
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
   });
+  // Runs before the query's promise rejects, so no caller (or log line) ever sees the values.
+  db.on('query-error', (error: unknown) => {
+    if (!error || typeof error !== 'object') return;
+    for (const field of VALUE_FIELDS) delete (error as Record<string, unknown>)[field];
+  });
+  return db;
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

@@ -133,6 +133,24 @@ describe('config', () => {
     ]);
   });
 
+  it('wants the reply webhook over https outside sandbox mode', () => {
+    expect(problemsOf({ ...production, REPLY_WEBHOOK_URL: 'http://brain.example.com/reply', REPLY_WEBHOOK_SECRET: 'x' })).toEqual([
+      'REPLY_WEBHOOK_URL: must be https outside sandbox mode',
+    ]);
+    expect(problemsOf({ ...sandboxEnv, REPLY_WEBHOOK_URL: 'http://127.0.0.1:9/reply', REPLY_WEBHOOK_SECRET: 'x' })).toEqual([]);
+  });
+
+  it('listens on 127.0.0.1 for npm start and everywhere for the api, unless HOST says otherwise', () => {
+    expect(loadConfig(sandboxEnv, 'dev').host).toBe('127.0.0.1');
+    expect(loadConfig(production, 'api').host).toBe('0.0.0.0');
+    expect(loadConfig({ ...sandboxEnv, HOST: '0.0.0.0' }, 'dev').host).toBe('0.0.0.0');
+  });
+
+  it('keeps metrics off the public port by default', () => {
+    expect(loadConfig(production, 'api').metrics).toEqual({ port: undefined, host: '127.0.0.1', authToken: undefined });
+    expect(problemsOf({ ...production, METRICS_AUTH_TOKEN: 'short' })).toEqual(['METRICS_AUTH_TOKEN: must be at least 32 characters']);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90s')).toBe(90_000);
     expect(parseDuration('24h')).toBe(86_400_000);

@@ -59,7 +59,7 @@ describe('logs', () => {
 describe('metrics', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true });
+    stack = await startStack({ api: true, sandbox: true, env: { METRICS_PORT: '0' } });
   });
   afterAll(() => stack?.close());
 
@@ -69,7 +69,7 @@ describe('metrics', () => {
     await postWebhook(stack.api!.url, '{}', { signature: 'sha256=00' });
     await postWebhook(stack.api!.url, '{"object": ');
     await postWebhook(stack.api!.url, { object: 'whatsapp_business_account', entry: [] });
-    const res = await fetch(`${stack.api!.url}/metrics`);
+    const res = await fetch(`${stack.api!.metricsUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
