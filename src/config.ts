@@ -217,7 +217,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   }
   const e = parsed.data;
   const sandbox = e.META_SANDBOX;
-  if (sandbox) problems.push(...sandboxProblems(e.NODE_ENV, { META_GRAPH_API_URL: e.META_GRAPH_API_URL, META_OAUTH_DIALOG_URL: e.META_OAUTH_DIALOG_URL }));
+  if (sandbox) {
+    const metaUrls = { META_GRAPH_API_URL: e.META_GRAPH_API_URL, META_OAUTH_DIALOG_URL: e.META_OAUTH_DIALOG_URL };
+    problems.push(...sandboxProblems(e.NODE_ENV, metaUrls));
+  }
   for (const name of required(role, sandbox)) {
     if (e[name as keyof typeof e] === undefined) problems.push(`${name}: required`);
   }

@@ -39,7 +39,10 @@ async function serve(config: Config): Promise<{ url: string; server: Server }> {
 const key = (secret: string) => new TextEncoder().encode(secret);
 const now = () => Math.floor(Date.now() / 1000);
 
-function tenantJwt(claims: Record<string, unknown>, options: { iat?: number | null; exp?: number | null; kid?: string } = {}) {
+function tenantJwt(
+  claims: Record<string, unknown>,
+  options: { iat?: number | null; exp?: number | null; kid?: string } = {},
+) {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', ...(options.kid ? { kid: options.kid } : {}) });
   if (options.iat !== null) jwt.setIssuedAt(options.iat ?? now());
   if (options.exp !== null) jwt.setExpirationTime(options.exp ?? now() + 600);
@@ -50,10 +53,27 @@ describe('tenant JWTs', () => {
   let plain: { url: string; server: Server };
   let strict: { url: string; server: Server };
   beforeAll(async () => {
-    plain = await serve(loadConfig({ ...base, META_SANDBOX: 'false', META_APP_ID: '1', META_APP_SECRET: 'x', FRONTEND_URL: 'https://app.example.com' }, 'api'));
+    plain = await serve(
+      loadConfig(
+        {
+          ...base,
+          META_SANDBOX: 'false',
+          META_APP_ID: '1',
+          META_APP_SECRET: 'x',
+          FRONTEND_URL: 'https://app.example.com',
+        },
+        'api',
+      ),
+    );
     strict = await serve(
       loadConfig(
-        { ...base, META_SANDBOX: 'true', AUTH_JWT_ISSUER: 'https://app.example.com', AUTH_JWT_AUDIENCE: 'waconnect', AUTH_JWT_MAX_AGE: '1h' },
+        {
+          ...base,
+          META_SANDBOX: 'true',
+          AUTH_JWT_ISSUER: 'https://app.example.com',
+          AUTH_JWT_AUDIENCE: 'waconnect',
+          AUTH_JWT_MAX_AGE: '1h',
+        },
         'api',
       ),
     );
@@ -71,7 +91,10 @@ describe('tenant JWTs', () => {
 
   it('accepts a token with exp and iat and exposes the business and its roles', async () => {
     const token = await tenantJwt({ business_id: 'acme.eu:shop-1_a', role: 'agent' }).sign(tenantKey);
-    expect(await call(plain, token)).toEqual({ status: 200, body: { businessId: 'acme.eu:shop-1_a', roles: ['agent'] } });
+    expect(await call(plain, token)).toEqual({
+      status: 200,
+      body: { businessId: 'acme.eu:shop-1_a', roles: ['agent'] },
+    });
     const listed = await tenantJwt({ business_id: 'acme', role: ['viewer', 'agent', 42] }).sign(tenantKey);
     expect((await call(plain, listed)).body.roles).toEqual(['viewer', 'agent']);
   });
@@ -90,15 +113,23 @@ describe('tenant JWTs', () => {
   });
 
   it('allows one minute of clock skew, no more', async () => {
-    expect((await call(plain, await tenantJwt({ business_id: 'acme' }, { exp: now() - 30 }).sign(tenantKey))).status).toBe(200);
-    expect((await call(plain, await tenantJwt({ business_id: 'acme' }, { exp: now() - 90 }).sign(tenantKey))).status).toBe(401);
-    expect((await call(plain, await tenantJwt({ business_id: 'acme' }, { iat: now() + 30 }).sign(tenantKey))).status).toBe(200);
+    expect(
+      (await call(plain, await tenantJwt({ business_id: 'acme' }, { exp: now() - 30 }).sign(tenantKey))).status,
+    ).toBe(200);
+    expect(
+      (await call(plain, await tenantJwt({ business_id: 'acme' }, { exp: now() - 90 }).sign(tenantKey))).status,
+    ).toBe(401);
+    expect(
+      (await call(plain, await tenantJwt({ business_id: 'acme' }, { iat: now() + 30 }).sign(tenantKey))).status,
+    ).toBe(200);
   });
 
   it('checks iss, aud and the configured maximum age when set', async () => {
     const claims = { business_id: 'acme', iss: 'https://app.example.com', aud: 'waconnect' };
     expect((await call(strict, await tenantJwt(claims).sign(tenantKey))).status).toBe(200);
-    expect((await call(strict, await tenantJwt({ ...claims, iss: 'https://evil.example.com' }).sign(tenantKey))).status).toBe(401);
+    expect(
+      (await call(strict, await tenantJwt({ ...claims, iss: 'https://evil.example.com' }).sign(tenantKey))).status,
+    ).toBe(401);
     expect((await call(strict, await tenantJwt({ ...claims, aud: 'another-app' }).sign(tenantKey))).status).toBe(401);
     expect((await call(strict, await tenantJwt({ business_id: 'acme' }).sign(tenantKey))).status).toBe(401);
     expect((await call(strict, await tenantJwt(claims, { iat: now() - 2 * 3600 }).sign(tenantKey))).status).toBe(401);
@@ -115,12 +146,16 @@ describe('tenant JWTs', () => {
 
   it('accepts sandbox sessions in sandbox mode only, and never a tenant-signed one posing as one', async () => {
     const session = async (secret: string) =>
-      tenantJwt({ business_id: 'demo' }, { kid: SANDBOX_SESSION_KID }).setIssuer(SANDBOX_SESSION_ISSUER).sign(key(secret));
+      tenantJwt({ business_id: 'demo' }, { kid: SANDBOX_SESSION_KID })
+        .setIssuer(SANDBOX_SESSION_ISSUER)
+        .sign(key(secret));
     expect((await call(strict, await session(TEST_SECRETS.SANDBOX_SESSION_SECRET))).status).toBe(200);
     expect((await call(plain, await session(TEST_SECRETS.SANDBOX_SESSION_SECRET))).status).toBe(401);
     expect((await call(strict, await session(TEST_SECRETS.AUTH_JWT_SECRET))).status).toBe(401);
     // Signed with the sandbox key but without its kid: checked (and refused) as a tenant token.
-    const unmarked = await tenantJwt({ business_id: 'demo', iss: 'https://app.example.com', aud: 'waconnect' }).sign(key(TEST_SECRETS.SANDBOX_SESSION_SECRET));
+    const unmarked = await tenantJwt({ business_id: 'demo', iss: 'https://app.example.com', aud: 'waconnect' }).sign(
+      key(TEST_SECRETS.SANDBOX_SESSION_SECRET),
+    );
     expect((await call(strict, unmarked)).status).toBe(401);
   });
 });
@@ -128,7 +163,19 @@ describe('tenant JWTs', () => {
 describe('requireRole', () => {
   let target: { url: string; server: Server };
   beforeAll(async () => {
-    target = await serve(loadConfig({ ...base, META_SANDBOX: 'false', META_APP_ID: '1', META_APP_SECRET: 'x', FRONTEND_URL: 'https://app.example.com', AUTH_ROLE_CLAIM: 'https://app.example.com/roles' }, 'api'));
+    target = await serve(
+      loadConfig(
+        {
+          ...base,
+          META_SANDBOX: 'false',
+          META_APP_ID: '1',
+          META_APP_SECRET: 'x',
+          FRONTEND_URL: 'https://app.example.com',
+          AUTH_ROLE_CLAIM: 'https://app.example.com/roles',
+        },
+        'api',
+      ),
+    );
   });
   afterAll(() => target?.server.close());
 
@@ -137,8 +184,13 @@ describe('requireRole', () => {
   const tenantKey = key(TEST_SECRETS.AUTH_JWT_SECRET);
 
   it('lets an agent through and answers 403 forbidden to other users', async () => {
-    expect((await get(await tenantJwt({ business_id: 'acme', 'https://app.example.com/roles': ['agent'] }).sign(tenantKey))).status).toBe(200);
-    const owner = await get(await tenantJwt({ business_id: 'acme', 'https://app.example.com/roles': 'owner' }).sign(tenantKey));
+    expect(
+      (await get(await tenantJwt({ business_id: 'acme', 'https://app.example.com/roles': ['agent'] }).sign(tenantKey)))
+        .status,
+    ).toBe(200);
+    const owner = await get(
+      await tenantJwt({ business_id: 'acme', 'https://app.example.com/roles': 'owner' }).sign(tenantKey),
+    );
     expect(owner.status).toBe(403);
     expect(((await owner.json()) as any).error.code).toBe('forbidden');
     // The default claim name does not count when another one is configured.
@@ -155,11 +207,16 @@ describe('sandbox dashboard sessions', () => {
   afterAll(() => stack?.close());
 
   it('are signed with the sandbox session key, never the tenant key, and open the business’s routes', async () => {
-    const res = await fetch(`${stack.api!.url}/api/sandbox/session`, { method: 'POST', body: JSON.stringify({ businessId: 'demo-shop' }) });
+    const res = await fetch(`${stack.api!.url}/api/sandbox/session`, {
+      method: 'POST',
+      body: JSON.stringify({ businessId: 'demo-shop' }),
+    });
     const { token } = (await res.json()) as { token: string };
     await expect(jwtVerify(token, key(TEST_SECRETS.AUTH_JWT_SECRET))).rejects.toThrow();
     await expect(jwtVerify(token, key(TEST_SECRETS.SANDBOX_SESSION_SECRET))).resolves.toBeTruthy();
-    const status = await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: { authorization: `Bearer ${token}` } });
+    const status = await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(status.status).toBe(200);
   });
 });

@@ -101,7 +101,8 @@ describe('Temporal UI codec endpoint', () => {
       const pair = await generateKeyPair('ES256');
       operatorKey = pair.privateKey;
       const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'ops-1', alg: 'ES256', use: 'sig' };
-      jwks = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [publicJwk] })));
+      const keySet = JSON.stringify({ keys: [publicJwk] });
+      jwks = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(keySet));
       await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
       stack = await startStack({
         api: true,
@@ -133,20 +134,23 @@ describe('Temporal UI codec endpoint', () => {
     });
 
     it('never takes a tenant-signed token as an operator, whatever it claims', async () => {
-      const tenant = await tokenFor('ops', { claims: { operator: true, iss: 'https://idp.example.com', aud: 'temporal-ui' } });
+      const claims = { operator: true, iss: 'https://idp.example.com', aud: 'temporal-ui' };
+      const tenant = await tokenFor('ops', { claims });
       expect((await decode({ authorization: `Bearer ${tenant}` })).status).toBe(401);
     });
 
     it('decodes for the operator token, a JWT under the operators’ key, or one from their key set', async () => {
       expect((await decode({ authorization: `Bearer ${OPERATOR_TOKEN}` })).status).toBe(200);
-      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims: { iss: 'https://idp.example.com', aud: 'temporal-ui' } });
+      const claims = { iss: 'https://idp.example.com', aud: 'temporal-ui' };
+      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims });
       expect((await decode({ authorization: `Bearer ${operator}` })).status).toBe(200);
       expect((await decode({ authorization: `Bearer ${await signedByIdp('temporal-ui')}` })).status).toBe(200);
     });
 
     it('refuses operator JWTs for another audience', async () => {
       expect((await decode({ authorization: `Bearer ${await signedByIdp('another-app')}` })).status).toBe(401);
-      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims: { iss: 'https://idp.example.com', aud: 'elsewhere' } });
+      const claims = { iss: 'https://idp.example.com', aud: 'elsewhere' };
+      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims });
       expect((await decode({ authorization: `Bearer ${operator}` })).status).toBe(401);
     });
 

@@ -95,7 +95,8 @@ describe('config', () => {
   });
 
   it('allows sandbox mode only with loopback Meta URLs', () => {
-    expect(problemsOf({ ...sandboxEnv, META_GRAPH_API_URL: 'https://graph.facebook.com', META_OAUTH_DIALOG_URL: 'http://10.0.0.5:8001' })).toEqual([
+    const remote = { META_GRAPH_API_URL: 'https://graph.facebook.com', META_OAUTH_DIALOG_URL: 'http://10.0.0.5:8001' };
+    expect(problemsOf({ ...sandboxEnv, ...remote })).toEqual([
       'META_GRAPH_API_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
       'META_OAUTH_DIALOG_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
     ]);
@@ -103,17 +104,27 @@ describe('config', () => {
   });
 
   it('needs a sandbox session key of its own for the API in sandbox mode', () => {
-    expect(problemsOf({ ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined })).toEqual(['SANDBOX_SESSION_SECRET: required']);
+    const withoutKey = { ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined };
+    expect(problemsOf(withoutKey)).toEqual(['SANDBOX_SESSION_SECRET: required']);
     expect(problemsOf({ ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined }, 'worker')).toEqual([]);
-    expect(loadConfig({ ...production, SANDBOX_SESSION_SECRET: 's'.repeat(32) }, 'api').auth.sandboxSessionSecret).toBeUndefined();
+    const outside = loadConfig({ ...production, SANDBOX_SESSION_SECRET: 's'.repeat(32) }, 'api');
+    expect(outside.auth.sandboxSessionSecret).toBeUndefined();
   });
 
   it('reads the token settings with their defaults', () => {
     const config = loadConfig(production, 'api');
-    expect(config.auth).toMatchObject({ maxAgeMs: 86_400_000, issuer: undefined, audience: undefined, roleClaim: 'role' });
-    expect(config.codec).toEqual({ authToken: undefined, jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined });
-    const custom = loadConfig({ ...production, AUTH_JWT_MAX_AGE: '1h', AUTH_JWT_ISSUER: 'https://app', AUTH_JWT_AUDIENCE: 'wa', AUTH_ROLE_CLAIM: 'roles' }, 'api');
-    expect(custom.auth).toMatchObject({ maxAgeMs: 3_600_000, issuer: 'https://app', audience: 'wa', roleClaim: 'roles' });
+    expect(config.auth).toMatchObject({ maxAgeMs: 86_400_000, roleClaim: 'role' });
+    expect([config.auth.issuer, config.auth.audience]).toEqual([undefined, undefined]);
+    expect(Object.values(config.codec).every((value) => value === undefined)).toBe(true);
+    const settings = {
+      AUTH_JWT_MAX_AGE: '1h',
+      AUTH_JWT_ISSUER: 'https://app',
+      AUTH_JWT_AUDIENCE: 'wa',
+      AUTH_ROLE_CLAIM: 'roles',
+    };
+    const custom = loadConfig({ ...production, ...settings }, 'api');
+    expect(custom.auth).toMatchObject({ maxAgeMs: 3_600_000, issuer: 'https://app', audience: 'wa' });
+    expect(custom.auth.roleClaim).toBe('roles');
   });
 
   it('wants operator credentials of at least 32 characters', () => {
@@ -134,10 +145,12 @@ describe('config', () => {
   });
 
   it('wants the reply webhook over https outside sandbox mode', () => {
-    expect(problemsOf({ ...production, REPLY_WEBHOOK_URL: 'http://brain.example.com/reply', REPLY_WEBHOOK_SECRET: 'x' })).toEqual([
+    const plainHttp = { REPLY_WEBHOOK_URL: 'http://brain.example.com/reply', REPLY_WEBHOOK_SECRET: 'x' };
+    expect(problemsOf({ ...production, ...plainHttp })).toEqual([
       'REPLY_WEBHOOK_URL: must be https outside sandbox mode',
     ]);
-    expect(problemsOf({ ...sandboxEnv, REPLY_WEBHOOK_URL: 'http://127.0.0.1:9/reply', REPLY_WEBHOOK_SECRET: 'x' })).toEqual([]);
+    const local = { REPLY_WEBHOOK_URL: 'http://127.0.0.1:9/reply', REPLY_WEBHOOK_SECRET: 'x' };
+    expect(problemsOf({ ...sandboxEnv, ...local })).toEqual([]);
   });
 
   it('listens on 127.0.0.1 for npm start and everywhere for the api, unless HOST says otherwise', () => {
@@ -148,7 +161,9 @@ describe('config', () => {
 
   it('keeps metrics off the public port by default', () => {
     expect(loadConfig(production, 'api').metrics).toEqual({ port: undefined, host: '127.0.0.1', authToken: undefined });
-    expect(problemsOf({ ...production, METRICS_AUTH_TOKEN: 'short' })).toEqual(['METRICS_AUTH_TOKEN: must be at least 32 characters']);
+    expect(problemsOf({ ...production, METRICS_AUTH_TOKEN: 'short' })).toEqual([
+      'METRICS_AUTH_TOKEN: must be at least 32 characters',
+    ]);
   });
 
   it('parses durations', () => {

@@ -37,19 +37,35 @@ describe('connect across sites in a browser', () => {
   const pages = new Map<string, string>();
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
     const port = await freePort();
     dashboardUrl = `http://127.0.0.1:${port}`;
     dashboard = createServer((req, res) => {
       const business = new URL(req.url ?? '/', dashboardUrl).searchParams.get('business') ?? '';
       res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end(pages.get(business) ?? '<!doctype html><p id="result"></p><script>result.textContent = location.search</script>');
+      res.end(
+        pages.get(business) ??
+          '<!doctype html><p id="result"></p><script>result.textContent = location.search</script>',
+      );
     });
     await new Promise<void>((resolve) => dashboard.listen(port, '127.0.0.1', resolve));
-    stack = await startStack({ api: true, sandbox: true, publicHost: 'localhost', env: { FRONTEND_URL: dashboardUrl } });
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      publicHost: 'localhost',
+      env: { FRONTEND_URL: dashboardUrl },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -81,7 +97,9 @@ describe('connect across sites in a browser', () => {
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(/dashboard\/integrations/, { timeout: 20_000 });
     // Meta (and its sandbox) append #_=_ to the redirect.
-    expect(page.url().replace(/#_=_$/, '')).toBe(`${dashboardUrl}/dashboard/integrations?success=true&channel=whatsapp`);
+    expect(page.url().replace(/#_=_$/, '')).toBe(
+      `${dashboardUrl}/dashboard/integrations?success=true&channel=whatsapp`,
+    );
     expect((await getStatus(stack.api!.url, businessId)).connected).toBe(true);
     expect(callbackUrl).toContain('state=');
     await context.close();

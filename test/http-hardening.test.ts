@@ -8,7 +8,11 @@ import { startStack, type Stack } from './helpers/stack.js';
 const METRICS_TOKEN = 'metrics-token-0123456789-0123456789';
 
 /** Writes raw bytes to the server and resolves with what it answered (or '' when it just closed). */
-function rawRequest(url: string, head: string, options: { waitMs?: number } = {}): Promise<{ answer: string; ms: number }> {
+function rawRequest(
+  url: string,
+  head: string,
+  options: { waitMs?: number } = {},
+): Promise<{ answer: string; ms: number }> {
   const { hostname, port } = new URL(url);
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -26,7 +30,11 @@ describe('HTTP hardening', () => {
   let stack: Stack;
   let api: string;
   beforeAll(async () => {
-    stack = await startStack({ api: true, worker: false, env: { METRICS_PORT: '0', METRICS_AUTH_TOKEN: METRICS_TOKEN } });
+    stack = await startStack({
+      api: true,
+      worker: false,
+      env: { METRICS_PORT: '0', METRICS_AUTH_TOKEN: METRICS_TOKEN },
+    });
     api = stack.api!.url;
   });
   afterAll(() => stack?.close());
@@ -35,7 +43,8 @@ describe('HTTP hardening', () => {
     for (const signature of [undefined, 'sha256=abc', `sha1=${'a'.repeat(40)}`, `sha256=${'g'.repeat(64)}`]) {
       // Announces a megabyte and sends none of it: only an answer that never waits for the body arrives.
       const head =
-        'POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n' +
+        'POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 1048576\r\n' +
         (signature ? `X-Hub-Signature-256: ${signature}\r\n` : '') +
         '\r\n';
       const { answer, ms } = await rawRequest(api, head, { waitMs: 5_000 });
@@ -46,7 +55,8 @@ describe('HTTP hardening', () => {
   });
 
   it('keeps a well-formed request id and replaces any other', async () => {
-    const idOf = async (requestId: string) => (await fetch(`${api}/healthz`, { headers: { 'x-request-id': requestId } })).headers.get('x-request-id');
+    const idOf = async (requestId: string) =>
+      (await fetch(`${api}/healthz`, { headers: { 'x-request-id': requestId } })).headers.get('x-request-id');
     expect(await idOf('req-1.abc_DEF')).toBe('req-1.abc_DEF');
     for (const hostile of ['a b', 'x'.repeat(129), '<script>', 'id\u00e9', '{"json":1}']) {
       const id = await idOf(hostile);
@@ -79,10 +89,16 @@ describe('HTTP hardening', () => {
   it('gives a client 30 s to send its request, then answers 408', async () => {
     expect(stack.api!.server.requestTimeout).toBe(30_000);
     expect(stack.api!.server.headersTimeout).toBe(30_000);
-    const quick = await startApi({ ...stack.config, port: 0 }, stack.log, { db: stack.db, host: '127.0.0.1', requestTimeoutMs: 1_000 });
+    const quick = await startApi({ ...stack.config, port: 0 }, stack.log, {
+      db: stack.db,
+      host: '127.0.0.1',
+      requestTimeoutMs: 1_000,
+    });
     try {
       // Headers that never end (slowloris).
-      const { answer, ms } = await rawRequest(quick.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1', { waitMs: 8_000 });
+      const { answer, ms } = await rawRequest(quick.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1', {
+        waitMs: 8_000,
+      });
       expect(answer).toMatch(/^HTTP\/1\.1 408/);
       expect(ms).toBeLessThan(4_000);
     } finally {

@@ -41,15 +41,19 @@ describe('pending disconnects', () => {
     await reconcileSchedules(stack.db, stack.client, stack.config);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials).not.toBeNull();
-    await stack.db('channel_integrations').where({ id: integrationId }).update({ disconnected_at: new Date(Date.now() - 2 * 60_000) });
+    await stack
+      .db('channel_integrations')
+      .where({ id: integrationId })
+      .update({ disconnected_at: new Date(Date.now() - 2 * 60_000) });
 
     const report = await reconcileSchedules(stack.db, stack.client, stack.config);
     expect(report.pendingDisconnects).toBeGreaterThanOrEqual(1);
     await expect
-      .poll(async () => (await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials, { timeout: 20_000 })
+      .poll(async () => (await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials, {
+        timeout: 20_000,
+      })
       .toBeNull();
     expect(stack.sandbox!.state.subscriptions(wabaId).subscribed).toBe(false);
     expect((await getStatus(stack.api!.url, businessId)).connected).toBe(false);
-
   });
 });

@@ -21,7 +21,16 @@ describe('HTTP responder answers', () => {
     brain.close();
   });
 
-  const request = { businessId: 'b', integrationId: 'i', phoneNumberId: 'p', from: 'f', messageId: 'm', type: 'text', text: 'hi', timestamp: '1' };
+  const request = {
+    businessId: 'b',
+    integrationId: 'i',
+    phoneNumberId: 'p',
+    from: 'f',
+    messageId: 'm',
+    type: 'text',
+    text: 'hi',
+    timestamp: '1',
+  };
   const ask = () => new HttpResponder(url, 'secret', 2_000).reply(request as never);
 
   it('takes an answer within the limit', async () => {
@@ -30,7 +39,8 @@ describe('HTTP responder answers', () => {
   });
 
   it('refuses, without retrying, an answer larger than 64 KiB, announced or streamed', async () => {
-    answer = (res) => res.setHeader('content-length', String(MAX_ANSWER_BYTES + 1)).end('x'.repeat(MAX_ANSWER_BYTES + 1));
+    answer = (res) =>
+      res.setHeader('content-length', String(MAX_ANSWER_BYTES + 1)).end('x'.repeat(MAX_ANSWER_BYTES + 1));
     await expect(ask()).rejects.toMatchObject({ name: 'ReplyServiceError', retryable: false });
     // Chunked, with no length: stops reading once past the limit.
     answer = (res) => {

@@ -66,7 +66,8 @@ export async function startApi(config: Config, log: Logger, options: ApiOptions 
   if (config.metrics.port !== undefined) {
     metricsServer = createServer(timeouts, createMetricsApp(metrics).callback());
     const metricsPort = await listen(metricsServer, config.metrics.port, config.metrics.host);
-    metricsUrl = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${metricsPort}`;
+    const metricsHost = config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host;
+    metricsUrl = `http://${metricsHost}:${metricsPort}`;
     log.info({ url: metricsUrl }, 'metrics listening');
   }
   return {

@@ -46,7 +46,13 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(errorMiddleware);
-  const routers = [healthRoutes(deps), metricsRoutes(deps), integrationRoutes(deps), webhookRoutes(deps), codecRoutes(deps)];
+  const routers = [
+    healthRoutes(deps),
+    metricsRoutes(deps),
+    integrationRoutes(deps),
+    webhookRoutes(deps),
+    codecRoutes(deps),
+  ];
   // The demo dashboard and its session endpoint exist in sandbox mode only.
   if (deps.config.meta.sandbox) routers.push(dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }));
   for (const router of routers) {

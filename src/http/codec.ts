@@ -47,6 +47,7 @@ function fromLoopback(ctx: Context): boolean {
 }
 
 type OperatorCheck = (token: string) => Promise<boolean>;
+const ASYMMETRIC = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
 function operatorJwtCheck(codec: AppDeps['config']['codec']): OperatorCheck {
   const options: JWTVerifyOptions = {
@@ -61,7 +62,7 @@ function operatorJwtCheck(codec: AppDeps['config']['codec']): OperatorCheck {
     try {
       const symmetric = decodeProtectedHeader(token).alg?.startsWith('HS') ?? false;
       if (symmetric && secret) await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] });
-      else if (!symmetric && keySet) await jwtVerify(token, keySet, { ...options, algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] });
+      else if (!symmetric && keySet) await jwtVerify(token, keySet, { ...options, algorithms: ASYMMETRIC });
       else return false;
       return true;
     } catch {

@@ -57,7 +57,9 @@ export class HttpResponder implements Responder {
       throw new ReplyServiceError(`reply service answered HTTP ${response.status}`, retryable);
     }
     const text = await readLimited(response, MAX_ANSWER_BYTES);
-    if (text === undefined) throw new ReplyServiceError(`reply service answered more than ${MAX_ANSWER_BYTES} bytes`, false);
+    if (text === undefined) {
+      throw new ReplyServiceError(`reply service answered more than ${MAX_ANSWER_BYTES} bytes`, false);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);

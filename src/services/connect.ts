@@ -51,7 +51,10 @@ export interface ConnectDialog {
 }
 
 /** Uses the ticket once: mints the state bound to a fresh nonce and returns Meta's dialog URL. */
-export async function openConnectDialog({ config, db }: ConnectDeps, ticket: string): Promise<ConnectDialog | undefined> {
+export async function openConnectDialog(
+  { config, db }: ConnectDeps,
+  ticket: string,
+): Promise<ConnectDialog | undefined> {
   const businessId = await consumeConnectTicket(db, ticket);
   if (businessId === undefined) return undefined;
   const nonce = randomToken();
@@ -101,7 +104,11 @@ export interface CallbackQuery {
  * nonce, calls nothing at Meta. A reload of a used state shows the outcome of
  * the connect it started.
  */
-export async function completeCallback(deps: ConnectDeps, query: CallbackQuery, nonce: string | undefined): Promise<ConnectOutcome> {
+export async function completeCallback(
+  deps: ConnectDeps,
+  query: CallbackQuery,
+  nonce: string | undefined,
+): Promise<ConnectOutcome> {
   const { config, db, log } = deps;
   const lookup = await consumeOAuthState(db, query.state ?? '', nonce);
   if (lookup.status === 'invalid') return { kind: 'error', code: 'invalid_state' };

@@ -14,7 +14,10 @@ export const PENDING_DISCONNECT_GRACE_MS = 60_000;
 export async function finishPendingDisconnects(db: Db, client: Client, config: Config): Promise<number> {
   const pending = await integrationsAwaitingDisconnect(db, PENDING_DISCONNECT_GRACE_MS);
   for (const integration of pending) {
-    await startDisconnectWorkflow(client, config, { integrationId: integration.id, businessId: integration.business_id });
+    await startDisconnectWorkflow(client, config, {
+      integrationId: integration.id,
+      businessId: integration.business_id,
+    });
   }
   return pending.length;
 }

@@ -53,7 +53,8 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
     let effect: AccountEventEffect = { kind: 'recorded' };
     if (event.field === 'account_update' && name && REMOVAL_EVENTS.has(name)) {
       const eventAt = event.entryTime === null ? now : new Date(event.entryTime * 1000);
-      effect = { kind: 'removed', integrationIds: await removeAccount(trx, event.wabaId, name, event.value, eventAt, now) };
+      const integrationIds = await removeAccount(trx, event.wabaId, name, event.value, eventAt, now);
+      effect = { kind: 'removed', integrationIds };
     } else if (event.field === 'account_update' && name && STATUS_EVENTS[name]) {
       await trx('whatsapp_business_accounts')
         .where({ waba_id: event.wabaId, is_active: true })

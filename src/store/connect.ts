@@ -62,9 +62,14 @@ export type StateLookup =
 export async function consumeOAuthState(db: Db, state: string, nonce: string | undefined): Promise<StateLookup> {
   if (state.length === 0 || state.length > 512) return { status: 'invalid' };
   const stateHash = sha256Hex(state);
-  const live = await db('oauth_states').where({ state_hash: stateHash }).andWhere('expires_at', '>', db.fn.now()).first();
+  const live = await db('oauth_states')
+    .where({ state_hash: stateHash })
+    .andWhere('expires_at', '>', db.fn.now())
+    .first();
   if (!live) return { status: 'invalid' };
-  if (!nonce || !live.nonce_hash || !constantTimeEqual(sha256Hex(nonce), live.nonce_hash)) return { status: 'mismatch' };
+  const sameBrowser =
+    nonce !== undefined && live.nonce_hash !== null && constantTimeEqual(sha256Hex(nonce), live.nonce_hash);
+  if (!sameBrowser) return { status: 'mismatch' };
   const [fresh] = await db('oauth_states')
     .where({ id: live.id })
     .whereNull('used_at')

@@ -9,7 +9,11 @@ export interface PendingDisconnect {
 }
 
 /** Deactivated at least `graceMs` ago: a disconnect that just ran is still starting its own workflow. */
-export async function integrationsAwaitingDisconnect(db: Db, graceMs: number, limit = 500): Promise<PendingDisconnect[]> {
+export async function integrationsAwaitingDisconnect(
+  db: Db,
+  graceMs: number,
+  limit = 500,
+): Promise<PendingDisconnect[]> {
   return db('channel_integrations')
     .where({ channel: WHATSAPP, is_active: false })
     .whereNotNull('credentials')
