@@ -8,6 +8,8 @@ export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
 
 export interface Config {
   nodeEnv: string;
+  /** Where the API listens: 127.0.0.1 for `npm start` (dev), all interfaces otherwise, unless HOST. */
+  host: string;
   port: number;
   publicUrl: string;
   frontendUrl: string;
@@ -51,6 +53,22 @@ export interface Config {
   auth: {
     jwtSecret: string;
     businessClaim: string;
+    /** Tokens older than this (by `iat`) are refused, whatever their `exp`. */
+    maxAgeMs: number;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** The claim listing a user's roles (a string or an array of strings), e.g. "agent". */
+    roleClaim: string;
+    /** Signs the sandbox dashboard's sessions; accepted only in sandbox mode. */
+    sandboxSessionSecret: string | undefined;
+  };
+  /** Operators of the Temporal UI's codec endpoint: verified with keys of their own. */
+  codec: {
+    authToken: string | undefined;
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
   };
   reply: {
     webhookUrl: string | undefined;
@@ -68,7 +86,12 @@ export interface Config {
     expiryThresholdDays: number;
   };
   callbackWaitMs: number;
-  codecAuthToken: string | undefined;
+  /** GET /metrics: on its own internal server (port, host), and/or on the API behind a token. */
+  metrics: {
+    port: number | undefined;
+    host: string;
+    authToken: string | undefined;
+  };
   workerMetricsPort: number | undefined;
   worker: {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
@@ -131,11 +154,14 @@ function required(role: Role, sandbox: boolean): string[] {
     ? ['META_APP_SECRET', 'META_GRAPH_API_URL', 'META_OAUTH_DIALOG_URL']
     : ['META_APP_ID', 'META_APP_SECRET'];
   const frontend = !sandbox && (role === 'api' || role === 'dev') ? ['FRONTEND_URL'] : [];
-  return [...always, ...http, ...meta, ...frontend];
+  // The sandbox dashboard's sessions are signed with a key of their own, never the tenant one.
+  const session = sandbox && (role === 'api' || role === 'dev') ? ['SANDBOX_SESSION_SECRET'] : [];
+  return [...always, ...http, ...meta, ...frontend, ...session];
 }
 
 const schema = z.object({
   NODE_ENV: z.string().default('development'),
+  HOST: optionalText,
   PORT: port.default(8000),
   PUBLIC_URL: url.optional(),
   FRONTEND_URL: url.optional(),
@@ -167,6 +193,11 @@ const schema = z.object({
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
+  AUTH_JWT_MAX_AGE: duration.default(86_400_000),
+  AUTH_JWT_ISSUER: optionalText,
+  AUTH_JWT_AUDIENCE: optionalText,
+  AUTH_ROLE_CLAIM: z.string().min(1).default('role'),
+  SANDBOX_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   REPLY_WEBHOOK_URL: url.optional(),
   REPLY_WEBHOOK_SECRET: optionalText,
   REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.responderMs),
@@ -180,11 +211,18 @@ const schema = z.object({
   TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
   TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
-  CODEC_AUTH_TOKEN: optionalText,
+  CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  CODEC_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  CODEC_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CODEC_JWT_ISSUER: optionalText,
+  CODEC_JWT_AUDIENCE: optionalText,
   WORKER_METRICS_PORT: port.optional(),
   WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(40),
   WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
   WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -205,14 +243,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   }
   const e = parsed.data;
   const sandbox = e.META_SANDBOX;
-  if (sandbox && e.NODE_ENV === 'production') {
-    problems.push('META_SANDBOX: sandbox mode is refused when NODE_ENV=production');
+  if (sandbox) {
+    const metaUrls = { META_GRAPH_API_URL: e.META_GRAPH_API_URL, META_OAUTH_DIALOG_URL: e.META_OAUTH_DIALOG_URL };
+    problems.push(...sandboxProblems(e.NODE_ENV, metaUrls));
   }
   for (const name of required(role, sandbox)) {
     if (e[name as keyof typeof e] === undefined) problems.push(`${name}: required`);
   }
   if (e.REPLY_WEBHOOK_URL && !e.REPLY_WEBHOOK_SECRET) {
     problems.push('REPLY_WEBHOOK_SECRET: required when REPLY_WEBHOOK_URL is set');
+  }
+  // Messages and their text travel there: only over TLS, except to a local stand-in in sandbox mode.
+  if (e.REPLY_WEBHOOK_URL && !sandbox && !e.REPLY_WEBHOOK_URL.startsWith('https://')) {
+    problems.push('REPLY_WEBHOOK_URL: must be https outside sandbox mode');
   }
   let keyring: Keyring | undefined;
   if (e.CREDENTIALS_ENCRYPTION_KEY) {
@@ -229,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   const appSecret = e.META_APP_SECRET ?? '';
   return {
     nodeEnv: e.NODE_ENV,
+    host: e.HOST ?? (role === 'dev' ? '127.0.0.1' : '0.0.0.0'),
     port: e.PORT,
     publicUrl,
     frontendUrl: stripSlash(e.FRONTEND_URL ?? publicUrl),
@@ -260,6 +304,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET ?? '',
       businessClaim: e.AUTH_BUSINESS_CLAIM,
+      maxAgeMs: e.AUTH_JWT_MAX_AGE,
+      issuer: e.AUTH_JWT_ISSUER,
+      audience: e.AUTH_JWT_AUDIENCE,
+      roleClaim: e.AUTH_ROLE_CLAIM,
+      sandboxSessionSecret: sandbox ? e.SANDBOX_SESSION_SECRET : undefined,
+    },
+    codec: {
+      authToken: e.CODEC_AUTH_TOKEN,
+      jwtSecret: e.CODEC_JWT_SECRET,
+      jwksUrl: e.CODEC_JWT_JWKS_URL,
+      issuer: e.CODEC_JWT_ISSUER,
+      audience: e.CODEC_JWT_AUDIENCE,
     },
     reply: {
       webhookUrl: e.REPLY_WEBHOOK_URL,
@@ -273,7 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
     },
     callbackWaitMs: e.CALLBACK_WAIT_MS,
-    codecAuthToken: e.CODEC_AUTH_TOKEN,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     worker: {
       slots: { messages: e.WORKER_MESSAGES_SLOTS, connect: e.WORKER_CONNECT_SLOTS, maintenance: e.WORKER_MAINTENANCE_SLOTS },
@@ -304,6 +360,22 @@ function temporalConnection(env: Record<string, string>, problems: string[]) {
     problems.push(`TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_TLS_*: ${(error as Error).message}`);
     return undefined;
   }
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** Sandbox mode is for a laptop or a test run: loopback Meta URLs, NODE_ENV development or test. */
+function sandboxProblems(nodeEnv: string, urls: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  if (nodeEnv !== 'development' && nodeEnv !== 'test') {
+    problems.push(`META_SANDBOX: sandbox mode needs NODE_ENV=development or test (is ${nodeEnv})`);
+  }
+  for (const [name, value] of Object.entries(urls)) {
+    if (value && !LOOPBACK_HOSTS.has(new URL(value).hostname)) {
+      problems.push(`${name}: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)`);
+    }
+  }
+  return problems;
 }
 
 function stripSlash(value: string): string {

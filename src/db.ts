@@ -9,9 +9,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Knex;
 
+/** PostgreSQL's own error fields that quote row values ("Key (wamid)=(...) already exists."). */
+const VALUE_FIELDS = ['detail', 'where', 'internalQuery'] as const;
+
 export function createDb(databaseUrl: string, options: { poolMax?: number; log?: Logger } = {}): Db {
   const log = options.log;
-  return knex({
+  const db = knex({
     // knex prints its warnings with console.log unless given a logger.
     log: {
       warn: (message: unknown) => log?.warn({ knex: String(message) }, 'database warning'),
@@ -20,10 +23,18 @@ export function createDb(databaseUrl: string, options: { poolMax?: number; log?:
       debug: () => undefined,
     },
     client: 'pg',
+    // Errors name the statement, never the bound values (message text, tokens, phone numbers).
+    compileSqlOnError: false,
     connection: { connectionString: databaseUrl, application_name: 'waconnect' },
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
   });
+  // Runs before the query's promise rejects, so no caller (or log line) ever sees the values.
+  db.on('query-error', (error: unknown) => {
+    if (!error || typeof error !== 'object') return;
+    for (const field of VALUE_FIELDS) delete (error as Record<string, unknown>)[field];
+  });
+  return db;
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {
@@ -110,6 +121,16 @@ export interface OAuthStateRow {
   expires_at: Date;
   used_at: Date | null;
   workflow_id: string | null;
+  /** sha256 of the nonce in the browser's connect cookie; null for states minted before it existed. */
+  nonce_hash: string | null;
+}
+
+export interface ConnectTicketRow {
+  ticket_hash: string;
+  business_id: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 export type StagedKind = 'code' | 'user_token' | 'long_lived_token';
@@ -203,6 +224,7 @@ declare module 'knex/types/tables.js' {
     channel_integrations: IntegrationRow;
     self_checks: SelfCheckRow;
     oauth_states: OAuthStateRow;
+    connect_tickets: ConnectTicketRow;
     token_staging: TokenStagingRow;
     connect_attempts: ConnectAttemptRow;
     whatsapp_business_accounts: BusinessAccountRow;

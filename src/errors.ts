@@ -9,6 +9,7 @@ export const CONNECT_ERRORS = {
   permission_denied: 'Meta did not grant the permissions WhatsApp needs. Please start again and allow them.',
   number_in_use: 'A selected phone number is already connected to another business.',
   meta_unavailable: 'Meta is not answering right now. Please try again in a few minutes.',
+  session_mismatch: 'This connection was started in another browser. Please start again from your dashboard.',
   internal_error: 'Something went wrong on our side. Please try again.',
 } as const;
 

@@ -75,6 +75,24 @@ describe('account events', () => {
     expect(stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === messageIds[0])).toHaveLength(0);
   });
 
+  it('never lets an uninstall older than the connect remove the integration (a late redelivery)', async () => {
+    const { businessId, integrationId, wabaId } = await connected();
+    const anHourAgo = Math.floor(Date.now() / 1000) - 3600;
+    const wabaInfo = { waba_id: wabaId, owner_business_id: '1', partner_app_id: stack.config.meta.appId };
+    const value = { event: 'PARTNER_APP_UNINSTALLED', waba_info: wabaInfo };
+    const entry = { id: '1', time: anHourAgo, changes: [{ field: 'account_update', value }] };
+    const payload = { object: 'whatsapp_business_account', entry: [entry] };
+    expect((await postWebhook(api, payload)).status).toBe(200);
+    await expect.poll(async () => (await eventsFor(wabaId)).length, { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(async () => (await eventsFor(wabaId))[0]?.applied_to, { timeout: 20_000 })
+      .toEqual({ kind: 'removed', integrationIds: [] });
+    const status = await getStatus(api, businessId);
+    expect(status.connected).toBe(true);
+    expect(status.integration.id).toBe(integrationId);
+    await expect(stack.client.schedule.getHandle(tokenScheduleId(integrationId)).describe()).resolves.toBeTruthy();
+  });
+
   it('restores a lost webhook subscription in the scheduled health check', async () => {
     const { businessId, integrationId, wabaId } = await connected();
     stack.sandbox!.state.removeSubscriptions(wabaId);

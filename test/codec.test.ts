@@ -1,11 +1,15 @@
-// The remote codec endpoint the Temporal UI uses: decodes our encrypted payloads, open on localhost
-// in sandbox mode, operator-only in production; and the sandbox-only routes do not exist there.
+// The remote codec endpoint the Temporal UI uses: decodes our encrypted payloads, open to this
+// machine in sandbox mode, operator-only otherwise (the operators' own key or key set, never the
+// tenant key); and the sandbox-only routes do not exist there.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readIntegrationToken } from '../src/store/integrations.js';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { tokenFor } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
-import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
+import { startStack, type Stack } from './helpers/stack.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -66,20 +70,59 @@ describe('Temporal UI codec endpoint', () => {
       expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
       expect(preflight.headers.get('access-control-allow-headers')).toMatch(/X-Namespace/);
     });
+
+    it('is not open to a request relayed from another machine, sandbox mode or not', async () => {
+      const relayed = await fetch(`${stack.api!.url}/api/temporal-codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+        body: JSON.stringify({ payloads: [] }),
+      });
+      expect(relayed.status).toBe(401);
+    });
   });
 
   describe('outside sandbox mode', () => {
     let stack: Stack;
+    let jwks: Server;
+    let operatorKey: CryptoKey;
+    const OPERATOR_TOKEN = 'operator-token-0123456789-0123456789';
+    const OPERATOR_SECRET = 'operators-own-secret-0123456789-abcdef';
     const decode = (headers: Record<string, string>) =>
       fetch(`${stack.api!.url}/api/temporal-codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ payloads: [] }) });
+    const signedByIdp = (audience: string) =>
+      new SignJWT({ sub: 'ops@example.com' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'ops-1' })
+        .setIssuer('https://idp.example.com')
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(operatorKey);
     beforeAll(async () => {
+      const pair = await generateKeyPair('ES256');
+      operatorKey = pair.privateKey;
+      const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'ops-1', alg: 'ES256', use: 'sig' };
+      const keySet = JSON.stringify({ keys: [publicJwk] });
+      jwks = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(keySet));
+      await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
       stack = await startStack({
         api: true,
         worker: false,
-        env: { META_SANDBOX: 'false', META_APP_ID: '1234567890', CODEC_AUTH_TOKEN: 'operator-token-0123456789', TEMPORAL_UI_URL: 'https://temporal.example.com' },
+        env: {
+          META_SANDBOX: 'false',
+          META_APP_ID: '1234567890',
+          CODEC_AUTH_TOKEN: OPERATOR_TOKEN,
+          CODEC_JWT_SECRET: OPERATOR_SECRET,
+          CODEC_JWT_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
+          CODEC_JWT_ISSUER: 'https://idp.example.com',
+          CODEC_JWT_AUDIENCE: 'temporal-ui',
+          TEMPORAL_UI_URL: 'https://temporal.example.com',
+        },
       });
     });
-    afterAll(() => stack?.close());
+    afterAll(async () => {
+      await stack?.close();
+      await new Promise((resolve) => jwks?.close(resolve));
+    });
 
     it('answers 401 without an operator credential', async () => {
       expect((await decode({})).status).toBe(401);
@@ -90,10 +133,25 @@ describe('Temporal UI codec endpoint', () => {
       expect((await decode({ authorization: `Bearer ${forged}` })).status).toBe(401);
     });
 
-    it('decodes for the operator token or an operator JWT', async () => {
-      expect((await decode({ authorization: 'Bearer operator-token-0123456789' })).status).toBe(200);
-      const operator = await tokenFor('ops', { claims: { operator: true }, secret: TEST_SECRETS.AUTH_JWT_SECRET });
+    it('never takes a tenant-signed token as an operator, whatever it claims', async () => {
+      const claims = { operator: true, iss: 'https://idp.example.com', aud: 'temporal-ui' };
+      const tenant = await tokenFor('ops', { claims });
+      expect((await decode({ authorization: `Bearer ${tenant}` })).status).toBe(401);
+    });
+
+    it('decodes for the operator token, a JWT under the operators’ key, or one from their key set', async () => {
+      expect((await decode({ authorization: `Bearer ${OPERATOR_TOKEN}` })).status).toBe(200);
+      const claims = { iss: 'https://idp.example.com', aud: 'temporal-ui' };
+      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims });
       expect((await decode({ authorization: `Bearer ${operator}` })).status).toBe(200);
+      expect((await decode({ authorization: `Bearer ${await signedByIdp('temporal-ui')}` })).status).toBe(200);
+    });
+
+    it('refuses operator JWTs for another audience', async () => {
+      expect((await decode({ authorization: `Bearer ${await signedByIdp('another-app')}` })).status).toBe(401);
+      const claims = { iss: 'https://idp.example.com', aud: 'elsewhere' };
+      const operator = await tokenFor('ops', { secret: OPERATOR_SECRET, claims });
+      expect((await decode({ authorization: `Bearer ${operator}` })).status).toBe(401);
     });
 
     it('allows only the configured Temporal UI origin', async () => {

@@ -73,9 +73,64 @@ describe('config', () => {
     expect(config.tokens).toEqual({ refreshIntervalMs: 86_400_000, expiryThresholdDays: 10 });
   });
 
-  it('refuses sandbox mode in production', () => {
-    expect(problemsOf({ ...production, META_SANDBOX: 'true', META_GRAPH_API_URL: 'http://localhost:1', META_OAUTH_DIALOG_URL: 'http://localhost:1' })).toEqual([
-      'META_SANDBOX: sandbox mode is refused when NODE_ENV=production',
+  const sandboxEnv = {
+    ...production,
+    NODE_ENV: 'development',
+    META_SANDBOX: 'true',
+    META_GRAPH_API_URL: 'http://localhost:1',
+    META_OAUTH_DIALOG_URL: 'http://127.0.0.1:1',
+    SANDBOX_SESSION_SECRET: 's'.repeat(32),
+  };
+
+  it('allows sandbox mode only with NODE_ENV development or test', () => {
+    expect(problemsOf(sandboxEnv)).toEqual([]);
+    expect(problemsOf({ ...sandboxEnv, NODE_ENV: 'test', META_GRAPH_API_URL: 'http://[::1]:1' })).toEqual([]);
+    for (const nodeEnv of ['production', 'staging']) {
+      expect(problemsOf({ ...sandboxEnv, NODE_ENV: nodeEnv })).toEqual([
+        `META_SANDBOX: sandbox mode needs NODE_ENV=development or test (is ${nodeEnv})`,
+      ]);
+    }
+    // The default NODE_ENV is development.
+    expect(problemsOf({ ...sandboxEnv, NODE_ENV: undefined })).toEqual([]);
+  });
+
+  it('allows sandbox mode only with loopback Meta URLs', () => {
+    const remote = { META_GRAPH_API_URL: 'https://graph.facebook.com', META_OAUTH_DIALOG_URL: 'http://10.0.0.5:8001' };
+    expect(problemsOf({ ...sandboxEnv, ...remote })).toEqual([
+      'META_GRAPH_API_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
+      'META_OAUTH_DIALOG_URL: sandbox mode needs a loopback host (127.0.0.1, ::1 or localhost)',
+    ]);
+    expect(problemsOf({ ...sandboxEnv, META_GRAPH_API_URL: 'http://localhost.evil.example:1' })).toHaveLength(1);
+  });
+
+  it('needs a sandbox session key of its own for the API in sandbox mode', () => {
+    const withoutKey = { ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined };
+    expect(problemsOf(withoutKey)).toEqual(['SANDBOX_SESSION_SECRET: required']);
+    expect(problemsOf({ ...sandboxEnv, SANDBOX_SESSION_SECRET: undefined }, 'worker')).toEqual([]);
+    const outside = loadConfig({ ...production, SANDBOX_SESSION_SECRET: 's'.repeat(32) }, 'api');
+    expect(outside.auth.sandboxSessionSecret).toBeUndefined();
+  });
+
+  it('reads the token settings with their defaults', () => {
+    const config = loadConfig(production, 'api');
+    expect(config.auth).toMatchObject({ maxAgeMs: 86_400_000, roleClaim: 'role' });
+    expect([config.auth.issuer, config.auth.audience]).toEqual([undefined, undefined]);
+    expect(Object.values(config.codec).every((value) => value === undefined)).toBe(true);
+    const settings = {
+      AUTH_JWT_MAX_AGE: '1h',
+      AUTH_JWT_ISSUER: 'https://app',
+      AUTH_JWT_AUDIENCE: 'wa',
+      AUTH_ROLE_CLAIM: 'roles',
+    };
+    const custom = loadConfig({ ...production, ...settings }, 'api');
+    expect(custom.auth).toMatchObject({ maxAgeMs: 3_600_000, issuer: 'https://app', audience: 'wa' });
+    expect(custom.auth.roleClaim).toBe('roles');
+  });
+
+  it('wants operator credentials of at least 32 characters', () => {
+    expect(problemsOf({ ...production, CODEC_AUTH_TOKEN: 'short-token', CODEC_JWT_SECRET: 'short' })).toEqual([
+      'CODEC_AUTH_TOKEN: must be at least 32 characters',
+      'CODEC_JWT_SECRET: must be at least 32 characters',
     ]);
   });
 
@@ -86,6 +141,28 @@ describe('config', () => {
   it('requires a secret for the reply webhook', () => {
     expect(problemsOf({ ...production, REPLY_WEBHOOK_URL: 'https://brain.example.com/reply' })).toEqual([
       'REPLY_WEBHOOK_SECRET: required when REPLY_WEBHOOK_URL is set',
+    ]);
+  });
+
+  it('wants the reply webhook over https outside sandbox mode', () => {
+    const plainHttp = { REPLY_WEBHOOK_URL: 'http://brain.example.com/reply', REPLY_WEBHOOK_SECRET: 'x' };
+    expect(problemsOf({ ...production, ...plainHttp })).toEqual([
+      'REPLY_WEBHOOK_URL: must be https outside sandbox mode',
+    ]);
+    const local = { REPLY_WEBHOOK_URL: 'http://127.0.0.1:9/reply', REPLY_WEBHOOK_SECRET: 'x' };
+    expect(problemsOf({ ...sandboxEnv, ...local })).toEqual([]);
+  });
+
+  it('listens on 127.0.0.1 for npm start and everywhere for the api, unless HOST says otherwise', () => {
+    expect(loadConfig(sandboxEnv, 'dev').host).toBe('127.0.0.1');
+    expect(loadConfig(production, 'api').host).toBe('0.0.0.0');
+    expect(loadConfig({ ...sandboxEnv, HOST: '0.0.0.0' }, 'dev').host).toBe('0.0.0.0');
+  });
+
+  it('keeps metrics off the public port by default', () => {
+    expect(loadConfig(production, 'api').metrics).toEqual({ port: undefined, host: '127.0.0.1', authToken: undefined });
+    expect(problemsOf({ ...production, METRICS_AUTH_TOKEN: 'short' })).toEqual([
+      'METRICS_AUTH_TOKEN: must be at least 32 characters',
     ]);
   });
 

@@ -63,13 +63,6 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(stack.sandbox!.state.subscriptions(account.wabaId).subscribed).toBe(true);
   });
 
-  it('answers the dialog URL as JSON for single-page dashboards', async () => {
-    const res = await fetch(`${api}/api/integrations/whatsapp/connect`, { headers: { ...(await authHeaders(newBusinessId())), accept: 'application/json' } });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { url: string };
-    expect(new URL(body.url).pathname).toBe('/v23.0/dialog/oauth');
-  });
-
   it('refuses connect and status without a valid bearer token', async () => {
     const wrongSecret = await tokenFor('b', { secret: randomBytes(32).toString('hex') });
     for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${wrongSecret}` }] as Array<Record<string, string>>) {
@@ -91,6 +84,73 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const status = await getStatus(api, businessId);
     expect(status.connected).toBe(false);
     expect(status.connect.error.code).toBe('access_denied');
+  });
+
+  it('answers JSON mode with a one-time URL on its own origin that binds the state to the browser', async () => {
+    const businessId = newBusinessId();
+    const headers = { ...(await authHeaders(businessId)), accept: 'application/json' };
+    const res = await fetch(`${api}/api/integrations/whatsapp/connect`, { headers });
+    expect(res.status).toBe(200);
+    const { url } = (await res.json()) as { url: string };
+    expect(url).toMatch(new RegExp(`^${api}/api/integrations/whatsapp/connect/start\\?ticket=[A-Za-z0-9_-]{43}$`));
+
+    const start = await fetch(url, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const dialog = new URL(start.headers.get('location')!);
+    expect(`${dialog.origin}${dialog.pathname}`).toBe(`${stack.sandbox!.url}/v23.0/dialog/oauth`);
+    const [cookie] = start.headers.getSetCookie();
+    expect(cookie).toMatch(/^__Host-wa_connect_[0-9a-f]{16}=[A-Za-z0-9_-]{43}; /);
+    expect(cookie).toMatch(/; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/);
+    // Only the nonce's hash is stored, next to the state's.
+    const nonce = cookie!.split(';')[0]!.split('=')[1]!;
+    const state = dialog.searchParams.get('state')!;
+    const row = await stack.db('oauth_states').where({ state_hash: sha256Hex(state) }).first();
+    expect(row?.nonce_hash).toBe(sha256Hex(nonce));
+    expect(JSON.stringify(row)).not.toContain(nonce);
+
+    // The ticket is single use.
+    const again = await fetch(url, { redirect: 'manual' });
+    expect(again.headers.get('location')).toBe(errorLanding('invalid_state'));
+    expect(again.headers.getSetCookie()).toHaveLength(0);
+  });
+
+  it('refuses an expired ticket', async () => {
+    const businessId = newBusinessId();
+    const headers = await authHeaders(businessId);
+    const res = await fetch(`${api}/api/integrations/whatsapp/connect`, { headers, redirect: 'manual' });
+    const url = res.headers.get('location')!;
+    const ticket = new URL(url).searchParams.get('ticket')!;
+    await stack
+      .db('connect_tickets')
+      .where({ ticket_hash: sha256Hex(ticket) })
+      .update({ expires_at: new Date(Date.now() - 1000) });
+    const start = await fetch(url, { redirect: 'manual' });
+    expect(start.headers.get('location')).toBe(errorLanding('invalid_state'));
+  });
+
+  it('refuses a callback without the connect cookie, or with another browser’s, calling nothing at Meta', async () => {
+    const businessId = newBusinessId();
+    const callbackUrl = await answerDialog(await startConnect(api, businessId), { decision: 'approve' });
+    const state = new URL(callbackUrl).searchParams.get('state')!;
+    const name = `__Host-wa_connect_${sha256Hex(state).slice(0, 16)}`;
+    const since = lastSeq();
+
+    const mismatch = errorLanding('session_mismatch');
+    expect((await followCallback(callbackUrl, { cookie: 'other=1' })).toString()).toBe(mismatch);
+    const forged = `${name}=${randomBytes(32).toString('base64url')}`;
+    expect((await followCallback(callbackUrl, { cookie: forged })).toString()).toBe(mismatch);
+    // The cookie another connect set (the attacker's own browser) does not fit this state either.
+    const otherHeaders = await authHeaders(newBusinessId());
+    const connectUrl = `${api}/api/integrations/whatsapp/connect`;
+    const other = await fetch(connectUrl, { headers: otherHeaders, redirect: 'manual' });
+    const otherStart = await fetch(other.headers.get('location')!, { redirect: 'manual' });
+    const otherCookie = otherStart.headers.getSetCookie()[0]!.split(';')[0]!;
+    expect((await followCallback(callbackUrl, { cookie: otherCookie })).toString()).toBe(mismatch);
+    expect(callsSince(since)).toHaveLength(0);
+    expect(await integrationRows(businessId)).toHaveLength(0);
+
+    // The browser that asked still completes it.
+    expect((await followCallback(callbackUrl)).toString()).toBe(SUCCESS);
   });
 
   it('refuses an unknown, expired or missing state without calling Meta', async () => {

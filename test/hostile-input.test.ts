@@ -128,6 +128,7 @@ describe('hostile JWTs', () => {
 
   const secret = new TextEncoder().encode(TEST_SECRETS.AUTH_JWT_SECRET);
   const now = Math.floor(Date.now() / 1000);
+  const hs256 = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' });
 
   async function cases(): Promise<Record<string, string>> {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -145,6 +146,20 @@ describe('hostile JWTs', () => {
       'no business claim': await new SignJWT({ sub: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
       'business claim not a string': await new SignJWT({ business_id: { id: 'victim' } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
       'empty business claim': await new SignJWT({ business_id: '' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
+      'no exp': await hs256({ business_id: 'victim' }).setIssuedAt().sign(secret),
+      'no iat': await hs256({ business_id: 'victim' }).setExpirationTime('10m').sign(secret),
+      'older than the maximum age': await hs256({ business_id: 'victim' })
+        .setIssuedAt(now - 25 * 3600)
+        .setExpirationTime('10m')
+        .sign(secret),
+      'NUL in the business id': await hs256({ business_id: 'victim\u0000' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'lone surrogate in the business id': await hs256({ business_id: 'victim\ud800' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
       garbage: 'not.a.jwt',
     };
   }
@@ -159,7 +174,7 @@ describe('hostile JWTs', () => {
       }
     }
     const business = newBusinessId();
-    const good = await new SignJWT({ business_id: business }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret);
+    const good = await hs256({ business_id: business }).setIssuedAt().setExpirationTime('10m').sign(secret);
     expect((await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
   });
 });

@@ -1,6 +1,6 @@
 // Tenant isolation, table-driven over every authenticated route: business B can never read or
-// change business A's integration, messages, settings or schedule. And an OAuth state attaches the
-// connect to the business that minted it, whoever's browser completes it.
+// change business A's integration, messages, settings or schedule. And an OAuth state completed in
+// another browser than the one that asked for it attaches nothing to anyone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
@@ -67,18 +67,15 @@ describe('tenant isolation', () => {
     expect(messages.messages.length).toBe(2);
   });
 
-  it('attaches a connect to the business that minted the state, whoever completes it', async () => {
-    const minter = newBusinessId('minter');
-    const other = newBusinessId('other');
-    const callbackUrl = await answerDialog(await startConnect(api, minter), { decision: 'approve' });
-    // The callback carries no session: another business's browser completing it changes nothing for that business.
-    const landing = await followCallback(callbackUrl);
-    expect(landing.searchParams.get('success')).toBe('true');
-    expect((await getStatus(api, minter)).connected).toBe(true);
-    expect((await getStatus(api, other)).integration).toBeNull();
-    // Replaying the state later cannot start a second connect for anyone.
-    expect((await followCallback(callbackUrl)).searchParams.get('success')).toBe('true');
-    expect(await stack.db('channel_integrations').where({ business_id: minter })).toHaveLength(1);
-    expect(await stack.db('channel_integrations').where({ business_id: other })).toHaveLength(0);
+  it('never links another browser’s Meta account to the business that minted the state', async () => {
+    const attacker = newBusinessId('attacker');
+    const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
+    // The attacker mints a state and lures the victim's browser through Meta's dialog with it.
+    const callbackUrl = await answerDialog(await startConnect(api, attacker), { decision: 'approve' });
+    const landing = await followCallback(callbackUrl, { cookie: '' });
+    expect(landing.searchParams.get('error')).toBe('session_mismatch');
+    expect(stack.sandbox!.state.calls({ since, operation: 'oauth.code_exchange' })).toHaveLength(0);
+    expect((await getStatus(api, attacker)).integration).toBeNull();
+    expect(await stack.db('channel_integrations').where({ business_id: attacker })).toHaveLength(0);
   });
 });

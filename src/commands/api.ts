@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
+import { createMetricsApp } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import { ApiMetrics } from '../metrics.js';
 import { integrationsByHealth } from '../store/integrations.js';
@@ -11,15 +12,32 @@ import { connectTemporal } from '../temporal/client.js';
 
 /** How long in-flight requests may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 25_000;
+/** A client gets this long to send its whole request (headers and body); slow ones get 408. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface RunningApi {
   url: string;
   server: Server;
+  /** The internal metrics server's URL, when METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   /** Stops accepting, lets in-flight requests finish, closes the pools. */
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, log: Logger, options: { db?: Db; host?: string } = {}): Promise<RunningApi> {
+export interface ApiOptions {
+  db?: Db;
+  host?: string;
+  requestTimeoutMs?: number;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startApi(config: Config, log: Logger, options: ApiOptions = {}): Promise<RunningApi> {
   const db = options.db ?? createDb(config.databaseUrl, { log });
   // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
   const temporal = await connectTemporal(config, { lazy: true });
@@ -27,25 +45,40 @@ export async function startApi(config: Config, log: Logger, options: { db?: Db; 
   const app = createApp({ config, db, log, temporal, metrics });
   let stopping = false;
   const handler = app.callback();
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // Checked every second (Node's default is 30 s), so the timeout holds to about a second.
+  const timeouts = { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: 1000 };
+  const server = createServer(timeouts, (req, res) => {
     // While stopping, answer in-flight work and let keep-alive connections go.
     if (stopping) res.setHeader('Connection', 'close');
     void handler(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, options.host ?? '0.0.0.0', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host && options.host !== '0.0.0.0' ? options.host : 'localhost';
-  const url = `http://${host}:${port}`;
+  const listenHost = options.host ?? config.host;
+  const port = await listen(server, config.port, listenHost);
+  const host = listenHost !== '0.0.0.0' && listenHost !== '::' ? listenHost : 'localhost';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url }, 'api listening');
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metrics.port !== undefined) {
+    const metricsHandler = createMetricsApp(metrics).callback();
+    metricsServer = createServer(timeouts, (req, res) => void metricsHandler(req, res));
+    const metricsPort = await listen(metricsServer, config.metrics.port, config.metrics.host);
+    const metricsHost = config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host;
+    metricsUrl = `http://${metricsHost}:${metricsPort}`;
+    log.info({ url: metricsUrl }, 'metrics listening');
+  }
   return {
     url,
     server,
+    metricsUrl,
     close: async () => {
       stopping = true;
+      if (metricsServer) {
+        metricsServer.close();
+        metricsServer.closeAllConnections();
+      }
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Requests still running after the grace period are cut off.

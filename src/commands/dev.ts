@@ -42,6 +42,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
       ? {
           META_SANDBOX: 'true',
           META_APP_SECRET: secrets.META_APP_SECRET,
+          SANDBOX_SESSION_SECRET: secrets.SANDBOX_SESSION_SECRET,
           // The sandbox serves both Meta hosts (graph.facebook.com and www.facebook.com) on one port.
           META_GRAPH_API_URL: `http://localhost:${SANDBOX_PORT}`,
           META_OAUTH_DIALOG_URL: `http://localhost:${SANDBOX_PORT}`,

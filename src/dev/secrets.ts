@@ -7,6 +7,8 @@ import { generateKeyringEntry, randomToken } from '../crypto.js';
 export interface DevSecrets {
   CREDENTIALS_ENCRYPTION_KEY: string;
   AUTH_JWT_SECRET: string;
+  /** Signs the sandbox dashboard's sessions (never the tenant JWT secret). */
+  SANDBOX_SESSION_SECRET: string;
   WHATSAPP_VERIFY_TOKEN: string;
   /** The sandbox app's secret: signs sandbox webhooks and authenticates our token calls. */
   META_APP_SECRET: string;
@@ -18,6 +20,7 @@ export function loadOrCreateDevSecrets(file: string): DevSecrets {
   const secrets: DevSecrets = {
     CREDENTIALS_ENCRYPTION_KEY: existing.CREDENTIALS_ENCRYPTION_KEY ?? generateKeyringEntry('dev1'),
     AUTH_JWT_SECRET: existing.AUTH_JWT_SECRET ?? randomToken(),
+    SANDBOX_SESSION_SECRET: existing.SANDBOX_SESSION_SECRET ?? randomToken(),
     WHATSAPP_VERIFY_TOKEN: existing.WHATSAPP_VERIFY_TOKEN ?? randomToken(),
     META_APP_SECRET: existing.META_APP_SECRET ?? randomToken().slice(0, 32),
     POSTGRES_PASSWORD: existing.POSTGRES_PASSWORD ?? randomToken(),

@@ -11,6 +11,7 @@ import { codecRoutes } from './codec.js';
 import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
+import { metricsRoutes } from './metrics.js';
 import { webhookRoutes } from './webhooks.js';
 
 export interface AppDeps {
@@ -21,11 +22,15 @@ export interface AppDeps {
   metrics: ApiMetrics;
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
   app.use(async (ctx, next) => {
-    const requestId = ctx.get('x-request-id') || randomUUID();
+    // A caller's id only when it is a plain token: it goes into every log line of the request.
+    const given = ctx.get('x-request-id');
+    const requestId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', requestId);
     ctx.state.log = deps.log.child({ requestId });
     const started = performance.now();
@@ -41,7 +46,13 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(errorMiddleware);
-  const routers = [healthRoutes(deps), integrationRoutes(deps), webhookRoutes(deps), codecRoutes(deps)];
+  const routers = [
+    healthRoutes(deps),
+    metricsRoutes(deps),
+    integrationRoutes(deps),
+    webhookRoutes(deps),
+    codecRoutes(deps),
+  ];
   // The demo dashboard and its session endpoint exist in sandbox mode only.
   if (deps.config.meta.sandbox) routers.push(dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }));
   for (const router of routers) {

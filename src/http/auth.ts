@@ -1,14 +1,28 @@
-// Dashboard authentication: `Authorization: Bearer <JWT>`, HS256 under AUTH_JWT_SECRET, the business
-// id in the claim AUTH_BUSINESS_CLAIM names. Every failure is 401 `unauthorized`.
-import { errors, jwtVerify } from 'jose';
+// Dashboard authentication: `Authorization: Bearer <JWT>`, HS256 under AUTH_JWT_SECRET, `exp` and
+// `iat` required (at most AUTH_JWT_MAX_AGE old), `iss`/`aud` checked when configured, the business
+// id in the claim AUTH_BUSINESS_CLAIM names. Sandbox dashboard sessions carry a `kid` of their own,
+// are signed with SANDBOX_SESSION_SECRET and are accepted in sandbox mode only. Every failure is 401
+// `unauthorized`; a missing role is 403 `forbidden`.
+import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.js';
-import { unauthorized } from './errors.js';
+import { HttpError, unauthorized } from './errors.js';
 
-const MAX_BUSINESS_ID_LENGTH = 128;
+/** A fixed alphabet: no look-alikes, no NUL, no lone surrogates that map two claims onto one id. */
+const BUSINESS_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const MAX_ROLES = 16;
+export const CLOCK_SKEW_SECONDS = 60;
+
+export const SANDBOX_SESSION_KID = 'waconnect-sandbox-session';
+export const SANDBOX_SESSION_ISSUER = 'waconnect-sandbox';
+
+export type Role = 'agent';
 
 export interface AuthState {
   businessId: string;
+  /** The values of the AUTH_ROLE_CLAIM claim, e.g. ["agent"]. */
+  roles: string[];
 }
 
 function reasonFor(error: unknown): string {
@@ -19,25 +33,59 @@ function reasonFor(error: unknown): string {
   return 'The token is not valid.';
 }
 
+function rolesOf(value: unknown): string[] {
+  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+  return list.filter((role): role is string => typeof role === 'string' && ROLE.test(role)).slice(0, MAX_ROLES);
+}
+
 export function requireBusiness(config: Config) {
-  const secret = new TextEncoder().encode(config.auth.jwtSecret);
+  const tenantKey = new TextEncoder().encode(config.auth.jwtSecret);
+  const sandboxSecret = config.meta.sandbox ? config.auth.sandboxSessionSecret : undefined;
+  const sandboxKey = sandboxSecret ? new TextEncoder().encode(sandboxSecret) : undefined;
+  const common: JWTVerifyOptions = {
+    algorithms: ['HS256'],
+    clockTolerance: CLOCK_SKEW_SECONDS,
+    requiredClaims: ['exp', 'iat'],
+    maxTokenAge: Math.floor(config.auth.maxAgeMs / 1000),
+  };
+  const tenant: JWTVerifyOptions = {
+    ...common,
+    ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}),
+    ...(config.auth.audience ? { audience: config.auth.audience } : {}),
+  };
   const claim = config.auth.businessClaim;
   return async (ctx: Context, next: Next): Promise<void> => {
     const header = ctx.get('authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw unauthorized();
+    const token = match[1]!;
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(match[1]!, secret, { algorithms: ['HS256'], clockTolerance: 5 }));
+      const sandboxSession = decodeProtectedHeader(token).kid === SANDBOX_SESSION_KID;
+      if (sandboxSession && !sandboxKey) throw unauthorized('Sandbox sessions are accepted in sandbox mode only.');
+      ({ payload } = sandboxSession
+        ? await jwtVerify(token, sandboxKey!, { ...common, issuer: SANDBOX_SESSION_ISSUER })
+        : await jwtVerify(token, tenantKey, tenant));
     } catch (error) {
+      if (error instanceof HttpError) throw error;
       throw unauthorized(reasonFor(error));
     }
     const value = payload[claim];
     const businessId = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
-    if (typeof businessId !== 'string' || businessId.length === 0 || businessId.length > MAX_BUSINESS_ID_LENGTH) {
+    if (typeof businessId !== 'string' || !BUSINESS_ID.test(businessId)) {
       throw unauthorized(`The token has no usable "${claim}" claim.`);
     }
-    ctx.state.auth = { businessId } satisfies AuthState;
+    ctx.state.auth = { businessId, roles: rolesOf(payload[config.auth.roleClaim]) } satisfies AuthState;
+    await next();
+  };
+}
+
+/** After requireBusiness: lets the request through only when the token carries the role. */
+export function requireRole(role: Role) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const auth = ctx.state.auth as AuthState | undefined;
+    if (!auth) throw unauthorized();
+    if (!auth.roles.includes(role)) throw new HttpError(403, 'forbidden', `This needs the ${role} role.`);
     await next();
   };
 }

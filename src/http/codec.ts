@@ -1,9 +1,10 @@
 // The remote codec endpoint the Temporal UI calls to show payloads decoded (POST /decode, /encode,
-// Temporal's remote codec protocol). Outside sandbox mode it needs an operator credential: the
-// static CODEC_AUTH_TOKEN, or a JWT under AUTH_JWT_SECRET with `"operator": true` (what the UI
-// forwards with its "pass access token" setting).
+// Temporal's remote codec protocol). It needs an operator credential: the static CODEC_AUTH_TOKEN,
+// or a JWT (what the UI forwards with its "pass access token" setting) verified with the operators'
+// own key (CODEC_JWT_SECRET, HS256) or key set (CODEC_JWT_JWKS_URL), never the tenant key. Sandbox
+// mode opens it to requests from this machine only.
 import Router from '@koa/router';
-import { jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
@@ -11,6 +12,7 @@ import { constantTimeEqual } from '../crypto.js';
 import { EncryptionCodec } from '../temporal/codec.js';
 import type { AppDeps } from './app.js';
 import { readJson } from './body.js';
+import { CLOCK_SKEW_SECONDS } from './auth.js';
 import { HttpError, unauthorized } from './errors.js';
 
 export const CODEC_PATH = '/api/temporal-codec';
@@ -37,10 +39,42 @@ function toJson(p: Payload): JsonPayload {
   };
 }
 
+/** A request from this machine, not relayed: a loopback peer and no proxy header. */
+function fromLoopback(ctx: Context): boolean {
+  const peer = ctx.req.socket.remoteAddress ?? '';
+  const loopback = peer === '::1' || /^(::ffff:)?127\./.test(peer);
+  return loopback && !ctx.get('x-forwarded-for') && !ctx.get('forwarded');
+}
+
+type OperatorCheck = (token: string) => Promise<boolean>;
+const ASYMMETRIC = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+
+function operatorJwtCheck(codec: AppDeps['config']['codec']): OperatorCheck {
+  const options: JWTVerifyOptions = {
+    clockTolerance: CLOCK_SKEW_SECONDS,
+    requiredClaims: ['exp'],
+    ...(codec.issuer ? { issuer: codec.issuer } : {}),
+    ...(codec.audience ? { audience: codec.audience } : {}),
+  };
+  const secret = codec.jwtSecret ? new TextEncoder().encode(codec.jwtSecret) : undefined;
+  const keySet = codec.jwksUrl ? createRemoteJWKSet(new URL(codec.jwksUrl)) : undefined;
+  return async (token) => {
+    try {
+      const symmetric = decodeProtectedHeader(token).alg?.startsWith('HS') ?? false;
+      if (symmetric && secret) await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] });
+      else if (!symmetric && keySet) await jwtVerify(token, keySet, { ...options, algorithms: ASYMMETRIC });
+      else return false;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
 export function codecRoutes({ config }: AppDeps): Router {
   const router = new Router({ prefix: CODEC_PATH });
   const codec = new EncryptionCodec(config.keyring);
-  const jwtSecret = new TextEncoder().encode(config.auth.jwtSecret);
+  const operatorJwt = operatorJwtCheck(config.codec);
   const allowedOrigin = config.temporal.uiUrl ? new URL(config.temporal.uiUrl).origin : undefined;
 
   const cors = async (ctx: Context, next: Next) => {
@@ -61,17 +95,12 @@ export function codecRoutes({ config }: AppDeps): Router {
   };
 
   const authorize = async (ctx: Context, next: Next) => {
-    // Sandbox mode is a laptop: the UI and the API are both on localhost.
-    if (config.meta.sandbox) return next();
+    // Sandbox mode is a laptop: the UI and the API are both on this machine.
+    if (config.meta.sandbox && fromLoopback(ctx)) return next();
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
     if (!token) throw unauthorized('An operator credential is required to decode payloads.');
-    if (config.codecAuthToken && constantTimeEqual(token, config.codecAuthToken)) return next();
-    try {
-      const { payload } = await jwtVerify(token, jwtSecret, { algorithms: ['HS256'] });
-      if (payload.operator === true) return next();
-    } catch {
-      // fall through
-    }
+    if (config.codec.authToken && constantTimeEqual(token, config.codec.authToken)) return next();
+    if (await operatorJwt(token)) return next();
     throw unauthorized('This credential may not decode payloads.');
   };
 

@@ -1,5 +1,6 @@
 // Sandbox mode only: a small business dashboard at / (and /dashboard/integrations, where Meta's
-// callback lands), and a session endpoint that hands it a JWT for a demo business. Neither route
+// callback lands), and a session endpoint that hands it a JWT for a demo business (signed with
+// SANDBOX_SESSION_SECRET, never the tenant key). Neither route
 // exists outside sandbox mode.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import type { Context } from 'koa';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { AppDeps } from './app.js';
+import { SANDBOX_SESSION_ISSUER, SANDBOX_SESSION_KID } from './auth.js';
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
 
@@ -31,7 +33,10 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
   const router = new Router();
   const html = readFileSync(`${assetsDir}index.html`, 'utf8');
   const files = Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(`${assetsDir}${name}`, 'utf8')]));
-  const secret = new TextEncoder().encode(deps.config.auth.jwtSecret);
+  // A key of its own: a leaked sandbox session can never pass as a tenant token.
+  const sessionSecret = deps.config.auth.sandboxSessionSecret;
+  if (!sessionSecret) throw new Error('the sandbox dashboard needs SANDBOX_SESSION_SECRET');
+  const secret = new TextEncoder().encode(sessionSecret);
 
   const page = (ctx: Context) => {
     ctx.type = 'text/html; charset=utf-8';
@@ -56,7 +61,8 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
     const parsed = session.safeParse(await readJson(ctx));
     if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
     const token = await new SignJWT({ [deps.config.auth.businessClaim]: parsed.data.businessId })
-      .setProtectedHeader({ alg: 'HS256' })
+      .setProtectedHeader({ alg: 'HS256', kid: SANDBOX_SESSION_KID })
+      .setIssuer(SANDBOX_SESSION_ISSUER)
       .setIssuedAt()
       .setExpirationTime('8h')
       .sign(secret);

@@ -18,13 +18,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export function healthRoutes({ db, temporal, metrics }: AppDeps): Router {
+export function healthRoutes({ db, temporal }: AppDeps): Router {
   const router = new Router();
-  // Prometheus text format; expose it to the scraper's network only.
-  router.get('/metrics', async (ctx) => {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

@@ -1,7 +1,7 @@
 // /api/integrations/whatsapp/*: connect (OAuth redirect), Meta's callback, status and disconnect.
 import Router from '@koa/router';
 import { z } from 'zod';
-import { beginConnect, completeCallback, dashboardRedirect } from '../services/connect.js';
+import { beginConnect, completeCallback, dashboardRedirect, openConnectDialog } from '../services/connect.js';
 import { disconnect } from '../services/disconnect.js';
 import { connectWithPopupCode, POPUP_ERROR_STATUS, recordAbandonedSignup } from '../services/embedded-signup.js';
 import { CONNECT_ERRORS } from '../errors.js';
@@ -12,6 +12,10 @@ import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
+import { readConnectNonce, setConnectCookie } from './connect-cookie.js';
+import { dashboardCors } from './cors.js';
+
+const startQuery = z.object({ ticket: z.string().max(512) });
 
 const callbackQuery = z.object({
   code: z.string().max(4096).optional(),
@@ -66,7 +70,10 @@ export function integrationRoutes(deps: AppDeps): Router {
   const router = new Router({ prefix: '/api/integrations/whatsapp' });
   const auth = requireBusiness(deps.config);
   const temporalReady = requireTemporalReady(deps);
+  router.use(dashboardCors(deps.config));
+  router.options('/{*rest}', () => undefined);
 
+  // Answers a one-time URL on our origin (never Meta's URL): the browser must pass through it.
   router.get('/connect', auth, temporalReady, async (ctx) => {
     const url = await beginConnect(deps, businessOf(ctx));
     ctx.set('Cache-Control', 'no-store');
@@ -77,11 +84,25 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.redirect(url);
   });
 
-  // The browser arrives from Meta; the state is the only proof of who it is.
+  // The browser opens the ticket top-level: it gets the cookie binding the state to it, then Meta.
+  router.get('/connect/start', async (ctx) => {
+    const parsed = startQuery.safeParse(ctx.query);
+    const dialog = parsed.success ? await openConnectDialog(deps, parsed.data.ticket) : undefined;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    if (!dialog) {
+      ctx.redirect(dashboardRedirect(deps.config, { kind: 'error', code: 'invalid_state' }));
+      return;
+    }
+    setConnectCookie(ctx, deps.config, dialog.stateHash, dialog.nonce);
+    ctx.redirect(dialog.dialogUrl);
+  });
+
+  // The browser arrives from Meta: the state names the business, the cookie proves the browser.
   router.get('/callback', async (ctx) => {
     const parsed = callbackQuery.safeParse(ctx.query);
     const query = parsed.success ? parsed.data : {};
-    const outcome = await completeCallback(deps, query);
+    const outcome = await completeCallback(deps, query, readConnectNonce(ctx, deps.config, query.state));
     ctx.state.log.info({ outcome: outcome.kind, ...(outcome.kind === 'error' ? { code: outcome.code } : {}) }, 'connect callback');
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');

@@ -1,7 +1,7 @@
 // /api/webhooks/whatsapp: Meta's verification handshake and its signed event deliveries.
 import Router from '@koa/router';
 import { constantTimeEqual } from '../crypto.js';
-import { SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
+import { isWellFormedSignature, SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
 import { parseWebhook } from '../meta/webhook-payload.js';
 import { acceptWebhook } from '../services/webhooks.js';
 import type { AppDeps } from './app.js';
@@ -32,6 +32,13 @@ export function webhookRoutes(deps: AppDeps): Router {
 
   router.post('/', async (ctx) => {
     const reject = (reason: string) => deps.metrics.webhooks.inc({ outcome: 'rejected', reason });
+    const signature = ctx.get(SIGNATURE_HEADER) || undefined;
+    // No or a malformed signature: refused before a byte of the body is read (or buffered).
+    if (!isWellFormedSignature(signature)) {
+      reject('signature');
+      ctx.set('Connection', 'close');
+      throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
+    }
     let raw: Buffer;
     try {
       raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
@@ -40,7 +47,7 @@ export function webhookRoutes(deps: AppDeps): Router {
       throw error;
     }
     // Nothing is parsed before the signature over the exact bytes checks out.
-    if (!verifySignature(raw, ctx.get(SIGNATURE_HEADER) || undefined, deps.config.whatsapp.appSecret)) {
+    if (!verifySignature(raw, signature, deps.config.whatsapp.appSecret)) {
       reject('signature');
       throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
     }

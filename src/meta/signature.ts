@@ -7,6 +7,13 @@ export function signBody(body: Buffer | string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+const WELL_FORMED = /^sha256=[0-9a-f]{64}$/i;
+
+/** Whether the header can be a signature at all: checked before the body is read. */
+export function isWellFormedSignature(header: string | undefined): boolean {
+  return header !== undefined && WELL_FORMED.test(header);
+}
+
 /** Constant-time check of a signature header against the raw body. */
 export function verifySignature(body: Buffer, header: string | undefined, secret: string): boolean {
   if (!header || !header.startsWith('sha256=')) return false;

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { MAX_REPLY_LENGTH, type Reply, type ReplyRequest, type Responder } from './responder.js';
 
 const REPLY_SIGNATURE_HEADER = 'x-waconnect-signature-256';
+/** A reply is at most 4096 characters of text: anything much larger is not an answer. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
 
 export class ReplyServiceError extends Error {
   override name = 'ReplyServiceError';
@@ -54,8 +56,41 @@ export class HttpResponder implements Responder {
       const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
       throw new ReplyServiceError(`reply service answered HTTP ${response.status}`, retryable);
     }
-    const parsed = answer.safeParse(await response.json().catch(() => undefined));
+    const text = await readLimited(response, MAX_ANSWER_BYTES);
+    if (text === undefined) {
+      throw new ReplyServiceError(`reply service answered more than ${MAX_ANSWER_BYTES} bytes`, false);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = answer.safeParse(json);
     if (!parsed.success) throw new ReplyServiceError('reply service answered something other than {"reply": {...} | null}', false);
     return parsed.data.reply;
   }
+}
+
+/** The body as text, or undefined (and the rest left unread) once it passes `limit` bytes. */
+async function readLimited(response: Response, limit: number): Promise<string | undefined> {
+  if (Number(response.headers.get('content-length') ?? 0) > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -7,7 +7,15 @@ import type { Db } from '../db.js';
 import { isConnectErrorCode, type ConnectErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
-import { consumeOAuthState, createOAuthState, recordAttemptFinished, recordAttemptStarted } from '../store/connect.js';
+import { randomToken, sha256Hex } from '../crypto.js';
+import {
+  consumeConnectTicket,
+  consumeOAuthState,
+  createConnectTicket,
+  createOAuthState,
+  recordAttemptFinished,
+  recordAttemptStarted,
+} from '../store/connect.js';
 import { readStaged, stageSecret } from '../store/staging.js';
 import { connectWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
 import { callTimeouts } from '../temporal/timeouts.js';
@@ -23,9 +31,39 @@ export interface ConnectDeps {
 
 const OAUTH_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging', 'business_management'];
 
-/** Creates a single-use state for the business and returns Meta's OAuth dialog URL. */
+const CONNECT_START_PATH = '/api/integrations/whatsapp/connect/start';
+
+/**
+ * Mints a one-time ticket for the business and returns the URL on our own origin the browser opens
+ * top-level: that hop binds the OAuth state to the browser (a cookie) before it goes to Meta.
+ */
 export async function beginConnect({ config, db }: ConnectDeps, businessId: string): Promise<string> {
-  const { state } = await createOAuthState(db, businessId);
+  const ticket = await createConnectTicket(db, businessId);
+  const url = new URL(`${config.publicUrl}${CONNECT_START_PATH}`);
+  url.searchParams.set('ticket', ticket);
+  return url.toString();
+}
+
+export interface ConnectDialog {
+  dialogUrl: string;
+  /** Goes into the browser's cookie; only its hash is stored, next to the state's. */
+  nonce: string;
+  stateHash: string;
+}
+
+/** Uses the ticket once: mints the state bound to a fresh nonce and returns Meta's dialog URL. */
+export async function openConnectDialog(
+  { config, db }: ConnectDeps,
+  ticket: string,
+): Promise<ConnectDialog | undefined> {
+  const businessId = await consumeConnectTicket(db, ticket);
+  if (businessId === undefined) return undefined;
+  const nonce = randomToken();
+  const { state, stateHash } = await createOAuthState(db, businessId, sha256Hex(nonce));
+  return { dialogUrl: metaDialogUrl(config, state), nonce, stateHash };
+}
+
+function metaDialogUrl(config: Config, state: string): string {
   const url = new URL(`${config.meta.oauthDialogUrl}/${config.meta.graphApiVersion}/dialog/oauth`);
   url.searchParams.set('client_id', config.meta.appId);
   url.searchParams.set('redirect_uri', config.meta.redirectUri);
@@ -62,14 +100,21 @@ export interface CallbackQuery {
 }
 
 /**
- * Handles Meta's redirect back. The state is the only proof of who started this: an unknown,
- * expired or replayed state calls nothing at Meta. A reload of a used state shows the outcome of
+ * Handles Meta's redirect back. The state says which business started this, the browser's nonce
+ * that it is the browser which asked: an unknown or expired state, or a missing or different
+ * nonce, calls nothing at Meta. A reload of a used state shows the outcome of
  * the connect it started.
  */
-export async function completeCallback(deps: ConnectDeps, query: CallbackQuery): Promise<ConnectOutcome> {
+export async function completeCallback(
+  deps: ConnectDeps,
+  query: CallbackQuery,
+  nonce: string | undefined,
+): Promise<ConnectOutcome> {
   const { config, db, log } = deps;
-  const lookup = await consumeOAuthState(db, query.state ?? '');
+  const lookup = await consumeOAuthState(db, query.state ?? '', nonce);
   if (lookup.status === 'invalid') return { kind: 'error', code: 'invalid_state' };
+  // Another browser than the one that asked for this state: never attach its Meta account.
+  if (lookup.status === 'mismatch') return { kind: 'error', code: 'session_mismatch' };
   const { business_id: businessId, state_hash: stateHash } = lookup.row;
   const workflowId = connectWorkflowId(businessId, stateHash);
 

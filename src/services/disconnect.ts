@@ -1,6 +1,6 @@
 // DELETE /disconnect: deactivate now, then let DisconnectWhatsApp unsubscribe at Meta and destroy
 // the token. Repeating it is harmless: it finishes whatever an earlier call left undone.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { ApiMetrics } from '../metrics.js';
@@ -16,6 +16,25 @@ export interface DisconnectDeps {
   metrics: ApiMetrics;
 }
 
+/** Starts DisconnectWhatsApp for the integration, or finds the run already going. */
+export async function startDisconnectWorkflow(
+  temporal: Client,
+  config: Config,
+  ids: { integrationId: string; businessId: string },
+): Promise<WorkflowHandle<typeof disconnectWhatsApp>> {
+  return temporal.workflow.start<typeof disconnectWhatsApp>('disconnectWhatsApp', {
+    workflowId: disconnectWorkflowId(ids.integrationId),
+    taskQueue: taskQueueFor(config.temporal.taskQueue, 'disconnectWhatsApp'),
+    args: [{ ...ids, timeouts: callTimeouts(config) }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: searchAttributes.businessId, value: ids.businessId },
+      { key: searchAttributes.integrationId, value: ids.integrationId },
+    ],
+  });
+}
+
 export async function disconnect({ config, db, temporal, metrics }: DisconnectDeps, businessId: string): Promise<void> {
   const integration = await db('channel_integrations')
     .where({ business_id: businessId, channel: WHATSAPP })
@@ -25,19 +44,9 @@ export async function disconnect({ config, db, temporal, metrics }: DisconnectDe
   if (!integration) return;
   if (integration.is_active) await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });
 
-  const workflowId = disconnectWorkflowId(integration.id);
   try {
-    const handle = await temporal.workflow.start<typeof disconnectWhatsApp>('disconnectWhatsApp', {
-      workflowId,
-      taskQueue: taskQueueFor(config.temporal.taskQueue, 'disconnectWhatsApp'),
-      args: [{ integrationId: integration.id, businessId, timeouts: callTimeouts(config) }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: searchAttributes.businessId, value: businessId },
-        { key: searchAttributes.integrationId, value: integration.id },
-      ],
-    });
+    // Should Temporal be down here, reconcile finishes it later (finishPendingDisconnects).
+    const handle = await startDisconnectWorkflow(temporal, config, { integrationId: integration.id, businessId });
     metrics.workflowStarts.inc({ workflow: 'disconnectWhatsApp', result: 'started' });
     // Usually done in well under a second; if Meta is slow the rest continues in the background.
     const controller = new AbortController();

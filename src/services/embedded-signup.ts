@@ -47,6 +47,7 @@ export const POPUP_ERROR_STATUS: Record<ConnectErrorCode, number> = {
   permission_denied: 403,
   number_in_use: 409,
   meta_unavailable: 503,
+  session_mismatch: 403,
   internal_error: 500,
 };
 

@@ -7,6 +7,7 @@ import type { Db } from '../db.js';
 import { purgeExpiredStates } from '../store/connect.js';
 import { activeIntegrations, isIntegrationActive } from '../store/integrations.js';
 import { purgeExpiredStaging } from '../store/staging.js';
+import { finishPendingDisconnects } from './pending-disconnects.js';
 import { deleteTokenSchedule, ensureTokenSchedule, listTokenSchedules } from '../temporal/schedules.js';
 
 export interface ReconcileReport {
@@ -15,6 +16,8 @@ export interface ReconcileReport {
   removed: string[];
   /** Staged secrets past their purge time, and OAuth states expired for a day, deleted. */
   purged: { stagedSecrets: number; oauthStates: number };
+  /** Inactive integrations still holding a token, whose disconnect was started again. */
+  pendingDisconnects: number;
 }
 
 export interface ReconcileOptions {
@@ -36,6 +39,7 @@ export async function reconcileSchedules(db: Db, client: Client, config: Config,
     created: [],
     removed: [],
     purged: { stagedSecrets: await purgeExpiredStaging(db), oauthStates: await purgeExpiredStates(db) },
+    pendingDisconnects: await finishPendingDisconnects(db, client, config),
   };
   for (const integration of active) {
     if (scheduled.has(integration.id)) continue;

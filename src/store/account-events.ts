@@ -52,7 +52,9 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
     const now = new Date();
     let effect: AccountEventEffect = { kind: 'recorded' };
     if (event.field === 'account_update' && name && REMOVAL_EVENTS.has(name)) {
-      effect = { kind: 'removed', integrationIds: await removeAccount(trx, event.wabaId, name, event.value, now) };
+      const eventAt = event.entryTime === null ? now : new Date(event.entryTime * 1000);
+      const integrationIds = await removeAccount(trx, event.wabaId, name, event.value, eventAt, now);
+      effect = { kind: 'removed', integrationIds };
     } else if (event.field === 'account_update' && name && STATUS_EVENTS[name]) {
       await trx('whatsapp_business_accounts')
         .where({ waba_id: event.wabaId, is_active: true })
@@ -66,9 +68,26 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
   });
 }
 
-async function removeAccount(trx: Knex.Transaction, wabaId: string, reason: string, detail: Record<string, unknown>, now: Date): Promise<string[]> {
+/**
+ * Ends the account under integrations connected before the event happened. An older event (an
+ * uninstall delivered late, after the business reconnected) never removes the newer integration.
+ * Meta's times are whole seconds, so an integration connected within the event's second counts as
+ * older.
+ */
+async function removeAccount(
+  trx: Knex.Transaction,
+  wabaId: string,
+  reason: string,
+  detail: Record<string, unknown>,
+  eventAt: Date,
+  now: Date,
+): Promise<string[]> {
+  const connectedBefore = trx('channel_integrations')
+    .select('id')
+    .where((q) => void q.whereNull('connected_at').orWhere('connected_at', '<', new Date(eventAt.getTime() + 1000)));
   const accounts = await trx('whatsapp_business_accounts')
     .where({ waba_id: wabaId, is_active: true })
+    .whereIn('integration_id', connectedBefore)
     .update({ is_active: false, account_status: 'removed', account_status_detail: detail, account_status_at: now, updated_at: now })
     .returning(['id', 'integration_id']);
   const removed: string[] = [];

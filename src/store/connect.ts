@@ -1,13 +1,49 @@
-// OAuth states (single use, bound to a business, stored hashed) and connect attempts.
-import { randomToken, sha256Hex } from '../crypto.js';
+// Connect tickets and OAuth states (single use, bound to a business and to the browser's nonce,
+// stored hashed) and connect attempts.
+import { constantTimeEqual, randomToken, sha256Hex } from '../crypto.js';
 import type { ConnectAttemptRow, ConnectFlow, Db, OAuthStateRow } from '../db.js';
 
-const STATE_TTL_MS = 10 * 60 * 1000;
+export const STATE_TTL_MS = 10 * 60 * 1000;
+/** A ticket only has to live from the dashboard's fetch of /connect to the browser opening it. */
+const TICKET_TTL_MS = 2 * 60 * 1000;
 
-export async function createOAuthState(db: Db, businessId: string, now = new Date()): Promise<{ state: string; stateHash: string }> {
+/** A one-time ticket for the business: the browser opens it top-level on our origin. */
+export async function createConnectTicket(db: Db, businessId: string, now = new Date()): Promise<string> {
+  const ticket = randomToken();
+  await db('connect_tickets').insert({
+    ticket_hash: sha256Hex(ticket),
+    business_id: businessId,
+    expires_at: new Date(now.getTime() + TICKET_TTL_MS),
+  });
+  return ticket;
+}
+
+/** Uses a ticket atomically: its business the first time, undefined when unknown, expired or used. */
+export async function consumeConnectTicket(db: Db, ticket: string): Promise<string | undefined> {
+  if (ticket.length === 0 || ticket.length > 512) return undefined;
+  const [row] = await db('connect_tickets')
+    .where({ ticket_hash: sha256Hex(ticket) })
+    .whereNull('used_at')
+    .andWhere('expires_at', '>', db.fn.now())
+    .update({ used_at: db.fn.now() })
+    .returning('business_id');
+  return row?.business_id;
+}
+
+export async function createOAuthState(
+  db: Db,
+  businessId: string,
+  nonceHash: string,
+  now = new Date(),
+): Promise<{ state: string; stateHash: string }> {
   const state = randomToken();
   const stateHash = sha256Hex(state);
-  await db('oauth_states').insert({ state_hash: stateHash, business_id: businessId, expires_at: new Date(now.getTime() + STATE_TTL_MS) });
+  await db('oauth_states').insert({
+    state_hash: stateHash,
+    business_id: businessId,
+    nonce_hash: nonceHash,
+    expires_at: new Date(now.getTime() + STATE_TTL_MS),
+  });
   return { state, stateHash };
 }
 
@@ -15,21 +51,32 @@ export type StateLookup =
   | { status: 'fresh'; row: OAuthStateRow }
   /** Used before and not expired: a reload of the callback. */
   | { status: 'used'; row: OAuthStateRow }
+  /** A live state, but the browser does not hold the nonce it was minted for. */
+  | { status: 'mismatch' }
   | { status: 'invalid' };
 
-/** Consumes a state atomically: exactly one caller ever sees it `fresh`. */
-export async function consumeOAuthState(db: Db, state: string): Promise<StateLookup> {
+/**
+ * Consumes a state atomically: exactly one caller ever sees it `fresh`, and only a browser holding
+ * the state's nonce can consume it (or reload its outcome).
+ */
+export async function consumeOAuthState(db: Db, state: string, nonce: string | undefined): Promise<StateLookup> {
   if (state.length === 0 || state.length > 512) return { status: 'invalid' };
   const stateHash = sha256Hex(state);
-  const [fresh] = await db('oauth_states')
+  const live = await db('oauth_states')
     .where({ state_hash: stateHash })
-    .whereNull('used_at')
     .andWhere('expires_at', '>', db.fn.now())
+    .first();
+  if (!live) return { status: 'invalid' };
+  const sameBrowser =
+    nonce !== undefined && live.nonce_hash !== null && constantTimeEqual(sha256Hex(nonce), live.nonce_hash);
+  if (!sameBrowser) return { status: 'mismatch' };
+  const [fresh] = await db('oauth_states')
+    .where({ id: live.id })
+    .whereNull('used_at')
     .update({ used_at: db.fn.now() })
     .returning('*');
   if (fresh) return { status: 'fresh', row: fresh };
-  const row = await db('oauth_states').where({ state_hash: stateHash }).andWhere('expires_at', '>', db.fn.now()).first();
-  return row?.used_at ? { status: 'used', row } : { status: 'invalid' };
+  return { status: 'used', row: { ...live, used_at: live.used_at ?? new Date() } };
 }
 
 export async function recordAttemptStarted(db: Db, workflowId: string, businessId: string, flow: ConnectFlow): Promise<void> {
@@ -59,6 +106,9 @@ export async function latestAttempt(db: Db, businessId: string): Promise<Connect
   return db('connect_attempts').where({ business_id: businessId }).orderBy('started_at', 'desc').first();
 }
 
+/** OAuth states and connect tickets expired for a day. */
 export async function purgeExpiredStates(db: Db, now = new Date()): Promise<number> {
-  return db('oauth_states').where('expires_at', '<', new Date(now.getTime() - 24 * 60 * 60 * 1000)).delete();
+  const dayAgo = new Date(now.getTime() - 24 * 60 * 60 * 1000);
+  const tickets = await db('connect_tickets').where('expires_at', '<', dayAgo).delete();
+  return tickets + (await db('oauth_states').where('expires_at', '<', dayAgo).delete());
 }

@@ -21,6 +21,7 @@ export interface SystemSecrets {
   AUTH_JWT_SECRET: string;
   WHATSAPP_VERIFY_TOKEN: string;
   META_APP_SECRET: string;
+  SANDBOX_SESSION_SECRET: string;
 }
 
 export interface ServiceProcess {
@@ -73,6 +74,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
     AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
     WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString('base64url'),
     META_APP_SECRET: randomBytes(16).toString('hex'),
+    SANDBOX_SESSION_SECRET: randomBytes(32).toString('base64url'),
   };
 
   let postgres: EmbeddedPostgres | undefined;

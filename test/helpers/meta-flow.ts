@@ -30,16 +30,35 @@ export async function answerDialog(dialogUrl: string, choice: DialogChoice): Pro
   return answer.headers.get('location')!;
 }
 
-/** GET /connect as the dashboard's server would: answers the dialog URL from the 302. */
+/** The one browser these helpers play: the connect cookie each state's start hop set, by state. */
+const cookieJar = new Map<string, string>();
+
+/** The browser's hop through our one-time URL: keeps the cookie it sets, answers Meta's dialog URL. */
+export async function openStartUrl(startUrl: string): Promise<string> {
+  const res = await fetch(startUrl, { redirect: 'manual' });
+  assert.equal(res.status, 302, 'connect start redirect');
+  const dialogUrl = res.headers.get('location')!;
+  const state = new URL(dialogUrl).searchParams.get('state');
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+  if (state && cookie) cookieJar.set(state, cookie);
+  return dialogUrl;
+}
+
+/** GET /connect as the dashboard's server would, then the browser's hop: answers Meta's dialog URL. */
 export async function startConnect(apiUrl: string, businessId: string, jwtSecret?: string): Promise<string> {
   const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, { headers: await authHeaders(businessId, jwtSecret), redirect: 'manual' });
   assert.equal(res.status, 302, 'connect redirect');
-  return res.headers.get('location')!;
+  return openStartUrl(res.headers.get('location')!);
 }
 
-/** Follows Meta's redirect to our callback; returns where we send the browser (the dashboard). */
-export async function followCallback(callbackUrl: string): Promise<URL> {
-  const res = await fetch(callbackUrl, { redirect: 'manual' });
+/**
+ * Follows Meta's redirect to our callback with the cookie of the browser that started it (or, with
+ * `cookie`, another browser's); returns where we send the browser (the dashboard).
+ */
+export async function followCallback(callbackUrl: string, options: { cookie?: string } = {}): Promise<URL> {
+  const state = new URL(callbackUrl).searchParams.get('state') ?? '';
+  const cookie = options.cookie ?? cookieJar.get(state);
+  const res = await fetch(callbackUrl, { redirect: 'manual', headers: cookie ? { cookie } : {} });
   assert.equal(res.status, 302, 'callback redirect');
   return new URL(res.headers.get('location')!);
 }

@@ -55,6 +55,8 @@ export interface StackOptions {
   sandbox?: boolean;
   /** Redirect to the API's own dashboard (sandbox mode's default) instead of a test domain. */
   dashboardOnApi?: boolean;
+  /** The API's public host name (default 127.0.0.1); the API listens on 127.0.0.1 either way. */
+  publicHost?: string;
   /** Where log lines go (JSON, one per line); default: the level from TEST_LOG_LEVEL to stdout. */
   logLines?: string[];
 }
@@ -67,7 +69,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const port = options.api ? await freePort() : 0;
   const env = testEnv({
       PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
       FRONTEND_URL: options.dashboardOnApi ? `http://127.0.0.1:${port}` : DASHBOARD_URL,
       ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
       ...options.env,
