@@ -36,7 +36,13 @@ try {
   for (let i = 0; i < businesses; i++) {
     const businessId = `chaos-${i}`;
     await connectThroughMeta(system.apiUrl, businessId, { decision: 'approve' }, system.secrets.AUTH_JWT_SECRET);
-    const status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
+    // The callback may land on "pending" (CALLBACK_WAIT_MS): the load starts once every number is in.
+    let status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
+    for (const deadline = Date.now() + 60_000; !status.connected && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
+    }
+    if (!status.connected) throw new Error(`${businessId} did not connect within 60 s`);
     for (const account of status.accounts) for (const n of account.phoneNumbers) numbers.push(n.phoneNumberId);
   }
   log(`connected ${businesses} businesses, ${numbers.length} numbers; load ${rate} messages/s for ${seconds} s`);
