@@ -13,6 +13,7 @@ import { EncryptionCodec } from '../temporal/codec.js';
 import type { AppDeps } from './app.js';
 import { readJson } from './body.js';
 import { CLOCK_SKEW_SECONDS } from './auth.js';
+import { cors } from './cors.js';
 import { HttpError, unauthorized } from './errors.js';
 
 export const CODEC_PATH = '/api/temporal-codec';
@@ -77,22 +78,12 @@ export function codecRoutes({ config }: AppDeps): Router {
   const operatorJwt = operatorJwtCheck(config.codec);
   const allowedOrigin = config.temporal.uiUrl ? new URL(config.temporal.uiUrl).origin : undefined;
 
-  const cors = async (ctx: Context, next: Next) => {
-    const origin = ctx.get('origin');
-    const localUi = config.meta.sandbox && /^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin);
-    if (origin && (origin === allowedOrigin || localUi)) {
-      ctx.set('Access-Control-Allow-Origin', origin);
-      ctx.set('Access-Control-Allow-Credentials', 'true');
-      ctx.set('Access-Control-Allow-Headers', 'Content-Type, X-Namespace, Authorization');
-      ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
-      ctx.set('Vary', 'Origin');
-    }
-    if (ctx.method === 'OPTIONS') {
-      ctx.status = 204;
-      return;
-    }
-    await next();
-  };
+  const uiCors = cors({
+    allows: (origin) => origin === allowedOrigin || (config.meta.sandbox && /^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin)),
+    headers: 'Content-Type, X-Namespace, Authorization',
+    methods: 'POST, OPTIONS',
+    credentials: true,
+  });
 
   const authorize = async (ctx: Context, next: Next) => {
     // Sandbox mode is a laptop: the UI and the API are both on this machine.
@@ -116,7 +107,7 @@ export function codecRoutes({ config }: AppDeps): Router {
     }
   };
 
-  router.use(cors);
+  router.use(uiCors);
   router.options('/encode', () => undefined);
   router.options('/decode', () => undefined);
   router.post('/encode', authorize, handle('encode'));
