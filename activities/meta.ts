@@ -34,19 +34,13 @@ function toDiscoveredNumber(n: PhoneNumber) {
   };
 }
 
-export function createMetaActivities({ db, graph, config, temporal }: ActivityDeps) {
+export function createMetaActivities({ db, graph, config }: ActivityDeps) {
   const keyring = config.keyring;
 
   async function stagedToken(connectId: string): Promise<string> {
     const token = await readStagedToken(db, keyring, connectId);
     if (!token) throw fail('internal_error', 'no staged token for this connect');
     return token.value;
-  }
-
-  /** No RecordStatuses workflow is still running: every status webhook accepted so far is recorded. */
-  async function statusesCaughtUp(): Promise<boolean> {
-    const { count } = await temporal.workflow.count("WorkflowType = 'recordStatuses' AND ExecutionStatus = 'Running'");
-    return count === 0;
   }
 
   return {
@@ -285,11 +279,7 @@ export function createMetaActivities({ db, graph, config, temporal }: ActivityDe
         return { outcome: 'unanswered', reason };
       }
       const draft = { inboundId: input.inboundId, text: input.text, responder: input.responder };
-      const grace = config.reply.unknownOutcomeGraceMs;
-      let reservation: Reservation = await reserveReply(db, draft, grace, undefined);
-      // Asked outside the transaction: no Temporal call while row and advisory locks are held.
-      if (reservation.kind === 'ask_statuses') reservation = await reserveReply(db, draft, grace, await statusesCaughtUp());
-      if (reservation.kind === 'ask_statuses') throw new Error('reservation asked twice about statuses');
+      const reservation: Reservation = await reserveReply(db, draft, config.reply.unknownOutcomeGraceMs);
       // Not our turn yet: say so at once. The workflow waits on a timer, so a waiting reply never
       // holds an activity slot that the message it waits for may need.
       if (reservation.kind === 'wait') return { outcome: 'wait', reason: reservation.reason };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
+import { freePort } from './helpers/ports.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
 
@@ -127,6 +128,30 @@ describe('WhatsApp webhooks', () => {
     for (const { messageId } of sent) await expect.poll(() => sendsFor(messageId).length, { timeout: 20_000 }).toBe(1);
     await expect.poll(async () => (await stack.db('message_statuses').where({ wamid: statuses[0]!.id })).length, { timeout: 10_000 }).toBe(1);
     await expect.poll(async () => (await inbound(extra.id as string)).length, { timeout: 10_000 }).toBe(1);
+  });
+
+  it('records delivery statuses before it answers 200, starting no workflow for them', async () => {
+    const { phoneNumberId } = await connectedNumber();
+    const wamid = newWamid();
+    const statuses = [{ id: wamid, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() }];
+    expect((await postWebhook(api, messagesWebhook(phoneNumberId, { statuses }))).status).toBe(200);
+    // Already in PostgreSQL when Meta gets its 200: nothing waits behind workflows.
+    expect((await stack.db('message_statuses').where({ wamid })).map((r) => r.status)).toEqual(['delivered']);
+    const started = [];
+    for await (const w of stack.client.workflow.list({ query: `WorkflowType = 'recordStatuses' AND TaskQueue = '${stack.config.temporal.taskQueue}'` })) started.push(w);
+    expect(started).toEqual([]);
+  });
+
+  it('answers 503 to statuses while PostgreSQL is down, so Meta delivers them again', async () => {
+    const down = await startStack({ api: true, worker: false, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` } });
+    try {
+      const statuses = [{ id: newWamid(), status: 'sent', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() }];
+      const res = await postWebhook(down.api!.url, messagesWebhook('1000002', { statuses }));
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: { code: 'database_unavailable' } });
+    } finally {
+      await down.close();
+    }
   });
 
   it('answers non-text messages with their own text and ignores reactions to our replies', async () => {

@@ -4,6 +4,7 @@ import { constantTimeEqual } from '../crypto.js';
 import { isWellFormedSignature, SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
 import { parseWebhook } from '../meta/webhook-payload.js';
 import { acceptWebhook } from '../services/webhooks.js';
+import { DatabaseUnavailable } from '../errors.js';
 import type { AppDeps } from './app.js';
 import { parseJson, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -64,7 +65,7 @@ export function webhookRoutes(deps: AppDeps): Router {
       const accepted = await acceptWebhook(deps, parsed);
       ctx.state.log.debug(accepted, 'webhook accepted');
     } catch (error) {
-      reject('temporal_unavailable');
+      reject(error instanceof DatabaseUnavailable ? 'database_unavailable' : 'temporal_unavailable');
       throw error;
     }
     deps.metrics.webhooks.inc({ outcome: 'accepted', reason: parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok' });

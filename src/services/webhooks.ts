@@ -1,17 +1,22 @@
-// Turns a verified webhook into durable work: one HandleMessage per message, one RecordStatuses
-// per POST's statuses, one RecordAccountEvent per account event. Nothing else happens on this path; it answers only once Temporal has
-// accepted every start, so a failure here makes Meta deliver again and nothing is lost.
+// Turns a verified webhook into durable work: delivery statuses are recorded in PostgreSQL at once
+// (pure bookkeeping, and what settles a send whose outcome is unknown, so it must not wait behind
+// workflows); one HandleMessage per message, one RecordAccountEvent per account event. It answers
+// only once PostgreSQL and Temporal have both accepted everything, so a failure here makes Meta
+// deliver again and nothing is lost.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { callTimeouts } from '../temporal/timeouts.js';
 import type { ApiMetrics } from '../metrics.js';
-import { sha256Hex } from '../crypto.js';
-import type { ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
+import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { accountEventKey } from '../store/account-events.js';
-import { accountEventWorkflowId, messageWorkflowId, searchAttributes, statusesWorkflowId, taskQueueFor, type WorkflowType } from '../temporal/names.js';
+import { recordStatuses } from '../store/messages.js';
+import { DatabaseUnavailable } from '../errors.js';
+import type { Db } from '../db.js';
+import { accountEventWorkflowId, messageWorkflowId, searchAttributes, taskQueueFor, type WorkflowType } from '../temporal/names.js';
 
 export interface WebhookDeps {
   config: Config;
+  db: Db;
   temporal: Client;
   metrics: ApiMetrics;
 }
@@ -47,9 +52,6 @@ async function startOnce(
   }
 }
 
-function statusesKey(statuses: StatusEvent[]): string {
-  return sha256Hex(statuses.map((s) => `${s.wamid}|${s.status}|${s.occurredAt}`).sort().join('\n'));
-}
 
 export interface AcceptResult {
   messages: number;
@@ -58,14 +60,15 @@ export interface AcceptResult {
 }
 
 export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): Promise<AcceptResult> {
+  // Recorded once each (upsert by message id and status), forward only: a redelivery changes nothing.
+  if (parsed.statuses.length > 0) await recordStatuses(deps.db, parsed.statuses).catch((error: unknown) => {
+    throw new DatabaseUnavailable(error);
+  });
   const timeouts = callTimeouts(deps.config);
   return deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, async () => {
     const starts: Array<Promise<'started' | 'duplicate'>> = parsed.messages.map((message) =>
       startOnce(deps, 'handleMessage', messageWorkflowId(message.wamid), [message, { timeouts }], message.wamid),
     );
-    if (parsed.statuses.length > 0) {
-      starts.push(startOnce(deps, 'recordStatuses', statusesWorkflowId(statusesKey(parsed.statuses)), [parsed.statuses]));
-    }
     for (const event of parsed.accountEvents) {
       starts.push(startOnce(deps, 'recordAccountEvent', accountEventWorkflowId(accountEventKey(event)), [event, { timeouts }]));
     }

@@ -11,18 +11,13 @@ export type Reservation =
   | { kind: 'done'; replyId: number; wamid: string }
   /** Not now: an earlier message of this conversation is still being answered, or a previous
    * attempt's outcome is unknown and Meta's status webhook may still tell us it went out. */
-  | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' }
-  /** Past the grace: ask whether every status webhook received so far is recorded, then reserve again. */
-  | { kind: 'ask_statuses' };
+  | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' };
 
 export interface ReplyDraft {
   inboundId: number;
   text: string;
   responder: string;
 }
-
-/** While status webhooks are still being processed, keep waiting up to this many graces before resending. */
-const GRACES_WITHOUT_STATUSES = 6;
 
 /**
  * `graceMs`: how long after an attempt whose outcome is unknown we wait for Meta's `sent` status
@@ -32,12 +27,6 @@ export async function reserveReply(
   db: Db,
   draft: ReplyDraft,
   graceMs: number,
-  /**
-   * Whether every status webhook received so far has been recorded (no backlog to wait for), when
-   * the caller has asked; undefined makes a reservation past the grace answer `ask_statuses`, so
-   * that the question (a call to Temporal) is never asked while this transaction holds its locks.
-   */
-  statusesCaughtUp: boolean | undefined = true,
   now = new Date(),
 ): Promise<Reservation> {
   return db.transaction(async (trx) => {
@@ -68,12 +57,6 @@ export async function reserveReply(
       const unknownSince = existing.status === 'unknown' ? existing.updated_at : existing.attempt_started_at;
       const waited = now.getTime() - unknownSince.getTime();
       if (waited < graceMs) return { kind: 'wait', reason: 'outcome_unknown' };
-      // Past the grace, resend only once the status webhooks we received are all recorded: after an
-      // outage or under a backlog (API, Temporal, PostgreSQL) ours may simply not be processed yet.
-      if (waited < graceMs * GRACES_WITHOUT_STATUSES) {
-        if (statusesCaughtUp === undefined) return { kind: 'ask_statuses' };
-        if (!statusesCaughtUp) return { kind: 'wait', reason: 'outcome_unknown' };
-      }
     }
     if (await earlierMessagePending(trx, inbound)) return { kind: 'wait', reason: 'earlier_message' };
 

@@ -32,7 +32,8 @@ export const WORKFLOW_QUEUES = {
   connectWhatsApp: 'connect',
   disconnectWhatsApp: 'connect',
   handleMessage: 'messages',
-  recordStatuses: 'messages',
+  // No longer started (statuses are recorded at intake); registered while older executions run.
+  recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
   refreshToken: 'maintenance',
   reconcile: 'maintenance',
@@ -75,11 +76,6 @@ export function disconnectWorkflowId(integrationId: string): string {
 /** One HandleMessage per WhatsApp message id: a redelivered webhook never makes a second reply. */
 export function messageWorkflowId(wamid: string): string {
   return `message/${wamid}`;
-}
-
-/** One RecordStatuses per distinct set of statuses (a hash of their content). */
-export function statusesWorkflowId(contentHash: string): string {
-  return `statuses/${contentHash.slice(0, 32)}`;
 }
 
 /** One token-care Schedule per integration: reconnecting keeps it, never adds a second. */

@@ -8,7 +8,11 @@ export const HISTORIES_DIR = join(projectRoot, 'test', 'fixtures', 'histories');
 // A key for these fixtures only: it protects nothing but test data.
 export const FIXTURE_KEY = 'fixture:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 
-/** Every workflow branch a recorded history must exist for (file name without .json). */
+/**
+ * Every workflow branch a recorded history must exist for (file name without .json). Histories of
+ * workflows no longer started (RecordStatuses: statuses are recorded at intake) stay in the folder
+ * and replay, for the executions that may still run.
+ */
 export const BRANCHES = [
   'connect-happy-path',
   'connect-transient-retried',
@@ -24,7 +28,6 @@ export const BRANCHES = [
   'refresh-flagged-reauth',
   'account-event',
   'disconnect',
-  'statuses-recorded',
 ] as const;
 
 export type Branch = (typeof BRANCHES)[number];
