@@ -5,6 +5,7 @@ import * as m001 from './20261130000001_channel_integrations.js';
 import * as m002 from './20261130000002_connect.js';
 import * as m003 from './20261130000003_messages.js';
 import * as m004 from './20261130000004_account_events.js';
+import * as m005 from './20261130000005_conversations.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261130000002_connect', m002],
   ['20261130000003_messages', m003],
   ['20261130000004_account_events', m004],
+  ['20261130000005_conversations', m005],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -31,7 +31,11 @@ export function taskQueueName(base: string, kind: QueueKind): string {
 export const WORKFLOW_QUEUES = {
   connectWhatsApp: 'connect',
   disconnectWhatsApp: 'connect',
+  /** Executions started before intake moved into PostgreSQL (input: the message); none are started now. */
   handleMessage: 'messages',
+  /** One per inbound message, input: our message row id. */
+  handleInboundMessage: 'messages',
+  /** Executions started before statuses were applied at intake; none are started now. */
   recordStatuses: 'messages',
   recordAccountEvent: 'maintenance',
   refreshToken: 'maintenance',
@@ -72,10 +76,16 @@ export function disconnectWorkflowId(integrationId: string): string {
   return `disconnect/${integrationId}`;
 }
 
-/** One HandleMessage per WhatsApp message id: a redelivered webhook never makes a second reply. */
-export function messageWorkflowId(wamid: string): string {
-  return `message/${wamid}`;
+/**
+ * One HandleMessage per stored inbound message, by our row id: PostgreSQL decides duplicates, and a
+ * wamid (which encodes the customer's phone number) never appears in a workflow id.
+ */
+export function messageWorkflowId(messageId: number): string {
+  return `message/${messageId}`;
 }
+
+/** The hint a message workflow gets when the turn before it was released (the truth is in PostgreSQL). */
+export const TURN_RELEASED_SIGNAL = 'turnReleased';
 
 /** One RecordStatuses per distinct set of statuses (a hash of their content). */
 export function statusesWorkflowId(contentHash: string): string {

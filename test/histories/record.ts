@@ -26,7 +26,7 @@ import { startSandbox } from '../../src/sandbox/index.js';
 import { findTemporalCli } from '../../src/temporal/cli.js';
 import { dataConverter } from '../../src/temporal/client.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';
-import { disconnectWorkflowId, messageWorkflowId, refreshWorkflowId, tokenScheduleId } from '../../src/temporal/names.js';
+import { disconnectWorkflowId, refreshWorkflowId, tokenScheduleId } from '../../src/temporal/names.js';
 import { authHeaders } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
 import { freePort } from '../helpers/ports.js';
@@ -34,6 +34,8 @@ import { TEST_SECRETS } from '../helpers/secrets.js';
 import { BRANCHES, FIXTURE_KEY, HISTORIES_DIR, type Branch } from './fixtures.js';
 import { expectBranch, History, type HistoryJson } from './history.js';
 
+/** Workflow ids of executions started before intake moved into PostgreSQL (by wamid). */
+const messageWorkflowId = (wamid: string) => `message/${wamid}`;
 const say = (line: string) => process.stdout.write(`[record] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
