@@ -95,6 +95,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('task_queue').notNullable();
     t.jsonb('args').notNullable();
     t.text('business_id');
+    t.uuid('integration_id');
     t.bigInteger('message_id').references('id').inTable('messages').onDelete('CASCADE');
     // Runs started so far: the first, then at most three restarts after a failed run.
     t.integer('attempts').notNullable().defaultTo(0);

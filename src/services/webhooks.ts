@@ -55,6 +55,7 @@ export async function startOutboxRow(temporal: Client, config: Config, row: Pend
             typedSearchAttributes: [
               { key: searchAttributes.messageId, value: String(row.message_id) },
               ...(row.business_id ? [{ key: searchAttributes.businessId, value: row.business_id }] : []),
+              ...(row.integration_id ? [{ key: searchAttributes.integrationId, value: row.integration_id }] : []),
             ],
           }
         : {}),

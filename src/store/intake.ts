@@ -198,13 +198,13 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         },
       });
     }
-    const inserted: Array<{ id: number; status: InboundStatus; business_id: string | null; message: InboundMessage }> = [];
+    const inserted: Array<{ id: number; status: InboundStatus; business_id: string | null; integration_id: string | null; message: InboundMessage }> = [];
     const insertRows = async (sp: Knex.Transaction, items: typeof pending) => {
-      const rows: Array<{ id: number; wamid: string; status: InboundStatus; business_id: string | null }> = await sp('messages')
+      const rows: Array<{ id: number; wamid: string; status: InboundStatus; business_id: string | null; integration_id: string | null }> = await sp('messages')
         .insert(items.map((i) => i.row) as never)
         .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
         .ignore()
-        .returning(['id', 'wamid', 'status', 'business_id']);
+        .returning(['id', 'wamid', 'status', 'business_id', 'integration_id']);
       const byWamid = new Map(items.map((i) => [i.message.wamid, i.message]));
       for (const row of rows) inserted.push({ ...row, message: byWamid.get(row.wamid)! });
     };
@@ -233,7 +233,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         });
       }
       if (row.status === 'received') {
-        starts.push({ taskQueue: names.taskQueue, workflowType: names.messageWorkflowType, workflowId: names.messageWorkflowId(row.id), args: [row.id], businessId: row.business_id, messageId: row.id });
+        starts.push({ taskQueue: names.taskQueue, workflowType: names.messageWorkflowType, workflowId: names.messageWorkflowId(row.id), args: [row.id], businessId: row.business_id, integrationId: row.integration_id, messageId: row.id });
       }
     }
   }
@@ -251,6 +251,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       workflowId: names.accountEventWorkflowId(accountEventKey(event)),
       args: names.accountEventArgs(event),
       businessId: null,
+      integrationId: null,
       messageId: null,
     });
   }

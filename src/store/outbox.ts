@@ -12,6 +12,7 @@ export interface WorkflowStartRow {
   task_queue: string;
   args: unknown[];
   business_id: string | null;
+  integration_id: string | null;
   message_id: number | null;
   attempts: number;
   available_at: Date;
@@ -36,9 +37,12 @@ declare module 'knex/types/tables.js' {
   }
 }
 
-export type PendingStart = Pick<WorkflowStartRow, 'id' | 'workflow_type' | 'workflow_id' | 'args' | 'business_id' | 'message_id' | 'attempts' | 'started_at'>;
+export type PendingStart = Pick<
+  WorkflowStartRow,
+  'id' | 'workflow_type' | 'workflow_id' | 'args' | 'business_id' | 'integration_id' | 'message_id' | 'attempts' | 'started_at'
+>;
 
-const PENDING_COLUMNS = ['id', 'workflow_type', 'workflow_id', 'args', 'business_id', 'message_id', 'attempts', 'started_at'] as const;
+const PENDING_COLUMNS = ['id', 'workflow_type', 'workflow_id', 'args', 'business_id', 'integration_id', 'message_id', 'attempts', 'started_at'] as const;
 
 export interface NewStart {
   taskQueue: string;
@@ -46,6 +50,7 @@ export interface NewStart {
   workflowId: string;
   args: unknown[];
   businessId: string | null;
+  integrationId: string | null;
   messageId: number | null;
 }
 
@@ -63,6 +68,7 @@ export async function insertStarts(trx: Knex.Transaction, starts: NewStart[]): P
         task_queue: s.taskQueue,
         args: JSON.stringify(s.args),
         business_id: s.businessId,
+        integration_id: s.integrationId,
         message_id: s.messageId,
         available_at: availableAt,
       })) as never,
