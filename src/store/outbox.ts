@@ -167,3 +167,9 @@ export async function outboxStats(db: Db): Promise<OutboxStats> {
 export async function rejectItem(trx: Knex.Transaction | Db, kind: string, reason: string, item: unknown): Promise<void> {
   await trx('rejected_items').insert({ kind, reason: reason.slice(0, 200), raw: JSON.stringify(item) ?? 'null' });
 }
+
+/** Rejected items by kind and the class of PostgreSQL's reason (its SQLSTATE), for the metrics. */
+export async function rejectedByReason(db: Db): Promise<Array<{ kind: string; reason: string; count: number }>> {
+  const result = await db.raw(`SELECT kind, split_part(reason, ':', 1) AS reason, count(*)::int AS count FROM rejected_items GROUP BY 1, 2`);
+  return result.rows as Array<{ kind: string; reason: string; count: number }>;
+}
