@@ -179,6 +179,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       try {
         await nudge(await completeSend(db, input.outboundId, messageId));
         metrics.messageOutcome('replied');
+        log.info('reply step done', { outboundId: input.outboundId, outcome: 'replied' });
         return { outcome: 'replied' };
       } catch {
         return { outcome: 'replied', unrecorded: { wamid: messageId } };
