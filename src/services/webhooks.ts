@@ -67,6 +67,16 @@ export async function startOutboxRow(temporal: Client, config: Config, row: Pend
   }
 }
 
+/** Running message workflows per business, read at most every half second (the drain enforces the cap exactly). */
+const runsCache = new WeakMap<Db, { readAt: number; counts: Promise<Map<string, number>>; known: Set<string> }>();
+function cachedRuns(db: Db, businesses: string[]): Promise<Map<string, number>> {
+  const cached = runsCache.get(db);
+  if (cached && Date.now() - cached.readAt < 500 && businesses.every((b) => cached.known.has(b))) return cached.counts;
+  const counts = activeMessageRuns(db, businesses);
+  runsCache.set(db, { readAt: Date.now(), counts, known: new Set(businesses) });
+  return counts;
+}
+
 /**
  * The fast path: starts what the commit wrote, at most the per-business limit of message runs at
  * once; the rest stays for the drain. Never throws: the rows are durable either way.
@@ -75,7 +85,7 @@ export async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]):
   if (rows.length === 0) return;
   try {
     const businesses = [...new Set(rows.map((r) => r.business_id).filter((b): b is string => b !== null))];
-    const running = await activeMessageRuns(deps.db, businesses);
+    const running = new Map(await cachedRuns(deps.db, businesses));
     const eligible = rows.filter((row) => {
       if (row.message_id === null || row.business_id === null) return true;
       const count = running.get(row.business_id) ?? 0;

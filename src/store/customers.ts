@@ -65,6 +65,12 @@ export async function resolveCustomer(trx: Knex.Transaction, identity: CustomerI
   const { businessId, phone, bsuid } = identity;
   const now = new Date();
   if (bsuid && phone) {
+    // The common case, one statement: the row already links both.
+    const [linked] = await trx('customers')
+      .where({ business_id: businessId, bsuid, phone })
+      .update({ ...details(identity), updated_at: now })
+      .returning('id');
+    if (linked) return linked.id;
     const rows = await trx('customers')
       .where({ business_id: businessId })
       .andWhere((q) => q.where({ bsuid }).orWhere({ phone }))

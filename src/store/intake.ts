@@ -150,20 +150,35 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       if (customerId === undefined || !owner) continue;
       conversationKeys.set(`${message.phoneNumberId}\u0001${String(customerId).padStart(20, '0')}`, { phoneNumberId: message.phoneNumberId, customerId, owner });
     }
+    // The upsert also reserves this POST's sequences: one statement takes the row lock and moves
+    // the counter (a redelivered message's unused sequence leaves a harmless gap).
+    const perConversation = new Map<string, number>();
+    for (const message of parsed.messages) {
+      const customerId = customerIds.get(identityOf.get(message) ?? '');
+      if (customerId === undefined || !owners.has(message.phoneNumberId)) continue;
+      const key = `${message.phoneNumberId}\u0001${customerId}`;
+      perConversation.set(key, (perConversation.get(key) ?? 0) + 1);
+    }
     const conversations = new Map<string, { id: number; next: number }>();
     const sortedKeys = [...conversationKeys.keys()].sort();
     if (sortedKeys.length > 0) {
-      const rows: Array<{ id: number; phone_number_id: string; customer_id: number; last_sequence: number }> = await trx('conversations')
-        .insert(
-          sortedKeys.map((k) => {
-            const c = conversationKeys.get(k)!;
-            return { business_id: c.owner.businessId, integration_id: c.owner.integrationId, phone_number_id: c.phoneNumberId, customer_id: c.customerId };
-          }),
-        )
-        .onConflict(trx.raw('(phone_number_id, customer_id) WHERE merged_into IS NULL'))
-        .merge(['integration_id', 'business_id'])
-        .returning(['id', 'phone_number_id', 'customer_id', 'last_sequence']);
-      for (const row of rows) conversations.set(`${row.phone_number_id}\u0001${row.customer_id}`, { id: row.id, next: row.last_sequence });
+      const values = sortedKeys.map((k) => {
+        const c = conversationKeys.get(k)!;
+        return [c.owner.businessId, c.owner.integrationId, c.phoneNumberId, c.customerId, perConversation.get(`${c.phoneNumberId}\u0001${c.customerId}`) ?? 0];
+      });
+      const result = await trx.raw(
+        `INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, last_sequence)
+         VALUES ${values.map(() => '(?, ?::uuid, ?, ?::bigint, ?::bigint)').join(', ')}
+         ON CONFLICT (phone_number_id, customer_id) WHERE merged_into IS NULL
+         DO UPDATE SET last_sequence = conversations.last_sequence + EXCLUDED.last_sequence,
+                       integration_id = EXCLUDED.integration_id, business_id = EXCLUDED.business_id, updated_at = now()
+         RETURNING id, phone_number_id, customer_id, last_sequence`,
+        values.flat(),
+      );
+      for (const row of result.rows as Array<{ id: number; phone_number_id: string; customer_id: number; last_sequence: number }>) {
+        const key = `${row.phone_number_id}\u0001${row.customer_id}`;
+        conversations.set(key, { id: row.id, next: row.last_sequence - (perConversation.get(key) ?? 0) });
+      }
     }
 
     // Messages in array order: sequence = commit order.
@@ -218,11 +233,6 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     }
     result.stored = inserted.length;
     result.duplicates = parsed.messages.length - inserted.length - result.rejected;
-
-    // Counters: the highest sequence written (a redelivery's unused sequence leaves a harmless gap).
-    for (const conversation of conversations.values()) {
-      await trx('conversations').where({ id: conversation.id }).update({ last_sequence: conversation.next, updated_at: new Date() });
-    }
 
     for (const row of inserted) {
       const change = row.message.identityChange;
