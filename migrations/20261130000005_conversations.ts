@@ -126,10 +126,11 @@ export async function up(knex: Knex): Promise<void> {
   // each stored message's sequence in its conversation (commit order is id order).
   await knex.raw(`
     INSERT INTO customers (business_id, phone, profile_name, created_at)
-    SELECT DISTINCT ON (business_id, customer_wa_id) business_id, customer_wa_id, customer_name, created_at
+    SELECT business_id, customer_wa_id,
+           (array_agg(customer_name ORDER BY id DESC) FILTER (WHERE customer_name IS NOT NULL))[1], min(created_at)
     FROM messages
     WHERE business_id IS NOT NULL AND customer_wa_id IS NOT NULL AND customer_wa_id <> ''
-    ORDER BY business_id, customer_wa_id, id DESC`);
+    GROUP BY business_id, customer_wa_id`);
   await knex.raw(`
     INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, created_at)
     SELECT DISTINCT ON (m.phone_number_id, c.id) m.business_id, m.integration_id, m.phone_number_id, c.id, m.created_at
