@@ -76,7 +76,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const turns = await system.db('turns').whereIn('conversation_id', [...new Set(rows.map((r) => r.conversation_id).filter((c): c is number => c !== null))]).orderBy('id');
   const answeredTurns = turns.filter((t) => t.outcome === 'replied');
   const coveredBy = new Map<number, number>();
-  for (const t of answeredTurns) for (const id of t.message_ids) coveredBy.set(id, (coveredBy.get(id) ?? 0) + 1);
+  // bigint[] arrives as strings from pg.
+  for (const t of answeredTurns) for (const id of t.message_ids.map(Number)) coveredBy.set(id, (coveredBy.get(id) ?? 0) + 1);
   // Lost: still waiting, or closed as answered without a turn that sent.
   const lostIds = rows.filter((r) => r.status === 'received' || ((r.status === 'replied' || r.status === 'covered') && !coveredBy.has(r.id)));
   const lost = lostIds.length + notStored;
