@@ -58,7 +58,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
   return {
     /** Reads the message and its integration: what answers it, or why nothing will. */
     async openInbound(input: { messageId: number }): Promise<InboundStart> {
-      const message = await db('messages').where({ id: input.messageId, direction: 'inbound' }).first('status', 'type', 'content', 'integration_id');
+      const message = await db('messages')
+        .where({ id: input.messageId, direction: 'inbound' })
+        .first('status', 'type', 'content', 'integration_id');
       if (!message) throw ApplicationFailure.create({ type: 'message_not_found', message: `message ${input.messageId} is not stored`, nonRetryable: true });
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
       const integration = message.integration_id
@@ -91,7 +93,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
     async markInboundRead(input: { messageId: number }): Promise<void> {
-      const message = await db('messages').where({ id: input.messageId }).first('wamid', 'integration_id', 'phone_number_id');
+      const message = await db('messages')
+        .where({ id: input.messageId })
+        .first('wamid', 'integration_id', 'phone_number_id');
       if (!message?.wamid || !message.integration_id) return;
       const token = await readIntegrationToken(db, config.keyring, message.integration_id);
       if (!token) return;

@@ -22,7 +22,10 @@ export interface OutboxDrain {
   stop(): Promise<void>;
 }
 
-export function startOutboxDrain(deps: { config: Config; db: Db; temporal: Client; log: Logger }, options: { run?: boolean } = {}): OutboxDrain {
+export function startOutboxDrain(
+  deps: { config: Config; db: Db; temporal: Client; log: Logger },
+  options: { run?: boolean } = {},
+): OutboxDrain {
   const { config, db, temporal, log } = deps;
   const retryDelay = (attempts: number) => Math.min(30_000, 1_000 * 2 ** Math.min(attempts, 5));
 

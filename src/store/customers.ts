@@ -101,7 +101,10 @@ export async function resolveCustomer(trx: Knex.Transaction, identity: CustomerI
 
 /** Moves everything of `from` onto `into` and removes `from`: Meta showed they are one person. */
 export async function mergeCustomer(trx: Knex.Transaction, from: number, into: number): Promise<void> {
-  const conversations = await trx('conversations').where({ customer_id: from }).forUpdate().select('id', 'phone_number_id', 'merged_into');
+  const conversations = await trx('conversations')
+    .where({ customer_id: from })
+    .forUpdate()
+    .select('id', 'phone_number_id', 'merged_into');
   for (const conversation of conversations) {
     const live = await trx('conversations')
       .where({ customer_id: into, phone_number_id: conversation.phone_number_id })
@@ -127,17 +130,30 @@ export async function mergeCustomer(trx: Knex.Transaction, from: number, into: n
 }
 
 /** A changed BSUID or phone number (Meta's system message): the customer row moves with it. */
-export async function applyIdentityChange(trx: Knex.Transaction, businessId: string, change: IdentityChange): Promise<void> {
+export async function applyIdentityChange(
+  trx: Knex.Transaction,
+  businessId: string,
+  change: IdentityChange,
+): Promise<void> {
   if (!change.previousUserId || (!change.newUserId && !change.newPhone)) return;
-  const current = await trx('customers').where({ business_id: businessId, bsuid: change.previousUserId }).forUpdate().first('id');
+  const current = await trx('customers')
+    .where({ business_id: businessId, bsuid: change.previousUserId })
+    .forUpdate()
+    .first('id');
   if (!current) return;
   if (change.newUserId) {
-    const taken = await trx('customers').where({ business_id: businessId, bsuid: change.newUserId }).forUpdate().first('id');
+    const taken = await trx('customers')
+      .where({ business_id: businessId, bsuid: change.newUserId })
+      .forUpdate()
+      .first('id');
     // The new id already wrote to us: the two rows are one person, the older row stays.
     if (taken && taken.id !== current.id) await mergeCustomer(trx, taken.id, current.id);
   }
   if (change.newPhone) {
-    const taken = await trx('customers').where({ business_id: businessId, phone: change.newPhone }).forUpdate().first('id');
+    const taken = await trx('customers')
+      .where({ business_id: businessId, phone: change.newPhone })
+      .forUpdate()
+      .first('id');
     if (taken && taken.id !== current.id) await mergeCustomer(trx, taken.id, current.id);
   }
   await trx('customers')

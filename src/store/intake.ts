@@ -47,7 +47,11 @@ interface Owner {
 const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
 
 /** The decision intake takes for a message: wait for a turn, or close at once. */
-export function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: number): { status: InboundStatus; error: Record<string, unknown> | null } {
+export function intakeStatus(
+  message: InboundMessage,
+  owner: Owner | undefined,
+  now: number,
+): { status: InboundStatus; error: Record<string, unknown> | null } {
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
   if (owner.state === 'needs_reauth') return { status: 'unanswered', error: { reason: 'needs_reauth' } };
   if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS) return { status: 'unanswered', error: { reason: 'outside_24h_window' } };

@@ -113,7 +113,13 @@ export async function postpone(db: Db, id: number, delayMs: number, error: strin
  * Claims due rows for `leaseMs` in one statement (its own short transaction). Message workflows of
  * a business with `perBusiness` runs already going wait, so one business's flood never delays others.
  */
-export async function claimDue(db: Db, taskQueue: string, limit: number, leaseMs: number, perBusiness: number): Promise<PendingStart[]> {
+export async function claimDue(
+  db: Db,
+  taskQueue: string,
+  limit: number,
+  leaseMs: number,
+  perBusiness: number,
+): Promise<PendingStart[]> {
   const result = await db.raw(
     `WITH active AS (
        SELECT business_id, count(*) AS running FROM workflow_starts
@@ -164,7 +170,12 @@ export async function outboxStats(db: Db): Promise<OutboxStats> {
   return { unstarted: r?.unstarted ?? 0, oldestUnstartedAgeSeconds: r?.oldest ?? 0 };
 }
 
-export async function rejectItem(trx: Knex.Transaction | Db, kind: string, reason: string, item: unknown): Promise<void> {
+export async function rejectItem(
+  trx: Knex.Transaction | Db,
+  kind: string,
+  reason: string,
+  item: unknown,
+): Promise<void> {
   await trx('rejected_items').insert({ kind, reason: reason.slice(0, 200), raw: JSON.stringify(item) ?? 'null' });
 }
 

@@ -67,17 +67,29 @@ export async function closeMessage(
   status: InboundStatus,
   error: Record<string, unknown> | null,
 ): Promise<Released> {
-  const message = await trx('messages').where({ id: messageId, direction: 'inbound' }).first('id', 'conversation_id', 'turn_id', 'status');
+  const message = await trx('messages')
+    .where({ id: messageId, direction: 'inbound' })
+    .first('id', 'conversation_id', 'turn_id', 'status');
   if (!message) return { nextHeadId: null };
-  if (message.conversation_id) await trx('conversations').where({ id: message.conversation_id }).forUpdate().first('id');
+  if (message.conversation_id) {
+    await trx('conversations').where({ id: message.conversation_id }).forUpdate().first('id');
+  }
   const now = new Date();
-  const closed = await trx('messages').where({ id: messageId, status: 'received' }).update({ status, error, updated_at: now });
+  const closed = await trx('messages')
+    .where({ id: messageId, status: 'received' })
+    .update({ status, error, updated_at: now });
   if (message.turn_id) {
     const turn = await trx('turns').where({ id: message.turn_id, state: 'open' }).first();
     if (turn && turn.head_message_id === messageId) {
       await trx('turns').where({ id: turn.id }).update({ state: 'failed', outcome: status, closed_at: now });
-      await trx('messages').whereIn('id', turn.message_ids).where({ status: 'received' }).update({ turn_id: null, updated_at: now });
-      await trx('messages').where({ turn_id: turn.id, direction: 'outbound' }).whereNull('wamid').update({ status: 'failed', error: { reason: 'turn_released' }, updated_at: now });
+      await trx('messages')
+        .whereIn('id', turn.message_ids)
+        .where({ status: 'received' })
+        .update({ turn_id: null, updated_at: now });
+      await trx('messages')
+        .where({ turn_id: turn.id, direction: 'outbound' })
+        .whereNull('wamid')
+        .update({ status: 'failed', error: { reason: 'turn_released' }, updated_at: now });
     }
   }
   await markMessagesDone(trx, [messageId]);
@@ -87,18 +99,33 @@ export async function closeMessage(
 }
 
 /** Closes every message of a turn: `replied` for the one the reply answers, `covered` for the rest. */
-export async function closeTurn(trx: Knex.Transaction, turnId: number, status: InboundStatus, error: Record<string, unknown> | null): Promise<Released> {
+export async function closeTurn(
+  trx: Knex.Transaction,
+  turnId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released> {
   const turn = await trx('turns').where({ id: turnId }).first();
   if (!turn) throw new Error(`turn ${turnId} not found`);
   await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first('id');
   const now = new Date();
   if (status === 'replied') {
-    await trx('messages').where({ id: turn.reply_to_message_id, status: 'received' }).update({ status: 'replied', error: null, updated_at: now });
-    await trx('messages').whereIn('id', turn.message_ids).where({ status: 'received' }).update({ status: 'covered', error: null, updated_at: now });
+    await trx('messages')
+      .where({ id: turn.reply_to_message_id, status: 'received' })
+      .update({ status: 'replied', error: null, updated_at: now });
+    await trx('messages')
+      .whereIn('id', turn.message_ids)
+      .where({ status: 'received' })
+      .update({ status: 'covered', error: null, updated_at: now });
   } else {
-    await trx('messages').whereIn('id', turn.message_ids).where({ status: 'received' }).update({ status, error, updated_at: now });
+    await trx('messages')
+      .whereIn('id', turn.message_ids)
+      .where({ status: 'received' })
+      .update({ status, error, updated_at: now });
   }
-  if (turn.state === 'open') await trx('turns').where({ id: turnId }).update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
+  if (turn.state === 'open') await trx('turns')
+    .where({ id: turnId })
+    .update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
   await markMessagesDone(trx, turn.message_ids);
   await trx('conversations').where({ id: turn.conversation_id }).update({ head_since: now, updated_at: now });
   return { nextHeadId: await nextHead(trx, turn.conversation_id) };
@@ -116,7 +143,9 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
     const message = (await trx('messages').where({ id: messageId }).first('status', 'turn_id', 'created_at'))!;
     if (message.status !== 'received') return { kind: 'closed', status: message.status as InboundStatus };
     if (message.turn_id) {
-      const own = await trx('turns').where({ id: message.turn_id, state: 'open', head_message_id: messageId }).first('id');
+      const own = await trx('turns')
+        .where({ id: message.turn_id, state: 'open', head_message_id: messageId })
+        .first('id');
       if (own) return { kind: 'turn', turnId: own.id };
     }
     let headSince = conversation!.head_since.getTime();
@@ -223,7 +252,15 @@ export async function draftReply(db: Db, turnId: number, draft: { text: string; 
 }
 
 export type SendReservation =
-  | { kind: 'send'; integrationId: string; phoneNumberId: string; to: string | null; recipient: string | null; replyTo: string | null; text: string }
+  | {
+      kind: 'send';
+      integrationId: string;
+      phoneNumberId: string;
+      to: string | null;
+      recipient: string | null;
+      replyTo: string | null;
+      text: string;
+    }
   | { kind: 'done'; wamid: string; released: Released | null }
   | { kind: 'wait' }
   | { kind: 'closed'; status: InboundStatus; reason: string; released: Released | null };
@@ -233,15 +270,26 @@ export interface SendSettings {
   maxReplyLatenessMs: number;
 }
 
-/** Reserves the send of an outbound row: every check that decides whether it may go out, under the conversation's lock. */
-export async function reserveSend(db: Db, outboundId: number, settings: SendSettings, now = new Date()): Promise<SendReservation> {
+/**
+ * Reserves the send of an outbound row: every check that decides whether it may go out, under
+ * the conversation's lock.
+ */
+export async function reserveSend(
+  db: Db,
+  outboundId: number,
+  settings: SendSettings,
+  now = new Date(),
+): Promise<SendReservation> {
   return db.transaction(async (trx) => {
     const ref = (await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id'))!;
     const turn = (await trx('turns').where({ id: ref.turn_id! }).first())!;
     const conversation = (await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first())!;
     const row = (await trx('messages').where({ id: outboundId }).forUpdate().first())!;
     const close = async (status: InboundStatus, reason: string): Promise<SendReservation> => {
-      await trx('messages').where({ id: outboundId }).whereNull('wamid').update({ status: 'failed', error: { reason }, updated_at: now });
+      await trx('messages')
+        .where({ id: outboundId })
+        .whereNull('wamid')
+        .update({ status: 'failed', error: { reason }, updated_at: now });
       const released = turn.state === 'open' ? await closeTurn(trx, turn.id, status, { reason }) : null;
       return { kind: 'closed', status, reason, released };
     };
@@ -251,7 +299,9 @@ export async function reserveSend(db: Db, outboundId: number, settings: SendSett
       return { kind: 'done', wamid: row.wamid, released };
     }
     if (turn.state !== 'open') return close('failed', 'turn_released');
-    const integration = await trx('channel_integrations').where({ id: row.integration_id! }).first('is_active', 'state');
+    const integration = await trx('channel_integrations')
+      .where({ id: row.integration_id! })
+      .first('is_active', 'state');
     if (!integration?.is_active || integration.state !== 'active') {
       return close('unanswered', integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
     }
@@ -265,7 +315,9 @@ export async function reserveSend(db: Db, outboundId: number, settings: SendSett
       if (now.getTime() - since.getTime() < settings.graceMs) return { kind: 'wait' };
     }
     const customer = await trx('customers').where({ id: conversation.customer_id }).first('phone', 'bsuid');
-    await trx('messages').where({ id: outboundId }).update({ status: 'sending', attempt_started_at: now, updated_at: now });
+    await trx('messages')
+      .where({ id: outboundId })
+      .update({ status: 'sending', attempt_started_at: now, updated_at: now });
     return {
       kind: 'send',
       integrationId: row.integration_id!,
@@ -300,7 +352,12 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
 }
 
 /** The send failed: `rejected`/`not_sent` certainly did not go out; `unknown` may have. */
-export async function releaseSend(db: Db, outboundId: number, outcome: 'rejected' | 'not_sent' | 'unknown', error: Record<string, unknown>): Promise<void> {
+export async function releaseSend(
+  db: Db,
+  outboundId: number,
+  outcome: 'rejected' | 'not_sent' | 'unknown',
+  error: Record<string, unknown>,
+): Promise<void> {
   await db('messages')
     .where({ id: outboundId })
     .whereNull('wamid')
@@ -308,15 +365,28 @@ export async function releaseSend(db: Db, outboundId: number, outcome: 'rejected
 }
 
 /** The turn will not be answered: the outbound row (if any) and every message of the turn record why. */
-export async function abandonTurn(db: Db, turnId: number, status: InboundStatus, error: Record<string, unknown>): Promise<Released | null> {
+export async function abandonTurn(
+  db: Db,
+  turnId: number,
+  status: InboundStatus,
+  error: Record<string, unknown>,
+): Promise<Released | null> {
   return db.transaction(async (trx) => {
-    await trx('messages').where({ turn_id: turnId, direction: 'outbound' }).whereNull('wamid').update({ status: 'failed', error, updated_at: new Date() });
+    await trx('messages')
+      .where({ turn_id: turnId, direction: 'outbound' })
+      .whereNull('wamid')
+      .update({ status: 'failed', error, updated_at: new Date() });
     const turn = await trx('turns').where({ id: turnId }).first('state');
     return turn?.state === 'open' ? closeTurn(trx, turnId, status, error) : null;
   });
 }
 
-export async function closeInboundMessage(db: Db, messageId: number, status: InboundStatus, error: Record<string, unknown> | null): Promise<Released> {
+export async function closeInboundMessage(
+  db: Db,
+  messageId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released> {
   return db.transaction((trx) => closeMessage(trx, messageId, status, error));
 }
 

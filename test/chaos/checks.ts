@@ -63,7 +63,10 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
 
   // Messages: stored once; each covered by exactly one turn; each turn answered by at most one send
   // (exactly one when it replied); the turns of a conversation answered in their order.
-  const rows = await system.db('messages').where({ direction: 'inbound' }).whereIn('wamid', [...ids]).select('id', 'wamid', 'status', 'conversation_id');
+  const rows = await system.db('messages')
+    .where({ direction: 'inbound' })
+    .whereIn('wamid', [...ids])
+    .select('id', 'wamid', 'status', 'conversation_id');
   const storedCount = new Map<string, number>();
   for (const r of rows) storedCount.set(r.wamid!, (storedCount.get(r.wamid!) ?? 0) + 1);
   const notStored = [...ids].filter((id) => !storedCount.has(id)).length;
@@ -73,7 +76,9 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   for (const c of replies) perMessage.set(c.messageContextId!, (perMessage.get(c.messageContextId!) ?? 0) + 1);
   const rowIds = rows.map((r) => r.id);
   const wamidOf = new Map(rows.map((r) => [r.id, r.wamid!]));
-  const turns = await system.db('turns').whereIn('conversation_id', [...new Set(rows.map((r) => r.conversation_id).filter((c): c is number => c !== null))]).orderBy('id');
+  const turns = await system.db('turns')
+    .whereIn('conversation_id', [...new Set(rows.map((r) => r.conversation_id).filter((c): c is number => c !== null))])
+    .orderBy('id');
   const answeredTurns = turns.filter((t) => t.outcome === 'replied');
   const coveredBy = new Map<number, number>();
   // bigint[] arrives as strings from pg.
@@ -111,7 +116,9 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     duplicates.push(`duplicate ${id}: ${calls.map((c) => `${c.at.slice(11, 23)} ${c.status}${c.faulted ? ' faulted' : ''} ${c.effect} ${c.messageId ?? ''}`).join('; ')}`);
     if (process.env.CHAOS_DEBUG) {
       const sentIds = calls.map((c) => c.messageId).filter(Boolean) as string[];
-      const statuses = await system.db('message_statuses').whereIn('wamid', sentIds).select('wamid', 'status', 'occurred_at', 'received_at');
+      const statuses = await system.db('message_statuses')
+        .whereIn('wamid', sentIds)
+        .select('wamid', 'status', 'occurred_at', 'received_at');
       const inbound = await system.db('messages').where({ wamid: id }).first();
       const reply = inbound ? await system.db('messages').where({ in_reply_to: inbound.id }).first() : undefined;
       const hooks = state.deliveries({}).filter((d) => sentIds.some((w) => JSON.stringify(d).includes(w)));
@@ -139,7 +146,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     const staged = await system.db('token_staging').where({ connect_id: attempt.workflow_id });
     if (attempt.state === 'running') halfConnected.push(`${attempt.workflow_id} still running`);
     if (attempt.state === 'succeeded') {
-      const numbers = integration ? await system.db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true }) : [];
+      const numbers = integration ? await system.db('whatsapp_phone_numbers')
+        .where({ integration_id: integration.id, is_active: true }) : [];
       if (!integration?.is_active || numbers.length === 0 || !integration.credentials) halfConnected.push(`${attempt.workflow_id} succeeded without a working integration`);
     }
     if (attempt.state === 'failed' && integration && !(await system.db('connect_attempts').where({ business_id: attempt.business_id, state: 'succeeded' }).first())) {
