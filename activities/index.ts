@@ -1,6 +1,7 @@
 // Every activity the worker registers, built from injected dependencies.
 import { log } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
+import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
 import { createReplyActivities } from './reply.js';
 import { createScheduleActivities } from './schedules.js';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
       return result;
     },
     ...createReplyActivities(deps),
+    ...createInboundActivities(deps),
     ...createScheduleActivities(deps),
   };
 }

@@ -7,7 +7,7 @@ import { deleteTokenSchedule, ensureTokenSchedule } from '../src/temporal/schedu
 import type { ActivityDeps } from './deps.js';
 
 /** Workflow types that call Meta with an integration's token after it started. */
-const TOKEN_USERS = ['refreshToken', 'handleMessage'];
+const TOKEN_USERS = ['refreshToken', 'handleMessage', 'handleInboundMessage'];
 
 export function createScheduleActivities({ temporal, config, db, log }: ActivityDeps) {
   return {

@@ -5,7 +5,8 @@ import * as m001 from './20261130000001_channel_integrations.js';
 import * as m002 from './20261130000002_connect.js';
 import * as m003 from './20261130000003_messages.js';
 import * as m004 from './20261130000004_account_events.js';
-import * as m005 from './20261201000005_connect_session.js';
+import * as m005 from './20261130000005_conversations.js';
+import * as m006 from './20261201000005_connect_session.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,7 +18,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261130000002_connect', m002],
   ['20261130000003_messages', m003],
   ['20261130000004_account_events', m004],
-  ['20261201000005_connect_session', m005],
+  ['20261130000005_conversations', m005],
+  ['20261201000005_connect_session', m006],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

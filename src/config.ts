@@ -80,6 +80,24 @@ export interface Config {
      * webhook to show it went out before sending again.
      */
     unknownOutcomeGraceMs: number;
+    /** Wait this long after the newest waiting message before freezing a turn (0: answer at once). */
+    debounceMs: number;
+    /** A turn is frozen at most this long after its oldest message arrived, however often new ones come. */
+    debounceMaxMs: number;
+    /** The head of a conversation's line is closed `failed: superseded` after waiting this long. */
+    maxTurnWaitMs: number;
+    /** A reply this much later than the message it answers is not sent (`unanswered: late`). */
+    maxReplyLatenessMs: number;
+  };
+  outbox: {
+    /** How often every worker drains the workflow-start outbox. */
+    drainIntervalMs: number;
+    /** How long after a start the drain looks at a message workflow that has not closed its message. */
+    checkAfterMs: number;
+    /** Message workflows of one business running at once; the rest wait in the outbox. */
+    perBusinessRuns: number;
+    /** Restarts of a failed message workflow before its message is closed `failed`. */
+    maxRestarts: number;
   };
   tokens: {
     refreshIntervalMs: number;
@@ -202,6 +220,13 @@ const schema = z.object({
   REPLY_WEBHOOK_SECRET: optionalText,
   REPLY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.responderMs),
   SEND_UNKNOWN_OUTCOME_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+  REPLY_DEBOUNCE_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  REPLY_DEBOUNCE_MAX_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  MAX_TURN_WAIT_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
+  MAX_REPLY_LATENESS_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
+  OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  OUTBOX_CHECK_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  MESSAGE_RUNS_PER_BUSINESS: z.coerce.number().int().min(1).max(100_000).default(200),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.graphMs),
   AUTO_REPLY_TEXT: z
     .string()
@@ -323,6 +348,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       timeoutMs: e.REPLY_WEBHOOK_TIMEOUT_MS,
       defaultText: e.AUTO_REPLY_TEXT,
       unknownOutcomeGraceMs: e.SEND_UNKNOWN_OUTCOME_GRACE_MS,
+      debounceMs: e.REPLY_DEBOUNCE_MS,
+      debounceMaxMs: e.REPLY_DEBOUNCE_MAX_MS,
+      maxTurnWaitMs: e.MAX_TURN_WAIT_MS,
+      maxReplyLatenessMs: e.MAX_REPLY_LATENESS_MS,
+    },
+    outbox: {
+      drainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_MS,
+      checkAfterMs: e.OUTBOX_CHECK_AFTER_MS,
+      perBusinessRuns: e.MESSAGE_RUNS_PER_BUSINESS,
+      maxRestarts: 3,
     },
     tokens: {
       refreshIntervalMs: e.TOKEN_REFRESH_INTERVAL,

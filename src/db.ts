@@ -6,6 +6,10 @@ import type { Logger } from './logger.js';
 
 // Return bigint counts and ids as numbers (they stay far below 2^53 here) and timestamps as Date.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// bigint[] (a turn's message ids) likewise.
+const BIGINT_ARRAY_OID = 1016 as Parameters<typeof pg.types.getTypeParser>[0];
+const parseBigintArray = pg.types.getTypeParser(BIGINT_ARRAY_OID) as (value: string) => string[];
+pg.types.setTypeParser(BIGINT_ARRAY_OID, (value: string) => parseBigintArray(value).map(Number));
 
 export type Db = Knex;
 

@@ -18,11 +18,3 @@ export type ConnectErrorCode = keyof typeof CONNECT_ERRORS;
 export function isConnectErrorCode(value: unknown): value is ConnectErrorCode {
   return typeof value === 'string' && Object.hasOwn(CONNECT_ERRORS, value);
 }
-
-/** PostgreSQL refused or did not answer a write the request depends on: the caller tries again. */
-export class DatabaseUnavailable extends Error {
-  override name = 'DatabaseUnavailable';
-  constructor(cause: unknown) {
-    super('PostgreSQL did not accept the write', { cause });
-  }
-}

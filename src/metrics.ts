@@ -37,6 +37,15 @@ export function sdkWorkerMetrics(): WorkerMetrics {
 
 export const noWorkerMetrics: WorkerMetrics = { graphCall: () => undefined, messageOutcome: () => undefined };
 
+/** What the message path looks like in PostgreSQL right now (read at each scrape). */
+export interface MessagePathStats {
+  unstartedStarts: number;
+  oldestUnstartedStartSeconds: number;
+  waitingTurns: number;
+  oldestHeadWaitSeconds: number;
+  rejectedItems: Array<{ kind: string; reason: string; count: number }>;
+}
+
 /** The API's registry: HTTP, webhooks, workflow starts, and integrations by token health. */
 export class ApiMetrics {
   readonly registry = new client.Registry();
@@ -72,8 +81,12 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  constructor(integrationsByHealth?: () => Promise<Array<{ state: string; health: string; count: number }>>) {
+  constructor(
+    integrationsByHealth?: () => Promise<Array<{ state: string; health: string; count: number }>>,
+    messagePath?: () => Promise<MessagePathStats>,
+  ) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'waconnect_api_' });
+    if (messagePath) this.messagePathGauges(messagePath);
     if (integrationsByHealth) {
       new client.Gauge({
         name: 'waconnect_integrations',
@@ -86,5 +99,37 @@ export class ApiMetrics {
         },
       });
     }
+  }
+
+  private messagePathGauges(read: () => Promise<MessagePathStats>): void {
+    // One query per scrape, shared by the gauges below.
+    let pending: Promise<MessagePathStats> | undefined;
+    const stats = () => {
+      pending ??= read().finally(() => setTimeout(() => (pending = undefined), 0));
+      return pending;
+    };
+    const gauge = (name: string, help: string, pick: (s: MessagePathStats) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(pick(await stats()));
+        },
+      });
+    gauge('waconnect_outbox_unstarted', 'Workflow starts committed but not started yet', (s) => s.unstartedStarts);
+    gauge('waconnect_outbox_oldest_unstarted_seconds', 'Age of the oldest workflow start not started yet', (s) => s.oldestUnstartedStartSeconds);
+    gauge('waconnect_turns_waiting', 'Conversations with a message waiting for its turn', (s) => s.waitingTurns);
+    gauge('waconnect_head_of_line_wait_seconds', 'How long the longest-waiting head of a conversation has waited', (s) => s.oldestHeadWaitSeconds);
+    new client.Gauge({
+      name: 'waconnect_rejected_items',
+      help: 'Webhook items PostgreSQL refused at intake (kept as raw JSON), by kind and reason',
+      labelNames: ['kind', 'reason'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of (await stats()).rejectedItems) this.set({ kind: row.kind, reason: row.reason }, row.count);
+      },
+    });
   }
 }

@@ -52,7 +52,9 @@ describe('logs', () => {
     expect(records.some((r) => typeof r.requestId === 'string' && r.route === '/api/integrations/whatsapp/callback')).toBe(true);
     const persisted = records.find((r) => r.msg === 'integration persisted');
     expect(persisted).toMatchObject({ businessId, integrationId: status.integration.id, workflowId: expect.stringMatching(/^connect\//) });
-    expect(records.some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${messageId}`)).toBe(true);
+    // Workflow ids carry our message row id, never the wamid.
+    const stored = (await stack.db('messages').where({ wamid: messageId, direction: 'inbound' }).first('id'))!;
+    expect(records.some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${stored.id}`)).toBe(true);
   });
 });
 

@@ -76,6 +76,8 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
       type: 'text',
       text: 'What are your hours?',
       timestamp: expect.any(Number),
+      customer: { id: expect.any(String), phone: c.from, bsuid: expect.stringMatching(/^US\./), name: expect.any(String) },
+      messages: [{ messageId: wamid, type: 'text', text: 'What are your hours?', timestamp: expect.any(Number) }],
     });
   });
 

@@ -253,6 +253,7 @@ describe('Meta sandbox', () => {
                     status: 'sent',
                     timestamp: expect.stringMatching(/^\d{10}$/),
                     recipient_id: '15551230001',
+                    recipient_user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/),
                     conversation: { id: expect.any(String), expiration_timestamp: expect.any(String), origin: { type: 'service' } },
                     pricing: { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' },
                   },
@@ -303,8 +304,8 @@ describe('Meta sandbox', () => {
               value: {
                 messaging_product: 'whatsapp',
                 metadata: { display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''), phone_number_id: phoneNumberId },
-                contacts: [{ profile: { name: 'Bo' }, wa_id: '447700900123' }],
-                messages: [{ from: '447700900123', id: messageId, timestamp, type: 'text', text: { body: 'order status?' } }],
+                contacts: [{ profile: { name: 'Bo' }, wa_id: '447700900123', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) }],
+                messages: [{ from: '447700900123', from_user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/), id: messageId, timestamp, type: 'text', text: { body: 'order status?' } }],
               },
             },
           ],
@@ -328,8 +329,8 @@ describe('Meta sandbox', () => {
     const post = await waitFor(() => receiver.received.find((r) => JSON.stringify(r.body).includes(ids[0]!)));
     const value = (post.body as Json).entry[0].changes[0].value;
     expect(value.contacts).toEqual([
-      { profile: { name: 'A' }, wa_id: '15550100001' },
-      { profile: { name: 'B' }, wa_id: '15550100002' },
+      { profile: { name: 'A' }, wa_id: '15550100001', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) },
+      { profile: { name: 'B' }, wa_id: '15550100002', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) },
     ]);
     expect(value.messages.map((m: Json) => m.id)).toEqual(ids);
     expect(value.messages[1].image).toMatchObject({ caption: 'a photo', mime_type: 'image/jpeg', id: expect.any(String), sha256: expect.any(String) });

@@ -23,7 +23,16 @@ describe('webhook payload', () => {
     expect(parsed.messages[0]).toMatchObject({ wamid: 'wamid.A', phoneNumberId: 'PN1', wabaId: 'WABA1', from: '4915', contactName: 'Ana', sentAt: 1_700_000_000_000, type: 'text', text: 'hi' });
     expect(parsed.messages[1]!.content).toMatchObject({ image: { id: 'm1' } });
     expect(parsed.statuses).toEqual([
-      { wamid: 'wamid.OUT', status: 'failed', phoneNumberId: 'PN1', recipientId: '4915', occurredAt: 1_700_000_002_000, errors: [{ code: 131047, title: 'Re-engagement message', message: null }] },
+      {
+        wamid: 'wamid.OUT',
+        status: 'failed',
+        phoneNumberId: 'PN1',
+        recipientId: '4915',
+        recipientUserId: null,
+        callbackData: null,
+        occurredAt: 1_700_000_002_000,
+        errors: [{ code: 131047, title: 'Re-engagement message', message: null }],
+      },
     ]);
     expect(parsed.skipped).toEqual([]);
   });

@@ -1,4 +1,5 @@
-// Temporal down: the webhook answers 503 so Meta delivers again, and nothing is lost once it is back.
+// Temporal down: the webhook still answers 200 once PostgreSQL committed it, and the outbox drain
+// starts the work when Temporal is back: one reply, nothing lost.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,22 +32,33 @@ describe('webhooks while Temporal is down', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers 503 while Temporal is stopped and handles the redelivery once it is back', async () => {
+  it('answers 200 while Temporal is stopped and replies once after it is back', async () => {
     const businessId = newBusinessId();
     await connectThroughMeta(stack.api!.url, businessId);
     const phoneNumberId = (await getStatus(stack.api!.url, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
     await server.stop();
 
-    const direct = await postWebhook(stack.api!.url, messagesWebhook(phoneNumberId, { messages: [messageItem({ phoneNumberId, from: '1' })] }));
-    expect(direct.status).toBe(503);
-    expect(((await direct.json()) as { error: { code: string } }).error.code).toBe('temporal_unavailable');
+    const direct = messageItem({ phoneNumberId, from: '4477002' });
+    const started = Date.now();
+    const res = await postWebhook(stack.api!.url, messagesWebhook(phoneNumberId, { messages: [direct] }));
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2_000);
 
     const sandbox = stack.sandbox!.state;
     const { messageId, webhookId } = sandbox.sendCustomerMessage({ phoneNumberId, from: '4477001', type: 'text', text: 'are you there?' });
-    await expect.poll(() => sandbox.deliveries({ webhookId }).filter((d) => d.httpStatus === 503).length, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => sandbox.deliveries({ webhookId }).filter((d) => d.httpStatus === 200).length, { timeout: 30_000 }).toBe(1);
+    expect(await stack.db('messages').where({ wamid: messageId })).toHaveLength(1);
+    const [{ count }] = (await stack.db('workflow_starts').whereNull('started_at').count({ count: '*' })) as unknown as [{ count: number }];
+    expect(Number(count)).toBeGreaterThanOrEqual(2);
 
     server = await startServer();
-    await expect.poll(() => sandbox.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === messageId && c.effect === 'applied').length, { timeout: 60_000, interval: 500 }).toBe(1);
-    expect(await stack.db('messages').where({ wamid: messageId })).toHaveLength(1);
+    const sends = (wamid: string) =>
+      sandbox.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === wamid && c.effect === 'applied').length;
+    await expect.poll(() => sends(messageId), { timeout: 60_000, interval: 500 }).toBe(1);
+    // The message posted directly (its customer unknown to the sandbox) is also handled, to an end state.
+    await expect.poll(async () => (await stack.db('messages').where({ wamid: direct.id as string }).first())?.status, { timeout: 30_000 }).not.toBe('received');
+    await expect.poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 10_000 }).toBe('replied');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(sends(messageId)).toBe(1);
   }, 120_000);
 });

@@ -3,6 +3,7 @@ export { selfCheck } from './self-check.js';
 export { connectWhatsApp } from './connect-whatsapp.js';
 export { disconnectWhatsApp } from './disconnect-whatsapp.js';
 export { handleMessage } from './handle-message.js';
+export { handleInboundMessage } from './handle-inbound-message.js';
 export { recordStatuses } from './record-statuses.js';
 export { refreshToken } from './refresh-token.js';
 export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';

@@ -8,6 +8,8 @@ import { createMetricsApp } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import { ApiMetrics } from '../metrics.js';
 import { integrationsByHealth } from '../store/integrations.js';
+import { outboxStats, rejectedByReason } from '../store/outbox.js';
+import { lineStats } from '../store/turns.js';
 import { connectTemporal } from '../temporal/client.js';
 
 /** How long in-flight requests may take to finish after SIGTERM. */
@@ -41,7 +43,19 @@ export async function startApi(config: Config, log: Logger, options: ApiOptions 
   const db = options.db ?? createDb(config.databaseUrl, { log });
   // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
   const temporal = await connectTemporal(config, { lazy: true });
-  const metrics = new ApiMetrics(() => integrationsByHealth(db));
+  const metrics = new ApiMetrics(
+    () => integrationsByHealth(db),
+    async () => {
+      const [outbox, line, rejectedItems] = await Promise.all([outboxStats(db), lineStats(db), rejectedByReason(db)]);
+      return {
+        unstartedStarts: outbox.unstarted,
+        oldestUnstartedStartSeconds: outbox.oldestUnstartedAgeSeconds,
+        waitingTurns: line.waitingTurns,
+        oldestHeadWaitSeconds: line.oldestHeadWaitSeconds,
+        rejectedItems,
+      };
+    },
+  );
   const app = createApp({ config, db, log, temporal, metrics });
   let stopping = false;
   const handler = app.callback();

@@ -13,9 +13,12 @@ import { createWorkers, workerPoolSize } from '../temporal/worker.js';
 import { sdkWorkerMetrics } from '../metrics.js';
 import { ensureReconcileSchedule } from '../temporal/schedules.js';
 import { checkSearchAttributes, SearchAttributesError } from '../temporal/search-attributes.js';
+import { startOutboxDrain, type OutboxDrain } from '../services/outbox-drain.js';
 
 export interface RunningWorker {
   workers: Worker[];
+  /** The workflow-start outbox drain this worker runs. */
+  drain: OutboxDrain;
   /** Resolves when every worker has stopped (after shutdown() or a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -48,7 +51,7 @@ async function refuseWithoutSearchAttributes(client: Client): Promise<void> {
 export async function startWorker(
   config: Config,
   log: Logger,
-  options: { db?: Db; workflowBundlePath?: string; reconcile?: boolean } = {},
+  options: { db?: Db; workflowBundlePath?: string; reconcile?: boolean; drain?: boolean } = {},
 ): Promise<RunningWorker> {
   installRuntime(log, config.workerMetricsPort !== undefined ? { metricsPort: config.workerMetricsPort } : {});
   const connection = await connectWithRetry(config, log);
@@ -76,6 +79,7 @@ export async function startWorker(
       log.warn({ err: (error as Error).message }, 'could not create the reconcile schedule; the next start tries again'),
     );
   }
+  const drain = startOutboxDrain({ config, db, temporal: client, log }, { run: options.drain !== false });
   const stopAll = () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
@@ -91,12 +95,14 @@ export async function startWorker(
       const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     } finally {
+      await drain.stop();
       await connection.close();
       if (!options.db) await db.destroy();
     }
   })();
   return {
     workers,
+    drain,
     done,
     shutdown: async () => {
       stopAll();

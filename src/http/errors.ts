@@ -2,7 +2,6 @@
 // {"error": {"code", "message"}}. Unknown errors become a generic 500 and are logged, never echoed.
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Context, Next } from 'koa';
-import { DatabaseUnavailable } from '../errors.js';
 import { isMissingSearchAttribute } from '../temporal/search-attributes.js';
 
 export class HttpError extends Error {
@@ -36,13 +35,6 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.status = error.status;
       ctx.set(error.headers);
       ctx.body = errorBody(error.code, error.message);
-      return;
-    }
-    if (error instanceof DatabaseUnavailable) {
-      ctx.state.log?.warn({ err: (error.cause as Error)?.message }, 'PostgreSQL unavailable');
-      ctx.status = 503;
-      ctx.set('Retry-After', '5');
-      ctx.body = errorBody('database_unavailable', 'The database is unavailable; try again shortly.');
       return;
     }
     if (isMissingSearchAttribute(error)) {

@@ -4,7 +4,6 @@ import { constantTimeEqual } from '../crypto.js';
 import { isWellFormedSignature, SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
 import { parseWebhook } from '../meta/webhook-payload.js';
 import { acceptWebhook } from '../services/webhooks.js';
-import { DatabaseUnavailable } from '../errors.js';
 import type { AppDeps } from './app.js';
 import { parseJson, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -61,12 +60,15 @@ export function webhookRoutes(deps: AppDeps): Router {
     }
     const parsed = parseWebhook(body);
     if (parsed.skipped.length > 0) ctx.state.log.info({ skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length }, 'webhook parts not handled');
+    // 200 only after the commit; PostgreSQL away means 503 and Meta delivers again.
     try {
-      const accepted = await acceptWebhook(deps, parsed);
-      ctx.state.log.debug(accepted, 'webhook accepted');
+      const accepted = await acceptWebhook({ ...deps, log: ctx.state.log }, parsed);
+      ctx.state.log.debug({ stored: accepted.stored, duplicates: accepted.duplicates, statuses: accepted.statuses, rejected: accepted.rejected }, 'webhook accepted');
+      if (accepted.rejected > 0) deps.metrics.webhookItems.inc({ kind: 'rejected' }, accepted.rejected);
     } catch (error) {
-      reject(error instanceof DatabaseUnavailable ? 'database_unavailable' : 'temporal_unavailable');
-      throw error;
+      reject('database_unavailable');
+      ctx.state.log.warn({ err: (error as Error).message }, 'webhook intake failed');
+      throw new HttpError(503, 'database_unavailable', 'The webhook could not be stored; deliver it again.');
     }
     deps.metrics.webhooks.inc({ outcome: 'accepted', reason: parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok' });
     deps.metrics.webhookItems.inc({ kind: 'message' }, parsed.messages.length);

@@ -249,17 +249,27 @@ export class GraphClient {
     });
   }
 
-  async sendText(token: string, phoneNumberId: string, message: { to: string; body: string; replyTo?: string }): Promise<{ messageId: string }> {
+  /**
+   * Sends a text. `to` (the phone number) when known, else `recipient` (the BSUID); Meta echoes
+   * `callbackData` as `biz_opaque_callback_data` in every status of this message.
+   */
+  async sendText(
+    token: string,
+    phoneNumberId: string,
+    message: { to?: string | null; recipient?: string | null; body: string; replyTo?: string | null; callbackData?: string },
+  ): Promise<{ messageId: string }> {
+    const address = message.to ? { to: message.to } : { recipient: message.recipient ?? '' };
     const answer = await this.call('messages.send', `${encodeURIComponent(phoneNumberId)}/messages`, sendAnswer, {
       method: 'POST',
       token,
       json: {
         messaging_product: 'whatsapp',
         recipient_type: 'individual',
-        to: message.to,
+        ...address,
         type: 'text',
         text: { body: message.body, preview_url: false },
         ...(message.replyTo ? { context: { message_id: message.replyTo } } : {}),
+        ...(message.callbackData ? { biz_opaque_callback_data: message.callbackData } : {}),
       },
     });
     return { messageId: answer.messages[0]!.id };

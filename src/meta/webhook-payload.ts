@@ -7,8 +7,15 @@ export interface InboundMessage {
   phoneNumberId: string;
   displayPhoneNumber: string | null;
   wabaId: string | null;
+  /** The customer's phone number (Meta's `from`); empty for a username user whose number is withheld. */
   from: string;
   contactName: string | null;
+  /** The customer's business-scoped user id (`from_user_id`, `contacts[].user_id`), when Meta sends one. */
+  fromUserId?: string | null;
+  parentUserId?: string | null;
+  username?: string | null;
+  /** A system message saying the customer's phone number or BSUID changed. */
+  identityChange?: IdentityChange | null;
   /** When the customer sent it (Meta's timestamp), in epoch milliseconds. */
   sentAt: number;
   type: string;
@@ -17,11 +24,22 @@ export interface InboundMessage {
   content: Record<string, unknown>;
 }
 
+export interface IdentityChange {
+  kind: 'user_changed_number' | 'user_changed_user_id';
+  previousUserId: string | null;
+  /** The new phone number (user_changed_number). */
+  newPhone: string | null;
+  newUserId: string | null;
+}
+
 export interface StatusEvent {
   wamid: string;
-  status: 'sent' | 'delivered' | 'read' | 'failed';
+  status: 'sent' | 'delivered' | 'read' | 'played' | 'failed';
   phoneNumberId: string;
   recipientId: string | null;
+  recipientUserId?: string | null;
+  /** `biz_opaque_callback_data` as we sent it: our outbound row id. */
+  callbackData?: string | null;
   occurredAt: number;
   errors: Array<{ code: number | null; title: string | null; message: string | null }> | null;
 }
@@ -48,9 +66,12 @@ export interface ParsedWebhook {
 const id = z.string().min(1).max(256);
 const epochSeconds = z.union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()]).transform((v) => Number(v) * 1000);
 
+const userId = z.string().min(1).max(160);
 const message = z.looseObject({
   id,
-  from: z.string().min(1).max(64),
+  from: z.string().max(64).optional(),
+  from_user_id: userId.optional(),
+  from_parent_user_id: userId.optional(),
   timestamp: epochSeconds,
   type: z.string().min(1).max(64),
   text: z.object({ body: z.string().max(65_536) }).optional(),
@@ -58,9 +79,11 @@ const message = z.looseObject({
 
 const status = z.object({
   id,
-  status: z.enum(['sent', 'delivered', 'read', 'failed']),
+  status: z.enum(['sent', 'delivered', 'read', 'played', 'failed']),
   timestamp: epochSeconds,
   recipient_id: z.string().max(64).optional(),
+  recipient_user_id: z.string().max(160).optional(),
+  biz_opaque_callback_data: z.string().max(512).optional(),
   errors: z
     .array(z.looseObject({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
     .max(20)
@@ -69,7 +92,16 @@ const status = z.object({
 
 const messagesValue = z.looseObject({
   metadata: z.looseObject({ phone_number_id: id, display_phone_number: z.string().max(64).optional() }),
-  contacts: z.array(z.looseObject({ wa_id: z.string().optional(), profile: z.looseObject({ name: z.string().max(512).optional() }).optional() })).optional(),
+  contacts: z
+    .array(
+      z.looseObject({
+        wa_id: z.string().max(64).optional(),
+        user_id: userId.optional(),
+        parent_user_id: userId.optional(),
+        profile: z.looseObject({ name: z.string().max(512).optional(), username: z.string().max(256).optional() }).optional(),
+      }),
+    )
+    .optional(),
   messages: z.array(z.unknown()).optional(),
   statuses: z.array(z.unknown()).optional(),
 });
@@ -133,24 +165,33 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
     out.skipped.push('messages change without metadata.phone_number_id');
     return;
   }
-  const { metadata, contacts } = value.data;
-  const names = new Map<string, string>();
-  for (const contact of contacts ?? []) if (contact.wa_id && contact.profile?.name) names.set(contact.wa_id, contact.profile.name);
+  const { metadata } = value.data;
+  const contacts = value.data.contacts ?? [];
+  // The contact of a message: the one with its phone or its BSUID, or the only one there is.
+  const contactOf = (from: string, fromUserId: string | undefined) =>
+    contacts.find((c) => (from && c.wa_id === from) || (fromUserId && c.user_id === fromUserId)) ??
+    (contacts.length === 1 ? contacts[0] : undefined);
 
   for (const item of list(value.data.messages)) {
     const parsed = message.safeParse(item);
-    if (!parsed.success) {
-      out.skipped.push('message without id, from, timestamp or type');
+    if (!parsed.success || (!parsed.data.from && !parsed.data.from_user_id)) {
+      out.skipped.push('message without id, from (or from_user_id), timestamp or type');
       continue;
     }
     const m = parsed.data;
+    const contact = contactOf(m.from ?? '', m.from_user_id);
+    const phone = m.from || contact?.wa_id || '';
     out.messages.push({
       wamid: m.id,
       phoneNumberId: metadata.phone_number_id,
       displayPhoneNumber: metadata.display_phone_number ?? null,
       wabaId,
-      from: m.from,
-      contactName: names.get(m.from) ?? null,
+      from: phone,
+      contactName: contact?.profile?.name ?? null,
+      fromUserId: m.from_user_id ?? contact?.user_id ?? null,
+      parentUserId: m.from_parent_user_id ?? contact?.parent_user_id ?? null,
+      username: contact?.profile?.username ?? null,
+      identityChange: m.type === 'system' ? identityChangeOf(item) : null,
       sentAt: m.timestamp,
       type: m.type,
       text: m.text?.body ?? null,
@@ -168,9 +209,27 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       wamid: s.id,
       status: s.status,
       phoneNumberId: metadata.phone_number_id,
-      recipientId: s.recipient_id ?? null,
+      recipientId: s.recipient_id || null,
+      recipientUserId: s.recipient_user_id || null,
+      callbackData: s.biz_opaque_callback_data ?? null,
       occurredAt: s.timestamp,
       errors: s.errors ? s.errors.map((e) => ({ code: e.code ?? null, title: e.title ?? null, message: e.message ?? null })) : null,
     });
   }
+}
+
+const IDENTITY_CHANGES = new Set(['user_changed_number', 'user_changed_user_id']);
+
+/** Meta reports a changed phone number or BSUID as a system message on the messages field. */
+function identityChangeOf(item: unknown): IdentityChange | null {
+  if (!isRecord(item) || !isRecord(item.system)) return null;
+  const system = item.system;
+  if (typeof system.type !== 'string' || !IDENTITY_CHANGES.has(system.type)) return null;
+  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : null);
+  return {
+    kind: system.type as IdentityChange['kind'],
+    previousUserId: text(system.previous_user_id, 160),
+    newPhone: system.type === 'user_changed_number' ? text(system.wa_id, 64) : null,
+    newUserId: text(system.user_id, 160) ?? text(item.from_user_id, 160),
+  };
 }

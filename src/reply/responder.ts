@@ -9,6 +9,10 @@ export interface ReplyRequest {
   text: string | null;
   /** Epoch milliseconds of the customer's message. */
   timestamp: number;
+  /** Who wrote: our customer id, and the phone, BSUID, username and profile name Meta gave. */
+  customer?: { id: string; phone?: string; bsuid?: string; username?: string; name?: string };
+  /** The turn's messages in the order they were received, the one answered (`messageId`) last. */
+  messages?: Array<{ messageId: string; type: string; text: string | null; timestamp: number }>;
 }
 
 export interface Reply {

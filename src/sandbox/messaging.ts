@@ -1,6 +1,6 @@
 // WhatsApp itself: customers write to a business number (messages webhooks), the business answers
 // through POST /{phone-number-id}/messages, and the sandbox reports delivery with status webhooks.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { digitsOf, wamid } from './ids.js';
 import { GraphError, invalidParameter } from './errors.js';
 import { inboundMessageValue, messagesEnvelope, statusValue } from './payloads.js';
@@ -13,6 +13,8 @@ export interface CustomerMessageInput {
   /** The customer's wa_id (digits; a leading + or spaces are dropped). */
   from: string;
   name?: string;
+  /** A username: the customer's phone number is withheld from the webhook (`from` and `wa_id` omitted). */
+  username?: string;
   type?: string;
   text?: string;
   reaction?: { message_id: string; emoji: string };
@@ -37,7 +39,10 @@ export interface CustomerMessageResult {
 }
 
 export interface SendRecord {
+  /** The phone number or, for a send through `recipient`, the BSUID it was addressed to. */
   to: string;
+  addressedBy: 'to' | 'recipient';
+  callbackData: string | undefined;
   waId: string;
   messageId: string;
   textBody: string | undefined;
@@ -96,13 +101,14 @@ export class Messaging {
     if (!first) throw new Error('no messages given');
     const number = this.number(first.phoneNumberId);
     if (inputs.some((i) => i.phoneNumberId !== number.id)) throw new Error('a batch goes to one phone number');
-    const contacts = new Map<string, { name: string; waId: string }>();
+    const contacts = new Map<string, { name: string; waId: string; bsuid: string; username: string | undefined }>();
     const messages: Array<Record<string, unknown>> = [];
     for (const input of inputs) {
       const waId = digitsOf(input.from);
       if (!waId) throw new Error('from must be a phone number (digits)');
       const customer = this.customer(number.id, waId, input.name);
-      contacts.set(waId, { name: customer.name, waId });
+      if (input.username !== undefined) customer.username = input.username;
+      contacts.set(waId, { name: customer.name, waId, bsuid: customer.bsuid, username: customer.username });
       messages.push(this.inbound(number, customer, input));
     }
     const payload = messagesEnvelope(number.wabaId, inboundMessageValue(number, [...contacts.values()], messages));
@@ -114,7 +120,14 @@ export class Messaging {
     const id = wamid(customer.waId);
     const timestamp = String(input.timestamp ?? Math.floor(this.deps.now() / 1000));
     const content = contentOf(type, input);
-    const message: Record<string, unknown> = { from: customer.waId, id, timestamp, type, [type]: content };
+    const message: Record<string, unknown> = {
+      ...(customer.username ? {} : { from: customer.waId }),
+      from_user_id: customer.bsuid,
+      id,
+      timestamp,
+      type,
+      [type]: content,
+    };
     if (input.context) message.context = { from: digitsOf(number.displayPhoneNumber), id: input.context.message_id };
     customer.lastInboundAt = Math.max(customer.lastInboundAt ?? 0, Number(timestamp) * 1000);
     customer.messages.push({
@@ -136,8 +149,12 @@ export class Messaging {
   send(number: PhoneNumber, body: Record<string, unknown>): SendRecord {
     if (body.messaging_product !== 'whatsapp') throw invalidParameter('The parameter messaging_product is required.');
     const to = typeof body.to === 'string' || typeof body.to === 'number' ? String(body.to) : '';
-    const waId = digitsOf(to);
-    if (!to) throw invalidParameter('The parameter to is required.');
+    const recipient = typeof body.recipient === 'string' ? body.recipient : '';
+    // `to` (a phone number) takes precedence; `recipient` addresses a BSUID.
+    const byBsuid = !to && recipient ? this.byBsuid(number.id, recipient) : undefined;
+    if (!to && !recipient) throw invalidParameter('The parameter to is required.');
+    if (!to && !byBsuid) throw invalidParameter('Invalid parameter', `The parameter recipient is not a known user id: ${recipient}`);
+    const waId = byBsuid ? byBsuid.waId : digitsOf(to);
     if (waId.length < 6 || waId.length > 15) throw invalidParameter('Invalid parameter', `The parameter to is not a valid phone number: ${to}`);
     const type = typeof body.type === 'string' ? body.type : 'text';
     if (!SEND_TYPES.has(type)) throw invalidParameter(`Param type must be one of {${[...SEND_TYPES].join(', ').toUpperCase()}}`);
@@ -154,6 +171,7 @@ export class Messaging {
     if (outsideWindow && number.statusMode.windowError === 'response') {
       throw new GraphError({ status: 400, code: REENGAGEMENT.code, message: `(#131047) ${REENGAGEMENT.title}`, details: REENGAGEMENT.details });
     }
+    const callbackData = typeof body.biz_opaque_callback_data === 'string' ? body.biz_opaque_callback_data : undefined;
     const context = body.context as { message_id?: unknown } | undefined;
     const contextMessageId = typeof context?.message_id === 'string' ? context.message_id : undefined;
     const id = wamid(waId);
@@ -170,14 +188,20 @@ export class Messaging {
       readAt: undefined,
     };
     customer.messages.push(message);
-    this.scheduleStatuses(number, customer, message, outsideWindow ? REENGAGEMENT : number.statusMode.fail);
+    this.scheduleStatuses(number, customer, message, outsideWindow ? REENGAGEMENT : number.statusMode.fail, { byBsuid: Boolean(byBsuid), callbackData });
     return {
-      to,
+      to: byBsuid ? recipient : to,
+      addressedBy: byBsuid ? 'recipient' : 'to',
+      callbackData,
       waId,
       messageId: id,
       textBody: message.text,
       contextMessageId,
-      response: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: waId }], messages: [{ id }] },
+      response: {
+        messaging_product: 'whatsapp',
+        contacts: [byBsuid ? { input: recipient, user_id: customer.bsuid } : { input: to, wa_id: waId }],
+        messages: [{ id }],
+      },
     };
   }
 
@@ -201,8 +225,15 @@ export class Messaging {
     return found ? structuredClone(found.messages) : [];
   }
 
-  customerList(): Array<{ phoneNumberId: string; waId: string; name: string; messages: number }> {
-    return [...this.customers.values()].map((c) => ({ phoneNumberId: c.phoneNumberId, waId: c.waId, name: c.name, messages: c.messages.length }));
+  customerList(): Array<{ phoneNumberId: string; waId: string; bsuid: string; username: string | undefined; name: string; messages: number }> {
+    return [...this.customers.values()].map((c) => ({
+      phoneNumberId: c.phoneNumberId,
+      waId: c.waId,
+      bsuid: c.bsuid,
+      username: c.username,
+      name: c.name,
+      messages: c.messages.length,
+    }));
   }
 
   close(): void {
@@ -210,18 +241,31 @@ export class Messaging {
     this.timers.clear();
   }
 
-  private scheduleStatuses(number: PhoneNumber, customer: Customer, message: ConversationMessage, failure: WhatsAppErrorDetail | undefined): void {
+  private scheduleStatuses(
+    number: PhoneNumber,
+    customer: Customer,
+    message: ConversationMessage,
+    failure: WhatsAppErrorDetail | undefined,
+    send: { byBsuid: boolean; callbackData: string | undefined },
+  ): void {
     const steps: StatusValue[] = failure ? ['failed'] : (['sent', 'delivered', 'read'] as const).slice(0, ['sent', 'delivered', 'read'].indexOf(number.statusMode.stopAt) + 1);
     steps.forEach((status, i) => {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        this.emitStatus(number, customer, message, status, failure);
+        this.emitStatus(number, customer, message, status, failure, send);
       }, this.deps.statusDelayMs * (i + 1));
       this.timers.add(timer);
     });
   }
 
-  private emitStatus(number: PhoneNumber, customer: Customer, message: ConversationMessage, status: StatusValue, failure: WhatsAppErrorDetail | undefined): void {
+  private emitStatus(
+    number: PhoneNumber,
+    customer: Customer,
+    message: ConversationMessage,
+    status: StatusValue,
+    failure: WhatsAppErrorDetail | undefined,
+    send: { byBsuid: boolean; callbackData: string | undefined },
+  ): void {
     const now = this.deps.now();
     message.status = status;
     message.statusHistory.push({ status, at: new Date(now).toISOString() });
@@ -235,7 +279,10 @@ export class Messaging {
       messageId: message.id,
       status,
       timestamp: String(Math.floor(now / 1000)),
-      recipientId: customer.waId,
+      // A message sent to a BSUID of a username user reports no phone number.
+      recipientId: send.byBsuid && customer.username ? '' : customer.waId,
+      recipientUserId: customer.bsuid,
+      callbackData: send.callbackData,
       conversationId,
       conversationExpiresAt: String(Math.floor((customer.lastInboundAt ?? now) / 1000) + SERVICE_WINDOW_MS / 1000),
       ...(failure ? { error: failure } : {}),
@@ -249,11 +296,18 @@ export class Messaging {
     return number;
   }
 
+  private byBsuid(phoneNumberId: string, bsuid: string): Customer | undefined {
+    for (const customer of this.customers.values()) if (customer.phoneNumberId === phoneNumberId && customer.bsuid === bsuid) return customer;
+    return undefined;
+  }
+
   private customer(phoneNumberId: string, waId: string, name: string | undefined): Customer {
     const key = `${phoneNumberId}:${waId}`;
     let customer = this.customers.get(key);
     if (!customer) {
-      customer = { phoneNumberId, waId, name: name ?? `Customer ${waId.slice(-4)}`, lastInboundAt: undefined, messages: [] };
+      // Scoped to the business: a stable id per number and phone, never the phone itself.
+      const bsuid = `US.${BigInt(`0x${createHash('sha256').update(key).digest('hex').slice(0, 15)}`).toString()}`;
+      customer = { phoneNumberId, waId, bsuid, username: undefined, name: name ?? `Customer ${waId.slice(-4)}`, lastInboundAt: undefined, messages: [] };
       this.customers.set(key, customer);
     } else if (name) {
       customer.name = name;

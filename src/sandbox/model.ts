@@ -128,6 +128,10 @@ export interface ConversationMessage {
 export interface Customer {
   phoneNumberId: string;
   waId: string;
+  /** The business-scoped user id Meta gives this customer (always in webhooks). */
+  bsuid: string;
+  /** Set when the customer adopted a username: their phone number is withheld from webhooks. */
+  username: string | undefined;
   name: string;
   /** Epoch milliseconds of the customer's last message to this number (opens the 24-hour window). */
   lastInboundAt: number | undefined;

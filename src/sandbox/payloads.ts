@@ -19,13 +19,18 @@ export function messagesEnvelope(wabaId: string, value: Record<string, unknown>)
 
 export function inboundMessageValue(
   number: PhoneNumber,
-  contacts: Array<{ name: string; waId: string }>,
+  contacts: Array<{ name: string; waId: string; bsuid: string; username: string | undefined }>,
   messages: Array<Record<string, unknown>>,
 ): Record<string, unknown> {
   return {
     messaging_product: 'whatsapp',
     metadata: metadata(number),
-    contacts: contacts.map((c) => ({ profile: { name: c.name }, wa_id: c.waId })),
+    // user_id is always there; wa_id only while the phone number may be shared (no username).
+    contacts: contacts.map((c) => ({
+      profile: { name: c.name, ...(c.username ? { username: c.username } : {}) },
+      ...(c.username ? {} : { wa_id: c.waId }),
+      user_id: c.bsuid,
+    })),
     messages,
   };
 }
@@ -34,7 +39,10 @@ export interface StatusInput {
   messageId: string;
   status: StatusValue;
   timestamp: string;
+  /** Empty when the message went to a BSUID and the phone number is withheld. */
   recipientId: string;
+  recipientUserId: string;
+  callbackData: string | undefined;
   conversationId: string;
   conversationExpiresAt: string;
   error?: WhatsAppErrorDetail;
@@ -45,7 +53,9 @@ export function statusValue(number: PhoneNumber, input: StatusInput): Record<str
     id: input.messageId,
     status: input.status,
     timestamp: input.timestamp,
-    recipient_id: input.recipientId,
+    ...(input.recipientId ? { recipient_id: input.recipientId } : {}),
+    recipient_user_id: input.recipientUserId,
+    ...(input.callbackData !== undefined ? { biz_opaque_callback_data: input.callbackData } : {}),
   };
   // Meta attaches conversation and pricing to sent and delivered statuses, not to read ones.
   if (input.status === 'sent' || input.status === 'delivered') {

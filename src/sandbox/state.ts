@@ -187,6 +187,11 @@ export class SandboxState {
     return { payload, messageIds };
   }
 
+  /** Every customer the sandbox knows, with the BSUID Meta gives them. */
+  customerList() {
+    return this.messaging.customerList();
+  }
+
   conversation(phoneNumberId: string, customer: string): ConversationMessage[] {
     return this.messaging.conversation(phoneNumberId, customer);
   }

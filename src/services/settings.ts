@@ -74,7 +74,7 @@ export async function listMessages(db: Db, businessId: string, page: { limit: nu
       id: m.id,
       messageId: m.wamid,
       direction: m.direction,
-      customer: m.customer_wa_id,
+      customer: m.customer_wa_id ?? '',
       customerName: m.customer_name,
       type: m.type,
       text: m.body,

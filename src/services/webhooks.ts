@@ -1,17 +1,16 @@
-// Turns a verified webhook into durable work: delivery statuses are recorded in PostgreSQL at once
-// (pure bookkeeping, and what settles a send whose outcome is unknown, so it must not wait behind
-// workflows); one HandleMessage per message, one RecordAccountEvent per account event. It answers
-// only once PostgreSQL and Temporal have both accepted everything, so a failure here makes Meta
-// deliver again and nothing is lost.
+// Turns a verified webhook into durable work: one PostgreSQL transaction stores every item and the
+// workflow starts it implies (the outbox); the webhook is answered once that commits. Temporal is
+// not on that path: the starts follow right after the commit, and whatever they miss (Temporal
+// away, the API killed in between) the workers' outbox drain starts.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import type { Logger } from '../logger.js';
 import { callTimeouts } from '../temporal/timeouts.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
-import { accountEventKey } from '../store/account-events.js';
-import { recordStatuses } from '../store/messages.js';
-import { DatabaseUnavailable } from '../errors.js';
-import type { Db } from '../db.js';
+import { intakeWebhook, type IntakeNames, type IntakeResult } from '../store/intake.js';
+import { activeMessageRuns, markDone, markStarted, type PendingStart } from '../store/outbox.js';
 import { accountEventWorkflowId, messageWorkflowId, searchAttributes, taskQueueFor, type WorkflowType } from '../temporal/names.js';
 
 export interface WebhookDeps {
@@ -19,64 +18,107 @@ export interface WebhookDeps {
   db: Db;
   temporal: Client;
   metrics: ApiMetrics;
+  log: Logger;
 }
 
-/** How long the webhook waits for Temporal before answering 503 (Meta then delivers again). */
+/** How long a start may wait for Temporal before it is left to the drain. */
 const START_DEADLINE_MS = 5_000;
 
-async function startOnce(
-  deps: WebhookDeps,
-  workflowType: WorkflowType,
-  workflowId: string,
-  args: unknown[],
-  messageId?: string,
-): Promise<'started' | 'duplicate'> {
+export function intakeNames(config: Config): IntakeNames {
+  const timeouts = callTimeouts(config);
+  return {
+    taskQueue: config.temporal.taskQueue,
+    messageWorkflowType: 'handleInboundMessage' satisfies WorkflowType,
+    messageWorkflowId,
+    accountEventWorkflowType: 'recordAccountEvent' satisfies WorkflowType,
+    accountEventWorkflowId,
+    accountEventArgs: (event) => [event, { timeouts }],
+  };
+}
+
+export type StartResult = 'started' | 'duplicate' | 'completed';
+
+/** Starts one outbox row's workflow. Search attributes carry our ids only. */
+export async function startOutboxRow(temporal: Client, config: Config, row: PendingStart): Promise<StartResult> {
+  const workflowType = row.workflow_type as WorkflowType;
   try {
-    await deps.temporal.workflow.start(workflowType, {
-      workflowId,
-      taskQueue: taskQueueFor(deps.config.temporal.taskQueue, workflowType),
-      args,
+    await temporal.workflow.start(workflowType, {
+      workflowId: row.workflow_id,
+      taskQueue: taskQueueFor(config.temporal.taskQueue, workflowType),
+      args: row.args,
       // A running one is reused; one that completed is refused (no second run); one that failed
-      // may run again when Meta redelivers, and PostgreSQL decides what is already done.
+      // may run again (the drain restarts it a bounded number of times).
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      ...(messageId ? { typedSearchAttributes: [{ key: searchAttributes.messageId, value: messageId }] } : {}),
+      ...(row.message_id !== null
+        ? {
+            typedSearchAttributes: [
+              { key: searchAttributes.messageId, value: String(row.message_id) },
+              ...(row.business_id ? [{ key: searchAttributes.businessId, value: row.business_id }] : []),
+              ...(row.integration_id ? [{ key: searchAttributes.integrationId, value: row.integration_id }] : []),
+            ],
+          }
+        : {}),
     });
-    deps.metrics.workflowStarts.inc({ workflow: workflowType, result: 'started' });
     return 'started';
   } catch (error) {
-    const duplicate = error instanceof WorkflowExecutionAlreadyStartedError;
-    deps.metrics.workflowStarts.inc({ workflow: workflowType, result: duplicate ? 'duplicate' : 'error' });
-    if (duplicate) return 'duplicate';
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'completed';
     throw error;
   }
 }
 
-
-export interface AcceptResult {
-  messages: number;
-  duplicates: number;
-  statuses: number;
+/** Running message workflows per business, read at most every half second (the drain enforces the cap exactly). */
+const runsCache = new WeakMap<Db, { readAt: number; counts: Promise<Map<string, number>>; known: Set<string> }>();
+function cachedRuns(db: Db, businesses: string[]): Promise<Map<string, number>> {
+  const cached = runsCache.get(db);
+  if (cached && Date.now() - cached.readAt < 500 && businesses.every((b) => cached.known.has(b))) return cached.counts;
+  const counts = activeMessageRuns(db, businesses);
+  runsCache.set(db, { readAt: Date.now(), counts, known: new Set(businesses) });
+  return counts;
 }
 
-export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): Promise<AcceptResult> {
-  // Recorded once each (upsert by message id and status), forward only: a redelivery changes nothing.
-  if (parsed.statuses.length > 0) await recordStatuses(deps.db, parsed.statuses).catch((error: unknown) => {
-    throw new DatabaseUnavailable(error);
-  });
-  const timeouts = callTimeouts(deps.config);
-  return deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, async () => {
-    const starts: Array<Promise<'started' | 'duplicate'>> = parsed.messages.map((message) =>
-      startOnce(deps, 'handleMessage', messageWorkflowId(message.wamid), [message, { timeouts }], message.wamid),
+/**
+ * The fast path: starts what the commit wrote, at most the per-business limit of message runs at
+ * once; the rest stays for the drain. Never throws: the rows are durable either way.
+ */
+async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    const businesses = [...new Set(rows.map((r) => r.business_id).filter((b): b is string => b !== null))];
+    const running = new Map(await cachedRuns(deps.db, businesses));
+    const eligible = rows.filter((row) => {
+      if (row.message_id === null || row.business_id === null) return true;
+      const count = running.get(row.business_id) ?? 0;
+      if (count >= deps.config.outbox.perBusinessRuns) return false;
+      running.set(row.business_id, count + 1);
+      return true;
+    });
+    const started: number[] = [];
+    const done: number[] = [];
+    await deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      Promise.all(
+        eligible.map(async (row) => {
+          try {
+            const result = await startOutboxRow(deps.temporal, deps.config, row);
+            deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: result === 'started' ? 'started' : 'duplicate' });
+            // Only message runs are watched (restarted when they fail); the others are done once started.
+            (row.message_id !== null && result === 'started' ? started : done).push(row.id);
+          } catch (error) {
+            deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: 'error' });
+            deps.log.debug({ workflowId: row.workflow_id, err: (error as Error).message }, 'start left to the outbox drain');
+          }
+        }),
+      ),
     );
-    for (const event of parsed.accountEvents) {
-      starts.push(startOnce(deps, 'recordAccountEvent', accountEventWorkflowId(accountEventKey(event)), [event, { timeouts }]));
-    }
-    const results = await Promise.all(starts);
-    return {
-      messages: parsed.messages.length,
-      duplicates: results.slice(0, parsed.messages.length).filter((r) => r === 'duplicate').length,
-      statuses: parsed.statuses.length,
-    };
-  });
+    await markStarted(deps.db, [...started, ...done], deps.config.outbox.checkAfterMs);
+    await markDone(deps.db, done);
+  } catch (error) {
+    deps.log.warn({ err: (error as Error).message }, 'fast-path starts failed; the outbox drain starts them');
+  }
+}
+
+export async function acceptWebhook(deps: WebhookDeps, parsed: ParsedWebhook): Promise<IntakeResult> {
+  const result = await intakeWebhook(deps.db, parsed, intakeNames(deps.config));
+  void startAfterCommit(deps, result.starts);
+  return result;
 }

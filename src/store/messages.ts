@@ -4,12 +4,22 @@ import type { Knex } from 'knex';
 import type { Db, IntegrationSettings } from '../db.js';
 import type { InboundMessage, StatusEvent } from '../meta/webhook-payload.js';
 
-export type InboundStatus = 'received' | 'replied' | 'no_reply' | 'unanswered' | 'ignored' | 'failed';
-export type OutboundStatus = 'pending' | 'sending' | 'unknown' | 'accepted' | 'sent' | 'delivered' | 'read' | 'failed';
+/** `received` is waiting for its turn; every other inbound status is terminal. */
+export type InboundStatus =
+  | 'received'
+  | 'replied'
+  | 'covered'
+  | 'no_reply'
+  | 'unanswered'
+  | 'agent'
+  | 'ignored'
+  | 'failed'
+  | 'rejected';
+export type OutboundStatus = 'pending' | 'sending' | 'unknown' | 'accepted' | 'sent' | 'delivered' | 'read' | 'played' | 'failed';
 
 /** Statuses only move forward along this order (failed records its error and ends it). */
-const OUTBOUND_ORDER: OutboundStatus[] = ['pending', 'sending', 'unknown', 'accepted', 'sent', 'delivered', 'read', 'failed'];
-const TERMINAL_INBOUND: InboundStatus[] = ['replied', 'no_reply', 'unanswered', 'ignored', 'failed'];
+const OUTBOUND_ORDER: OutboundStatus[] = ['pending', 'sending', 'unknown', 'accepted', 'sent', 'delivered', 'read', 'played', 'failed'];
+const TERMINAL_INBOUND: InboundStatus[] = ['replied', 'covered', 'no_reply', 'unanswered', 'agent', 'ignored', 'failed', 'rejected'];
 
 export interface MessageRow {
   id: number;
@@ -18,8 +28,13 @@ export interface MessageRow {
   integration_id: string | null;
   business_id: string | null;
   phone_number_id: string;
-  customer_wa_id: string;
+  customer_wa_id: string | null;
   customer_name: string | null;
+  customer_id: number | null;
+  conversation_id: number | null;
+  sequence: number | null;
+  turn_id: number | null;
+  ordinal: number | null;
   type: string;
   body: string | null;
   content: Record<string, unknown> | null;
@@ -38,6 +53,8 @@ export interface MessageStatusRow {
   status: StatusEvent['status'];
   phone_number_id: string | null;
   recipient_id: string | null;
+  recipient_user_id: string | null;
+  callback_data: string | null;
   occurred_at: Date;
   errors: StatusEvent['errors'];
   received_at: Date;
@@ -120,7 +137,7 @@ export async function earlierMessagePending(db: Db | Knex.Transaction, inbound: 
   return Boolean(row);
 }
 
-function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
+export function outboundStatusesBelow(status: OutboundStatus): OutboundStatus[] {
   return OUTBOUND_ORDER.slice(0, OUTBOUND_ORDER.indexOf(status));
 }
 
@@ -156,9 +173,16 @@ async function applyStatus(db: Db | Knex.Transaction, wamid: string, status: Sta
 
 /** Applies statuses that arrived before the reply row knew its wamid. */
 export async function applyEarlyStatuses(db: Db | Knex.Transaction, wamid: string): Promise<void> {
+  // Serialises with the intake of a status for this wamid: one of the two sees the other's row.
+  await lockWamid(db, wamid);
   const early = await db('message_statuses').where({ wamid });
   for (const status of OUTBOUND_ORDER) {
     const event = early.find((e) => e.status === status);
     if (event) await applyStatus(db, wamid, event.status, event.errors);
   }
+}
+
+/** A transaction-scoped lock per wamid, shared by status intake and by recording a send's wamid. */
+export async function lockWamid(db: Db | Knex.Transaction, wamid: string): Promise<void> {
+  await db.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`wamid:${wamid}`]);
 }

@@ -31,7 +31,10 @@ export function taskQueueName(base: string, kind: QueueKind): string {
 export const WORKFLOW_QUEUES = {
   connectWhatsApp: 'connect',
   disconnectWhatsApp: 'connect',
+  /** Executions started before intake moved into PostgreSQL (input: the message); none are started now. */
   handleMessage: 'messages',
+  /** One per inbound message, input: our message row id. */
+  handleInboundMessage: 'messages',
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
@@ -73,10 +76,16 @@ export function disconnectWorkflowId(integrationId: string): string {
   return `disconnect/${integrationId}`;
 }
 
-/** One HandleMessage per WhatsApp message id: a redelivered webhook never makes a second reply. */
-export function messageWorkflowId(wamid: string): string {
-  return `message/${wamid}`;
+/**
+ * One HandleMessage per stored inbound message, by our row id: PostgreSQL decides duplicates, and a
+ * wamid (which encodes the customer's phone number) never appears in a workflow id.
+ */
+export function messageWorkflowId(messageId: number): string {
+  return `message/${messageId}`;
 }
+
+/** The hint a message workflow gets when the turn before it was released (the truth is in PostgreSQL). */
+export const TURN_RELEASED_SIGNAL = 'turnReleased';
 
 /** One token-care Schedule per integration: reconnecting keeps it, never adds a second. */
 export const TOKEN_SCHEDULE_PREFIX = 'token-refresh/';

@@ -80,11 +80,18 @@ try {
   function send(n: number): void {
     const phoneNumberId = numbers[n % numbers.length]!;
     const customer = `4917${String(n % (numbers.length * customersPerNumber)).padStart(7, '0')}`;
-    const { payload, messageIds } = state.composeCustomerMessages([{ phoneNumberId, from: customer, type: 'text', text: `chaos ${n}` }]);
+    // Every fifth POST carries a batch of two or three lines from the customer (one turn, or two).
+    const lines = n % 5 === 0 ? 2 + (n % 2) : 1;
+    const { payload, messageIds } = state.composeCustomerMessages(
+      Array.from({ length: lines }, (_, i) => ({ phoneNumberId, from: customer, type: 'text', text: `chaos ${n}.${i}` })),
+    );
     const body = JSON.stringify(payload);
-    const record: Posted = { wamid: messageIds[0]!, phoneNumberId, customer, postedAt: Date.now() };
-    posted.push(record);
+    const records: Posted[] = messageIds.map((wamid) => ({ wamid, phoneNumberId, customer, postedAt: Date.now() }));
+    posted.push(...records);
+    const record = records[0]!;
     track(deliver(body, record));
+    // Account events ride along in the load (statuses of every reply already do).
+    if (n % 25 === 0) state.setNumberQuality(phoneNumberId, { qualityRating: n % 50 === 0 ? 'YELLOW' : 'GREEN', emit: true });
     const roll = Math.random();
     // A share is delivered again even after a 200: concurrently, late, or much later (out of order).
     if (roll < 0.05) track(deliver(body).then(() => void deliveries.after200++));
@@ -122,7 +129,8 @@ try {
     { at: 0.62, name: 'worker SIGKILL', run: restart('worker') },
     { at: 0.67, name: 'API SIGKILL', run: restart('api') },
     { at: 0.72, name: 'PostgreSQL restart', run: async () => { await system.postgres!.stop(); await sleep(2000); await system.postgres!.start(); } },
-    { at: 0.76, name: 'Temporal stopped 20 s', run: async () => { await system.stopTemporal(); await sleep(20_000); await system.startTemporal(); } },
+    // Webhooks keep arriving and get 200 while Temporal is away: the outbox holds the starts.
+    { at: 0.76, name: 'Temporal stopped 60 s', run: async () => { await system.stopTemporal(); await sleep(60_000); await system.startTemporal(); } },
     { at: 0.95, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
   ];
 

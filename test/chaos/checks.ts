@@ -36,12 +36,14 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const ids = new Set(posted.map((p) => p.wamid));
   const sends = () => state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && c.messageContextId && ids.has(c.messageContextId));
 
-  // Drain: until every message has its reply, or nothing moved for two minutes.
+  // Drain: until every message reached a terminal state, or nothing moved for two minutes.
   const drainStarted = Date.now();
   let last = -1;
   let lastMove = Date.now();
+  const closed = async () =>
+    Number(((await system.db('messages').where({ direction: 'inbound' }).whereIn('wamid', [...ids]).whereNot({ status: 'received' }).count({ n: '*' })) as unknown as [{ n: number }])[0].n);
   for (;;) {
-    const answered = new Set(sends().map((c) => c.messageContextId)).size;
+    const answered = await closed();
     if (answered >= ids.size) break;
     if (answered !== last) [last, lastMove] = [answered, Date.now()];
     if (Date.now() - lastMove > 120_000) break;
@@ -59,8 +61,12 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   }
   const drainMs = Date.now() - drainStarted;
 
-  // Messages: stored once, answered once, in order.
-  const rows = await system.db('messages').where({ direction: 'inbound' }).whereIn('wamid', [...ids]).select('wamid');
+  // Messages: stored once; each covered by exactly one turn; each turn answered by at most one send
+  // (exactly one when it replied); the turns of a conversation answered in their order.
+  const rows = await system.db('messages')
+    .where({ direction: 'inbound' })
+    .whereIn('wamid', [...ids])
+    .select('id', 'wamid', 'status', 'conversation_id');
   const storedCount = new Map<string, number>();
   for (const r of rows) storedCount.set(r.wamid!, (storedCount.get(r.wamid!) ?? 0) + 1);
   const notStored = [...ids].filter((id) => !storedCount.has(id)).length;
@@ -68,43 +74,51 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const replies = sends();
   const perMessage = new Map<string, number>();
   for (const c of replies) perMessage.set(c.messageContextId!, (perMessage.get(c.messageContextId!) ?? 0) + 1);
-  const lost = [...ids].filter((id) => !perMessage.has(id)).length;
-  const duplicated = [...perMessage.values()].filter((n) => n > 1).length;
+  const rowIds = rows.map((r) => r.id);
+  const wamidOf = new Map(rows.map((r) => [r.id, r.wamid!]));
+  const turns = await system.db('turns')
+    .whereIn('conversation_id', [...new Set(rows.map((r) => r.conversation_id).filter((c): c is number => c !== null))])
+    .orderBy('id');
+  const answeredTurns = turns.filter((t) => t.outcome === 'replied');
+  const coveredBy = new Map<number, number>();
+  // bigint[] arrives as strings from pg.
+  for (const t of answeredTurns) for (const id of t.message_ids.map(Number)) coveredBy.set(id, (coveredBy.get(id) ?? 0) + 1);
+  // Lost: still waiting, or closed as answered without a turn that sent.
+  const lostIds = rows.filter((r) => r.status === 'received' || ((r.status === 'replied' || r.status === 'covered') && !coveredBy.has(r.id)));
+  const lost = lostIds.length + notStored;
+  const coveredTwice = [...coveredBy.values()].filter((n) => n > 1).length;
+  const turnSends = (t: (typeof turns)[number]) => perMessage.get(wamidOf.get(t.reply_to_message_id) ?? '') ?? 0;
+  const duplicated = coveredTwice + turns.filter((t) => turnSends(t) > 1).length;
+  const unsentReplied = answeredTurns.filter((t) => turnSends(t) === 0).length;
   const replySeq = new Map(replies.map((c) => [c.messageContextId!, c.seq]));
   let outOfOrder = 0;
-  const byCustomer = new Map<string, Posted[]>();
-  for (const p of posted) byCustomer.set(`${p.phoneNumberId}:${p.customer}`, [...(byCustomer.get(`${p.phoneNumberId}:${p.customer}`) ?? []), p]);
-  // Order. Replies follow the customer's order (Meta's timestamps, a second or more apart) among
-  // the messages we hold. A violation: b was sent before a, a was answered first although b had
-  // already arrived (our 200) a second or more before a's reply went out. When b only arrived
-  // after a's reply (Meta's redelivery reordered them), no system could answer b first: counted
-  // apart.
   const inversions: string[] = [];
-  let reorderedByDelivery = 0;
-  const replyTime = new Map(replies.map((c) => [c.messageContextId!, Date.parse(c.at)]));
-  const stamp = (t: number | undefined) => (t ? new Date(t).toISOString().slice(11, 23) : '-');
-  for (const list of byCustomer.values()) {
-    const answered = list.filter((p) => replySeq.has(p.wamid) && p.acceptedAt !== undefined);
-    for (const a of answered) {
-      for (const b of answered) {
-        const sentBefore = Math.floor(a.postedAt / 1000) - Math.floor(b.postedAt / 1000) >= 1;
-        if (!sentBefore || replySeq.get(b.wamid)! < replySeq.get(a.wamid)!) continue;
-        if (b.acceptedAt! + 1000 <= replyTime.get(a.wamid)!) {
-          outOfOrder++;
-          inversions.push(`order: ${a.wamid.slice(-14)} (sent ${stamp(a.postedAt)}) answered ${stamp(replyTime.get(a.wamid))} before ${b.wamid.slice(-14)} (sent ${stamp(b.postedAt)}, arrived ${stamp(b.acceptedAt)})`);
-        } else {
-          reorderedByDelivery++;
-        }
+  const byConversation = new Map<number, typeof answeredTurns>();
+  for (const t of answeredTurns) byConversation.set(t.conversation_id, [...(byConversation.get(t.conversation_id) ?? []), t]);
+  for (const list of byConversation.values()) {
+    let previous = -1;
+    for (const t of list) {
+      const seq = replySeq.get(wamidOf.get(t.reply_to_message_id) ?? '');
+      if (seq === undefined) continue;
+      if (seq < previous) {
+        outOfOrder++;
+        inversions.push(`order: turn ${t.id} of conversation ${t.conversation_id} answered before the turn ahead of it`);
       }
+      previous = Math.max(previous, seq);
     }
   }
+  const outcomes = new Map<string, number>();
+  for (const r of rows) outcomes.set(r.status, (outcomes.get(r.status) ?? 0) + 1);
+  void rowIds;
   const duplicates: string[] = [];
   for (const [id] of [...perMessage.entries()].filter(([, n]) => n > 1)) {
     const calls = state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === id);
     duplicates.push(`duplicate ${id}: ${calls.map((c) => `${c.at.slice(11, 23)} ${c.status}${c.faulted ? ' faulted' : ''} ${c.effect} ${c.messageId ?? ''}`).join('; ')}`);
     if (process.env.CHAOS_DEBUG) {
       const sentIds = calls.map((c) => c.messageId).filter(Boolean) as string[];
-      const statuses = await system.db('message_statuses').whereIn('wamid', sentIds).select('wamid', 'status', 'occurred_at', 'received_at');
+      const statuses = await system.db('message_statuses')
+        .whereIn('wamid', sentIds)
+        .select('wamid', 'status', 'occurred_at', 'received_at');
       const inbound = await system.db('messages').where({ wamid: id }).first();
       const reply = inbound ? await system.db('messages').where({ in_reply_to: inbound.id }).first() : undefined;
       const hooks = state.deliveries({}).filter((d) => sentIds.some((w) => JSON.stringify(d).includes(w)));
@@ -132,7 +146,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     const staged = await system.db('token_staging').where({ connect_id: attempt.workflow_id });
     if (attempt.state === 'running') halfConnected.push(`${attempt.workflow_id} still running`);
     if (attempt.state === 'succeeded') {
-      const numbers = integration ? await system.db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true }) : [];
+      const numbers = integration ? await system.db('whatsapp_phone_numbers')
+        .where({ integration_id: integration.id, is_active: true }) : [];
       if (!integration?.is_active || numbers.length === 0 || !integration.credentials) halfConnected.push(`${attempt.workflow_id} succeeded without a working integration`);
     }
     if (attempt.state === 'failed' && integration && !(await system.db('connect_attempts').where({ business_id: attempt.business_id, state: 'succeeded' }).first())) {
@@ -182,11 +197,12 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     ['503s answered', run.deliveries.status503],
     ['failed delivery attempts (503, refused, reset)', run.deliveries.failedAttempts],
     ['stored (not stored / stored twice)', `${rows.length} (${notStored} / ${storedTwice})`],
-    ['replies', replies.length],
-    ['lost', lost],
-    ['duplicated', duplicated],
-    ['out of order', outOfOrder],
-    ['answered before an earlier message that arrived only later', reorderedByDelivery],
+    ['replies (turns answered)', `${replies.length} (${answeredTurns.length} of ${turns.length} turns)`],
+    ['terminal states', [...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')],
+    ['lost (covered by no turn, or not stored)', lost],
+    ['duplicated (covered by two turns, or a turn sent twice)', duplicated],
+    ['turns closed replied without a send', unsentReplied],
+    ['turns answered out of order', outOfOrder],
     ['workflows still running', running.length],
     ['workflows failed (without a reason)', `${failed} (${failedWithoutReason.length})`],
     ['connects half-done', halfConnected.length],
@@ -200,9 +216,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   for (const r of recovery) process.stdout.write(`    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${Number.isNaN(r.seconds) ? 'n/a' : `${r.seconds.toFixed(1)} s`}\n`);
   for (const problem of [...halfConnected, ...leaks, ...running.slice(0, 10), ...failedWithoutReason, ...duplicates.slice(0, 10), ...inversions.slice(0, 10)]) process.stdout.write(`  ! ${problem}\n`);
   await client.connection.close();
-  // Fails on any lost or duplicated reply, and on every other broken promise but order, which is
-  // reported (see RELIABILITY.md for the window it has under restarts).
-  const ok = lost === 0 && duplicated === 0 && notStored === 0 && storedTwice === 0 && running.length === 0 && failedWithoutReason.length === 0 && halfConnected.length === 0 && leaks.length === 0;
+  // Fails on any lost or duplicated reply, any turn answered out of order, any broken promise.
+  const ok = lost === 0 && duplicated === 0 && outOfOrder === 0 && unsentReplied === 0 && notStored === 0 && storedTwice === 0 && running.length === 0 && failedWithoutReason.length === 0 && halfConnected.length === 0 && leaks.length === 0;
   process.stdout.write(ok ? '  PASS\n' : '  FAIL\n');
   return { ok };
 }

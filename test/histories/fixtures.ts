@@ -8,21 +8,18 @@ export const HISTORIES_DIR = join(projectRoot, 'test', 'fixtures', 'histories');
 // A key for these fixtures only: it protects nothing but test data.
 export const FIXTURE_KEY = 'fixture:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 
-/**
- * Every workflow branch a recorded history must exist for (file name without .json). Histories of
- * workflows no longer started (RecordStatuses: statuses are recorded at intake) stay in the folder
- * and replay, for the executions that may still run.
- */
-export const BRANCHES = [
+/** Every workflow branch `npm run record:histories` records today (file name without .json). */
+export const RECORDED_BRANCHES = [
   'connect-happy-path',
   'connect-transient-retried',
   'connect-compensated',
-  'message-replied',
-  'reply-waited-for-turn',
-  'send-durable-after-quick-failures',
-  'send-waited-on-unknown-outcome',
-  'responder-fallback-to-rules',
-  'message-cancelled-by-disconnect',
+  'inbound-replied',
+  'inbound-waited-for-turn',
+  'inbound-covered',
+  'inbound-send-durable-after-quick-failures',
+  'inbound-send-waited-on-unknown-outcome',
+  'inbound-responder-fallback-to-rules',
+  'inbound-cancelled-by-disconnect',
   'refresh-token-ok',
   'refresh-renewed-token',
   'refresh-flagged-reauth',
@@ -30,4 +27,22 @@ export const BRANCHES = [
   'disconnect',
 ] as const;
 
-export type Branch = (typeof BRANCHES)[number];
+/**
+ * Histories of workflow types no longer started (handleMessage by message content, recordStatuses),
+ * recorded before intake moved into PostgreSQL. Executions of them may still be running during a
+ * deploy, so their code stays registered and these keep replaying; they cannot be recorded again.
+ */
+export const LEGACY_BRANCHES = [
+  'message-replied',
+  'reply-waited-for-turn',
+  'send-durable-after-quick-failures',
+  'send-waited-on-unknown-outcome',
+  'responder-fallback-to-rules',
+  'message-cancelled-by-disconnect',
+  'statuses-recorded',
+] as const;
+
+/** Every branch a recorded history must exist for. */
+export const BRANCHES = [...RECORDED_BRANCHES, ...LEGACY_BRANCHES] as const;
+
+export type Branch = (typeof RECORDED_BRANCHES)[number];

@@ -31,7 +31,7 @@ import { authHeaders } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
 import { freePort } from '../helpers/ports.js';
 import { TEST_SECRETS } from '../helpers/secrets.js';
-import { BRANCHES, FIXTURE_KEY, HISTORIES_DIR, type Branch } from './fixtures.js';
+import { FIXTURE_KEY, HISTORIES_DIR, RECORDED_BRANCHES, type Branch } from './fixtures.js';
 import { expectBranch, History, type HistoryJson } from './history.js';
 
 const say = (line: string) => process.stdout.write(`[record] ${line}\n`);
@@ -220,6 +220,11 @@ try {
   // Customers in the sandbox's fictional +1 555-01xx range.
   const customer = () => `155501990${String(++customers).padStart(2, '0')}`;
   const messageSent = (wamid: string) => state.calls({ operation: 'messages.send' }).some((c) => c.messageContextId === wamid && c.effect === 'applied');
+  /** The HandleInboundMessage of a message: its id is our row id, known once intake stored it. */
+  const workflowOf = async (wamid: string) => {
+    const row = await until<{ id: number }>(`message ${wamid} stored`, async () => (await db('messages').where({ wamid, direction: 'inbound' }).first('id')) ?? null);
+    return messageWorkflowId(row.id);
+  };
   const failure = (result: unknown) => (result instanceof WorkflowFailedError ? String(result.cause?.message ?? result.message) : undefined);
 
   // connect-happy-path, message-replied, disconnect: one business, end to end.
@@ -235,12 +240,14 @@ try {
 
     await useRules(businessId);
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: c.phoneNumberId, from: customer(), type: 'text', text: 'hello' });
-    await record('message-replied', messageWorkflowId(messageId), (h, result) => {
+    await record('inbound-replied', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      expectBranch(h, h.localActivity('replyByRules').length === 1 && h.localActivity('sendReply').some((l) => !l.failed && l.attempt === 1), 'rules reply sent at the first quick attempt');
+      expectBranch(h, h.localActivity('respondByRules').length === 1 && h.localActivity('sendTurnReply').some((l) => !l.failed && l.attempt === 1), 'rules reply sent at the first quick attempt');
       expectBranch(h, h.activities().length === 0 && !h.has('TimerStarted'), 'no regular activity, no wait');
     });
     assert.ok(messageSent(messageId), 'the reply reached the sandbox');
+    // Meta's sent/delivered/read statuses of that reply are applied at intake: no workflow.
+    await until('the reply read', async () => (await db('messages').where({ direction: 'outbound', status: 'read' }).first('id')) !== undefined);
 
     await disconnect(businessId);
     await record('disconnect', disconnectWorkflowId(c.integrationId), (h) => {
@@ -284,66 +291,77 @@ try {
   // The HTTP responder (the brain) is the default responder of the businesses below.
   const brainBusiness = await connected('histories-brain');
 
-  // reply-waited-for-turn: the brain takes 3 s for the first message; the second message's reply
-  // is ready first and waits on a timer until the first one's reply has gone out.
+  // inbound-waited-for-turn: the brain takes 3 s for the first message; the second arrives while
+  // the first's turn is open, waits (a signal ends the wait), then takes its own turn.
   {
     const from = customer();
-    const now = Math.floor(Date.now() / 1000);
-    const first = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'first question', timestamp: now - 10 }).messageId;
+    const first = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'first question' }).messageId;
     await until('the brain to get the first message', () => brainSeen.has(first));
-    const second = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'second question', timestamp: now - 5 }).messageId;
-    await record('reply-waited-for-turn', messageWorkflowId(second), (h, result) => {
+    const second = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'second question' }).messageId;
+    await record('inbound-waited-for-turn', await workflowOf(second), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      expectBranch(h, h.activity('replyByHttp').some((a) => a.outcome === 'Completed'), 'the brain answered');
-      expectBranch(h, h.has('TimerStarted') && h.has('TimerFired'), 'waited on a timer');
-      const sends = h.localActivity('sendReply');
-      expectBranch(h, sends.length >= 2 && !sends.at(-1)!.failed && h.firstEventId('TimerStarted') < sends.at(-1)!.eventId, 'sent after the wait');
+      expectBranch(h, h.localActivity('claimTurn').length >= 2, 'claimed the turn after waiting');
+      expectBranch(h, h.has('TimerStarted'), 'waited on a timer (or the signal)');
+      expectBranch(h, h.activity('respondByHttp').some((a) => a.outcome === 'Completed'), 'the brain answered');
     });
-    await client.workflow.getHandle(messageWorkflowId(first)).result();
+    await client.workflow.getHandle(await workflowOf(first)).result();
     const order = state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && (c.messageContextId === first || c.messageContextId === second));
-    assert.deepEqual(order.map((c) => c.messageContextId), [first, second], 'replies left in the order the customer wrote');
+    assert.deepEqual(order.map((c) => c.messageContextId), [first, second], 'replies left in commit order');
   }
 
-  // send-durable-after-quick-failures: Meta refuses the three quick sends (rate limit, so known not
-  // sent; a 5xx leaves the outcome unknown, see the next scenario); the regular sendReply
-  // activity then gets it out.
+  // inbound-covered: three messages in one POST form one turn, owned by the first; the one answer
+  // goes in reply to the third, and the second's workflow waits and ends covered.
+  {
+    const from = customer();
+    const sent = state.sendCustomerMessages(
+      ['part one', 'part two', 'part three'].map((text) => ({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text })),
+    );
+    const [one, two, three] = sent.map((m) => m.messageId);
+    await record('inbound-covered', await workflowOf(two!), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'covered', 'ended covered by the turn');
+      expectBranch(h, h.activities().length === 0, 'no responder call of its own');
+    });
+    await client.workflow.getHandle(await workflowOf(one!)).result();
+    const sends = state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && [one, two, three].includes(c.messageContextId));
+    assert.deepEqual(sends.map((c) => c.messageContextId), [three], 'one reply, to the newest');
+  }
+
+  // inbound-send-durable-after-quick-failures: Meta refuses the three quick sends (rate limit, so
+  // known not sent); the regular sendTurnReply activity then gets it out.
   {
     state.addFault({ operation: 'messages.send', status: 429, error: { code: 130429, message: 'Rate limit hit' }, times: 3, objectId: brainBusiness.phoneNumberId });
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'are you there' });
-    await record('send-durable-after-quick-failures', messageWorkflowId(messageId), (h, result) => {
+    await record('inbound-send-durable-after-quick-failures', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      const quick = h.localActivity('sendReply');
+      const quick = h.localActivity('sendTurnReply');
       expectBranch(h, quick.length === 1 && quick[0]!.failed && quick[0]!.attempt === 3, 'the quick local sends failed (3 attempts)');
-      const durable = h.activity('sendReply');
-      expectBranch(h, durable.length === 1 && durable[0]!.outcome === 'Completed', 'a regular sendReply activity completed');
-      expectBranch(h, quick[0]!.eventId < durable[0]!.scheduledEventId, 'the durable send came after the quick ones');
+      const durable = h.activity('sendTurnReply');
+      expectBranch(h, durable.length === 1 && durable[0]!.outcome === 'Completed', 'a regular sendTurnReply activity completed');
     });
     assert.equal(state.calls({ operation: 'messages.send', objectId: brainBusiness.phoneNumberId }).filter((c) => c.effect === 'applied' && c.textBody === 'brain: are you there').length, 1, 'sent once');
   }
 
-  // send-waited-on-unknown-outcome: Meta answers 500 once, so the send may have gone out; the next
-  // attempt waits on timers for Meta's status (SEND_UNKNOWN_OUTCOME_GRACE_MS), then sends again.
+  // inbound-send-waited-on-unknown-outcome: Meta answers 500 once, so the send may have gone out;
+  // the next attempt waits on timers for a status carrying our row id, then sends again.
   {
     state.addFault({ operation: 'messages.send', status: 500, times: 1, objectId: brainBusiness.phoneNumberId });
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'hello again' });
-    await record('send-waited-on-unknown-outcome', messageWorkflowId(messageId), (h, result) => {
+    await record('inbound-send-waited-on-unknown-outcome', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      const quick = h.localActivity('sendReply');
-      expectBranch(h, quick.length >= 2 && quick[0]!.attempt === 2 && !quick[0]!.failed, 'the 500 was retried locally and said wait');
-      expectBranch(h, h.has('TimerStarted') && h.firstEventId('TimerStarted') < quick.at(-1)!.eventId && !quick.at(-1)!.failed, 'waited on a timer, then sent');
-      expectBranch(h, h.activity('sendReply').length === 0, 'no durable send needed');
+      const quick = h.localActivity('sendTurnReply');
+      expectBranch(h, quick.length >= 2 && !quick.at(-1)!.failed, 'waited, then sent');
+      expectBranch(h, h.has('TimerStarted'), 'waited on a timer');
     });
     assert.ok(messageSent(messageId), 'the reply reached the sandbox');
   }
 
-  // responder-fallback-to-rules: the brain answers garbage; the rules auto-reply goes out.
+  // inbound-responder-fallback-to-rules: the brain answers garbage; the rules auto-reply goes out.
   {
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'garbage please' });
-    await record('responder-fallback-to-rules', messageWorkflowId(messageId), (h, result) => {
+    await record('inbound-responder-fallback-to-rules', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      expectBranch(h, h.activity('replyByHttp').some((a) => a.outcome === 'Failed'), 'replyByHttp failed');
-      expectBranch(h, h.localActivity('replyByRules').length === 1, 'replyByRules answered instead');
-      expectBranch(h, h.localActivity('sendReply').some((l) => !l.failed), 'the auto-reply was sent');
+      expectBranch(h, h.activity('respondByHttp').some((a) => a.outcome === 'Failed'), 'respondByHttp failed');
+      expectBranch(h, h.localActivity('respondByRules').length === 1, 'respondByRules answered instead');
     });
     assert.ok(messageSent(messageId), 'the auto-reply reached the sandbox');
   }
@@ -409,26 +427,26 @@ try {
     }, run.runId);
   }
 
-  // message-cancelled-by-disconnect: the brain takes 12 s; the business disconnects meanwhile.
+  // inbound-cancelled-by-disconnect: the brain takes 12 s; the business disconnects meanwhile.
   {
     const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'slow question' });
     await until('the brain to get the slow message', () => brainSeen.has(messageId));
+    const workflowId = await workflowOf(messageId);
     // The disconnect finds running work by its search attributes: let visibility catch up.
     await until('the message workflow to be visible', async () => {
-      for await (const w of client.workflow.list({ query: `WorkflowId = '${messageWorkflowId(messageId)}' AND WaIntegrationId = '${brainBusiness.integrationId}'` })) return w;
+      for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND WaIntegrationId = '${brainBusiness.integrationId}'` })) return w;
       return undefined;
     });
     await disconnect('histories-brain');
-    await record('message-cancelled-by-disconnect', messageWorkflowId(messageId), (h, result) => {
+    await record('inbound-cancelled-by-disconnect', workflowId, (h, result) => {
       expectBranch(h, h.has('WorkflowExecutionCancelRequested'), 'cancel requested');
-      expectBranch(h, h.activity('replyByHttp').some((a) => a.outcome === undefined || a.outcome === 'Canceled') && h.has('ActivityTaskCancelRequested'), 'the running responder call was cancelled');
-      expectBranch(h, h.localActivity('closeInbound').length === 1 && h.localActivity('sendReply').length === 0, 'closed unanswered, nothing sent');
+      expectBranch(h, h.localActivity('closeInboundMessage').length === 1 && h.localActivity('sendTurnReply').length === 0, 'closed unanswered, nothing sent');
       expectBranch(h, (result as { outcome?: string; reason?: string }).reason === 'integration_disconnected', 'outcome unanswered (integration_disconnected)');
     });
     assert.ok(!messageSent(messageId), 'nothing reached the customer');
   }
 
-  const missing = BRANCHES.filter((b) => !recorded.has(b));
+  const missing = RECORDED_BRANCHES.filter((b) => !recorded.has(b));
   assert.deepEqual(missing, [], 'every branch recorded');
   say(`recorded ${recorded.size} histories into ${HISTORIES_DIR}`);
 } catch (error) {

@@ -1,0 +1,206 @@
+// Activities of HandleInboundMessage: each takes and returns our ids only, reads the truth from
+// PostgreSQL, and writes every decision there, so histories hold no message text or phone number.
+import { log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { GraphError } from '../src/meta/graph-errors.js';
+import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
+import type { Reply } from '../src/reply/responder.js';
+import { RulesResponder } from '../src/reply/rules.js';
+import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
+import { isOurMessage } from '../src/store/messages.js';
+import {
+  abandonTurn,
+  claimTurn,
+  closeInboundMessage,
+  completeSend,
+  draftReply,
+  releaseSend,
+  reserveSend,
+  turnContext,
+  type Claim,
+  type Released,
+} from '../src/store/turns.js';
+import { messageWorkflowId, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
+import { toActivityFailure } from '../src/temporal/failures.js';
+import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
+import type { ActivityDeps } from './deps.js';
+
+export type InboundStart = { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
+
+export type Drafted = { kind: 'drafted'; outboundId: number } | { kind: 'no_reply' };
+
+export type TurnSendOutcome =
+  | { outcome: 'replied'; unrecorded?: { wamid: string } }
+  | { outcome: 'wait' }
+  | { outcome: 'closed'; status: string; reason: string };
+
+export function createInboundActivities({ db, config, temporal, metrics, graph }: ActivityDeps) {
+  const http = config.reply.webhookUrl && config.reply.webhookSecret ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs) : undefined;
+
+  /** A hint to the next message in line: the truth stays in PostgreSQL, so a lost signal only costs a poll. */
+  async function nudge(released: Released | null | undefined): Promise<void> {
+    if (!released?.nextHeadId) return;
+    await temporal.workflow
+      .getHandle(messageWorkflowId(released.nextHeadId))
+      .signal(TURN_RELEASED_SIGNAL)
+      .catch((error: unknown) => log.debug('next message not signalled', { error: String(error) }));
+  }
+
+  async function draft(turnId: number, reply: Reply | null, responder: string): Promise<Drafted> {
+    if (!reply) {
+      await nudge(await abandonTurn(db, turnId, 'no_reply', { reason: 'responder_answered_null' }));
+      metrics.messageOutcome('no_reply');
+      return { kind: 'no_reply' };
+    }
+    return { kind: 'drafted', outboundId: await draftReply(db, turnId, { text: reply.text, responder }) };
+  }
+
+  return {
+    /** Reads the message and its integration: what answers it, or why nothing will. */
+    async openInbound(input: { messageId: number }): Promise<InboundStart> {
+      const message = await db('messages')
+        .where({ id: input.messageId, direction: 'inbound' })
+        .first('status', 'type', 'content', 'integration_id');
+      if (!message) throw ApplicationFailure.create({ type: 'message_not_found', message: `message ${input.messageId} is not stored`, nonRetryable: true });
+      if (message.status !== 'received') return { kind: 'closed', status: message.status };
+      const integration = message.integration_id
+        ? await db('channel_integrations').where({ id: message.integration_id }).first('is_active', 'state', 'settings')
+        : undefined;
+      const close = async (status: 'unanswered' | 'no_reply', reason: string) => {
+        await nudge(await closeInboundMessage(db, input.messageId, status, status === 'no_reply' ? null : { reason }));
+        metrics.messageOutcome(reason);
+        return { kind: 'closed' as const, status };
+      };
+      if (!integration?.is_active) return close('unanswered', 'integration_inactive');
+      if (integration.state === 'needs_reauth') return close('unanswered', 'needs_reauth');
+      if (message.type === 'reaction') {
+        const reaction = message.content?.reaction as { message_id?: unknown } | undefined;
+        // A reaction to one of our own messages needs no answer.
+        if (typeof reaction?.message_id === 'string' && (await isOurMessage(db, reaction.message_id))) return close('no_reply', 'no_reply_needed');
+      }
+      const settings = integration.settings ?? {};
+      const wantsHttp = settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
+      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
+    },
+
+    async claimTurn(input: { messageId: number }): Promise<Claim> {
+      return claimTurn(db, input.messageId, {
+        debounceMs: config.reply.debounceMs,
+        debounceMaxMs: config.reply.debounceMaxMs,
+        maxTurnWaitMs: config.reply.maxTurnWaitMs,
+      });
+    },
+
+    /** Marks an inbound message read at Meta (best effort: the reply matters more). */
+    async markInboundRead(input: { messageId: number }): Promise<void> {
+      const message = await db('messages')
+        .where({ id: input.messageId })
+        .first('wamid', 'integration_id', 'phone_number_id');
+      if (!message?.wamid || !message.integration_id) return;
+      const token = await readIntegrationToken(db, config.keyring, message.integration_id);
+      if (!token) return;
+      try {
+        await graph.markRead(token, message.phone_number_id, message.wamid);
+      } catch (error) {
+        if (error instanceof GraphError && error.kind === 'transient') throw toActivityFailure(error);
+      }
+    },
+
+    async respondByRules(input: { turnId: number; fallback?: boolean }): Promise<Drafted> {
+      const { request, integrationId } = await turnContext(db, input.turnId);
+      const integration = await db('channel_integrations').where({ id: integrationId }).first('settings');
+      const text = integration?.settings?.autoReplyText ?? config.reply.defaultText;
+      return draft(input.turnId, await new RulesResponder(text).reply(request), input.fallback ? 'rules_fallback' : 'rules');
+    },
+
+    async respondByHttp(input: { turnId: number }): Promise<Drafted> {
+      if (!http) throw ApplicationFailure.create({ type: 'responder_not_configured', message: 'REPLY_WEBHOOK_URL is not set', nonRetryable: true });
+      const { request } = await turnContext(db, input.turnId);
+      let reply: Reply | null;
+      try {
+        reply = await http.reply(request);
+      } catch (error) {
+        if (error instanceof ReplyServiceError) {
+          throw ApplicationFailure.create({ type: 'responder_failed', message: error.message, nonRetryable: !error.retryable });
+        }
+        throw error;
+      }
+      return draft(input.turnId, reply, 'http');
+    },
+
+    /**
+     * Sends the turn's reply exactly once: the outbound row is reserved before the call and completed
+     * with Meta's id after; every send carries the row id as biz_opaque_callback_data, so an unknown
+     * outcome is settled by the status that echoes it.
+     */
+    async sendTurnReply(input: { outboundId: number }): Promise<TurnSendOutcome> {
+      const reservation = await reserveSend(db, input.outboundId, { graceMs: config.reply.unknownOutcomeGraceMs, maxReplyLatenessMs: config.reply.maxReplyLatenessMs });
+      if (reservation.kind === 'wait') return { outcome: 'wait' };
+      if (reservation.kind === 'done') {
+        await nudge(reservation.released);
+        return { outcome: 'replied' };
+      }
+      if (reservation.kind === 'closed') {
+        await nudge(reservation.released);
+        metrics.messageOutcome(`${reservation.status}:${reservation.reason}`);
+        return { outcome: 'closed', status: reservation.status, reason: reservation.reason };
+      }
+      const row = (await db('messages').where({ id: input.outboundId }).first('turn_id'))!;
+      const turnId = row.turn_id!;
+      const abandon = async (status: 'unanswered' | 'failed', reason: string, detail: Record<string, unknown>) => {
+        await nudge(await abandonTurn(db, turnId, status, { ...detail, reason }));
+        metrics.messageOutcome(`${status}:${reason}`);
+        return { outcome: 'closed' as const, status, reason };
+      };
+      const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
+      if (!token) return abandon('unanswered', 'integration_inactive', {});
+      let messageId: string;
+      try {
+        ({ messageId } = await graph.sendText(token, reservation.phoneNumberId, {
+          to: reservation.to,
+          recipient: reservation.recipient,
+          body: reservation.text,
+          replyTo: reservation.replyTo,
+          callbackData: String(input.outboundId),
+        }));
+      } catch (error) {
+        if (!(error instanceof GraphError)) throw error;
+        const detail = { operation: error.operation, status: error.status ?? null, code: error.code ?? null, message: error.message };
+        if (error.kind === 'transient') {
+          await releaseSend(db, input.outboundId, error.outcome, { ...detail, reason: 'meta_error' });
+          throw toActivityFailure(error);
+        }
+        if (error.kind === 'reauth') {
+          await markNeedsReauth(db, reservation.integrationId, error.summary);
+          return abandon('unanswered', 'needs_reauth', detail);
+        }
+        if (error.kind === 'window_closed') return abandon('unanswered', 'outside_24h_window', detail);
+        if (error.code === 131062) return abandon('failed', 'bsuid_not_allowed', detail);
+        return abandon('failed', 'meta_error', detail);
+      }
+      // Meta accepted it: from here the id must not be lost. If PostgreSQL is away right now, it
+      // travels in the activity result (Temporal's history) and the workflow records it.
+      try {
+        await nudge(await completeSend(db, input.outboundId, messageId));
+        metrics.messageOutcome('replied');
+        log.info('reply step done', { outboundId: input.outboundId, outcome: 'replied' });
+        return { outcome: 'replied' };
+      } catch {
+        return { outcome: 'replied', unrecorded: { wamid: messageId } };
+      }
+    },
+
+    async recordTurnSent(input: { outboundId: number; wamid: string }): Promise<void> {
+      await nudge(await completeSend(db, input.outboundId, input.wamid));
+    },
+
+    async abandonTurn(input: { turnId: number; status: 'failed' | 'unanswered'; reason: string; detail?: string }): Promise<void> {
+      await nudge(await abandonTurn(db, input.turnId, input.status, { reason: input.reason, ...(input.detail ? { detail: input.detail } : {}) }));
+    },
+
+    /** Closes one message (a disconnect cancelled its workflow); a turn it held is released. */
+    async closeInboundMessage(input: { messageId: number; status: 'unanswered' | 'failed'; reason: string }): Promise<void> {
+      await nudge(await closeInboundMessage(db, input.messageId, input.status, { reason: input.reason }));
+    },
+  };
+}

@@ -1,0 +1,307 @@
+// Intake: one PostgreSQL transaction per webhook POST. Inbound messages (unique wamid), statuses,
+// identity changes and the workflow-start outbox rows commit together; each item runs under a
+// SAVEPOINT, so an item PostgreSQL refuses is kept as rejected JSON and the rest commits.
+// Conversations are locked in sorted key order and a deadlock retries the whole POST.
+import type { Knex } from 'knex';
+import type { Db } from '../db.js';
+import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
+import { accountEventKey } from './account-events.js';
+import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
+import { lockWamid, outboundStatusesBelow, type InboundStatus } from './messages.js';
+import { insertStarts, rejectItem, type NewStart, type PendingStart } from './outbox.js';
+
+/** Meta allows free-form replies only within 24 hours of the customer's message. */
+const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Message types that are notices or edits, never something a customer expects an answer to. */
+const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome', 'unsupported', 'revoke', 'edit']);
+
+/** PostgreSQL error classes that refuse an item for its content: data (22), integrity (23), limits (54). */
+const REFUSED = /^(22|23|54)/;
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
+const MAX_ATTEMPTS = 5;
+
+export interface IntakeNames {
+  /** The deployment's base task queue, whose workers drain these rows. */
+  taskQueue: string;
+  messageWorkflowType: string;
+  messageWorkflowId(messageId: number): string;
+  accountEventWorkflowType: string;
+  accountEventWorkflowId(key: string): string;
+  accountEventArgs(event: AccountEvent): unknown[];
+}
+
+export interface IntakeResult {
+  starts: PendingStart[];
+  stored: number;
+  duplicates: number;
+  rejected: number;
+  statuses: number;
+}
+
+interface Owner {
+  integrationId: string;
+  businessId: string;
+  state: string;
+}
+
+const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
+
+/** The decision intake takes for a message: wait for a turn, or close at once. */
+function intakeStatus(
+  message: InboundMessage,
+  owner: Owner | undefined,
+  now: number,
+): { status: InboundStatus; error: Record<string, unknown> | null } {
+  if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
+  if (owner.state === 'needs_reauth') return { status: 'unanswered', error: { reason: 'needs_reauth' } };
+  if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS) return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
+  if (NO_REPLY_TYPES.has(message.type)) return { status: 'no_reply', error: null };
+  if (message.type === 'reaction' && !(message.content.reaction as { emoji?: unknown } | undefined)?.emoji) return { status: 'no_reply', error: null };
+  return { status: 'received', error: null };
+}
+
+const refused = (error: unknown) => REFUSED.test(pgCode(error)) && !RETRYABLE.has(pgCode(error));
+
+/** Runs fn for every item: all under one SAVEPOINT first, then (if one is refused) each under its own. */
+async function eachItem<T>(
+  trx: Knex.Transaction,
+  items: T[],
+  fn: (sp: Knex.Transaction, item: T) => Promise<void>,
+  reject: (item: T, reason: string) => Promise<void>,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  try {
+    await trx.transaction(async (sp) => {
+      for (const item of items) await fn(sp, item);
+    });
+    return 0;
+  } catch (error) {
+    if (!refused(error)) throw error;
+  }
+  let rejected = 0;
+  for (const item of items) {
+    try {
+      await trx.transaction(async (sp) => fn(sp, item));
+    } catch (error) {
+      if (!refused(error)) throw error;
+      await reject(item, `${pgCode(error)}: ${(error as Error).message}`.slice(0, 200));
+      rejected += 1;
+    }
+  }
+  return rejected;
+}
+
+export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((trx) => intakeOnce(trx, parsed, names));
+    } catch (error) {
+      if (!RETRYABLE.has(pgCode(error)) || attempt >= MAX_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+    }
+  }
+}
+
+async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
+  const now = Date.now();
+  const result: IntakeResult = { starts: [], stored: 0, duplicates: 0, rejected: 0, statuses: 0 };
+  const starts: NewStart[] = [];
+
+  if (parsed.messages.length > 0) {
+    const numbers = [...new Set(parsed.messages.map((m) => m.phoneNumberId))];
+    const owners = new Map<string, Owner>(
+      (
+        await trx('whatsapp_phone_numbers as n')
+          .join('channel_integrations as i', 'i.id', 'n.integration_id')
+          .whereIn('n.phone_number_id', numbers)
+          .where({ 'n.is_active': true, 'i.is_active': true })
+          .select('n.phone_number_id as phoneNumberId', 'i.id as integrationId', 'i.business_id as businessId', 'i.state as state')
+      ).map((r: Owner & { phoneNumberId: string }) => [r.phoneNumberId, r]),
+    );
+
+    // Customers, in sorted key order.
+    const identities = new Map<string, CustomerIdentity>();
+    const identityOf = new Map<InboundMessage, string>();
+    for (const message of parsed.messages) {
+      const owner = owners.get(message.phoneNumberId);
+      if (!owner) continue;
+      const identity: CustomerIdentity = {
+        businessId: owner.businessId,
+        phone: message.from || null,
+        bsuid: message.fromUserId ?? null,
+        parentBsuid: message.parentUserId ?? null,
+        username: message.username ?? null,
+        name: message.contactName,
+      };
+      const key = identityKey(identity);
+      identities.set(key, { ...identities.get(key), ...identity, name: identity.name ?? identities.get(key)?.name ?? null });
+      identityOf.set(message, key);
+    }
+    const customerIds = new Map<string, number>();
+    const sortedIdentities = [...identities.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    result.rejected += await eachItem(
+      trx,
+      sortedIdentities,
+      async (sp, [key, identity]) => void customerIds.set(key, await resolveCustomer(sp, identity)),
+      async ([, identity], reason) => rejectItem(trx, 'customer', reason, { businessId: identity.businessId }),
+    );
+
+    // Conversations, upserted and locked in sorted (number, customer) order.
+    const conversationKeys = new Map<string, { phoneNumberId: string; customerId: number; owner: Owner }>();
+    for (const message of parsed.messages) {
+      const customerId = customerIds.get(identityOf.get(message) ?? '');
+      const owner = owners.get(message.phoneNumberId);
+      if (customerId === undefined || !owner) continue;
+      conversationKeys.set(`${message.phoneNumberId}\u0001${String(customerId).padStart(20, '0')}`, { phoneNumberId: message.phoneNumberId, customerId, owner });
+    }
+    // The upsert also reserves this POST's sequences: one statement takes the row lock and moves
+    // the counter (a redelivered message's unused sequence leaves a harmless gap).
+    const perConversation = new Map<string, number>();
+    for (const message of parsed.messages) {
+      const customerId = customerIds.get(identityOf.get(message) ?? '');
+      if (customerId === undefined || !owners.has(message.phoneNumberId)) continue;
+      const key = `${message.phoneNumberId}\u0001${customerId}`;
+      perConversation.set(key, (perConversation.get(key) ?? 0) + 1);
+    }
+    const conversations = new Map<string, { id: number; next: number }>();
+    const sortedKeys = [...conversationKeys.keys()].sort();
+    if (sortedKeys.length > 0) {
+      const values = sortedKeys.map((k) => {
+        const c = conversationKeys.get(k)!;
+        return [c.owner.businessId, c.owner.integrationId, c.phoneNumberId, c.customerId, perConversation.get(`${c.phoneNumberId}\u0001${c.customerId}`) ?? 0];
+      });
+      const result = await trx.raw(
+        `INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, last_sequence)
+         VALUES ${values.map(() => '(?, ?::uuid, ?, ?::bigint, ?::bigint)').join(', ')}
+         ON CONFLICT (phone_number_id, customer_id) WHERE merged_into IS NULL
+         DO UPDATE SET last_sequence = conversations.last_sequence + EXCLUDED.last_sequence,
+                       integration_id = EXCLUDED.integration_id, business_id = EXCLUDED.business_id, updated_at = now()
+         RETURNING id, phone_number_id, customer_id, last_sequence`,
+        values.flat(),
+      );
+      for (const row of result.rows as Array<{ id: number; phone_number_id: string; customer_id: number; last_sequence: number }>) {
+        const key = `${row.phone_number_id}\u0001${row.customer_id}`;
+        conversations.set(key, { id: row.id, next: row.last_sequence - (perConversation.get(key) ?? 0) });
+      }
+    }
+
+    // Messages in array order: sequence = commit order.
+    const pending: Array<{ message: InboundMessage; row: Record<string, unknown>; owner: Owner | undefined }> = [];
+    for (const message of parsed.messages) {
+      const owner = owners.get(message.phoneNumberId);
+      const customerId = customerIds.get(identityOf.get(message) ?? '');
+      const conversation = customerId === undefined ? undefined : conversations.get(`${message.phoneNumberId}\u0001${customerId}`);
+      // A customer PostgreSQL refused leaves its message without a conversation: it cannot be answered.
+      const decision =
+        owner && !conversation ? { status: 'rejected' as const, error: { reason: 'customer_refused' } } : intakeStatus(message, owner, now);
+      pending.push({
+        message,
+        owner,
+        row: {
+          direction: 'inbound',
+          wamid: message.wamid,
+          integration_id: owner?.integrationId ?? null,
+          business_id: owner?.businessId ?? null,
+          phone_number_id: message.phoneNumberId,
+          customer_wa_id: message.from || null,
+          customer_name: message.contactName,
+          customer_id: customerId ?? null,
+          conversation_id: conversation?.id ?? null,
+          sequence: conversation ? ++conversation.next : null,
+          type: message.type,
+          body: message.text,
+          content: message.content,
+          sent_at: new Date(message.sentAt),
+          status: decision.status,
+          error: decision.error,
+        },
+      });
+    }
+    const inserted: Array<{ id: number; status: InboundStatus; business_id: string | null; integration_id: string | null; message: InboundMessage }> = [];
+    const insertRows = async (sp: Knex.Transaction, items: typeof pending) => {
+      const rows: Array<{ id: number; wamid: string; status: InboundStatus; business_id: string | null; integration_id: string | null }> = await sp('messages')
+        .insert(items.map((i) => i.row) as never)
+        .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
+        .ignore()
+        .returning(['id', 'wamid', 'status', 'business_id', 'integration_id']);
+      const byWamid = new Map(items.map((i) => [i.message.wamid, i.message]));
+      for (const row of rows) inserted.push({ ...row, message: byWamid.get(row.wamid)! });
+    };
+    try {
+      await trx.transaction((sp) => insertRows(sp, pending));
+    } catch (error) {
+      if (!refused(error)) throw error;
+      result.rejected += await eachItem(trx, pending, (sp, item) => insertRows(sp, [item]), async (item, reason) => {
+        await rejectItem(trx, 'message', reason, item.message.content);
+      });
+    }
+    result.stored = inserted.length;
+    result.duplicates = parsed.messages.length - inserted.length - result.rejected;
+
+    for (const row of inserted) {
+      const change = row.message.identityChange;
+      if (change && row.business_id) {
+        const businessId = row.business_id;
+        result.rejected += await eachItem(trx, [change], (sp, c) => applyIdentityChange(sp, businessId, c), async (c, reason) => {
+          await rejectItem(trx, 'identity_change', reason, c);
+        });
+      }
+      if (row.status === 'received') {
+        starts.push({ taskQueue: names.taskQueue, workflowType: names.messageWorkflowType, workflowId: names.messageWorkflowId(row.id), args: [row.id], businessId: row.business_id, integrationId: row.integration_id, messageId: row.id });
+      }
+    }
+  }
+
+  if (parsed.statuses.length > 0) {
+    const sorted = [...parsed.statuses].sort((a, b) => (a.wamid < b.wamid ? -1 : a.wamid > b.wamid ? 1 : 0));
+    result.rejected += await eachItem(trx, sorted, recordStatus, async (status, reason) => rejectItem(trx, 'status', reason, status));
+    result.statuses = sorted.length;
+  }
+
+  for (const event of parsed.accountEvents) {
+    starts.push({
+      taskQueue: names.taskQueue,
+      workflowType: names.accountEventWorkflowType,
+      workflowId: names.accountEventWorkflowId(accountEventKey(event)),
+      args: names.accountEventArgs(event),
+      businessId: null,
+      integrationId: null,
+      messageId: null,
+    });
+  }
+  result.starts = await insertStarts(trx, starts);
+  return result;
+}
+
+/**
+ * Records a status once and moves our outbound row forward. The row is found by Meta's id or, while
+ * our row does not know it yet (the send's outcome unknown), by the callback data we sent: our row id.
+ */
+async function recordStatus(trx: Knex.Transaction, event: StatusEvent): Promise<void> {
+  await lockWamid(trx, event.wamid);
+  await trx('message_statuses')
+    .insert({
+      wamid: event.wamid,
+      status: event.status,
+      phone_number_id: event.phoneNumberId,
+      recipient_id: event.recipientId,
+      recipient_user_id: event.recipientUserId ?? null,
+      callback_data: event.callbackData ?? null,
+      occurred_at: new Date(event.occurredAt),
+      errors: event.errors ? JSON.stringify(event.errors) : null,
+    } as never)
+    .onConflict(['wamid', 'status'])
+    .ignore();
+  const rowId = event.callbackData && /^\d{1,15}$/.test(event.callbackData) ? Number(event.callbackData) : null;
+  const update = { status: event.status, ...(event.status === 'failed' ? { error: { statuses: event.errors } } : {}), updated_at: new Date() };
+  const moved = await trx('messages')
+    .where({ wamid: event.wamid, direction: 'outbound' })
+    .whereIn('status', outboundStatusesBelow(event.status))
+    .update(update);
+  if (moved > 0 || rowId === null) return;
+  // Settles an unknown outcome: Meta echoes our row id, so this status is ours.
+  await trx('messages')
+    .where({ id: rowId, direction: 'outbound' })
+    .whereNull('wamid')
+    .update({ ...update, wamid: event.wamid, status: event.status === 'failed' ? 'failed' : event.status });
+}

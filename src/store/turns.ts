@@ -1,0 +1,409 @@
+// Turns: the oldest waiting message of a conversation owns the next turn. Before the responder is
+// called it freezes every waiting message of the conversation into a `turns` row; one reply,
+// sent in reply to the newest, answers them all, and the others close `covered`. Every message
+// ends in one terminal state, and closing it releases the line for the next turn.
+import type { Knex } from 'knex';
+import type { Db } from '../db.js';
+import type { ReplyRequest } from '../reply/responder.js';
+import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
+import { markMessagesDone } from './outbox.js';
+
+export interface TurnRow {
+  id: number;
+  conversation_id: number;
+  head_message_id: number;
+  message_ids: number[];
+  reply_to_message_id: number;
+  state: 'open' | 'done' | 'failed';
+  outcome: string | null;
+  created_at: Date;
+  closed_at: Date | null;
+}
+
+declare module 'knex/types/tables.js' {
+  interface Tables {
+    turns: TurnRow;
+  }
+}
+
+type Tx = Db | Knex.Transaction;
+
+export interface TurnSettings {
+  debounceMs: number;
+  debounceMaxMs: number;
+  maxTurnWaitMs: number;
+}
+
+export type Claim =
+  /** The message already reached a terminal state. */
+  | { kind: 'closed'; status: InboundStatus }
+  /** Another message holds the line: wait (a signal may end the wait early), then ask again. */
+  | { kind: 'wait'; waitMs: number }
+  /** This message is the head, debouncing: more messages may join its turn. */
+  | { kind: 'debounce'; waitMs: number }
+  /** This message owns the turn. */
+  | { kind: 'turn'; turnId: number };
+
+/** The line moves: the next waiting message, if any, gets a hint. */
+export interface Released {
+  nextHeadId: number | null;
+}
+
+async function nextHead(trx: Tx, conversationId: number): Promise<number | null> {
+  const head = await trx('messages')
+    .where({ conversation_id: conversationId, status: 'received' })
+    .orderBy('sequence')
+    .first('id');
+  return head?.id ?? null;
+}
+
+/**
+ * Closes one message (a cancelled or given-up workflow, a superseded head). A turn it owned fails
+ * and its other messages wait again, to be answered by the next turn.
+ */
+async function closeMessage(
+  trx: Knex.Transaction,
+  messageId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released> {
+  const message = await trx('messages')
+    .where({ id: messageId, direction: 'inbound' })
+    .first('id', 'conversation_id', 'turn_id', 'status');
+  if (!message) return { nextHeadId: null };
+  if (message.conversation_id) {
+    await trx('conversations').where({ id: message.conversation_id }).forUpdate().first('id');
+  }
+  const now = new Date();
+  const closed = await trx('messages')
+    .where({ id: messageId, status: 'received' })
+    .update({ status, error, updated_at: now });
+  if (message.turn_id) {
+    const turn = await trx('turns').where({ id: message.turn_id, state: 'open' }).first();
+    if (turn && turn.head_message_id === messageId) {
+      await trx('turns').where({ id: turn.id }).update({ state: 'failed', outcome: status, closed_at: now });
+      await trx('messages')
+        .whereIn('id', turn.message_ids)
+        .where({ status: 'received' })
+        .update({ turn_id: null, updated_at: now });
+      await trx('messages')
+        .where({ turn_id: turn.id, direction: 'outbound' })
+        .whereNull('wamid')
+        .update({ status: 'failed', error: { reason: 'turn_released' }, updated_at: now });
+    }
+  }
+  await markMessagesDone(trx, [messageId]);
+  if (!message.conversation_id || closed === 0) return { nextHeadId: null };
+  await trx('conversations').where({ id: message.conversation_id }).update({ head_since: now, updated_at: now });
+  return { nextHeadId: await nextHead(trx, message.conversation_id) };
+}
+
+/** Closes every message of a turn: `replied` for the one the reply answers, `covered` for the rest. */
+async function closeTurn(
+  trx: Knex.Transaction,
+  turnId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released> {
+  const turn = await trx('turns').where({ id: turnId }).first();
+  if (!turn) throw new Error(`turn ${turnId} not found`);
+  await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first('id');
+  const now = new Date();
+  if (status === 'replied') {
+    await trx('messages')
+      .where({ id: turn.reply_to_message_id, status: 'received' })
+      .update({ status: 'replied', error: null, updated_at: now });
+    await trx('messages')
+      .whereIn('id', turn.message_ids)
+      .where({ status: 'received' })
+      .update({ status: 'covered', error: null, updated_at: now });
+  } else {
+    await trx('messages')
+      .whereIn('id', turn.message_ids)
+      .where({ status: 'received' })
+      .update({ status, error, updated_at: now });
+  }
+  if (turn.state === 'open') await trx('turns')
+    .where({ id: turnId })
+    .update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
+  await markMessagesDone(trx, turn.message_ids);
+  await trx('conversations').where({ id: turn.conversation_id }).update({ head_since: now, updated_at: now });
+  return { nextHeadId: await nextHead(trx, turn.conversation_id) };
+}
+
+export async function claimTurn(db: Db, messageId: number, settings: TurnSettings, now = new Date()): Promise<Claim> {
+  return db.transaction(async (trx) => {
+    const ref = await trx('messages').where({ id: messageId, direction: 'inbound' }).first('conversation_id');
+    if (!ref) throw new Error(`inbound message ${messageId} not found`);
+    if (!ref.conversation_id) {
+      const row = await trx('messages').where({ id: messageId }).first('status');
+      return { kind: 'closed', status: row!.status as InboundStatus };
+    }
+    const conversation = await trx('conversations').where({ id: ref.conversation_id }).forUpdate().first();
+    const message = (await trx('messages').where({ id: messageId }).first('status', 'turn_id', 'created_at'))!;
+    if (message.status !== 'received') return { kind: 'closed', status: message.status as InboundStatus };
+    if (message.turn_id) {
+      const own = await trx('turns')
+        .where({ id: message.turn_id, state: 'open', head_message_id: messageId })
+        .first('id');
+      if (own) return { kind: 'turn', turnId: own.id };
+    }
+    let headSince = conversation!.head_since.getTime();
+    for (;;) {
+      const head = await trx('messages')
+        .where({ conversation_id: ref.conversation_id, status: 'received' })
+        .orderBy('sequence')
+        .first('id', 'created_at');
+      if (!head || head.id === messageId) break;
+      const waited = now.getTime() - Math.max(headSince, head.created_at.getTime());
+      if (waited < settings.maxTurnWaitMs) return { kind: 'wait', waitMs: Math.min(5_000, settings.maxTurnWaitMs - waited + 50) };
+      // One broken message never holds a conversation: the head that waited too long gives way.
+      await closeMessage(trx, head.id, 'failed', { reason: 'superseded' });
+      headSince = now.getTime();
+    }
+    const waiting = await trx('messages')
+      .where({ conversation_id: ref.conversation_id, status: 'received' })
+      .whereNull('turn_id')
+      .orderBy('sequence')
+      .select('id', 'created_at');
+    if (waiting.length === 0) return { kind: 'closed', status: 'received' };
+    if (settings.debounceMs > 0) {
+      const newest = waiting[waiting.length - 1]!.created_at.getTime();
+      const until = Math.min(newest + settings.debounceMs, message.created_at.getTime() + settings.debounceMaxMs);
+      if (until > now.getTime()) return { kind: 'debounce', waitMs: until - now.getTime() };
+    }
+    const ids = waiting.map((w) => w.id);
+    const [turn] = await trx('turns')
+      .insert({ conversation_id: ref.conversation_id, head_message_id: messageId, message_ids: ids, reply_to_message_id: ids[ids.length - 1]! } as never)
+      .returning('id');
+    await trx('messages').whereIn('id', ids).update({ turn_id: turn!.id });
+    return { kind: 'turn', turnId: turn!.id };
+  });
+}
+
+export interface TurnContext {
+  turn: TurnRow;
+  request: ReplyRequest;
+  integrationId: string;
+}
+
+/** What a responder sees: the turn's messages in order, the newest last, and who the customer is. */
+export async function turnContext(db: Db, turnId: number): Promise<TurnContext> {
+  const turn = await db('turns').where({ id: turnId }).first();
+  if (!turn) throw new Error(`turn ${turnId} not found`);
+  const messages: MessageRow[] = await db('messages').whereIn('id', turn.message_ids).orderBy('sequence');
+  const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1]!;
+  const customer = newest.customer_id ? await db('customers').where({ id: newest.customer_id }).first() : undefined;
+  const phone = customer?.phone ?? newest.customer_wa_id ?? null;
+  return {
+    turn,
+    integrationId: newest.integration_id!,
+    request: {
+      businessId: newest.business_id!,
+      integrationId: newest.integration_id!,
+      phoneNumberId: newest.phone_number_id,
+      from: phone ?? customer?.bsuid ?? '',
+      customer: {
+        id: String(customer?.id ?? ''),
+        ...(phone ? { phone } : {}),
+        ...(customer?.bsuid ? { bsuid: customer.bsuid } : {}),
+        ...(customer?.username ? { username: customer.username } : {}),
+        ...(customer?.profile_name ? { name: customer.profile_name } : {}),
+      },
+      messageId: newest.wamid!,
+      type: newest.type,
+      text: newest.body,
+      timestamp: newest.sent_at.getTime(),
+      messages: messages.map((m) => ({ messageId: m.wamid!, type: m.type, text: m.body, timestamp: m.sent_at.getTime() })),
+    },
+  };
+}
+
+/** Writes the turn's reply draft once (the first answer wins if a responder call is retried). */
+export async function draftReply(db: Db, turnId: number, draft: { text: string; responder: string }): Promise<number> {
+  return db.transaction(async (trx) => {
+    const turn = (await trx('turns').where({ id: turnId }).first())!;
+    const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first())!;
+    const [row] = await trx('messages')
+      .insert({
+        direction: 'outbound',
+        integration_id: replyTo.integration_id,
+        business_id: replyTo.business_id,
+        phone_number_id: replyTo.phone_number_id,
+        customer_wa_id: replyTo.customer_wa_id,
+        customer_id: replyTo.customer_id,
+        conversation_id: replyTo.conversation_id,
+        type: 'text',
+        body: draft.text,
+        sent_at: new Date(),
+        status: 'pending',
+        in_reply_to: replyTo.id,
+        responder: draft.responder,
+        turn_id: turnId,
+        ordinal: 0,
+      } as never)
+      .onConflict(trx.raw(`(turn_id, ordinal) WHERE direction = 'outbound' AND turn_id IS NOT NULL`))
+      .ignore()
+      .returning('id');
+    if (row) return row.id;
+    const existing = await trx('messages').where({ turn_id: turnId, ordinal: 0, direction: 'outbound' }).first('id');
+    return existing!.id;
+  });
+}
+
+export type SendReservation =
+  | {
+      kind: 'send';
+      integrationId: string;
+      phoneNumberId: string;
+      to: string | null;
+      recipient: string | null;
+      replyTo: string | null;
+      text: string;
+    }
+  | { kind: 'done'; wamid: string; released: Released | null }
+  | { kind: 'wait' }
+  | { kind: 'closed'; status: InboundStatus; reason: string; released: Released | null };
+
+export interface SendSettings {
+  graceMs: number;
+  maxReplyLatenessMs: number;
+}
+
+/**
+ * Reserves the send of an outbound row: every check that decides whether it may go out, under
+ * the conversation's lock.
+ */
+export async function reserveSend(
+  db: Db,
+  outboundId: number,
+  settings: SendSettings,
+  now = new Date(),
+): Promise<SendReservation> {
+  return db.transaction(async (trx) => {
+    const ref = (await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id'))!;
+    const turn = (await trx('turns').where({ id: ref.turn_id! }).first())!;
+    const conversation = (await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first())!;
+    const row = (await trx('messages').where({ id: outboundId }).forUpdate().first())!;
+    const close = async (status: InboundStatus, reason: string): Promise<SendReservation> => {
+      await trx('messages')
+        .where({ id: outboundId })
+        .whereNull('wamid')
+        .update({ status: 'failed', error: { reason }, updated_at: now });
+      const released = turn.state === 'open' ? await closeTurn(trx, turn.id, status, { reason }) : null;
+      return { kind: 'closed', status, reason, released };
+    };
+    if (row.wamid) {
+      // Settled by a status carrying our row id, or recorded earlier.
+      const released = turn.state === 'open' ? await closeTurn(trx, turn.id, 'replied', null) : null;
+      return { kind: 'done', wamid: row.wamid, released };
+    }
+    if (turn.state !== 'open') return close('failed', 'turn_released');
+    const integration = await trx('channel_integrations')
+      .where({ id: row.integration_id! })
+      .first('is_active', 'state');
+    if (!integration?.is_active || integration.state !== 'active') {
+      return close('unanswered', integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
+    }
+    if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now)) return close('agent', 'bot_paused');
+    const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first('wamid', 'created_at'))!;
+    if (now.getTime() - replyTo.created_at.getTime() > settings.maxReplyLatenessMs) return close('unanswered', 'late');
+    if ((row.status === 'unknown' || row.status === 'sending') && row.attempt_started_at) {
+      // An attempt whose outcome is unknown is settled only by a status carrying this row's id
+      // (applied at intake, which sets the wamid above); after the grace it is sent again.
+      const since = row.status === 'unknown' ? row.updated_at : row.attempt_started_at;
+      if (now.getTime() - since.getTime() < settings.graceMs) return { kind: 'wait' };
+    }
+    const customer = await trx('customers').where({ id: conversation.customer_id }).first('phone', 'bsuid');
+    await trx('messages')
+      .where({ id: outboundId })
+      .update({ status: 'sending', attempt_started_at: now, updated_at: now });
+    return {
+      kind: 'send',
+      integrationId: row.integration_id!,
+      phoneNumberId: row.phone_number_id,
+      to: customer?.phone ?? row.customer_wa_id ?? null,
+      recipient: customer?.bsuid ?? null,
+      replyTo: replyTo.wamid,
+      text: row.body ?? '',
+    };
+  });
+}
+
+/** Meta accepted the send: record its id (forward only), apply statuses that beat us here, close the turn. */
+export async function completeSend(db: Db, outboundId: number, wamid: string): Promise<Released | null> {
+  return db.transaction(async (trx) => {
+    await lockWamid(trx, wamid);
+    const now = new Date();
+    await trx('messages')
+      .where({ id: outboundId })
+      .update({
+        wamid,
+        status: trx.raw(`CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE status END`),
+        error: null,
+        sent_at: now,
+        updated_at: now,
+      } as never);
+    await applyEarlyStatuses(trx, wamid);
+    const row = (await trx('messages').where({ id: outboundId }).first('turn_id'))!;
+    const turn = await trx('turns').where({ id: row.turn_id! }).first('state');
+    return turn?.state === 'open' ? closeTurn(trx, row.turn_id!, 'replied', null) : null;
+  });
+}
+
+/** The send failed: `rejected`/`not_sent` certainly did not go out; `unknown` may have. */
+export async function releaseSend(
+  db: Db,
+  outboundId: number,
+  outcome: 'rejected' | 'not_sent' | 'unknown',
+  error: Record<string, unknown>,
+): Promise<void> {
+  await db('messages')
+    .where({ id: outboundId })
+    .whereNull('wamid')
+    .update({ status: outcome === 'unknown' ? 'unknown' : 'pending', error, updated_at: new Date() });
+}
+
+/** The turn will not be answered: the outbound row (if any) and every message of the turn record why. */
+export async function abandonTurn(
+  db: Db,
+  turnId: number,
+  status: InboundStatus,
+  error: Record<string, unknown>,
+): Promise<Released | null> {
+  return db.transaction(async (trx) => {
+    await trx('messages')
+      .where({ turn_id: turnId, direction: 'outbound' })
+      .whereNull('wamid')
+      .update({ status: 'failed', error, updated_at: new Date() });
+    const turn = await trx('turns').where({ id: turnId }).first('state');
+    return turn?.state === 'open' ? closeTurn(trx, turnId, status, error) : null;
+  });
+}
+
+export async function closeInboundMessage(
+  db: Db,
+  messageId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released> {
+  return db.transaction((trx) => closeMessage(trx, messageId, status, error));
+}
+
+export interface LineStats {
+  waitingTurns: number;
+  oldestHeadWaitSeconds: number;
+}
+
+/** Conversations with a message waiting, and how long the longest-waiting head has waited. */
+export async function lineStats(db: Db): Promise<LineStats> {
+  const result = await db.raw(`
+    SELECT count(*)::int AS waiting, COALESCE(EXTRACT(EPOCH FROM now() - min(since)), 0)::float AS oldest FROM (
+      SELECT GREATEST(c.head_since, min(m.created_at)) AS since
+      FROM messages m JOIN conversations c ON c.id = m.conversation_id
+      WHERE m.status = 'received' AND m.direction = 'inbound'
+      GROUP BY c.id, c.head_since
+    ) heads`);
+  const row = result.rows[0] as { waiting: number; oldest: number } | undefined;
+  return { waitingTurns: row?.waiting ?? 0, oldestHeadWaitSeconds: row?.oldest ?? 0 };
+}

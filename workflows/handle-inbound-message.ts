@@ -1,0 +1,133 @@
+// HandleInboundMessage: one per stored inbound message, id `message/<row id>`, input the row id
+// only. Intake already stored the message (and its place in the conversation) in PostgreSQL;
+// this waits for the message's turn, answers the turn once, and closes every message of it.
+// The common path runs as local activities inside one workflow task.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
+import { TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
+import type { CallTimeouts } from '../src/temporal/timeouts.js';
+import { db, graphCall, responderCall } from './policies.js';
+
+export type HandleInboundResult = { outcome: string; reason?: string };
+
+const turnReleased = defineSignal(TURN_RELEASED_SIGNAL);
+
+function markRead(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+  } as const;
+}
+function quickSend(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
+  } as const;
+}
+// Sending retries through Meta outages and rate limits for hours; the lateness limit bounds it.
+function durableSend(timeouts: CallTimeouts) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    scheduleToCloseTimeout: '6h',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
+  } as const;
+}
+
+const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage } = db;
+
+export async function handleInboundMessage(messageId: number): Promise<HandleInboundResult> {
+  let nudged = false;
+  setHandler(turnReleased, () => {
+    nudged = true;
+  });
+  const start = await openInbound({ messageId });
+  if (start.kind === 'closed') return { outcome: start.status };
+  const { timeouts } = start;
+  const read = proxyLocalActivities<Activities>(markRead(timeouts))
+    .markInboundRead({ messageId })
+    .catch((error: unknown) => log.warn('mark as read failed', { error: String(error) }));
+  try {
+    for (;;) {
+      const claim = await claimTurn({ messageId });
+      if (claim.kind === 'closed') return { outcome: claim.status };
+      if (claim.kind === 'turn') {
+        const result = await answerTurn(claim.turnId, start.responder, timeouts);
+        await read;
+        return result;
+      }
+      if (claim.kind === 'debounce') {
+        await sleep(claim.waitMs);
+        continue;
+      }
+      // Another message holds the line: a signal is a hint, the next claim reads the truth.
+      await condition(() => nudged, claim.waitMs);
+      nudged = false;
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // Cancelled by a disconnect: the message stays stored, closed unanswered, its turn released.
+    await CancellationScope.nonCancellable(() => closeInboundMessage({ messageId, status: 'unanswered', reason: 'integration_disconnected' }));
+    return { outcome: 'unanswered', reason: 'integration_disconnected' };
+  }
+}
+
+async function answerTurn(turnId: number, responder: 'rules' | 'http', timeouts: CallTimeouts): Promise<HandleInboundResult> {
+  let drafted: Drafted;
+  if (responder === 'http') {
+    try {
+      drafted = await proxyActivities<Activities>(responderCall(timeouts)).respondByHttp({ turnId });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // The AI brain is down or refuses: the customer still gets the business's auto-reply.
+      log.warn('reply service failed; answering with the auto-reply', { error: String(error) });
+      drafted = await respondByRules({ turnId, fallback: true });
+    }
+  } else {
+    drafted = await respondByRules({ turnId });
+  }
+  if (drafted.kind === 'no_reply') return { outcome: 'no_reply' };
+
+  const sendNow = proxyLocalActivities<Activities>(quickSend(timeouts)).sendTurnReply;
+  const sendDurably = proxyActivities<Activities>(durableSend(timeouts)).sendTurnReply;
+  let durable = false;
+  let pause = 250;
+  for (;;) {
+    let result: TurnSendOutcome;
+    try {
+      result = durable ? await sendDurably({ outboundId: drafted.outboundId }) : await sendNow({ outboundId: drafted.outboundId });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      if (!durable) {
+        log.info('quick send failed; retrying durably', { error: String(error) });
+        durable = true;
+        continue;
+      }
+      // Retries ran out (Meta down for hours): record why, so nothing fails silently.
+      const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
+      await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail: reason });
+      return { outcome: 'failed', reason: 'send_gave_up' };
+    }
+    if (result.outcome === 'replied') {
+      // Meta accepted it while PostgreSQL was away: its id is in our history; record it now.
+      if (result.unrecorded) await recordTurnSent({ outboundId: drafted.outboundId, wamid: result.unrecorded.wamid });
+      return { outcome: 'replied' };
+    }
+    if (result.outcome === 'closed') return { outcome: result.status, reason: result.reason };
+    // An earlier attempt's outcome is unknown: wait for the status that settles it, or the grace.
+    await sleep(pause);
+    pause = Math.min(pause * 2, 10_000);
+  }
+}
