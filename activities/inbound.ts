@@ -25,7 +25,8 @@ import { toActivityFailure } from '../src/temporal/failures.js';
 import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
 import type { ActivityDeps } from './deps.js';
 
-export type InboundStart = { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
+export type InboundStart =
+  { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
 
 export type Drafted = { kind: 'drafted'; outboundId: number } | { kind: 'no_reply' };
 
@@ -35,7 +36,10 @@ export type TurnSendOutcome =
   | { outcome: 'closed'; status: string; reason: string };
 
 export function createInboundActivities({ db, config, temporal, metrics, graph }: ActivityDeps) {
-  const http = config.reply.webhookUrl && config.reply.webhookSecret ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs) : undefined;
+  const http =
+    config.reply.webhookUrl && config.reply.webhookSecret
+      ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs)
+      : undefined;
 
   /** A hint to the next message in line: the truth stays in PostgreSQL, so a lost signal only costs a poll. */
   async function nudge(released: Released | null | undefined): Promise<void> {
@@ -61,7 +65,12 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       const message = await db('messages')
         .where({ id: input.messageId, direction: 'inbound' })
         .first('status', 'type', 'content', 'integration_id');
-      if (!message) throw ApplicationFailure.create({ type: 'message_not_found', message: `message ${input.messageId} is not stored`, nonRetryable: true });
+      if (!message)
+        throw ApplicationFailure.create({
+          type: 'message_not_found',
+          message: `message ${input.messageId} is not stored`,
+          nonRetryable: true,
+        });
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
       const integration = message.integration_id
         ? await db('channel_integrations').where({ id: message.integration_id }).first('is_active', 'state', 'settings')
@@ -76,10 +85,12 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       if (message.type === 'reaction') {
         const reaction = message.content?.reaction as { message_id?: unknown } | undefined;
         // A reaction to one of our own messages needs no answer.
-        if (typeof reaction?.message_id === 'string' && (await isOurMessage(db, reaction.message_id))) return close('no_reply', 'no_reply_needed');
+        if (typeof reaction?.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))
+          return close('no_reply', 'no_reply_needed');
       }
       const settings = integration.settings ?? {};
-      const wantsHttp = settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
+      const wantsHttp =
+        settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
       return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
     },
 
@@ -110,18 +121,31 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       const { request, integrationId } = await turnContext(db, input.turnId);
       const integration = await db('channel_integrations').where({ id: integrationId }).first('settings');
       const text = integration?.settings?.autoReplyText ?? config.reply.defaultText;
-      return draft(input.turnId, await new RulesResponder(text).reply(request), input.fallback ? 'rules_fallback' : 'rules');
+      return draft(
+        input.turnId,
+        await new RulesResponder(text).reply(request),
+        input.fallback ? 'rules_fallback' : 'rules',
+      );
     },
 
     async respondByHttp(input: { turnId: number }): Promise<Drafted> {
-      if (!http) throw ApplicationFailure.create({ type: 'responder_not_configured', message: 'REPLY_WEBHOOK_URL is not set', nonRetryable: true });
+      if (!http)
+        throw ApplicationFailure.create({
+          type: 'responder_not_configured',
+          message: 'REPLY_WEBHOOK_URL is not set',
+          nonRetryable: true,
+        });
       const { request } = await turnContext(db, input.turnId);
       let reply: Reply | null;
       try {
         reply = await http.reply(request);
       } catch (error) {
         if (error instanceof ReplyServiceError) {
-          throw ApplicationFailure.create({ type: 'responder_failed', message: error.message, nonRetryable: !error.retryable });
+          throw ApplicationFailure.create({
+            type: 'responder_failed',
+            message: error.message,
+            nonRetryable: !error.retryable,
+          });
         }
         throw error;
       }
@@ -134,7 +158,10 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
      * outcome is settled by the status that echoes it.
      */
     async sendTurnReply(input: { outboundId: number }): Promise<TurnSendOutcome> {
-      const reservation = await reserveSend(db, input.outboundId, { graceMs: config.reply.unknownOutcomeGraceMs, maxReplyLatenessMs: config.reply.maxReplyLatenessMs });
+      const reservation = await reserveSend(db, input.outboundId, {
+        graceMs: config.reply.unknownOutcomeGraceMs,
+        maxReplyLatenessMs: config.reply.maxReplyLatenessMs,
+      });
       if (reservation.kind === 'wait') return { outcome: 'wait' };
       if (reservation.kind === 'done') {
         await nudge(reservation.released);
@@ -165,7 +192,12 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         }));
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
-        const detail = { operation: error.operation, status: error.status ?? null, code: error.code ?? null, message: error.message };
+        const detail = {
+          operation: error.operation,
+          status: error.status ?? null,
+          code: error.code ?? null,
+          message: error.message,
+        };
         if (error.kind === 'transient') {
           await releaseSend(db, input.outboundId, error.outcome, { ...detail, reason: 'meta_error' });
           throw toActivityFailure(error);
@@ -194,12 +226,26 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       await nudge(await completeSend(db, input.outboundId, input.wamid));
     },
 
-    async abandonTurn(input: { turnId: number; status: 'failed' | 'unanswered'; reason: string; detail?: string }): Promise<void> {
-      await nudge(await abandonTurn(db, input.turnId, input.status, { reason: input.reason, ...(input.detail ? { detail: input.detail } : {}) }));
+    async abandonTurn(input: {
+      turnId: number;
+      status: 'failed' | 'unanswered';
+      reason: string;
+      detail?: string;
+    }): Promise<void> {
+      await nudge(
+        await abandonTurn(db, input.turnId, input.status, {
+          reason: input.reason,
+          ...(input.detail ? { detail: input.detail } : {}),
+        }),
+      );
     },
 
     /** Closes one message (a disconnect cancelled its workflow); a turn it held is released. */
-    async closeInboundMessage(input: { messageId: number; status: 'unanswered' | 'failed'; reason: string }): Promise<void> {
+    async closeInboundMessage(input: {
+      messageId: number;
+      status: 'unanswered' | 'failed';
+      reason: string;
+    }): Promise<void> {
       await nudge(await closeInboundMessage(db, input.messageId, input.status, { reason: input.reason }));
     },
   };

@@ -17,8 +17,17 @@ export function createActivities(deps: ActivityDeps) {
     /** sendReply, counted by outcome for the worker's metrics. */
     async sendReply(input: Parameters<typeof meta.sendReply>[0]) {
       const result = await meta.sendReply(input);
-      log.info('reply step done', { integrationId: input.integrationId, inboundId: input.inboundId, outcome: result.outcome });
-      if (result.outcome !== 'wait') deps.metrics.messageOutcome(result.outcome === 'replied' ? 'replied' : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`);
+      log.info('reply step done', {
+        integrationId: input.integrationId,
+        inboundId: input.inboundId,
+        outcome: result.outcome,
+      });
+      if (result.outcome !== 'wait')
+        deps.metrics.messageOutcome(
+          result.outcome === 'replied'
+            ? 'replied'
+            : `${result.outcome}:${result.outcome === 'failed' ? 'meta_error' : result.reason}`,
+        );
       return result;
     },
     ...createReplyActivities(deps),

@@ -1,6 +1,10 @@
 // Inputs and results of the message activities.
 export type InboundDecision =
-  | { action: 'stop'; messageId: number; reason: 'ignored' | 'already_handled' | 'needs_reauth' | 'outside_24h_window' | 'no_reply_needed' }
+  | {
+      action: 'stop';
+      messageId: number;
+      reason: 'ignored' | 'already_handled' | 'needs_reauth' | 'outside_24h_window' | 'no_reply_needed';
+    }
   | {
       action: 'reply';
       messageId: number;

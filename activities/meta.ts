@@ -5,7 +5,13 @@ import { GraphError } from '../src/meta/graph-errors.js';
 import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
-import { markNeedsReauth, readIntegrationToken, storeIntegrationToken, wabaUsedByOthers, type DiscoveredAccount } from '../src/store/integrations.js';
+import {
+  markNeedsReauth,
+  readIntegrationToken,
+  storeIntegrationToken,
+  wabaUsedByOthers,
+  type DiscoveredAccount,
+} from '../src/store/integrations.js';
 import { FailureType, graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
@@ -59,7 +65,12 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         } catch (error) {
           // Meta answers an unknown or malformed code with a bare 100: for the person it is an
           // expired authorization (36008, a redirect_uri mismatch, stays our configuration error).
-          if (error instanceof GraphError && error.kind === 'invalid' && error.code === 100 && error.subcode !== 36008) {
+          if (
+            error instanceof GraphError &&
+            error.kind === 'invalid' &&
+            error.code === 100 &&
+            error.subcode !== 36008
+          ) {
             throw fail('code_expired', error.summary);
           }
           throw error;
@@ -92,9 +103,19 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const token = await stagedToken(input.connectId);
       return graphActivity(async () => {
         const debug: DebugToken = await graph.debugToken(token);
-        if (!debug.is_valid) throw fail('permission_denied', `Meta reports the new token as invalid (${debug.error?.code ?? 'no code'})`);
-        let wabaIds = [...new Set((debug.granular_scopes ?? []).filter((s) => WABA_SCOPES.has(s.scope)).flatMap((s) => s.target_ids ?? []))];
-        let wabas: Array<{ id: string; name?: string | undefined; currency?: string | undefined; timezone_id?: string | undefined }>;
+        if (!debug.is_valid)
+          throw fail('permission_denied', `Meta reports the new token as invalid (${debug.error?.code ?? 'no code'})`);
+        let wabaIds = [
+          ...new Set(
+            (debug.granular_scopes ?? []).filter((s) => WABA_SCOPES.has(s.scope)).flatMap((s) => s.target_ids ?? []),
+          ),
+        ];
+        let wabas: Array<{
+          id: string;
+          name?: string | undefined;
+          currency?: string | undefined;
+          timezone_id?: string | undefined;
+        }>;
         if (wabaIds.length > 0) {
           wabas = await Promise.all(wabaIds.map((id) => graph.getWaba(token, id)));
         } else {
@@ -107,7 +128,8 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
           wabaIds = wabas.map((w) => w.id);
         }
         if (input.hints?.wabaId) {
-          if (!wabaIds.includes(input.hints.wabaId)) throw fail('permission_denied', 'the account from the signup session is not visible to the token');
+          if (!wabaIds.includes(input.hints.wabaId))
+            throw fail('permission_denied', 'the account from the signup session is not visible to the token');
           wabas = wabas.filter((w) => w.id === input.hints!.wabaId);
         }
         const accounts: DiscoveredAccount[] = [];
@@ -121,10 +143,14 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
             phoneNumbers: numbers.map(toDiscoveredNumber),
           });
         }
-        if (input.hints?.phoneNumberId && !accounts.some((a) => a.phoneNumbers.some((n) => n.phoneNumberId === input.hints!.phoneNumberId))) {
+        if (
+          input.hints?.phoneNumberId &&
+          !accounts.some((a) => a.phoneNumbers.some((n) => n.phoneNumberId === input.hints!.phoneNumberId))
+        ) {
           throw fail('permission_denied', 'the phone number from the signup session is not visible to the token');
         }
-        if (!accounts.some((a) => a.phoneNumbers.length > 0)) throw fail('no_whatsapp_account', 'no WhatsApp Business account with a phone number was granted');
+        if (!accounts.some((a) => a.phoneNumbers.length > 0))
+          throw fail('no_whatsapp_account', 'no WhatsApp Business account with a phone number was granted');
         return { metaUserId: debug.user_id ?? null, tokenType: debug.type ?? 'USER', accounts };
       });
     },
@@ -148,10 +174,14 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
      * Tells Meta to stop sending this integration's webhooks, for each account no other active
      * integration uses. A token Meta no longer accepts cannot unsubscribe: nothing more to do then.
      */
-    async unsubscribeIntegration(input: { integrationId: string }): Promise<{ unsubscribed: string[]; skipped: string[] }> {
+    async unsubscribeIntegration(input: {
+      integrationId: string;
+    }): Promise<{ unsubscribed: string[]; skipped: string[] }> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       const result = { unsubscribed: [] as string[], skipped: [] as string[] };
-      const accounts = await db('whatsapp_business_accounts').where({ integration_id: input.integrationId }).select('waba_id');
+      const accounts = await db('whatsapp_business_accounts')
+        .where({ integration_id: input.integrationId })
+        .select('waba_id');
       for (const { waba_id: wabaId } of accounts) {
         if (!token || (await wabaUsedByOthers(db, wabaId, input.integrationId))) {
           result.skipped.push(wabaId);
@@ -196,7 +226,10 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
      * Tries one fb_exchange_token for a token about to expire. Meta documents no way to extend a
      * long-lived token, so the answer may keep the old expiry: the caller then reports `expiring`.
      */
-    async refreshLongLivedToken(input: { integrationId: string; currentExpiresAt: string }): Promise<{ extended: boolean; expiresAt: string }> {
+    async refreshLongLivedToken(input: {
+      integrationId: string;
+      currentExpiresAt: string;
+    }): Promise<{ extended: boolean; expiresAt: string }> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       if (!token) throw fail('integration_inactive', 'the integration has no token any more');
       const answer = await graphActivity(() => graph.exchangeForLongLived(token));
@@ -204,7 +237,10 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const current = new Date(input.currentExpiresAt);
       // Only a token that really lives longer replaces the stored one.
       if (newExpiry === null || newExpiry.getTime() > current.getTime() + 60_000) {
-        await storeIntegrationToken(db, keyring, input.integrationId, { value: answer.access_token, expiresAt: newExpiry });
+        await storeIntegrationToken(db, keyring, input.integrationId, {
+          value: answer.access_token,
+          expiresAt: newExpiry,
+        });
         return { extended: true, expiresAt: (newExpiry ?? current).toISOString() };
       }
       return { extended: false, expiresAt: current.toISOString() };
@@ -235,20 +271,31 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       const result = { restored: [] as string[], ok: [] as string[] };
       if (!token) return result;
-      const accounts = await db('whatsapp_business_accounts').where({ integration_id: input.integrationId, is_active: true });
+      const accounts = await db('whatsapp_business_accounts').where({
+        integration_id: input.integrationId,
+        is_active: true,
+      });
       for (const account of accounts) {
         const subscribed = await graphActivity(() => graph.isAppSubscribed(token, account.waba_id));
         const now = new Date();
         if (subscribed) {
           result.ok.push(account.waba_id);
-          await db('whatsapp_business_accounts').where({ id: account.id }).update({ subscription_checked_at: now, ...(account.subscription_state === 'unknown' ? { subscription_state: 'subscribed' } : {}) });
+          await db('whatsapp_business_accounts')
+            .where({ id: account.id })
+            .update({
+              subscription_checked_at: now,
+              ...(account.subscription_state === 'unknown' ? { subscription_state: 'subscribed' } : {}),
+            });
           continue;
         }
         await graphActivity(() => graph.subscribeApp(token, account.waba_id));
         result.restored.push(account.waba_id);
-        await db('whatsapp_business_accounts')
-          .where({ id: account.id })
-          .update({ subscription_state: 'restored', subscribed_at: now, subscription_checked_at: now, updated_at: now });
+        await db('whatsapp_business_accounts').where({ id: account.id }).update({
+          subscription_state: 'restored',
+          subscribed_at: now,
+          subscription_checked_at: now,
+          updated_at: now,
+        });
       }
       return result;
     },
@@ -272,7 +319,9 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
      * the order the customer wrote.
      */
     async sendReply(input: SendReplyInput): Promise<SendOutcome> {
-      const integration = await db('channel_integrations').where({ id: input.integrationId }).first('is_active', 'state');
+      const integration = await db('channel_integrations')
+        .where({ id: input.integrationId })
+        .first('is_active', 'state');
       if (!integration?.is_active || integration.state !== 'active') {
         const reason = integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive';
         await abandonReply(db, null, input.inboundId, 'unanswered', { reason });
@@ -292,21 +341,37 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       }
       let messageId: string;
       try {
-        ({ messageId } = await graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo }));
+        ({ messageId } = await graph.sendText(token, input.phoneNumberId, {
+          to: input.to,
+          body: input.text,
+          replyTo: input.replyTo,
+        }));
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
-        const detail = { reason: 'meta_error', operation: error.operation, status: error.status ?? null, code: error.code ?? null, message: error.message };
+        const detail = {
+          reason: 'meta_error',
+          operation: error.operation,
+          status: error.status ?? null,
+          code: error.code ?? null,
+          message: error.message,
+        };
         if (error.kind === 'transient') {
           await releaseReply(db, reservation.replyId, error.outcome, detail);
           throw toActivityFailure(error);
         }
         if (error.kind === 'reauth') {
           await markNeedsReauth(db, input.integrationId, error.summary);
-          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { ...detail, reason: 'needs_reauth' });
+          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', {
+            ...detail,
+            reason: 'needs_reauth',
+          });
           return { outcome: 'unanswered', reason: 'needs_reauth' };
         }
         if (error.kind === 'window_closed') {
-          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { ...detail, reason: 'outside_24h_window' });
+          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', {
+            ...detail,
+            reason: 'outside_24h_window',
+          });
           return { outcome: 'unanswered', reason: 'outside_24h_window' };
         }
         await abandonReply(db, reservation.replyId, input.inboundId, 'failed', detail);
@@ -318,7 +383,11 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         await completeReply(db, reservation.replyId, input.inboundId, messageId);
         return { outcome: 'replied', wamid: messageId };
       } catch {
-        return { outcome: 'replied', wamid: messageId, unrecorded: { replyId: reservation.replyId, inboundId: input.inboundId } };
+        return {
+          outcome: 'replied',
+          wamid: messageId,
+          unrecorded: { replyId: reservation.replyId, inboundId: input.inboundId },
+        };
       }
     },
 

@@ -7,19 +7,31 @@ import { RulesResponder } from '../src/reply/rules.js';
 import type { ActivityDeps } from './deps.js';
 
 export function createReplyActivities({ config }: ActivityDeps) {
-  const http = config.reply.webhookUrl && config.reply.webhookSecret ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs) : undefined;
+  const http =
+    config.reply.webhookUrl && config.reply.webhookSecret
+      ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs)
+      : undefined;
   return {
     async replyByRules(input: { request: ReplyRequest; autoReplyText: string }): Promise<Reply | null> {
       return new RulesResponder(input.autoReplyText).reply(input.request);
     },
 
     async replyByHttp(input: { request: ReplyRequest }): Promise<Reply | null> {
-      if (!http) throw ApplicationFailure.create({ type: 'responder_not_configured', message: 'REPLY_WEBHOOK_URL is not set', nonRetryable: true });
+      if (!http)
+        throw ApplicationFailure.create({
+          type: 'responder_not_configured',
+          message: 'REPLY_WEBHOOK_URL is not set',
+          nonRetryable: true,
+        });
       try {
         return await http.reply(input.request);
       } catch (error) {
         if (error instanceof ReplyServiceError) {
-          throw ApplicationFailure.create({ type: 'responder_failed', message: error.message, nonRetryable: !error.retryable });
+          throw ApplicationFailure.create({
+            type: 'responder_failed',
+            message: error.message,
+            nonRetryable: !error.retryable,
+          });
         }
         throw error;
       }

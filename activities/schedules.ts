@@ -15,7 +15,12 @@ export function createScheduleActivities({ temporal, config, db, log }: Activity
       const context = Context.current();
       const report = await reconcileSchedules(db, temporal, config, { progress: () => context.heartbeat() });
       log.info(
-        { created: report.created.length, removed: report.removed.length, purged: report.purged, active: report.active },
+        {
+          created: report.created.length,
+          removed: report.removed.length,
+          purged: report.purged,
+          active: report.active,
+        },
         'reconcile done',
       );
       return report;

@@ -3,11 +3,22 @@ import { hostname } from 'node:os';
 import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
-import { markNeedsReauth, NumberInUseError, numbersActiveElsewhere, persistConnectedIntegration } from '../src/store/integrations.js';
+import {
+  markNeedsReauth,
+  NumberInUseError,
+  numbersActiveElsewhere,
+  persistConnectedIntegration,
+} from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
 import type { AccountEvent, InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
 import { applyAccountEvent, type AccountEventEffect } from '../src/store/account-events.js';
-import { isOurMessage, recordStatuses, setInboundStatus, storeInboundMessage, type InboundStatus } from '../src/store/messages.js';
+import {
+  isOurMessage,
+  recordStatuses,
+  setInboundStatus,
+  storeInboundMessage,
+  type InboundStatus,
+} from '../src/store/messages.js';
 import type { Discovery } from './connect-types.js';
 import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
@@ -18,7 +29,11 @@ const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome']);
 
 const numberInUse = () =>
-  ApplicationFailure.create({ type: 'number_in_use', message: 'a granted phone number is active under another business', nonRetryable: true });
+  ApplicationFailure.create({
+    type: 'number_in_use',
+    message: 'a granted phone number is active under another business',
+    nonRetryable: true,
+  });
 
 export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
   return {
@@ -52,7 +67,11 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
         // A retry after a successful persist: the staging rows are gone, the integration is there.
         const done = await db('connect_attempts').where({ workflow_id: input.connectId }).first('integration_id');
         if (done?.integration_id) return { integrationId: done.integration_id };
-        throw ApplicationFailure.create({ type: 'internal_error', message: 'no staged token to persist', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'internal_error',
+          message: 'no staged token to persist',
+          nonRetryable: true,
+        });
       }
       try {
         const result = await persistConnectedIntegration(db, config.keyring, {
@@ -64,7 +83,9 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
           registeredNumberIds: input.registeredNumberIds,
           expiryThresholdDays: config.tokens.expiryThresholdDays,
         });
-        await db('connect_attempts').where({ workflow_id: input.connectId }).update({ integration_id: result.integrationId });
+        await db('connect_attempts')
+          .where({ workflow_id: input.connectId })
+          .update({ integration_id: result.integrationId });
         await dropStaged(db, input.connectId);
         log.info('integration persisted', {
           businessId: input.businessId,
@@ -98,7 +119,11 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       } catch (error) {
         // A data exception (class 22) will fail the same way on every retry: say so once.
         if (String((error as { code?: unknown }).code ?? '').startsWith('22')) {
-          throw ApplicationFailure.create({ type: 'unstorable_message', message: `PostgreSQL refused the message: ${(error as Error).message}`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: 'unstorable_message',
+            message: `PostgreSQL refused the message: ${(error as Error).message}`,
+            nonRetryable: true,
+          });
         }
         throw error;
       }
@@ -120,12 +145,18 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       if (message.type === 'reaction') {
         const reaction = message.content.reaction as { message_id?: unknown; emoji?: unknown } | undefined;
         // A removed reaction, or a reaction to one of our own messages, needs no answer.
-        if (!reaction?.emoji || (typeof reaction.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))) {
+        if (
+          !reaction?.emoji ||
+          (typeof reaction.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))
+        ) {
           return stop('no_reply_needed', 'no_reply');
         }
       }
       const settings = stored.integration.settings ?? {};
-      const responder = settings.responder === 'http' || (settings.responder === undefined && config.reply.webhookUrl) ? 'http' : 'rules';
+      const responder =
+        settings.responder === 'http' || (settings.responder === undefined && config.reply.webhookUrl)
+          ? 'http'
+          : 'rules';
       return {
         action: 'reply',
         messageId,
@@ -136,7 +167,11 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       };
     },
 
-    async closeInbound(input: { messageId: number; status: InboundStatus; error?: Record<string, unknown> }): Promise<void> {
+    async closeInbound(input: {
+      messageId: number;
+      status: InboundStatus;
+      error?: Record<string, unknown>;
+    }): Promise<void> {
       await setInboundStatus(db, input.messageId, input.status, input.error ?? null);
     },
 
@@ -161,7 +196,9 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
         .where({ id: input.integrationId, is_active: true })
         .update({
           token_health: input.health,
-          ...(input.expiresAt !== undefined ? { token_expires_at: input.expiresAt === null ? null : new Date(input.expiresAt) } : {}),
+          ...(input.expiresAt !== undefined
+            ? { token_expires_at: input.expiresAt === null ? null : new Date(input.expiresAt) }
+            : {}),
           token_checked_at: now,
           token_last_error: null,
           updated_at: now,
@@ -173,13 +210,18 @@ export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
       const now = new Date();
       await db('channel_integrations')
         .where({ id: input.integrationId })
-        .update({ token_checked_at: now, token_last_error: `check failed: ${input.reason}`.slice(0, 500), updated_at: now });
+        .update({
+          token_checked_at: now,
+          token_last_error: `check failed: ${input.reason}`.slice(0, 500),
+          updated_at: now,
+        });
     },
 
     /** Applies one of Meta's account events, once (see src/store/account-events.ts). */
     async recordAccountEvent(event: AccountEvent): Promise<AccountEventEffect> {
       const effect = await applyAccountEvent(db, event);
-      if (effect.kind !== 'duplicate') log.info('account event recorded', { wabaId: event.wabaId, field: event.field, effect: effect.kind });
+      if (effect.kind !== 'duplicate')
+        log.info('account event recorded', { wabaId: event.wabaId, field: event.field, effect: effect.kind });
       return effect;
     },
 

@@ -35,7 +35,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`CREATE UNIQUE INDEX idx_channel_integrations_business_whatsapp
     ON channel_integrations (business_id, channel)
     WHERE channel = 'whatsapp' AND is_active = true`);
-  await knex.raw('CREATE INDEX idx_channel_integrations_business ON channel_integrations (business_id, channel, created_at DESC)');
+  await knex.raw(
+    'CREATE INDEX idx_channel_integrations_business ON channel_integrations (business_id, channel, created_at DESC)',
+  );
 
   // One row per run of the SelfCheck workflow: proof that a worker reached PostgreSQL.
   await knex.schema.createTable('self_checks', (t) => {

@@ -27,9 +27,13 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw(`ALTER TABLE messages ADD CONSTRAINT messages_direction_check CHECK (direction IN ('inbound', 'outbound'))`);
+  await knex.raw(
+    `ALTER TABLE messages ADD CONSTRAINT messages_direction_check CHECK (direction IN ('inbound', 'outbound'))`,
+  );
   await knex.raw('CREATE UNIQUE INDEX idx_messages_wamid ON messages (wamid) WHERE wamid IS NOT NULL');
-  await knex.raw('CREATE UNIQUE INDEX idx_messages_in_reply_to ON messages (in_reply_to) WHERE in_reply_to IS NOT NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX idx_messages_in_reply_to ON messages (in_reply_to) WHERE in_reply_to IS NOT NULL',
+  );
   await knex.raw('CREATE INDEX idx_messages_conversation ON messages (phone_number_id, customer_wa_id, sent_at, id)');
   await knex.raw('CREATE INDEX idx_messages_business_created ON messages (business_id, created_at DESC, id DESC)');
 
@@ -45,7 +49,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('received_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['wamid', 'status'], { constraintName: 'message_statuses_pkey' });
   });
-  await knex.raw('CREATE INDEX idx_message_statuses_recipient ON message_statuses (phone_number_id, recipient_id, occurred_at)');
+  await knex.raw(
+    'CREATE INDEX idx_message_statuses_recipient ON message_statuses (phone_number_id, recipient_id, occurred_at)',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

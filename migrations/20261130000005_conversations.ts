@@ -17,9 +17,15 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('ALTER TABLE customers ADD CONSTRAINT customers_identity_check CHECK (bsuid IS NOT NULL OR phone IS NOT NULL)');
-  await knex.raw('CREATE UNIQUE INDEX idx_customers_business_bsuid ON customers (business_id, bsuid) WHERE bsuid IS NOT NULL');
-  await knex.raw('CREATE UNIQUE INDEX idx_customers_business_phone ON customers (business_id, phone) WHERE phone IS NOT NULL');
+  await knex.raw(
+    'ALTER TABLE customers ADD CONSTRAINT customers_identity_check CHECK (bsuid IS NOT NULL OR phone IS NOT NULL)',
+  );
+  await knex.raw(
+    'CREATE UNIQUE INDEX idx_customers_business_bsuid ON customers (business_id, bsuid) WHERE bsuid IS NOT NULL',
+  );
+  await knex.raw(
+    'CREATE UNIQUE INDEX idx_customers_business_phone ON customers (business_id, phone) WHERE phone IS NOT NULL',
+  );
 
   await knex.schema.createTable('conversations', (t) => {
     t.bigIncrements('id').primary();
@@ -106,7 +112,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('last_error');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('CREATE INDEX idx_workflow_starts_due ON workflow_starts (task_queue, available_at) WHERE done_at IS NULL');
+  await knex.raw(
+    'CREATE INDEX idx_workflow_starts_due ON workflow_starts (task_queue, available_at) WHERE done_at IS NULL',
+  );
   await knex.raw('CREATE INDEX idx_workflow_starts_message ON workflow_starts (message_id) WHERE done_at IS NULL');
   await knex.raw(
     'CREATE INDEX idx_workflow_starts_business_active ON workflow_starts (business_id) WHERE done_at IS NULL AND started_at IS NOT NULL',
@@ -170,7 +178,9 @@ export async function down(knex: Knex): Promise<void> {
   // Rows written for username users have no phone; they cannot go back to a NOT NULL column.
   await knex.raw(`DELETE FROM messages WHERE customer_wa_id IS NULL`);
   await knex.raw('ALTER TABLE messages ALTER COLUMN customer_wa_id SET NOT NULL');
-  await knex.raw('CREATE UNIQUE INDEX idx_messages_in_reply_to ON messages (in_reply_to) WHERE in_reply_to IS NOT NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX idx_messages_in_reply_to ON messages (in_reply_to) WHERE in_reply_to IS NOT NULL',
+  );
   await knex.schema.alterTable('messages', (t) => {
     t.dropColumn('customer_id');
     t.dropColumn('conversation_id');

@@ -228,11 +228,7 @@ const schema = z.object({
   OUTBOX_CHECK_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   MESSAGE_RUNS_PER_BUSINESS: z.coerce.number().int().min(1).max(100_000).default(200),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(DEFAULT_CALL_TIMEOUTS.graphMs),
-  AUTO_REPLY_TEXT: z
-    .string()
-    .min(1)
-    .max(4096)
-    .default('Thanks for your message! We will get back to you shortly.'),
+  AUTO_REPLY_TEXT: z.string().min(1).max(4096).default('Thanks for your message! We will get back to you shortly.'),
   TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
   TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
@@ -257,9 +253,7 @@ export const SANDBOX_APP_ID = '100000000000001';
  * so an operator fixes a deployment in one pass instead of one variable per restart.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
-  const blankless = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = schema.safeParse(blankless);
   const problems: string[] = [];
   if (!parsed.success) {
@@ -367,7 +361,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     worker: {
-      slots: { messages: e.WORKER_MESSAGES_SLOTS, connect: e.WORKER_CONNECT_SLOTS, maintenance: e.WORKER_MAINTENANCE_SLOTS },
+      slots: {
+        messages: e.WORKER_MESSAGES_SLOTS,
+        connect: e.WORKER_CONNECT_SLOTS,
+        maintenance: e.WORKER_MAINTENANCE_SLOTS,
+      },
     },
   };
 }
@@ -389,7 +387,12 @@ function temporalConnection(env: Record<string, string>, problems: string[]) {
     if (connectionOptions.metadata && Object.keys(connectionOptions.metadata).length > 0) {
       connection.metadata = connectionOptions.metadata as Record<string, string>;
     }
-    return { address: connection.address, namespace: namespace ?? 'default', connection, profile: env.TEMPORAL_PROFILE };
+    return {
+      address: connection.address,
+      namespace: namespace ?? 'default',
+      connection,
+      profile: env.TEMPORAL_PROFILE,
+    };
   } catch (error) {
     // The library's messages name the profile or file; never a key or certificate.
     problems.push(`TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_TLS_*: ${(error as Error).message}`);

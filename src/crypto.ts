@@ -14,7 +14,10 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 export function parseKeyring(text: string): Keyring {
   const keys = new Map<string, Buffer>();
   let primary: string | undefined;
-  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(':');
     const id = colon > 0 ? entry.slice(0, colon) : '';
     if (!KEY_ID.test(id)) throw new Error('each entry must be keyId:base64key, keyId of letters, digits, _ or -');
@@ -101,6 +104,8 @@ export function constantTimeEqual(a: string | Buffer, b: string | Buffer): boole
   const left = typeof a === 'string' ? Buffer.from(a) : a;
   const right = typeof b === 'string' ? Buffer.from(b) : b;
   // Compare digests so unequal lengths take the same time and never throw.
-  return timingSafeEqual(createHash('sha256').update(left).digest(), createHash('sha256').update(right).digest()) &&
-    left.length === right.length;
+  return (
+    timingSafeEqual(createHash('sha256').update(left).digest(), createHash('sha256').update(right).digest()) &&
+    left.length === right.length
+  );
 }

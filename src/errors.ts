@@ -5,7 +5,8 @@ export const CONNECT_ERRORS = {
   access_denied: 'The connection was cancelled on Meta’s page.',
   code_used: 'This authorization was already used. Please start again.',
   code_expired: 'The authorization expired before it could be used. Please start again.',
-  no_whatsapp_account: 'No WhatsApp Business account with a phone number was shared. Please start again and select one.',
+  no_whatsapp_account:
+    'No WhatsApp Business account with a phone number was shared. Please start again and select one.',
   permission_denied: 'Meta did not grant the permissions WhatsApp needs. Please start again and allow them.',
   number_in_use: 'A selected phone number is already connected to another business.',
   meta_unavailable: 'Meta is not answering right now. Please try again in a few minutes.',

@@ -60,7 +60,10 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       const skipTemporal = rest.includes('--skip-temporal');
       const direction = (rest.find((arg) => !arg.startsWith('--')) ?? 'latest') as MigrateDirection;
-      if (!['latest', 'rollback', 'rollback-all'].includes(direction) || rest.some((a) => a.startsWith('--') && a !== '--skip-temporal')) {
+      if (
+        !['latest', 'rollback', 'rollback-all'].includes(direction) ||
+        rest.some((a) => a.startsWith('--') && a !== '--skip-temporal')
+      ) {
         process.stderr.write(`${USAGE}\n`);
         return 2;
       }
@@ -73,7 +76,9 @@ async function main(argv: string[]): Promise<number> {
     case 'selfcheck': {
       const config = loadConfig(env, 'worker');
       const result = await runSelfCheck(config);
-      process.stdout.write(`self check passed: worker ${result.workerIdentity} wrote to PostgreSQL at ${result.checkedAt}\n`);
+      process.stdout.write(
+        `self check passed: worker ${result.workerIdentity} wrote to PostgreSQL at ${result.checkedAt}\n`,
+      );
       return 0;
     }
     case 'reconcile': {

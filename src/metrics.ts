@@ -18,12 +18,17 @@ export interface WorkerMetrics {
   messageOutcome(outcome: string): void;
 }
 
-const graphOutcome = (call: GraphCallRecord) => (call.ok ? 'ok' : call.status === undefined ? 'network_error' : 'error');
+const graphOutcome = (call: GraphCallRecord) =>
+  call.ok ? 'ok' : call.status === undefined ? 'network_error' : 'error';
 
 /** Worker metrics through the SDK's meter (exported by the Runtime's Prometheus endpoint). */
 export function sdkWorkerMetrics(): WorkerMetrics {
   const meter = Runtime.instance().metricMeter;
-  const calls = meter.createCounter('waconnect_graph_api_calls', undefined, 'Graph API calls by operation, outcome and Meta error code');
+  const calls = meter.createCounter(
+    'waconnect_graph_api_calls',
+    undefined,
+    'Graph API calls by operation, outcome and Meta error code',
+  );
   const latency = meter.createHistogram('waconnect_graph_api_latency', 'int', 'ms', 'Graph API call latency');
   const outcomes = meter.createCounter('waconnect_messages_handled', undefined, 'Inbound messages by outcome');
   return {
@@ -95,7 +100,8 @@ export class ApiMetrics {
         registers: [this.registry],
         async collect() {
           this.reset();
-          for (const row of await integrationsByHealth()) this.set({ state: row.state, token_health: row.health }, row.count);
+          for (const row of await integrationsByHealth())
+            this.set({ state: row.state, token_health: row.health }, row.count);
         },
       });
     }
@@ -118,9 +124,17 @@ export class ApiMetrics {
         },
       });
     gauge('waconnect_outbox_unstarted', 'Workflow starts committed but not started yet', (s) => s.unstartedStarts);
-    gauge('waconnect_outbox_oldest_unstarted_seconds', 'Age of the oldest workflow start not started yet', (s) => s.oldestUnstartedStartSeconds);
+    gauge(
+      'waconnect_outbox_oldest_unstarted_seconds',
+      'Age of the oldest workflow start not started yet',
+      (s) => s.oldestUnstartedStartSeconds,
+    );
     gauge('waconnect_turns_waiting', 'Conversations with a message waiting for its turn', (s) => s.waitingTurns);
-    gauge('waconnect_head_of_line_wait_seconds', 'How long the longest-waiting head of a conversation has waited', (s) => s.oldestHeadWaitSeconds);
+    gauge(
+      'waconnect_head_of_line_wait_seconds',
+      'How long the longest-waiting head of a conversation has waited',
+      (s) => s.oldestHeadWaitSeconds,
+    );
     new client.Gauge({
       name: 'waconnect_rejected_items',
       help: 'Webhook items PostgreSQL refused at intake (kept as raw JSON), by kind and reason',

@@ -29,13 +29,20 @@ describe('account events', () => {
       phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string,
     };
   }
-  const payloadOf = (webhookId: number) => stack.sandbox!.state.webhooks().find((w) => w.webhookId === webhookId)!.payload;
+  const payloadOf = (webhookId: number) =>
+    stack.sandbox!.state.webhooks().find((w) => w.webhookId === webhookId)!.payload;
   const eventsFor = (wabaId: string) => stack.db('account_events').where({ waba_id: wabaId });
 
   it('shows a restriction once, however often Meta delivers it', async () => {
     const { businessId, wabaId } = await connected();
-    const { webhookId } = stack.sandbox!.state.emitAccountEvent({ wabaId, field: 'account_update', event: 'ACCOUNT_RESTRICTION' });
-    await expect.poll(async () => (await getStatus(api, businessId)).accounts[0].accountStatus.state, { timeout: 20_000 }).toBe('restricted');
+    const { webhookId } = stack.sandbox!.state.emitAccountEvent({
+      wabaId,
+      field: 'account_update',
+      event: 'ACCOUNT_RESTRICTION',
+    });
+    await expect
+      .poll(async () => (await getStatus(api, businessId)).accounts[0].accountStatus.state, { timeout: 20_000 })
+      .toBe('restricted');
     const first = (await getStatus(api, businessId)).accounts[0].accountStatus;
     expect(first.detail).toMatchObject({ event: 'ACCOUNT_RESTRICTION', restriction_info: expect.any(Array) });
 
@@ -49,7 +56,10 @@ describe('account events', () => {
   it('updates a number’s quality, limit and display name from Meta’s reviews', async () => {
     const { businessId, phoneNumberId } = await connected();
     stack.sandbox!.state.setNumberQuality(phoneNumberId, { qualityRating: 'YELLOW', messagingLimitTier: 'TIER_250' });
-    const number = async () => (await getStatus(api, businessId)).accounts[0].phoneNumbers.find((n: { phoneNumberId: string }) => n.phoneNumberId === phoneNumberId);
+    const number = async () =>
+      (await getStatus(api, businessId)).accounts[0].phoneNumbers.find(
+        (n: { phoneNumberId: string }) => n.phoneNumberId === phoneNumberId,
+      );
     await expect.poll(async () => (await number()).messagingLimitTier, { timeout: 20_000 }).toBe('TIER_250');
     await expect.poll(async () => (await number()).qualityRating, { timeout: 20_000 }).toBe('YELLOW');
 
@@ -61,18 +71,37 @@ describe('account events', () => {
   it('ends the integration when the business uninstalls the app: no schedule, no token, no replies', async () => {
     const { businessId, integrationId, wabaId, phoneNumberId } = await connected();
     stack.sandbox!.state.uninstallApp(wabaId);
-    await expect.poll(async () => (await getStatus(api, businessId)).integration.state, { timeout: 20_000 }).toBe('removed');
+    await expect
+      .poll(async () => (await getStatus(api, businessId)).integration.state, { timeout: 20_000 })
+      .toBe('removed');
     const status = await getStatus(api, businessId);
     expect(status.connected).toBe(false);
-    expect(status.integration).toMatchObject({ inactiveReason: 'PARTNER_APP_UNINSTALLED', inactiveSince: expect.any(String) });
-    await expect.poll(async () => (await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials, { timeout: 20_000 }).toBeNull();
-    await expect(stack.client.schedule.getHandle(tokenScheduleId(integrationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    expect(status.integration).toMatchObject({
+      inactiveReason: 'PARTNER_APP_UNINSTALLED',
+      inactiveSince: expect.any(String),
+    });
+    await expect
+      .poll(async () => (await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials, {
+        timeout: 20_000,
+      })
+      .toBeNull();
+    await expect(stack.client.schedule.getHandle(tokenScheduleId(integrationId)).describe()).rejects.toBeInstanceOf(
+      ScheduleNotFoundError,
+    );
 
     // A message that still arrives is stored as ignored and never answered.
-    const { payload, messageIds } = stack.sandbox!.state.composeCustomerMessages([{ phoneNumberId, from: '4912300001', type: 'text', text: 'hello?' }]);
+    const { payload, messageIds } = stack.sandbox!.state.composeCustomerMessages([
+      { phoneNumberId, from: '4912300001', type: 'text', text: 'hello?' },
+    ]);
     expect((await postWebhook(api, payload)).status).toBe(200);
-    await expect.poll(async () => (await stack.db('messages').where({ wamid: messageIds[0] }).first())?.status, { timeout: 20_000 }).toBe('ignored');
-    expect(stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === messageIds[0])).toHaveLength(0);
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid: messageIds[0] }).first())?.status, {
+        timeout: 20_000,
+      })
+      .toBe('ignored');
+    expect(
+      stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === messageIds[0]),
+    ).toHaveLength(0);
   });
 
   it('never lets an uninstall older than the connect remove the integration (a late redelivery)', async () => {
@@ -99,6 +128,8 @@ describe('account events', () => {
     expect(stack.sandbox!.state.subscriptions(wabaId).subscribed).toBe(false);
     await stack.client.schedule.getHandle(tokenScheduleId(integrationId)).trigger();
     await expect.poll(() => stack.sandbox!.state.subscriptions(wabaId).subscribed, { timeout: 30_000 }).toBe(true);
-    await expect.poll(async () => (await getStatus(api, businessId)).accounts[0].webhookSubscription.state, { timeout: 10_000 }).toBe('restored');
+    await expect
+      .poll(async () => (await getStatus(api, businessId)).accounts[0].webhookSubscription.state, { timeout: 10_000 })
+      .toBe('restored');
   });
 });

@@ -9,7 +9,11 @@ import { projectRoot } from '../src/paths.js';
 const main = join(projectRoot, 'dist', 'src', 'main.js');
 
 function run(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [main, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [main, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 }
 
 describe('waconnect command line', () => {
@@ -23,7 +27,12 @@ describe('waconnect command line', () => {
   });
 
   it('stops the worker with the list of malformed variables', () => {
-    const result = run(['worker'], { DATABASE_URL: 'not-a-url', CREDENTIALS_ENCRYPTION_KEY: 'k:short', META_APP_ID: '1', META_APP_SECRET: 's' });
+    const result = run(['worker'], {
+      DATABASE_URL: 'not-a-url',
+      CREDENTIALS_ENCRYPTION_KEY: 'k:short',
+      META_APP_ID: '1',
+      META_APP_SECRET: 's',
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('DATABASE_URL: expected a postgres:// URL');
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -46,7 +55,12 @@ describe('waconnect command line', () => {
     afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
 
     it('names the port and exits non-zero', () => {
-      const result = run(['dev'], { PORT: String(port), DATABASE_URL: 'postgres://x@127.0.0.1/x', TEMPORAL_ADDRESS: '127.0.0.1:1', HOME: process.env.HOME });
+      const result = run(['dev'], {
+        PORT: String(port),
+        DATABASE_URL: 'postgres://x@127.0.0.1/x',
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+        HOME: process.env.HOME,
+      });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain(`Port already in use: ${port} (PORT, the API)`);
     });

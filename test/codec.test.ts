@@ -35,7 +35,9 @@ describe('Temporal UI codec endpoint', () => {
           const r = node as { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
           if (r.metadata && r.data) {
             payloads.push({
-              metadata: Object.fromEntries(Object.entries(r.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+              metadata: Object.fromEntries(
+                Object.entries(r.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+              ),
               data: Buffer.from(r.data).toString('base64'),
             });
           } else Object.values(node).forEach(walk);
@@ -49,22 +51,36 @@ describe('Temporal UI codec endpoint', () => {
         body: JSON.stringify({ payloads }),
       });
       expect(res.status).toBe(200);
-      const decoded = ((await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> }).payloads;
+      const decoded = ((await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> })
+        .payloads;
       const texts = decoded.map((p) => Buffer.from(p.data, 'base64').toString('utf8'));
-      expect(decoded.every((p) => Buffer.from(p.metadata.encoding!, 'base64').toString() !== 'binary/encrypted')).toBe(true);
+      expect(decoded.every((p) => Buffer.from(p.metadata.encoding!, 'base64').toString() !== 'binary/encrypted')).toBe(
+        true,
+      );
       expect(texts.join('\n')).toContain(businessId);
       expect(texts.join('\n')).not.toContain(token);
     });
 
     it('encodes and decodes back, and answers the UI’s CORS preflight', async () => {
       const payload = { metadata: { encoding: b64('json/plain') }, data: b64('{"hello":"world"}') };
-      const encoded = (await (await fetch(`${stack.api!.url}/api/temporal-codec/encode`, { method: 'POST', body: JSON.stringify({ payloads: [payload] }) })).json()) as { payloads: unknown[] };
+      const encoded = (await (
+        await fetch(`${stack.api!.url}/api/temporal-codec/encode`, {
+          method: 'POST',
+          body: JSON.stringify({ payloads: [payload] }),
+        })
+      ).json()) as { payloads: unknown[] };
       expect(JSON.stringify(encoded)).not.toContain(b64('{"hello":"world"}'));
-      const decoded = (await (await fetch(`${stack.api!.url}/api/temporal-codec/decode`, { method: 'POST', body: JSON.stringify(encoded) })).json()) as { payloads: unknown[] };
+      const decoded = (await (
+        await fetch(`${stack.api!.url}/api/temporal-codec/decode`, { method: 'POST', body: JSON.stringify(encoded) })
+      ).json()) as { payloads: unknown[] };
       expect(decoded.payloads).toEqual([payload]);
       const preflight = await fetch(`${stack.api!.url}/api/temporal-codec/decode`, {
         method: 'OPTIONS',
-        headers: { origin: 'http://localhost:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
+        headers: {
+          origin: 'http://localhost:8233',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-namespace',
+        },
       });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
@@ -88,7 +104,11 @@ describe('Temporal UI codec endpoint', () => {
     const OPERATOR_TOKEN = 'operator-token-0123456789-0123456789';
     const OPERATOR_SECRET = 'operators-own-secret-0123456789-abcdef';
     const decode = (headers: Record<string, string>) =>
-      fetch(`${stack.api!.url}/api/temporal-codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ payloads: [] }) });
+      fetch(`${stack.api!.url}/api/temporal-codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ payloads: [] }),
+      });
     const signedByIdp = (audience: string) =>
       new SignJWT({ sub: 'ops@example.com' })
         .setProtectedHeader({ alg: 'ES256', kid: 'ops-1' })
@@ -156,14 +176,21 @@ describe('Temporal UI codec endpoint', () => {
 
     it('allows only the configured Temporal UI origin', async () => {
       const preflight = (origin: string) =>
-        fetch(`${stack.api!.url}/api/temporal-codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
-      expect((await preflight('https://temporal.example.com')).headers.get('access-control-allow-origin')).toBe('https://temporal.example.com');
+        fetch(`${stack.api!.url}/api/temporal-codec/decode`, {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST' },
+        });
+      expect((await preflight('https://temporal.example.com')).headers.get('access-control-allow-origin')).toBe(
+        'https://temporal.example.com',
+      );
       expect((await preflight('http://localhost:8233')).headers.get('access-control-allow-origin')).toBeNull();
     });
 
     it('has no dashboard and no session endpoint', async () => {
       expect((await fetch(`${stack.api!.url}/`)).status).toBe(404);
-      expect((await fetch(`${stack.api!.url}/api/sandbox/session`, { method: 'POST', body: '{"businessId":"x"}' })).status).toBe(404);
+      expect(
+        (await fetch(`${stack.api!.url}/api/sandbox/session`, { method: 'POST', body: '{"businessId":"x"}' })).status,
+      ).toBe(404);
     });
   });
 });

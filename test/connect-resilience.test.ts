@@ -13,7 +13,12 @@ describe('connect resilience', () => {
   let stack: Stack;
   let worker: ChildService;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true, worker: false, env: { CALLBACK_WAIT_MS: '300', WHATSAPP_REGISTRATION_PIN: '246810' } });
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      worker: false,
+      env: { CALLBACK_WAIT_MS: '300', WHATSAPP_REGISTRATION_PIN: '246810' },
+    });
     worker = spawnService('worker', stack.env);
   });
   afterAll(async () => {
@@ -29,27 +34,39 @@ describe('connect resilience', () => {
     sandbox.addFault({ operation: 'waba.subscribe', hangMs: 60_000 });
     const callbackUrl = await answerDialog(await startConnect(stack.api!.url, businessId), { decision: 'approve' });
     expect((await followCallback(callbackUrl)).toString()).toBe(PENDING);
-    await expect.poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.step, { timeout: 20_000 }).toBe('subscribing_webhooks');
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.step, { timeout: 20_000 })
+      .toBe('subscribing_webhooks');
 
     await worker.kill('SIGKILL');
     worker = spawnService('worker', stack.env);
 
-    await expect.poll(async () => (await getStatus(stack.api!.url, businessId)).connected, { timeout: 60_000, interval: 500 }).toBe(true);
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).connected, { timeout: 60_000, interval: 500 })
+      .toBe(true);
     expect(sandbox.calls({ since, operation: 'oauth.code_exchange' })).toHaveLength(1);
     expect(await stack.db('channel_integrations').where({ business_id: businessId })).toHaveLength(1);
     const status = await getStatus(stack.api!.url, businessId);
     expect(status.accounts[0].phoneNumbers).toHaveLength(2);
     expect(sandbox.subscriptions(status.accounts[0].wabaId).subscribed).toBe(true);
     // The reloaded callback now lands on success.
-    expect((await followCallback(callbackUrl)).toString()).toBe(`${DASHBOARD_URL}/dashboard/integrations?success=true&channel=whatsapp`);
+    expect((await followCallback(callbackUrl)).toString()).toBe(
+      `${DASHBOARD_URL}/dashboard/integrations?success=true&channel=whatsapp`,
+    );
   }, 120_000);
 
   it('registers numbers that are not on the Cloud API yet when a PIN is configured', async () => {
     const businessId = newBusinessId();
     const account = stack.sandbox!.state.createAccount({ registered: false });
     await connectThroughMeta(stack.api!.url, businessId, { decision: 'approve', account: account.wabaId });
-    await expect.poll(async () => (await getStatus(stack.api!.url, businessId)).connected, { timeout: 30_000 }).toBe(true);
-    expect(stack.sandbox!.state.calls({ operation: 'phone.register' }).filter((c) => account.phoneNumberIds.includes(c.objectId ?? ''))).toHaveLength(2);
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).connected, { timeout: 30_000 })
+      .toBe(true);
+    expect(
+      stack
+        .sandbox!.state.calls({ operation: 'phone.register' })
+        .filter((c) => account.phoneNumberIds.includes(c.objectId ?? '')),
+    ).toHaveLength(2);
     const rows = await stack.db('whatsapp_phone_numbers').whereIn('phone_number_id', account.phoneNumberIds);
     expect(rows.map((r) => r.platform_type)).toEqual(['CLOUD_API', 'CLOUD_API']);
   });
@@ -58,9 +75,16 @@ describe('connect resilience', () => {
     const businessId = newBusinessId();
     const sandbox = stack.sandbox!.state;
     const account = sandbox.createAccount({ registered: false });
-    sandbox.addFault({ operation: 'phone.register', status: 400, error: { code: 100, message: 'Invalid parameter' }, objectId: account.phoneNumberIds[0]! });
+    sandbox.addFault({
+      operation: 'phone.register',
+      status: 400,
+      error: { code: 100, message: 'Invalid parameter' },
+      objectId: account.phoneNumberIds[0]!,
+    });
     await connectThroughMeta(stack.api!.url, businessId, { decision: 'approve', account: account.wabaId });
-    await expect.poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.state, { timeout: 30_000 }).toBe('failed');
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.state, { timeout: 30_000 })
+      .toBe('failed');
 
     expect((await getStatus(stack.api!.url, businessId)).connect.error.code).toBe('internal_error');
     expect(sandbox.calls({ operation: 'waba.subscribe', objectId: account.wabaId })).toHaveLength(1);
@@ -68,6 +92,11 @@ describe('connect resilience', () => {
     expect(sandbox.subscriptions(account.wabaId).subscribed).toBe(false);
     expect(await stack.db('channel_integrations').where({ business_id: businessId })).toHaveLength(0);
     const attempts = await stack.db('connect_attempts').where({ business_id: businessId });
-    expect(await stack.db('token_staging').whereIn('connect_id', attempts.map((a) => a.workflow_id))).toHaveLength(0);
+    expect(
+      await stack.db('token_staging').whereIn(
+        'connect_id',
+        attempts.map((a) => a.workflow_id),
+      ),
+    ).toHaveLength(0);
   });
 });

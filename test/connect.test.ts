@@ -36,7 +36,9 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(dialog.searchParams.get('client_id')).toBe(stack.config.meta.appId);
     expect(dialog.searchParams.get('redirect_uri')).toBe(`${api}/api/integrations/whatsapp/callback`);
     expect(dialog.searchParams.get('response_type')).toBe('code');
-    expect(dialog.searchParams.get('scope')).toBe('whatsapp_business_management,whatsapp_business_messaging,business_management');
+    expect(dialog.searchParams.get('scope')).toBe(
+      'whatsapp_business_management,whatsapp_business_messaging,business_management',
+    );
     expect(dialog.searchParams.get('state')!.length).toBeGreaterThanOrEqual(22); // ≥ 128 bits in base64url
     expect(landing.toString()).toBe(SUCCESS);
 
@@ -53,7 +55,14 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(account.name).toMatch(/Sandbox/);
     expect(account.phoneNumbers).toHaveLength(2);
     for (const number of account.phoneNumbers) {
-      expect(Object.keys(number).sort()).toEqual(['displayPhoneNumber', 'messagingLimitTier', 'nameStatus', 'phoneNumberId', 'qualityRating', 'verifiedName']);
+      expect(Object.keys(number).sort()).toEqual([
+        'displayPhoneNumber',
+        'messagingLimitTier',
+        'nameStatus',
+        'phoneNumberId',
+        'qualityRating',
+        'verifiedName',
+      ]);
     }
 
     const operations = callsSince(since).map((c) => c.operation);
@@ -65,7 +74,9 @@ describe('connect WhatsApp through Meta OAuth', () => {
 
   it('refuses connect and status without a valid bearer token', async () => {
     const wrongSecret = await tokenFor('b', { secret: randomBytes(32).toString('hex') });
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${wrongSecret}` }] as Array<Record<string, string>>) {
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${wrongSecret}` }] as Array<
+      Record<string, string>
+    >) {
       for (const path of ['connect', 'status']) {
         const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, { headers, redirect: 'manual' });
         expect(res.status).toBe(401);
@@ -104,7 +115,10 @@ describe('connect WhatsApp through Meta OAuth', () => {
     // Only the nonce's hash is stored, next to the state's.
     const nonce = cookie!.split(';')[0]!.split('=')[1]!;
     const state = dialog.searchParams.get('state')!;
-    const row = await stack.db('oauth_states').where({ state_hash: sha256Hex(state) }).first();
+    const row = await stack
+      .db('oauth_states')
+      .where({ state_hash: sha256Hex(state) })
+      .first();
     expect(row?.nonce_hash).toBe(sha256Hex(nonce));
     expect(JSON.stringify(row)).not.toContain(nonce);
 
@@ -167,7 +181,10 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect((await followCallback(missing.toString())).toString()).toBe(errorLanding('invalid_state'));
 
     const state = new URL(callbackUrl).searchParams.get('state')!;
-    await stack.db('oauth_states').where({ state_hash: sha256Hex(state) }).update({ expires_at: new Date(Date.now() - 1000) });
+    await stack
+      .db('oauth_states')
+      .where({ state_hash: sha256Hex(state) })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     expect((await followCallback(callbackUrl)).toString()).toBe(errorLanding('invalid_state'));
 
     expect(callsSince(since)).toHaveLength(0);
@@ -192,29 +209,64 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const businessId = newBusinessId();
     const since = lastSeq();
     const sandbox = stack.sandbox!.state;
-    sandbox.addFault({ operation: 'oauth.code_exchange', status: 500, error: { code: 2, message: 'Service temporarily unavailable' } });
+    sandbox.addFault({
+      operation: 'oauth.code_exchange',
+      status: 500,
+      error: { code: 2, message: 'Service temporarily unavailable' },
+    });
     sandbox.addFault({ operation: 'oauth.fb_exchange', status: 503 });
-    sandbox.addFault({ operation: 'debug_token', status: 400, error: { code: 4, message: 'Application request limit reached' } });
-    sandbox.addFault({ operation: 'waba.phone_numbers', status: 500, error: { code: 1, message: 'An unknown error occurred' } });
+    sandbox.addFault({
+      operation: 'debug_token',
+      status: 400,
+      error: { code: 4, message: 'Application request limit reached' },
+    });
+    sandbox.addFault({
+      operation: 'waba.phone_numbers',
+      status: 500,
+      error: { code: 1, message: 'An unknown error occurred' },
+    });
     sandbox.addFault({ operation: 'waba.subscribe', status: 429, error: { code: 80007, message: 'Rate limit hit' } });
     const { landing } = await connectThroughMeta(api, businessId);
     // Rate limits back off for seconds: the callback may answer "pending" before the end.
-    expect([SUCCESS, `${DASHBOARD_URL}/dashboard/integrations?pending=true&channel=whatsapp`]).toContain(landing.toString());
-    await expect.poll(async () => (await getStatus(api, businessId)).connected, { timeout: 30_000, interval: 250 }).toBe(true);
-    const faulted = callsSince(since).filter((c) => c.faulted).map((c) => c.operation);
-    expect(faulted.sort()).toEqual(['debug_token', 'oauth.code_exchange', 'oauth.fb_exchange', 'waba.phone_numbers', 'waba.subscribe']);
+    expect([SUCCESS, `${DASHBOARD_URL}/dashboard/integrations?pending=true&channel=whatsapp`]).toContain(
+      landing.toString(),
+    );
+    await expect
+      .poll(async () => (await getStatus(api, businessId)).connected, { timeout: 30_000, interval: 250 })
+      .toBe(true);
+    const faulted = callsSince(since)
+      .filter((c) => c.faulted)
+      .map((c) => c.operation);
+    expect(faulted.sort()).toEqual([
+      'debug_token',
+      'oauth.code_exchange',
+      'oauth.fb_exchange',
+      'waba.phone_numbers',
+      'waba.subscribe',
+    ]);
   });
 
   it('fails at once on a permanent error and leaves nothing half-written', async () => {
     const businessId = newBusinessId();
-    stack.sandbox!.state.addFault({ operation: 'waba.phone_numbers', status: 403, error: { code: 200, message: '(#200) Permissions error' } });
+    stack.sandbox!.state.addFault({
+      operation: 'waba.phone_numbers',
+      status: 403,
+      error: { code: 200, message: '(#200) Permissions error' },
+    });
     const { landing } = await connectThroughMeta(api, businessId);
     expect(landing.toString()).toBe(errorLanding('permission_denied'));
     expect(await integrationRows(businessId)).toHaveLength(0);
-    const workflowIds = (await stack.db('connect_attempts').where({ business_id: businessId })).map((a) => a.workflow_id);
+    const workflowIds = (await stack.db('connect_attempts').where({ business_id: businessId })).map(
+      (a) => a.workflow_id,
+    );
     expect(await stack.db('token_staging').whereIn('connect_id', workflowIds)).toHaveLength(0);
     const status = await getStatus(api, businessId);
-    expect(status.connect).toEqual({ state: 'failed', step: null, error: { code: 'permission_denied', message: expect.any(String) }, workflowId: expect.stringMatching(/^connect\//) });
+    expect(status.connect).toEqual({
+      state: 'failed',
+      step: null,
+      error: { code: 'permission_denied', message: expect.any(String) },
+      workflowId: expect.stringMatching(/^connect\//),
+    });
   });
 
   it('refuses numbers connected to another business and changes nothing there', async () => {
@@ -237,7 +289,10 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const businessId = newBusinessId();
     await connectThroughMeta(api, businessId);
     const first = await getStatus(api, businessId);
-    const { landing } = await connectThroughMeta(api, businessId, { decision: 'approve', account: first.accounts[0].wabaId });
+    const { landing } = await connectThroughMeta(api, businessId, {
+      decision: 'approve',
+      account: first.accounts[0].wabaId,
+    });
     expect(landing.toString()).toBe(SUCCESS);
     const second = await getStatus(api, businessId);
     expect(second.integration.id).toBe(first.integration.id);
@@ -292,8 +347,17 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const bob = newBusinessId('bob');
     await connectThroughMeta(api, alice);
     const bobStatus = await getStatus(api, bob);
-    expect(bobStatus).toEqual({ connected: false, integration: null, accounts: [], connect: null, lastAbandonedSignup: null });
-    const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, { method: 'DELETE', headers: await authHeaders(bob) });
+    expect(bobStatus).toEqual({
+      connected: false,
+      integration: null,
+      accounts: [],
+      connect: null,
+      lastAbandonedSignup: null,
+    });
+    const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, {
+      method: 'DELETE',
+      headers: await authHeaders(bob),
+    });
     expect(res.status).toBe(200);
     expect((await getStatus(api, alice)).connected).toBe(true);
   });
@@ -306,7 +370,10 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const since = lastSeq();
 
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, { method: 'DELETE', headers: await authHeaders(businessId) });
+      const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, {
+        method: 'DELETE',
+        headers: await authHeaders(businessId),
+      });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { connected: boolean; integration: { state: string }; accounts: unknown[] };
       expect(body.connected).toBe(false);
@@ -318,6 +385,8 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const row = await stack.db('channel_integrations').where({ id: before.integration.id }).first();
     expect(row!.credentials).toBeNull();
     expect(row!.is_active).toBe(false);
-    expect(await stack.db('whatsapp_phone_numbers').where({ integration_id: before.integration.id, is_active: true })).toHaveLength(0);
+    expect(
+      await stack.db('whatsapp_phone_numbers').where({ integration_id: before.integration.id, is_active: true }),
+    ).toHaveLength(0);
   });
 });

@@ -21,7 +21,9 @@ describe('credentials keyring', () => {
     expect(() => decryptText(ring, sealed, 'staging')).toThrow();
     const tampered = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA');
     expect(() => decryptText(ring, tampered, 'credentials')).toThrow();
-    expect(() => decryptText(parseKeyring(generateKeyringEntry('other')), sealed, 'credentials')).toThrow(/not in the keyring/);
+    expect(() => decryptText(parseKeyring(generateKeyringEntry('other')), sealed, 'credentials')).toThrow(
+      /not in the keyring/,
+    );
   });
 
   it('rejects malformed keyrings', () => {
@@ -42,7 +44,10 @@ describe('credentials keyring', () => {
 describe('payload codec', () => {
   it('round-trips payloads and leaves no plaintext on the wire', async () => {
     const codec = new EncryptionCodec(parseKeyring(generateKeyringEntry('k')));
-    const payload = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{"accessToken":"EAAG-very-secret"}') };
+    const payload = {
+      metadata: { encoding: Buffer.from('json/plain') },
+      data: Buffer.from('{"accessToken":"EAAG-very-secret"}'),
+    };
     const [encoded] = await codec.encode([payload]);
     expect(Buffer.from(encoded!.data!).toString('latin1')).not.toContain('EAAG');
     expect(Buffer.from(encoded!.metadata!.encoding!).toString()).toBe('binary/encrypted');

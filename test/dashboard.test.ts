@@ -18,12 +18,27 @@ describe('sandbox dashboard in a browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
     mkdirSync(shots, { recursive: true });
-    stack = await startStack({ api: true, sandbox: true, dashboardOnApi: true, env: { TEMPORAL_UI_URL: 'http://127.0.0.1:8233' } });
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      dashboardOnApi: true,
+      env: { TEMPORAL_UI_URL: 'http://127.0.0.1:8233' },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
   });
@@ -72,9 +87,15 @@ describe('sandbox dashboard in a browser', () => {
     await page.getByLabel('Message', { exact: true }).fill('Do you deliver on Sundays?');
     await page.getByRole('button', { name: 'Send as customer' }).click();
     await expect.poll(() => page.locator('#conversation li.outbound').count(), { timeout: 20_000 }).toBe(1);
-    expect(await page.locator('#conversation li.inbound').first().textContent()).toContain('Do you deliver on Sundays?');
-    expect(await page.locator('#conversation li.outbound').first().textContent()).toContain(stack.config.reply.defaultText);
-    expect(await page.locator('#conversation li.inbound a').first().getAttribute('href')).toMatch(/^http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/message%2F/);
+    expect(await page.locator('#conversation li.inbound').first().textContent()).toContain(
+      'Do you deliver on Sundays?',
+    );
+    expect(await page.locator('#conversation li.outbound').first().textContent()).toContain(
+      stack.config.reply.defaultText,
+    );
+    expect(await page.locator('#conversation li.inbound a').first().getAttribute('href')).toMatch(
+      /^http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/message%2F/,
+    );
     await shot('5-conversation');
   });
 

@@ -12,13 +12,22 @@ describe('Embedded Signup popup', () => {
   let sandbox: TestSandbox;
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true });
-    sandbox = { ...stack.sandbox!, appId: SANDBOX_APP_ID, appSecret: TEST_SECRETS.META_APP_SECRET, graph: (path: string) => `${stack.sandbox!.url}/v23.0/${path}` };
+    sandbox = {
+      ...stack.sandbox!,
+      appId: SANDBOX_APP_ID,
+      appSecret: TEST_SECRETS.META_APP_SECRET,
+      graph: (path: string) => `${stack.sandbox!.url}/v23.0/${path}`,
+    };
   });
   afterAll(() => stack?.close());
 
   /** What the popup gives the dashboard: the SDK's code and the WA_EMBEDDED_SIGNUP session event. */
   async function popup(choice: { decision: 'approve' | 'deny'; account?: string } = { decision: 'approve' }) {
-    const res = await submitDialog(sandbox, { configId: '100000000000002', display: 'popup', origin: stack.api!.url }, choice);
+    const res = await submitDialog(
+      sandbox,
+      { configId: '100000000000002', display: 'popup', origin: stack.api!.url },
+      choice,
+    );
     const result = popupResult(await res.text());
     const code = (result.response.authResponse as { code?: string } | null)?.code;
     return { code, session: result.sessionInfo as { event: string; data: Record<string, string> } };
@@ -39,7 +48,11 @@ describe('Embedded Signup popup', () => {
     const body = { code, wabaId: session.data.waba_id, phoneNumberId: session.data.phone_number_id };
     const first = await post(businessId, 'embedded-signup', body);
     expect(first.status).toBe(200);
-    const status = (await first.json()) as { connected: boolean; integration: { tokenHealth: { expiresAt: string | null } }; accounts: Array<{ wabaId: string; phoneNumbers: unknown[] }> };
+    const status = (await first.json()) as {
+      connected: boolean;
+      integration: { tokenHealth: { expiresAt: string | null } };
+      accounts: Array<{ wabaId: string; phoneNumbers: unknown[] }>;
+    };
     expect(status.connected).toBe(true);
     expect(status.accounts[0]!.wabaId).toBe(session.data.waba_id);
     // Embedded Signup business tokens never expire.
@@ -67,15 +80,31 @@ describe('Embedded Signup popup', () => {
     expect(code).toBeUndefined();
     expect(session.event).toBe('CANCEL');
     expect((await post(businessId, 'embedded-signup/events', session)).status).toBe(204);
-    let status = (await (await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) })).json()) as {
+    let status = (await (
+      await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) })
+    ).json()) as {
       lastAbandonedSignup: Record<string, unknown>;
     };
-    expect(status.lastAbandonedSignup).toMatchObject({ event: 'CANCEL', step: session.data.current_step, at: expect.any(String) });
+    expect(status.lastAbandonedSignup).toMatchObject({
+      event: 'CANCEL',
+      step: session.data.current_step,
+      at: expect.any(String),
+    });
 
-    const error = { type: 'WA_EMBEDDED_SIGNUP', event: 'ERROR', data: { error_message: 'Phone number already registered', error_code: 2388001, session_id: 'sess-1' } };
+    const error = {
+      type: 'WA_EMBEDDED_SIGNUP',
+      event: 'ERROR',
+      data: { error_message: 'Phone number already registered', error_code: 2388001, session_id: 'sess-1' },
+    };
     expect((await post(businessId, 'embedded-signup/events', error)).status).toBe(204);
-    status = (await (await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) })).json()) as typeof status;
-    expect(status.lastAbandonedSignup).toMatchObject({ event: 'ERROR', errorMessage: 'Phone number already registered', errorCode: '2388001' });
+    status = (await (
+      await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId) })
+    ).json()) as typeof status;
+    expect(status.lastAbandonedSignup).toMatchObject({
+      event: 'ERROR',
+      errorMessage: 'Phone number already registered',
+      errorCode: '2388001',
+    });
   });
 
   it('validates its input and requires the dashboard token', async () => {
@@ -83,7 +112,10 @@ describe('Embedded Signup popup', () => {
     expect((await post(businessId, 'embedded-signup', {})).status).toBe(400);
     expect((await post(businessId, 'embedded-signup', { code: 'x', wabaId: 'not-digits' })).status).toBe(400);
     expect((await post(businessId, 'embedded-signup/events', { event: 'EXPLODED' })).status).toBe(400);
-    const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/embedded-signup`, { method: 'POST', body: '{"code":"x"}' });
+    const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/embedded-signup`, {
+      method: 'POST',
+      body: '{"code":"x"}',
+    });
     expect(res.status).toBe(401);
   });
 

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { classify, GraphError, scrubSecrets } from '../src/meta/graph-errors.js';
 
 const rejected = (status: number, code?: number, subcode?: number, type?: string) =>
-  classify({ status, outcome: 'rejected', ...(code !== undefined ? { code } : {}), ...(subcode !== undefined ? { subcode } : {}), ...(type ? { type } : {}) });
+  classify({
+    status,
+    outcome: 'rejected',
+    ...(code !== undefined ? { code } : {}),
+    ...(subcode !== undefined ? { subcode } : {}),
+    ...(type ? { type } : {}),
+  });
 
 describe('Graph error classification', () => {
   it.each([1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056])('retries code %i', (code) => {
@@ -40,21 +46,30 @@ describe('Graph error classification', () => {
   });
 
   it('marks rate limits so they back off longer', () => {
-    expect(new GraphError('x', { operation: 'messages.send', status: 400, code: 130429, outcome: 'rejected' }).isRateLimit).toBe(true);
-    expect(new GraphError('x', { operation: 'messages.send', status: 500, outcome: 'rejected' }).isRateLimit).toBe(false);
+    expect(
+      new GraphError('x', { operation: 'messages.send', status: 400, code: 130429, outcome: 'rejected' }).isRateLimit,
+    ).toBe(true);
+    expect(new GraphError('x', { operation: 'messages.send', status: 500, outcome: 'rejected' }).isRateLimit).toBe(
+      false,
+    );
   });
 });
 
 describe('scrubSecrets', () => {
   it('removes tokens, app tokens and secret query parameters', () => {
-    const text = 'bad EAAGm0PX4ZCpsBAKZC1 and 1234567|abcdefghijklmnop in ?access_token=xyz&code=AQB123&client_secret=s3cr3t&limit=5';
+    const text =
+      'bad EAAGm0PX4ZCpsBAKZC1 and 1234567|abcdefghijklmnop in ?access_token=xyz&code=AQB123&client_secret=s3cr3t&limit=5';
     const scrubbed = scrubSecrets(text, ['my-extra-secret']);
-    for (const secret of ['EAAGm0PX4ZCpsBAKZC1', 'abcdefghijklmnop', 'xyz', 'AQB123', 's3cr3t']) expect(scrubbed).not.toContain(secret);
+    for (const secret of ['EAAGm0PX4ZCpsBAKZC1', 'abcdefghijklmnop', 'xyz', 'AQB123', 's3cr3t'])
+      expect(scrubbed).not.toContain(secret);
     expect(scrubbed).toContain('limit=5');
     expect(scrubSecrets('the my-extra-secret leaked', ['my-extra-secret'])).toBe('the [redacted] leaked');
   });
 
   it('scrubs the message of every GraphError', () => {
-    expect(new GraphError('Invalid OAuth access token EAAGabcdefghijklmnop', { operation: 'x', outcome: 'rejected' }).message).not.toContain('EAAG');
+    expect(
+      new GraphError('Invalid OAuth access token EAAGabcdefghijklmnop', { operation: 'x', outcome: 'rejected' })
+        .message,
+    ).not.toContain('EAAG');
   });
 });

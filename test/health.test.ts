@@ -22,7 +22,11 @@ describe('health endpoints', () => {
   });
 
   it('answers /readyz 503 naming Temporal when it cannot be reached', async () => {
-    const down = await startStack({ api: true, worker: false, env: { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` } });
+    const down = await startStack({
+      api: true,
+      worker: false,
+      env: { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` },
+    });
     try {
       const res = await fetch(`${down.api!.url}/readyz`);
       expect(res.status).toBe(503);
@@ -33,7 +37,11 @@ describe('health endpoints', () => {
   });
 
   it('answers /readyz 503 naming PostgreSQL when it cannot be reached', async () => {
-    const down = await startStack({ api: true, worker: false, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` } });
+    const down = await startStack({
+      api: true,
+      worker: false,
+      env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` },
+    });
     try {
       const res = await fetch(`${down.api!.url}/readyz`);
       expect(res.status).toBe(503);

@@ -21,20 +21,37 @@ describe('hostile input', () => {
   /** Workflow starts the API made so far, read from its own metrics. */
   async function starts(): Promise<number> {
     const text = await (await fetch(`${api}/metrics`)).text();
-    return [...text.matchAll(/^waconnect_workflow_starts_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    return [...text.matchAll(/^waconnect_workflow_starts_total\{[^}]*\} (\d+)/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
   }
 
   const post = (raw: string, signature: string | null) =>
     fetch(`${api}/api/webhooks/whatsapp`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature-256': signature }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(signature === null ? {} : { 'x-hub-signature-256': signature }),
+      },
       body: raw,
     });
 
   // Anything JSON can hold, Meta-shaped or not, with unicode edge cases in strings.
-  const text = fc.string({ unit: fc.constantFrom('a', 'é', '€', '𝄞', '\u0000', '\u202e', '\ud800', '"', '\\', '\n', '1', ' ') });
+  const text = fc.string({
+    unit: fc.constantFrom('a', 'é', '€', '𝄞', '\u0000', '\u202e', '\ud800', '"', '\\', '\n', '1', ' '),
+  });
   const jsonish = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.double(), fc.integer(), text, fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(text, tie('value'), { maxKeys: 5 })),
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.double(),
+      fc.integer(),
+      text,
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+    ),
   })).value;
   const metaShaped = fc.record({
     object: fc.oneof(fc.constant('whatsapp_business_account'), jsonish),
@@ -45,7 +62,20 @@ describe('hostile input', () => {
           id: fc.oneof(text, jsonish),
           changes: fc.oneof(
             jsonish,
-            fc.array(fc.record({ field: fc.oneof(fc.constantFrom('messages', 'account_update', 'statuses'), jsonish), value: fc.oneof(jsonish, fc.record({ metadata: jsonish, messages: fc.array(jsonish, { maxLength: 3 }), statuses: fc.array(jsonish, { maxLength: 3 }) })) }), { maxLength: 3 }),
+            fc.array(
+              fc.record({
+                field: fc.oneof(fc.constantFrom('messages', 'account_update', 'statuses'), jsonish),
+                value: fc.oneof(
+                  jsonish,
+                  fc.record({
+                    metadata: jsonish,
+                    messages: fc.array(jsonish, { maxLength: 3 }),
+                    statuses: fc.array(jsonish, { maxLength: 3 }),
+                  }),
+                ),
+              }),
+              { maxLength: 3 },
+            ),
           ),
         }),
         { maxLength: 3 },
@@ -63,10 +93,18 @@ describe('hostile input', () => {
       fc.constantFrom('', 'sha256=', 'sha1=abc', 'SHA256=00'),
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(metaShaped.map((b) => JSON.stringify(b)), fc.string(), fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b).toString('latin1'))), signature, async (raw, sig) => {
-        const res = await post(raw, sig);
-        expect(res.status).toBe(401);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          metaShaped.map((b) => JSON.stringify(b)),
+          fc.string(),
+          fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b).toString('latin1')),
+        ),
+        signature,
+        async (raw, sig) => {
+          const res = await post(raw, sig);
+          expect(res.status).toBe(401);
+        },
+      ),
       { numRuns: 150 },
     );
     // Truncated and tampered versions of a real signature over a real message.
@@ -79,11 +117,15 @@ describe('hostile input', () => {
       { numRuns: 40 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: body.length - 1 }), fc.string({ minLength: 1, maxLength: 1 }), async (at, c) => {
-        const mutated = body.slice(0, at) + c + body.slice(at + 1);
-        fc.pre(mutated !== body);
-        expect((await post(mutated, good)).status).toBe(401);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: body.length - 1 }),
+        fc.string({ minLength: 1, maxLength: 1 }),
+        async (at, c) => {
+          const mutated = body.slice(0, at) + c + body.slice(at + 1);
+          fc.pre(mutated !== body);
+          expect((await post(mutated, good)).status).toBe(401);
+        },
+      ),
       { numRuns: 40 },
     );
     expect(await starts()).toBe(before);
@@ -91,10 +133,17 @@ describe('hostile input', () => {
 
   it('never answers 5xx to signed bodies of any shape', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(metaShaped.map((b) => JSON.stringify(b)), jsonish.map((b) => JSON.stringify(b) ?? 'null'), fc.string()), async (raw) => {
-        const res = await post(raw, signBody(raw, TEST_SECRETS.META_APP_SECRET));
-        expect([200, 400]).toContain(res.status);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          metaShaped.map((b) => JSON.stringify(b)),
+          jsonish.map((b) => JSON.stringify(b) ?? 'null'),
+          fc.string(),
+        ),
+        async (raw) => {
+          const res = await post(raw, signBody(raw, TEST_SECRETS.META_APP_SECRET));
+          expect([200, 400]).toContain(res.status);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -104,16 +153,56 @@ describe('hostile input', () => {
     const deepRes = await post(deep, signBody(deep, TEST_SECRETS.META_APP_SECRET));
     expect(deepRes.status).toBe(400);
 
-    const nestedMessage = JSON.stringify(messagesWebhook('1', { messages: [{ ...messageItem({ phoneNumberId: '1', from: '2' }), extra: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) }] }));
+    const nestedMessage = JSON.stringify(
+      messagesWebhook('1', {
+        messages: [
+          {
+            ...messageItem({ phoneNumberId: '1', from: '2' }),
+            extra: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`),
+          },
+        ],
+      }),
+    );
     expect((await post(nestedMessage, signBody(nestedMessage, TEST_SECRETS.META_APP_SECRET))).status).toBe(400);
 
-    const huge = JSON.stringify({ object: 'whatsapp_business_account', entry: Array.from({ length: 200_000 }, () => 1) });
+    const huge = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: Array.from({ length: 200_000 }, () => 1),
+    });
     expect((await post(huge, signBody(huge, TEST_SECRETS.META_APP_SECRET))).status).toBe(200);
 
     const wrongTypes = [
-      { object: 'whatsapp_business_account', entry: [{ id: 5, changes: [{ field: 'messages', value: { metadata: { phone_number_id: 7 }, messages: [{ from: 1, id: 2, timestamp: 'soon', type: [] }] } }] }] },
+      {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: 5,
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  metadata: { phone_number_id: 7 },
+                  messages: [{ from: 1, id: 2, timestamp: 'soon', type: [] }],
+                },
+              },
+            ],
+          },
+        ],
+      },
       { object: 'whatsapp_business_account', entry: [{ id: {}, changes: { field: 'messages' } }] },
-      { object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: { metadata: { phone_number_id: 'x' }, messages: 'many', statuses: { id: 1 } } }] }] },
+      {
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            changes: [
+              {
+                field: 'messages',
+                value: { metadata: { phone_number_id: 'x' }, messages: 'many', statuses: { id: 1 } },
+              },
+            ],
+          },
+        ],
+      },
     ];
     for (const body of wrongTypes) expect((await postWebhook(api, body)).status).toBe(200);
   });
@@ -137,15 +226,40 @@ describe('hostile JWTs', () => {
     const hmacWithEmptyKey = createHmac('sha256', '').update(`${header}.${claims}`).digest('base64url');
     return {
       'alg none': new UnsecuredJWT({ business_id: 'victim' }).setExpirationTime('10m').encode(),
-      'HS384 with the right secret': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS384' }).setExpirationTime('10m').sign(secret),
-      RS256: await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('10m').sign(privateKey),
-      'wrong secret': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode('x'.repeat(40))),
+      'HS384 with the right secret': await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'HS384' })
+        .setExpirationTime('10m')
+        .sign(secret),
+      RS256: await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setExpirationTime('10m')
+        .sign(privateKey),
+      'wrong secret': await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode('x'.repeat(40))),
       'empty key': `${header}.${claims}.${hmacWithEmptyKey}`,
-      expired: await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now - 60).sign(secret),
-      'not yet valid': await new SignJWT({ business_id: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now + 600).setExpirationTime(now + 1200).sign(secret),
-      'no business claim': await new SignJWT({ sub: 'victim' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
-      'business claim not a string': await new SignJWT({ business_id: { id: 'victim' } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
-      'empty business claim': await new SignJWT({ business_id: '' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(secret),
+      expired: await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(now - 60)
+        .sign(secret),
+      'not yet valid': await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setNotBefore(now + 600)
+        .setExpirationTime(now + 1200)
+        .sign(secret),
+      'no business claim': await new SignJWT({ sub: 'victim' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('10m')
+        .sign(secret),
+      'business claim not a string': await new SignJWT({ business_id: { id: 'victim' } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('10m')
+        .sign(secret),
+      'empty business claim': await new SignJWT({ business_id: '' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('10m')
+        .sign(secret),
       'no exp': await hs256({ business_id: 'victim' }).setIssuedAt().sign(secret),
       'no iat': await hs256({ business_id: 'victim' }).setExpirationTime('10m').sign(secret),
       'older than the maximum age': await hs256({ business_id: 'victim' })
@@ -167,7 +281,10 @@ describe('hostile JWTs', () => {
   it('answers each with 401 and the stable code unauthorized', async () => {
     for (const [name, token] of Object.entries(await cases())) {
       for (const path of ['status', 'connect', 'settings', 'messages']) {
-        const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/${path}`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+        const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/${path}`, {
+          headers: { authorization: `Bearer ${token}` },
+          redirect: 'manual',
+        });
         expect(res.status, `${name} on ${path}`).toBe(401);
         const body = (await res.json()) as { error: { code: string } };
         expect(body.error.code, name).toBe('unauthorized');
@@ -175,6 +292,12 @@ describe('hostile JWTs', () => {
     }
     const business = newBusinessId();
     const good = await hs256({ business_id: business }).setIssuedAt().setExpirationTime('10m').sign(secret);
-    expect((await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${stack.api!.url}/api/integrations/whatsapp/status`, {
+          headers: { authorization: `Bearer ${good}` },
+        })
+      ).status,
+    ).toBe(200);
   });
 });

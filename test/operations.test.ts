@@ -23,12 +23,26 @@ describe('logs', () => {
     const { callbackUrl } = await connectThroughMeta(stack.api!.url, businessId);
     const status = await getStatus(stack.api!.url, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
-    const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: '4470000001', type: 'text', text: 'log me' });
-    await expect.poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 20_000 }).toBe('replied');
+    const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId,
+      from: '4470000001',
+      type: 'text',
+      text: 'log me',
+    });
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 20_000 })
+      .toBe('replied');
     // A token Meta refuses, a bad signature and an unknown route add error paths to the log.
-    stack.sandbox!.state.addFault({ operation: 'messages.send', status: 401, error: { code: 190, message: 'Error validating access token' }, objectId: phoneNumberId });
+    stack.sandbox!.state.addFault({
+      operation: 'messages.send',
+      status: 401,
+      error: { code: 190, message: 'Error validating access token' },
+      objectId: phoneNumberId,
+    });
     stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: '4470000002', type: 'text', text: 'again' });
-    await expect.poll(async () => (await getStatus(stack.api!.url, businessId)).integration.state, { timeout: 20_000 }).toBe('needs_reauth');
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).integration.state, { timeout: 20_000 })
+      .toBe('needs_reauth');
     await postWebhook(stack.api!.url, '{"object":"x"}', { signature: 'sha256=00' });
 
     const token = (await readIntegrationToken(stack.db, stack.config.keyring, status.integration.id))!;
@@ -49,12 +63,20 @@ describe('logs', () => {
     for (const [name, value] of Object.entries(secrets)) expect(all.includes(value), `${name} in logs`).toBe(false);
 
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records.some((r) => typeof r.requestId === 'string' && r.route === '/api/integrations/whatsapp/callback')).toBe(true);
+    expect(
+      records.some((r) => typeof r.requestId === 'string' && r.route === '/api/integrations/whatsapp/callback'),
+    ).toBe(true);
     const persisted = records.find((r) => r.msg === 'integration persisted');
-    expect(persisted).toMatchObject({ businessId, integrationId: status.integration.id, workflowId: expect.stringMatching(/^connect\//) });
+    expect(persisted).toMatchObject({
+      businessId,
+      integrationId: status.integration.id,
+      workflowId: expect.stringMatching(/^connect\//),
+    });
     // Workflow ids carry our message row id, never the wamid.
     const stored = (await stack.db('messages').where({ wamid: messageId, direction: 'inbound' }).first('id'))!;
-    expect(records.some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${stored.id}`)).toBe(true);
+    expect(records.some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${stored.id}`)).toBe(
+      true,
+    );
   });
 });
 
@@ -75,8 +97,12 @@ describe('metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/waconnect_http_requests_total\{route="\/api\/integrations\/whatsapp\/callback",method="GET",status="302"\} 1/);
-    expect(text).toMatch(/waconnect_http_request_duration_seconds_bucket\{le="0.005",route="\/healthz|waconnect_http_request_duration_seconds_bucket/);
+    expect(text).toMatch(
+      /waconnect_http_requests_total\{route="\/api\/integrations\/whatsapp\/callback",method="GET",status="302"\} 1/,
+    );
+    expect(text).toMatch(
+      /waconnect_http_request_duration_seconds_bucket\{le="0.005",route="\/healthz|waconnect_http_request_duration_seconds_bucket/,
+    );
     expect(text).toMatch(/waconnect_webhooks_total\{outcome="rejected",reason="signature"\} 1/);
     expect(text).toMatch(/waconnect_webhooks_total\{outcome="rejected",reason="json"\} 1/);
     expect(text).toMatch(/waconnect_webhooks_total\{outcome="accepted",reason="nothing_handled"\} 1/);
@@ -95,11 +121,26 @@ describe('SIGTERM', () => {
   it('lets the API finish in-flight requests and both processes exit 0', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
-    const env = { ...stack.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, CALLBACK_WAIT_MS: '3000', WORKER_METRICS_PORT: String(metricsPort) };
+    const env = {
+      ...stack.env,
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      CALLBACK_WAIT_MS: '3000',
+      WORKER_METRICS_PORT: String(metricsPort),
+    };
     const worker = spawnService('worker', env);
     const api = spawnService('api', env);
     const base = `http://127.0.0.1:${port}`;
-    await expect.poll(() => fetch(`${base}/readyz`).then((r) => r.status, () => 0), { timeout: 20_000 }).toBe(200);
+    await expect
+      .poll(
+        () =>
+          fetch(`${base}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        { timeout: 20_000 },
+      )
+      .toBe(200);
 
     // A callback that waits its full 3 s for a connect stuck on Meta.
     stack.sandbox!.state.addFault({ operation: 'waba.subscribe', hangMs: 30_000 });

@@ -18,11 +18,20 @@ function histories(names?: readonly string[]) {
   const files = (readdirSync(HISTORIES_DIR, { recursive: true }) as string[]).filter(
     (f) => f.endsWith('.json') && (!names || names.includes(f.replace(/\.json$/, ''))),
   );
-  return files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as unknown }));
+  return files.map((file) => ({
+    workflowId: file.replace(/\.json$/, ''),
+    history: JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as unknown,
+  }));
 }
 
-async function replay(codePath: string, names?: readonly string[]): Promise<Array<{ workflowId: string; error: unknown }>> {
-  const results = Worker.runReplayHistories({ workflowBundle: { codePath }, dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)) }, histories(names));
+async function replay(
+  codePath: string,
+  names?: readonly string[],
+): Promise<Array<{ workflowId: string; error: unknown }>> {
+  const results = Worker.runReplayHistories(
+    { workflowBundle: { codePath }, dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)) },
+    histories(names),
+  );
   const out: Array<{ workflowId: string; error: unknown }> = [];
   for await (const result of results) out.push({ workflowId: result.workflowId, error: result.error });
   return out;
@@ -68,7 +77,10 @@ describe('workflow replay', () => {
       cpSync(join(projectRoot, 'workflows'), workflows, { recursive: true });
       for (const file of readdirSync(workflows).filter((f) => f.endsWith('.ts'))) {
         const path = join(workflows, file);
-        const source = readFileSync(path, 'utf8').replace(/from '\.\.\/(src|activities)\//g, (_, folder: string) => `from '${projectRoot}/${folder}/`);
+        const source = readFileSync(path, 'utf8').replace(
+          /from '\.\.\/(src|activities)\//g,
+          (_, folder: string) => `from '${projectRoot}/${folder}/`,
+        );
         writeFileSync(path, source);
       }
       const connectPath = join(workflows, 'connect-whatsapp.ts');
@@ -82,7 +94,14 @@ describe('workflow replay', () => {
       const { code } = await bundleWorkflowCode({
         workflowsPath: join(workflows, 'index.ts'),
         failureConverterPath,
-        logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error },
+        logger: {
+          log: () => undefined,
+          trace: () => undefined,
+          debug: () => undefined,
+          info: () => undefined,
+          warn: () => undefined,
+          error: console.error,
+        },
       });
       const bundlePath = join(dir, 'workflow-bundle.js');
       writeFileSync(bundlePath, code);

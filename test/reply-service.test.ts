@@ -24,7 +24,10 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString();
         const body = JSON.parse(raw) as Record<string, unknown>;
-        received.push({ body, signatureOk: req.headers['x-waconnect-signature-256'] === signReplyRequest(raw, BRAIN_SECRET) });
+        received.push({
+          body,
+          signatureOk: req.headers['x-waconnect-signature-256'] === signReplyRequest(raw, BRAIN_SECRET),
+        });
         const answer = behaviour(body);
         setTimeout(() => {
           res.statusCode = answer.status;
@@ -38,7 +41,11 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
     stack = await startStack({
       api: true,
       sandbox: true,
-      env: { REPLY_WEBHOOK_URL: `http://127.0.0.1:${port}/reply`, REPLY_WEBHOOK_SECRET: BRAIN_SECRET, REPLY_WEBHOOK_TIMEOUT_MS: '500' },
+      env: {
+        REPLY_WEBHOOK_URL: `http://127.0.0.1:${port}/reply`,
+        REPLY_WEBHOOK_SECRET: BRAIN_SECRET,
+        REPLY_WEBHOOK_TIMEOUT_MS: '500',
+      },
     });
   });
   afterAll(async () => {
@@ -53,9 +60,12 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
     const status = await getStatus(stack.api!.url, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const from = `31${Date.now() % 1e9}`;
-    const send = (text: string) => stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text }).messageId;
+    const send = (text: string) =>
+      stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text }).messageId;
     const sentFor = (wamid: string) =>
-      stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === wamid && c.effect === 'applied');
+      stack
+        .sandbox!.state.calls({ operation: 'messages.send' })
+        .filter((c) => c.messageContextId === wamid && c.effect === 'applied');
     return { businessId, phoneNumberId, from, send, sentFor, integrationId: status.integration.id as string };
   }
 
@@ -76,7 +86,12 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
       type: 'text',
       text: 'What are your hours?',
       timestamp: expect.any(Number),
-      customer: { id: expect.any(String), phone: c.from, bsuid: expect.stringMatching(/^US\./), name: expect.any(String) },
+      customer: {
+        id: expect.any(String),
+        phone: c.from,
+        bsuid: expect.stringMatching(/^US\./),
+        name: expect.any(String),
+      },
       messages: [{ messageId: wamid, type: 'text', text: 'What are your hours?', timestamp: expect.any(Number) }],
     });
   });
@@ -85,7 +100,9 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
     behaviour = () => ({ status: 200, json: { reply: null } });
     const c = await conversation();
     const wamid = c.send('ok thanks');
-    await expect.poll(async () => (await stack.db('messages').where({ wamid }).first())?.status, { timeout: 20_000 }).toBe('no_reply');
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid }).first())?.status, { timeout: 20_000 })
+      .toBe('no_reply');
     expect(c.sentFor(wamid)).toHaveLength(0);
   });
 

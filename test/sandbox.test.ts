@@ -20,7 +20,12 @@ async function getJson(url: string, token?: string): Promise<{ status: number; b
   return { status: res.status, body: (await res.json()) as Json };
 }
 
-async function postJson(url: string, body: unknown, token?: string, method = 'POST'): Promise<{ status: number; body: Json }> {
+async function postJson(
+  url: string,
+  body: unknown,
+  token?: string,
+  method = 'POST',
+): Promise<{ status: number; body: Json }> {
   const res = await fetch(url, {
     method,
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -55,7 +60,11 @@ describe('Meta sandbox', () => {
   }
 
   async function approvedCode(params: { account?: string; scope?: string; state?: string } = {}): Promise<string> {
-    const res = await submitDialog(sandbox, { redirectUri: REDIRECT, state: params.state ?? 'st-1', scope: params.scope ?? SCOPE }, { decision: 'approve', ...(params.account ? { account: params.account } : {}) });
+    const res = await submitDialog(
+      sandbox,
+      { redirectUri: REDIRECT, state: params.state ?? 'st-1', scope: params.scope ?? SCOPE },
+      { decision: 'approve', ...(params.account ? { account: params.account } : {}) },
+    );
     expect(res.status).toBe(302);
     const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
     secrets.push(code);
@@ -69,7 +78,9 @@ describe('Meta sandbox', () => {
   }
 
   it('renders a labelled consent page and rejects an unknown client_id', async () => {
-    const ok = await fetch(`${sandbox.graph('dialog/oauth')}?client_id=${sandbox.appId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s&response_type=code&scope=${SCOPE}`);
+    const ok = await fetch(
+      `${sandbox.graph('dialog/oauth')}?client_id=${sandbox.appId}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s&response_type=code&scope=${SCOPE}`,
+    );
     const html = await ok.text();
     expect(ok.status).toBe(200);
     expect(html).toContain('Sandbox Meta: Sandbox App wants to connect your WhatsApp Business account');
@@ -77,12 +88,18 @@ describe('Meta sandbox', () => {
     expect(html).toContain('Create a new sandbox business (1 WhatsApp account, 2 numbers)');
     expect(html).toMatch(/<button type="submit" name="decision" value="approve">Continue<\/button>/);
     expect(html).toMatch(/<button type="submit" name="decision" value="deny">Cancel<\/button>/);
-    const bad = await fetch(`${sandbox.graph('dialog/oauth')}?client_id=1&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`);
+    const bad = await fetch(
+      `${sandbox.graph('dialog/oauth')}?client_id=1&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`,
+    );
     expect(bad.status).toBe(400);
   });
 
   it('walks the whole login: code, exchange, long-lived token, debug_token, businesses, WABAs, paged numbers', async () => {
-    const res = await submitDialog(sandbox, { redirectUri: REDIRECT, state: 'state-42', scope: SCOPE }, { decision: 'approve' });
+    const res = await submitDialog(
+      sandbox,
+      { redirectUri: REDIRECT, state: 'state-42', scope: SCOPE },
+      { decision: 'approve' },
+    );
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!);
     expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
@@ -92,7 +109,11 @@ describe('Meta sandbox', () => {
 
     const short = await exchange(code, REDIRECT);
     expect(short.status).toBe(200);
-    expect(short.body).toEqual({ access_token: expect.stringMatching(/^EAAG[A-Za-z0-9]{100,}$/), token_type: 'bearer', expires_in: 5400 });
+    expect(short.body).toEqual({
+      access_token: expect.stringMatching(/^EAAG[A-Za-z0-9]{100,}$/),
+      token_type: 'bearer',
+      expires_in: 5400,
+    });
     secrets.push(short.body.access_token);
 
     const long = await getJson(
@@ -103,12 +124,22 @@ describe('Meta sandbox', () => {
     const token = long.body.access_token as string;
     secrets.push(token);
 
-    const debug = await getJson(`${sandbox.graph('debug_token')}?input_token=${token}`, `${sandbox.appId}|${sandbox.appSecret}`);
+    const debug = await getJson(
+      `${sandbox.graph('debug_token')}?input_token=${token}`,
+      `${sandbox.appId}|${sandbox.appSecret}`,
+    );
     expect(debug.status).toBe(200);
     const data = debug.body.data;
-    expect(data).toMatchObject({ app_id: sandbox.appId, type: 'USER', application: 'Sandbox App', is_valid: true, user_id: expect.stringMatching(/^\d+$/) });
+    expect(data).toMatchObject({
+      app_id: sandbox.appId,
+      type: 'USER',
+      application: 'Sandbox App',
+      is_valid: true,
+      user_id: expect.stringMatching(/^\d+$/),
+    });
     expect(data.expires_at).toBeGreaterThan(Date.now() / 1000 + 5_000_000);
-    const wabaIds = data.granular_scopes.find((s: Json) => s.scope === 'whatsapp_business_management').target_ids as string[];
+    const wabaIds = data.granular_scopes.find((s: Json) => s.scope === 'whatsapp_business_management')
+      .target_ids as string[];
     expect(wabaIds).toHaveLength(1);
     expect(data.granular_scopes).toEqual([
       { scope: 'whatsapp_business_management', target_ids: wabaIds },
@@ -122,12 +153,21 @@ describe('Meta sandbox', () => {
 
     const owned = await getJson(sandbox.graph(`${businessId}/owned_whatsapp_business_accounts`), token);
     expect(owned.body.data).toEqual([
-      { id: wabaIds[0], name: expect.any(String), currency: 'USD', timezone_id: '1', message_template_namespace: expect.any(String) },
+      {
+        id: wabaIds[0],
+        name: expect.any(String),
+        currency: 'USD',
+        timezone_id: '1',
+        message_template_namespace: expect.any(String),
+      },
     ]);
     const client = await getJson(sandbox.graph(`${businessId}/client_whatsapp_business_accounts`), token);
     expect(client.body).toEqual({ data: [] });
 
-    const first = await getJson(`${sandbox.graph(`${wabaIds[0]}/phone_numbers`)}?limit=1&fields=id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,throughput,messaging_limit_tier,name_status`, token);
+    const first = await getJson(
+      `${sandbox.graph(`${wabaIds[0]}/phone_numbers`)}?limit=1&fields=id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,throughput,messaging_limit_tier,name_status`,
+      token,
+    );
     expect(first.body.data).toHaveLength(1);
     expect(first.body.data[0]).toMatchObject({
       id: expect.stringMatching(/^\d{15}$/),
@@ -148,7 +188,11 @@ describe('Meta sandbox', () => {
   });
 
   it('redirects a denial with Meta parameters', async () => {
-    const res = await submitDialog(sandbox, { redirectUri: REDIRECT, state: 'st-deny', scope: SCOPE }, { decision: 'deny' });
+    const res = await submitDialog(
+      sandbox,
+      { redirectUri: REDIRECT, state: 'st-deny', scope: SCOPE },
+      { decision: 'deny' },
+    );
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!);
     expect(Object.fromEntries(location.searchParams)).toEqual({
@@ -167,7 +211,13 @@ describe('Meta sandbox', () => {
     secrets.push(first.body.access_token);
     const again = await exchange(code, REDIRECT);
     expect(again.status).toBe(400);
-    expect(again.body.error).toMatchObject({ type: 'OAuthException', code: 100, error_subcode: 36009, message: 'This authorization code has been used.', fbtrace_id: expect.any(String) });
+    expect(again.body.error).toMatchObject({
+      type: 'OAuthException',
+      code: 100,
+      error_subcode: 36009,
+      message: 'This authorization code has been used.',
+      fbtrace_id: expect.any(String),
+    });
     expect((await getJson(sandbox.graph('me/businesses'), first.body.access_token)).status).toBe(200);
   });
 
@@ -177,18 +227,32 @@ describe('Meta sandbox', () => {
     const late = await approvedCode();
     sandbox.state.advanceClock(11 * 60_000);
     const expired = await exchange(late, REDIRECT);
-    expect(expired.body.error).toMatchObject({ code: 100, error_subcode: 36007, message: 'This authorization code has expired.' });
-    const badSecret = await getJson(`${sandbox.graph('oauth/access_token')}?client_id=${sandbox.appId}&client_secret=wrong&code=x&redirect_uri=${REDIRECT}`);
+    expect(expired.body.error).toMatchObject({
+      code: 100,
+      error_subcode: 36007,
+      message: 'This authorization code has expired.',
+    });
+    const badSecret = await getJson(
+      `${sandbox.graph('oauth/access_token')}?client_id=${sandbox.appId}&client_secret=wrong&code=x&redirect_uri=${REDIRECT}`,
+    );
     expect(badSecret.body.error).toMatchObject({ code: 1, message: 'Error validating client secret.' });
   });
 
   it('gives the popup a FINISH event and a 30-second code exchangeable without redirect_uri for a business token', async () => {
-    const res = await submitDialog(sandbox, { configId: 'cfg-1', display: 'popup', origin: 'http://localhost:8000' }, { decision: 'approve' });
+    const res = await submitDialog(
+      sandbox,
+      { configId: 'cfg-1', display: 'popup', origin: 'http://localhost:8000' },
+      { decision: 'approve' },
+    );
     expect(res.status).toBe(200);
     const result = popupResult(await res.text());
     expect(result.targetOrigin).toBe('http://localhost:8000');
     expect(result.sessionInfo).toEqual({
-      data: { phone_number_id: expect.stringMatching(/^\d{15}$/), waba_id: expect.stringMatching(/^\d{15}$/), business_id: expect.any(String) },
+      data: {
+        phone_number_id: expect.stringMatching(/^\d{15}$/),
+        waba_id: expect.stringMatching(/^\d{15}$/),
+        business_id: expect.any(String),
+      },
       type: 'WA_EMBEDDED_SIGNUP',
       event: 'FINISH',
     });
@@ -198,16 +262,26 @@ describe('Meta sandbox', () => {
     const tokenRes = await exchange(code);
     expect(tokenRes.body).toEqual({ access_token: expect.any(String), token_type: 'bearer' });
     secrets.push(tokenRes.body.access_token);
-    const debug = await getJson(`${sandbox.graph('debug_token')}?input_token=${tokenRes.body.access_token}&access_token=${sandbox.appId}|${sandbox.appSecret}`);
+    const debug = await getJson(
+      `${sandbox.graph('debug_token')}?input_token=${tokenRes.body.access_token}&access_token=${sandbox.appId}|${sandbox.appSecret}`,
+    );
     expect(debug.body.data).toMatchObject({ type: 'SYSTEM_USER', expires_at: 0, is_valid: true });
 
-    const slow = popupResult(await (await submitDialog(sandbox, { configId: 'cfg-1', display: 'popup' }, { decision: 'approve' })).text());
+    const slow = popupResult(
+      await (await submitDialog(sandbox, { configId: 'cfg-1', display: 'popup' }, { decision: 'approve' })).text(),
+    );
     sandbox.state.advanceClock(31_000);
     const expired = await exchange((slow.response.authResponse as Json).code);
     expect(expired.body.error).toMatchObject({ code: 100, error_subcode: 36007 });
 
-    const cancelled = popupResult(await (await submitDialog(sandbox, { configId: 'cfg-1', display: 'popup' }, { decision: 'deny' })).text());
-    expect(cancelled.sessionInfo).toEqual({ data: { current_step: expect.any(String) }, type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL' });
+    const cancelled = popupResult(
+      await (await submitDialog(sandbox, { configId: 'cfg-1', display: 'popup' }, { decision: 'deny' })).text(),
+    );
+    expect(cancelled.sessionInfo).toEqual({
+      data: { current_step: expect.any(String) },
+      type: 'WA_EMBEDDED_SIGNUP',
+      event: 'CANCEL',
+    });
     expect(cancelled.response).toEqual({ authResponse: null, status: 'unknown' });
   });
 
@@ -215,26 +289,60 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
     const token = await tokenFor(account.wabaId);
     const phoneNumberId = account.phoneNumberIds[0]!;
-    expect((await postJson(sandbox.graph(`${account.wabaId}/subscribed_apps`), {}, token)).body).toEqual({ success: true });
-    const inbound = sandbox.state.sendCustomerMessage({ phoneNumberId, from: '15551230001', name: 'Ana', text: 'hello?' });
+    expect((await postJson(sandbox.graph(`${account.wabaId}/subscribed_apps`), {}, token)).body).toEqual({
+      success: true,
+    });
+    const inbound = sandbox.state.sendCustomerMessage({
+      phoneNumberId,
+      from: '15551230001',
+      name: 'Ana',
+      text: 'hello?',
+    });
 
     const sent = await postJson(
       sandbox.graph(`${phoneNumberId}/messages`),
-      { messaging_product: 'whatsapp', recipient_type: 'individual', to: '+1 555 123 0001', type: 'text', text: { body: 'Hi Ana!' }, context: { message_id: inbound.messageId } },
+      {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: '+1 555 123 0001',
+        type: 'text',
+        text: { body: 'Hi Ana!' },
+        context: { message_id: inbound.messageId },
+      },
       token,
     );
     expect(sent.status).toBe(200);
-    expect(sent.body).toEqual({ messaging_product: 'whatsapp', contacts: [{ input: '+1 555 123 0001', wa_id: '15551230001' }], messages: [{ id: expect.stringMatching(/^wamid\./) }] });
+    expect(sent.body).toEqual({
+      messaging_product: 'whatsapp',
+      contacts: [{ input: '+1 555 123 0001', wa_id: '15551230001' }],
+      messages: [{ id: expect.stringMatching(/^wamid\./) }],
+    });
     const wamid = sent.body.messages[0].id as string;
     const call = sandbox.state.calls({ operation: 'messages.send', objectId: phoneNumberId }).at(-1)!;
-    expect(call).toMatchObject({ status: 200, faulted: false, effect: 'applied', messageContextId: inbound.messageId, textBody: 'Hi Ana!', messageId: wamid });
+    expect(call).toMatchObject({
+      status: 200,
+      faulted: false,
+      effect: 'applied',
+      messageContextId: inbound.messageId,
+      textBody: 'Hi Ana!',
+      messageId: wamid,
+    });
 
-    const statuses = await waitFor(() => {
-      const got = receiver.received.flatMap((r) => (((r.body as Json).entry?.[0]?.changes?.[0]?.value?.statuses ?? []) as Json[]).filter((s) => s.id === wamid).map((s) => ({ s, r })));
-      return got.length === 3 ? got : undefined;
-    }, 5_000, 'three statuses');
+    const statuses = await waitFor(
+      () => {
+        const got = receiver.received.flatMap((r) =>
+          (((r.body as Json).entry?.[0]?.changes?.[0]?.value?.statuses ?? []) as Json[])
+            .filter((s) => s.id === wamid)
+            .map((s) => ({ s, r })),
+        );
+        return got.length === 3 ? got : undefined;
+      },
+      5_000,
+      'three statuses',
+    );
     expect(statuses.map(({ s }) => s.status).sort()).toEqual(['delivered', 'read', 'sent']);
-    for (const { r } of statuses) expect(verifySignature(r.raw, r.headers['x-hub-signature-256'] as string, sandbox.appSecret)).toBe(true);
+    for (const { r } of statuses)
+      expect(verifySignature(r.raw, r.headers['x-hub-signature-256'] as string, sandbox.appSecret)).toBe(true);
     const sentStatus = statuses.find(({ s }) => s.status === 'sent')!;
     expect(sentStatus.r.body).toEqual({
       object: 'whatsapp_business_account',
@@ -246,7 +354,10 @@ describe('Meta sandbox', () => {
               field: 'messages',
               value: {
                 messaging_product: 'whatsapp',
-                metadata: { display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''), phone_number_id: phoneNumberId },
+                metadata: {
+                  display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''),
+                  phone_number_id: phoneNumberId,
+                },
                 statuses: [
                   {
                     id: wamid,
@@ -254,8 +365,17 @@ describe('Meta sandbox', () => {
                     timestamp: expect.stringMatching(/^\d{10}$/),
                     recipient_id: '15551230001',
                     recipient_user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/),
-                    conversation: { id: expect.any(String), expiration_timestamp: expect.any(String), origin: { type: 'service' } },
-                    pricing: { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' },
+                    conversation: {
+                      id: expect.any(String),
+                      expiration_timestamp: expect.any(String),
+                      origin: { type: 'service' },
+                    },
+                    pricing: {
+                      billable: false,
+                      pricing_model: 'PMP',
+                      category: 'service',
+                      type: 'free_customer_service',
+                    },
                   },
                 ],
               },
@@ -271,7 +391,11 @@ describe('Meta sandbox', () => {
     ]);
     expect(conversation[1]).toMatchObject({ contextMessageId: inbound.messageId, status: 'read' });
 
-    const read = await postJson(sandbox.graph(`${phoneNumberId}/messages`), { messaging_product: 'whatsapp', status: 'read', message_id: inbound.messageId }, token);
+    const read = await postJson(
+      sandbox.graph(`${phoneNumberId}/messages`),
+      { messaging_product: 'whatsapp', status: 'read', message_id: inbound.messageId },
+      token,
+    );
     expect(read.body).toEqual({ success: true });
     expect(sandbox.state.conversation(phoneNumberId, '15551230001')[0]!.readAt).toEqual(expect.any(String));
   });
@@ -284,15 +408,25 @@ describe('Meta sandbox', () => {
       const tries = receiver.received.filter((r) => JSON.stringify(r.body).includes(phoneNumberId)).length;
       return mine && tries < 2 ? 500 : 200;
     };
-    const { messageId, timestamp } = sandbox.state.sendCustomerMessage({ phoneNumberId, from: '447700900123', name: 'Bo', text: 'order status?' });
-    const attempts = await waitFor(() => {
-      const list = sandbox.state.deliveries({ messageId });
-      return list.some((a) => a.delivered) ? list : undefined;
-    }, 5_000, 'a delivered attempt');
+    const { messageId, timestamp } = sandbox.state.sendCustomerMessage({
+      phoneNumberId,
+      from: '447700900123',
+      name: 'Bo',
+      text: 'order status?',
+    });
+    const attempts = await waitFor(
+      () => {
+        const list = sandbox.state.deliveries({ messageId });
+        return list.some((a) => a.delivered) ? list : undefined;
+      },
+      5_000,
+      'a delivered attempt',
+    );
     expect(attempts.map((a) => a.httpStatus)).toEqual([500, 500, 200]);
     const deliveredCopies = receiver.received.filter((r) => JSON.stringify(r.body).includes(messageId));
     expect(deliveredCopies).toHaveLength(3);
-    for (const copy of deliveredCopies) expect(verifySignature(copy.raw, copy.headers['x-hub-signature-256'] as string, sandbox.appSecret)).toBe(true);
+    for (const copy of deliveredCopies)
+      expect(verifySignature(copy.raw, copy.headers['x-hub-signature-256'] as string, sandbox.appSecret)).toBe(true);
     expect(deliveredCopies[2]!.body).toEqual({
       object: 'whatsapp_business_account',
       entry: [
@@ -303,9 +437,23 @@ describe('Meta sandbox', () => {
               field: 'messages',
               value: {
                 messaging_product: 'whatsapp',
-                metadata: { display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''), phone_number_id: phoneNumberId },
-                contacts: [{ profile: { name: 'Bo' }, wa_id: '447700900123', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) }],
-                messages: [{ from: '447700900123', from_user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/), id: messageId, timestamp, type: 'text', text: { body: 'order status?' } }],
+                metadata: {
+                  display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''),
+                  phone_number_id: phoneNumberId,
+                },
+                contacts: [
+                  { profile: { name: 'Bo' }, wa_id: '447700900123', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) },
+                ],
+                messages: [
+                  {
+                    from: '447700900123',
+                    from_user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/),
+                    id: messageId,
+                    timestamp,
+                    type: 'text',
+                    text: { body: 'order status?' },
+                  },
+                ],
               },
             },
           ],
@@ -321,7 +469,12 @@ describe('Meta sandbox', () => {
       messages: [
         { phoneNumberId, from: '15550100001', name: 'A', text: 'one' },
         { phoneNumberId, from: '15550100002', name: 'B', type: 'image', text: 'a photo' },
-        { phoneNumberId, from: '15550100001', type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'yes', title: 'Yes' } } },
+        {
+          phoneNumberId,
+          from: '15550100001',
+          type: 'interactive',
+          interactive: { type: 'button_reply', button_reply: { id: 'yes', title: 'Yes' } },
+        },
       ],
     });
     expect(batch.status).toBe(202);
@@ -333,7 +486,12 @@ describe('Meta sandbox', () => {
       { profile: { name: 'B' }, wa_id: '15550100002', user_id: expect.stringMatching(/^[A-Z]{2}\.\d+$/) },
     ]);
     expect(value.messages.map((m: Json) => m.id)).toEqual(ids);
-    expect(value.messages[1].image).toMatchObject({ caption: 'a photo', mime_type: 'image/jpeg', id: expect.any(String), sha256: expect.any(String) });
+    expect(value.messages[1].image).toMatchObject({
+      caption: 'a photo',
+      mime_type: 'image/jpeg',
+      id: expect.any(String),
+      sha256: expect.any(String),
+    });
     expect(value.messages[2].interactive).toEqual({ type: 'button_reply', button_reply: { id: 'yes', title: 'Yes' } });
     expect(sandbox.state.deliveries({ messageId: ids[2]! })).toHaveLength(1);
   });
@@ -342,8 +500,16 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 1, subscribed: true });
     const token = await tokenFor(account.wabaId);
     const number = account.phoneNumberIds[0]!;
-    const send = async (to: string) => (await postJson(sandbox.graph(`${number}/messages`), { messaging_product: 'whatsapp', to, type: 'text', text: { body: 'x' } }, token)).body.messages[0].id as string;
-    const statusesOf = (wamid: string) => sandbox.state.webhooks({ messageId: wamid, field: 'messages' }).map((w) => w.status);
+    const send = async (to: string) =>
+      (
+        await postJson(
+          sandbox.graph(`${number}/messages`),
+          { messaging_product: 'whatsapp', to, type: 'text', text: { body: 'x' } },
+          token,
+        )
+      ).body.messages[0].id as string;
+    const statusesOf = (wamid: string) =>
+      sandbox.state.webhooks({ messageId: wamid, field: 'messages' }).map((w) => w.status);
 
     sandbox.state.sendCustomerMessage({ phoneNumberId: number, from: '15550300001', text: 'hi' });
     sandbox.state.setStatusMode(number, { stopAt: 'delivered' });
@@ -352,12 +518,23 @@ describe('Meta sandbox', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(statusesOf(delivered)).toEqual(['sent', 'delivered']);
 
-    const failure = { code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', details: 'Message Undeliverable.' };
+    const failure = {
+      code: 131026,
+      title: 'Message undeliverable',
+      message: 'Message undeliverable',
+      details: 'Message Undeliverable.',
+    };
     await postJson(`${sandbox.url}/sandbox/numbers/${number}/status-mode`, { fail: failure });
     const failed = await send('15550300001');
     const record = await waitFor(() => sandbox.state.webhooks({ messageId: failed, status: 'failed' })[0]);
     expect((record.payload as Json).entry[0].changes[0].value.statuses[0].errors).toEqual([
-      { code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', error_data: { details: 'Message Undeliverable.' }, href: expect.any(String) },
+      {
+        code: 131026,
+        title: 'Message undeliverable',
+        message: 'Message undeliverable',
+        error_data: { details: 'Message Undeliverable.' },
+        href: expect.any(String),
+      },
     ]);
 
     sandbox.state.setStatusMode(number, { fail: null, windowError: 'webhook' });
@@ -368,16 +545,37 @@ describe('Meta sandbox', () => {
 
   it('addresses PARTNER_* account updates to the partner business and others to the WABA', async () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
-    const removed = await postJson(`${sandbox.url}/sandbox/accounts/${account.wabaId}/events`, { field: 'account_update', event: 'PARTNER_REMOVED' });
+    const removed = await postJson(`${sandbox.url}/sandbox/accounts/${account.wabaId}/events`, {
+      field: 'account_update',
+      event: 'PARTNER_REMOVED',
+    });
     expect(removed.status).toBe(202);
     const partnerEvent = sandbox.state.webhooks({ webhookId: removed.body.webhookId })[0]!;
     const partnerBusinessId = (sandbox.state.dump().app as Json).partnerBusinessId;
-    expect((partnerEvent.payload as Json).entry[0]).toMatchObject({ id: partnerBusinessId, changes: [{ field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: account.wabaId } } }] });
-    const banned = sandbox.state.emitAccountEvent({ wabaId: account.wabaId, field: 'account_update', event: 'DISABLED_UPDATE', value: { ban_info: { waba_ban_state: 'SCHEDULE_FOR_DISABLE', waba_ban_date: 'April 17, 2025' } } });
+    expect((partnerEvent.payload as Json).entry[0]).toMatchObject({
+      id: partnerBusinessId,
+      changes: [
+        { field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: account.wabaId } } },
+      ],
+    });
+    const banned = sandbox.state.emitAccountEvent({
+      wabaId: account.wabaId,
+      field: 'account_update',
+      event: 'DISABLED_UPDATE',
+      value: { ban_info: { waba_ban_state: 'SCHEDULE_FOR_DISABLE', waba_ban_date: 'April 17, 2025' } },
+    });
     expect((banned.payload as Json).entry[0]).toMatchObject({
       id: account.wabaId,
       time: expect.any(Number),
-      changes: [{ field: 'account_update', value: { event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'SCHEDULE_FOR_DISABLE', waba_ban_date: 'April 17, 2025' } } }],
+      changes: [
+        {
+          field: 'account_update',
+          value: {
+            event: 'DISABLED_UPDATE',
+            ban_info: { waba_ban_state: 'SCHEDULE_FOR_DISABLE', waba_ban_date: 'April 17, 2025' },
+          },
+        },
+      ],
     });
   });
 
@@ -385,20 +583,45 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 2 });
     const token = await tokenFor(account.wabaId);
     const [number, other] = account.phoneNumberIds as [string, string];
-    sandbox.state.sendCustomerMessage({ phoneNumberId: number, from: '15550009999', text: 'old', timestamp: Math.floor(Date.now() / 1000) - 25 * 3600 });
-    const late = await postJson(sandbox.graph(`${number}/messages`), { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'sorry' } }, token);
+    sandbox.state.sendCustomerMessage({
+      phoneNumberId: number,
+      from: '15550009999',
+      text: 'old',
+      timestamp: Math.floor(Date.now() / 1000) - 25 * 3600,
+    });
+    const late = await postJson(
+      sandbox.graph(`${number}/messages`),
+      { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'sorry' } },
+      token,
+    );
     expect(late.status).toBe(400);
-    expect(late.body.error).toMatchObject({ code: 131047, message: '(#131047) Re-engagement message', error_data: { messaging_product: 'whatsapp', details: expect.stringContaining('24 hours') } });
+    expect(late.body.error).toMatchObject({
+      code: 131047,
+      message: '(#131047) Re-engagement message',
+      error_data: { messaging_product: 'whatsapp', details: expect.stringContaining('24 hours') },
+    });
     sandbox.state.setRegistered(other, false);
     sandbox.state.sendCustomerMessage({ phoneNumberId: other, from: '15550009999', text: 'new' });
-    const unregistered = await postJson(sandbox.graph(`${other}/messages`), { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'hi' } }, token);
+    const unregistered = await postJson(
+      sandbox.graph(`${other}/messages`),
+      { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'hi' } },
+      token,
+    );
     expect(unregistered.body.error).toMatchObject({ code: 133010 });
-    const register = await postJson(sandbox.graph(`${other}/register`), { messaging_product: 'whatsapp', pin: '918273' }, token);
+    const register = await postJson(
+      sandbox.graph(`${other}/register`),
+      { messaging_product: 'whatsapp', pin: '918273' },
+      token,
+    );
     expect(register.body).toEqual({ success: true });
     const registerCall = sandbox.state.calls({ operation: 'phone.register', objectId: other }).at(-1)!;
     expect(registerCall).toMatchObject({ status: 200, effect: 'applied' });
     expect(JSON.stringify(registerCall)).not.toMatch(/pin|918273/);
-    const afterRegister = await postJson(sandbox.graph(`${other}/messages`), { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'hi' } }, token);
+    const afterRegister = await postJson(
+      sandbox.graph(`${other}/messages`),
+      { messaging_product: 'whatsapp', to: '15550009999', type: 'text', text: { body: 'hi' } },
+      token,
+    );
     expect(afterRegister.status).toBe(200);
   });
 
@@ -406,20 +629,42 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 2 });
     const token = await tokenFor(account.wabaId);
     const [number, other] = account.phoneNumberIds as [string, string];
-    for (const id of [number, other]) sandbox.state.sendCustomerMessage({ phoneNumberId: id, from: '15550001111', text: 'hi' });
-    const send = (id: string) => postJson(sandbox.graph(`${id}/messages`), { messaging_product: 'whatsapp', to: '15550001111', type: 'text', text: { body: 'x' } }, token);
+    for (const id of [number, other])
+      sandbox.state.sendCustomerMessage({ phoneNumberId: id, from: '15550001111', text: 'hi' });
+    const send = (id: string) =>
+      postJson(
+        sandbox.graph(`${id}/messages`),
+        { messaging_product: 'whatsapp', to: '15550001111', type: 'text', text: { body: 'x' } },
+        token,
+      );
 
-    const fault = await postJson(`${sandbox.url}/sandbox/faults`, { operation: 'messages.send', times: 2, status: 429, error: { code: 130429, message: '(#130429) Rate limit hit' }, objectId: number });
+    const fault = await postJson(`${sandbox.url}/sandbox/faults`, {
+      operation: 'messages.send',
+      times: 2,
+      status: 429,
+      error: { code: 130429, message: '(#130429) Rate limit hit' },
+      objectId: number,
+    });
     expect(fault.status).toBe(201);
     expect((await send(other)).status).toBe(200);
     const first = await send(number);
     expect(first.status).toBe(429);
-    expect(first.body.error).toMatchObject({ code: 130429, message: '(#130429) Rate limit hit', type: 'OAuthException' });
+    expect(first.body.error).toMatchObject({
+      code: 130429,
+      message: '(#130429) Rate limit hit',
+      type: 'OAuthException',
+    });
     expect((await send(number)).status).toBe(429);
     expect((await send(number)).status).toBe(200);
     const faulted = sandbox.state.calls({ operation: 'messages.send', objectId: number }).filter((c) => c.faulted);
     expect(faulted).toHaveLength(2);
-    expect(faulted[0]).toMatchObject({ status: 429, effect: 'none', errorCode: 130429, to: '15550001111', textBody: 'x' });
+    expect(faulted[0]).toMatchObject({
+      status: 429,
+      effect: 'none',
+      errorCode: 130429,
+      to: '15550001111',
+      textBody: 'x',
+    });
     expect(sandbox.state.conversation(number, '15550001111').filter((m) => m.direction === 'outbound')).toHaveLength(1);
 
     sandbox.state.addFault({ operation: 'waba.phone_numbers' });
@@ -436,15 +681,27 @@ describe('Meta sandbox', () => {
 
     sandbox.state.addFault({ operation: 'waba.phone_numbers', hangMs: 150 });
     const started = Date.now();
-    await expect(fetch(sandbox.graph(`${account.wabaId}/phone_numbers`), { headers: { authorization: `Bearer ${token}` } })).rejects.toThrow();
+    await expect(
+      fetch(sandbox.graph(`${account.wabaId}/phone_numbers`), { headers: { authorization: `Bearer ${token}` } }),
+    ).rejects.toThrow();
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     expect(sandbox.state.calls({ operation: 'waba.phone_numbers' }).at(-1)).toMatchObject({ status: 0, faulted: true });
 
     sandbox.state.addFault({ operation: 'messages.send', status: 500, effect: 'after' });
-    const lost = await postJson(sandbox.graph(`${number}/messages`), { messaging_product: 'whatsapp', to: '15550002222', type: 'text', text: { body: 'accepted but lost' } }, token);
+    const lost = await postJson(
+      sandbox.graph(`${number}/messages`),
+      { messaging_product: 'whatsapp', to: '15550002222', type: 'text', text: { body: 'accepted but lost' } },
+      token,
+    );
     expect(lost.status).toBe(500);
     const call = sandbox.state.calls({ operation: 'messages.send', objectId: number }).at(-1)!;
-    expect(call).toMatchObject({ status: 500, faulted: true, effect: 'applied', textBody: 'accepted but lost', messageId: expect.stringMatching(/^wamid\./) });
+    expect(call).toMatchObject({
+      status: 500,
+      faulted: true,
+      effect: 'applied',
+      textBody: 'accepted but lost',
+      messageId: expect.stringMatching(/^wamid\./),
+    });
     const outbound = sandbox.state.conversation(number, '15550002222').find((m) => m.direction === 'outbound')!;
     expect(outbound.text).toBe('accepted but lost');
     expect(outbound.id).toBe(call.messageId);
@@ -454,22 +711,42 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
     const token = await tokenFor(account.wabaId);
     const number = account.phoneNumberIds[0]!;
-    const invalidate = await postJson(`${sandbox.url}/sandbox/accounts/${account.wabaId}/tokens/invalidate`, { subcode: 460 });
+    const invalidate = await postJson(`${sandbox.url}/sandbox/accounts/${account.wabaId}/tokens/invalidate`, {
+      subcode: 460,
+    });
     expect(invalidate.body).toEqual({ invalidated: 1 });
     const graph = await getJson(sandbox.graph(`${account.wabaId}/phone_numbers`), token);
     expect(graph.status).toBe(400);
     expect(graph.body.error).toMatchObject({ code: 190, error_subcode: 460, type: 'OAuthException' });
-    const cloud = await postJson(sandbox.graph(`${number}/messages`), { messaging_product: 'whatsapp', to: '1555', text: { body: 'x' } }, token);
+    const cloud = await postJson(
+      sandbox.graph(`${number}/messages`),
+      { messaging_product: 'whatsapp', to: '1555', text: { body: 'x' } },
+      token,
+    );
     expect(cloud.status).toBe(401);
     expect(cloud.body.error).toMatchObject({ code: 190, error_subcode: 460 });
-    const debug = await getJson(`${sandbox.graph('debug_token')}?input_token=${token}`, `${sandbox.appId}|${sandbox.appSecret}`);
-    expect(debug.body.data).toMatchObject({ is_valid: false, error: { code: 190, subcode: 460, message: expect.any(String) } });
+    const debug = await getJson(
+      `${sandbox.graph('debug_token')}?input_token=${token}`,
+      `${sandbox.appId}|${sandbox.appSecret}`,
+    );
+    expect(debug.body.data).toMatchObject({
+      is_valid: false,
+      error: { code: 190, subcode: 460, message: expect.any(String) },
+    });
 
     const second = sandbox.state.createAccount({ numbers: 1 });
     const expiring = await tokenFor(second.wabaId);
-    expect((await postJson(`${sandbox.url}/sandbox/accounts/${second.wabaId}/tokens/expiry`, { expiresInSeconds: 0 })).body).toEqual({ updated: 1 });
-    expect((await getJson(sandbox.graph('me/businesses'), expiring)).body.error).toMatchObject({ code: 190, error_subcode: 463 });
-    const unknown = await getJson(`${sandbox.graph('debug_token')}?input_token=EAAGnotatoken`, `${sandbox.appId}|${sandbox.appSecret}`);
+    expect(
+      (await postJson(`${sandbox.url}/sandbox/accounts/${second.wabaId}/tokens/expiry`, { expiresInSeconds: 0 })).body,
+    ).toEqual({ updated: 1 });
+    expect((await getJson(sandbox.graph('me/businesses'), expiring)).body.error).toMatchObject({
+      code: 190,
+      error_subcode: 463,
+    });
+    const unknown = await getJson(
+      `${sandbox.graph('debug_token')}?input_token=EAAGnotatoken`,
+      `${sandbox.appId}|${sandbox.appSecret}`,
+    );
     expect(unknown.body.data).toMatchObject({ is_valid: false, error: { code: 190 } });
   });
 
@@ -477,7 +754,9 @@ describe('Meta sandbox', () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
     const short = await tokenFor(account.wabaId);
     const swap = (t: string) =>
-      getJson(`${sandbox.graph('oauth/access_token')}?${new URLSearchParams({ grant_type: 'fb_exchange_token', client_id: sandbox.appId, client_secret: sandbox.appSecret, fb_exchange_token: t })}`);
+      getJson(
+        `${sandbox.graph('oauth/access_token')}?${new URLSearchParams({ grant_type: 'fb_exchange_token', client_id: sandbox.appId, client_secret: sandbox.appSecret, fb_exchange_token: t })}`,
+      );
     const long = (await swap(short)).body;
     secrets.push(long.access_token);
     sandbox.state.setExtendOnExchange(account.wabaId, false);
@@ -495,7 +774,9 @@ describe('Meta sandbox', () => {
     const url = sandbox.graph(`${mine.wabaId}/subscribed_apps`);
     expect((await postJson(url, {}, token)).body).toEqual({ success: true });
     expect((await postJson(url, {}, token)).body).toEqual({ success: true });
-    expect((await getJson(url, token)).body).toEqual({ data: [{ whatsapp_business_api_data: { id: sandbox.appId, link: expect.any(String), name: 'Sandbox App' } }] });
+    expect((await getJson(url, token)).body).toEqual({
+      data: [{ whatsapp_business_api_data: { id: sandbox.appId, link: expect.any(String), name: 'Sandbox App' } }],
+    });
     expect((await postJson(url, {}, token, 'DELETE')).body).toEqual({ success: true });
     expect((await getJson(url, token)).body).toEqual({ data: [] });
     const hidden = await getJson(sandbox.graph(`${theirs.wabaId}/phone_numbers`), token);
@@ -503,7 +784,7 @@ describe('Meta sandbox', () => {
     expect(hidden.body.error).toMatchObject({ code: 100, error_subcode: 33, type: 'GraphMethodException' });
   });
 
-  it('verifies an override callback URL and then delivers that WABA\'s webhooks there', async () => {
+  it("verifies an override callback URL and then delivers that WABA's webhooks there", async () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
     const token = await tokenFor(account.wabaId);
     const override = `${receiver.url}?waba=${account.wabaId}`;
@@ -511,9 +792,15 @@ describe('Meta sandbox', () => {
     const refused = await postJson(url, { override_callback_uri: override, verify_token: 'wrong' }, token);
     expect(refused.body.error).toMatchObject({ code: 2200 });
     expect(sandbox.state.subscriptions(account.wabaId).subscribed).toBe(false);
-    expect((await postJson(url, { override_callback_uri: override, verify_token: receiver.verifyToken }, token)).body).toEqual({ success: true });
+    expect(
+      (await postJson(url, { override_callback_uri: override, verify_token: receiver.verifyToken }, token)).body,
+    ).toEqual({ success: true });
     expect((await getJson(url, token)).body.data[0]).toMatchObject({ override_callback_uri: override });
-    const { messageId } = sandbox.state.sendCustomerMessage({ phoneNumberId: account.phoneNumberIds[0]!, from: '15550400001', text: 'hi' });
+    const { messageId } = sandbox.state.sendCustomerMessage({
+      phoneNumberId: account.phoneNumberIds[0]!,
+      from: '15550400001',
+      text: 'hi',
+    });
     const attempt = await waitFor(() => sandbox.state.deliveries({ messageId, delivered: true })[0]);
     expect(attempt.url).toBe(override);
   });
@@ -523,31 +810,57 @@ describe('Meta sandbox', () => {
     const token = await tokenFor(account.wabaId);
     const res = await postJson(`${sandbox.url}/sandbox/accounts/${account.wabaId}/uninstall`, {});
     expect(res.body.success).toBe(true);
-    expect((await getJson(sandbox.graph(`${account.wabaId}/phone_numbers`), token)).body.error).toMatchObject({ code: 190, error_subcode: 458 });
+    expect((await getJson(sandbox.graph(`${account.wabaId}/phone_numbers`), token)).body.error).toMatchObject({
+      code: 190,
+      error_subcode: 458,
+    });
     expect(sandbox.state.subscriptions(account.wabaId).subscribed).toBe(false);
-    const webhook = await waitFor(() => receiver.received.find((r) => JSON.stringify(r.body).includes('PARTNER_APP_UNINSTALLED') && JSON.stringify(r.body).includes(account.wabaId)));
+    const webhook = await waitFor(() =>
+      receiver.received.find(
+        (r) =>
+          JSON.stringify(r.body).includes('PARTNER_APP_UNINSTALLED') && JSON.stringify(r.body).includes(account.wabaId),
+      ),
+    );
     expect((webhook.body as Json).entry[0].changes[0]).toEqual({
       field: 'account_update',
-      value: { event: 'PARTNER_APP_UNINSTALLED', waba_info: { waba_id: account.wabaId, owner_business_id: account.businessId, partner_app_id: sandbox.appId } },
+      value: {
+        event: 'PARTNER_APP_UNINSTALLED',
+        waba_info: { waba_id: account.wabaId, owner_business_id: account.businessId, partner_app_id: sandbox.appId },
+      },
     });
   });
 
   it('posts phone number quality and name updates in Meta shapes', async () => {
     const account = sandbox.state.createAccount({ numbers: 1, subscribed: true });
     const number = account.phoneNumberIds[0]!;
-    const quality = await postJson(`${sandbox.url}/sandbox/numbers/${number}/quality`, { qualityRating: 'YELLOW', messagingLimitTier: 'TIER_250' });
-    const record = await waitFor(() => sandbox.state.webhooks({ webhookId: quality.body.webhookId, delivered: true })[0]);
+    const quality = await postJson(`${sandbox.url}/sandbox/numbers/${number}/quality`, {
+      qualityRating: 'YELLOW',
+      messagingLimitTier: 'TIER_250',
+    });
+    const record = await waitFor(
+      () => sandbox.state.webhooks({ webhookId: quality.body.webhookId, delivered: true })[0],
+    );
     expect((record.payload as Json).entry[0]).toEqual({
       id: account.wabaId,
       time: expect.any(Number),
       changes: [
         {
           field: 'phone_number_quality_update',
-          value: { display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''), event: 'DOWNGRADE', old_limit: 'TIER_1K', current_limit: 'TIER_250', max_daily_conversations_per_business: 'TIER_250' },
+          value: {
+            display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''),
+            event: 'DOWNGRADE',
+            old_limit: 'TIER_1K',
+            current_limit: 'TIER_250',
+            max_daily_conversations_per_business: 'TIER_250',
+          },
         },
       ],
     });
-    const name = sandbox.state.setNameDecision(number, { decision: 'REJECTED', requestedVerifiedName: 'Best Shop', rejectionReason: 'NAME_FORMAT_UNACCEPTABLE' })!;
+    const name = sandbox.state.setNameDecision(number, {
+      decision: 'REJECTED',
+      requestedVerifiedName: 'Best Shop',
+      rejectionReason: 'NAME_FORMAT_UNACCEPTABLE',
+    })!;
     expect((name.payload as Json).entry[0].changes[0].value).toEqual({
       display_phone_number: account.displayPhoneNumbers[0]!.replace(/\D/g, ''),
       decision: 'REJECTED',
@@ -559,19 +872,37 @@ describe('Meta sandbox', () => {
   it('serves the admin endpoints and the JS SDK stand-in over HTTP', async () => {
     const created = await postJson(`${sandbox.url}/sandbox/accounts`, { numbers: 3, name: 'Shop', owned: false });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ wabaId: expect.any(String), phoneNumberIds: [expect.any(String), expect.any(String), expect.any(String)], clientBusinessId: expect.any(String) });
+    expect(created.body).toMatchObject({
+      wabaId: expect.any(String),
+      phoneNumberIds: [expect.any(String), expect.any(String), expect.any(String)],
+      clientBusinessId: expect.any(String),
+    });
     const token = await tokenFor(created.body.wabaId);
     const client = await getJson(sandbox.graph(`${created.body.businessId}/client_whatsapp_business_accounts`), token);
     expect(client.body.data.map((w: Json) => w.id)).toEqual([created.body.wabaId]);
-    const message = await postJson(`${sandbox.url}/sandbox/customers/messages`, { phoneNumberId: created.body.phoneNumberIds[0], from: '15557654321', type: 'reaction', reaction: { message_id: 'wamid.X', emoji: '👍' } });
+    const message = await postJson(`${sandbox.url}/sandbox/customers/messages`, {
+      phoneNumberId: created.body.phoneNumberIds[0],
+      from: '15557654321',
+      type: 'reaction',
+      reaction: { message_id: 'wamid.X', emoji: '👍' },
+    });
     expect(message.status).toBe(202);
-    expect(message.body).toMatchObject({ messageId: expect.stringMatching(/^wamid\./), timestamp: expect.stringMatching(/^\d+$/) });
-    const webhooks = await getJson(`${sandbox.url}/sandbox/webhooks?messageId=${encodeURIComponent(message.body.messageId)}`);
+    expect(message.body).toMatchObject({
+      messageId: expect.stringMatching(/^wamid\./),
+      timestamp: expect.stringMatching(/^\d+$/),
+    });
+    const webhooks = await getJson(
+      `${sandbox.url}/sandbox/webhooks?messageId=${encodeURIComponent(message.body.messageId)}`,
+    );
     expect(webhooks.body.data[0]).toMatchObject({ skipped: 'not_subscribed' });
     const calls = await getJson(`${sandbox.url}/sandbox/calls?operation=client_wabas`);
     expect(calls.body.data).toEqual([]);
     const clientCalls = await getJson(`${sandbox.url}/sandbox/calls?operation=business.client_wabas`);
-    expect(clientCalls.body.data.at(-1)).toMatchObject({ method: 'GET', status: 200, objectId: created.body.businessId });
+    expect(clientCalls.body.data.at(-1)).toMatchObject({
+      method: 'GET',
+      status: 200,
+      objectId: created.body.businessId,
+    });
     const sdk = await fetch(`${sandbox.url}/sdk.js`);
     expect(sdk.headers.get('content-type')).toContain('javascript');
     const script = await sdk.text();
@@ -583,7 +914,11 @@ describe('Meta sandbox', () => {
   });
 
   it('never writes tokens, secrets, codes or PINs into the call log or state dump', async () => {
-    const everything = JSON.stringify({ calls: sandbox.state.calls(), dump: sandbox.state.dump(), http: (await getJson(`${sandbox.url}/sandbox/calls`)).body });
+    const everything = JSON.stringify({
+      calls: sandbox.state.calls(),
+      dump: sandbox.state.dump(),
+      http: (await getJson(`${sandbox.url}/sandbox/calls`)).body,
+    });
     expect(secrets.length).toBeGreaterThan(10);
     for (const secret of secrets) expect(everything).not.toContain(secret);
   });

@@ -32,11 +32,26 @@ describe('reply settings and the message list', () => {
     const phoneNumberId = (await getStatus(api, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
     const put = await call(businessId, 'PUT', 'settings', { autoReplyText: '  We answer within the hour.  ' });
     expect(put.status).toBe(200);
-    expect(await put.json()).toEqual({ autoReplyText: 'We answer within the hour.', autoReplyTextIsDefault: false, responder: 'rules', httpResponderAvailable: false });
+    expect(await put.json()).toEqual({
+      autoReplyText: 'We answer within the hour.',
+      autoReplyTextIsDefault: false,
+      responder: 'rules',
+      httpResponderAvailable: false,
+    });
 
-    const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: '4411122233', type: 'text', text: 'hello' });
+    const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId,
+      from: '4411122233',
+      type: 'text',
+      text: 'hello',
+    });
     await expect
-      .poll(() => stack.sandbox!.state.calls({ operation: 'messages.send' }).find((c) => c.messageContextId === messageId)?.textBody, { timeout: 20_000 })
+      .poll(
+        () =>
+          stack.sandbox!.state.calls({ operation: 'messages.send' }).find((c) => c.messageContextId === messageId)
+            ?.textBody,
+        { timeout: 20_000 },
+      )
       .toBe('We answer within the hour.');
 
     const reset = await call(businessId, 'PUT', 'settings', { autoReplyText: null });
@@ -46,7 +61,12 @@ describe('reply settings and the message list', () => {
   it('refuses invalid settings and an HTTP responder that is not configured', async () => {
     const businessId = newBusinessId();
     await connectThroughMeta(api, businessId);
-    for (const body of [{ autoReplyText: '' }, { autoReplyText: 'x'.repeat(4097) }, { responder: 'ai' }, { unknown: 1 }]) {
+    for (const body of [
+      { autoReplyText: '' },
+      { autoReplyText: 'x'.repeat(4097) },
+      { responder: 'ai' },
+      { unknown: 1 },
+    ]) {
       const res = await call(businessId, 'PUT', 'settings', body);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
@@ -61,14 +81,39 @@ describe('reply settings and the message list', () => {
     await connectThroughMeta(api, businessId);
     const phoneNumberId = (await getStatus(api, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
     const from = '4455566677';
-    const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from, name: 'Bo', type: 'text', text: 'list me' });
-    await expect.poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 20_000 }).toBe('replied');
+    const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      name: 'Bo',
+      type: 'text',
+      text: 'list me',
+    });
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 20_000 })
+      .toBe('replied');
 
-    const first = (await (await call(businessId, 'GET', 'messages?limit=1')).json()) as { messages: Array<Record<string, unknown>>; nextBefore: number };
+    const first = (await (await call(businessId, 'GET', 'messages?limit=1')).json()) as {
+      messages: Array<Record<string, unknown>>;
+      nextBefore: number;
+    };
     expect(first.messages).toHaveLength(1);
-    expect(first.messages[0]).toMatchObject({ direction: 'outbound', customer: from, type: 'text', text: stack.config.reply.defaultText });
-    const second = (await (await call(businessId, 'GET', `messages?limit=1&before=${first.nextBefore}`)).json()) as { messages: Array<Record<string, unknown>>; nextBefore: number | null };
-    expect(second.messages[0]).toMatchObject({ direction: 'inbound', customer: from, customerName: 'Bo', text: 'list me', status: 'replied' });
+    expect(first.messages[0]).toMatchObject({
+      direction: 'outbound',
+      customer: from,
+      type: 'text',
+      text: stack.config.reply.defaultText,
+    });
+    const second = (await (await call(businessId, 'GET', `messages?limit=1&before=${first.nextBefore}`)).json()) as {
+      messages: Array<Record<string, unknown>>;
+      nextBefore: number | null;
+    };
+    expect(second.messages[0]).toMatchObject({
+      direction: 'inbound',
+      customer: from,
+      customerName: 'Bo',
+      text: 'list me',
+      status: 'replied',
+    });
     expect(second.nextBefore).toBeNull();
     expect(JSON.stringify([first, second])).not.toContain(phoneNumberId);
 

@@ -16,7 +16,15 @@ describe('delivery statuses', () => {
   async function inboundRow() {
     const [row] = await stack
       .db('messages')
-      .insert({ direction: 'inbound', wamid: newWamid(), phone_number_id: 'PN', customer_wa_id: `c${Math.random()}`, type: 'text', sent_at: new Date(), status: 'received' })
+      .insert({
+        direction: 'inbound',
+        wamid: newWamid(),
+        phone_number_id: 'PN',
+        customer_wa_id: `c${Math.random()}`,
+        type: 'text',
+        sent_at: new Date(),
+        status: 'received',
+      })
       .returning('*');
     return row!;
   }
@@ -42,7 +50,11 @@ describe('delivery statuses', () => {
   it('moves only forward and records each status once', async () => {
     const inbound = await inboundRow();
     const wamid = newWamid();
-    const reservation = (await reserveReply(stack.db, { inboundId: inbound.id, text: 'hi', responder: 'rules' }, 1000)) as { replyId: number };
+    const reservation = (await reserveReply(
+      stack.db,
+      { inboundId: inbound.id, text: 'hi', responder: 'rules' },
+      1000,
+    )) as { replyId: number };
     await completeReply(stack.db, reservation.replyId, inbound.id, wamid);
     await recordStatuses(stack.db, [event(wamid, 'read')]);
     const again = await recordStatuses(stack.db, [event(wamid, 'read'), event(wamid, 'delivered')]);
@@ -57,10 +69,14 @@ describe('delivery statuses', () => {
 
   it('reserves one reply per inbound message, however often it is asked', async () => {
     const inbound = await inboundRow();
-    const first = (await reserveReply(stack.db, { inboundId: inbound.id, text: 'a', responder: 'rules' }, 1000)) as { replyId: number };
+    const first = (await reserveReply(stack.db, { inboundId: inbound.id, text: 'a', responder: 'rules' }, 1000)) as {
+      replyId: number;
+    };
     const wamid = newWamid();
     await completeReply(stack.db, first.replyId, inbound.id, wamid);
-    const again = await Promise.all([1, 2, 3].map(() => reserveReply(stack.db, { inboundId: inbound.id, text: 'a', responder: 'rules' }, 1000)));
+    const again = await Promise.all(
+      [1, 2, 3].map(() => reserveReply(stack.db, { inboundId: inbound.id, text: 'a', responder: 'rules' }, 1000)),
+    );
     expect(again).toEqual([1, 2, 3].map(() => ({ kind: 'done', replyId: first.replyId, wamid })));
     expect(await stack.db('messages').where({ in_reply_to: inbound.id })).toHaveLength(1);
   });

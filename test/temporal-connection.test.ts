@@ -23,9 +23,16 @@ const FAKE_CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE----
 describe('Temporal connection settings', () => {
   it('reads address and namespace from a named profile of a config file, and connects with it', async () => {
     const file = join(dir, 'temporal.toml');
-    writeFileSync(file, `[profile.default]\naddress = "127.0.0.1:1"\n\n[profile.local]\naddress = "${inject('temporalAddress')}"\nnamespace = "default"\n`);
+    writeFileSync(
+      file,
+      `[profile.default]\naddress = "127.0.0.1:1"\n\n[profile.local]\naddress = "${inject('temporalAddress')}"\nnamespace = "default"\n`,
+    );
     const config = configWith({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'local' });
-    expect(config.temporal).toMatchObject({ address: inject('temporalAddress'), namespace: 'default', profile: 'local' });
+    expect(config.temporal).toMatchObject({
+      address: inject('temporalAddress'),
+      namespace: 'default',
+      profile: 'local',
+    });
     const client = await connectTemporal(config);
     try {
       await expect(client.connection.workflowService.getSystemInfo({})).resolves.toBeTruthy();
@@ -48,8 +55,16 @@ describe('Temporal connection settings', () => {
   });
 
   it('turns an API key into TLS with the key (Temporal Cloud)', () => {
-    const config = configWith({ TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'acme.a1b2c', TEMPORAL_API_KEY: 'k'.repeat(40) });
-    expect(config.temporal.connection).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', tls: true, apiKey: 'k'.repeat(40) });
+    const config = configWith({
+      TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'acme.a1b2c',
+      TEMPORAL_API_KEY: 'k'.repeat(40),
+    });
+    expect(config.temporal.connection).toMatchObject({
+      address: 'acme.a1b2c.tmprl.cloud:7233',
+      tls: true,
+      apiKey: 'k'.repeat(40),
+    });
   });
 
   it('reads mTLS settings: server CA, client certificate and key, server name', () => {
@@ -63,7 +78,11 @@ describe('Temporal connection settings', () => {
       TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
     });
     type Bytes = Uint8Array;
-    const tls = config.temporal.connection.tls as { serverNameOverride?: string; serverRootCACertificate?: Bytes; clientCertPair?: { crt: Bytes; key: Bytes } };
+    const tls = config.temporal.connection.tls as {
+      serverNameOverride?: string;
+      serverRootCACertificate?: Bytes;
+      clientCertPair?: { crt: Bytes; key: Bytes };
+    };
     const text = (bytes: Bytes | undefined) => (bytes ? Buffer.from(bytes).toString() : undefined);
     expect(tls.serverNameOverride).toBe('temporal.internal');
     expect(text(tls.serverRootCACertificate)).toBe(FAKE_CA);

@@ -18,12 +18,18 @@ const seconds = (duration: { seconds?: unknown; nanos?: number | null } | null |
 describe('workflows on Temporal', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true, env: { GRAPH_TIMEOUT_MS: '31000', REPLY_WEBHOOK_TIMEOUT_MS: '27000' } });
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      env: { GRAPH_TIMEOUT_MS: '31000', REPLY_WEBHOOK_TIMEOUT_MS: '27000' },
+    });
   });
   afterAll(() => stack?.close());
 
   async function connectExecution(businessId: string) {
-    for await (const execution of stack.client.workflow.list({ query: `WorkflowType = 'connectWhatsApp' AND WaBusinessId = '${businessId}'` })) {
+    for await (const execution of stack.client.workflow.list({
+      query: `WorkflowType = 'connectWhatsApp' AND WaBusinessId = '${businessId}'`,
+    })) {
       return execution;
     }
     return undefined;
@@ -41,7 +47,10 @@ describe('workflows on Temporal', () => {
     for (const event of history.events ?? []) {
       const a = event.activityTaskScheduledEventAttributes;
       if (!a?.activityType?.name) continue;
-      scheduled.set(a.activityType.name, { startToClose: seconds(a.startToCloseTimeout), heartbeat: seconds(a.heartbeatTimeout) });
+      scheduled.set(a.activityType.name, {
+        startToClose: seconds(a.startToCloseTimeout),
+        heartbeat: seconds(a.heartbeatTimeout),
+      });
     }
     // One Graph call per attempt: the configured 31 s plus a margin for the activity's own work.
     expect(scheduled.get('exchangeCode')?.startToClose).toBe(36);
@@ -56,7 +65,10 @@ describe('workflows on Temporal', () => {
     await connectThroughMeta(stack.api!.url, businessId);
     const status = await getStatus(stack.api!.url, businessId);
     const description = await stack.client.schedule.getHandle(tokenScheduleId(status.integration.id)).describe();
-    expect(description.action).toMatchObject({ workflowType: 'refreshToken', taskQueue: stack.config.temporal.taskQueue });
+    expect(description.action).toMatchObject({
+      workflowType: 'refreshToken',
+      taskQueue: stack.config.temporal.taskQueue,
+    });
     const action = description.action as { args?: unknown[] };
     expect(action.args?.[0]).toMatchObject({ timeouts: { graphMs: 31_000, responderMs: 27_000 } });
   });
@@ -73,10 +85,23 @@ describe('workflows on Temporal', () => {
     try {
       const description = await handle.describe();
       expect(description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
-      expect(description.action).toMatchObject({ workflowType: 'reconcile', taskQueue: stack.config.temporal.taskQueue });
+      expect(description.action).toMatchObject({
+        workflowType: 'reconcile',
+        taskQueue: stack.config.temporal.taskQueue,
+      });
       await handle.trigger();
       await expect
-        .poll(() => stack.client.schedule.getHandle(tokenScheduleId(integration.id)).describe().then(() => true, () => false), { timeout: 20_000 })
+        .poll(
+          () =>
+            stack.client.schedule
+              .getHandle(tokenScheduleId(integration.id))
+              .describe()
+              .then(
+                () => true,
+                () => false,
+              ),
+          { timeout: 20_000 },
+        )
         .toBe(true);
     } finally {
       await handle.delete();
@@ -103,7 +128,10 @@ describe('workflows on Temporal', () => {
   });
 
   it('sizes the worker’s database pool to its slots', () => {
-    const config = loadConfig(testEnv({ WORKER_MESSAGES_SLOTS: '20', WORKER_CONNECT_SLOTS: '4', WORKER_MAINTENANCE_SLOTS: '2' }), 'worker');
+    const config = loadConfig(
+      testEnv({ WORKER_MESSAGES_SLOTS: '20', WORKER_CONNECT_SLOTS: '4', WORKER_MAINTENANCE_SLOTS: '2' }),
+      'worker',
+    );
     // One connection per slot pair (an activity and a local activity), two spare.
     expect(workerPoolSize(config)).toBe(20 + 4 + 2 + 2);
   });

@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../src/paths.js';
 import { startWorker } from '../src/commands/worker.js';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
-import { SearchAttributesError, searchAttributeInstructions, wantedSearchAttributes } from '../src/temporal/search-attributes.js';
+import {
+  SearchAttributesError,
+  searchAttributeInstructions,
+  wantedSearchAttributes,
+} from '../src/temporal/search-attributes.js';
 import { newBusinessId } from './helpers/factories.js';
 import { authHeaders } from './helpers/jwt.js';
 import { freePort } from './helpers/ports.js';
@@ -45,7 +49,11 @@ describe('a Temporal server of the user’s own', () => {
   });
 
   it('refuses to start a worker, naming them', async () => {
-    const error = await startWorker(stack.config, stack.log, { db: stack.db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false }).then(
+    const error = await startWorker(stack.config, stack.log, {
+      db: stack.db,
+      workflowBundlePath: inject('workflowBundlePath'),
+      reconcile: false,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -54,7 +62,10 @@ describe('a Temporal server of the user’s own', () => {
   });
 
   it('still stores a webhook and answers 200: its starts wait in the outbox until the namespace is ready', async () => {
-    const res = await postWebhook(stack.api!.url, messagesWebhook('1000001', { messages: [messageItem({ phoneNumberId: '1000001', from: '4400000009' })] }));
+    const res = await postWebhook(
+      stack.api!.url,
+      messagesWebhook('1000001', { messages: [messageItem({ phoneNumberId: '1000001', from: '4400000009' })] }),
+    );
     expect(res.status).toBe(200);
   });
 
@@ -74,20 +85,31 @@ describe('a Temporal server of the user’s own', () => {
     const second = await run('node', [main, 'migrate'], { env });
     expect(second.stdout).toContain('search attributes: all present');
     await expect.poll(async () => (await readyz()).status, { timeout: 10_000 }).toBe(200);
-    const worker = await startWorker(stack.config, stack.log, { db: stack.db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
+    const worker = await startWorker(stack.config, stack.log, {
+      db: stack.db,
+      workflowBundlePath: inject('workflowBundlePath'),
+      reconcile: false,
+    });
     await worker.shutdown();
   });
 
   it('notices an attribute removed later, naming only that one', async () => {
     await expect.poll(async () => (await readyz()).status, { timeout: 10_000 }).toBe(200);
-    await stack.client.connection.operatorService.removeSearchAttributes({ namespace: 'default', searchAttributes: ['WaMessageId'] });
-    await expect.poll(async () => (await readyz()).body.missingSearchAttributes, { timeout: 10_000 }).toEqual(['WaMessageId']);
+    await stack.client.connection.operatorService.removeSearchAttributes({
+      namespace: 'default',
+      searchAttributes: ['WaMessageId'],
+    });
+    await expect
+      .poll(async () => (await readyz()).body.missingSearchAttributes, { timeout: 10_000 })
+      .toEqual(['WaMessageId']);
   });
 
   it('says what to create where the credentials may not (Temporal Cloud)', () => {
     const text = searchAttributeInstructions('acme.a1b2c', ALL);
     for (const name of ALL) {
-      expect(text).toContain(`temporal operator search-attribute create --namespace acme.a1b2c --name ${name} --type Keyword`);
+      expect(text).toContain(
+        `temporal operator search-attribute create --namespace acme.a1b2c --name ${name} --type Keyword`,
+      );
       expect(text).toContain(`--sa "${name}=Keyword"`);
     }
     expect(text).toContain('tcld namespace search-attributes add --namespace acme.a1b2c');

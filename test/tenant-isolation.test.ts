@@ -21,7 +21,11 @@ const ROUTES: Route[] = [
   { method: 'PUT', path: 'settings', body: { autoReplyText: 'hijacked' } },
   { method: 'GET', path: 'messages' },
   { method: 'POST', path: 'embedded-signup', body: { code: 'not-a-real-code' } },
-  { method: 'POST', path: 'embedded-signup/events', body: { type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'X' } } },
+  {
+    method: 'POST',
+    path: 'embedded-signup/events',
+    body: { type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'X' } },
+  },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -38,9 +42,25 @@ describe('tenant isolation', () => {
     const status = await getStatus(api, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const text = `secret order ${Date.now()}`;
-    const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: '4400011122', type: 'text', text });
-    for (let i = 0; i < 200 && (await stack.db('messages').where({ wamid: messageId }).first())?.status !== 'replied'; i++) await new Promise((r) => setTimeout(r, 100));
-    victim = { businessId, integrationId: status.integration.id, wabaId: status.accounts[0].wabaId, phoneNumberId, text };
+    const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId,
+      from: '4400011122',
+      type: 'text',
+      text,
+    });
+    for (
+      let i = 0;
+      i < 200 && (await stack.db('messages').where({ wamid: messageId }).first())?.status !== 'replied';
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    victim = {
+      businessId,
+      integrationId: status.integration.id,
+      wabaId: status.accounts[0].wabaId,
+      phoneNumberId,
+      text,
+    };
   });
   afterAll(() => stack?.close());
 
@@ -54,16 +74,23 @@ describe('tenant isolation', () => {
     });
     expect(res.status).toBeLessThan(500);
     const text = await res.text();
-    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text]) expect(text).not.toContain(id);
+    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text])
+      expect(text).not.toContain(id);
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);
     expect(status.integration.id).toBe(victim.integrationId);
     expect(status.lastAbandonedSignup).toBeNull();
-    const settings = (await (await fetch(`${api}/api/integrations/whatsapp/settings`, { headers: await authHeaders(victim.businessId) })).json()) as { autoReplyText: string };
+    const settings = (await (
+      await fetch(`${api}/api/integrations/whatsapp/settings`, { headers: await authHeaders(victim.businessId) })
+    ).json()) as { autoReplyText: string };
     expect(settings.autoReplyText).toBe(stack.config.reply.defaultText);
-    await expect(stack.client.schedule.getHandle(tokenScheduleId(victim.integrationId)).describe()).resolves.toBeTruthy();
-    const messages = (await (await fetch(`${api}/api/integrations/whatsapp/messages`, { headers: await authHeaders(victim.businessId) })).json()) as { messages: unknown[] };
+    await expect(
+      stack.client.schedule.getHandle(tokenScheduleId(victim.integrationId)).describe(),
+    ).resolves.toBeTruthy();
+    const messages = (await (
+      await fetch(`${api}/api/integrations/whatsapp/messages`, { headers: await authHeaders(victim.businessId) })
+    ).json()) as { messages: unknown[] };
     expect(messages.messages.length).toBe(2);
   });
 

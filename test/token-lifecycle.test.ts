@@ -45,7 +45,9 @@ describe('token lifecycle', () => {
     const before = (await row(integrationId))!.token_checked_at!.getTime();
     const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
     await schedule(integrationId).trigger();
-    await expect.poll(async () => (await row(integrationId))!.token_checked_at!.getTime(), { timeout: 30_000, interval: 200 }).toBeGreaterThan(before);
+    await expect
+      .poll(async () => (await row(integrationId))!.token_checked_at!.getTime(), { timeout: 30_000, interval: 200 })
+      .toBeGreaterThan(before);
     return stack.sandbox!.state.calls({ since }).map((c) => c.operation);
   }
 
@@ -54,14 +56,22 @@ describe('token lifecycle', () => {
     const description = await schedule(integrationId).describe();
     expect(description.spec.intervals?.[0]?.every).toBe(DAY_MS);
     expect(description.policies.overlap).toBe('SKIP');
-    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'refreshToken', taskQueue: stack.config.temporal.taskQueue });
+    expect(description.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'refreshToken',
+      taskQueue: stack.config.temporal.taskQueue,
+    });
 
     await connectThroughMeta(api, businessId, { decision: 'approve', account: wabaId });
     const schedules: string[] = [];
-    for await (const s of stack.client.schedule.list()) if (s.scheduleId === tokenScheduleId(integrationId)) schedules.push(s.scheduleId);
+    for await (const s of stack.client.schedule.list())
+      if (s.scheduleId === tokenScheduleId(integrationId)) schedules.push(s.scheduleId);
     expect(schedules).toHaveLength(1);
 
-    const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, { method: 'DELETE', headers: await authHeaders(businessId) });
+    const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, {
+      method: 'DELETE',
+      headers: await authHeaders(businessId),
+    });
     expect(res.status).toBe(200);
     await expect(schedule(integrationId).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
@@ -122,7 +132,11 @@ describe('token lifecycle', () => {
     await runCheck(integrationId);
     expect((await getStatus(api, businessId)).integration.tokenHealth).toMatchObject({ state: 'ok', lastError: null });
 
-    stack.sandbox!.state.addFault({ operation: 'debug_token', status: 400, error: { code: 100, message: 'Invalid parameter input_token' } });
+    stack.sandbox!.state.addFault({
+      operation: 'debug_token',
+      status: 400,
+      error: { code: 100, message: 'Invalid parameter input_token' },
+    });
     await runCheck(integrationId);
     const health = (await getStatus(api, businessId)).integration.tokenHealth;
     expect(health.state).toBe('ok');
@@ -134,8 +148,12 @@ describe('token lifecycle', () => {
     const { integrationId } = await connected();
     // Leftovers of a connect that died long ago, and a state expired for more than a day.
     const dead = `connect/dead-${randomUUID()}`;
-    await stack.db('token_staging').insert({ connect_id: dead, kind: 'code', ciphertext: 'v1.x.y', purge_after: new Date(Date.now() - 1000) });
-    await stack.db('oauth_states').insert({ state_hash: randomUUID(), business_id: 'gone', expires_at: new Date(Date.now() - 2 * DAY_MS) });
+    await stack
+      .db('token_staging')
+      .insert({ connect_id: dead, kind: 'code', ciphertext: 'v1.x.y', purge_after: new Date(Date.now() - 1000) });
+    await stack
+      .db('oauth_states')
+      .insert({ state_hash: randomUUID(), business_id: 'gone', expires_at: new Date(Date.now() - 2 * DAY_MS) });
     await schedule(integrationId).delete();
     const orphan = randomUUID();
     await ensureTokenSchedule(stack.client, stack.config, { integrationId: orphan, businessId: 'gone' });

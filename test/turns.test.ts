@@ -39,7 +39,9 @@ describe('turns', () => {
         requests.push(body);
         setTimeout(() => {
           if (res.destroyed) return;
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ reply: { type: 'text', text: `answer to ${body.messages.length}` } }));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ reply: { type: 'text', text: `answer to ${body.messages.length}` } }));
         }, delayMs);
       });
     });
@@ -70,7 +72,9 @@ describe('turns', () => {
   }
   const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
   const sendsTo = (wamid: string) =>
-    stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === wamid && c.effect === 'applied');
+    stack
+      .sandbox!.state.calls({ operation: 'messages.send' })
+      .filter((c) => c.messageContextId === wamid && c.effect === 'applied');
 
   it('closes a message whose workflow keeps failing, and answers the next two in one reply', async () => {
     delayMs = 1_000;
@@ -85,13 +89,20 @@ describe('turns', () => {
     const killer = (async () => {
       const handle = stack.client.workflow.getHandle(messageWorkflowId(m1Row!.id));
       while (killing) {
-        const running = await handle.describe().then((d) => d.status.name === 'RUNNING', () => false);
+        const running = await handle.describe().then(
+          (d) => d.status.name === 'RUNNING',
+          () => false,
+        );
         if (running) await handle.terminate('forced to fail').catch(() => undefined);
         await sleep(30);
       }
     })();
     // m1 owns its turn (frozen alone) before the others arrive.
-    await expect.poll(async () => (await stack.db('turns').where({ head_message_id: m1Row!.id }).first())?.id, { timeout: 10_000 }).toBeTruthy();
+    await expect
+      .poll(async () => (await stack.db('turns').where({ head_message_id: m1Row!.id }).first())?.id, {
+        timeout: 10_000,
+      })
+      .toBeTruthy();
     const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'two' }).messageId;
     await sleep(200);
     const m3 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'three' }).messageId;
@@ -103,7 +114,9 @@ describe('turns', () => {
     await expect.poll(async () => (await rowOf(m3))?.status, { timeout: 30_000 }).toBe('replied');
     expect((await rowOf(m2))!.status).toBe('covered');
     await sleep(1_500);
-    const sends = state.calls({ operation: 'messages.send' }).filter((c) => [m1, m2, m3].includes(c.messageContextId ?? '') && c.effect === 'applied');
+    const sends = state
+      .calls({ operation: 'messages.send' })
+      .filter((c) => [m1, m2, m3].includes(c.messageContextId ?? '') && c.effect === 'applied');
     expect(sends.map((s) => s.messageContextId)).toEqual([m3]);
     const answered = requests.filter((r) => r.messages.some((m) => m.messageId === m2 || m.messageId === m3));
     expect(answered.map((r) => r.messages.map((m) => m.messageId))).toEqual([[m2, m3]]);
@@ -114,7 +127,8 @@ describe('turns', () => {
     const rows = await stack.db('messages').whereIn('wamid', [m1, m2, m3]).orderBy('sequence').select('id');
     const executions = async () => {
       const seen = new Map<string, string>();
-      for await (const w of stack.client.workflow.list({ query: `TaskQueue = '${queue}'` })) seen.set(w.workflowId, w.type);
+      for await (const w of stack.client.workflow.list({ query: `TaskQueue = '${queue}'` }))
+        seen.set(w.workflowId, w.type);
       return [...seen.entries()].sort();
     };
     const expected = rows.map((r) => [messageWorkflowId(r.id), 'handleInboundMessage']).sort();
@@ -125,7 +139,9 @@ describe('turns', () => {
   it('starts the workflow through the outbox drain when the API died between commit and start', async () => {
     const { phoneNumberId } = await connectedNumber();
     const from = `44${Date.now() % 1e9}`;
-    const { payload, messageIds } = stack.sandbox!.state.composeCustomerMessages([{ phoneNumberId, from, type: 'text', text: 'anyone?' }]);
+    const { payload, messageIds } = stack.sandbox!.state.composeCustomerMessages([
+      { phoneNumberId, from, type: 'text', text: 'anyone?' },
+    ]);
     // The commit happens; no start follows (as if the API was killed right after it).
     const result = await intakeWebhook(stack.db, parseWebhook(payload), intakeNames(stack.config));
     expect(result.starts).toHaveLength(1);
@@ -137,9 +153,13 @@ describe('turns', () => {
     const { businessId, phoneNumberId } = await connectedNumber();
     const from = `33${Date.now() % 1e9}`;
     const state = stack.sandbox!.state;
-    const { payload, messageIds } = state.composeCustomerMessages([{ phoneNumberId, from, username: '@ana', type: 'text', text: 'hi from ana' }]);
+    const { payload, messageIds } = state.composeCustomerMessages([
+      { phoneNumberId, from, username: '@ana', type: 'text', text: 'hi from ana' },
+    ]);
     // Meta withholds the phone number: an empty `from`, the BSUID in from_user_id and contacts[].user_id.
-    const value = (payload as { entry: Array<{ changes: Array<{ value: { messages: Array<Record<string, unknown>> } }> }> }).entry[0]!.changes[0]!.value;
+    const value = (
+      payload as { entry: Array<{ changes: Array<{ value: { messages: Array<Record<string, unknown>> } }> }> }
+    ).entry[0]!.changes[0]!.value;
     value.messages[0]!.from = '';
     expect((await postWebhook(stack.api!.url, payload)).status).toBe(200);
     const wamid = messageIds[0]!;
@@ -152,14 +172,26 @@ describe('turns', () => {
 
     const inbound = (await rowOf(wamid))!;
     // The statuses of that reply carry no recipient_id, only the BSUID and our callback data.
-    await expect.poll(async () => (await stack.db('messages').where({ in_reply_to: inbound.id, direction: 'outbound' }).first())?.status, { timeout: 10_000 }).toBe('read');
+    await expect
+      .poll(
+        async () =>
+          (await stack.db('messages').where({ in_reply_to: inbound.id, direction: 'outbound' }).first())?.status,
+        { timeout: 10_000 },
+      )
+      .toBe('read');
     const reply = (await stack.db('messages').where({ in_reply_to: inbound.id, direction: 'outbound' }).first())!;
     const statuses = await stack.db('message_statuses').where({ wamid: reply.wamid! });
     expect(statuses.map((s) => s.recipient_id)).toEqual([null, null, null]);
     expect(statuses.map((s) => s.callback_data)).toEqual([String(reply.id), String(reply.id), String(reply.id)]);
 
     // Later the same person writes with both phone number and BSUID: still one customer.
-    const later = state.sendCustomerMessage({ phoneNumberId, from, username: '', type: 'text', text: 'me again' }).messageId;
+    const later = state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      username: '',
+      type: 'text',
+      text: 'me again',
+    }).messageId;
     await expect.poll(() => sendsTo(later).length, { timeout: 20_000 }).toBe(1);
     const customers = await stack.db('customers').where({ business_id: businessId });
     expect(customers).toHaveLength(1);

@@ -4,7 +4,21 @@ import { parseWebhook, storable } from '../src/meta/webhook-payload.js';
 
 const value = (extra: Record<string, unknown>) => ({
   object: 'whatsapp_business_account',
-  entry: [{ id: 'WABA1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001', phone_number_id: 'PN1' }, ...extra } }] }],
+  entry: [
+    {
+      id: 'WABA1',
+      changes: [
+        {
+          field: 'messages',
+          value: {
+            messaging_product: 'whatsapp',
+            metadata: { display_phone_number: '15550001', phone_number_id: 'PN1' },
+            ...extra,
+          },
+        },
+      ],
+    },
+  ],
 });
 
 describe('webhook payload', () => {
@@ -14,13 +28,36 @@ describe('webhook payload', () => {
         contacts: [{ profile: { name: 'Ana' }, wa_id: '4915' }],
         messages: [
           { from: '4915', id: 'wamid.A', timestamp: '1700000000', type: 'text', text: { body: 'hi' } },
-          { from: '4915', id: 'wamid.B', timestamp: '1700000001', type: 'image', image: { id: 'm1', mime_type: 'image/jpeg' } },
+          {
+            from: '4915',
+            id: 'wamid.B',
+            timestamp: '1700000001',
+            type: 'image',
+            image: { id: 'm1', mime_type: 'image/jpeg' },
+          },
         ],
-        statuses: [{ id: 'wamid.OUT', status: 'failed', timestamp: '1700000002', recipient_id: '4915', errors: [{ code: 131047, title: 'Re-engagement message' }] }],
+        statuses: [
+          {
+            id: 'wamid.OUT',
+            status: 'failed',
+            timestamp: '1700000002',
+            recipient_id: '4915',
+            errors: [{ code: 131047, title: 'Re-engagement message' }],
+          },
+        ],
       }),
     );
     expect(parsed.messages).toHaveLength(2);
-    expect(parsed.messages[0]).toMatchObject({ wamid: 'wamid.A', phoneNumberId: 'PN1', wabaId: 'WABA1', from: '4915', contactName: 'Ana', sentAt: 1_700_000_000_000, type: 'text', text: 'hi' });
+    expect(parsed.messages[0]).toMatchObject({
+      wamid: 'wamid.A',
+      phoneNumberId: 'PN1',
+      wabaId: 'WABA1',
+      from: '4915',
+      contactName: 'Ana',
+      sentAt: 1_700_000_000_000,
+      type: 'text',
+      text: 'hi',
+    });
     expect(parsed.messages[1]!.content).toMatchObject({ image: { id: 'm1' } });
     expect(parsed.statuses).toEqual([
       {
@@ -40,7 +77,11 @@ describe('webhook payload', () => {
   it('skips malformed items but keeps the valid ones beside them', () => {
     const parsed = parseWebhook(
       value({
-        messages: [{ from: '1', timestamp: '1', type: 'text' }, 42, { from: '1', id: 'wamid.ok', timestamp: 1700000000, type: 'text', text: { body: 'x' } }],
+        messages: [
+          { from: '1', timestamp: '1', type: 'text' },
+          42,
+          { from: '1', id: 'wamid.ok', timestamp: 1700000000, type: 'text', text: { body: 'x' } },
+        ],
         statuses: [{ id: 'x', status: 'exploded', timestamp: '1' }],
       }),
     );
@@ -50,16 +91,47 @@ describe('webhook payload', () => {
   });
 
   it('never throws on JSON that is not a WhatsApp payload', () => {
-    for (const body of [null, 1, 'x', [], {}, { object: 'page', entry: [] }, { object: 'whatsapp_business_account', entry: 'no' }, { object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: null }] }] }]) {
+    for (const body of [
+      null,
+      1,
+      'x',
+      [],
+      {},
+      { object: 'page', entry: [] },
+      { object: 'whatsapp_business_account', entry: 'no' },
+      { object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: null }] }] },
+    ]) {
       const parsed = parseWebhook(body);
       expect(parsed.messages).toEqual([]);
     }
   });
 
   it('passes account events through for their own handling', () => {
-    const parsed = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'W', changes: [{ field: 'account_update', value: { event: 'ACCOUNT_VIOLATION' } }, { field: 'templates', value: {} }] }] });
-    expect(parsed.accountEvents).toEqual([{ field: 'account_update', wabaId: 'W', entryId: 'W', entryTime: null, value: { event: 'ACCOUNT_VIOLATION' } }]);
-    const partner = parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'PARTNER_BIZ', time: 1700000000, changes: [{ field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: 'W2' } } }] }] });
+    const parsed = parseWebhook({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'W',
+          changes: [
+            { field: 'account_update', value: { event: 'ACCOUNT_VIOLATION' } },
+            { field: 'templates', value: {} },
+          ],
+        },
+      ],
+    });
+    expect(parsed.accountEvents).toEqual([
+      { field: 'account_update', wabaId: 'W', entryId: 'W', entryTime: null, value: { event: 'ACCOUNT_VIOLATION' } },
+    ]);
+    const partner = parseWebhook({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'PARTNER_BIZ',
+          time: 1700000000,
+          changes: [{ field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: 'W2' } } }],
+        },
+      ],
+    });
     expect(partner.accountEvents[0]).toMatchObject({ wabaId: 'W2', entryId: 'PARTNER_BIZ', entryTime: 1700000000 });
     expect(parsed.skipped).toEqual(['field templates not handled']);
   });
@@ -67,7 +139,9 @@ describe('webhook payload', () => {
 
 describe('storable', () => {
   it('drops NUL characters and replaces lone surrogates, which PostgreSQL refuses', () => {
-    expect(storable({ 'k\u0000': ['a\u0000b', '\ud800x', 1, null, '𝄞'] })).toEqual({ k: ['ab', '\ufffdx', 1, null, '𝄞'] });
+    expect(storable({ 'k\u0000': ['a\u0000b', '\ud800x', 1, null, '𝄞'] })).toEqual({
+      k: ['ab', '\ufffdx', 1, null, '𝄞'],
+    });
   });
 });
 

@@ -17,7 +17,11 @@ describe('webhooks while Temporal is down', () => {
   let server: DevServer;
   let stack: Stack;
   const startServer = () =>
-    startDevServer({ cli: { kind: 'path', path: inject('temporalCliPath'), origin: 'PATH' }, port, dbFile: join(dir, 'temporal.db') });
+    startDevServer({
+      cli: { kind: 'path', path: inject('temporalCliPath'), origin: 'PATH' },
+      port,
+      dbFile: join(dir, 'temporal.db'),
+    });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'waconnect-temporal-down-'));
@@ -35,7 +39,8 @@ describe('webhooks while Temporal is down', () => {
   it('answers 200 while Temporal is stopped and replies once after it is back', async () => {
     const businessId = newBusinessId();
     await connectThroughMeta(stack.api!.url, businessId);
-    const phoneNumberId = (await getStatus(stack.api!.url, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
+    const phoneNumberId = (await getStatus(stack.api!.url, businessId)).accounts[0].phoneNumbers[0]
+      .phoneNumberId as string;
     await server.stop();
 
     const direct = messageItem({ phoneNumberId, from: '4477002' });
@@ -45,19 +50,44 @@ describe('webhooks while Temporal is down', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
 
     const sandbox = stack.sandbox!.state;
-    const { messageId, webhookId } = sandbox.sendCustomerMessage({ phoneNumberId, from: '4477001', type: 'text', text: 'are you there?' });
-    await expect.poll(() => sandbox.deliveries({ webhookId }).filter((d) => d.httpStatus === 200).length, { timeout: 30_000 }).toBe(1);
+    const { messageId, webhookId } = sandbox.sendCustomerMessage({
+      phoneNumberId,
+      from: '4477001',
+      type: 'text',
+      text: 'are you there?',
+    });
+    await expect
+      .poll(() => sandbox.deliveries({ webhookId }).filter((d) => d.httpStatus === 200).length, { timeout: 30_000 })
+      .toBe(1);
     expect(await stack.db('messages').where({ wamid: messageId })).toHaveLength(1);
-    const [{ count }] = (await stack.db('workflow_starts').whereNull('started_at').count({ count: '*' })) as unknown as [{ count: number }];
+    const [{ count }] = (await stack
+      .db('workflow_starts')
+      .whereNull('started_at')
+      .count({ count: '*' })) as unknown as [{ count: number }];
     expect(Number(count)).toBeGreaterThanOrEqual(2);
 
     server = await startServer();
     const sends = (wamid: string) =>
-      sandbox.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === wamid && c.effect === 'applied').length;
+      sandbox
+        .calls({ operation: 'messages.send' })
+        .filter((c) => c.messageContextId === wamid && c.effect === 'applied').length;
     await expect.poll(() => sends(messageId), { timeout: 60_000, interval: 500 }).toBe(1);
     // The message posted directly (its customer unknown to the sandbox) is also handled, to an end state.
-    await expect.poll(async () => (await stack.db('messages').where({ wamid: direct.id as string }).first())?.status, { timeout: 30_000 }).not.toBe('received');
-    await expect.poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 10_000 }).toBe('replied');
+    await expect
+      .poll(
+        async () =>
+          (
+            await stack
+              .db('messages')
+              .where({ wamid: direct.id as string })
+              .first()
+          )?.status,
+        { timeout: 30_000 },
+      )
+      .not.toBe('received');
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 10_000 })
+      .toBe('replied');
     await new Promise((r) => setTimeout(r, 1_500));
     expect(sends(messageId)).toBe(1);
   }, 120_000);

@@ -10,7 +10,11 @@ describe('WhatsApp webhooks', () => {
   let stack: Stack;
   let api: string;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true, env: { GRAPH_TIMEOUT_MS: '2000', SEND_UNKNOWN_OUTCOME_GRACE_MS: '3000' } });
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      env: { GRAPH_TIMEOUT_MS: '2000', SEND_UNKNOWN_OUTCOME_GRACE_MS: '3000' },
+    });
     api = stack.api!.url;
   });
   afterAll(() => stack?.close());
@@ -19,28 +23,49 @@ describe('WhatsApp webhooks', () => {
     const businessId = newBusinessId();
     await connectThroughMeta(api, businessId);
     const status = await getStatus(api, businessId);
-    return { businessId, integrationId: status.integration.id as string, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
+    return {
+      businessId,
+      integrationId: status.integration.id as string,
+      phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string,
+    };
   }
   const customer = () => `49${Date.now() % 1e9}${Math.floor(Math.random() * 100)}`;
   const replies = (phoneNumberId: string, from: string) =>
     stack.sandbox!.state.conversation(phoneNumberId, from).filter((m) => m.direction === 'outbound');
   const sendsFor = (wamid: string) =>
-    stack.sandbox!.state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === wamid && c.effect === 'applied');
+    stack
+      .sandbox!.state.calls({ operation: 'messages.send' })
+      .filter((c) => c.messageContextId === wamid && c.effect === 'applied');
   const inbound = (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' });
 
   describe('verification handshake', () => {
-    const verify = (params: Record<string, string>) => fetch(`${api}/api/webhooks/whatsapp?${new URLSearchParams(params)}`);
+    const verify = (params: Record<string, string>) =>
+      fetch(`${api}/api/webhooks/whatsapp?${new URLSearchParams(params)}`);
 
     it('echoes the challenge as plain text for the right verify token', async () => {
-      const res = await verify({ 'hub.mode': 'subscribe', 'hub.verify_token': TEST_SECRETS.WHATSAPP_VERIFY_TOKEN, 'hub.challenge': '1158201444' });
+      const res = await verify({
+        'hub.mode': 'subscribe',
+        'hub.verify_token': TEST_SECRETS.WHATSAPP_VERIFY_TOKEN,
+        'hub.challenge': '1158201444',
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await res.text()).toBe('1158201444');
     });
 
     it('answers 403 for a wrong token or mode', async () => {
-      expect((await verify({ 'hub.mode': 'subscribe', 'hub.verify_token': 'wrong', 'hub.challenge': '1' })).status).toBe(403);
-      expect((await verify({ 'hub.mode': 'unsubscribe', 'hub.verify_token': TEST_SECRETS.WHATSAPP_VERIFY_TOKEN, 'hub.challenge': '1' })).status).toBe(403);
+      expect(
+        (await verify({ 'hub.mode': 'subscribe', 'hub.verify_token': 'wrong', 'hub.challenge': '1' })).status,
+      ).toBe(403);
+      expect(
+        (
+          await verify({
+            'hub.mode': 'unsubscribe',
+            'hub.verify_token': TEST_SECRETS.WHATSAPP_VERIFY_TOKEN,
+            'hub.challenge': '1',
+          })
+        ).status,
+      ).toBe(403);
       expect((await verify({ 'hub.verify_token': TEST_SECRETS.WHATSAPP_VERIFY_TOKEN })).status).toBe(403);
     });
   });
@@ -48,9 +73,18 @@ describe('WhatsApp webhooks', () => {
   describe('bad deliveries', () => {
     it('refuses unsigned, wrongly signed and truncated signatures with 401, starting nothing', async () => {
       const wamid = newWamid();
-      const body = JSON.stringify(messagesWebhook('123', { messages: [messageItem({ phoneNumberId: '123', from: '1', wamid })] }));
+      const body = JSON.stringify(
+        messagesWebhook('123', { messages: [messageItem({ phoneNumberId: '123', from: '1', wamid })] }),
+      );
       const good = (await import('../src/meta/signature.js')).signBody(body, TEST_SECRETS.META_APP_SECRET);
-      for (const signature of [null, '', 'sha256=', good.slice(0, -1), good.replace(/.$/, (c) => (c === '0' ? '1' : '0')), good.replace('sha256=', 'sha1=')]) {
+      for (const signature of [
+        null,
+        '',
+        'sha256=',
+        good.slice(0, -1),
+        good.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+        good.replace('sha256=', 'sha1='),
+      ]) {
         const res = await postWebhook(api, body, { signature });
         expect(res.status).toBe(401);
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_signature');
@@ -83,29 +117,56 @@ describe('WhatsApp webhooks', () => {
   it('answers a customer text message end to end, marks it read, and records delivery statuses', async () => {
     const { phoneNumberId } = await connectedNumber();
     const from = customer();
-    const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from, name: 'Ana', type: 'text', text: 'Do you open on Sunday?' });
+    const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      name: 'Ana',
+      type: 'text',
+      text: 'Do you open on Sunday?',
+    });
     await expect.poll(() => replies(phoneNumberId, from).length, { timeout: 20_000 }).toBe(1);
     const [reply] = replies(phoneNumberId, from);
     expect(reply!.text).toBe(stack.config.reply.defaultText);
     expect(reply!.contextMessageId).toBe(messageId);
-    await expect.poll(() => stack.sandbox!.state.conversation(phoneNumberId, from).find((m) => m.id === messageId)?.readAt, { timeout: 10_000 }).toBeTruthy();
+    await expect
+      .poll(() => stack.sandbox!.state.conversation(phoneNumberId, from).find((m) => m.id === messageId)?.readAt, {
+        timeout: 10_000,
+      })
+      .toBeTruthy();
 
     // The sandbox sees the send before our row records Meta's answer: wait for the row.
     await expect.poll(async () => (await inbound(messageId))[0]?.status, { timeout: 10_000 }).toBe('replied');
     const [stored] = await inbound(messageId);
-    expect(stored).toMatchObject({ direction: 'inbound', type: 'text', body: 'Do you open on Sunday?', customer_name: 'Ana', status: 'replied' });
+    expect(stored).toMatchObject({
+      direction: 'inbound',
+      type: 'text',
+      body: 'Do you open on Sunday?',
+      customer_name: 'Ana',
+      status: 'replied',
+    });
     await expect
-      .poll(async () => (await stack.db('messages').where({ in_reply_to: stored!.id }).first())?.status, { timeout: 10_000 })
+      .poll(async () => (await stack.db('messages').where({ in_reply_to: stored!.id }).first())?.status, {
+        timeout: 10_000,
+      })
       .toBe('read');
     const outbound = await stack.db('messages').where({ in_reply_to: stored!.id }).first();
     expect(outbound!.wamid).toBe(reply!.id);
-    expect((await stack.db('message_statuses').where({ wamid: reply!.id })).map((s) => s.status).sort()).toEqual(['delivered', 'read', 'sent']);
+    expect((await stack.db('message_statuses').where({ wamid: reply!.id })).map((s) => s.status).sort()).toEqual([
+      'delivered',
+      'read',
+      'sent',
+    ]);
   });
 
   it('stores one message and sends one reply when the same webhook arrives three times', async () => {
     const { phoneNumberId } = await connectedNumber();
     const state = stack.sandbox!.state;
-    const { messageId, webhookId } = state.sendCustomerMessage({ phoneNumberId, from: customer(), type: 'text', text: 'once please' });
+    const { messageId, webhookId } = state.sendCustomerMessage({
+      phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'once please',
+    });
     // Meta delivers it once; we deliver the very same body twice more, concurrently and late.
     const body = state.webhooks().find((w) => w.webhookId === webhookId)!.payload;
     const again = await Promise.all([postWebhook(api, body), postWebhook(api, body)]);
@@ -120,32 +181,51 @@ describe('WhatsApp webhooks', () => {
   it('handles a batch of messages and statuses in one POST', async () => {
     const { phoneNumberId } = await connectedNumber();
     const from = [customer(), customer(), customer()];
-    const sent = stack.sandbox!.state.sendCustomerMessages(from.map((f, i) => ({ phoneNumberId, from: f, type: 'text', text: `batch ${i}` })));
+    const sent = stack.sandbox!.state.sendCustomerMessages(
+      from.map((f, i) => ({ phoneNumberId, from: f, type: 'text', text: `batch ${i}` })),
+    );
     // Statuses ride along in a POST of their own, and again combined with a message.
-    const statuses = [{ id: newWamid(), status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: from[0] }];
+    const statuses = [
+      { id: newWamid(), status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: from[0] },
+    ];
     const extra = messageItem({ phoneNumberId, from: '0000', text: 'for nobody' });
     expect((await postWebhook(api, messagesWebhook(phoneNumberId, { messages: [extra], statuses }))).status).toBe(200);
     for (const { messageId } of sent) await expect.poll(() => sendsFor(messageId).length, { timeout: 20_000 }).toBe(1);
-    await expect.poll(async () => (await stack.db('message_statuses').where({ wamid: statuses[0]!.id })).length, { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => (await stack.db('message_statuses').where({ wamid: statuses[0]!.id })).length, {
+        timeout: 10_000,
+      })
+      .toBe(1);
     await expect.poll(async () => (await inbound(extra.id as string)).length, { timeout: 10_000 }).toBe(1);
   });
 
   it('records delivery statuses before it answers 200, starting no workflow for them', async () => {
     const { phoneNumberId } = await connectedNumber();
     const wamid = newWamid();
-    const statuses = [{ id: wamid, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() }];
+    const statuses = [
+      { id: wamid, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() },
+    ];
     expect((await postWebhook(api, messagesWebhook(phoneNumberId, { statuses }))).status).toBe(200);
     // Already in PostgreSQL when Meta gets its 200: nothing waits behind workflows.
     expect((await stack.db('message_statuses').where({ wamid })).map((r) => r.status)).toEqual(['delivered']);
     const started = [];
-    for await (const w of stack.client.workflow.list({ query: `WorkflowType = 'recordStatuses' AND TaskQueue = '${stack.config.temporal.taskQueue}'` })) started.push(w);
+    for await (const w of stack.client.workflow.list({
+      query: `WorkflowType = 'recordStatuses' AND TaskQueue = '${stack.config.temporal.taskQueue}'`,
+    }))
+      started.push(w);
     expect(started).toEqual([]);
   });
 
   it('answers 503 to statuses while PostgreSQL is down, so Meta delivers them again', async () => {
-    const down = await startStack({ api: true, worker: false, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` } });
+    const down = await startStack({
+      api: true,
+      worker: false,
+      env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/none` },
+    });
     try {
-      const statuses = [{ id: newWamid(), status: 'sent', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() }];
+      const statuses = [
+        { id: newWamid(), status: 'sent', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: customer() },
+      ];
       const res = await postWebhook(down.api!.url, messagesWebhook('1000002', { statuses }));
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ error: { code: 'database_unavailable' } });
@@ -158,22 +238,39 @@ describe('WhatsApp webhooks', () => {
     const { phoneNumberId } = await connectedNumber();
     const from = customer();
     const state = stack.sandbox!.state;
-    const image = state.sendCustomerMessage({ phoneNumberId, from, type: 'image', image: { id: 'media1', mime_type: 'image/jpeg' } });
+    const image = state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      type: 'image',
+      image: { id: 'media1', mime_type: 'image/jpeg' },
+    });
     await expect.poll(() => sendsFor(image.messageId).length, { timeout: 20_000 }).toBe(1);
     expect(sendsFor(image.messageId)[0]!.textBody).toMatch(/image/i);
-    const location = state.sendCustomerMessage({ phoneNumberId, from, type: 'location', location: { latitude: 52.5, longitude: 13.4 } });
+    const location = state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      type: 'location',
+      location: { latitude: 52.5, longitude: 13.4 },
+    });
     await expect.poll(() => sendsFor(location.messageId).length, { timeout: 20_000 }).toBe(1);
     expect(sendsFor(location.messageId)[0]!.textBody).toMatch(/location/i);
 
     const ourReply = replies(phoneNumberId, from)[0]!;
-    const reaction = state.sendCustomerMessage({ phoneNumberId, from, type: 'reaction', reaction: { message_id: ourReply.id, emoji: '👍' } });
+    const reaction = state.sendCustomerMessage({
+      phoneNumberId,
+      from,
+      type: 'reaction',
+      reaction: { message_id: ourReply.id, emoji: '👍' },
+    });
     await expect.poll(async () => (await inbound(reaction.messageId))[0]?.status, { timeout: 20_000 }).toBe('no_reply');
     expect(sendsFor(reaction.messageId)).toHaveLength(0);
   });
 
   it('records a message for a number with no active integration as ignored, once', async () => {
     const wamid = newWamid();
-    const body = messagesWebhook(`999${randomBytes(4).readUInt32BE()}`, { messages: [messageItem({ phoneNumberId: 'x', from: '1', wamid })] });
+    const body = messagesWebhook(`999${randomBytes(4).readUInt32BE()}`, {
+      messages: [messageItem({ phoneNumberId: 'x', from: '1', wamid })],
+    });
     expect((await postWebhook(api, body)).status).toBe(200);
     await expect.poll(async () => (await inbound(wamid))[0]?.status, { timeout: 20_000 }).toBe('ignored');
     expect((await postWebhook(api, body)).status).toBe(200);
@@ -185,7 +282,12 @@ describe('WhatsApp webhooks', () => {
     const { phoneNumberId } = await connectedNumber();
     const wamid = newWamid();
     const old = Math.floor(Date.now() / 1000) - 25 * 3600;
-    await postWebhook(api, messagesWebhook(phoneNumberId, { messages: [messageItem({ phoneNumberId, from: customer(), wamid, timestamp: old })] }));
+    await postWebhook(
+      api,
+      messagesWebhook(phoneNumberId, {
+        messages: [messageItem({ phoneNumberId, from: customer(), wamid, timestamp: old })],
+      }),
+    );
     await expect.poll(async () => (await inbound(wamid))[0]?.status, { timeout: 20_000 }).toBe('unanswered');
     expect((await inbound(wamid))[0]!.error).toEqual({ reason: 'outside_24h_window' });
     expect(sendsFor(wamid)).toHaveLength(0);
@@ -196,7 +298,12 @@ describe('WhatsApp webhooks', () => {
     const from = customer();
     const state = stack.sandbox!.state;
     state.addFault({ operation: 'messages.send', status: 500, objectId: phoneNumberId });
-    state.addFault({ operation: 'messages.send', status: 400, error: { code: 130429, message: 'Rate limit hit' }, objectId: phoneNumberId });
+    state.addFault({
+      operation: 'messages.send',
+      status: 400,
+      error: { code: 130429, message: 'Rate limit hit' },
+      objectId: phoneNumberId,
+    });
     const { messageId } = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'busy?' });
     await expect.poll(() => sendsFor(messageId).length, { timeout: 40_000 }).toBe(1);
     const attempts = state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === messageId);
@@ -220,7 +327,12 @@ describe('WhatsApp webhooks', () => {
     const { phoneNumberId } = await connectedNumber();
     const state = stack.sandbox!.state;
     state.addFault({ operation: 'messages.send', status: 500, effect: 'after', objectId: phoneNumberId });
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId, from: customer(), type: 'text', text: 'and now?' });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'and now?',
+    });
     await expect.poll(async () => (await inbound(messageId))[0]?.status, { timeout: 40_000 }).toBe('replied');
     await new Promise((r) => setTimeout(r, 1000));
     expect(sendsFor(messageId)).toHaveLength(1);
@@ -229,7 +341,12 @@ describe('WhatsApp webhooks', () => {
   it('flips the integration to needs_reauth when Meta rejects the token on send', async () => {
     const { businessId, phoneNumberId } = await connectedNumber();
     const state = stack.sandbox!.state;
-    state.addFault({ operation: 'messages.send', status: 401, error: { code: 190, error_subcode: 460, message: 'Error validating access token' }, objectId: phoneNumberId });
+    state.addFault({
+      operation: 'messages.send',
+      status: 401,
+      error: { code: 190, error_subcode: 460, message: 'Error validating access token' },
+      objectId: phoneNumberId,
+    });
     const { messageId } = state.sendCustomerMessage({ phoneNumberId, from: customer(), type: 'text', text: 'hi' });
     await expect.poll(async () => (await inbound(messageId))[0]?.status, { timeout: 20_000 }).toBe('unanswered');
     const status = await getStatus(api, businessId);
@@ -240,21 +357,32 @@ describe('WhatsApp webhooks', () => {
     // Later messages are stored and marked unanswered, not retried.
     const later = state.sendCustomerMessage({ phoneNumberId, from: customer(), type: 'text', text: 'anyone?' });
     await expect.poll(async () => (await inbound(later.messageId))[0]?.status, { timeout: 20_000 }).toBe('unanswered');
-    expect(state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === later.messageId)).toHaveLength(0);
+    expect(
+      state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === later.messageId),
+    ).toHaveLength(0);
   });
 
   it('answers one customer in the order they wrote, even when the first send needs retries', async () => {
     const { phoneNumberId } = await connectedNumber();
     const from = customer();
     const state = stack.sandbox!.state;
-    state.addFault({ operation: 'messages.send', status: 400, error: { code: 131056, message: 'Pair rate limit hit' }, times: 2, objectId: phoneNumberId });
+    state.addFault({
+      operation: 'messages.send',
+      status: 400,
+      error: { code: 131056, message: 'Pair rate limit hit' },
+      times: 2,
+      objectId: phoneNumberId,
+    });
     const now = Math.floor(Date.now() / 1000);
     const first = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'first', timestamp: now - 2 });
     const second = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'second', timestamp: now - 1 });
     // Order is commit order (the two webhooks may commit either way round). Each message is answered
     // by exactly one turn: alone, or covered by the reply to the later one.
-    const rows = async () => stack.db('messages').whereIn('wamid', [first.messageId, second.messageId]).orderBy('sequence');
-    await expect.poll(async () => (await rows()).map((r) => r.status).join(','), { timeout: 40_000 }).toMatch(/^(replied,replied|covered,replied)$/);
+    const rows = async () =>
+      stack.db('messages').whereIn('wamid', [first.messageId, second.messageId]).orderBy('sequence');
+    await expect
+      .poll(async () => (await rows()).map((r) => r.status).join(','), { timeout: 40_000 })
+      .toMatch(/^(replied,replied|covered,replied)$/);
     const ordered = await rows();
     const answered = replies(phoneNumberId, from).map((r) => r.contextMessageId);
     const expected = ordered[0]!.status === 'replied' ? ordered.map((r) => r.wamid) : [ordered[1]!.wamid];

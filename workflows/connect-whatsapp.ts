@@ -121,7 +121,8 @@ export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResul
     step('registering_numbers');
     const registered: string[] = [];
     for (const number of numbers.filter((n) => n.platformType !== 'CLOUD_API')) {
-      if (await registerNumber({ connectId, phoneNumberId: number.phoneNumberId })) registered.push(number.phoneNumberId);
+      if (await registerNumber({ connectId, phoneNumberId: number.phoneNumberId }))
+        registered.push(number.phoneNumberId);
     }
 
     step('saving');

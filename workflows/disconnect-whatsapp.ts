@@ -20,7 +20,9 @@ const { cancelIntegrationWork, deleteTokenSchedule } = proxyActivities<Activitie
 const { destroyCredentials } = db;
 
 export async function disconnectWhatsApp(input: DisconnectInput): Promise<DisconnectResult> {
-  const { unsubscribeIntegration } = proxyActivities<Activities>(pagedGraphCall(input.timeouts ?? DEFAULT_CALL_TIMEOUTS));
+  const { unsubscribeIntegration } = proxyActivities<Activities>(
+    pagedGraphCall(input.timeouts ?? DEFAULT_CALL_TIMEOUTS),
+  );
   // Nothing may call Meta with this token any more: no scheduled checks, no replies in flight.
   await deleteTokenSchedule({ integrationId: input.integrationId });
   await cancelIntegrationWork({ integrationId: input.integrationId });

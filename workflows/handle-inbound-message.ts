@@ -79,12 +79,18 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // Cancelled by a disconnect: the message stays stored, closed unanswered, its turn released.
-    await CancellationScope.nonCancellable(() => closeInboundMessage({ messageId, status: 'unanswered', reason: 'integration_disconnected' }));
+    await CancellationScope.nonCancellable(() =>
+      closeInboundMessage({ messageId, status: 'unanswered', reason: 'integration_disconnected' }),
+    );
     return { outcome: 'unanswered', reason: 'integration_disconnected' };
   }
 }
 
-async function answerTurn(turnId: number, responder: 'rules' | 'http', timeouts: CallTimeouts): Promise<HandleInboundResult> {
+async function answerTurn(
+  turnId: number,
+  responder: 'rules' | 'http',
+  timeouts: CallTimeouts,
+): Promise<HandleInboundResult> {
   let drafted: Drafted;
   if (responder === 'http') {
     try {
@@ -107,7 +113,9 @@ async function answerTurn(turnId: number, responder: 'rules' | 'http', timeouts:
   for (;;) {
     let result: TurnSendOutcome;
     try {
-      result = durable ? await sendDurably({ outboundId: drafted.outboundId }) : await sendNow({ outboundId: drafted.outboundId });
+      result = durable
+        ? await sendDurably({ outboundId: drafted.outboundId })
+        : await sendNow({ outboundId: drafted.outboundId });
     } catch (error) {
       if (isCancellation(error)) throw error;
       if (!durable) {
@@ -116,7 +124,10 @@ async function answerTurn(turnId: number, responder: 'rules' | 'http', timeouts:
         continue;
       }
       // Retries ran out (Meta down for hours): record why, so nothing fails silently.
-      const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
+      const reason =
+        error instanceof ActivityFailure && error.cause instanceof ApplicationFailure
+          ? error.cause.message
+          : String(error);
       await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail: reason });
       return { outcome: 'failed', reason: 'send_gave_up' };
     }

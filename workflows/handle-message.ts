@@ -20,10 +20,7 @@ import { searchAttributes } from '../src/temporal/names.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 import { db, graphCall, responderCall } from './policies.js';
 
-export type HandleMessageResult =
-  | { outcome: 'stopped'; reason: string }
-  | { outcome: 'no_reply' }
-  | SendOutcome;
+export type HandleMessageResult = { outcome: 'stopped'; reason: string } | { outcome: 'no_reply' } | SendOutcome;
 
 // On this box every regular activity costs round trips to the Temporal server, which sets the pace.
 // The common path therefore runs as local activities inside one workflow task; only a send that
@@ -73,7 +70,10 @@ export interface HandleMessageOptions {
   timeouts?: CallTimeouts;
 }
 
-export async function handleMessage(message: InboundMessage, options: HandleMessageOptions = {}): Promise<HandleMessageResult> {
+export async function handleMessage(
+  message: InboundMessage,
+  options: HandleMessageOptions = {},
+): Promise<HandleMessageResult> {
   const decision = await storeInbound(message);
   if (decision.action === 'stop') return { outcome: 'stopped', reason: decision.reason };
   try {
@@ -82,7 +82,11 @@ export async function handleMessage(message: InboundMessage, options: HandleMess
     if (!isCancellation(error)) throw error;
     // Cancelled by a disconnect: the message stays stored, marked unanswered.
     await CancellationScope.nonCancellable(() =>
-      closeInbound({ messageId: decision.messageId, status: 'unanswered', error: { reason: 'integration_disconnected' } }),
+      closeInbound({
+        messageId: decision.messageId,
+        status: 'unanswered',
+        error: { reason: 'integration_disconnected' },
+      }),
     );
     return { outcome: 'unanswered', reason: 'integration_disconnected' };
   }
@@ -108,9 +112,11 @@ async function answer(
     text: message.text,
     timestamp: message.sentAt,
   };
-  const read = markMessageRead({ integrationId: decision.integrationId, phoneNumberId: message.phoneNumberId, wamid: message.wamid }).catch(
-    (error: unknown) => log.warn('mark as read failed', { error: String(error) }),
-  );
+  const read = markMessageRead({
+    integrationId: decision.integrationId,
+    phoneNumberId: message.phoneNumberId,
+    wamid: message.wamid,
+  }).catch((error: unknown) => log.warn('mark as read failed', { error: String(error) }));
   let reply: Reply | null;
   let responder: string = decision.responder;
   try {
@@ -157,8 +163,15 @@ async function answer(
         continue;
       }
       // Retries ran out (Meta down for hours): record why, so nothing fails silently.
-      const reason = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String(error);
-      await closeInbound({ messageId: decision.messageId, status: 'failed', error: { reason: 'send_gave_up', detail: reason } });
+      const reason =
+        error instanceof ActivityFailure && error.cause instanceof ApplicationFailure
+          ? error.cause.message
+          : String(error);
+      await closeInbound({
+        messageId: decision.messageId,
+        status: 'failed',
+        error: { reason: 'send_gave_up', detail: reason },
+      });
       return { outcome: 'failed', reason };
     }
     if (result.outcome !== 'wait') return recorded(result);

@@ -95,7 +95,10 @@ export const db: ActivityInterfaceFor<Activities> = new Proxy({} as ActivityInte
       } catch (error) {
         // Executions recorded before this fallback existed failed here; they must replay as they ran.
         if (!outageLike(error) || !patched('database-outage-fallback')) throw error;
-        log.warn('database step still failing; continuing as a regular activity', { activity: name, error: String(error) });
+        log.warn('database step still failing; continuing as a regular activity', {
+          activity: name,
+          error: String(error),
+        });
         const regular = regularDatabase[name as keyof Activities] as (...a: unknown[]) => Promise<unknown>;
         return regular(...args);
       }

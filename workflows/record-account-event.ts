@@ -27,7 +27,9 @@ export async function recordAccountEventWorkflow(
   if (effect.kind === 'number') {
     for (const number of effect.numbers) {
       // Best effort: the event itself is recorded; the details catch up at the next event.
-      await refreshNumberDetails(number).catch((error: unknown) => log.warn('could not refresh number details', { error: String(error) }));
+      await refreshNumberDetails(number).catch((error: unknown) =>
+        log.warn('could not refresh number details', { error: String(error) }),
+      );
     }
   }
   return effect;

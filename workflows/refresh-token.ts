@@ -31,7 +31,11 @@ export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTok
   const { integrationId } = input;
   const timeouts = input.timeouts ?? DEFAULT_CALL_TIMEOUTS;
   const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>({ ...graphCall(timeouts), ...patience });
-  const { verifySubscriptions } = proxyActivities<Activities>({ ...pagedGraphCall(timeouts), ...patience, scheduleToCloseTimeout: '30m' });
+  const { verifySubscriptions } = proxyActivities<Activities>({
+    ...pagedGraphCall(timeouts),
+    ...patience,
+    scheduleToCloseTimeout: '30m',
+  });
   try {
     const token = await inspectToken({ integrationId });
     if (token.status === 'inactive') return { outcome: 'inactive' };
@@ -61,6 +65,10 @@ export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTok
     }
     const reason = cause instanceof Error ? cause.message : String(cause);
     await recordFailedTokenCheck({ integrationId, reason });
-    throw ApplicationFailure.create({ type: 'token_check_failed', message: `token check failed: ${reason}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'token_check_failed',
+      message: `token check failed: ${reason}`,
+      nonRetryable: true,
+    });
   }
 }

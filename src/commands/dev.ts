@@ -53,10 +53,17 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
 
   const wanted = [{ port, label: 'PORT, the API' }];
   if (sandbox) wanted.push({ port: SANDBOX_PORT, label: 'the Meta sandbox' });
-  if (!env.TEMPORAL_ADDRESS) wanted.push({ port: TEMPORAL_PORT, label: 'the Temporal dev server' }, { port: TEMPORAL_UI_PORT, label: 'the Temporal UI' });
+  if (!env.TEMPORAL_ADDRESS)
+    wanted.push(
+      { port: TEMPORAL_PORT, label: 'the Temporal dev server' },
+      { port: TEMPORAL_UI_PORT, label: 'the Temporal UI' },
+    );
   if (!env.DATABASE_URL) wanted.push({ port: EMBEDDED_POSTGRES_PORT, label: 'the embedded PostgreSQL' });
   const taken = await takenPorts(wanted);
-  if (taken.length) throw new DevStartError(`Port already in use: ${taken.join(', ')}. Stop what holds it, or set PORT / DATABASE_URL / TEMPORAL_ADDRESS.`);
+  if (taken.length)
+    throw new DevStartError(
+      `Port already in use: ${taken.join(', ')}. Stop what holds it, or set PORT / DATABASE_URL / TEMPORAL_ADDRESS.`,
+    );
 
   const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
   const stopAll = async () => {
@@ -149,7 +156,10 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
   }
 }
 
-function printBanner(log: Logger, info: { apiUrl: string; temporalUiUrl: string | undefined; sandboxUrl: string | undefined }): void {
+function printBanner(
+  log: Logger,
+  info: { apiUrl: string; temporalUiUrl: string | undefined; sandboxUrl: string | undefined },
+): void {
   const lines = [
     '',
     `  waconnect is running${info.sandboxUrl ? ' in SANDBOX MODE (a local stand-in for Meta; no real WhatsApp traffic)' : ''}`,
@@ -160,5 +170,9 @@ function printBanner(log: Logger, info: { apiUrl: string; temporalUiUrl: string 
     '',
   ];
   if (process.stdout.isTTY) process.stdout.write(`${lines.join('\n')}\n`);
-  else log.info({ apiUrl: info.apiUrl, temporalUiUrl: info.temporalUiUrl, sandboxUrl: info.sandboxUrl }, lines.join(' ').replace(/\s+/g, ' '));
+  else
+    log.info(
+      { apiUrl: info.apiUrl, temporalUiUrl: info.temporalUiUrl, sandboxUrl: info.sandboxUrl },
+      lines.join(' ').replace(/\s+/g, ' '),
+    );
 }

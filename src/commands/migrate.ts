@@ -5,7 +5,12 @@ import type { Config } from '../config.js';
 import { createDb, ensureDatabase, migrateLatest, migrateRollback } from '../db.js';
 import type { Logger } from '../logger.js';
 import { connectTemporal } from '../temporal/client.js';
-import { registerSearchAttributes, SearchAttributesError, wantedSearchAttributes, type RegisterReport } from '../temporal/search-attributes.js';
+import {
+  registerSearchAttributes,
+  SearchAttributesError,
+  wantedSearchAttributes,
+  type RegisterReport,
+} from '../temporal/search-attributes.js';
 
 export type MigrateDirection = 'latest' | 'rollback' | 'rollback-all';
 
@@ -13,8 +18,12 @@ export async function runMigrations(databaseUrl: string, direction: MigrateDirec
   if (direction === 'latest') await ensureDatabase(databaseUrl);
   const db = createDb(databaseUrl, { poolMax: 2 });
   try {
-    const names = direction === 'latest' ? await migrateLatest(db) : await migrateRollback(db, direction === 'rollback-all');
-    log.info({ direction, migrations: names }, names.length ? `migrations: ${direction} applied ${names.length}` : 'migrations: nothing to do');
+    const names =
+      direction === 'latest' ? await migrateLatest(db) : await migrateRollback(db, direction === 'rollback-all');
+    log.info(
+      { direction, migrations: names },
+      names.length ? `migrations: ${direction} applied ${names.length}` : 'migrations: nothing to do',
+    );
     return names;
   } finally {
     await db.destroy();
@@ -35,7 +44,9 @@ export async function setUpTemporal(config: Config, log: Logger): Promise<Regist
     const report = await registerSearchAttributes(client);
     log.info(
       { namespace: config.temporal.namespace, added: report.added, present: report.present },
-      report.added.length ? `search attributes: registered ${report.added.join(', ')}` : 'search attributes: all present',
+      report.added.length
+        ? `search attributes: registered ${report.added.join(', ')}`
+        : 'search attributes: all present',
     );
     return report;
   } finally {

@@ -6,7 +6,10 @@ import { connectTemporal } from '../temporal/client.js';
 import { selfCheckWorkflowId, taskQueueFor } from '../temporal/names.js';
 import type { selfCheck } from '../../workflows/index.js';
 
-export async function runSelfCheck(config: Config, timeoutMs = 30_000): Promise<{ workerIdentity: string; checkedAt: string }> {
+export async function runSelfCheck(
+  config: Config,
+  timeoutMs = 30_000,
+): Promise<{ workerIdentity: string; checkedAt: string }> {
   const client = await connectTemporal(config);
   try {
     const checkId = randomUUID();

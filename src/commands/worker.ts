@@ -31,7 +31,10 @@ async function connectWithRetry(config: Config, log: Logger): Promise<NativeConn
       return await connectTemporalWorker(config);
     } catch (error) {
       const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      log.warn({ address: config.temporal.address, attempt, retryInMs: delay, err: (error as Error).message }, 'Temporal not reachable yet');
+      log.warn(
+        { address: config.temporal.address, attempt, retryInMs: delay, err: (error as Error).message },
+        'Temporal not reachable yet',
+      );
       await sleep(delay);
     }
   }
@@ -55,7 +58,11 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   installRuntime(log, config.workerMetricsPort !== undefined ? { metricsPort: config.workerMetricsPort } : {});
   const connection = await connectWithRetry(config, log);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverter(config.keyring),
+  });
   try {
     await refuseWithoutSearchAttributes(client);
   } catch (error) {
@@ -76,7 +83,10 @@ export async function startWorker(
   log.info({ taskQueues: workers.map((w) => w.options.taskQueue), slots: config.worker.slots }, 'worker polling');
   if (options.reconcile !== false) {
     ensureReconcileSchedule(client, config).catch((error: unknown) =>
-      log.warn({ err: (error as Error).message }, 'could not create the reconcile schedule; the next start tries again'),
+      log.warn(
+        { err: (error as Error).message },
+        'could not create the reconcile schedule; the next start tries again',
+      ),
     );
   }
   const drain = startOutboxDrain({ config, db, temporal: client, log }, { run: options.drain !== false });

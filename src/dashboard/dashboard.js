@@ -34,7 +34,11 @@ async function call(method, path, body) {
 }
 
 async function startSession(businessId) {
-  const res = await fetch('/api/sandbox/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ businessId }) });
+  const res = await fetch('/api/sandbox/session', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ businessId }),
+  });
   if (!res.ok) throw new Error('could not start a session');
   state.session = await res.json();
   sessionStorage.setItem('waconnect-business', businessId);
@@ -51,7 +55,8 @@ function showOutcome() {
   box.replaceChildren();
   if (params.get('success') === 'true') box.append(el('p', { class: 'ok' }, 'WhatsApp connected.'));
   else if (params.get('pending') === 'true') box.append(el('p', {}, 'Connecting… this takes a moment.'));
-  else if (params.get('error')) box.append(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${params.get('error')}`));
+  else if (params.get('error'))
+    box.append(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${params.get('error')}`));
 }
 
 function renderStatus(status) {
@@ -65,21 +70,43 @@ function renderStatus(status) {
   if (integration) {
     const health = integration.tokenHealth;
     const expires = health.expiresAt ? `, expires ${new Date(health.expiresAt).toLocaleDateString()}` : '';
-    box.append(el('p', { class: 'muted' }, `Token health: ${health.state}${expires}${health.checkedAt ? `, checked ${new Date(health.checkedAt).toLocaleString()}` : ''}`));
+    box.append(
+      el(
+        'p',
+        { class: 'muted' },
+        `Token health: ${health.state}${expires}${health.checkedAt ? `, checked ${new Date(health.checkedAt).toLocaleString()}` : ''}`,
+      ),
+    );
     if (health.lastError) box.append(el('p', { class: 'err' }, health.lastError));
-    if (integration.connectedAt && status.connected) box.append(el('p', { class: 'muted' }, `Connected since ${new Date(integration.connectedAt).toLocaleString()}`));
+    if (integration.connectedAt && status.connected)
+      box.append(el('p', { class: 'muted' }, `Connected since ${new Date(integration.connectedAt).toLocaleString()}`));
   }
   for (const account of status.accounts) {
     const list = el('ul', { class: 'numbers' });
     for (const n of account.phoneNumbers) {
-      list.append(el('li', { class: 'number' }, `${n.displayPhoneNumber} — ${n.verifiedName ?? ''} (quality ${n.qualityRating ?? 'unknown'})`));
+      list.append(
+        el(
+          'li',
+          { class: 'number' },
+          `${n.displayPhoneNumber} — ${n.verifiedName ?? ''} (quality ${n.qualityRating ?? 'unknown'})`,
+        ),
+      );
     }
     box.append(el('p', {}, `WhatsApp account: ${account.name ?? account.wabaId}`), list);
   }
   if (status.connect) {
     const c = status.connect;
-    const text = c.state === 'running' ? `Connect in progress: ${c.step ?? 'starting'}` : `Last connect failed: ${c.error.code}`;
-    box.append(el('p', { id: 'connect-step', class: c.state === 'failed' ? 'err' : '' }, text, ' ', workflowLink(c.workflowId, '(workflow)')));
+    const text =
+      c.state === 'running' ? `Connect in progress: ${c.step ?? 'starting'}` : `Last connect failed: ${c.error.code}`;
+    box.append(
+      el(
+        'p',
+        { id: 'connect-step', class: c.state === 'failed' ? 'err' : '' },
+        text,
+        ' ',
+        workflowLink(c.workflowId, '(workflow)'),
+      ),
+    );
   }
   $('disconnect').disabled = !integration || !integration.state || integration.state === 'inactive';
   const select = $('to-number');
@@ -99,7 +126,8 @@ async function refreshStatus() {
   renderStatus(status);
   clearTimeout(state.pollTimer);
   // Poll while a connect runs (the callback may have answered "pending").
-  if (status.connect && status.connect.state === 'running') state.pollTimer = setTimeout(() => void refreshStatus().catch(console.error), 1000);
+  if (status.connect && status.connect.state === 'running')
+    state.pollTimer = setTimeout(() => void refreshStatus().catch(console.error), 1000);
 }
 
 async function connect() {
@@ -120,7 +148,9 @@ const signup = { session: null };
 function loadSdk() {
   if (window.FB || document.getElementById('fb-sdk')) return;
   const script = el('script', { id: 'fb-sdk', src: `${state.session.sandboxUrl}/sdk.js` });
-  script.addEventListener('load', () => window.FB.init({ appId: state.session.appId, version: state.session.graphApiVersion }));
+  script.addEventListener('load', () =>
+    window.FB.init({ appId: state.session.appId, version: state.session.graphApiVersion }),
+  );
   document.head.append(script);
 }
 
@@ -137,7 +167,9 @@ window.addEventListener('message', (event) => {
   if (!data || data.type !== 'WA_EMBEDDED_SIGNUP') return;
   signup.session = data;
   if (data.event === 'CANCEL' || data.event === 'ERROR') {
-    call('POST', `${api}/embedded-signup/events`, { type: data.type, event: data.event, data: data.data }).catch(console.error);
+    call('POST', `${api}/embedded-signup/events`, { type: data.type, event: data.event, data: data.data }).catch(
+      console.error,
+    );
   }
 });
 
@@ -147,7 +179,9 @@ function connectPopup() {
     (response) => {
       const code = response && response.authResponse && response.authResponse.code;
       if (!code) {
-        $('outcome').replaceChildren(el('p', { class: 'err', id: 'connect-error' }, 'Embedded Signup was not completed.'));
+        $('outcome').replaceChildren(
+          el('p', { class: 'err', id: 'connect-error' }, 'Embedded Signup was not completed.'),
+        );
         refreshStatus().catch(console.error);
         return;
       }
@@ -155,10 +189,19 @@ function connectPopup() {
       $('outcome').replaceChildren(el('p', {}, 'Connecting…'));
       call('POST', `${api}/embedded-signup`, { code, wabaId: ids.waba_id, phoneNumberId: ids.phone_number_id })
         .then(() => $('outcome').replaceChildren(el('p', { class: 'ok' }, 'WhatsApp connected.')))
-        .catch((error) => $('outcome').replaceChildren(el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${error.message}`)))
+        .catch((error) =>
+          $('outcome').replaceChildren(
+            el('p', { class: 'err', id: 'connect-error' }, `Could not connect: ${error.message}`),
+          ),
+        )
         .finally(() => void refreshStatus().catch(console.error));
     },
-    { config_id: state.session.configId, response_type: 'code', override_default_response_type: true, extras: { setup: {}, featureType: '', sessionInfoVersion: '3' } },
+    {
+      config_id: state.session.configId,
+      response_type: 'code',
+      override_default_response_type: true,
+      extras: { setup: {}, featureType: '', sessionInfoVersion: '3' },
+    },
   );
 }
 
@@ -191,7 +234,12 @@ async function loadConversation() {
     const status = m.direction === 'outbound' && m.status ? ` · ${m.status}` : '';
     const link = m.direction === 'inbound' ? workflowLink(`message/${m.id}`, 'workflow') : null;
     list.append(
-      el('li', { class: m.direction }, m.text || `[${m.type}]`, el('span', { class: 'meta' }, `${who}${status} `, link)),
+      el(
+        'li',
+        { class: m.direction },
+        m.text || `[${m.type}]`,
+        el('span', { class: 'meta' }, `${who}${status} `, link),
+      ),
     );
   }
   return messages;
@@ -205,13 +253,18 @@ async function sendAsCustomer(event) {
   if (type === 'text') input.text = text || 'Hello';
   if (type === 'image') input.image = { caption: text };
   if (type === 'location') input.location = { latitude: 52.52, longitude: 13.405, name: 'Alexanderplatz' };
-  if (type === 'interactive') input.interactive = { type: 'button_reply', button_reply: { id: 'opening-hours', title: text || 'Opening hours' } };
+  if (type === 'interactive')
+    input.interactive = { type: 'button_reply', button_reply: { id: 'opening-hours', title: text || 'Opening hours' } };
   if (type === 'reaction') {
     const target = lastReplyId(await loadConversation());
     if (!target) return;
     input.reaction = { message_id: target, emoji: '👍' };
   }
-  const res = await fetch(`${state.session.sandboxUrl}/sandbox/customers/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  const res = await fetch(`${state.session.sandboxUrl}/sandbox/customers/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
   if (!res.ok) throw new Error('the sandbox refused the message');
   await loadConversation();
 }
@@ -227,7 +280,9 @@ document.addEventListener('DOMContentLoaded', () => {
   showOutcome();
   $('business-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    startSession($('business-id').value.trim()).catch((error) => ($('business-current').textContent = String(error.message)));
+    startSession($('business-id').value.trim()).catch(
+      (error) => ($('business-current').textContent = String(error.message)),
+    );
   });
   $('connect').addEventListener('click', () => void connect());
   $('connect-popup').addEventListener('click', () => connectPopup());

@@ -14,7 +14,8 @@ export async function takenPorts(ports: Array<{ port: number; label: string }>):
   const taken: string[] = [];
   for (const { port, label } of ports) {
     // Check both the loopback and the wildcard address: the API binds 0.0.0.0.
-    if (!(await isPortFree(port, '127.0.0.1')) || !(await isPortFree(port, '0.0.0.0'))) taken.push(`${port} (${label})`);
+    if (!(await isPortFree(port, '127.0.0.1')) || !(await isPortFree(port, '0.0.0.0')))
+      taken.push(`${port} (${label})`);
   }
   return taken;
 }

@@ -54,7 +54,10 @@ export function createApp(deps: AppDeps): Koa {
     codecRoutes(deps),
   ];
   // The demo dashboard and its session endpoint exist in sandbox mode only.
-  if (deps.config.meta.sandbox) routers.push(dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }));
+  if (deps.config.meta.sandbox)
+    routers.push(
+      dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }),
+    );
   for (const router of routers) {
     app.use(router.routes()).use(router.allowedMethods());
   }

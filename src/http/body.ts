@@ -11,7 +11,8 @@ export async function readRawBody(ctx: Context, limitBytes: number): Promise<Buf
     return await getRawBody(ctx.req, { limit: limitBytes });
   } catch (error) {
     const type = (error as { type?: string }).type;
-    if (type === 'entity.too.large') throw new HttpError(413, 'payload_too_large', `Body larger than ${limitBytes} bytes.`);
+    if (type === 'entity.too.large')
+      throw new HttpError(413, 'payload_too_large', `Body larger than ${limitBytes} bytes.`);
     if (type === 'request.aborted') throw new HttpError(400, 'bad_request', 'Request aborted.');
     throw new HttpError(400, 'bad_request', 'Could not read the request body.');
   }
@@ -28,7 +29,8 @@ export function parseJson(raw: Buffer): unknown {
   } catch {
     throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
   }
-  if (depthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid_json', `The body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  if (depthExceeds(value, MAX_JSON_DEPTH))
+    throw new HttpError(400, 'invalid_json', `The body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   return value;
 }
 

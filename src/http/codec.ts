@@ -35,7 +35,9 @@ function fromJson(p: JsonPayload): Payload {
 
 function toJson(p: Payload): JsonPayload {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? []).toString('base64'),
   };
 }
@@ -79,7 +81,8 @@ export function codecRoutes({ config }: AppDeps): Router {
   const allowedOrigin = config.temporal.uiUrl ? new URL(config.temporal.uiUrl).origin : undefined;
 
   const uiCors = cors({
-    allows: (origin) => origin === allowedOrigin || (config.meta.sandbox && /^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin)),
+    allows: (origin) =>
+      origin === allowedOrigin || (config.meta.sandbox && /^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin)),
     headers: 'Content-Type, X-Namespace, Authorization',
     methods: 'POST, OPTIONS',
     credentials: true,

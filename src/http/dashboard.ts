@@ -22,7 +22,12 @@ const ASSETS: Record<string, string> = {
 /** The Embedded Signup configuration the sandbox's popup uses when META_CONFIG_ID is unset. */
 const SANDBOX_CONFIG_ID = '100000000000002';
 
-const session = z.object({ businessId: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, . _ - (1-64)') });
+const session = z.object({
+  businessId: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, . _ - (1-64)'),
+});
 
 export interface SandboxLinks {
   sandboxUrl: string;
@@ -32,7 +37,9 @@ export interface SandboxLinks {
 export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
   const router = new Router();
   const html = readFileSync(`${assetsDir}index.html`, 'utf8');
-  const files = Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(`${assetsDir}${name}`, 'utf8')]));
+  const files = Object.fromEntries(
+    Object.keys(ASSETS).map((name) => [name, readFileSync(`${assetsDir}${name}`, 'utf8')]),
+  );
   // A key of its own: a leaked sandbox session can never pass as a tenant token.
   const sessionSecret = deps.config.auth.sandboxSessionSecret;
   if (!sessionSecret) throw new Error('the sandbox dashboard needs SANDBOX_SESSION_SECRET');

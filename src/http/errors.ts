@@ -39,7 +39,10 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     }
     if (isMissingSearchAttribute(error)) {
       // An operator's step is missing (npm run migrate); the request itself was fine.
-      ctx.state.log?.error({ err: (error as Error).message }, 'Temporal namespace lacks search attributes: run migrate');
+      ctx.state.log?.error(
+        { err: (error as Error).message },
+        'Temporal namespace lacks search attributes: run migrate',
+      );
       ctx.status = 503;
       ctx.set('Retry-After', '30');
       ctx.body = errorBody('temporal_not_ready', 'The workflow service is not set up yet; try again later.');

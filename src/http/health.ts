@@ -55,7 +55,9 @@ export function requireTemporalReady({ temporal }: Pick<AppDeps, 'temporal'>) {
     const readiness = await check();
     if (readiness.state === 'missing_search_attributes') {
       ctx.state.log?.error({ missing: readiness.missing }, 'Temporal namespace lacks search attributes: run migrate');
-      throw new HttpError(503, 'temporal_not_ready', 'The workflow service is not set up yet; try again later.', { 'Retry-After': '30' });
+      throw new HttpError(503, 'temporal_not_ready', 'The workflow service is not set up yet; try again later.', {
+        'Retry-After': '30',
+      });
     }
     await next();
   };

@@ -103,7 +103,10 @@ export function integrationRoutes(deps: AppDeps): Router {
     const parsed = callbackQuery.safeParse(ctx.query);
     const query = parsed.success ? parsed.data : {};
     const outcome = await completeCallback(deps, query, readConnectNonce(ctx, deps.config, query.state));
-    ctx.state.log.info({ outcome: outcome.kind, ...(outcome.kind === 'error' ? { code: outcome.code } : {}) }, 'connect callback');
+    ctx.state.log.info(
+      { outcome: outcome.kind, ...(outcome.kind === 'error' ? { code: outcome.code } : {}) },
+      'connect callback',
+    );
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.redirect(dashboardRedirect(deps.config, outcome));
@@ -130,7 +133,10 @@ export function integrationRoutes(deps: AppDeps): Router {
     } else if (outcome.kind === 'pending') {
       ctx.status = 202;
       ctx.set('Location', '/api/integrations/whatsapp/status');
-      ctx.body = { statusUrl: '/api/integrations/whatsapp/status', connect: (await readStatus(deps.db, deps.temporal, businessId)).connect };
+      ctx.body = {
+        statusUrl: '/api/integrations/whatsapp/status',
+        connect: (await readStatus(deps.db, deps.temporal, businessId)).connect,
+      };
     } else {
       throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);
     }

@@ -59,18 +59,34 @@ export function webhookRoutes(deps: AppDeps): Router {
       throw error;
     }
     const parsed = parseWebhook(body);
-    if (parsed.skipped.length > 0) ctx.state.log.info({ skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length }, 'webhook parts not handled');
+    if (parsed.skipped.length > 0)
+      ctx.state.log.info(
+        { skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length },
+        'webhook parts not handled',
+      );
     // 200 only after the commit; PostgreSQL away means 503 and Meta delivers again.
     try {
       const accepted = await acceptWebhook({ ...deps, log: ctx.state.log }, parsed);
-      ctx.state.log.debug({ stored: accepted.stored, duplicates: accepted.duplicates, statuses: accepted.statuses, rejected: accepted.rejected }, 'webhook accepted');
+      ctx.state.log.debug(
+        {
+          stored: accepted.stored,
+          duplicates: accepted.duplicates,
+          statuses: accepted.statuses,
+          rejected: accepted.rejected,
+        },
+        'webhook accepted',
+      );
       if (accepted.rejected > 0) deps.metrics.webhookItems.inc({ kind: 'rejected' }, accepted.rejected);
     } catch (error) {
       reject('database_unavailable');
       ctx.state.log.warn({ err: (error as Error).message }, 'webhook intake failed');
       throw new HttpError(503, 'database_unavailable', 'The webhook could not be stored; deliver it again.');
     }
-    deps.metrics.webhooks.inc({ outcome: 'accepted', reason: parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok' });
+    deps.metrics.webhooks.inc({
+      outcome: 'accepted',
+      reason:
+        parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok',
+    });
     deps.metrics.webhookItems.inc({ kind: 'message' }, parsed.messages.length);
     deps.metrics.webhookItems.inc({ kind: 'status' }, parsed.statuses.length);
     deps.metrics.webhookItems.inc({ kind: 'account_event' }, parsed.accountEvents.length);

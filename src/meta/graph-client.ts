@@ -43,16 +43,25 @@ const debugTokenAnswer = z.object({
     user_id: z.string().optional(),
     scopes: z.array(z.string()).optional(),
     granular_scopes: z.array(z.object({ scope: z.string(), target_ids: z.array(z.string()).optional() })).optional(),
-    error: z.object({ code: z.number().optional(), subcode: z.number().optional(), message: z.string().optional() }).optional(),
+    error: z
+      .object({ code: z.number().optional(), subcode: z.number().optional(), message: z.string().optional() })
+      .optional(),
   }),
 });
 export type DebugToken = z.infer<typeof debugTokenAnswer>['data'];
 
-const paging = z.object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() }).optional();
+const paging = z
+  .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
+  .optional();
 const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), paging });
 
 const business = z.object({ id: z.string(), name: z.string().optional() });
-const waba = z.object({ id: z.string(), name: z.string().optional(), currency: z.string().optional(), timezone_id: z.string().optional() });
+const waba = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  currency: z.string().optional(),
+  timezone_id: z.string().optional(),
+});
 const phoneNumber = z.object({
   id: z.string(),
   display_phone_number: z.string().optional(),
@@ -99,9 +108,15 @@ export class GraphClient {
     return `${this.options.appId}|${this.options.appSecret}`;
   }
 
-  private async call<T extends z.ZodType>(operation: string, path: string, schema: T, opts: RequestOptions = {}): Promise<z.infer<T>> {
+  private async call<T extends z.ZodType>(
+    operation: string,
+    path: string,
+    schema: T,
+    opts: RequestOptions = {},
+  ): Promise<z.infer<T>> {
     const url = new URL(`${this.base}/${path.replace(/^\/+/, '')}`);
-    for (const [key, value] of Object.entries(opts.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(opts.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, value);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.json !== undefined) headers['content-type'] = 'application/json';
@@ -163,7 +178,13 @@ export class GraphClient {
   }
 
   /** Follows cursor paging on our own base URL (never a `next` URL Meta hands back verbatim). */
-  private async listAll<T extends z.ZodType>(operation: string, path: string, item: T, token: string, query: Record<string, string> = {}): Promise<Array<z.infer<T>>> {
+  private async listAll<T extends z.ZodType>(
+    operation: string,
+    path: string,
+    item: T,
+    token: string,
+    query: Record<string, string> = {},
+  ): Promise<Array<z.infer<T>>> {
     const all: Array<z.infer<T>> = [];
     let after: string | undefined;
     for (let pageNo = 0; pageNo < 100; pageNo++) {
@@ -184,7 +205,12 @@ export class GraphClient {
 
   exchangeForLongLived(token: string): Promise<TokenAnswer> {
     return this.call('oauth.fb_exchange', 'oauth/access_token', tokenAnswer, {
-      query: { grant_type: 'fb_exchange_token', client_id: this.options.appId, client_secret: this.options.appSecret, fb_exchange_token: token },
+      query: {
+        grant_type: 'fb_exchange_token',
+        client_id: this.options.appId,
+        client_secret: this.options.appSecret,
+        fb_exchange_token: token,
+      },
       secrets: [token],
     });
   }
@@ -203,41 +229,71 @@ export class GraphClient {
   }
 
   listOwnedWabas(token: string, businessId: string) {
-    return this.listAll('business.owned_wabas', `${encodeURIComponent(businessId)}/owned_whatsapp_business_accounts`, waba, token, { fields: 'id,name,currency,timezone_id' });
+    return this.listAll(
+      'business.owned_wabas',
+      `${encodeURIComponent(businessId)}/owned_whatsapp_business_accounts`,
+      waba,
+      token,
+      { fields: 'id,name,currency,timezone_id' },
+    );
   }
 
   listClientWabas(token: string, businessId: string) {
-    return this.listAll('business.client_wabas', `${encodeURIComponent(businessId)}/client_whatsapp_business_accounts`, waba, token, { fields: 'id,name,currency,timezone_id' });
+    return this.listAll(
+      'business.client_wabas',
+      `${encodeURIComponent(businessId)}/client_whatsapp_business_accounts`,
+      waba,
+      token,
+      { fields: 'id,name,currency,timezone_id' },
+    );
   }
 
   getWaba(token: string, wabaId: string) {
-    return this.call('waba.get', encodeURIComponent(wabaId), waba, { token, query: { fields: 'id,name,currency,timezone_id' } });
+    return this.call('waba.get', encodeURIComponent(wabaId), waba, {
+      token,
+      query: { fields: 'id,name,currency,timezone_id' },
+    });
   }
 
   listPhoneNumbers(token: string, wabaId: string) {
     return this.listAll('waba.phone_numbers', `${encodeURIComponent(wabaId)}/phone_numbers`, phoneNumber, token, {
-      fields: 'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,name_status,messaging_limit_tier,throughput',
+      fields:
+        'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,name_status,messaging_limit_tier,throughput',
     });
   }
 
   getPhoneNumber(token: string, phoneNumberId: string) {
     return this.call('phone.get', encodeURIComponent(phoneNumberId), phoneNumber, {
       token,
-      query: { fields: 'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status' },
+      query: {
+        fields:
+          'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status',
+      },
     });
   }
 
   subscribeApp(token: string, wabaId: string) {
-    return this.call('waba.subscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, { method: 'POST', token });
+    return this.call('waba.subscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, {
+      method: 'POST',
+      token,
+    });
   }
 
   async isAppSubscribed(token: string, wabaId: string): Promise<boolean> {
-    const answer = await this.call('waba.subscriptions', `${encodeURIComponent(wabaId)}/subscribed_apps`, subscribedApps, { token });
+    const answer = await this.call(
+      'waba.subscriptions',
+      `${encodeURIComponent(wabaId)}/subscribed_apps`,
+      subscribedApps,
+      { token },
+    );
     return answer.data.some((app) => app.whatsapp_business_api_data?.id === this.options.appId);
   }
 
   unsubscribeApp(token: string, wabaId: string) {
-    return this.call('waba.unsubscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, { method: 'DELETE', token });
+    return this.call('waba.unsubscribe', `${encodeURIComponent(wabaId)}/subscribed_apps`, success, {
+      method: 'DELETE',
+      token,
+    });
   }
 
   registerNumber(token: string, phoneNumberId: string, pin: string) {
@@ -256,7 +312,13 @@ export class GraphClient {
   async sendText(
     token: string,
     phoneNumberId: string,
-    message: { to?: string | null; recipient?: string | null; body: string; replyTo?: string | null; callbackData?: string },
+    message: {
+      to?: string | null;
+      recipient?: string | null;
+      body: string;
+      replyTo?: string | null;
+      callbackData?: string;
+    },
   ): Promise<{ messageId: string }> {
     const address = message.to ? { to: message.to } : { recipient: message.recipient ?? '' };
     const answer = await this.call('messages.send', `${encodeURIComponent(phoneNumberId)}/messages`, sendAnswer, {
@@ -288,9 +350,19 @@ function networkError(operation: string, error: unknown, secrets: string[]): Gra
   const cause = (error as { cause?: { code?: string } }).cause;
   const code = cause?.code ?? (error as { name?: string }).name ?? 'unknown';
   // Refused or unresolvable: the request never left. Anything else may have reached Meta.
-  const notSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+  const notSent = [
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'UND_ERR_CONNECT_TIMEOUT',
+  ].includes(code);
   const reason = code === 'TimeoutError' ? 'no answer in time' : `network error ${code}`;
-  return new GraphError(scrubSecrets(`${operation}: ${reason}`, secrets), { operation, outcome: notSent ? 'not_sent' : 'unknown' });
+  return new GraphError(scrubSecrets(`${operation}: ${reason}`, secrets), {
+    operation,
+    outcome: notSent ? 'not_sent' : 'unknown',
+  });
 }
 
 export function graphClientFromConfig(

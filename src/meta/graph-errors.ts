@@ -71,7 +71,9 @@ export class GraphError extends Error {
   }
 }
 
-export function classify(details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'>): GraphErrorKind {
+export function classify(
+  details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'>,
+): GraphErrorKind {
   const { status, code, subcode, outcome, type } = details;
   if (outcome !== 'rejected' || (status !== undefined && status >= 500)) return 'transient';
   // "Error validating client secret" is code 1 too, but an OAuthException: a configuration error.
@@ -99,6 +101,9 @@ const SECRET_PATTERNS: RegExp[] = [
 export function scrubSecrets(text: string, extra: string[] = []): string {
   let out = text;
   for (const secret of extra) if (secret.length >= 6) out = out.split(secret).join('[redacted]');
-  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, (match, prefix?: string) => (typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]'));
+  for (const pattern of SECRET_PATTERNS)
+    out = out.replace(pattern, (match, prefix?: string) =>
+      typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]',
+    );
   return out;
 }

@@ -64,7 +64,9 @@ export interface ParsedWebhook {
 }
 
 const id = z.string().min(1).max(256);
-const epochSeconds = z.union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()]).transform((v) => Number(v) * 1000);
+const epochSeconds = z
+  .union([z.string().regex(/^\d{1,12}$/), z.number().int().nonnegative()])
+  .transform((v) => Number(v) * 1000);
 
 const userId = z.string().min(1).max(160);
 const message = z.looseObject({
@@ -98,7 +100,9 @@ const messagesValue = z.looseObject({
         wa_id: z.string().max(64).optional(),
         user_id: userId.optional(),
         parent_user_id: userId.optional(),
-        profile: z.looseObject({ name: z.string().max(512).optional(), username: z.string().max(256).optional() }).optional(),
+        profile: z
+          .looseObject({ name: z.string().max(512).optional(), username: z.string().max(256).optional() })
+          .optional(),
       }),
     )
     .optional(),
@@ -117,7 +121,8 @@ const MAX_ITEMS = 10_000;
 export function storable<T>(value: T): T {
   if (typeof value === 'string') return value.replaceAll('\u0000', '').toWellFormed() as T;
   if (Array.isArray(value)) return value.map(storable) as T;
-  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  if (isRecord(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
   return value;
 }
 
@@ -150,9 +155,16 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
       if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
       else if (ACCOUNT_FIELDS.has(change.field) && wabaId && isRecord(change.value)) {
         const info = change.value.waba_info;
-        const about = isRecord(info) && typeof info.waba_id === 'string' && info.waba_id.length <= 256 ? info.waba_id : wabaId;
+        const about =
+          isRecord(info) && typeof info.waba_id === 'string' && info.waba_id.length <= 256 ? info.waba_id : wabaId;
         const time = typeof entry.time === 'number' && Number.isFinite(entry.time) ? entry.time : null;
-        out.accountEvents.push({ field: change.field as AccountEvent['field'], wabaId: about, entryId: wabaId, entryTime: time, value: change.value });
+        out.accountEvents.push({
+          field: change.field as AccountEvent['field'],
+          wabaId: about,
+          entryId: wabaId,
+          entryTime: time,
+          value: change.value,
+        });
       } else out.skipped.push(`field ${change.field.slice(0, 64)} not handled`);
     }
   }
@@ -213,7 +225,9 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       recipientUserId: s.recipient_user_id || null,
       callbackData: s.biz_opaque_callback_data ?? null,
       occurredAt: s.timestamp,
-      errors: s.errors ? s.errors.map((e) => ({ code: e.code ?? null, title: e.title ?? null, message: e.message ?? null })) : null,
+      errors: s.errors
+        ? s.errors.map((e) => ({ code: e.code ?? null, title: e.title ?? null, message: e.message ?? null }))
+        : null,
     });
   }
 }
@@ -225,7 +239,8 @@ function identityChangeOf(item: unknown): IdentityChange | null {
   if (!isRecord(item) || !isRecord(item.system)) return null;
   const system = item.system;
   if (typeof system.type !== 'string' || !IDENTITY_CHANGES.has(system.type)) return null;
-  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : null);
+  const text = (value: unknown, max: number) =>
+    typeof value === 'string' && value.length > 0 && value.length <= max ? value : null;
   return {
     kind: system.type as IdentityChange['kind'],
     previousUserId: text(system.previous_user_id, 160),

@@ -47,7 +47,10 @@ export class HttpResponder implements Responder {
         redirect: 'error',
       });
     } catch (error) {
-      const reason = (error as { name?: string }).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : 'could not reach it';
+      const reason =
+        (error as { name?: string }).name === 'TimeoutError'
+          ? `no answer within ${this.timeoutMs} ms`
+          : 'could not reach it';
       throw new ReplyServiceError(`reply service: ${reason}`, true);
     }
     if (!response.ok) {
@@ -67,7 +70,8 @@ export class HttpResponder implements Responder {
       json = undefined;
     }
     const parsed = answer.safeParse(json);
-    if (!parsed.success) throw new ReplyServiceError('reply service answered something other than {"reply": {...} | null}', false);
+    if (!parsed.success)
+      throw new ReplyServiceError('reply service answered something other than {"reply": {...} | null}', false);
     return parsed.data.reply;
   }
 }

@@ -21,7 +21,12 @@ const faultInput = z.object({
   times: z.number().int().min(1).optional(),
   status: z.number().int().min(200).max(599).optional(),
   error: z
-    .object({ code: z.number().int(), error_subcode: z.number().int().optional(), message: z.string().optional(), type: z.string().optional() })
+    .object({
+      code: z.number().int(),
+      error_subcode: z.number().int().optional(),
+      message: z.string().optional(),
+      type: z.string().optional(),
+    })
     .optional(),
   hangMs: z.number().int().min(0).max(600_000).optional(),
   effect: z.enum(['none', 'before', 'after']).optional(),
@@ -38,7 +43,14 @@ const customerMessageInput = z
     type: z.string().optional(),
     text: z.string().optional(),
     reaction: z.object({ message_id: z.string(), emoji: z.string() }).optional(),
-    location: z.object({ latitude: z.number(), longitude: z.number(), name: z.string().optional(), address: z.string().optional() }).optional(),
+    location: z
+      .object({
+        latitude: z.number(),
+        longitude: z.number(),
+        name: z.string().optional(),
+        address: z.string().optional(),
+      })
+      .optional(),
     interactive: z.record(z.string(), z.unknown()).optional(),
     button: z.object({ payload: z.string(), text: z.string() }).optional(),
     image: z.record(z.string(), z.unknown()).optional(),
@@ -52,7 +64,12 @@ const customerMessageInput = z
   .strict();
 
 const eventInput = z
-  .object({ field: z.string().min(1), event: z.string().optional(), phoneNumberId: z.string().optional(), value: z.record(z.string(), z.unknown()).optional() })
+  .object({
+    field: z.string().min(1),
+    event: z.string().optional(),
+    phoneNumberId: z.string().optional(),
+    value: z.record(z.string(), z.unknown()).optional(),
+  })
   .catchall(z.unknown());
 
 const qualityInput = z.object({
@@ -93,8 +110,20 @@ async function adminErrors(ctx: Context, next: Next): Promise<void> {
   } catch (error) {
     const status = error instanceof GraphError ? error.spec.status : ((error as { status?: number }).status ?? 500);
     ctx.status = status;
-    const code = status === 404 ? 'not_found' : status === 413 ? 'payload_too_large' : status < 500 ? 'invalid_request' : 'internal_error';
-    ctx.body = { error: { code, message: status < 500 || error instanceof GraphError ? (error as Error).message : 'sandbox error' } };
+    const code =
+      status === 404
+        ? 'not_found'
+        : status === 413
+          ? 'payload_too_large'
+          : status < 500
+            ? 'invalid_request'
+            : 'internal_error';
+    ctx.body = {
+      error: {
+        code,
+        message: status < 500 || error instanceof GraphError ? (error as Error).message : 'sandbox error',
+      },
+    };
   }
 }
 
@@ -121,7 +150,9 @@ export function adminRoutes(state: SandboxState): Router {
   });
   router.post('/accounts/:wabaId/tokens/invalidate', async (ctx) => {
     const input = await body(ctx, z.object({ subcode: z.number().int().optional() }));
-    ctx.body = { invalidated: state.invalidateTokens(ctx.params.wabaId!, input.subcode ?? num(ctx.query.subcode) ?? 460) };
+    ctx.body = {
+      invalidated: state.invalidateTokens(ctx.params.wabaId!, input.subcode ?? num(ctx.query.subcode) ?? 460),
+    };
   });
   router.post('/accounts/:wabaId/tokens/expiry', async (ctx) => {
     const input = await body(ctx, z.object({ expiresInSeconds: z.number().int() }));
@@ -175,7 +206,13 @@ export function adminRoutes(state: SandboxState): Router {
     const operation = text(ctx.query.operation);
     const objectId = text(ctx.query.objectId);
     const since = num(ctx.query.since);
-    ctx.body = { data: state.calls({ ...(operation ? { operation } : {}), ...(objectId ? { objectId } : {}), ...(since !== undefined ? { since } : {}) }) };
+    ctx.body = {
+      data: state.calls({
+        ...(operation ? { operation } : {}),
+        ...(objectId ? { objectId } : {}),
+        ...(since !== undefined ? { since } : {}),
+      }),
+    };
   });
   router.delete('/calls', (ctx) => {
     state.clearCalls();
@@ -194,7 +231,10 @@ export function adminRoutes(state: SandboxState): Router {
         .array(customerMessageInput)
         .min(1)
         .max(100)
-        .refine((list) => list.every((m) => m.phoneNumberId === list[0]?.phoneNumberId), 'a batch goes to one phone number'),
+        .refine(
+          (list) => list.every((m) => m.phoneNumberId === list[0]?.phoneNumberId),
+          'a batch goes to one phone number',
+        ),
     });
     const input = await body(ctx, batch);
     for (const message of input.messages) state.number(message.phoneNumberId);
@@ -204,7 +244,8 @@ export function adminRoutes(state: SandboxState): Router {
   router.get('/conversations', (ctx) => {
     const phoneNumberId = text(ctx.query.phoneNumberId);
     const customer = text(ctx.query.customer);
-    if (!phoneNumberId || !customer) throw Object.assign(new Error('phoneNumberId and customer are required'), { status: 400 });
+    if (!phoneNumberId || !customer)
+      throw Object.assign(new Error('phoneNumberId and customer are required'), { status: 400 });
     ctx.body = { data: state.conversation(phoneNumberId, customer) };
   });
   router.get('/deliveries', (ctx) => void (ctx.body = { data: state.deliveries(deliveryFilter(ctx)) }));

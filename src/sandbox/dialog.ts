@@ -4,8 +4,24 @@ import { CODE_TTL_MS, POPUP_CODE_TTL_MS } from './model.js';
 import { htmlEscape, page, param, type MetaRequest, type Outcome } from './request.js';
 import type { SandboxState } from './state.js';
 
-const CARRIED = ['client_id', 'redirect_uri', 'state', 'response_type', 'scope', 'config_id', 'display', 'extras', 'origin', 'override_default_response_type'];
-const EMBEDDED_SIGNUP_SCOPES = ['business_management', 'whatsapp_business_management', 'whatsapp_business_messaging', 'public_profile'];
+const CARRIED = [
+  'client_id',
+  'redirect_uri',
+  'state',
+  'response_type',
+  'scope',
+  'config_id',
+  'display',
+  'extras',
+  'origin',
+  'override_default_response_type',
+];
+const EMBEDDED_SIGNUP_SCOPES = [
+  'business_management',
+  'whatsapp_business_management',
+  'whatsapp_business_messaging',
+  'public_profile',
+];
 
 interface DialogRequest {
   popup: boolean;
@@ -18,18 +34,25 @@ interface DialogRequest {
 }
 
 function errorPage(status: number, title: string, message: string): Outcome {
-  return { kind: 'html', status, html: page(title, `<h1>${htmlEscape(title)}</h1><p>${htmlEscape(message)}</p>`), effect: 'none' };
+  return {
+    kind: 'html',
+    status,
+    html: page(title, `<h1>${htmlEscape(title)}</h1><p>${htmlEscape(message)}</p>`),
+    effect: 'none',
+  };
 }
 
 function parseDialog(req: MetaRequest, state: SandboxState): DialogRequest | Outcome {
-  if (param(req, 'client_id') !== state.appId) return errorPage(400, 'Invalid App ID', 'The provided app ID does not look like a valid app ID.');
+  if (param(req, 'client_id') !== state.appId)
+    return errorPage(400, 'Invalid App ID', 'The provided app ID does not look like a valid app ID.');
   const popup = param(req, 'display') === 'popup';
   const redirectUri = param(req, 'redirect_uri') || undefined;
   if (!popup && (!redirectUri || !/^https?:\/\/[^/]/.test(redirectUri))) {
     return errorPage(400, "Can't load URL", 'The redirect_uri is missing or is not an absolute http(s) URL.');
   }
   const responseType = param(req, 'response_type') ?? 'code';
-  if (responseType !== 'code') return errorPage(400, 'Unsupported response_type', 'The sandbox supports response_type=code only.');
+  if (responseType !== 'code')
+    return errorPage(400, 'Unsupported response_type', 'The sandbox supports response_type=code only.');
   const configId = param(req, 'config_id') || undefined;
   const scopes = configId
     ? EMBEDDED_SIGNUP_SCOPES
@@ -67,7 +90,12 @@ function consentPage(req: MetaRequest, state: SandboxState): Outcome {
     .join('\n');
   const options = [
     `<option value="new" selected>Create a new sandbox business (1 WhatsApp account, 2 numbers)</option>`,
-    ...state.accounts().map((a) => `<option value="${a.wabaId}">${htmlEscape(a.name)} (${a.wabaId}, ${a.phoneNumbers.length} numbers)</option>`),
+    ...state
+      .accounts()
+      .map(
+        (a) =>
+          `<option value="${a.wabaId}">${htmlEscape(a.name)} (${a.wabaId}, ${a.phoneNumbers.length} numbers)</option>`,
+      ),
   ].join('\n');
   const app = htmlEscape(state.appName);
   const html = page(
@@ -92,7 +120,11 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
   const approve = param(req, 'decision') === 'approve';
   if (!approve) {
     if (dialogRequest.popup) {
-      const sessionInfo = { data: { current_step: 'BUSINESS_ACCOUNT_SELECTION' }, type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL' };
+      const sessionInfo = {
+        data: { current_step: 'BUSINESS_ACCOUNT_SELECTION' },
+        type: 'WA_EMBEDDED_SIGNUP',
+        event: 'CANCEL',
+      };
       return popupResult(dialogRequest, sessionInfo, { authResponse: null, status: 'unknown' }, 'none');
     }
     return {
@@ -108,7 +140,8 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
     };
   }
   const account = param(req, 'account') ?? 'new';
-  const wabaId = account === 'new' ? state.createAccount({ numbers: 2, owned: true, registered: true }).wabaId : account;
+  const wabaId =
+    account === 'new' ? state.createAccount({ numbers: 2, owned: true, registered: true }).wabaId : account;
   const waba = state.world.wabas.get(wabaId);
   if (!waba) return errorPage(400, 'Unknown account', `No sandbox WhatsApp Business account ${wabaId}.`);
   waba.appUninstalled = false;
@@ -119,7 +152,8 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
     ttlMs: dialogRequest.popup ? POPUP_CODE_TTL_MS : CODE_TTL_MS,
   });
   // Embedded Signup completion also reaches the partner as an account_update webhook.
-  if (dialogRequest.configId) state.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_INSTALLED' });
+  if (dialogRequest.configId)
+    state.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_INSTALLED' });
   if (!dialogRequest.popup) {
     const query = { code: code.value, ...(dialogRequest.state !== undefined ? { state: dialogRequest.state } : {}) };
     return { kind: 'redirect', location: withQuery(dialogRequest.redirectUri!, query), effect: 'applied' };
@@ -136,8 +170,19 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
     waba_id: waba.id,
     business_id: waba.ownerBusinessId,
   };
-  const authResponse = { code: code.value, userID: null, expiresIn: null, graphDomain: 'facebook', data_access_expiration_time: null };
-  return popupResult(dialogRequest, { data, type: 'WA_EMBEDDED_SIGNUP', event }, { authResponse, status: 'connected' }, 'applied');
+  const authResponse = {
+    code: code.value,
+    userID: null,
+    expiresIn: null,
+    graphDomain: 'facebook',
+    data_access_expiration_time: null,
+  };
+  return popupResult(
+    dialogRequest,
+    { data, type: 'WA_EMBEDDED_SIGNUP', event },
+    { authResponse, status: 'connected' },
+    'applied',
+  );
 }
 
 /** Meta appends `#_=_` to the redirect; browsers keep it, servers never see it. */
@@ -153,8 +198,16 @@ function withQuery(base: string, query: Record<string, string>): string {
  * response for the SDK stand-in to the opener, then closes. The same data sits in a JSON script
  * element so tests can read it without a browser.
  */
-function popupResult(dialogRequest: DialogRequest, sessionInfo: Record<string, unknown>, response: Record<string, unknown>, effect: 'applied' | 'none'): Outcome {
-  const result = JSON.stringify({ sessionInfo, response, targetOrigin: dialogRequest.openerOrigin }).replace(/</g, '\\u003c');
+function popupResult(
+  dialogRequest: DialogRequest,
+  sessionInfo: Record<string, unknown>,
+  response: Record<string, unknown>,
+  effect: 'applied' | 'none',
+): Outcome {
+  const result = JSON.stringify({ sessionInfo, response, targetOrigin: dialogRequest.openerOrigin }).replace(
+    /</g,
+    '\\u003c',
+  );
   const html = page(
     'Sandbox Meta',
     `<h1>${response.status === 'connected' ? 'Connected' : 'Cancelled'}</h1>

@@ -24,7 +24,11 @@ export class GraphError extends Error {
 }
 
 export function errorBody(spec: MetaErrorSpec): { error: Record<string, unknown> } {
-  const error: Record<string, unknown> = { message: spec.message, type: spec.type ?? 'OAuthException', code: spec.code };
+  const error: Record<string, unknown> = {
+    message: spec.message,
+    type: spec.type ?? 'OAuthException',
+    code: spec.code,
+  };
   if (spec.details !== undefined) error.error_data = { messaging_product: 'whatsapp', details: spec.details };
   if (spec.subcode !== undefined) error.error_subcode = spec.subcode;
   if (spec.isTransient !== undefined) error.is_transient = spec.isTransient;
@@ -57,7 +61,8 @@ export const unsupportedRequest = (method: string, id: string): GraphError =>
     message: `Unsupported ${method.toLowerCase()} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
   });
 
-export const permissionError = (): GraphError => new GraphError({ status: 403, code: 200, message: '(#200) Permissions error' });
+export const permissionError = (): GraphError =>
+  new GraphError({ status: 403, code: 200, message: '(#200) Permissions error' });
 
 export const missingMessagingPermission = (): GraphError =>
   new GraphError({ status: 403, code: 10, message: '(#10) Application does not have permission for this action' });
@@ -72,17 +77,24 @@ function metaDate(ms: number): string {
 
 const TOKEN_MESSAGES: Record<number, (appId: string) => string> = {
   458: (appId) => `Error validating access token: The user has not authorized application ${appId}.`,
-  459: () => 'Error validating access token: You cannot access the app till you log in to www.facebook.com and follow the instructions given.',
+  459: () =>
+    'Error validating access token: You cannot access the app till you log in to www.facebook.com and follow the instructions given.',
   460: () =>
     'Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.',
-  464: () => 'Error validating access token: Sessions for the user are not allowed because the user is not a confirmed user.',
+  464: () =>
+    'Error validating access token: Sessions for the user are not allowed because the user is not a confirmed user.',
   467: () => 'Error validating access token: The session is invalid because the user logged out.',
 };
 
 /** Why a known token fails now, or undefined when it is valid. */
-export function tokenProblem(token: AccessToken, appId: string, now: number): { code: 190; subcode: number; message: string } | undefined {
+export function tokenProblem(
+  token: AccessToken,
+  appId: string,
+  now: number,
+): { code: 190; subcode: number; message: string } | undefined {
   if (token.invalidated) {
-    const words = TOKEN_MESSAGES[token.invalidated.subcode]?.(appId) ?? 'Error validating access token: The session is invalid.';
+    const words =
+      TOKEN_MESSAGES[token.invalidated.subcode]?.(appId) ?? 'Error validating access token: The session is invalid.';
     return { code: 190, subcode: token.invalidated.subcode, message: words };
   }
   if (token.expiresAt !== 0 && now >= token.expiresAt) {
@@ -102,9 +114,20 @@ export const tokenError = (problem: { code: number; subcode: number; message: st
 export function defaultFaultError(status: number, operation: string): MetaErrorSpec {
   if (status === 429) {
     return operation.startsWith('messages.')
-      ? { status, code: 130429, message: '(#130429) Rate limit hit', details: 'Cloud API message throughput has been reached.' }
+      ? {
+          status,
+          code: 130429,
+          message: '(#130429) Rate limit hit',
+          details: 'Cloud API message throughput has been reached.',
+        }
       : { status, code: 4, message: '(#4) Application request limit reached', isTransient: true };
   }
-  if (status >= 500) return { status, code: 2, message: 'An unexpected error has occurred. Please retry your request later.', isTransient: true };
+  if (status >= 500)
+    return {
+      status,
+      code: 2,
+      message: 'An unexpected error has occurred. Please retry your request later.',
+      isTransient: true,
+    };
   return { status, code: 100, message: '(#100) Invalid parameter' };
 }

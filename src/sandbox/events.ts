@@ -50,8 +50,20 @@ export function applyQuality(number: PhoneNumber, change: QualityChange): FieldW
   const tierMove = TIERS.indexOf(number.messagingLimitTier) - TIERS.indexOf(oldTier);
   const event =
     change.event ??
-    (tierMove > 0 ? 'UPGRADE' : tierMove < 0 ? 'DOWNGRADE' : number.qualityRating === 'GREEN' && oldRating !== 'GREEN' ? 'UNFLAGGED' : 'FLAGGED');
-  return { entryId: number.wabaId, field: 'phone_number_quality_update', value: qualityUpdateValue(number, event, oldTier), phoneNumberId: number.id, event };
+    (tierMove > 0
+      ? 'UPGRADE'
+      : tierMove < 0
+        ? 'DOWNGRADE'
+        : number.qualityRating === 'GREEN' && oldRating !== 'GREEN'
+          ? 'UNFLAGGED'
+          : 'FLAGGED');
+  return {
+    entryId: number.wabaId,
+    field: 'phone_number_quality_update',
+    value: qualityUpdateValue(number, event, oldTier),
+    phoneNumberId: number.id,
+    event,
+  };
 }
 
 /** Applies a display name review outcome to the number and returns the webhook describing it. */
@@ -74,19 +86,38 @@ export function applyNameDecision(number: PhoneNumber, decision: NameDecision): 
 }
 
 /** The webhook for an arbitrary account event; nothing in the sandbox changes. */
-export function accountEvent(input: AccountEventInput, waba: Waba, number: PhoneNumber | undefined, ids: { appId: string; partnerBusinessId: string }): FieldWebhook {
+export function accountEvent(
+  input: AccountEventInput,
+  waba: Waba,
+  number: PhoneNumber | undefined,
+  ids: { appId: string; partnerBusinessId: string },
+): FieldWebhook {
   if ((input.field === 'phone_number_quality_update' || input.field === 'phone_number_name_update') && number) {
     const base =
       input.field === 'phone_number_quality_update'
         ? qualityUpdateValue(number, input.event ?? 'FLAGGED', undefined)
         : nameUpdateValue(number, 'APPROVED', number.verifiedName, null);
     const value = { ...base, ...input.value };
-    return { entryId: waba.id, field: input.field, value, phoneNumberId: number.id, event: String(value.event ?? value.decision ?? '') };
+    return {
+      entryId: waba.id,
+      field: input.field,
+      value,
+      phoneNumberId: number.id,
+      event: String(value.event ?? value.decision ?? ''),
+    };
   }
   if (input.field === 'account_update') {
     const event = input.event ?? (typeof input.value?.event === 'string' ? input.value.event : 'ACCOUNT_UPDATE');
-    const value = { ...accountUpdateValue(event, { wabaId: waba.id, ownerBusinessId: waba.ownerBusinessId, appId: ids.appId }), ...input.value };
-    return { entryId: accountUpdateEntryId(event, waba.id, ids.partnerBusinessId), field: 'account_update', value, event };
+    const value = {
+      ...accountUpdateValue(event, { wabaId: waba.id, ownerBusinessId: waba.ownerBusinessId, appId: ids.appId }),
+      ...input.value,
+    };
+    return {
+      entryId: accountUpdateEntryId(event, waba.id, ids.partnerBusinessId),
+      field: 'account_update',
+      value,
+      event,
+    };
   }
   const value = { ...(input.event ? { event: input.event } : {}), ...input.value };
   return { entryId: waba.id, field: input.field, value, event: input.event ?? '' };

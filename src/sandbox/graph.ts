@@ -95,17 +95,28 @@ export function meBusinesses(req: MetaRequest, state: SandboxState): Outcome {
   const businesses = token.businessIds
     .map((id) => state.world.businesses.get(id))
     .filter((b) => b !== undefined)
-    .map((b) => selectFields(req, { id: b.id, name: b.name, verification_status: 'verified' }, ['id', 'name'], 'Business'));
+    .map((b) =>
+      selectFields(req, { id: b.id, name: b.name, verification_status: 'verified' }, ['id', 'name'], 'Business'),
+    );
   return json(paged(req, businesses));
 }
 
-export function businessWabas(req: MetaRequest, state: SandboxState, businessId: string, relation: 'owned' | 'client'): Outcome {
+export function businessWabas(
+  req: MetaRequest,
+  state: SandboxState,
+  businessId: string,
+  relation: 'owned' | 'client',
+): Outcome {
   const token = authenticate(req, state);
   if (!state.world.canSeeBusiness(token, businessId)) throw unsupportedRequest('GET', businessId);
   const wabas = token.wabaIds
     .map((id) => state.world.wabas.get(id))
     .filter((w) => w !== undefined)
-    .filter((w) => (relation === 'owned' ? w.ownerBusinessId === businessId && !w.partnerBusinessId : w.partnerBusinessId === businessId))
+    .filter((w) =>
+      relation === 'owned'
+        ? w.ownerBusinessId === businessId && !w.partnerBusinessId
+        : w.partnerBusinessId === businessId,
+    )
     .map((w) => selectFields(req, wabaNode(state, w), WABA_LIST_DEFAULTS, 'WhatsAppBusinessAccount'));
   return json(paged(req, wabas));
 }
@@ -128,7 +139,10 @@ export function getObject(req: MetaRequest, state: SandboxState, id: string): Ou
     return json(selectFields(req, wabaNode(state, waba), WABA_DEFAULTS, 'WhatsAppBusinessAccount'));
   }
   const business = state.world.businesses.get(id);
-  if (business && state.world.canSeeBusiness(token, id)) return json(selectFields(req, { id, name: business.name, verification_status: 'verified' }, ['id', 'name'], 'Business'));
+  if (business && state.world.canSeeBusiness(token, id))
+    return json(
+      selectFields(req, { id, name: business.name, verification_status: 'verified' }, ['id', 'name'], 'Business'),
+    );
   throw unsupportedRequest('GET', id);
 }
 
@@ -152,8 +166,14 @@ export async function subscribedApps(req: MetaRequest, state: SandboxState, waba
     return json({
       data: [
         {
-          ...(waba.subscription.overrideCallbackUri ? { override_callback_uri: waba.subscription.overrideCallbackUri } : {}),
-          whatsapp_business_api_data: { id: state.appId, link: `https://www.facebook.com/games/?app_id=${state.appId}`, name: state.appName },
+          ...(waba.subscription.overrideCallbackUri
+            ? { override_callback_uri: waba.subscription.overrideCallbackUri }
+            : {}),
+          whatsapp_business_api_data: {
+            id: state.appId,
+            link: `https://www.facebook.com/games/?app_id=${state.appId}`,
+            name: state.appName,
+          },
         },
       ],
     });
@@ -164,7 +184,10 @@ export async function subscribedApps(req: MetaRequest, state: SandboxState, waba
   }
   const override = param(req, 'override_callback_uri');
   if (override) await verifyCallback(override, param(req, 'verify_token') ?? '');
-  waba.subscription = { subscribedAt: waba.subscription?.subscribedAt ?? state.now(), overrideCallbackUri: override || undefined };
+  waba.subscription = {
+    subscribedAt: waba.subscription?.subscribedAt ?? state.now(),
+    overrideCallbackUri: override || undefined,
+  };
   return json({ success: true }, 'applied');
 }
 
@@ -184,7 +207,11 @@ async function verifyCallback(uri: string, verifyToken: string): Promise<void> {
   } catch (error) {
     problem = `Couldn't connect to server: ${(error as Error).message}`;
   }
-  fail({ status: 400, code: 2200, message: `(#2200) Callback verification failed with the following errors: ${problem}` });
+  fail({
+    status: 400,
+    code: 2200,
+    message: `(#2200) Callback verification failed with the following errors: ${problem}`,
+  });
 }
 
 export function registration(req: MetaRequest, state: SandboxState, phoneNumberId: string, register: boolean): Outcome {
@@ -192,7 +219,8 @@ export function registration(req: MetaRequest, state: SandboxState, phoneNumberI
   const number = visibleNumber(state, token, phoneNumberId, 'POST');
   requireScope(token, 'whatsapp_business_management');
   if (register) {
-    if (param(req, 'messaging_product') !== 'whatsapp') throw invalidParameter('The parameter messaging_product is required.');
+    if (param(req, 'messaging_product') !== 'whatsapp')
+      throw invalidParameter('The parameter messaging_product is required.');
     const pin = param(req, 'pin');
     if (!pin || !/^\d{6}$/.test(pin)) throw invalidParameter('Invalid parameter', 'Pin should be 6 digits.');
   }

@@ -66,12 +66,17 @@ export function createSandboxApp(options: SandboxOptions): { app: Koa; state: Sa
   const app = new Koa();
   app.silent = true;
   app.on('error', (error: Error) => log(`sandbox error: ${error.message}`));
-  app.use(metaPipeline(state, { publicUrl: options.publicUrl?.replace(/\/$/, ''), defaultVersion: options.graphApiVersion }));
+  app.use(
+    metaPipeline(state, { publicUrl: options.publicUrl?.replace(/\/$/, ''), defaultVersion: options.graphApiVersion }),
+  );
   app.use(async (ctx, next) => {
     if (ctx.path === '/sdk.js' && ctx.method === 'GET') {
       ctx.type = 'application/javascript; charset=utf-8';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = sdkScript(options.publicUrl?.replace(/\/$/, '') ?? `${ctx.protocol}://${ctx.host}`, options.graphApiVersion);
+      ctx.body = sdkScript(
+        options.publicUrl?.replace(/\/$/, '') ?? `${ctx.protocol}://${ctx.host}`,
+        options.graphApiVersion,
+      );
       return;
     }
     if (ctx.path === '/' && ctx.method === 'GET') {
@@ -102,7 +107,9 @@ export function createSandboxApp(options: SandboxOptions): { app: Koa; state: Sa
   return { app, state };
 }
 
-export async function startSandbox(options: SandboxOptions & { port?: number; host?: string }): Promise<RunningSandbox> {
+export async function startSandbox(
+  options: SandboxOptions & { port?: number; host?: string },
+): Promise<RunningSandbox> {
   const { app, state } = createSandboxApp(options);
   const host = options.host ?? '127.0.0.1';
   const handler = app.callback();

@@ -4,7 +4,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { digitsOf, wamid } from './ids.js';
 import { GraphError, invalidParameter } from './errors.js';
 import { inboundMessageValue, messagesEnvelope, statusValue } from './payloads.js';
-import { SERVICE_WINDOW_MS, type ConversationMessage, type Customer, type PhoneNumber, type StatusValue, type WhatsAppErrorDetail } from './model.js';
+import {
+  SERVICE_WINDOW_MS,
+  type ConversationMessage,
+  type Customer,
+  type PhoneNumber,
+  type StatusValue,
+  type WhatsAppErrorDetail,
+} from './model.js';
 import type { WebhookMeta, WebhookRecord } from './webhooks.js';
 import type { World } from './world.js';
 
@@ -50,13 +57,26 @@ export interface SendRecord {
   response: Record<string, unknown>;
 }
 
-const SEND_TYPES = new Set(['text', 'image', 'audio', 'document', 'sticker', 'video', 'location', 'contacts', 'interactive', 'template', 'reaction']);
+const SEND_TYPES = new Set([
+  'text',
+  'image',
+  'audio',
+  'document',
+  'sticker',
+  'video',
+  'location',
+  'contacts',
+  'interactive',
+  'template',
+  'reaction',
+]);
 
 const REENGAGEMENT: WhatsAppErrorDetail = {
   code: 131047,
   title: 'Re-engagement message',
   message: 'Re-engagement message',
-  details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
+  details:
+    'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
 };
 
 const MEDIA_DEFAULTS: Record<string, Record<string, unknown>> = {
@@ -88,7 +108,10 @@ export class Messaging {
   /** Several messages to one number in a single webhook POST, as Meta sometimes batches them. */
   receiveBatch(inputs: CustomerMessageInput[]): CustomerMessageResult[] {
     const { number, payload, messageIds, timestamps } = this.compose(inputs);
-    const record = this.deps.post({ field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: messageIds[0]!, messageIds }, payload);
+    const record = this.deps.post(
+      { field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: messageIds[0]!, messageIds },
+      payload,
+    );
     return messageIds.map((id, i) => ({ messageId: id, timestamp: timestamps[i]!, webhookId: record.webhookId }));
   }
 
@@ -96,7 +119,12 @@ export class Messaging {
    * Records messages as received by Meta and returns the webhook body without posting it: for a
    * load generator or a chaos driver that delivers (and redelivers) webhooks itself.
    */
-  compose(inputs: CustomerMessageInput[]): { number: PhoneNumber; payload: unknown; messageIds: string[]; timestamps: string[] } {
+  compose(inputs: CustomerMessageInput[]): {
+    number: PhoneNumber;
+    payload: unknown;
+    messageIds: string[];
+    timestamps: string[];
+  } {
     const first = inputs[0];
     if (!first) throw new Error('no messages given');
     const number = this.number(first.phoneNumberId);
@@ -112,7 +140,12 @@ export class Messaging {
       messages.push(this.inbound(number, customer, input));
     }
     const payload = messagesEnvelope(number.wabaId, inboundMessageValue(number, [...contacts.values()], messages));
-    return { number, payload, messageIds: messages.map((m) => String(m.id)), timestamps: messages.map((m) => String(m.timestamp)) };
+    return {
+      number,
+      payload,
+      messageIds: messages.map((m) => String(m.id)),
+      timestamps: messages.map((m) => String(m.timestamp)),
+    };
   }
 
   private inbound(number: PhoneNumber, customer: Customer, input: CustomerMessageInput): Record<string, unknown> {
@@ -153,23 +186,40 @@ export class Messaging {
     // `to` (a phone number) takes precedence; `recipient` addresses a BSUID.
     const byBsuid = !to && recipient ? this.byBsuid(number.id, recipient) : undefined;
     if (!to && !recipient) throw invalidParameter('The parameter to is required.');
-    if (!to && !byBsuid) throw invalidParameter('Invalid parameter', `The parameter recipient is not a known user id: ${recipient}`);
+    if (!to && !byBsuid)
+      throw invalidParameter('Invalid parameter', `The parameter recipient is not a known user id: ${recipient}`);
     const waId = byBsuid ? byBsuid.waId : digitsOf(to);
-    if (waId.length < 6 || waId.length > 15) throw invalidParameter('Invalid parameter', `The parameter to is not a valid phone number: ${to}`);
+    if (waId.length < 6 || waId.length > 15)
+      throw invalidParameter('Invalid parameter', `The parameter to is not a valid phone number: ${to}`);
     const type = typeof body.type === 'string' ? body.type : 'text';
-    if (!SEND_TYPES.has(type)) throw invalidParameter(`Param type must be one of {${[...SEND_TYPES].join(', ').toUpperCase()}}`);
+    if (!SEND_TYPES.has(type))
+      throw invalidParameter(`Param type must be one of {${[...SEND_TYPES].join(', ').toUpperCase()}}`);
     const content = body[type];
     if (typeof content !== 'object' || content === null) throw invalidParameter(`The parameter ${type} is required.`);
     const textBody = type === 'text' ? (content as Record<string, unknown>).body : undefined;
-    if (type === 'text' && (typeof textBody !== 'string' || textBody.length === 0)) throw invalidParameter("The parameter text['body'] is required.");
-    if (typeof textBody === 'string' && textBody.length > 4096) throw invalidParameter("Param text['body'] must be at most 4096 characters long.");
+    if (type === 'text' && (typeof textBody !== 'string' || textBody.length === 0))
+      throw invalidParameter("The parameter text['body'] is required.");
+    if (typeof textBody === 'string' && textBody.length > 4096)
+      throw invalidParameter("Param text['body'] must be at most 4096 characters long.");
     if (number.platformType !== 'CLOUD_API') {
-      throw new GraphError({ status: 400, code: 133010, message: '(#133010) Account not registered', details: 'Account not registered' });
+      throw new GraphError({
+        status: 400,
+        code: 133010,
+        message: '(#133010) Account not registered',
+        details: 'Account not registered',
+      });
     }
     const customer = this.customer(number.id, waId, undefined);
-    const outsideWindow = type !== 'template' && (customer.lastInboundAt === undefined || this.deps.now() - customer.lastInboundAt > SERVICE_WINDOW_MS);
+    const outsideWindow =
+      type !== 'template' &&
+      (customer.lastInboundAt === undefined || this.deps.now() - customer.lastInboundAt > SERVICE_WINDOW_MS);
     if (outsideWindow && number.statusMode.windowError === 'response') {
-      throw new GraphError({ status: 400, code: REENGAGEMENT.code, message: `(#131047) ${REENGAGEMENT.title}`, details: REENGAGEMENT.details });
+      throw new GraphError({
+        status: 400,
+        code: REENGAGEMENT.code,
+        message: `(#131047) ${REENGAGEMENT.title}`,
+        details: REENGAGEMENT.details,
+      });
     }
     const callbackData = typeof body.biz_opaque_callback_data === 'string' ? body.biz_opaque_callback_data : undefined;
     const context = body.context as { message_id?: unknown } | undefined;
@@ -188,7 +238,10 @@ export class Messaging {
       readAt: undefined,
     };
     customer.messages.push(message);
-    this.scheduleStatuses(number, customer, message, outsideWindow ? REENGAGEMENT : number.statusMode.fail, { byBsuid: Boolean(byBsuid), callbackData });
+    this.scheduleStatuses(number, customer, message, outsideWindow ? REENGAGEMENT : number.statusMode.fail, {
+      byBsuid: Boolean(byBsuid),
+      callbackData,
+    });
     return {
       to: byBsuid ? recipient : to,
       addressedBy: byBsuid ? 'recipient' : 'to',
@@ -225,7 +278,14 @@ export class Messaging {
     return found ? structuredClone(found.messages) : [];
   }
 
-  customerList(): Array<{ phoneNumberId: string; waId: string; bsuid: string; username: string | undefined; name: string; messages: number }> {
+  customerList(): Array<{
+    phoneNumberId: string;
+    waId: string;
+    bsuid: string;
+    username: string | undefined;
+    name: string;
+    messages: number;
+  }> {
     return [...this.customers.values()].map((c) => ({
       phoneNumberId: c.phoneNumberId,
       waId: c.waId,
@@ -248,12 +308,20 @@ export class Messaging {
     failure: WhatsAppErrorDetail | undefined,
     send: { byBsuid: boolean; callbackData: string | undefined },
   ): void {
-    const steps: StatusValue[] = failure ? ['failed'] : (['sent', 'delivered', 'read'] as const).slice(0, ['sent', 'delivered', 'read'].indexOf(number.statusMode.stopAt) + 1);
+    const steps: StatusValue[] = failure
+      ? ['failed']
+      : (['sent', 'delivered', 'read'] as const).slice(
+          0,
+          ['sent', 'delivered', 'read'].indexOf(number.statusMode.stopAt) + 1,
+        );
     steps.forEach((status, i) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.emitStatus(number, customer, message, status, failure, send);
-      }, this.deps.statusDelayMs * (i + 1));
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          this.emitStatus(number, customer, message, status, failure, send);
+        },
+        this.deps.statusDelayMs * (i + 1),
+      );
       this.timers.add(timer);
     });
   }
@@ -287,7 +355,10 @@ export class Messaging {
       conversationExpiresAt: String(Math.floor((customer.lastInboundAt ?? now) / 1000) + SERVICE_WINDOW_MS / 1000),
       ...(failure ? { error: failure } : {}),
     });
-    this.deps.post({ field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: message.id, status }, messagesEnvelope(number.wabaId, value));
+    this.deps.post(
+      { field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: message.id, status },
+      messagesEnvelope(number.wabaId, value),
+    );
   }
 
   private number(phoneNumberId: string): PhoneNumber {
@@ -297,7 +368,8 @@ export class Messaging {
   }
 
   private byBsuid(phoneNumberId: string, bsuid: string): Customer | undefined {
-    for (const customer of this.customers.values()) if (customer.phoneNumberId === phoneNumberId && customer.bsuid === bsuid) return customer;
+    for (const customer of this.customers.values())
+      if (customer.phoneNumberId === phoneNumberId && customer.bsuid === bsuid) return customer;
     return undefined;
   }
 
@@ -307,7 +379,15 @@ export class Messaging {
     if (!customer) {
       // Scoped to the business: a stable id per number and phone, never the phone itself.
       const bsuid = `US.${BigInt(`0x${createHash('sha256').update(key).digest('hex').slice(0, 15)}`).toString()}`;
-      customer = { phoneNumberId, waId, bsuid, username: undefined, name: name ?? `Customer ${waId.slice(-4)}`, lastInboundAt: undefined, messages: [] };
+      customer = {
+        phoneNumberId,
+        waId,
+        bsuid,
+        username: undefined,
+        name: name ?? `Customer ${waId.slice(-4)}`,
+        lastInboundAt: undefined,
+        messages: [],
+      };
       this.customers.set(key, customer);
     } else if (name) {
       customer.name = name;
@@ -323,7 +403,9 @@ function contentOf(type: string, input: CustomerMessageInput): Record<string, un
     case 'text':
       return { body: input.text ?? '' };
     case 'interactive':
-      return Object.keys(object).length ? object : { type: 'button_reply', button_reply: { id: 'reply-1', title: input.text ?? 'OK' } };
+      return Object.keys(object).length
+        ? object
+        : { type: 'button_reply', button_reply: { id: 'reply-1', title: input.text ?? 'OK' } };
     case 'button':
       return Object.keys(object).length ? object : { payload: input.text ?? 'OK', text: input.text ?? 'OK' };
     case 'location':
@@ -332,7 +414,13 @@ function contentOf(type: string, input: CustomerMessageInput): Record<string, un
       const defaults = MEDIA_DEFAULTS[type];
       if (!defaults) return object;
       const caption = input.text !== undefined && type !== 'audio' && type !== 'sticker' ? { caption: input.text } : {};
-      return { ...defaults, ...caption, sha256: randomBytes(32).toString('base64'), id: String(10n ** 15n + BigInt(`0x${randomBytes(6).toString('hex')}`)), ...object };
+      return {
+        ...defaults,
+        ...caption,
+        sha256: randomBytes(32).toString('base64'),
+        id: String(10n ** 15n + BigInt(`0x${randomBytes(6).toString('hex')}`)),
+        ...object,
+      };
     }
   }
 }

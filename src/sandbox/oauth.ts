@@ -8,8 +8,10 @@ import type { SandboxState } from './state.js';
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 function checkClient(req: MetaRequest, state: SandboxState): void {
-  if (param(req, 'client_id') !== state.appId) fail({ status: 400, code: 101, message: 'Error validating application. Invalid application ID.' });
-  if (!state.checkAppSecret(param(req, 'client_secret'))) fail({ status: 400, code: 1, message: 'Error validating client secret.' });
+  if (param(req, 'client_id') !== state.appId)
+    fail({ status: 400, code: 101, message: 'Error validating application. Invalid application ID.' });
+  if (!state.checkAppSecret(param(req, 'client_secret')))
+    fail({ status: 400, code: 1, message: 'Error validating client secret.' });
 }
 
 function tokenAnswer(token: AccessToken, now: number): Record<string, unknown> {
@@ -29,10 +31,13 @@ function exchangeCode(req: MetaRequest, state: SandboxState): Outcome {
   const value = param(req, 'code');
   if (!value) throw invalidParameter('The parameter code is required');
   const code = state.world.codes.get(value);
-  if (!code || code.clientId !== state.appId) return fail({ status: 400, code: 100, message: 'Invalid verification code format.' });
+  if (!code || code.clientId !== state.appId)
+    return fail({ status: 400, code: 100, message: 'Invalid verification code format.' });
   const now = state.now();
-  if (code.usedAt !== undefined) fail({ status: 400, code: 100, subcode: 36009, message: 'This authorization code has been used.' });
-  if (now >= code.expiresAt) fail({ status: 400, code: 100, subcode: 36007, message: 'This authorization code has expired.' });
+  if (code.usedAt !== undefined)
+    fail({ status: 400, code: 100, subcode: 36009, message: 'This authorization code has been used.' });
+  if (now >= code.expiresAt)
+    fail({ status: 400, code: 100, subcode: 36007, message: 'This authorization code has expired.' });
   const redirectUri = param(req, 'redirect_uri') ?? '';
   // Dialog codes need the dialog's redirect_uri verbatim; JS SDK (popup) codes are exchanged without one.
   if (redirectUri !== (code.redirectUri ?? '')) {
@@ -40,7 +45,8 @@ function exchangeCode(req: MetaRequest, state: SandboxState): Outcome {
       status: 400,
       code: 100,
       subcode: 36008,
-      message: 'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request',
+      message:
+        'Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request',
     });
   }
   code.usedAt = now;
@@ -75,14 +81,27 @@ function exchangeToken(req: MetaRequest, state: SandboxState): Outcome {
 
 export function debugToken(req: MetaRequest, state: SandboxState): Outcome {
   const appToken = req.accessToken;
-  if (!appToken) fail({ status: 400, code: 100, message: '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app' });
+  if (!appToken)
+    fail({
+      status: 400,
+      code: 100,
+      message:
+        '(#100) You must provide an app access token, or a user access token that is an owner or developer of the app',
+    });
   const [appId, secret] = (appToken ?? '').split('|');
-  if (appId !== state.appId || !state.checkAppSecret(secret)) fail({ status: 400, code: 190, message: 'Invalid OAuth access token signature.' });
+  if (appId !== state.appId || !state.checkAppSecret(secret))
+    fail({ status: 400, code: 190, message: 'Invalid OAuth access token signature.' });
   const input = param(req, 'input_token');
   if (!input) throw invalidParameter('The parameter input_token is required');
   const token = state.world.tokens.get(input);
   if (!token) {
-    return json({ data: { error: { code: 190, message: 'Invalid OAuth access token - Cannot parse access token' }, is_valid: false, scopes: [] } });
+    return json({
+      data: {
+        error: { code: 190, message: 'Invalid OAuth access token - Cannot parse access token' },
+        is_valid: false,
+        scopes: [],
+      },
+    });
   }
   const now = state.now();
   const problem = tokenProblem(token, state.appId, now);
@@ -90,7 +109,8 @@ export function debugToken(req: MetaRequest, state: SandboxState): Outcome {
   for (const scope of ['whatsapp_business_management', 'whatsapp_business_messaging']) {
     if (token.scopes.includes(scope)) granular.push({ scope, target_ids: [...token.wabaIds] });
   }
-  if (token.scopes.includes('business_management')) granular.push({ scope: 'business_management', target_ids: [...token.businessIds] });
+  if (token.scopes.includes('business_management'))
+    granular.push({ scope: 'business_management', target_ids: [...token.businessIds] });
   return json({
     data: {
       app_id: state.appId,

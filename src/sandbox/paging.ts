@@ -10,7 +10,10 @@ const MAX_LIMIT = 100;
 const cursorOf = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const idOf = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
-export function paged(req: MetaRequest, items: Array<{ id: string } & Record<string, unknown>>): Record<string, unknown> {
+export function paged(
+  req: MetaRequest,
+  items: Array<{ id: string } & Record<string, unknown>>,
+): Record<string, unknown> {
   const limitText = param(req, 'limit');
   const asked = limitText === undefined ? DEFAULT_LIMIT : Number.parseInt(limitText, 10);
   const limit = Number.isFinite(asked) && asked > 0 ? Math.min(asked, MAX_LIMIT) : DEFAULT_LIMIT;
@@ -68,7 +71,8 @@ export function selectFields(
     : [...defaults];
   const out: Record<string, unknown> = { id: node.id };
   for (const name of names) {
-    if (!(name in node)) throw invalidParameter(`Tried accessing nonexisting field (${name}) on node type (${nodeType})`);
+    if (!(name in node))
+      throw invalidParameter(`Tried accessing nonexisting field (${name}) on node type (${nodeType})`);
     out[name] = node[name];
   }
   return out as { id: string } & Record<string, unknown>;

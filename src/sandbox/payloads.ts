@@ -80,11 +80,23 @@ export function statusValue(number: PhoneNumber, input: StatusInput): Record<str
   return { messaging_product: 'whatsapp', metadata: metadata(number), statuses: [status] };
 }
 
-export function fieldEnvelope(entryId: string, field: string, value: Record<string, unknown>, timeSeconds: number): Envelope {
-  return { object: 'whatsapp_business_account', entry: [{ id: entryId, time: timeSeconds, changes: [{ value, field }] }] };
+export function fieldEnvelope(
+  entryId: string,
+  field: string,
+  value: Record<string, unknown>,
+  timeSeconds: number,
+): Envelope {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [{ id: entryId, time: timeSeconds, changes: [{ value, field }] }],
+  };
 }
 
-export function qualityUpdateValue(number: PhoneNumber, event: string, oldLimit: string | undefined): Record<string, unknown> {
+export function qualityUpdateValue(
+  number: PhoneNumber,
+  event: string,
+  oldLimit: string | undefined,
+): Record<string, unknown> {
   return {
     display_phone_number: digitsOf(number.displayPhoneNumber),
     event,
@@ -122,11 +134,25 @@ export function accountUpdateValue(
     case 'PARTNER_REMOVED':
       return { event, waba_info: wabaInfo };
     case 'DISABLED_UPDATE':
-      return { event, ban_info: { waba_ban_state: 'DISABLE', waba_ban_date: new Date().toLocaleDateString('en-US', { month: 'long', day: 'numeric', year: 'numeric' }) } };
+      return {
+        event,
+        ban_info: {
+          waba_ban_state: 'DISABLE',
+          waba_ban_date: new Date().toLocaleDateString('en-US', { month: 'long', day: 'numeric', year: 'numeric' }),
+        },
+      };
     case 'ACCOUNT_VIOLATION':
       return { event, violation_info: { violation_type: 'SCAM' } };
     case 'ACCOUNT_RESTRICTION':
-      return { event, restriction_info: [{ restriction_type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: Math.floor(Date.now() / 1000) + 86_400 }] };
+      return {
+        event,
+        restriction_info: [
+          {
+            restriction_type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION',
+            expiration: Math.floor(Date.now() / 1000) + 86_400,
+          },
+        ],
+      };
     default:
       return { event };
   }

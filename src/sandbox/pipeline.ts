@@ -12,9 +12,13 @@ import type { SandboxState } from './state.js';
 const VERSION = /^v\d+\.\d+$/;
 const BODY_LIMIT = 1024 * 1024;
 
-export function metaPipeline(state: SandboxState, options: { publicUrl: string | undefined; defaultVersion: string }): Middleware {
+export function metaPipeline(
+  state: SandboxState,
+  options: { publicUrl: string | undefined; defaultVersion: string },
+): Middleware {
   return async (ctx, next) => {
-    if (ctx.path === '/' || ctx.path === '/sdk.js' || ctx.path === '/favicon.ico' || ctx.path.startsWith('/sandbox')) return next();
+    if (ctx.path === '/' || ctx.path === '/sdk.js' || ctx.path === '/favicon.ico' || ctx.path.startsWith('/sandbox'))
+      return next();
     const all = ctx.path.split('/').filter(Boolean);
     const versioned = all[0] !== undefined && VERSION.test(all[0]);
     const req: MetaRequest = {
@@ -30,14 +34,24 @@ export function metaPipeline(state: SandboxState, options: { publicUrl: string |
     try {
       req.params = { ...flatQuery(ctx), ...(await readBody(ctx)) };
     } catch (error) {
-      parseError = error instanceof GraphError ? error : new GraphError({ status: 400, code: 100, message: '(#100) Could not read the request body' });
+      parseError =
+        error instanceof GraphError
+          ? error
+          : new GraphError({ status: 400, code: 100, message: '(#100) Could not read the request body' });
     }
-    req.accessToken = bearer(ctx) ?? (typeof req.params.access_token === 'string' ? req.params.access_token : undefined);
+    req.accessToken =
+      bearer(ctx) ?? (typeof req.params.access_token === 'string' ? req.params.access_token : undefined);
 
     const matched = route(req, state);
     const operation = matched?.operation ?? 'unknown';
     const objectId = matched?.objectId;
-    const base = { at: new Date(state.now()).toISOString(), method: ctx.method, path: ctx.path, operation, ...(objectId ? { objectId } : {}) };
+    const base = {
+      at: new Date(state.now()).toISOString(),
+      method: ctx.method,
+      path: ctx.path,
+      operation,
+      ...(objectId ? { objectId } : {}),
+    };
     // What a send asked for is logged even when it was refused or faulted before taking effect.
     const asked = requestExtras(operation, req.params);
 
@@ -55,9 +69,26 @@ export function metaPipeline(state: SandboxState, options: { publicUrl: string |
 
     if (fault) {
       const hang = fault.hangMs !== undefined;
-      state.callLog.append({ ...base, status: hang ? 0 : fault.status, faulted: true, effect: outcome.effect, ...asked, ...logExtras(outcome), errorCode: faultSpec(fault, operation).code });
+      state.callLog.append({
+        ...base,
+        status: hang ? 0 : fault.status,
+        faulted: true,
+        effect: outcome.effect,
+        ...asked,
+        ...logExtras(outcome),
+        errorCode: faultSpec(fault, operation).code,
+      });
       if (hang) return hangUp(ctx, fault.hangMs ?? 0, state);
-      if (operation === 'dialog') return send(ctx, { kind: 'html', status: fault.status, html: page('Error', '<h1>Sorry, something went wrong.</h1><p>We are working on getting this fixed as soon as we can.</p>'), effect: 'none' });
+      if (operation === 'dialog')
+        return send(ctx, {
+          kind: 'html',
+          status: fault.status,
+          html: page(
+            'Error',
+            '<h1>Sorry, something went wrong.</h1><p>We are working on getting this fixed as soon as we can.</p>',
+          ),
+          effect: 'none',
+        });
       return send(ctx, errorOutcome(faultSpec(fault, operation)));
     }
     state.callLog.append({
@@ -84,7 +115,8 @@ async function run(handle: () => Promise<Outcome> | Outcome): Promise<Outcome> {
 
 function errorOutcome(spec: MetaErrorSpec): Outcome {
   const headers: Record<string, string> = {};
-  if (spec.code === 190 || spec.code === 104) headers['www-authenticate'] = `OAuth "Facebook Platform" "invalid_token" "${spec.message.replace(/"/g, "'")}"`;
+  if (spec.code === 190 || spec.code === 104)
+    headers['www-authenticate'] = `OAuth "Facebook Platform" "invalid_token" "${spec.message.replace(/"/g, "'")}"`;
   return { kind: 'json', status: spec.status, body: errorBody(spec), effect: 'none', headers, errorCode: spec.code };
 }
 
@@ -102,7 +134,8 @@ function faultSpec(fault: ActiveFault, operation: string): MetaErrorSpec {
 }
 
 function requestExtras(operation: string, params: Record<string, unknown>): LogExtras {
-  if (operation === 'messages.read') return typeof params.message_id === 'string' ? { messageId: params.message_id } : {};
+  if (operation === 'messages.read')
+    return typeof params.message_id === 'string' ? { messageId: params.message_id } : {};
   if (operation !== 'messages.send') return {};
   const text = params.text as { body?: unknown } | undefined;
   const context = params.context as { message_id?: unknown } | undefined;
@@ -168,7 +201,8 @@ async function readBody(ctx: Context): Promise<Record<string, unknown>> {
   if (ctx.is('application/json') || /^\s*[{[]/.test(text)) {
     try {
       const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        return parsed as Record<string, unknown>;
     } catch {
       // falls through to the error below
     }

@@ -20,7 +20,15 @@ export interface MetaRequest {
 export type LogExtras = Pick<CallRecord, 'messageContextId' | 'to' | 'textBody' | 'messageId'>;
 
 export type Outcome =
-  | { kind: 'json'; status: number; body: unknown; effect: 'applied' | 'none'; headers?: Record<string, string>; log?: LogExtras; errorCode?: number }
+  | {
+      kind: 'json';
+      status: number;
+      body: unknown;
+      effect: 'applied' | 'none';
+      headers?: Record<string, string>;
+      log?: LogExtras;
+      errorCode?: number;
+    }
   | { kind: 'html'; status: number; html: string; effect: 'applied' | 'none' }
   | { kind: 'redirect'; location: string; effect: 'applied' | 'none' };
 

@@ -1,7 +1,15 @@
 // Which Meta operation a request is (the name faults and the call log use), and its handler.
 import { dialog } from './dialog.js';
 import type { Operation } from './faults.js';
-import { businessWabas, getObject, meBusinesses, messages, phoneNumbers, registration, subscribedApps } from './graph.js';
+import {
+  businessWabas,
+  getObject,
+  meBusinesses,
+  messages,
+  phoneNumbers,
+  registration,
+  subscribedApps,
+} from './graph.js';
 import { accessToken, debugToken } from './oauth.js';
 import { param, type MetaRequest, type Outcome } from './request.js';
 import type { SandboxState } from './state.js';
@@ -21,14 +29,18 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
   if (first === undefined || rest.length > 0) return undefined;
   const get = method === 'GET';
 
-  if (first === 'dialog' && edge === 'oauth' && (get || method === 'POST')) return { operation: 'dialog', handle: (r) => dialog(r, state) };
+  if (first === 'dialog' && edge === 'oauth' && (get || method === 'POST'))
+    return { operation: 'dialog', handle: (r) => dialog(r, state) };
   if (first === 'oauth' && edge === 'access_token' && (get || method === 'POST')) {
     const operation = param(req, 'grant_type') === 'fb_exchange_token' ? 'oauth.fb_exchange' : 'oauth.code_exchange';
     return { operation, handle: (r) => accessToken(r, state) };
   }
-  if (first === 'debug_token' && edge === undefined && get) return { operation: 'debug_token', handle: (r) => debugToken(r, state) };
-  if (first === 'me' && edge === 'businesses' && get) return { operation: 'me.businesses', handle: (r) => meBusinesses(r, state) };
-  if (first === 'me' && edge === undefined && get) return { operation: 'object.get', handle: (r) => getObject(r, state, 'me') };
+  if (first === 'debug_token' && edge === undefined && get)
+    return { operation: 'debug_token', handle: (r) => debugToken(r, state) };
+  if (first === 'me' && edge === 'businesses' && get)
+    return { operation: 'me.businesses', handle: (r) => meBusinesses(r, state) };
+  if (first === 'me' && edge === undefined && get)
+    return { operation: 'object.get', handle: (r) => getObject(r, state, 'me') };
   if (!OBJECT_ID.test(first)) return undefined;
 
   const id = first;
@@ -39,19 +51,36 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
   }
   switch (edge) {
     case 'owned_whatsapp_business_accounts':
-      return get ? { operation: 'business.owned_wabas', objectId: id, handle: (r) => businessWabas(r, state, id, 'owned') } : undefined;
+      return get
+        ? { operation: 'business.owned_wabas', objectId: id, handle: (r) => businessWabas(r, state, id, 'owned') }
+        : undefined;
     case 'client_whatsapp_business_accounts':
-      return get ? { operation: 'business.client_wabas', objectId: id, handle: (r) => businessWabas(r, state, id, 'client') } : undefined;
+      return get
+        ? { operation: 'business.client_wabas', objectId: id, handle: (r) => businessWabas(r, state, id, 'client') }
+        : undefined;
     case 'phone_numbers':
-      return get ? { operation: 'waba.phone_numbers', objectId: id, handle: (r) => phoneNumbers(r, state, id) } : undefined;
+      return get
+        ? { operation: 'waba.phone_numbers', objectId: id, handle: (r) => phoneNumbers(r, state, id) }
+        : undefined;
     case 'subscribed_apps': {
-      const operation = method === 'POST' ? 'waba.subscribe' : method === 'DELETE' ? 'waba.unsubscribe' : get ? 'waba.subscriptions' : undefined;
+      const operation =
+        method === 'POST'
+          ? 'waba.subscribe'
+          : method === 'DELETE'
+            ? 'waba.unsubscribe'
+            : get
+              ? 'waba.subscriptions'
+              : undefined;
       return operation ? { operation, objectId: id, handle: (r) => subscribedApps(r, state, id) } : undefined;
     }
     case 'register':
-      return method === 'POST' ? { operation: 'phone.register', objectId: id, handle: (r) => registration(r, state, id, true) } : undefined;
+      return method === 'POST'
+        ? { operation: 'phone.register', objectId: id, handle: (r) => registration(r, state, id, true) }
+        : undefined;
     case 'deregister':
-      return method === 'POST' ? { operation: 'phone.deregister', objectId: id, handle: (r) => registration(r, state, id, false) } : undefined;
+      return method === 'POST'
+        ? { operation: 'phone.deregister', objectId: id, handle: (r) => registration(r, state, id, false) }
+        : undefined;
     case 'messages': {
       if (method !== 'POST') return undefined;
       const operation = req.params.status === 'read' ? 'messages.read' : 'messages.send';

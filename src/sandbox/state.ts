@@ -1,13 +1,28 @@
 // SandboxState: everything the sandbox knows, and every admin operation tests and the /sandbox
 // HTTP endpoints use (accounts, tokens, faults, the call log, customers, account events).
 import { GraphError } from './errors.js';
-import { accountEvent, applyNameDecision, applyQuality, type AccountEventInput, type FieldWebhook, type NameDecision, type QualityChange } from './events.js';
+import {
+  accountEvent,
+  applyNameDecision,
+  applyQuality,
+  type AccountEventInput,
+  type FieldWebhook,
+  type NameDecision,
+  type QualityChange,
+} from './events.js';
 import { CallLog, FaultBook, type ActiveFault, type CallFilter, type CallRecord, type FaultSpec } from './faults.js';
 import { Messaging, type CustomerMessageInput, type CustomerMessageResult } from './messaging.js';
 import type { ConversationMessage, PhoneNumber, StatusMode, Waba, WhatsAppErrorDetail } from './model.js';
 import { fieldEnvelope } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
-import { WebhookDispatcher, type DeliveryAttempt, type DeliveryFilter, type DeliverySchedule, type WebhookMeta, type WebhookRecord } from './webhooks.js';
+import {
+  WebhookDispatcher,
+  type DeliveryAttempt,
+  type DeliveryFilter,
+  type DeliverySchedule,
+  type WebhookMeta,
+  type WebhookRecord,
+} from './webhooks.js';
 import { World, type CreateAccountInput, type CreatedAccount } from './world.js';
 
 export interface SandboxStateOptions {
@@ -21,7 +36,9 @@ export interface SandboxStateOptions {
   log: (line: string) => void;
 }
 
-export type StatusModeChange = Partial<Pick<StatusMode, 'stopAt' | 'windowError'>> & { fail?: WhatsAppErrorDetail | null };
+export type StatusModeChange = Partial<Pick<StatusMode, 'stopAt' | 'windowError'>> & {
+  fail?: WhatsAppErrorDetail | null;
+};
 
 export class SandboxState {
   readonly world: World;
@@ -89,7 +106,11 @@ export class SandboxState {
     return accountSummary(this.world, this.waba(wabaId));
   }
 
-  subscriptions(wabaId: string): { subscribed: boolean; subscribedAt: string | null; overrideCallbackUri: string | null } {
+  subscriptions(wabaId: string): {
+    subscribed: boolean;
+    subscribedAt: string | null;
+    overrideCallbackUri: string | null;
+  } {
     const subscription = this.waba(wabaId).subscription;
     return {
       subscribed: subscription !== undefined,
@@ -109,7 +130,9 @@ export class SandboxState {
     waba.appUninstalled = true;
     waba.subscription = undefined;
     for (const token of this.world.tokensForWaba(wabaId)) token.invalidated = { subcode: 458 };
-    return notify ? this.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_UNINSTALLED' }) : undefined;
+    return notify
+      ? this.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_UNINSTALLED' })
+      : undefined;
   }
 
   // Tokens
@@ -164,7 +187,10 @@ export class SandboxState {
     const waba = this.waba(input.wabaId);
     const numberId = input.phoneNumberId ?? waba.phoneNumberIds[0];
     const number = numberId === undefined ? undefined : this.number(numberId);
-    return this.postField(waba.id, accountEvent(input, waba, number, { appId: this.appId, partnerBusinessId: this.world.partnerBusinessId }));
+    return this.postField(
+      waba.id,
+      accountEvent(input, waba, number, { appId: this.appId, partnerBusinessId: this.world.partnerBusinessId }),
+    );
   }
 
   // Customers and webhooks
@@ -263,7 +289,12 @@ export class SandboxState {
 
   private postField(wabaId: string, webhook: FieldWebhook): WebhookRecord {
     const payload = fieldEnvelope(webhook.entryId, webhook.field, webhook.value, Math.floor(this.now() / 1000));
-    const meta: WebhookMeta = { field: webhook.field, wabaId, event: webhook.event, ...(webhook.phoneNumberId ? { phoneNumberId: webhook.phoneNumberId } : {}) };
+    const meta: WebhookMeta = {
+      field: webhook.field,
+      wabaId,
+      event: webhook.event,
+      ...(webhook.phoneNumberId ? { phoneNumberId: webhook.phoneNumberId } : {}),
+    };
     return this.postWebhook(meta, payload);
   }
 }

@@ -138,7 +138,9 @@ export class WebhookDispatcher {
   }
 
   webhooks(filter: DeliveryFilter = {}): WebhookRecord[] {
-    return this.records.filter((r) => matches(r, filter) && (filter.delivered === undefined || r.delivered === filter.delivered)).map((r) => ({ ...r }));
+    return this.records
+      .filter((r) => matches(r, filter) && (filter.delivered === undefined || r.delivered === filter.delivered))
+      .map((r) => ({ ...r }));
   }
 
   deliveries(filter: DeliveryFilter = {}): DeliveryAttempt[] {
@@ -179,7 +181,13 @@ export class WebhookDispatcher {
     } else {
       try {
         const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.deps.schedule.timeoutMs)]);
-        const res = await fetch(url, { method: 'POST', headers: pending.headers, body: pending.body, signal, redirect: 'manual' });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: pending.headers,
+          body: pending.body,
+          signal,
+          redirect: 'manual',
+        });
         httpStatus = res.status;
         await res.arrayBuffer().catch(() => undefined);
       } catch (caught) {
@@ -221,7 +229,9 @@ export class WebhookDispatcher {
     }
     const delays = schedule.delaysMs.length ? schedule.delaysMs : DEFAULT_SCHEDULE.delaysMs;
     const delay = delays[Math.min(record.attempts - 1, delays.length - 1)] ?? 5_000;
-    this.deps.log(`webhook ${record.webhookId} (${record.field}) attempt ${record.attempts}: ${httpStatus ?? error}; again in ${delay} ms`);
+    this.deps.log(
+      `webhook ${record.webhookId} (${record.field}) attempt ${record.attempts}: ${httpStatus ?? error}; again in ${delay} ms`,
+    );
     pending.timer = setTimeout(() => this.attemptNow(pending), delay);
     pending.timer.unref?.();
   }
@@ -230,7 +240,9 @@ export class WebhookDispatcher {
 function matches(item: WebhookMeta & { webhookId: number }, filter: DeliveryFilter): boolean {
   return (
     (filter.field === undefined || item.field === filter.field) &&
-    (filter.messageId === undefined || item.messageId === filter.messageId || item.messageIds?.includes(filter.messageId) === true) &&
+    (filter.messageId === undefined ||
+      item.messageId === filter.messageId ||
+      item.messageIds?.includes(filter.messageId) === true) &&
     (filter.phoneNumberId === undefined || item.phoneNumberId === filter.phoneNumberId) &&
     (filter.status === undefined || item.status === filter.status) &&
     (filter.webhookId === undefined || item.webhookId === filter.webhookId)

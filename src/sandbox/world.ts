@@ -91,7 +91,8 @@ export class World {
     };
     this.wabas.set(waba.id, waba);
     const count = input.numbers ?? 2;
-    for (let i = 0; i < count; i++) this.addPhoneNumber(waba, input.registered ?? true, `${owner.name.replace('Sandbox ', '')} ${i + 1}`);
+    for (let i = 0; i < count; i++)
+      this.addPhoneNumber(waba, input.registered ?? true, `${owner.name.replace('Sandbox ', '')} ${i + 1}`);
     return {
       userId: user.id,
       businessId: business.id,
@@ -126,10 +127,18 @@ export class World {
   grantFor(wabaId: string, scopes: string[]): Grant {
     const waba = this.wabas.get(wabaId);
     if (!waba) throw new Error(`no WABA ${wabaId}`);
-    return { userId: waba.userId, scopes, wabaIds: [waba.id], businessIds: [waba.partnerBusinessId ?? waba.ownerBusinessId] };
+    return {
+      userId: waba.userId,
+      scopes,
+      wabaIds: [waba.id],
+      businessIds: [waba.partnerBusinessId ?? waba.ownerBusinessId],
+    };
   }
 
-  issueCode(grant: Grant, code: { clientId: string; redirectUri: string | undefined; tokenKind: 'user_short' | 'business'; ttlMs: number }): AuthorizationCode {
+  issueCode(
+    grant: Grant,
+    code: { clientId: string; redirectUri: string | undefined; tokenKind: 'user_short' | 'business'; ttlMs: number },
+  ): AuthorizationCode {
     const now = this.now();
     const record: AuthorizationCode = {
       value: authorizationCode(),

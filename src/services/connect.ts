@@ -1,6 +1,12 @@
 // The connect flow's HTTP-side work: mint the OAuth state and dialog URL, and turn Meta's callback
 // into a ConnectWhatsApp workflow whose outcome becomes the dashboard redirect.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
@@ -75,9 +81,7 @@ function metaDialogUrl(config: Config, state: string): string {
 }
 
 export type ConnectOutcome =
-  | { kind: 'success'; result: ConnectResult }
-  | { kind: 'error'; code: ConnectErrorCode }
-  | { kind: 'pending' };
+  { kind: 'success'; result: ConnectResult } | { kind: 'error'; code: ConnectErrorCode } | { kind: 'pending' };
 
 export function dashboardRedirect(config: Config, outcome: ConnectOutcome): string {
   const url = new URL(`${config.frontendUrl}/dashboard/integrations`);
@@ -132,11 +136,17 @@ export async function completeCallback(
 
   let handle: WorkflowHandle<typeof connectWhatsApp>;
   try {
-    handle = await startOrFind(deps, workflowId, { businessId, flow: 'redirect', redirectUri: config.meta.redirectUri });
+    handle = await startOrFind(deps, workflowId, {
+      businessId,
+      flow: 'redirect',
+      redirectUri: config.meta.redirectUri,
+    });
   } catch (error) {
     if (error instanceof ReplayWithoutWorkflow) return error.outcome;
     log.error({ err: error, workflowId }, 'could not start ConnectWhatsApp');
-    await recordAttemptFinished(db, workflowId, { state: 'failed', errorCode: 'internal_error' }).catch(() => undefined);
+    await recordAttemptFinished(db, workflowId, { state: 'failed', errorCode: 'internal_error' }).catch(
+      () => undefined,
+    );
     return { kind: 'error', code: 'internal_error' };
   }
   return awaitOutcome(deps, handle, config.callbackWaitMs);
@@ -149,7 +159,11 @@ export class ReplayWithoutWorkflow extends Error {
 }
 
 /** Starts the connect, or finds the one this id already started (double click, reload). */
-export async function startOrFind(deps: ConnectDeps, workflowId: string, input: ConnectInput): Promise<WorkflowHandle<typeof connectWhatsApp>> {
+export async function startOrFind(
+  deps: ConnectDeps,
+  workflowId: string,
+  input: ConnectInput,
+): Promise<WorkflowHandle<typeof connectWhatsApp>> {
   const { config, db, temporal } = deps;
   const existing = temporal.workflow.getHandle<typeof connectWhatsApp>(workflowId);
   try {
@@ -186,7 +200,11 @@ export async function startOrFind(deps: ConnectDeps, workflowId: string, input: 
 }
 
 /** Waits up to `waitMs` for the connect's result; after that the dashboard shows it as pending. */
-export async function awaitOutcome(deps: ConnectDeps, handle: WorkflowHandle<typeof connectWhatsApp>, waitMs: number): Promise<ConnectOutcome> {
+export async function awaitOutcome(
+  deps: ConnectDeps,
+  handle: WorkflowHandle<typeof connectWhatsApp>,
+  waitMs: number,
+): Promise<ConnectOutcome> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), waitMs);
   try {

@@ -42,7 +42,8 @@ export async function disconnect({ config, db, temporal, metrics }: DisconnectDe
     .orderBy('updated_at', 'desc')
     .first();
   if (!integration) return;
-  if (integration.is_active) await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });
+  if (integration.is_active)
+    await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });
 
   try {
     // Should Temporal be down here, reconcile finishes it later (finishPendingDisconnects).
@@ -51,7 +52,10 @@ export async function disconnect({ config, db, temporal, metrics }: DisconnectDe
     // Usually done in well under a second; if Meta is slow the rest continues in the background.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), config.callbackWaitMs);
-    await temporal.withAbortSignal(controller.signal, () => handle.result()).catch(() => undefined).finally(() => clearTimeout(timer));
+    await temporal
+      .withAbortSignal(controller.signal, () => handle.result())
+      .catch(() => undefined)
+      .finally(() => clearTimeout(timer));
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }

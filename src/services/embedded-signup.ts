@@ -16,7 +16,11 @@ export interface PopupCode {
 }
 
 /** One connect per code (workflow id from its hash): the same code posted twice never exchanges twice. */
-export async function connectWithPopupCode(deps: ConnectDeps, businessId: string, input: PopupCode): Promise<ConnectOutcome> {
+export async function connectWithPopupCode(
+  deps: ConnectDeps,
+  businessId: string,
+  input: PopupCode,
+): Promise<ConnectOutcome> {
   const { db, config } = deps;
   const workflowId = popupConnectWorkflowId(businessId, sha256Hex(input.code));
   if (!(await db('connect_attempts').where({ workflow_id: workflowId }).first('workflow_id'))) {
@@ -29,7 +33,12 @@ export async function connectWithPopupCode(deps: ConnectDeps, businessId: string
     ...(input.phoneNumberId ? { phoneNumberId: input.phoneNumberId } : {}),
   };
   try {
-    const handle = await startOrFind(deps, workflowId, { businessId, flow: 'popup', redirectUri: null, ...(Object.keys(hints).length ? { hints } : {}) });
+    const handle = await startOrFind(deps, workflowId, {
+      businessId,
+      flow: 'popup',
+      redirectUri: null,
+      ...(Object.keys(hints).length ? { hints } : {}),
+    });
     return await awaitOutcome(deps, handle, config.callbackWaitMs);
   } catch (error) {
     if (error instanceof ReplayWithoutWorkflow) return error.outcome;
@@ -59,7 +68,11 @@ export interface SignupSessionEvent {
   sessionId?: string | undefined;
 }
 
-export async function recordAbandonedSignup(deps: Pick<ConnectDeps, 'db'>, businessId: string, event: SignupSessionEvent): Promise<void> {
+export async function recordAbandonedSignup(
+  deps: Pick<ConnectDeps, 'db'>,
+  businessId: string,
+  event: SignupSessionEvent,
+): Promise<void> {
   await deps.db('signup_events').insert({
     business_id: businessId,
     event: event.event,

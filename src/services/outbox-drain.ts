@@ -46,8 +46,14 @@ export function startOutboxDrain(
     if (status === 'RUNNING') return postpone(db, row.id, config.outbox.checkAfterMs, null);
     if (status === 'COMPLETED' || status === 'CONTINUED_AS_NEW') return markDone(db, [row.id]);
     if (FAILED_RUN.has(status) && row.attempts > config.outbox.maxRestarts) {
-      log.warn({ workflowId: row.workflow_id, attempts: row.attempts }, 'message workflow kept failing; closing its message');
-      const released = await closeInboundMessage(db, row.message_id!, 'failed', { reason: 'workflow_failed', runs: row.attempts });
+      log.warn(
+        { workflowId: row.workflow_id, attempts: row.attempts },
+        'message workflow kept failing; closing its message',
+      );
+      const released = await closeInboundMessage(db, row.message_id!, 'failed', {
+        reason: 'workflow_failed',
+        runs: row.attempts,
+      });
       await markDone(db, [row.id]);
       if (released.nextHeadId) {
         await temporal.workflow
@@ -57,7 +63,10 @@ export function startOutboxDrain(
       }
       return;
     }
-    log.info({ workflowId: row.workflow_id, status, attempts: row.attempts }, 'message workflow not running; starting it again');
+    log.info(
+      { workflowId: row.workflow_id, status, attempts: row.attempts },
+      'message workflow not running; starting it again',
+    );
     await start(row);
   }
 

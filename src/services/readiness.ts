@@ -5,16 +5,16 @@ import type { Client } from '@temporalio/client';
 import { checkSearchAttributes } from '../temporal/search-attributes.js';
 
 export type TemporalReadiness =
-  | { state: 'ok' }
-  | { state: 'unreachable' }
-  | { state: 'missing_search_attributes'; missing: string[] };
+  { state: 'ok' } | { state: 'unreachable' } | { state: 'missing_search_attributes'; missing: string[] };
 
 const CHECK_TIMEOUT_MS = 2_000;
 const CACHE_OK_MS = 10_000;
 
 export async function checkTemporal(temporal: Client): Promise<TemporalReadiness> {
   try {
-    const check = await temporal.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => checkSearchAttributes(temporal));
+    const check = await temporal.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () =>
+      checkSearchAttributes(temporal),
+    );
     const missing = [...check.missing, ...check.wrongType];
     return missing.length ? { state: 'missing_search_attributes', missing } : { state: 'ok' };
   } catch {

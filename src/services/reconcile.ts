@@ -25,7 +25,12 @@ export interface ReconcileOptions {
   progress?: () => void | Promise<void>;
 }
 
-export async function reconcileSchedules(db: Db, client: Client, config: Config, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+export async function reconcileSchedules(
+  db: Db,
+  client: Client,
+  config: Config,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
   const progress = options.progress ?? (() => undefined);
   // Schedules first, integrations second: a connect that lands in between has its row read as
   // active here, so its schedule is never taken for an orphan.

@@ -64,8 +64,15 @@ export interface MessageView {
 }
 
 /** The business's messages, newest first, paged by id (`before`). */
-export async function listMessages(db: Db, businessId: string, page: { limit: number; before?: number | undefined }): Promise<{ messages: MessageView[]; nextBefore: number | null }> {
-  const query = db('messages').where({ business_id: businessId }).orderBy('id', 'desc').limit(page.limit + 1);
+export async function listMessages(
+  db: Db,
+  businessId: string,
+  page: { limit: number; before?: number | undefined },
+): Promise<{ messages: MessageView[]; nextBefore: number | null }> {
+  const query = db('messages')
+    .where({ business_id: businessId })
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1);
   if (page.before !== undefined) query.andWhere('id', '<', page.before);
   const rows = await query;
   const pageRows = rows.slice(0, page.limit);

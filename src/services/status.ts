@@ -16,7 +16,12 @@ export interface StatusView {
     /** Why and since when it is not active: disconnected, or removed at Meta (PARTNER_APP_UNINSTALLED...). */
     inactiveReason: string | null;
     inactiveSince: string | null;
-    tokenHealth: { state: IntegrationRow['token_health']; expiresAt: string | null; checkedAt: string | null; lastError: string | null };
+    tokenHealth: {
+      state: IntegrationRow['token_health'];
+      expiresAt: string | null;
+      checkedAt: string | null;
+      lastError: string | null;
+    };
   } | null;
   accounts: Array<{
     wabaId: string;
@@ -33,9 +38,20 @@ export interface StatusView {
       nameStatus: string | null;
     }>;
   }>;
-  connect: { state: 'running' | 'failed'; step: string | null; error: { code: string; message: string } | null; workflowId: string } | null;
+  connect: {
+    state: 'running' | 'failed';
+    step: string | null;
+    error: { code: string; message: string } | null;
+    workflowId: string;
+  } | null;
   /** The last Embedded Signup session the person abandoned (CANCEL or ERROR), for support. */
-  lastAbandonedSignup: { event: string; step: string | null; errorMessage: string | null; errorCode: string | null; at: string } | null;
+  lastAbandonedSignup: {
+    event: string;
+    step: string | null;
+    errorMessage: string | null;
+    errorCode: string | null;
+    at: string;
+  } | null;
 }
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
@@ -46,7 +62,10 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 export async function currentIntegration(db: Db, businessId: string): Promise<IntegrationRow | undefined> {
   return db('channel_integrations')
     .where({ business_id: businessId, channel: WHATSAPP })
-    .orderBy([{ column: 'is_active', order: 'desc' }, { column: 'updated_at', order: 'desc' }])
+    .orderBy([
+      { column: 'is_active', order: 'desc' },
+      { column: 'updated_at', order: 'desc' },
+    ])
     .first();
 }
 
@@ -57,7 +76,12 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
     // The last attempt failed: worth showing for a day, then it is history.
     if (!attempt.finished_at || Date.now() - attempt.finished_at.getTime() > FAILED_ATTEMPT_SHOWN_MS) return null;
     const code = isConnectErrorCode(attempt.error_code) ? attempt.error_code : 'internal_error';
-    return { state: 'failed', step: null, error: { code, message: CONNECT_ERRORS[code] }, workflowId: attempt.workflow_id };
+    return {
+      state: 'failed',
+      step: null,
+      error: { code, message: CONNECT_ERRORS[code] },
+      workflowId: attempt.workflow_id,
+    };
   }
   let step: string | null = null;
   try {
@@ -76,15 +100,25 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
   const connect = await connectView(db, temporal, businessId);
   const abandoned = await db('signup_events').where({ business_id: businessId }).orderBy('id', 'desc').first();
   const lastAbandonedSignup = abandoned
-    ? { event: abandoned.event, step: abandoned.current_step, errorMessage: abandoned.error_message, errorCode: abandoned.error_code, at: abandoned.created_at.toISOString() }
+    ? {
+        event: abandoned.event,
+        step: abandoned.current_step,
+        errorMessage: abandoned.error_message,
+        errorCode: abandoned.error_code,
+        at: abandoned.created_at.toISOString(),
+      }
     : null;
   if (!integration) return { connected: false, integration: null, accounts: [], connect, lastAbandonedSignup };
 
   const accounts = integration.is_active
-    ? await db('whatsapp_business_accounts').where({ integration_id: integration.id, is_active: true }).orderBy('created_at')
+    ? await db('whatsapp_business_accounts')
+        .where({ integration_id: integration.id, is_active: true })
+        .orderBy('created_at')
     : [];
   const numbers = integration.is_active
-    ? await db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true }).orderBy('display_phone_number')
+    ? await db('whatsapp_phone_numbers')
+        .where({ integration_id: integration.id, is_active: true })
+        .orderBy('display_phone_number')
     : [];
   return {
     connected: integration.is_active && integration.state === 'active',

@@ -11,7 +11,13 @@ import type { ApiMetrics } from '../metrics.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { intakeWebhook, type IntakeNames, type IntakeResult } from '../store/intake.js';
 import { activeMessageRuns, markDone, markStarted, type PendingStart } from '../store/outbox.js';
-import { accountEventWorkflowId, messageWorkflowId, searchAttributes, taskQueueFor, type WorkflowType } from '../temporal/names.js';
+import {
+  accountEventWorkflowId,
+  messageWorkflowId,
+  searchAttributes,
+  taskQueueFor,
+  type WorkflowType,
+} from '../temporal/names.js';
 
 export interface WebhookDeps {
   config: Config;
@@ -100,12 +106,18 @@ async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promis
         eligible.map(async (row) => {
           try {
             const result = await startOutboxRow(deps.temporal, deps.config, row);
-            deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: result === 'started' ? 'started' : 'duplicate' });
+            deps.metrics.workflowStarts.inc({
+              workflow: row.workflow_type,
+              result: result === 'started' ? 'started' : 'duplicate',
+            });
             // Only message runs are watched (restarted when they fail); the others are done once started.
             (row.message_id !== null && result === 'started' ? started : done).push(row.id);
           } catch (error) {
             deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: 'error' });
-            deps.log.debug({ workflowId: row.workflow_id, err: (error as Error).message }, 'start left to the outbox drain');
+            deps.log.debug(
+              { workflowId: row.workflow_id, err: (error as Error).message },
+              'start left to the outbox drain',
+            );
           }
         }),
       ),

@@ -38,13 +38,25 @@ export function accountEventKey(event: AccountEvent): string {
   return sha256Hex(canonical({ field: event.field, entry: event.entryId, time: event.entryTime, value: event.value }));
 }
 
-const digits = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value).replace(/\D/g, '') : '');
+const digits = (value: unknown) =>
+  typeof value === 'string' || typeof value === 'number' ? String(value).replace(/\D/g, '') : '';
 
 export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<AccountEventEffect> {
-  const name = typeof event.value.event === 'string' ? event.value.event : typeof event.value.decision === 'string' ? event.value.decision : null;
+  const name =
+    typeof event.value.event === 'string'
+      ? event.value.event
+      : typeof event.value.decision === 'string'
+        ? event.value.decision
+        : null;
   return db.transaction(async (trx) => {
     const [inserted] = await trx('account_events')
-      .insert({ event_key: accountEventKey(event), field: event.field, waba_id: event.wabaId, event: name, value: event.value })
+      .insert({
+        event_key: accountEventKey(event),
+        field: event.field,
+        waba_id: event.wabaId,
+        event: name,
+        value: event.value,
+      })
       .onConflict('event_key')
       .ignore()
       .returning('id');
@@ -56,9 +68,12 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
       const integrationIds = await removeAccount(trx, event.wabaId, name, event.value, eventAt, now);
       effect = { kind: 'removed', integrationIds };
     } else if (event.field === 'account_update' && name && STATUS_EVENTS[name]) {
-      await trx('whatsapp_business_accounts')
-        .where({ waba_id: event.wabaId, is_active: true })
-        .update({ account_status: STATUS_EVENTS[name], account_status_detail: event.value, account_status_at: now, updated_at: now });
+      await trx('whatsapp_business_accounts').where({ waba_id: event.wabaId, is_active: true }).update({
+        account_status: STATUS_EVENTS[name],
+        account_status_detail: event.value,
+        account_status_at: now,
+        updated_at: now,
+      });
       effect = { kind: 'account_status', status: STATUS_EVENTS[name] };
     } else if (event.field === 'phone_number_quality_update' || event.field === 'phone_number_name_update') {
       effect = { kind: 'number', numbers: await updateNumber(trx, event, name, now) };
@@ -88,12 +103,20 @@ async function removeAccount(
   const accounts = await trx('whatsapp_business_accounts')
     .where({ waba_id: wabaId, is_active: true })
     .whereIn('integration_id', connectedBefore)
-    .update({ is_active: false, account_status: 'removed', account_status_detail: detail, account_status_at: now, updated_at: now })
+    .update({
+      is_active: false,
+      account_status: 'removed',
+      account_status_detail: detail,
+      account_status_at: now,
+      updated_at: now,
+    })
     .returning(['id', 'integration_id']);
   const removed: string[] = [];
   for (const account of accounts) {
     await trx('whatsapp_phone_numbers').where({ account_id: account.id }).update({ is_active: false, updated_at: now });
-    const stillActive = await trx('whatsapp_business_accounts').where({ integration_id: account.integration_id, is_active: true }).first('id');
+    const stillActive = await trx('whatsapp_business_accounts')
+      .where({ integration_id: account.integration_id, is_active: true })
+      .first('id');
     if (stillActive) continue;
     await trx('channel_integrations')
       .where({ id: account.integration_id, is_active: true })
@@ -112,10 +135,16 @@ async function updateNumber(trx: Knex.Transaction, event: AccountEvent, name: st
       const limit = typeof event.value.current_limit === 'string' ? event.value.current_limit : undefined;
       await trx('whatsapp_phone_numbers')
         .where({ id: number.id })
-        .update({ quality_event: name, quality_event_at: now, ...(limit ? { messaging_limit_tier: limit } : {}), updated_at: now });
+        .update({
+          quality_event: name,
+          quality_event_at: now,
+          ...(limit ? { messaging_limit_tier: limit } : {}),
+          updated_at: now,
+        });
     } else {
       const approved = name === 'APPROVED';
-      const requested = typeof event.value.requested_verified_name === 'string' ? event.value.requested_verified_name : undefined;
+      const requested =
+        typeof event.value.requested_verified_name === 'string' ? event.value.requested_verified_name : undefined;
       await trx('whatsapp_phone_numbers')
         .where({ id: number.id })
         .update({

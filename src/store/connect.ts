@@ -79,7 +79,12 @@ export async function consumeOAuthState(db: Db, state: string, nonce: string | u
   return { status: 'used', row: { ...live, used_at: live.used_at ?? new Date() } };
 }
 
-export async function recordAttemptStarted(db: Db, workflowId: string, businessId: string, flow: ConnectFlow): Promise<void> {
+export async function recordAttemptStarted(
+  db: Db,
+  workflowId: string,
+  businessId: string,
+  flow: ConnectFlow,
+): Promise<void> {
   await db('connect_attempts')
     .insert({ workflow_id: workflowId, business_id: businessId, flow, state: 'running' })
     .onConflict('workflow_id')

@@ -87,7 +87,9 @@ export async function resolveCustomer(trx: Knex.Transaction, identity: CustomerI
     }
     const [keep, ...others] = rows;
     for (const other of others) await mergeCustomer(trx, other.id, keep!.id);
-    await trx('customers').where({ id: keep!.id }).update({ bsuid, phone, ...details(identity), updated_at: now });
+    await trx('customers')
+      .where({ id: keep!.id })
+      .update({ bsuid, phone, ...details(identity), updated_at: now });
     return keep!.id;
   }
   const column = bsuid ? 'bsuid' : 'phone';
@@ -113,7 +115,11 @@ async function mergeCustomer(trx: Knex.Transaction, from: number, into: number):
     // A conversation on the same number already exists: the old one keeps its messages and takes no new ones.
     await trx('conversations')
       .where({ id: conversation.id })
-      .update({ customer_id: into, ...(live && !conversation.merged_into ? { merged_into: live.id } : {}), updated_at: new Date() });
+      .update({
+        customer_id: into,
+        ...(live && !conversation.merged_into ? { merged_into: live.id } : {}),
+        updated_at: new Date(),
+      });
   }
   await trx('messages').where({ customer_id: from }).update({ customer_id: into });
   const old = await trx('customers').where({ id: from }).first();

@@ -54,9 +54,11 @@ function intakeStatus(
 ): { status: InboundStatus; error: Record<string, unknown> | null } {
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
   if (owner.state === 'needs_reauth') return { status: 'unanswered', error: { reason: 'needs_reauth' } };
-  if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS) return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
+  if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS)
+    return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
   if (NO_REPLY_TYPES.has(message.type)) return { status: 'no_reply', error: null };
-  if (message.type === 'reaction' && !(message.content.reaction as { emoji?: unknown } | undefined)?.emoji) return { status: 'no_reply', error: null };
+  if (message.type === 'reaction' && !(message.content.reaction as { emoji?: unknown } | undefined)?.emoji)
+    return { status: 'no_reply', error: null };
   return { status: 'received', error: null };
 }
 
@@ -115,7 +117,12 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
           .join('channel_integrations as i', 'i.id', 'n.integration_id')
           .whereIn('n.phone_number_id', numbers)
           .where({ 'n.is_active': true, 'i.is_active': true })
-          .select('n.phone_number_id as phoneNumberId', 'i.id as integrationId', 'i.business_id as businessId', 'i.state as state')
+          .select(
+            'n.phone_number_id as phoneNumberId',
+            'i.id as integrationId',
+            'i.business_id as businessId',
+            'i.state as state',
+          )
       ).map((r: Owner & { phoneNumberId: string }) => [r.phoneNumberId, r]),
     );
 
@@ -134,7 +141,11 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         name: message.contactName,
       };
       const key = identityKey(identity);
-      identities.set(key, { ...identities.get(key), ...identity, name: identity.name ?? identities.get(key)?.name ?? null });
+      identities.set(key, {
+        ...identities.get(key),
+        ...identity,
+        name: identity.name ?? identities.get(key)?.name ?? null,
+      });
       identityOf.set(message, key);
     }
     const customerIds = new Map<string, number>();
@@ -152,7 +163,11 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       const customerId = customerIds.get(identityOf.get(message) ?? '');
       const owner = owners.get(message.phoneNumberId);
       if (customerId === undefined || !owner) continue;
-      conversationKeys.set(`${message.phoneNumberId}\u0001${String(customerId).padStart(20, '0')}`, { phoneNumberId: message.phoneNumberId, customerId, owner });
+      conversationKeys.set(`${message.phoneNumberId}\u0001${String(customerId).padStart(20, '0')}`, {
+        phoneNumberId: message.phoneNumberId,
+        customerId,
+        owner,
+      });
     }
     // The upsert also reserves this POST's sequences: one statement takes the row lock and moves
     // the counter (a redelivered message's unused sequence leaves a harmless gap).
@@ -168,7 +183,13 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     if (sortedKeys.length > 0) {
       const values = sortedKeys.map((k) => {
         const c = conversationKeys.get(k)!;
-        return [c.owner.businessId, c.owner.integrationId, c.phoneNumberId, c.customerId, perConversation.get(`${c.phoneNumberId}\u0001${c.customerId}`) ?? 0];
+        return [
+          c.owner.businessId,
+          c.owner.integrationId,
+          c.phoneNumberId,
+          c.customerId,
+          perConversation.get(`${c.phoneNumberId}\u0001${c.customerId}`) ?? 0,
+        ];
       });
       const result = await trx.raw(
         `INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, last_sequence)
@@ -179,7 +200,12 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
          RETURNING id, phone_number_id, customer_id, last_sequence`,
         values.flat(),
       );
-      for (const row of result.rows as Array<{ id: number; phone_number_id: string; customer_id: number; last_sequence: number }>) {
+      for (const row of result.rows as Array<{
+        id: number;
+        phone_number_id: string;
+        customer_id: number;
+        last_sequence: number;
+      }>) {
         const key = `${row.phone_number_id}\u0001${row.customer_id}`;
         conversations.set(key, { id: row.id, next: row.last_sequence - (perConversation.get(key) ?? 0) });
       }
@@ -190,10 +216,13 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     for (const message of parsed.messages) {
       const owner = owners.get(message.phoneNumberId);
       const customerId = customerIds.get(identityOf.get(message) ?? '');
-      const conversation = customerId === undefined ? undefined : conversations.get(`${message.phoneNumberId}\u0001${customerId}`);
+      const conversation =
+        customerId === undefined ? undefined : conversations.get(`${message.phoneNumberId}\u0001${customerId}`);
       // A customer PostgreSQL refused leaves its message without a conversation: it cannot be answered.
       const decision =
-        owner && !conversation ? { status: 'rejected' as const, error: { reason: 'customer_refused' } } : intakeStatus(message, owner, now);
+        owner && !conversation
+          ? { status: 'rejected' as const, error: { reason: 'customer_refused' } }
+          : intakeStatus(message, owner, now);
       pending.push({
         message,
         owner,
@@ -217,9 +246,21 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         },
       });
     }
-    const inserted: Array<{ id: number; status: InboundStatus; business_id: string | null; integration_id: string | null; message: InboundMessage }> = [];
+    const inserted: Array<{
+      id: number;
+      status: InboundStatus;
+      business_id: string | null;
+      integration_id: string | null;
+      message: InboundMessage;
+    }> = [];
     const insertRows = async (sp: Knex.Transaction, items: typeof pending) => {
-      const rows: Array<{ id: number; wamid: string; status: InboundStatus; business_id: string | null; integration_id: string | null }> = await sp('messages')
+      const rows: Array<{
+        id: number;
+        wamid: string;
+        status: InboundStatus;
+        business_id: string | null;
+        integration_id: string | null;
+      }> = await sp('messages')
         .insert(items.map((i) => i.row) as never)
         .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
         .ignore()
@@ -231,9 +272,14 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       await trx.transaction((sp) => insertRows(sp, pending));
     } catch (error) {
       if (!refused(error)) throw error;
-      result.rejected += await eachItem(trx, pending, (sp, item) => insertRows(sp, [item]), async (item, reason) => {
-        await rejectItem(trx, 'message', reason, item.message.content);
-      });
+      result.rejected += await eachItem(
+        trx,
+        pending,
+        (sp, item) => insertRows(sp, [item]),
+        async (item, reason) => {
+          await rejectItem(trx, 'message', reason, item.message.content);
+        },
+      );
     }
     result.stored = inserted.length;
     result.duplicates = parsed.messages.length - inserted.length - result.rejected;
@@ -242,19 +288,34 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       const change = row.message.identityChange;
       if (change && row.business_id) {
         const businessId = row.business_id;
-        result.rejected += await eachItem(trx, [change], (sp, c) => applyIdentityChange(sp, businessId, c), async (c, reason) => {
-          await rejectItem(trx, 'identity_change', reason, c);
-        });
+        result.rejected += await eachItem(
+          trx,
+          [change],
+          (sp, c) => applyIdentityChange(sp, businessId, c),
+          async (c, reason) => {
+            await rejectItem(trx, 'identity_change', reason, c);
+          },
+        );
       }
       if (row.status === 'received') {
-        starts.push({ taskQueue: names.taskQueue, workflowType: names.messageWorkflowType, workflowId: names.messageWorkflowId(row.id), args: [row.id], businessId: row.business_id, integrationId: row.integration_id, messageId: row.id });
+        starts.push({
+          taskQueue: names.taskQueue,
+          workflowType: names.messageWorkflowType,
+          workflowId: names.messageWorkflowId(row.id),
+          args: [row.id],
+          businessId: row.business_id,
+          integrationId: row.integration_id,
+          messageId: row.id,
+        });
       }
     }
   }
 
   if (parsed.statuses.length > 0) {
     const sorted = [...parsed.statuses].sort((a, b) => (a.wamid < b.wamid ? -1 : a.wamid > b.wamid ? 1 : 0));
-    result.rejected += await eachItem(trx, sorted, recordStatus, async (status, reason) => rejectItem(trx, 'status', reason, status));
+    result.rejected += await eachItem(trx, sorted, recordStatus, async (status, reason) =>
+      rejectItem(trx, 'status', reason, status),
+    );
     result.statuses = sorted.length;
   }
 
@@ -293,7 +354,11 @@ async function recordStatus(trx: Knex.Transaction, event: StatusEvent): Promise<
     .onConflict(['wamid', 'status'])
     .ignore();
   const rowId = event.callbackData && /^\d{1,15}$/.test(event.callbackData) ? Number(event.callbackData) : null;
-  const update = { status: event.status, ...(event.status === 'failed' ? { error: { statuses: event.errors } } : {}), updated_at: new Date() };
+  const update = {
+    status: event.status,
+    ...(event.status === 'failed' ? { error: { statuses: event.errors } } : {}),
+    updated_at: new Date(),
+  };
   const moved = await trx('messages')
     .where({ wamid: event.wamid, direction: 'outbound' })
     .whereIn('status', outboundStatusesBelow(event.status))

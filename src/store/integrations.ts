@@ -74,7 +74,11 @@ export interface PersistInput {
  * with every granted account and number, in one transaction. Connecting again repairs a
  * needs_reauth or disconnected integration instead of adding a second one.
  */
-export async function persistConnectedIntegration(db: Db, keyring: Keyring, input: PersistInput): Promise<{ integrationId: string }> {
+export async function persistConnectedIntegration(
+  db: Db,
+  keyring: Keyring,
+  input: PersistInput,
+): Promise<{ integrationId: string }> {
   return db.transaction(async (trx) => {
     // Serialize connects of one business; a second concurrent connect then updates the same row.
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`integration:${input.businessId}`]);
@@ -90,9 +94,17 @@ export async function persistConnectedIntegration(db: Db, keyring: Keyring, inpu
       .first();
     const integrationId: string =
       existing?.id ??
-      (await trx('channel_integrations')
-        .insert({ business_id: input.businessId, channel: WHATSAPP, channel_name: 'WhatsApp', is_active: false, state: 'inactive' })
-        .returning('id'))[0]!.id;
+      (
+        await trx('channel_integrations')
+          .insert({
+            business_id: input.businessId,
+            channel: WHATSAPP,
+            channel_name: 'WhatsApp',
+            is_active: false,
+            state: 'inactive',
+          })
+          .returning('id')
+      )[0]!.id;
 
     await trx('channel_integrations')
       .where({ id: integrationId })
@@ -114,8 +126,14 @@ export async function persistConnectedIntegration(db: Db, keyring: Keyring, inpu
       });
 
     const grantedWabas = input.accounts.map((a) => a.wabaId);
-    await trx('whatsapp_business_accounts').where({ integration_id: integrationId }).whereNotIn('waba_id', grantedWabas).update({ is_active: false, updated_at: now });
-    await trx('whatsapp_phone_numbers').where({ integration_id: integrationId }).whereNotIn('phone_number_id', numberIds).update({ is_active: false, updated_at: now });
+    await trx('whatsapp_business_accounts')
+      .where({ integration_id: integrationId })
+      .whereNotIn('waba_id', grantedWabas)
+      .update({ is_active: false, updated_at: now });
+    await trx('whatsapp_phone_numbers')
+      .where({ integration_id: integrationId })
+      .whereNotIn('phone_number_id', numberIds)
+      .update({ is_active: false, updated_at: now });
 
     for (const account of input.accounts) {
       const subscribed = input.subscribedWabaIds.includes(account.wabaId);
@@ -165,7 +183,11 @@ export async function persistConnectedIntegration(db: Db, keyring: Keyring, inpu
 }
 
 /** The integration's token in clear, for an activity about to call Meta; undefined once destroyed. */
-export async function readIntegrationToken(db: Db, keyring: Keyring, integrationId: string): Promise<string | undefined> {
+export async function readIntegrationToken(
+  db: Db,
+  keyring: Keyring,
+  integrationId: string,
+): Promise<string | undefined> {
   const row = await db('channel_integrations').where({ id: integrationId }).first('credentials');
   if (!row?.credentials?.accessToken) return undefined;
   return decryptText(keyring, row.credentials.accessToken, credentialsAad(integrationId));
@@ -197,11 +219,19 @@ export async function deactivateIntegration(
 ): Promise<void> {
   const now = new Date();
   await db.transaction(async (trx) => {
-    await trx('channel_integrations')
-      .where({ id: integrationId })
-      .update({ is_active: false, state: reason.state, disconnected_at: now, inactive_reason: reason.why, updated_at: now });
-    await trx('whatsapp_phone_numbers').where({ integration_id: integrationId, is_active: true }).update({ is_active: false, updated_at: now });
-    await trx('whatsapp_business_accounts').where({ integration_id: integrationId, is_active: true }).update({ is_active: false, updated_at: now });
+    await trx('channel_integrations').where({ id: integrationId }).update({
+      is_active: false,
+      state: reason.state,
+      disconnected_at: now,
+      inactive_reason: reason.why,
+      updated_at: now,
+    });
+    await trx('whatsapp_phone_numbers')
+      .where({ integration_id: integrationId, is_active: true })
+      .update({ is_active: false, updated_at: now });
+    await trx('whatsapp_business_accounts')
+      .where({ integration_id: integrationId, is_active: true })
+      .update({ is_active: false, updated_at: now });
   });
 }
 
@@ -210,7 +240,13 @@ export async function markNeedsReauth(db: Db, integrationId: string, reason: str
   const now = new Date();
   await db('channel_integrations')
     .where({ id: integrationId, is_active: true })
-    .update({ state: 'needs_reauth', token_health: 'needs_reauth', token_last_error: reason.slice(0, 500), token_checked_at: now, updated_at: now });
+    .update({
+      state: 'needs_reauth',
+      token_health: 'needs_reauth',
+      token_last_error: reason.slice(0, 500),
+      token_checked_at: now,
+      updated_at: now,
+    });
 }
 
 /** Integrations counted by state and token health, for the metrics gauge. */

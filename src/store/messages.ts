@@ -6,20 +6,32 @@ import type { InboundMessage, StatusEvent } from '../meta/webhook-payload.js';
 
 /** `received` is waiting for its turn; every other inbound status is terminal. */
 export type InboundStatus =
-  | 'received'
-  | 'replied'
-  | 'covered'
-  | 'no_reply'
-  | 'unanswered'
-  | 'agent'
-  | 'ignored'
-  | 'failed'
-  | 'rejected';
-export type OutboundStatus = 'pending' | 'sending' | 'unknown' | 'accepted' | 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+  'received' | 'replied' | 'covered' | 'no_reply' | 'unanswered' | 'agent' | 'ignored' | 'failed' | 'rejected';
+export type OutboundStatus =
+  'pending' | 'sending' | 'unknown' | 'accepted' | 'sent' | 'delivered' | 'read' | 'played' | 'failed';
 
 /** Statuses only move forward along this order (failed records its error and ends it). */
-const OUTBOUND_ORDER: OutboundStatus[] = ['pending', 'sending', 'unknown', 'accepted', 'sent', 'delivered', 'read', 'played', 'failed'];
-const TERMINAL_INBOUND: InboundStatus[] = ['replied', 'covered', 'no_reply', 'unanswered', 'agent', 'ignored', 'failed', 'rejected'];
+const OUTBOUND_ORDER: OutboundStatus[] = [
+  'pending',
+  'sending',
+  'unknown',
+  'accepted',
+  'sent',
+  'delivered',
+  'read',
+  'played',
+  'failed',
+];
+const TERMINAL_INBOUND: InboundStatus[] = [
+  'replied',
+  'covered',
+  'no_reply',
+  'unanswered',
+  'agent',
+  'ignored',
+  'failed',
+  'rejected',
+];
 
 export interface MessageRow {
   id: number;
@@ -104,17 +116,26 @@ export async function storeInboundMessage(db: Db, message: InboundMessage): Prom
     .onConflict(db.raw('(wamid) WHERE wamid IS NOT NULL'))
     .ignore()
     .returning(['id', 'status', 'integration_id']);
-  const row = inserted ?? (await db('messages').where({ wamid: message.wamid }).first('id', 'status', 'integration_id'));
+  const row =
+    inserted ?? (await db('messages').where({ wamid: message.wamid }).first('id', 'status', 'integration_id'));
   if (!row) throw new Error('inbound message vanished between insert and read');
   // A redelivery belongs to the integration that received the first delivery.
   const owner = row.integration_id === (integration?.id ?? null) ? integration : null;
   return { messageId: row.id, status: row.status as InboundStatus, duplicate: !inserted, integration: owner };
 }
 
-export async function setInboundStatus(db: Db, messageId: number, status: InboundStatus, error: Record<string, unknown> | null = null): Promise<void> {
+export async function setInboundStatus(
+  db: Db,
+  messageId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null = null,
+): Promise<void> {
   await db('messages')
     .where({ id: messageId, direction: 'inbound' })
-    .whereNotIn('status', TERMINAL_INBOUND.filter((s) => s !== status))
+    .whereNotIn(
+      'status',
+      TERMINAL_INBOUND.filter((s) => s !== status),
+    )
     .update({ status, error, updated_at: new Date() });
 }
 
@@ -127,11 +148,20 @@ export async function isOurMessage(db: Db, wamid: string): Promise<boolean> {
  * waits for its reply: replies then go out in the order the customer wrote. Only recent messages
  * count, so one stuck message can delay its successors for a bounded time only.
  */
-export async function earlierMessagePending(db: Db | Knex.Transaction, inbound: MessageRow, horizonMs = 10 * 60 * 1000): Promise<boolean> {
+export async function earlierMessagePending(
+  db: Db | Knex.Transaction,
+  inbound: MessageRow,
+  horizonMs = 10 * 60 * 1000,
+): Promise<boolean> {
   const row = await db('messages')
     .where({ direction: 'inbound', phone_number_id: inbound.phone_number_id, customer_wa_id: inbound.customer_wa_id })
     .whereNotIn('status', TERMINAL_INBOUND)
-    .andWhere((q) => void q.where('sent_at', '<', inbound.sent_at).orWhere((q2) => void q2.where('sent_at', inbound.sent_at).andWhere('id', '<', inbound.id)))
+    .andWhere(
+      (q) =>
+        void q
+          .where('sent_at', '<', inbound.sent_at)
+          .orWhere((q2) => void q2.where('sent_at', inbound.sent_at).andWhere('id', '<', inbound.id)),
+    )
     .andWhere('created_at', '>', new Date(Date.now() - horizonMs))
     .first('id');
   return Boolean(row);
@@ -164,7 +194,12 @@ export async function recordStatuses(db: Db, events: StatusEvent[]): Promise<{ r
   return { recorded, applied };
 }
 
-async function applyStatus(db: Db | Knex.Transaction, wamid: string, status: StatusEvent['status'], errors: StatusEvent['errors']): Promise<number> {
+async function applyStatus(
+  db: Db | Knex.Transaction,
+  wamid: string,
+  status: StatusEvent['status'],
+  errors: StatusEvent['errors'],
+): Promise<number> {
   return db('messages')
     .where({ wamid, direction: 'outbound' })
     .whereIn('status', outboundStatusesBelow(status))

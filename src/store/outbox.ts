@@ -39,10 +39,28 @@ declare module 'knex/types/tables.js' {
 
 export type PendingStart = Pick<
   WorkflowStartRow,
-  'id' | 'workflow_type' | 'workflow_id' | 'args' | 'business_id' | 'integration_id' | 'message_id' | 'attempts' | 'started_at'
+  | 'id'
+  | 'workflow_type'
+  | 'workflow_id'
+  | 'args'
+  | 'business_id'
+  | 'integration_id'
+  | 'message_id'
+  | 'attempts'
+  | 'started_at'
 >;
 
-const PENDING_COLUMNS = ['id', 'workflow_type', 'workflow_id', 'args', 'business_id', 'integration_id', 'message_id', 'attempts', 'started_at'] as const;
+const PENDING_COLUMNS = [
+  'id',
+  'workflow_type',
+  'workflow_id',
+  'args',
+  'business_id',
+  'integration_id',
+  'message_id',
+  'attempts',
+  'started_at',
+] as const;
 
 export interface NewStart {
   taskQueue: string;
@@ -165,7 +183,10 @@ export async function outboxStats(db: Db): Promise<OutboxStats> {
   const row = await db('workflow_starts')
     .whereNull('done_at')
     .whereNull('started_at')
-    .first(db.raw('count(*)::int AS unstarted'), db.raw('COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest'));
+    .first(
+      db.raw('count(*)::int AS unstarted'),
+      db.raw('COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest'),
+    );
   const r = row as unknown as { unstarted: number; oldest: number } | undefined;
   return { unstarted: r?.unstarted ?? 0, oldestUnstartedAgeSeconds: r?.oldest ?? 0 };
 }
@@ -181,6 +202,8 @@ export async function rejectItem(
 
 /** Rejected items by kind and the class of PostgreSQL's reason (its SQLSTATE), for the metrics. */
 export async function rejectedByReason(db: Db): Promise<Array<{ kind: string; reason: string; count: number }>> {
-  const result = await db.raw(`SELECT kind, split_part(reason, ':', 1) AS reason, count(*)::int AS count FROM rejected_items GROUP BY 1, 2`);
+  const result = await db.raw(
+    `SELECT kind, split_part(reason, ':', 1) AS reason, count(*)::int AS count FROM rejected_items GROUP BY 1, 2`,
+  );
   return result.rows as Array<{ kind: string; reason: string; count: number }>;
 }

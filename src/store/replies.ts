@@ -23,18 +23,21 @@ export interface ReplyDraft {
  * `graceMs`: how long after an attempt whose outcome is unknown we wait for Meta's `sent` status
  * before concluding the message never went out and sending again.
  */
-export async function reserveReply(
-  db: Db,
-  draft: ReplyDraft,
-  graceMs: number,
-  now = new Date(),
-): Promise<Reservation> {
+export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, now = new Date()): Promise<Reservation> {
   return db.transaction(async (trx) => {
-    const inbound: MessageRow | undefined = await trx('messages').where({ id: draft.inboundId, direction: 'inbound' }).forUpdate().first();
+    const inbound: MessageRow | undefined = await trx('messages')
+      .where({ id: draft.inboundId, direction: 'inbound' })
+      .forUpdate()
+      .first();
     if (!inbound) throw new Error(`inbound message ${draft.inboundId} not found`);
     // One sender per conversation at a time: the order check below must not race another send.
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`conversation:${inbound.phone_number_id}:${inbound.customer_wa_id}`]);
-    const existing: MessageRow | undefined = await trx('messages').where({ in_reply_to: inbound.id }).forUpdate().first();
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [
+      `conversation:${inbound.phone_number_id}:${inbound.customer_wa_id}`,
+    ]);
+    const existing: MessageRow | undefined = await trx('messages')
+      .where({ in_reply_to: inbound.id })
+      .forUpdate()
+      .first();
     if (existing?.wamid) return { kind: 'done', replyId: existing.id, wamid: existing.wamid };
 
     // `sending` with no Meta id means an attempt was cut off (worker killed, crash) after the row
@@ -48,7 +51,9 @@ export async function reserveReply(
         .orderBy('s.occurred_at')
         .first('s.wamid');
       if (sent) {
-        await trx('messages').where({ id: existing.id }).update({ wamid: sent.wamid, status: 'accepted', error: null, updated_at: now });
+        await trx('messages')
+          .where({ id: existing.id })
+          .update({ wamid: sent.wamid, status: 'accepted', error: null, updated_at: now });
         await applyEarlyStatuses(trx, sent.wamid);
         await trx('messages').where({ id: inbound.id }).update({ status: 'replied', updated_at: now });
         return { kind: 'done', replyId: existing.id, wamid: sent.wamid };
@@ -61,7 +66,9 @@ export async function reserveReply(
     if (await earlierMessagePending(trx, inbound)) return { kind: 'wait', reason: 'earlier_message' };
 
     if (existing) {
-      await trx('messages').where({ id: existing.id }).update({ status: 'sending', body: draft.text, attempt_started_at: now, updated_at: now });
+      await trx('messages')
+        .where({ id: existing.id })
+        .update({ status: 'sending', body: draft.text, attempt_started_at: now, updated_at: now });
       return { kind: 'send', replyId: existing.id };
     }
     const [row] = await trx('messages')
@@ -88,7 +95,9 @@ export async function reserveReply(
 export async function completeReply(db: Db, replyId: number, inboundId: number, wamid: string): Promise<void> {
   await db.transaction(async (trx) => {
     const now = new Date();
-    await trx('messages').where({ id: replyId }).update({ wamid, status: 'accepted', error: null, sent_at: now, updated_at: now });
+    await trx('messages')
+      .where({ id: replyId })
+      .update({ wamid, status: 'accepted', error: null, sent_at: now, updated_at: now });
     await applyEarlyStatuses(trx, wamid);
     await trx('messages').where({ id: inboundId }).update({ status: 'replied', updated_at: now });
   });
@@ -98,7 +107,12 @@ export async function completeReply(db: Db, replyId: number, inboundId: number, 
  * The send failed. `rejected`/`not_sent`: Meta certainly did not send it, the row goes back to
  * pending. `unknown`: it may have gone out; the next attempt first looks for Meta's status.
  */
-export async function releaseReply(db: Db, replyId: number, outcome: 'rejected' | 'not_sent' | 'unknown', error: Record<string, unknown>): Promise<void> {
+export async function releaseReply(
+  db: Db,
+  replyId: number,
+  outcome: 'rejected' | 'not_sent' | 'unknown',
+  error: Record<string, unknown>,
+): Promise<void> {
   await db('messages')
     .where({ id: replyId })
     .whereNull('wamid')
@@ -115,7 +129,11 @@ export async function abandonReply(
 ): Promise<void> {
   await db.transaction(async (trx) => {
     const now = new Date();
-    if (replyId !== null) await trx('messages').where({ id: replyId }).whereNull('wamid').update({ status: 'failed', error, updated_at: now });
+    if (replyId !== null)
+      await trx('messages')
+        .where({ id: replyId })
+        .whereNull('wamid')
+        .update({ status: 'failed', error, updated_at: now });
     await trx('messages').where({ id: inboundId }).update({ status: inboundStatus, error, updated_at: now });
   });
 }

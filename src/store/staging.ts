@@ -33,7 +33,12 @@ export async function stageSecret(
     .merge();
 }
 
-export async function readStaged(db: Db, keyring: Keyring, connectId: string, kind: StagedKind): Promise<StagedSecret | undefined> {
+export async function readStaged(
+  db: Db,
+  keyring: Keyring,
+  connectId: string,
+  kind: StagedKind,
+): Promise<StagedSecret | undefined> {
   const row = await db('token_staging').where({ connect_id: connectId, kind }).first();
   if (!row) return undefined;
   return { value: decryptText(keyring, row.ciphertext, aad(connectId, kind)), expiresAt: row.token_expires_at };
@@ -41,11 +46,16 @@ export async function readStaged(db: Db, keyring: Keyring, connectId: string, ki
 
 /** The best token a connect holds so far: the long-lived one when it has been exchanged. */
 export async function readStagedToken(db: Db, keyring: Keyring, connectId: string): Promise<StagedSecret | undefined> {
-  return (await readStaged(db, keyring, connectId, 'long_lived_token')) ?? (await readStaged(db, keyring, connectId, 'user_token'));
+  return (
+    (await readStaged(db, keyring, connectId, 'long_lived_token')) ??
+    (await readStaged(db, keyring, connectId, 'user_token'))
+  );
 }
 
 export async function dropStaged(db: Db, connectId: string, kind?: StagedKind): Promise<void> {
-  await db('token_staging').where({ connect_id: connectId, ...(kind ? { kind } : {}) }).delete();
+  await db('token_staging')
+    .where({ connect_id: connectId, ...(kind ? { kind } : {}) })
+    .delete();
 }
 
 export async function purgeExpiredStaging(db: Db, now = new Date()): Promise<number> {

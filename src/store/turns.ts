@@ -123,9 +123,10 @@ async function closeTurn(
       .where({ status: 'received' })
       .update({ status, error, updated_at: now });
   }
-  if (turn.state === 'open') await trx('turns')
-    .where({ id: turnId })
-    .update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
+  if (turn.state === 'open')
+    await trx('turns')
+      .where({ id: turnId })
+      .update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
   await markMessagesDone(trx, turn.message_ids);
   await trx('conversations').where({ id: turn.conversation_id }).update({ head_since: now, updated_at: now });
   return { nextHeadId: await nextHead(trx, turn.conversation_id) };
@@ -156,7 +157,8 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
         .first('id', 'created_at');
       if (!head || head.id === messageId) break;
       const waited = now.getTime() - Math.max(headSince, head.created_at.getTime());
-      if (waited < settings.maxTurnWaitMs) return { kind: 'wait', waitMs: Math.min(5_000, settings.maxTurnWaitMs - waited + 50) };
+      if (waited < settings.maxTurnWaitMs)
+        return { kind: 'wait', waitMs: Math.min(5_000, settings.maxTurnWaitMs - waited + 50) };
       // One broken message never holds a conversation: the head that waited too long gives way.
       await closeMessage(trx, head.id, 'failed', { reason: 'superseded' });
       headSince = now.getTime();
@@ -174,7 +176,12 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
     }
     const ids = waiting.map((w) => w.id);
     const [turn] = await trx('turns')
-      .insert({ conversation_id: ref.conversation_id, head_message_id: messageId, message_ids: ids, reply_to_message_id: ids[ids.length - 1]! } as never)
+      .insert({
+        conversation_id: ref.conversation_id,
+        head_message_id: messageId,
+        message_ids: ids,
+        reply_to_message_id: ids[ids.length - 1]!,
+      } as never)
       .returning('id');
     await trx('messages').whereIn('id', ids).update({ turn_id: turn!.id });
     return { kind: 'turn', turnId: turn!.id };
@@ -214,7 +221,12 @@ export async function turnContext(db: Db, turnId: number): Promise<TurnContext> 
       type: newest.type,
       text: newest.body,
       timestamp: newest.sent_at.getTime(),
-      messages: messages.map((m) => ({ messageId: m.wamid!, type: m.type, text: m.body, timestamp: m.sent_at.getTime() })),
+      messages: messages.map((m) => ({
+        messageId: m.wamid!,
+        type: m.type,
+        text: m.body,
+        timestamp: m.sent_at.getTime(),
+      })),
     },
   };
 }
@@ -305,7 +317,8 @@ export async function reserveSend(
     if (!integration?.is_active || integration.state !== 'active') {
       return close('unanswered', integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
     }
-    if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now)) return close('agent', 'bot_paused');
+    if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
+      return close('agent', 'bot_paused');
     const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first('wamid', 'created_at'))!;
     if (now.getTime() - replyTo.created_at.getTime() > settings.maxReplyLatenessMs) return close('unanswered', 'late');
     if ((row.status === 'unknown' || row.status === 'sending') && row.attempt_started_at) {

@@ -60,7 +60,9 @@ export async function findTemporalCli(options: FindCliOptions): Promise<CliSourc
   const go = onPath('go', env.PATH) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (go) {
     mkdirSync(binDir, { recursive: true });
-    log(`Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) into .temporal/bin: the first build takes a few minutes...`);
+    log(
+      `Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) into .temporal/bin: the first build takes a few minutes...`,
+    );
     await goInstall(go, binDir, env, log);
     if (!isExecutable(local)) throw new TemporalCliError(`go install finished but ${local} is missing`);
     log('Temporal CLI built.');

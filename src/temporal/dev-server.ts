@@ -40,12 +40,21 @@ function devServerArgs(options: DevServerOptions): string[] {
   else args.push('--headless');
   if (options.dbFile) {
     // WAL with synchronous=normal survives a process crash and triples start throughput.
-    args.push('--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+    args.push(
+      '--db-filename',
+      options.dbFile,
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+    );
   }
   args.push(
     // Eager activity dispatch saves a round trip per activity when the worker has a free slot.
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-    '--log-level', options.logLevel ?? 'warn',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
+    '--log-level',
+    options.logLevel ?? 'warn',
     ...(options.searchAttributes === false ? [] : searchAttributeArgs),
   );
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
@@ -55,7 +64,9 @@ function devServerArgs(options: DevServerOptions): string[] {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const address = `${ip}:${options.port}`;
-  const uiUrl = options.uiPort ? `http://${ip === '0.0.0.0' || ip === '127.0.0.1' ? 'localhost' : ip}:${options.uiPort}` : undefined;
+  const uiUrl = options.uiPort
+    ? `http://${ip === '0.0.0.0' || ip === '127.0.0.1' ? 'localhost' : ip}:${options.uiPort}`
+    : undefined;
   if (options.cli.kind === 'sdk-download') return startWithSdkDownload(options, uiUrl);
 
   if (options.dbFile) mkdirSync(dirname(options.dbFile), { recursive: true });
@@ -126,8 +137,19 @@ async function startWithSdkDownload(options: DevServerOptions, uiUrl: string | u
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const extraArgs = devServerArgs(options).filter((arg, i, all) => {
     // The SDK sets ip, port, namespace, UI and db file itself; pass only the rest.
-    const owned = ['--ip', '--port', '--namespace', '--ui-ip', '--ui-port', '--db-filename', '--log-level', '--search-attribute'];
-    return !['server', 'start-dev', '--headless'].includes(arg) && !owned.includes(arg) && !owned.includes(all[i - 1] ?? '');
+    const owned = [
+      '--ip',
+      '--port',
+      '--namespace',
+      '--ui-ip',
+      '--ui-port',
+      '--db-filename',
+      '--log-level',
+      '--search-attribute',
+    ];
+    return (
+      !['server', 'start-dev', '--headless'].includes(arg) && !owned.includes(arg) && !owned.includes(all[i - 1] ?? '')
+    );
   });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {

@@ -29,7 +29,16 @@ const RATE_LIMIT_DELAY_MS = 5_000;
 
 export function toActivityFailure(error: unknown): unknown {
   if (!(error instanceof GraphError)) return error;
-  const details = [{ operation: error.operation, status: error.status ?? null, code: error.code ?? null, subcode: error.subcode ?? null, fbtraceId: error.fbtraceId ?? null, outcome: error.outcome }];
+  const details = [
+    {
+      operation: error.operation,
+      status: error.status ?? null,
+      code: error.code ?? null,
+      subcode: error.subcode ?? null,
+      fbtraceId: error.fbtraceId ?? null,
+      outcome: error.outcome,
+    },
+  ];
   if (error.kind === 'transient') {
     return ApplicationFailure.create({
       message: error.summary,
@@ -38,7 +47,12 @@ export function toActivityFailure(error: unknown): unknown {
       ...(error.isRateLimit ? { nextRetryDelay: RATE_LIMIT_DELAY_MS } : {}),
     });
   }
-  return ApplicationFailure.create({ message: error.summary, type: typeByKind[error.kind], details, nonRetryable: true });
+  return ApplicationFailure.create({
+    message: error.summary,
+    type: typeByKind[error.kind],
+    details,
+    nonRetryable: true,
+  });
 }
 
 /** Runs an activity body, translating Graph errors into Temporal failures. */

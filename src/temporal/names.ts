@@ -8,7 +8,6 @@ export const searchAttributes = {
   messageId: defineSearchAttributeKey('WaMessageId', SearchAttributeType.KEYWORD),
 } as const;
 
-
 /** `--search-attribute` arguments for `temporal server start-dev` and `temporal operator search-attribute create`. */
 export const searchAttributeArgs: string[] = Object.values(searchAttributes).flatMap((key) => [
   '--search-attribute',

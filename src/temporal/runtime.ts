@@ -41,7 +41,9 @@ export function installRuntime(log: Logger, options: { metricsPort?: number } = 
     telemetryOptions: {
       // The Rust core's own warnings (poll retries while the server is down...) join our JSON logs.
       logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
-      ...(options.metricsPort !== undefined ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}` } } } : {}),
+      ...(options.metricsPort !== undefined
+        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}` } } }
+        : {}),
     },
   });
 }

@@ -4,7 +4,14 @@ import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { callTimeouts } from './timeouts.js';
-import { reconcileScheduleId, refreshWorkflowId, searchAttributes, taskQueueFor, TOKEN_SCHEDULE_PREFIX, tokenScheduleId } from './names.js';
+import {
+  reconcileScheduleId,
+  refreshWorkflowId,
+  searchAttributes,
+  taskQueueFor,
+  TOKEN_SCHEDULE_PREFIX,
+  tokenScheduleId,
+} from './names.js';
 
 export interface TokenScheduleTarget {
   integrationId: string;
@@ -55,7 +62,11 @@ function scheduleOptions(config: Config, target: TokenScheduleTarget) {
 }
 
 /** Creates the schedule, or brings an existing one up to date (interval, task queue). */
-export async function ensureTokenSchedule(client: Client, config: Config, target: TokenScheduleTarget): Promise<'created' | 'updated'> {
+export async function ensureTokenSchedule(
+  client: Client,
+  config: Config,
+  target: TokenScheduleTarget,
+): Promise<'created' | 'updated'> {
   const options = scheduleOptions(config, target);
   try {
     await client.schedule.create(options);
@@ -63,7 +74,9 @@ export async function ensureTokenSchedule(client: Client, config: Config, target
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
-  await client.schedule.getHandle(options.scheduleId).update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
+  await client.schedule
+    .getHandle(options.scheduleId)
+    .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
   return 'updated';
 }
 
@@ -81,7 +94,8 @@ export async function deleteTokenSchedule(client: Client, integrationId: string)
 export async function listTokenSchedules(client: Client): Promise<string[]> {
   const ids: string[] = [];
   for await (const schedule of client.schedule.list({ pageSize: 1000 })) {
-    if (schedule.scheduleId.startsWith(TOKEN_SCHEDULE_PREFIX)) ids.push(schedule.scheduleId.slice(TOKEN_SCHEDULE_PREFIX.length));
+    if (schedule.scheduleId.startsWith(TOKEN_SCHEDULE_PREFIX))
+      ids.push(schedule.scheduleId.slice(TOKEN_SCHEDULE_PREFIX.length));
   }
   return ids;
 }

@@ -57,7 +57,9 @@ export function searchAttributeInstructions(namespace: string, names: string[]):
     `Create these search attributes on namespace "${namespace}", then run migrate again:`,
     ...chosen.map((a) => `  ${a.name} (${a.cli})`),
     'Self-hosted, with the Temporal CLI:',
-    ...chosen.map((a) => `  temporal operator search-attribute create --namespace ${namespace} --name ${a.name} --type ${a.cli}`),
+    ...chosen.map(
+      (a) => `  temporal operator search-attribute create --namespace ${namespace} --name ${a.name} --type ${a.cli}`,
+    ),
     'Temporal Cloud, with tcld:',
     `  tcld namespace search-attributes add --namespace ${namespace} ${chosen.map((a) => `--sa "${a.name}=${a.cli}"`).join(' ')}`,
   ].join('\n');
@@ -122,7 +124,10 @@ export async function registerSearchAttributes(client: Client): Promise<Register
 export function isMissingSearchAttribute(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 5; depth++) {
-    if (/search attribute/i.test(current.message) && /no mapping|not defined|unknown|not found/i.test(current.message)) {
+    if (
+      /search attribute/i.test(current.message) &&
+      /no mapping|not defined|unknown|not found/i.test(current.message)
+    ) {
       return true;
     }
     current = current.cause;

@@ -5,7 +5,9 @@ import pg from 'pg';
 import { verifySignature } from '../../src/meta/signature.js';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-await pool.query('CREATE TABLE IF NOT EXISTS bench_bare_webhooks (id bigserial PRIMARY KEY, body jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now())');
+await pool.query(
+  'CREATE TABLE IF NOT EXISTS bench_bare_webhooks (id bigserial PRIMARY KEY, body jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now())',
+);
 const secret = process.env.META_APP_SECRET ?? '';
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];

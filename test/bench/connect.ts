@@ -9,7 +9,10 @@ try {
   const times: number[] = [];
   for (let i = 0; i < runs + 2; i++) {
     const businessId = `bench-connect-${i}`;
-    const callbackUrl = await answerDialog(await startConnect(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET), { decision: 'approve' });
+    const callbackUrl = await answerDialog(
+      await startConnect(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET),
+      { decision: 'approve' },
+    );
     const started = performance.now();
     const landing = await followCallback(callbackUrl);
     const elapsed = performance.now() - started;
@@ -17,8 +20,12 @@ try {
     if (i >= 2) times.push(elapsed); // the first two warm the worker's caches
   }
   const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-  console.log(`callback → final redirect over ${runs} connects (sandbox as Meta; API and worker as separate processes)`);
-  console.log(`  median ${fmt(median(times))}, p90 ${fmt(percentile(times, 90))}, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}`);
+  console.log(
+    `callback → final redirect over ${runs} connects (sandbox as Meta; API and worker as separate processes)`,
+  );
+  console.log(
+    `  median ${fmt(median(times))}, p90 ${fmt(percentile(times, 90))}, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))}`,
+  );
 } finally {
   await system.stop();
 }

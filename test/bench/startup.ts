@@ -14,14 +14,20 @@ async function startOnce(dataDir: string): Promise<number> {
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, DEV_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
   for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'META_APP_ID']) delete env[name];
-  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js'), 'dev'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js'), 'dev'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`dev exited early:\n${stderr}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return performance.now() - started;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -80,7 +80,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
   let postgres: EmbeddedPostgres | undefined;
   let databaseUrl: string;
   if (options.ownPostgres || !process.env.DATABASE_URL) {
-    postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), password: 'bench', database: 'waconnect' });
+    postgres = await startEmbeddedPostgres({
+      dataDir: join(dir, 'postgres'),
+      port: await freePort(),
+      password: 'bench',
+      database: 'waconnect',
+    });
     databaseUrl = postgres.url;
   } else {
     const url = new URL(process.env.DATABASE_URL);
@@ -93,7 +98,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
 
   const cli = await findTemporalCli({ projectRoot, log });
   const temporalPort = await freePort();
-  const temporalOptions = { cli, port: temporalPort, dbFile: join(dir, 'temporal.db'), logFile: join(dir, 'temporal.log') };
+  const temporalOptions = {
+    cli,
+    port: temporalPort,
+    dbFile: join(dir, 'temporal.db'),
+    logFile: join(dir, 'temporal.log'),
+  };
   let temporal = await startDevServer(temporalOptions);
 
   const apiPort = await freePort();
@@ -125,8 +135,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
   const services = new Map<'api' | 'worker', ServiceProcess>();
   const startService = async (name: 'api' | 'worker'): Promise<ServiceProcess> => {
     const out = createWriteStream(join(dir, `${name}.log`), { flags: 'a' });
-    const profile = process.env.PROFILE_SERVICES ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_SERVICES}`] : [];
-    const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const profile = process.env.PROFILE_SERVICES
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_SERVICES}`]
+      : [];
+    const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), name], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

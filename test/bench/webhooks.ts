@@ -39,7 +39,9 @@ try {
   for (const n of numbers) state.setStatusMode(n, { stopAt: 'read' });
   const sendAt = () => {
     const at = new Map<string, number>();
-    for (const c of state.calls({ operation: 'messages.send' })) if (c.effect === 'applied' && c.messageContextId && !at.has(c.messageContextId)) at.set(c.messageContextId, Date.parse(c.at));
+    for (const c of state.calls({ operation: 'messages.send' }))
+      if (c.effect === 'applied' && c.messageContextId && !at.has(c.messageContextId))
+        at.set(c.messageContextId, Date.parse(c.at));
     return at;
   };
   let sequence = 0;
@@ -47,7 +49,9 @@ try {
     const n = sequence++;
     const phoneNumberId = numbers[n % numbers.length]!;
     const from = `4915${String(100000 + ((n * 7919) % customersPerNumber)).padStart(6, '0')}`;
-    const { payload, messageIds } = state.composeCustomerMessages([{ phoneNumberId, from, type: 'text', text: `bench message ${n}` }]);
+    const { payload, messageIds } = state.composeCustomerMessages([
+      { phoneNumberId, from, type: 'text', text: `bench message ${n}` },
+    ]);
     return { body: JSON.stringify(payload), wamid: messageIds[0]! };
   };
   const load = (url: string, options: { rate?: number; seconds: number; posted?: Map<string, number> }) =>
@@ -62,7 +66,14 @@ try {
           setupRequest: (request) => {
             const { body, wamid } = compose();
             options.posted?.set(wamid, Date.now());
-            return { ...request, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, system.secrets.META_APP_SECRET) } };
+            return {
+              ...request,
+              body,
+              headers: {
+                'content-type': 'application/json',
+                'x-hub-signature-256': signBody(body, system.secrets.META_APP_SECRET),
+              },
+            };
           },
         },
       ],
@@ -76,7 +87,12 @@ try {
     for (let i = 0; i < 20; i++) {
       const phoneNumberId = numbers[i % numbers.length]!;
       const before = Date.now();
-      const { messageId } = state.sendCustomerMessage({ phoneNumberId, from: `4916${String(200000 + i)}`, type: 'text', text: `idle ${i}` });
+      const { messageId } = state.sendCustomerMessage({
+        phoneNumberId,
+        from: `4916${String(200000 + i)}`,
+        type: 'text',
+        text: `idle ${i}`,
+      });
       posted.set(messageId, before);
       await sleep(300);
     }
@@ -84,19 +100,31 @@ try {
     const at = sendAt();
     const latencies = [...posted].filter(([id]) => at.has(id)).map(([id, t]) => at.get(id)! - t);
     const p50 = median(latencies);
-    figures.push(`idle webhook→send at Meta (rules): p50 ${p50} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} messages; target p50 < 150 ms: ${p50 < 150 ? 'met' : 'MISSED'}`);
+    figures.push(
+      `idle webhook→send at Meta (rules): p50 ${p50} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} messages; target p50 < 150 ms: ${p50 < 150 ? 'met' : 'MISSED'}`,
+    );
     // Round trips from the histories: the start, then a poll and a completion per workflow task
     // and per regular activity task, plus any signal sent to it.
     const trips: number[] = [];
-    const rows = await system.db('messages').whereIn('wamid', [...posted.keys()]).select('id');
+    const rows = await system
+      .db('messages')
+      .whereIn('wamid', [...posted.keys()])
+      .select('id');
     for (const row of rows) {
       const history = await temporal.workflow.getHandle(messageWorkflowId(row.id)).fetchHistory();
       const events = history.events ?? [];
       const count = (key: string) => events.filter((e) => (e as Record<string, unknown>)[key]).length;
-      trips.push(1 + 2 * count('workflowTaskCompletedEventAttributes') + 2 * count('activityTaskStartedEventAttributes') + count('workflowExecutionSignaledEventAttributes'));
+      trips.push(
+        1 +
+          2 * count('workflowTaskCompletedEventAttributes') +
+          2 * count('activityTaskStartedEventAttributes') +
+          count('workflowExecutionSignaledEventAttributes'),
+      );
     }
     const all = [...new Set(trips)].sort().join(', ');
-    figures.push(`server round trips per message (happy path, from ${trips.length} histories): ${median(trips)} (seen: ${all}); target ≤ 3: ${Math.max(...trips) <= 3 ? 'met' : 'MISSED'}; before this change 12`);
+    figures.push(
+      `server round trips per message (happy path, from ${trips.length} histories): ${median(trips)} (seen: ${all}); target ≤ 3: ${Math.max(...trips) <= 3 ? 'met' : 'MISSED'}; before this change 12`,
+    );
   }
 
   // 2. Drain beside the one-activity workflow.
@@ -105,14 +133,31 @@ try {
     const connection = await NativeConnection.connect({ address: system.temporal.address });
     const { code } = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./anchor-workflows.js', import.meta.url)),
-      logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error },
+      logger: {
+        log: () => undefined,
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: console.error,
+      },
     });
-    const worker = await Worker.create({ connection, taskQueue: 'bench-anchor', workflowBundle: { code }, activities: { noop: async () => undefined } });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: 'bench-anchor',
+      workflowBundle: { code },
+      activities: { noop: async () => undefined },
+    });
     await worker.runUntil(async () => {
       const n = drainMessages;
       const started = Date.now();
       const handles = await Promise.all(
-        Array.from({ length: n }, (_, i) => temporal.workflow.start('oneActivity', { taskQueue: 'bench-anchor', workflowId: `bench-anchor-${started}-${i}` })),
+        Array.from({ length: n }, (_, i) =>
+          temporal.workflow.start('oneActivity', {
+            taskQueue: 'bench-anchor',
+            workflowId: `bench-anchor-${started}-${i}`,
+          }),
+        ),
       );
       await Promise.all(handles.map((h) => h.result()));
       anchorRate = n / ((Date.now() - started) / 1000);
@@ -132,7 +177,10 @@ try {
     const answered = [...posted.keys()].filter((id) => at.has(id));
     const last = Math.max(...answered.map((id) => at.get(id)!));
     const rate = answered.length / ((last - started) / 1000);
-    const dup = state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && posted.has(c.messageContextId ?? '')).length - answered.length;
+    const dup =
+      state
+        .calls({ operation: 'messages.send' })
+        .filter((c) => c.effect === 'applied' && posted.has(c.messageContextId ?? '')).length - answered.length;
     figures.push(
       `drain: ${answered.length} of ${posted.size} messages replied at ${rate.toFixed(1)} replies/s (statuses sent, delivered, read posted back); ` +
         `one-activity workflow ${anchorRate.toFixed(1)}/s; ratio ${(rate / anchorRate).toFixed(2)}× (target ≥ 1.5×: ${rate / anchorRate >= 1.5 ? 'met' : 'MISSED'}); duplicates ${dup}`,
@@ -155,7 +203,12 @@ try {
   {
     const port = await freePort();
     const bare = spawn(process.execPath, [fileURLToPath(new URL('./bare-server.js', import.meta.url))], {
-      env: { ...process.env, DATABASE_URL: system.databaseUrl, META_APP_SECRET: system.secrets.META_APP_SECRET, PORT: String(port) },
+      env: {
+        ...process.env,
+        DATABASE_URL: system.databaseUrl,
+        META_APP_SECRET: system.secrets.META_APP_SECRET,
+        PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolve) => bare.stdout!.once('data', () => resolve()));

@@ -26,7 +26,12 @@ interface Fault {
 
 const system: BenchSystem = await startSystem({
   ownPostgres: true,
-  env: { LOG_LEVEL: 'info', CALLBACK_WAIT_MS: '2000', GRAPH_TIMEOUT_MS: '5000', SEND_UNKNOWN_OUTCOME_GRACE_MS: '10000' },
+  env: {
+    LOG_LEVEL: 'info',
+    CALLBACK_WAIT_MS: '2000',
+    GRAPH_TIMEOUT_MS: '5000',
+    SEND_UNKNOWN_OUTCOME_GRACE_MS: '10000',
+  },
   log,
 });
 let exitCode = 1;
@@ -38,7 +43,7 @@ try {
     await connectThroughMeta(system.apiUrl, businessId, { decision: 'approve' }, system.secrets.AUTH_JWT_SECRET);
     // The callback may land on "pending" (CALLBACK_WAIT_MS): the load starts once every number is in.
     let status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
-    for (const deadline = Date.now() + 60_000; !status.connected && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 60_000; !status.connected && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       status = await getStatus(system.apiUrl, businessId, system.secrets.AUTH_JWT_SECRET);
     }
@@ -62,7 +67,12 @@ try {
       deliveries.total++;
       if (attempt > 0) deliveries.redeliveries++;
       try {
-        const res = await fetch(`${system.apiUrl}/api/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(`${system.apiUrl}/api/webhooks/whatsapp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+          body,
+          signal: AbortSignal.timeout(15_000),
+        });
         await res.body?.cancel();
         if (res.status === 200) {
           if (record && record.acceptedAt === undefined) record.acceptedAt = Date.now();
@@ -83,7 +93,12 @@ try {
     // Every fifth POST carries a batch of two or three lines from the customer (one turn, or two).
     const lines = n % 5 === 0 ? 2 + (n % 2) : 1;
     const { payload, messageIds } = state.composeCustomerMessages(
-      Array.from({ length: lines }, (_, i) => ({ phoneNumberId, from: customer, type: 'text', text: `chaos ${n}.${i}` })),
+      Array.from({ length: lines }, (_, i) => ({
+        phoneNumberId,
+        from: customer,
+        type: 'text',
+        text: `chaos ${n}.${i}`,
+      })),
     );
     const body = JSON.stringify(payload);
     const records: Posted[] = messageIds.map((wamid) => ({ wamid, phoneNumberId, customer, postedAt: Date.now() }));
@@ -91,12 +106,23 @@ try {
     const record = records[0]!;
     track(deliver(body, record));
     // Account events ride along in the load (statuses of every reply already do).
-    if (n % 25 === 0) state.setNumberQuality(phoneNumberId, { qualityRating: n % 50 === 0 ? 'YELLOW' : 'GREEN', emit: true });
+    if (n % 25 === 0)
+      state.setNumberQuality(phoneNumberId, { qualityRating: n % 50 === 0 ? 'YELLOW' : 'GREEN', emit: true });
     const roll = Math.random();
     // A share is delivered again even after a 200: concurrently, late, or much later (out of order).
     if (roll < 0.05) track(deliver(body).then(() => void deliveries.after200++));
-    else if (roll < 0.1) track(sleep(1000 + Math.random() * 4000).then(() => deliver(body)).then(() => void deliveries.after200++));
-    else if (roll < 0.13) track(sleep(15_000 + Math.random() * 20_000).then(() => deliver(body)).then(() => void deliveries.after200++));
+    else if (roll < 0.1)
+      track(
+        sleep(1000 + Math.random() * 4000)
+          .then(() => deliver(body))
+          .then(() => void deliveries.after200++),
+      );
+    else if (roll < 0.13)
+      track(
+        sleep(15_000 + Math.random() * 20_000)
+          .then(() => deliver(body))
+          .then(() => void deliveries.after200++),
+      );
   }
 
   // The fault plan: each fault twice, one after another (never two at once), spread over the run.
@@ -110,7 +136,12 @@ try {
     for (const n of numbers) {
       state.addFault({ operation: 'messages.send', status: 500, objectId: n });
       state.addFault({ operation: 'messages.send', status: 503, objectId: n });
-      state.addFault({ operation: 'messages.send', status: 429, error: { code: 130429, message: 'Rate limit hit' }, objectId: n });
+      state.addFault({
+        operation: 'messages.send',
+        status: 429,
+        error: { code: 130429, message: 'Rate limit hit' },
+        objectId: n,
+      });
       state.addFault({ operation: 'messages.send', hangMs: 50_000, objectId: n });
       state.addFault({ operation: 'messages.send', hangMs: 50_000, effect: 'after', objectId: n });
       state.addFault({ operation: 'messages.read', status: 500, times: 3, objectId: n });
@@ -119,18 +150,58 @@ try {
   };
   const connectScenarios: ConnectScenario[] = [];
   const plan: Array<{ at: number; name: string; run: () => Promise<void> }> = [
-    { at: 0.02, name: 'connect, worker killed mid-way, callback reloaded 3 times', run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-a', log)) },
+    {
+      at: 0.02,
+      name: 'connect, worker killed mid-way, callback reloaded 3 times',
+      run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-a', log)),
+    },
     { at: 0.1, name: 'worker SIGKILL', run: restart('worker') },
     { at: 0.16, name: 'API SIGKILL', run: restart('api') },
-    { at: 0.22, name: 'PostgreSQL restart', run: async () => { await system.postgres!.stop(); await sleep(2000); await system.postgres!.start(); } },
-    { at: 0.28, name: 'Temporal stopped 20 s', run: async () => { await system.stopTemporal(); await sleep(20_000); await system.startTemporal(); } },
+    {
+      at: 0.22,
+      name: 'PostgreSQL restart',
+      run: async () => {
+        await system.postgres!.stop();
+        await sleep(2000);
+        await system.postgres!.start();
+      },
+    },
+    {
+      at: 0.28,
+      name: 'Temporal stopped 20 s',
+      run: async () => {
+        await system.stopTemporal();
+        await sleep(20_000);
+        await system.startTemporal();
+      },
+    },
     { at: 0.5, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
-    { at: 0.55, name: 'connect, worker killed mid-way, callback reloaded 3 times', run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-b', log)) },
+    {
+      at: 0.55,
+      name: 'connect, worker killed mid-way, callback reloaded 3 times',
+      run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-b', log)),
+    },
     { at: 0.62, name: 'worker SIGKILL', run: restart('worker') },
     { at: 0.67, name: 'API SIGKILL', run: restart('api') },
-    { at: 0.72, name: 'PostgreSQL restart', run: async () => { await system.postgres!.stop(); await sleep(2000); await system.postgres!.start(); } },
+    {
+      at: 0.72,
+      name: 'PostgreSQL restart',
+      run: async () => {
+        await system.postgres!.stop();
+        await sleep(2000);
+        await system.postgres!.start();
+      },
+    },
     // Webhooks keep arriving and get 200 while Temporal is away: the outbox holds the starts.
-    { at: 0.76, name: 'Temporal stopped 60 s', run: async () => { await system.stopTemporal(); await sleep(60_000); await system.startTemporal(); } },
+    {
+      at: 0.76,
+      name: 'Temporal stopped 60 s',
+      run: async () => {
+        await system.stopTemporal();
+        await sleep(60_000);
+        await system.startTemporal();
+      },
+    },
     { at: 0.95, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
   ];
 

@@ -34,14 +34,26 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const { posted, log } = run;
   const state = system.sandbox.state;
   const ids = new Set(posted.map((p) => p.wamid));
-  const sends = () => state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && c.messageContextId && ids.has(c.messageContextId));
+  const sends = () =>
+    state
+      .calls({ operation: 'messages.send' })
+      .filter((c) => c.effect === 'applied' && c.messageContextId && ids.has(c.messageContextId));
 
   // Drain: until every message reached a terminal state, or nothing moved for two minutes.
   const drainStarted = Date.now();
   let last = -1;
   let lastMove = Date.now();
   const closed = async () =>
-    Number(((await system.db('messages').where({ direction: 'inbound' }).whereIn('wamid', [...ids]).whereNot({ status: 'received' }).count({ n: '*' })) as unknown as [{ n: number }])[0].n);
+    Number(
+      (
+        (await system
+          .db('messages')
+          .where({ direction: 'inbound' })
+          .whereIn('wamid', [...ids])
+          .whereNot({ status: 'received' })
+          .count({ n: '*' })) as unknown as [{ n: number }]
+      )[0].n,
+    );
   for (;;) {
     const answered = await closed();
     if (answered >= ids.size) break;
@@ -50,12 +62,16 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     await sleep(1000);
   }
   const keyring = parseKeyring(system.secrets.CREDENTIALS_ENCRYPTION_KEY);
-  const client = new Client({ connection: await Connection.connect({ address: system.temporal.address }), dataConverter: dataConverter(keyring) });
+  const client = new Client({
+    connection: await Connection.connect({ address: system.temporal.address }),
+    dataConverter: dataConverter(keyring),
+  });
   // Statuses and account events may still be in flight: wait for Temporal to go quiet too.
   let running: string[] = [];
   for (let i = 0; i < 120; i++) {
     running = [];
-    for await (const w of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) if (!w.workflowId.startsWith('temporal-sys')) running.push(`${w.type}:${w.workflowId}`);
+    for await (const w of client.workflow.list({ query: "ExecutionStatus = 'Running'" }))
+      if (!w.workflowId.startsWith('temporal-sys')) running.push(`${w.type}:${w.workflowId}`);
     if (running.length === 0) break;
     await sleep(1000);
   }
@@ -63,7 +79,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
 
   // Messages: stored once; each covered by exactly one turn; each turn answered by at most one send
   // (exactly one when it replied); the turns of a conversation answered in their order.
-  const rows = await system.db('messages')
+  const rows = await system
+    .db('messages')
     .where({ direction: 'inbound' })
     .whereIn('wamid', [...ids])
     .select('id', 'wamid', 'status', 'conversation_id');
@@ -76,15 +93,19 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   for (const c of replies) perMessage.set(c.messageContextId!, (perMessage.get(c.messageContextId!) ?? 0) + 1);
   const rowIds = rows.map((r) => r.id);
   const wamidOf = new Map(rows.map((r) => [r.id, r.wamid!]));
-  const turns = await system.db('turns')
+  const turns = await system
+    .db('turns')
     .whereIn('conversation_id', [...new Set(rows.map((r) => r.conversation_id).filter((c): c is number => c !== null))])
     .orderBy('id');
   const answeredTurns = turns.filter((t) => t.outcome === 'replied');
   const coveredBy = new Map<number, number>();
   // bigint[] arrives as strings from pg.
-  for (const t of answeredTurns) for (const id of t.message_ids.map(Number)) coveredBy.set(id, (coveredBy.get(id) ?? 0) + 1);
+  for (const t of answeredTurns)
+    for (const id of t.message_ids.map(Number)) coveredBy.set(id, (coveredBy.get(id) ?? 0) + 1);
   // Lost: still waiting, or closed as answered without a turn that sent.
-  const lostIds = rows.filter((r) => r.status === 'received' || ((r.status === 'replied' || r.status === 'covered') && !coveredBy.has(r.id)));
+  const lostIds = rows.filter(
+    (r) => r.status === 'received' || ((r.status === 'replied' || r.status === 'covered') && !coveredBy.has(r.id)),
+  );
   const lost = lostIds.length + notStored;
   const coveredTwice = [...coveredBy.values()].filter((n) => n > 1).length;
   const turnSends = (t: (typeof turns)[number]) => perMessage.get(wamidOf.get(t.reply_to_message_id) ?? '') ?? 0;
@@ -94,7 +115,8 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   let outOfOrder = 0;
   const inversions: string[] = [];
   const byConversation = new Map<number, typeof answeredTurns>();
-  for (const t of answeredTurns) byConversation.set(t.conversation_id, [...(byConversation.get(t.conversation_id) ?? []), t]);
+  for (const t of answeredTurns)
+    byConversation.set(t.conversation_id, [...(byConversation.get(t.conversation_id) ?? []), t]);
   for (const list of byConversation.values()) {
     let previous = -1;
     for (const t of list) {
@@ -102,7 +124,9 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
       if (seq === undefined) continue;
       if (seq < previous) {
         outOfOrder++;
-        inversions.push(`order: turn ${t.id} of conversation ${t.conversation_id} answered before the turn ahead of it`);
+        inversions.push(
+          `order: turn ${t.id} of conversation ${t.conversation_id} answered before the turn ahead of it`,
+        );
       }
       previous = Math.max(previous, seq);
     }
@@ -113,16 +137,21 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const duplicates: string[] = [];
   for (const [id] of [...perMessage.entries()].filter(([, n]) => n > 1)) {
     const calls = state.calls({ operation: 'messages.send' }).filter((c) => c.messageContextId === id);
-    duplicates.push(`duplicate ${id}: ${calls.map((c) => `${c.at.slice(11, 23)} ${c.status}${c.faulted ? ' faulted' : ''} ${c.effect} ${c.messageId ?? ''}`).join('; ')}`);
+    duplicates.push(
+      `duplicate ${id}: ${calls.map((c) => `${c.at.slice(11, 23)} ${c.status}${c.faulted ? ' faulted' : ''} ${c.effect} ${c.messageId ?? ''}`).join('; ')}`,
+    );
     if (process.env.CHAOS_DEBUG) {
       const sentIds = calls.map((c) => c.messageId).filter(Boolean) as string[];
-      const statuses = await system.db('message_statuses')
+      const statuses = await system
+        .db('message_statuses')
         .whereIn('wamid', sentIds)
         .select('wamid', 'status', 'occurred_at', 'received_at');
       const inbound = await system.db('messages').where({ wamid: id }).first();
       const reply = inbound ? await system.db('messages').where({ in_reply_to: inbound.id }).first() : undefined;
       const hooks = state.deliveries({}).filter((d) => sentIds.some((w) => JSON.stringify(d).includes(w)));
-      duplicates.push(`   statuses ${JSON.stringify(statuses)} reply ${JSON.stringify(reply)} deliveries ${JSON.stringify(hooks.map((h) => [h.at, h.httpStatus, h.error]))}`);
+      duplicates.push(
+        `   statuses ${JSON.stringify(statuses)} reply ${JSON.stringify(reply)} deliveries ${JSON.stringify(hooks.map((h) => [h.at, h.httpStatus, h.error]))}`,
+      );
     }
   }
 
@@ -146,14 +175,21 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     const staged = await system.db('token_staging').where({ connect_id: attempt.workflow_id });
     if (attempt.state === 'running') halfConnected.push(`${attempt.workflow_id} still running`);
     if (attempt.state === 'succeeded') {
-      const numbers = integration ? await system.db('whatsapp_phone_numbers')
-        .where({ integration_id: integration.id, is_active: true }) : [];
-      if (!integration?.is_active || numbers.length === 0 || !integration.credentials) halfConnected.push(`${attempt.workflow_id} succeeded without a working integration`);
+      const numbers = integration
+        ? await system.db('whatsapp_phone_numbers').where({ integration_id: integration.id, is_active: true })
+        : [];
+      if (!integration?.is_active || numbers.length === 0 || !integration.credentials)
+        halfConnected.push(`${attempt.workflow_id} succeeded without a working integration`);
     }
-    if (attempt.state === 'failed' && integration && !(await system.db('connect_attempts').where({ business_id: attempt.business_id, state: 'succeeded' }).first())) {
+    if (
+      attempt.state === 'failed' &&
+      integration &&
+      !(await system.db('connect_attempts').where({ business_id: attempt.business_id, state: 'succeeded' }).first())
+    ) {
       halfConnected.push(`${attempt.workflow_id} failed but left an integration`);
     }
-    if (attempt.state !== 'running' && staged.length > 0) halfConnected.push(`${attempt.workflow_id} left staged secrets`);
+    if (attempt.state !== 'running' && staged.length > 0)
+      halfConnected.push(`${attempt.workflow_id} left staged secrets`);
   }
   for (const s of run.connectScenarios) {
     if (!s.connected) halfConnected.push(`${s.businessId} did not connect`);
@@ -161,7 +197,12 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   }
 
   // Secrets: nowhere in logs, workflow histories or plaintext columns.
-  const secrets = [system.secrets.META_APP_SECRET, system.secrets.AUTH_JWT_SECRET, system.secrets.WHATSAPP_VERIFY_TOKEN, system.secrets.CREDENTIALS_ENCRYPTION_KEY.split(':')[1]!];
+  const secrets = [
+    system.secrets.META_APP_SECRET,
+    system.secrets.AUTH_JWT_SECRET,
+    system.secrets.WHATSAPP_VERIFY_TOKEN,
+    system.secrets.CREDENTIALS_ENCRYPTION_KEY.split(':')[1]!,
+  ];
   for (const i of await system.db('channel_integrations').select('id')) {
     const token = await readIntegrationToken(system.db, keyring, i.id);
     if (token) secrets.push(token);
@@ -172,12 +213,25 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     for (const s of secrets) if (text.includes(s)) leaks.push(`log ${file}`);
   }
   let histories = 0;
-  for await (const w of client.workflow.list({ query: "WorkflowType = 'connectWhatsApp' OR WorkflowType = 'refreshToken' OR WorkflowType = 'disconnectWhatsApp'" })) {
+  for await (const w of client.workflow.list({
+    query: "WorkflowType = 'connectWhatsApp' OR WorkflowType = 'refreshToken' OR WorkflowType = 'disconnectWhatsApp'",
+  })) {
     const raw = JSON.stringify(await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory());
     histories++;
-    for (const s of secrets) if (raw.includes(s) || raw.includes(Buffer.from(s).toString('base64'))) leaks.push(`history ${w.workflowId}`);
+    for (const s of secrets)
+      if (raw.includes(s) || raw.includes(Buffer.from(s).toString('base64'))) leaks.push(`history ${w.workflowId}`);
   }
-  const tables = ['channel_integrations', 'whatsapp_business_accounts', 'whatsapp_phone_numbers', 'messages', 'message_statuses', 'connect_attempts', 'oauth_states', 'token_staging', 'account_events'];
+  const tables = [
+    'channel_integrations',
+    'whatsapp_business_accounts',
+    'whatsapp_phone_numbers',
+    'messages',
+    'message_statuses',
+    'connect_attempts',
+    'oauth_states',
+    'token_staging',
+    'account_events',
+  ];
   for (const table of tables) {
     const dump = JSON.stringify(await system.db(table).select('*'));
     for (const s of secrets) if (dump.includes(s)) leaks.push(`table ${table}`);
@@ -186,14 +240,19 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   // Recovery: from the end of each fault to the first reply to a message posted after it.
   const replyAt = new Map(replies.map((c) => [c.messageContextId!, Date.parse(c.at)]));
   const recovery = run.faults.map((f) => {
-    const after = posted.filter((p) => p.postedAt >= f.endedAt && replyAt.has(p.wamid)).map((p) => replyAt.get(p.wamid)!);
+    const after = posted
+      .filter((p) => p.postedAt >= f.endedAt && replyAt.has(p.wamid))
+      .map((p) => replyAt.get(p.wamid)!);
     const first = after.length ? Math.min(...after) : NaN;
     return { name: f.name, seconds: (first - f.endedAt) / 1000, lasted: (f.endedAt - f.startedAt) / 1000 };
   });
 
   const table: Array<[string, string | number]> = [
     ['messages (unique)', ids.size],
-    ['deliveries (with redeliveries)', `${run.deliveries.total} (${run.deliveries.redeliveries} redeliveries, ${run.deliveries.after200} after a 200)`],
+    [
+      'deliveries (with redeliveries)',
+      `${run.deliveries.total} (${run.deliveries.redeliveries} redeliveries, ${run.deliveries.after200} after a 200)`,
+    ],
     ['503s answered', run.deliveries.status503],
     ['failed delivery attempts (503, refused, reset)', run.deliveries.failedAttempts],
     ['stored (not stored / stored twice)', `${rows.length} (${notStored} / ${storedTwice})`],
@@ -213,11 +272,32 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   log('results');
   for (const [k, v] of table) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
   process.stdout.write('  recovery after each fault (fault duration → first reply to a message posted after it):\n');
-  for (const r of recovery) process.stdout.write(`    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${Number.isNaN(r.seconds) ? 'n/a' : `${r.seconds.toFixed(1)} s`}\n`);
-  for (const problem of [...halfConnected, ...leaks, ...running.slice(0, 10), ...failedWithoutReason, ...duplicates.slice(0, 10), ...inversions.slice(0, 10)]) process.stdout.write(`  ! ${problem}\n`);
+  for (const r of recovery)
+    process.stdout.write(
+      `    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${Number.isNaN(r.seconds) ? 'n/a' : `${r.seconds.toFixed(1)} s`}\n`,
+    );
+  for (const problem of [
+    ...halfConnected,
+    ...leaks,
+    ...running.slice(0, 10),
+    ...failedWithoutReason,
+    ...duplicates.slice(0, 10),
+    ...inversions.slice(0, 10),
+  ])
+    process.stdout.write(`  ! ${problem}\n`);
   await client.connection.close();
   // Fails on any lost or duplicated reply, any turn answered out of order, any broken promise.
-  const ok = lost === 0 && duplicated === 0 && outOfOrder === 0 && unsentReplied === 0 && notStored === 0 && storedTwice === 0 && running.length === 0 && failedWithoutReason.length === 0 && halfConnected.length === 0 && leaks.length === 0;
+  const ok =
+    lost === 0 &&
+    duplicated === 0 &&
+    outOfOrder === 0 &&
+    unsentReplied === 0 &&
+    notStored === 0 &&
+    storedTwice === 0 &&
+    running.length === 0 &&
+    failedWithoutReason.length === 0 &&
+    halfConnected.length === 0 &&
+    leaks.length === 0;
   process.stdout.write(ok ? '  PASS\n' : '  FAIL\n');
   return { ok };
 }

@@ -13,13 +13,20 @@ export interface ConnectScenario {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function connectUnderFaults(system: BenchSystem, businessId: string, log: (line: string) => void): Promise<ConnectScenario> {
+export async function connectUnderFaults(
+  system: BenchSystem,
+  businessId: string,
+  log: (line: string) => void,
+): Promise<ConnectScenario> {
   const state = system.sandbox.state;
   const jwt = system.secrets.AUTH_JWT_SECRET;
   const account = state.createAccount();
   const since = state.calls().at(-1)?.seq ?? 0;
   state.addFault({ operation: 'waba.subscribe', hangMs: 60_000, objectId: account.wabaId });
-  const callbackUrl = await answerDialog(await startConnect(system.apiUrl, businessId, jwt), { decision: 'approve', account: account.wabaId });
+  const callbackUrl = await answerDialog(await startConnect(system.apiUrl, businessId, jwt), {
+    decision: 'approve',
+    account: account.wabaId,
+  });
   const landings = [(await followCallback(callbackUrl)).search];
   for (let i = 0; i < 150; i++) {
     const status = await getStatus(system.apiUrl, businessId, jwt).catch(() => undefined);

@@ -6,7 +6,9 @@ export async function tokenFor(
   businessId: string,
   options: { secret?: string; expiresIn?: string; claims?: Record<string, unknown>; notBefore?: string } = {},
 ): Promise<string> {
-  const jwt = new SignJWT({ business_id: businessId, ...options.claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt();
+  const jwt = new SignJWT({ business_id: businessId, ...options.claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt();
   jwt.setExpirationTime(options.expiresIn ?? '10m');
   if (options.notBefore) jwt.setNotBefore(options.notBefore);
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_SECRETS.AUTH_JWT_SECRET));

@@ -11,7 +11,12 @@ export interface DialogChoice {
 }
 
 function decodeHtml(value: string): string {
-  return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return value
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Submits the sandbox dialog's form and returns Meta's redirect back to us (the callback URL). */
@@ -22,10 +27,15 @@ export async function answerDialog(dialogUrl: string, choice: DialogChoice): Pro
   const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
   assert.ok(action, 'dialog form');
   const fields = new URLSearchParams();
-  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields.set(name!, decodeHtml(value!));
+  for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    fields.set(name!, decodeHtml(value!));
   fields.set('account', choice.account ?? 'new');
   fields.set('decision', choice.decision);
-  const answer = await fetch(new URL(decodeHtml(action), dialogUrl), { method: 'POST', body: fields, redirect: 'manual' });
+  const answer = await fetch(new URL(decodeHtml(action), dialogUrl), {
+    method: 'POST',
+    body: fields,
+    redirect: 'manual',
+  });
   assert.equal(answer.status, 302, 'dialog answer');
   return answer.headers.get('location')!;
 }
@@ -39,14 +49,20 @@ export async function openStartUrl(startUrl: string): Promise<string> {
   assert.equal(res.status, 302, 'connect start redirect');
   const dialogUrl = res.headers.get('location')!;
   const state = new URL(dialogUrl).searchParams.get('state');
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0]!)
+    .join('; ');
   if (state && cookie) cookieJar.set(state, cookie);
   return dialogUrl;
 }
 
 /** GET /connect as the dashboard's server would, then the browser's hop: answers Meta's dialog URL. */
 export async function startConnect(apiUrl: string, businessId: string, jwtSecret?: string): Promise<string> {
-  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, { headers: await authHeaders(businessId, jwtSecret), redirect: 'manual' });
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/connect`, {
+    headers: await authHeaders(businessId, jwtSecret),
+    redirect: 'manual',
+  });
   assert.equal(res.status, 302, 'connect redirect');
   return openStartUrl(res.headers.get('location')!);
 }
@@ -83,7 +99,9 @@ export async function connectThroughMeta(
 
 // Tests read whatever the API answers.
 export async function getStatus(apiUrl: string, businessId: string, jwtSecret?: string): Promise<any> {
-  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/status`, { headers: await authHeaders(businessId, jwtSecret) });
+  const res = await fetch(`${apiUrl}/api/integrations/whatsapp/status`, {
+    headers: await authHeaders(businessId, jwtSecret),
+  });
   assert.equal(res.status, 200, 'status');
   return res.json();
 }

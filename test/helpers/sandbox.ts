@@ -16,8 +16,20 @@ export interface TestSandbox extends RunningSandbox {
 export async function startTestSandbox(overrides: Partial<SandboxOptions> = {}): Promise<TestSandbox> {
   const appId = String(randomInt(100_000_000, 999_999_999)) + String(randomInt(100_000, 999_999));
   const appSecret = randomBytes(16).toString('hex');
-  const sandbox = await startSandbox({ appId, appSecret, graphApiVersion: GRAPH_VERSION, statusDelayMs: 40, port: 0, ...overrides });
-  return { ...sandbox, appId, appSecret, graph: (path: string) => `${sandbox.url}/${GRAPH_VERSION}/${path.replace(/^\//, '')}` };
+  const sandbox = await startSandbox({
+    appId,
+    appSecret,
+    graphApiVersion: GRAPH_VERSION,
+    statusDelayMs: 40,
+    port: 0,
+    ...overrides,
+  });
+  return {
+    ...sandbox,
+    appId,
+    appSecret,
+    graph: (path: string) => `${sandbox.url}/${GRAPH_VERSION}/${path.replace(/^\//, '')}`,
+  };
 }
 
 export interface ReceivedWebhook {
@@ -37,8 +49,16 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(respond: (n: number, body: unknown) => number = () => 200): Promise<WebhookReceiver> {
-  const receiver: WebhookReceiver = { url: '', verifyToken: randomBytes(8).toString('hex'), received: [], respond, close: async () => undefined };
+export async function startWebhookReceiver(
+  respond: (n: number, body: unknown) => number = () => 200,
+): Promise<WebhookReceiver> {
+  const receiver: WebhookReceiver = {
+    url: '',
+    verifyToken: randomBytes(8).toString('hex'),
+    received: [],
+    respond,
+    close: async () => undefined,
+  };
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
       // Meta's verification request: echo hub.challenge when hub.verify_token matches.
@@ -74,7 +94,11 @@ export async function startWebhookReceiver(respond: (n: number, body: unknown) =
   return receiver;
 }
 
-export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -118,7 +142,8 @@ export async function submitDialog(
   if (pageRes.status !== 200) throw new Error(`dialog page answered ${pageRes.status}`);
   const html = await pageRes.text();
   const form = new URLSearchParams();
-  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.set(match[1]!, unescapeHtml(match[2]!));
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    form.set(match[1]!, unescapeHtml(match[2]!));
   form.set('decision', choice.decision);
   form.set('account', choice.account ?? 'new');
   return fetch(sandbox.graph('dialog/oauth'), {
@@ -130,12 +155,23 @@ export async function submitDialog(
 }
 
 /** The popup's result page carries the session info event and SDK response as JSON. */
-export function popupResult(html: string): { sessionInfo: Record<string, unknown>; response: Record<string, unknown>; targetOrigin: string } {
+export function popupResult(html: string): {
+  sessionInfo: Record<string, unknown>;
+  response: Record<string, unknown>;
+  targetOrigin: string;
+} {
   const match = /<script type="application\/json" id="sandbox-fb-result">([\s\S]*?)<\/script>/.exec(html);
   if (!match) throw new Error('no popup result in page');
-  return JSON.parse(match[1]!) as { sessionInfo: Record<string, unknown>; response: Record<string, unknown>; targetOrigin: string };
+  return JSON.parse(match[1]!) as {
+    sessionInfo: Record<string, unknown>;
+    response: Record<string, unknown>;
+    targetOrigin: string;
+  };
 }
 
 function unescapeHtml(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot|#39);/g, (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!);
+  return text.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!,
+  );
 }

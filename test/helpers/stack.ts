@@ -63,16 +63,21 @@ export interface StackOptions {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const sandbox = options.sandbox
-    ? await startSandbox({ appId: SANDBOX_APP_ID, appSecret: TEST_SECRETS.META_APP_SECRET, graphApiVersion: 'v23.0', statusDelayMs: 50 })
+    ? await startSandbox({
+        appId: SANDBOX_APP_ID,
+        appSecret: TEST_SECRETS.META_APP_SECRET,
+        graphApiVersion: 'v23.0',
+        statusDelayMs: 50,
+      })
     : undefined;
   // The API's address must be known up front: it is part of the OAuth redirect URI.
   const port = options.api ? await freePort() : 0;
   const env = testEnv({
-      PORT: String(port),
-      PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
-      FRONTEND_URL: options.dashboardOnApi ? `http://127.0.0.1:${port}` : DASHBOARD_URL,
-      ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
-      ...options.env,
+    PORT: String(port),
+    PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
+    FRONTEND_URL: options.dashboardOnApi ? `http://127.0.0.1:${port}` : DASHBOARD_URL,
+    ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
+    ...options.env,
   });
   const config = loadConfig(env, 'dev');
   const lines = options.logLines;
@@ -81,7 +86,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     : createLogger({ level: config.logLevel });
   const db = createDb(config.databaseUrl, { poolMax: 5, log });
   const client = await connectTemporal(config, { lazy: true });
-  const worker = options.worker === false ? undefined : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
+  const worker =
+    options.worker === false
+      ? undefined
+      : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
   const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
   if (sandbox && api) sandbox.setWebhookUrl(`${api.url}/api/webhooks/whatsapp`);
   return {

@@ -30,24 +30,45 @@ export function messageItem(m: TextMessage): Record<string, unknown> {
   };
 }
 
-export function messagesWebhook(phoneNumberId: string, value: { messages?: unknown[]; statuses?: unknown[]; contacts?: unknown[] }, wabaId = '0'): Record<string, unknown> {
+export function messagesWebhook(
+  phoneNumberId: string,
+  value: { messages?: unknown[]; statuses?: unknown[]; contacts?: unknown[] },
+  wabaId = '0',
+): Record<string, unknown> {
   return {
     object: 'whatsapp_business_account',
     entry: [
       {
         id: wabaId,
-        changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550000000', phone_number_id: phoneNumberId }, ...value } }],
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550000000', phone_number_id: phoneNumberId },
+              ...value,
+            },
+          },
+        ],
       },
     ],
   };
 }
 
-export async function postWebhook(apiUrl: string, body: unknown, options: { secret?: string; signature?: string | null } = {}): Promise<Response> {
+export async function postWebhook(
+  apiUrl: string,
+  body: unknown,
+  options: { secret?: string; signature?: string | null } = {},
+): Promise<Response> {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  const signature = options.signature === undefined ? signBody(raw, options.secret ?? TEST_SECRETS.META_APP_SECRET) : options.signature;
+  const signature =
+    options.signature === undefined ? signBody(raw, options.secret ?? TEST_SECRETS.META_APP_SECRET) : options.signature;
   return fetch(`${apiUrl}/api/webhooks/whatsapp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature-256': signature }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature === null ? {} : { 'x-hub-signature-256': signature }),
+    },
     body: raw,
   });
 }

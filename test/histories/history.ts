@@ -77,7 +77,13 @@ export class History {
       const type = short(event.eventType);
       const a = attributes(event);
       if (type === 'ActivityTaskScheduled') {
-        runs.set(Number(event.eventId), { scheduledEventId: Number(event.eventId), type: a.activityType.name, attempt: 1, lastFailure: undefined, outcome: undefined });
+        runs.set(Number(event.eventId), {
+          scheduledEventId: Number(event.eventId),
+          type: a.activityType.name,
+          attempt: 1,
+          lastFailure: undefined,
+          outcome: undefined,
+        });
         continue;
       }
       const run = a.scheduledEventId !== undefined ? runs.get(Number(a.scheduledEventId)) : undefined;
@@ -104,8 +110,16 @@ export class History {
       const a = attributes(event);
       if (a.markerName !== 'core_local_activity') continue;
       const payload = a.details?.data?.payloads?.[0];
-      const data = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as { activity_type: string; attempt: number };
-      runs.push({ eventId: Number(event.eventId), type: data.activity_type, attempt: data.attempt, failed: a.failure !== undefined });
+      const data = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')) as {
+        activity_type: string;
+        attempt: number;
+      };
+      runs.push({
+        eventId: Number(event.eventId),
+        type: data.activity_type,
+        attempt: data.attempt,
+        failed: a.failure !== undefined,
+      });
     }
     return runs;
   }
@@ -116,8 +130,12 @@ export class History {
 
   /** A readable one-line summary, for failure messages and the recorder's report. */
   summary(): string {
-    const acts = this.activities().map((a) => `${a.type}${a.attempt > 1 ? `#${a.attempt}` : ''}:${a.outcome ?? 'open'}`);
-    const locals = this.localActivities().map((l) => `${l.type}${l.attempt > 1 ? `#${l.attempt}` : ''}${l.failed ? ':failed' : ''}`);
+    const acts = this.activities().map(
+      (a) => `${a.type}${a.attempt > 1 ? `#${a.attempt}` : ''}:${a.outcome ?? 'open'}`,
+    );
+    const locals = this.localActivities().map(
+      (l) => `${l.type}${l.attempt > 1 ? `#${l.attempt}` : ''}${l.failed ? ':failed' : ''}`,
+    );
     const timers = this.types.filter((t) => t === 'TimerStarted').length;
     return `activities [${acts.join(', ')}] local [${locals.join(', ')}] timers ${timers}, ${this.closedAs}`;
   }
@@ -125,5 +143,6 @@ export class History {
 
 /** Fails loudly, naming the history and what it went through. */
 export function expectBranch(history: History, condition: boolean, what: string): void {
-  if (!condition) throw new Error(`history ${history.name} does not prove its branch: ${what}\n  it has: ${history.summary()}`);
+  if (!condition)
+    throw new Error(`history ${history.name} does not prove its branch: ${what}\n  it has: ${history.summary()}`);
 }

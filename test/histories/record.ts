@@ -26,7 +26,12 @@ import { startSandbox } from '../../src/sandbox/index.js';
 import { findTemporalCli } from '../../src/temporal/cli.js';
 import { dataConverter } from '../../src/temporal/client.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';
-import { disconnectWorkflowId, messageWorkflowId, refreshWorkflowId, tokenScheduleId } from '../../src/temporal/names.js';
+import {
+  disconnectWorkflowId,
+  messageWorkflowId,
+  refreshWorkflowId,
+  tokenScheduleId,
+} from '../../src/temporal/names.js';
 import { authHeaders } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
 import { freePort } from '../helpers/ports.js';
@@ -37,7 +42,11 @@ import { expectBranch, History, type HistoryJson } from './history.js';
 const say = (line: string) => process.stdout.write(`[record] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await Promise.resolve()
@@ -65,8 +74,10 @@ const brain: Server = createServer((req, res) => {
         res.writeHead(status, { 'content-type': 'application/json' }).end(payload);
       }, delayMs);
     if (text.startsWith('garbage')) return answer(200, '{"reply": 42, "oops": ');
-    if (text.startsWith('slow')) return answer(200, JSON.stringify({ reply: { type: 'text', text: 'thought about it' } }), 12_000);
-    if (text.startsWith('first')) return answer(200, JSON.stringify({ reply: { type: 'text', text: 'answer to the first' } }), 3000);
+    if (text.startsWith('slow'))
+      return answer(200, JSON.stringify({ reply: { type: 'text', text: 'thought about it' } }), 12_000);
+    if (text.startsWith('first'))
+      return answer(200, JSON.stringify({ reply: { type: 'text', text: 'answer to the first' } }), 3000);
     return answer(200, JSON.stringify({ reply: { type: 'text', text: `brain: ${text}` } }));
   });
 });
@@ -91,7 +102,12 @@ try {
     await ensureDatabase(databaseUrl);
     cleanups.push(() => dropDatabase(databaseUrl));
   } else {
-    const postgres: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: await freePort(), password: 'histories', database: 'waconnect' });
+    const postgres: EmbeddedPostgres = await startEmbeddedPostgres({
+      dataDir: join(dir, 'postgres'),
+      port: await freePort(),
+      password: 'histories',
+      database: 'waconnect',
+    });
     cleanups.push(() => postgres.stop());
     databaseUrl = postgres.url;
     await ensureDatabase(databaseUrl);
@@ -103,11 +119,19 @@ try {
   }
 
   const cli = await findTemporalCli({ projectRoot, log: say });
-  if (cli.kind !== 'path') throw new Error('recording needs the Temporal CLI (for `temporal workflow show`): set TEMPORAL_CLI_PATH or put `temporal` on PATH');
+  if (cli.kind !== 'path')
+    throw new Error(
+      'recording needs the Temporal CLI (for `temporal workflow show`): set TEMPORAL_CLI_PATH or put `temporal` on PATH',
+    );
   const temporal = await startDevServer({ cli, port: await freePort(), logFile: join(dir, 'temporal.log') });
   cleanups.push(() => temporal.stop());
 
-  const sandbox = await startSandbox({ appId: SANDBOX_APP_ID, appSecret: TEST_SECRETS.META_APP_SECRET, graphApiVersion: 'v23.0', statusDelayMs: 50 });
+  const sandbox = await startSandbox({
+    appId: SANDBOX_APP_ID,
+    appSecret: TEST_SECRETS.META_APP_SECRET,
+    graphApiVersion: 'v23.0',
+    statusDelayMs: 50,
+  });
   cleanups.push(() => sandbox.close());
   const state = sandbox.state;
 
@@ -142,7 +166,11 @@ try {
   cleanups.push(() => db.destroy());
   const connection = await Connection.connect({ address: temporal.address });
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)) });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)),
+  });
   // The worker runs the prebuilt bundle of `npm run build`: today's workflow code.
   const worker = await startWorker(config, log, { db, reconcile: false });
   cleanups.push(() => worker.shutdown());
@@ -154,7 +182,10 @@ try {
   const recorded = new Map<Branch, string>();
 
   /** Waits for the workflow to close and returns its history as the CLI prints it. */
-  async function closedHistory(workflowId: string, runId?: string): Promise<{ history: History; raw: Buffer; result: unknown }> {
+  async function closedHistory(
+    workflowId: string,
+    runId?: string,
+  ): Promise<{ history: History; raw: Buffer; result: unknown }> {
     const handle = client.workflow.getHandle(workflowId, runId);
     // Webhooks reach the API a moment after the sandbox sends them: wait for the workflow to start.
     await until(`workflow ${workflowId} to start`, () => handle.describe());
@@ -167,12 +198,28 @@ try {
     }
     const { runId: closedRunId } = await handle.describe();
     const raw = execFileSync(cli.kind === 'path' ? cli.path : 'temporal', [
-      'workflow', 'show', '--output', 'json', '--address', temporal.address, '--namespace', config.temporal.namespace, '--workflow-id', workflowId, '--run-id', closedRunId,
+      'workflow',
+      'show',
+      '--output',
+      'json',
+      '--address',
+      temporal.address,
+      '--namespace',
+      config.temporal.namespace,
+      '--workflow-id',
+      workflowId,
+      '--run-id',
+      closedRunId,
     ]);
     return { history: new History(workflowId, JSON.parse(raw.toString()) as HistoryJson), raw, result };
   }
 
-  async function record(branch: Branch, workflowId: string, check: (h: History, result: unknown) => void, runId?: string): Promise<History> {
+  async function record(
+    branch: Branch,
+    workflowId: string,
+    check: (h: History, result: unknown) => void,
+    runId?: string,
+  ): Promise<History> {
     const { history, raw, result } = await closedHistory(workflowId, runId);
     const named = new History(branch, history.json);
     check(named, result);
@@ -184,14 +231,19 @@ try {
   }
 
   async function connectWorkflowOf(businessId: string): Promise<string> {
-    const row = await until('the connect attempt', () => db('connect_attempts').where({ business_id: businessId }).orderBy('started_at', 'desc').first());
+    const row = await until('the connect attempt', () =>
+      db('connect_attempts').where({ business_id: businessId }).orderBy('started_at', 'desc').first(),
+    );
     return row.workflow_id as string;
   }
 
   async function connect(businessId: string, account?: string) {
     await connectThroughMeta(apiUrl, businessId, { decision: 'approve', ...(account ? { account } : {}) }, jwt);
     const workflowId = await connectWorkflowOf(businessId);
-    await client.workflow.getHandle(workflowId).result().catch(() => undefined);
+    await client.workflow
+      .getHandle(workflowId)
+      .result()
+      .catch(() => undefined);
     return workflowId;
   }
 
@@ -207,25 +259,40 @@ try {
     };
   }
 
-  const headers = async (businessId: string) => ({ ...(await authHeaders(businessId, jwt)), 'content-type': 'application/json' });
+  const headers = async (businessId: string) => ({
+    ...(await authHeaders(businessId, jwt)),
+    'content-type': 'application/json',
+  });
   async function useRules(businessId: string) {
-    const res = await fetch(`${apiUrl}/api/integrations/whatsapp/settings`, { method: 'PUT', headers: await headers(businessId), body: JSON.stringify({ responder: 'rules', autoReplyText: 'Thanks, we will answer soon.' }) });
+    const res = await fetch(`${apiUrl}/api/integrations/whatsapp/settings`, {
+      method: 'PUT',
+      headers: await headers(businessId),
+      body: JSON.stringify({ responder: 'rules', autoReplyText: 'Thanks, we will answer soon.' }),
+    });
     assert.equal(res.status, 200, 'settings');
   }
   async function disconnect(businessId: string) {
-    const res = await fetch(`${apiUrl}/api/integrations/whatsapp/disconnect`, { method: 'DELETE', headers: await headers(businessId) });
+    const res = await fetch(`${apiUrl}/api/integrations/whatsapp/disconnect`, {
+      method: 'DELETE',
+      headers: await headers(businessId),
+    });
     assert.equal(res.status, 200, 'disconnect');
   }
   let customers = 0;
   // Customers in the sandbox's fictional +1 555-01xx range.
   const customer = () => `155501990${String(++customers).padStart(2, '0')}`;
-  const messageSent = (wamid: string) => state.calls({ operation: 'messages.send' }).some((c) => c.messageContextId === wamid && c.effect === 'applied');
+  const messageSent = (wamid: string) =>
+    state.calls({ operation: 'messages.send' }).some((c) => c.messageContextId === wamid && c.effect === 'applied');
   /** The HandleInboundMessage of a message: its id is our row id, known once intake stored it. */
   const workflowOf = async (wamid: string) => {
-    const row = await until<{ id: number }>(`message ${wamid} stored`, async () => (await db('messages').where({ wamid, direction: 'inbound' }).first('id')) ?? null);
+    const row = await until<{ id: number }>(
+      `message ${wamid} stored`,
+      async () => (await db('messages').where({ wamid, direction: 'inbound' }).first('id')) ?? null,
+    );
     return messageWorkflowId(row.id);
   };
-  const failure = (result: unknown) => (result instanceof WorkflowFailedError ? String(result.cause?.message ?? result.message) : undefined);
+  const failure = (result: unknown) =>
+    result instanceof WorkflowFailedError ? String(result.cause?.message ?? result.message) : undefined;
 
   // connect-happy-path, message-replied, disconnect: one business, end to end.
   {
@@ -233,26 +300,52 @@ try {
     const c = await connected(businessId);
     await record('connect-happy-path', c.workflowId, (h, result) => {
       for (const step of ['exchangeCode', 'upgradeToken', 'discoverAccounts', 'subscribeApp', 'ensureTokenSchedule'])
-        expectBranch(h, h.activity(step).some((a) => a.outcome === 'Completed' && a.attempt === 1), `${step} completed at the first attempt`);
+        expectBranch(
+          h,
+          h.activity(step).some((a) => a.outcome === 'Completed' && a.attempt === 1),
+          `${step} completed at the first attempt`,
+        );
       expectBranch(h, h.activity('unsubscribeUnused').length === 0, 'no compensation');
-      expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted' && (result as { integrationId?: string }).integrationId === c.integrationId, 'completed with the integration');
+      expectBranch(
+        h,
+        h.closedAs === 'WorkflowExecutionCompleted' &&
+          (result as { integrationId?: string }).integrationId === c.integrationId,
+        'completed with the integration',
+      );
     });
 
     await useRules(businessId);
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId: c.phoneNumberId, from: customer(), type: 'text', text: 'hello' });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: c.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'hello',
+    });
     await record('inbound-replied', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      expectBranch(h, h.localActivity('respondByRules').length === 1 && h.localActivity('sendTurnReply').some((l) => !l.failed && l.attempt === 1), 'rules reply sent at the first quick attempt');
+      expectBranch(
+        h,
+        h.localActivity('respondByRules').length === 1 &&
+          h.localActivity('sendTurnReply').some((l) => !l.failed && l.attempt === 1),
+        'rules reply sent at the first quick attempt',
+      );
       expectBranch(h, h.activities().length === 0 && !h.has('TimerStarted'), 'no regular activity, no wait');
     });
     assert.ok(messageSent(messageId), 'the reply reached the sandbox');
     // Meta's sent/delivered/read statuses of that reply are applied at intake: no workflow.
-    await until('the reply read', async () => (await db('messages').where({ direction: 'outbound', status: 'read' }).first('id')) !== undefined);
+    await until(
+      'the reply read',
+      async () => (await db('messages').where({ direction: 'outbound', status: 'read' }).first('id')) !== undefined,
+    );
 
     await disconnect(businessId);
     await record('disconnect', disconnectWorkflowId(c.integrationId), (h) => {
       for (const step of ['deleteTokenSchedule', 'cancelIntegrationWork', 'unsubscribeIntegration'])
-        expectBranch(h, h.activity(step).some((a) => a.outcome === 'Completed'), `${step} completed`);
+        expectBranch(
+          h,
+          h.activity(step).some((a) => a.outcome === 'Completed'),
+          `${step} completed`,
+        );
       expectBranch(h, h.localActivity('destroyCredentials').length === 1, 'credentials destroyed');
       expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
     });
@@ -265,8 +358,16 @@ try {
     const c = await connected(businessId);
     await record('connect-transient-retried', c.workflowId, (h) => {
       const exchange = h.activity('exchangeCode');
-      expectBranch(h, exchange.length === 1 && exchange[0]!.attempt === 2 && exchange[0]!.outcome === 'Completed', 'exchangeCode completed at its second attempt');
-      expectBranch(h, /503|Transient|unavailable/i.test(exchange[0]!.lastFailure ?? ''), 'the first attempt failed with the 5xx');
+      expectBranch(
+        h,
+        exchange.length === 1 && exchange[0]!.attempt === 2 && exchange[0]!.outcome === 'Completed',
+        'exchangeCode completed at its second attempt',
+      );
+      expectBranch(
+        h,
+        /503|Transient|unavailable/i.test(exchange[0]!.lastFailure ?? ''),
+        'the first attempt failed with the 5xx',
+      );
       expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
     });
   }
@@ -276,13 +377,30 @@ try {
   {
     const businessId = 'histories-compensated';
     const account = state.createAccount({ registered: false });
-    state.addFault({ operation: 'phone.register', status: 400, error: { code: 100, message: 'Invalid parameter' }, objectId: account.phoneNumberIds[0]! });
+    state.addFault({
+      operation: 'phone.register',
+      status: 400,
+      error: { code: 100, message: 'Invalid parameter' },
+      objectId: account.phoneNumberIds[0]!,
+    });
     const workflowId = await connect(businessId, account.wabaId);
     await record('connect-compensated', workflowId, (h, result) => {
-      expectBranch(h, h.activity('subscribeApp').some((a) => a.outcome === 'Completed'), 'subscribed first');
-      expectBranch(h, h.activity('registerNumber').some((a) => a.outcome === 'Failed'), 'registerNumber failed');
+      expectBranch(
+        h,
+        h.activity('subscribeApp').some((a) => a.outcome === 'Completed'),
+        'subscribed first',
+      );
+      expectBranch(
+        h,
+        h.activity('registerNumber').some((a) => a.outcome === 'Failed'),
+        'registerNumber failed',
+      );
       const undo = h.activity('unsubscribeUnused');
-      expectBranch(h, undo.length === 1 && undo[0]!.outcome === 'Completed', 'unsubscribeUnused ran (the compensation)');
+      expectBranch(
+        h,
+        undo.length === 1 && undo[0]!.outcome === 'Completed',
+        'unsubscribeUnused ran (the compensation)',
+      );
       expectBranch(h, h.closedAs === 'WorkflowExecutionFailed' && failure(result) !== undefined, 'the workflow failed');
     });
     assert.equal(state.subscriptions(account.wabaId).subscribed, false, 'the subscription was undone at the sandbox');
@@ -295,18 +413,38 @@ try {
   // the first's turn is open, waits (a signal ends the wait), then takes its own turn.
   {
     const from = customer();
-    const first = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'first question' }).messageId;
+    const first = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from,
+      type: 'text',
+      text: 'first question',
+    }).messageId;
     await until('the brain to get the first message', () => brainSeen.has(first));
-    const second = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text: 'second question' }).messageId;
+    const second = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from,
+      type: 'text',
+      text: 'second question',
+    }).messageId;
     await record('inbound-waited-for-turn', await workflowOf(second), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
       expectBranch(h, h.localActivity('claimTurn').length >= 2, 'claimed the turn after waiting');
       expectBranch(h, h.has('TimerStarted'), 'waited on a timer (or the signal)');
-      expectBranch(h, h.activity('respondByHttp').some((a) => a.outcome === 'Completed'), 'the brain answered');
+      expectBranch(
+        h,
+        h.activity('respondByHttp').some((a) => a.outcome === 'Completed'),
+        'the brain answered',
+      );
     });
     await client.workflow.getHandle(await workflowOf(first)).result();
-    const order = state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && (c.messageContextId === first || c.messageContextId === second));
-    assert.deepEqual(order.map((c) => c.messageContextId), [first, second], 'replies left in commit order');
+    const order = state
+      .calls({ operation: 'messages.send' })
+      .filter((c) => c.effect === 'applied' && (c.messageContextId === first || c.messageContextId === second));
+    assert.deepEqual(
+      order.map((c) => c.messageContextId),
+      [first, second],
+      'replies left in commit order',
+    );
   }
 
   // inbound-covered: three messages in one POST form one turn, owned by the first; the one answer
@@ -314,7 +452,12 @@ try {
   {
     const from = customer();
     const sent = state.sendCustomerMessages(
-      ['part one', 'part two', 'part three'].map((text) => ({ phoneNumberId: brainBusiness.phoneNumberId, from, type: 'text', text })),
+      ['part one', 'part two', 'part three'].map((text) => ({
+        phoneNumberId: brainBusiness.phoneNumberId,
+        from,
+        type: 'text',
+        text,
+      })),
     );
     const [one, two, three] = sent.map((m) => m.messageId);
     await record('inbound-covered', await workflowOf(two!), (h, result) => {
@@ -322,30 +465,66 @@ try {
       expectBranch(h, h.activities().length === 0, 'no responder call of its own');
     });
     await client.workflow.getHandle(await workflowOf(one!)).result();
-    const sends = state.calls({ operation: 'messages.send' }).filter((c) => c.effect === 'applied' && [one, two, three].includes(c.messageContextId));
-    assert.deepEqual(sends.map((c) => c.messageContextId), [three], 'one reply, to the newest');
+    const sends = state
+      .calls({ operation: 'messages.send' })
+      .filter((c) => c.effect === 'applied' && [one, two, three].includes(c.messageContextId));
+    assert.deepEqual(
+      sends.map((c) => c.messageContextId),
+      [three],
+      'one reply, to the newest',
+    );
   }
 
   // inbound-send-durable-after-quick-failures: Meta refuses the three quick sends (rate limit, so
   // known not sent); the regular sendTurnReply activity then gets it out.
   {
-    state.addFault({ operation: 'messages.send', status: 429, error: { code: 130429, message: 'Rate limit hit' }, times: 3, objectId: brainBusiness.phoneNumberId });
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'are you there' });
+    state.addFault({
+      operation: 'messages.send',
+      status: 429,
+      error: { code: 130429, message: 'Rate limit hit' },
+      times: 3,
+      objectId: brainBusiness.phoneNumberId,
+    });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'are you there',
+    });
     await record('inbound-send-durable-after-quick-failures', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
       const quick = h.localActivity('sendTurnReply');
-      expectBranch(h, quick.length === 1 && quick[0]!.failed && quick[0]!.attempt === 3, 'the quick local sends failed (3 attempts)');
+      expectBranch(
+        h,
+        quick.length === 1 && quick[0]!.failed && quick[0]!.attempt === 3,
+        'the quick local sends failed (3 attempts)',
+      );
       const durable = h.activity('sendTurnReply');
-      expectBranch(h, durable.length === 1 && durable[0]!.outcome === 'Completed', 'a regular sendTurnReply activity completed');
+      expectBranch(
+        h,
+        durable.length === 1 && durable[0]!.outcome === 'Completed',
+        'a regular sendTurnReply activity completed',
+      );
     });
-    assert.equal(state.calls({ operation: 'messages.send', objectId: brainBusiness.phoneNumberId }).filter((c) => c.effect === 'applied' && c.textBody === 'brain: are you there').length, 1, 'sent once');
+    assert.equal(
+      state
+        .calls({ operation: 'messages.send', objectId: brainBusiness.phoneNumberId })
+        .filter((c) => c.effect === 'applied' && c.textBody === 'brain: are you there').length,
+      1,
+      'sent once',
+    );
   }
 
   // inbound-send-waited-on-unknown-outcome: Meta answers 500 once, so the send may have gone out;
   // the next attempt waits on timers for a status carrying our row id, then sends again.
   {
     state.addFault({ operation: 'messages.send', status: 500, times: 1, objectId: brainBusiness.phoneNumberId });
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'hello again' });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'hello again',
+    });
     await record('inbound-send-waited-on-unknown-outcome', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
       const quick = h.localActivity('sendTurnReply');
@@ -357,10 +536,19 @@ try {
 
   // inbound-responder-fallback-to-rules: the brain answers garbage; the rules auto-reply goes out.
   {
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'garbage please' });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'garbage please',
+    });
     await record('inbound-responder-fallback-to-rules', await workflowOf(messageId), (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
-      expectBranch(h, h.activity('respondByHttp').some((a) => a.outcome === 'Failed'), 'respondByHttp failed');
+      expectBranch(
+        h,
+        h.activity('respondByHttp').some((a) => a.outcome === 'Failed'),
+        'respondByHttp failed',
+      );
       expectBranch(h, h.localActivity('respondByRules').length === 1, 'respondByRules answered instead');
     });
     assert.ok(messageSent(messageId), 'the auto-reply reached the sandbox');
@@ -383,10 +571,17 @@ try {
     state.setTokenExpiry(c.wabaId, 2 * 86_400);
     await refreshRun(c.integrationId, 'refresh-renewed-token', (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'refreshed', 'outcome refreshed');
-      expectBranch(h, h.activity('refreshLongLivedToken').some((a) => a.outcome === 'Completed'), 'refreshLongLivedToken completed');
+      expectBranch(
+        h,
+        h.activity('refreshLongLivedToken').some((a) => a.outcome === 'Completed'),
+        'refreshLongLivedToken completed',
+      );
     });
     const row = await db('channel_integrations').where({ id: c.integrationId }).first();
-    assert.ok((row?.token_expires_at?.getTime() ?? 0) - Date.now() > 50 * 86_400_000, 'the new token lasts about 60 days');
+    assert.ok(
+      (row?.token_expires_at?.getTime() ?? 0) - Date.now() > 50 * 86_400_000,
+      'the new token lasts about 60 days',
+    );
   }
 
   // refresh-token-ok: a fresh 60-day token is only checked (and its subscription confirmed).
@@ -394,7 +589,12 @@ try {
     const c = await connected('histories-token-ok');
     await refreshRun(c.integrationId, 'refresh-token-ok', (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'ok', 'outcome ok');
-      expectBranch(h, h.activity('verifySubscriptions').some((a) => a.outcome === 'Completed') && h.activity('refreshLongLivedToken').length === 0, 'checked, not refreshed');
+      expectBranch(
+        h,
+        h.activity('verifySubscriptions').some((a) => a.outcome === 'Completed') &&
+          h.activity('refreshLongLivedToken').length === 0,
+        'checked, not refreshed',
+      );
     });
   }
 
@@ -404,7 +604,11 @@ try {
     state.invalidateTokens(c.wabaId, 460);
     await refreshRun(c.integrationId, 'refresh-flagged-reauth', (h, result) => {
       expectBranch(h, (result as { outcome?: string }).outcome === 'needs_reauth', 'outcome needs_reauth');
-      expectBranch(h, h.localActivity('recordTokenCheck').length === 1 && h.activity('refreshLongLivedToken').length === 0, 'recorded, nothing refreshed');
+      expectBranch(
+        h,
+        h.localActivity('recordTokenCheck').length === 1 && h.activity('refreshLongLivedToken').length === 0,
+        'recorded, nothing refreshed',
+      );
     });
     const status = await getStatus(apiUrl, 'histories-reauth', jwt);
     assert.equal(status.integration.state, 'needs_reauth', 'the dashboard asks for a reconnect');
@@ -414,34 +618,62 @@ try {
   {
     const c = await connected('histories-account');
     const before = new Set<string>();
-    for await (const w of client.workflow.list({ query: `WorkflowType = 'recordAccountEvent'` })) before.add(w.workflowId);
+    for await (const w of client.workflow.list({ query: `WorkflowType = 'recordAccountEvent'` }))
+      before.add(w.workflowId);
     const webhook = state.setNumberQuality(c.phoneNumberId, { qualityRating: 'YELLOW', emit: true });
     assert.ok(webhook, 'the sandbox posted the webhook');
     const run = await until('the recordAccountEvent', async () => {
-      for await (const w of client.workflow.list({ query: `WorkflowType = 'recordAccountEvent'` })) if (!before.has(w.workflowId)) return w;
+      for await (const w of client.workflow.list({ query: `WorkflowType = 'recordAccountEvent'` }))
+        if (!before.has(w.workflowId)) return w;
       return undefined;
     });
-    await record('account-event', run.workflowId, (h, result) => {
-      expectBranch(h, h.localActivity('recordAccountEvent').length === 1, 'recordAccountEvent ran');
-      expectBranch(h, (result as { kind?: string }).kind === 'number' && h.activity('refreshNumberDetails').some((a) => a.outcome === 'Completed'), 'number details refreshed');
-    }, run.runId);
+    await record(
+      'account-event',
+      run.workflowId,
+      (h, result) => {
+        expectBranch(h, h.localActivity('recordAccountEvent').length === 1, 'recordAccountEvent ran');
+        expectBranch(
+          h,
+          (result as { kind?: string }).kind === 'number' &&
+            h.activity('refreshNumberDetails').some((a) => a.outcome === 'Completed'),
+          'number details refreshed',
+        );
+      },
+      run.runId,
+    );
   }
 
   // inbound-cancelled-by-disconnect: the brain takes 12 s; the business disconnects meanwhile.
   {
-    const { messageId } = state.sendCustomerMessage({ phoneNumberId: brainBusiness.phoneNumberId, from: customer(), type: 'text', text: 'slow question' });
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: brainBusiness.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'slow question',
+    });
     await until('the brain to get the slow message', () => brainSeen.has(messageId));
     const workflowId = await workflowOf(messageId);
     // The disconnect finds running work by its search attributes: let visibility catch up.
     await until('the message workflow to be visible', async () => {
-      for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND WaIntegrationId = '${brainBusiness.integrationId}'` })) return w;
+      for await (const w of client.workflow.list({
+        query: `WorkflowId = '${workflowId}' AND WaIntegrationId = '${brainBusiness.integrationId}'`,
+      }))
+        return w;
       return undefined;
     });
     await disconnect('histories-brain');
     await record('inbound-cancelled-by-disconnect', workflowId, (h, result) => {
       expectBranch(h, h.has('WorkflowExecutionCancelRequested'), 'cancel requested');
-      expectBranch(h, h.localActivity('closeInboundMessage').length === 1 && h.localActivity('sendTurnReply').length === 0, 'closed unanswered, nothing sent');
-      expectBranch(h, (result as { outcome?: string; reason?: string }).reason === 'integration_disconnected', 'outcome unanswered (integration_disconnected)');
+      expectBranch(
+        h,
+        h.localActivity('closeInboundMessage').length === 1 && h.localActivity('sendTurnReply').length === 0,
+        'closed unanswered, nothing sent',
+      );
+      expectBranch(
+        h,
+        (result as { outcome?: string; reason?: string }).reason === 'integration_disconnected',
+        'outcome unanswered (integration_disconnected)',
+      );
     });
     assert.ok(!messageSent(messageId), 'nothing reached the customer');
   }
