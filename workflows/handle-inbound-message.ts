@@ -19,32 +19,11 @@ import type { Activities } from '../activities/index.js';
 import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
 import { TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import type { CallTimeouts } from '../src/temporal/timeouts.js';
-import { db, graphCall, responderCall } from './policies.js';
+import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
 
 export type HandleInboundResult = { outcome: string; reason?: string };
 
 const turnReleased = defineSignal(TURN_RELEASED_SIGNAL);
-
-function markRead(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
-  } as const;
-}
-function quickSend(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
-  } as const;
-}
-// Sending retries through Meta outages and rate limits for hours; the lateness limit bounds it.
-function durableSend(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    scheduleToCloseTimeout: '6h',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
-  } as const;
-}
 
 const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage } = db;
 

@@ -18,34 +18,13 @@ import type { InboundMessage } from '../src/meta/webhook-payload.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
-import { db, graphCall, responderCall } from './policies.js';
+import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
 
 export type HandleMessageResult = { outcome: 'stopped'; reason: string } | { outcome: 'no_reply' } | SendOutcome;
 
 // On this box every regular activity costs round trips to the Temporal server, which sets the pace.
 // The common path therefore runs as local activities inside one workflow task; only a send that
 // keeps failing moves to a regular activity with long, durable retries.
-function markRead(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
-  } as const;
-}
-function quickSend(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
-  } as const;
-}
-// Sending retries through Meta outages and rate limits for hours; the 24-hour window bounds it.
-function durableSend(timeouts: CallTimeouts) {
-  return {
-    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
-    scheduleToCloseTimeout: '6h',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
-  } as const;
-}
-
 const { storeInbound, closeInbound, replyByRules, recordReplySent } = db;
 
 type Proxied = ActivityInterfaceFor<Activities>;

@@ -51,6 +51,34 @@ export function responderCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   } as const;
 }
 
+/** Mark-read (and typing): a few quick local attempts; a message that stays unread is no failure. */
+export function markRead(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+  } as const;
+}
+
+/** A reply's first attempts, as local activities inside the workflow task. */
+export function quickSend(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
+  } as const;
+}
+
+/**
+ * A reply whose quick attempts failed: a regular activity retrying through Meta outages and rate
+ * limits for hours; the reply's lateness limit (or the 24-hour window) ends it sooner.
+ */
+export function durableSend(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: graphCall(timeouts).startToCloseTimeout,
+    scheduleToCloseTimeout: '6h',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s' },
+  } as const;
+}
+
 /** Calls to Temporal itself (schedules, cancelling work) that list and loop, heartbeating. */
 export const temporalCall = {
   startToCloseTimeout: '10m',
