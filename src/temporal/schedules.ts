@@ -61,13 +61,11 @@ function scheduleOptions(config: Config, target: TokenScheduleTarget) {
   };
 }
 
-/** Creates the schedule, or brings an existing one up to date (interval, task queue). */
-export async function ensureTokenSchedule(
-  client: Client,
-  config: Config,
-  target: TokenScheduleTarget,
-): Promise<'created' | 'updated'> {
-  const options = scheduleOptions(config, target);
+type ScheduleOptions = Parameters<Client['schedule']['create']>[0] &
+  Required<Pick<Parameters<Client['schedule']['create']>[0], 'policies'>>;
+
+/** Creates the schedule, or brings an existing one up to date (spec, action, policies). */
+async function createOrUpdate(client: Client, options: ScheduleOptions): Promise<'created' | 'updated'> {
   try {
     await client.schedule.create(options);
     return 'created';
@@ -78,6 +76,16 @@ export async function ensureTokenSchedule(
     .getHandle(options.scheduleId)
     .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
   return 'updated';
+}
+
+/** Creates the schedule, or brings an existing one up to date (interval, task queue). */
+export async function ensureTokenSchedule(
+  client: Client,
+  config: Config,
+  target: TokenScheduleTarget,
+): Promise<'created' | 'updated'> {
+  const options = scheduleOptions(config, target);
+  return createOrUpdate(client, options);
 }
 
 export async function deleteTokenSchedule(client: Client, integrationId: string): Promise<'deleted' | 'absent'> {
@@ -119,14 +127,5 @@ export async function ensureReconcileSchedule(client: Client, config: Config): P
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10m' },
   };
-  try {
-    await client.schedule.create(options);
-    return 'created';
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-  }
-  await client.schedule
-    .getHandle(options.scheduleId)
-    .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
-  return 'updated';
+  return createOrUpdate(client, options);
 }
