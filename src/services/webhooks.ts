@@ -13,7 +13,7 @@ import { intakeWebhook, type IntakeNames, type IntakeResult } from '../store/int
 import { activeMessageRuns, markDone, markStarted, type PendingStart } from '../store/outbox.js';
 import {
   accountEventWorkflowId,
-  messageWorkflowId,
+  MESSAGE_WORKFLOW_ID_PREFIX,
   searchAttributes,
   taskQueueFor,
   type WorkflowType,
@@ -35,7 +35,7 @@ export function intakeNames(config: Config): IntakeNames {
   return {
     taskQueue: config.temporal.taskQueue,
     messageWorkflowType: 'handleInboundMessage' satisfies WorkflowType,
-    messageWorkflowId,
+    messageWorkflowIdPrefix: MESSAGE_WORKFLOW_ID_PREFIX,
     accountEventWorkflowType: 'recordAccountEvent' satisfies WorkflowType,
     accountEventWorkflowId,
     accountEventArgs: (event) => [event, { timeouts }],

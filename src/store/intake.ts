@@ -8,7 +8,14 @@ import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '.
 import { accountEventKey } from './account-events.js';
 import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
 import { lockWamid, outboundStatusesBelow, type InboundStatus } from './messages.js';
-import { insertStarts, rejectItem, type NewStart, type PendingStart } from './outbox.js';
+import {
+  FAST_PATH_GRACE_MS,
+  insertStarts,
+  PENDING_COLUMNS,
+  rejectItem,
+  type NewStart,
+  type PendingStart,
+} from './outbox.js';
 
 /** Meta allows free-form replies only within 24 hours of the customer's message. */
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -24,7 +31,8 @@ export interface IntakeNames {
   /** The deployment's base task queue, whose workers drain these rows. */
   taskQueue: string;
   messageWorkflowType: string;
-  messageWorkflowId(messageId: number): string;
+  /** A message's workflow id is this prefix and the message's row id. */
+  messageWorkflowIdPrefix: string;
   accountEventWorkflowType: string;
   accountEventWorkflowId(key: string): string;
   accountEventArgs(event: AccountEvent): unknown[];
@@ -46,14 +54,24 @@ interface Owner {
 
 const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
 
+/** Integration states whose messages are stored but never answered (the reason is the state). */
+const UNANSWERED_STATES = ['needs_reauth'] as const;
+
 /** The decision intake takes for a message: wait for a turn, or close at once. */
-function intakeStatus(
-  message: InboundMessage,
-  owner: Owner | undefined,
-  now: number,
-): { status: InboundStatus; error: Record<string, unknown> | null } {
+function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: number): Decision {
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
-  if (owner.state === 'needs_reauth') return { status: 'unanswered', error: { reason: 'needs_reauth' } };
+  if ((UNANSWERED_STATES as readonly string[]).includes(owner.state))
+    return { status: 'unanswered', error: { reason: owner.state } };
+  return messageDecision(message, now);
+}
+
+interface Decision {
+  status: InboundStatus;
+  error: Record<string, unknown> | null;
+}
+
+/** The part of the decision the message alone settles, for a number that answers. */
+function messageDecision(message: InboundMessage, now: number): Decision {
   if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS)
     return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
   if (NO_REPLY_TYPES.has(message.type)) return { status: 'no_reply', error: null };
@@ -94,6 +112,8 @@ async function eachItem<T>(
 }
 
 export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
+  const single = await intakeInOneStatement(db, parsed, names);
+  if (single) return single;
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction((trx) => intakeOnce(trx, parsed, names));
@@ -103,6 +123,169 @@ export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: Intake
     }
   }
 }
+
+/**
+ * The deliveries Meta sends most, one message or one status and nothing else, in one statement
+ * (one round trip, its own transaction). Null when the delivery is not of that shape or the
+ * statement did not settle it; it then wrote nothing that the general path would not write again
+ * (a status row is idempotent), and the general path runs.
+ */
+async function intakeInOneStatement(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult | null> {
+  const { messages, statuses, accountEvents } = parsed;
+  if (accountEvents.length > 0 || messages.length + statuses.length !== 1) return null;
+  try {
+    if (messages.length === 1) return await intakeOneMessage(db, messages[0]!, names);
+    return await intakeOneStatus(db, statuses[0]!);
+  } catch (error) {
+    // Refused, deadlocked or raced: the general path handles each of these item by item.
+    if (refused(error) || RETRYABLE.has(pgCode(error))) return null;
+    throw error;
+  }
+}
+
+/**
+ * One message: owner, customer, conversation (reserving the sequence under its row lock), the
+ * message and its outbox row, chained so each part writes only when the one before it did. It
+ * applies to a known, answering number and a customer it needs no merge for: a phone or a BSUID
+ * alone, or both already linked on one row. Anything else (an identity change, an unknown number, a
+ * first message with both) finds no row at some step, writes nothing, and goes the general way.
+ */
+async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNames): Promise<IntakeResult | null> {
+  const phone = message.from || null;
+  const bsuid = message.fromUserId ?? null;
+  if (message.identityChange || (!phone && !bsuid)) return null;
+  const decision = messageDecision(message, Date.now());
+  const details = [message.parentUserId ?? null, message.username ?? null, message.contactName];
+  const customer =
+    phone && bsuid
+      ? `UPDATE customers c SET parent_bsuid = COALESCE(?, c.parent_bsuid), username = COALESCE(?, c.username),
+           profile_name = COALESCE(?, c.profile_name), updated_at = now()
+         FROM owner o WHERE c.business_id = o.business_id AND c.bsuid = ?::text AND c.phone = ?::text
+         RETURNING c.id`
+      : `INSERT INTO customers (business_id, parent_bsuid, username, profile_name, bsuid, phone)
+         SELECT o.business_id, ?::text, ?::text, ?::text, ?::text, ?::text FROM owner o
+         ON CONFLICT (business_id, ${phone ? 'phone' : 'bsuid'}) WHERE ${phone ? 'phone' : 'bsuid'} IS NOT NULL
+         DO UPDATE SET parent_bsuid = COALESCE(EXCLUDED.parent_bsuid, customers.parent_bsuid),
+           username = COALESCE(EXCLUDED.username, customers.username),
+           profile_name = COALESCE(EXCLUDED.profile_name, customers.profile_name), updated_at = now()
+         RETURNING id`;
+  const result = await db.raw(
+    `WITH owner AS (
+       SELECT i.id AS integration_id, i.business_id
+       FROM whatsapp_phone_numbers n JOIN channel_integrations i ON i.id = n.integration_id
+       WHERE n.phone_number_id = ? AND n.is_active AND i.is_active
+         AND i.state NOT IN (${UNANSWERED_STATES.map(() => '?').join(', ')})
+       LIMIT 1
+     ), customer AS (${customer}
+     ), conversation AS (
+       INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, last_sequence)
+       SELECT o.business_id, o.integration_id, ?::text, c.id, 1 FROM owner o, customer c
+       ON CONFLICT (phone_number_id, customer_id) WHERE merged_into IS NULL
+       DO UPDATE SET last_sequence = conversations.last_sequence + 1, integration_id = EXCLUDED.integration_id,
+         business_id = EXCLUDED.business_id, updated_at = now()
+       RETURNING id, customer_id, last_sequence
+     ), message AS (
+       INSERT INTO messages (direction, wamid, integration_id, business_id, phone_number_id, customer_wa_id,
+         customer_name, customer_id, conversation_id, sequence, type, body, content, sent_at, status, error)
+       SELECT 'inbound', ?::text, o.integration_id, o.business_id, ?::text, ?::text, ?::text, v.customer_id, v.id,
+         v.last_sequence, ?::text, ?::text, ?::jsonb, ?::timestamptz, ?::text, ?::jsonb
+       FROM owner o, conversation v
+       ON CONFLICT (wamid) WHERE wamid IS NOT NULL DO NOTHING
+       RETURNING id, status, business_id, integration_id
+     ), start AS (
+       INSERT INTO workflow_starts (workflow_type, workflow_id, task_queue, args, business_id, integration_id,
+         message_id, available_at)
+       SELECT ?::text, ?::text || m.id, ?::text, jsonb_build_array(m.id), m.business_id, m.integration_id, m.id,
+         now() + ?::int * interval '1 millisecond'
+       FROM message m WHERE m.status = 'received'
+       ON CONFLICT (workflow_id) DO NOTHING
+       RETURNING ${PENDING_COLUMNS.join(', ')}
+     )
+     SELECT (SELECT count(*) FROM conversation)::int AS matched, (SELECT count(*) FROM message)::int AS stored,
+       ${PENDING_COLUMNS.map((c) => `s.${c}`).join(', ')}
+     FROM (SELECT 1) one LEFT JOIN start s ON true`,
+    [
+      message.phoneNumberId,
+      ...UNANSWERED_STATES,
+      ...details,
+      bsuid,
+      phone,
+      message.phoneNumberId,
+      message.wamid,
+      message.phoneNumberId,
+      phone,
+      message.contactName,
+      message.type,
+      message.text,
+      JSON.stringify(message.content),
+      new Date(message.sentAt),
+      decision.status,
+      decision.error ? JSON.stringify(decision.error) : null,
+      names.messageWorkflowType,
+      names.messageWorkflowIdPrefix,
+      names.taskQueue,
+      FAST_PATH_GRACE_MS,
+    ],
+  );
+  const row = result.rows[0] as { matched: number; stored: number } & {
+    [K in keyof PendingStart]: PendingStart[K] | null;
+  };
+  if (row.matched === 0) return null;
+  const starts = row.id === null ? [] : [Object.fromEntries(PENDING_COLUMNS.map((c) => [c, row[c]])) as PendingStart];
+  return { starts, stored: row.stored, duplicates: 1 - row.stored, rejected: 0, statuses: 0 };
+}
+
+/**
+ * One status for a send of ours, found by the row id we sent as its callback data. Locking that
+ * row serialises this with recording the send's wamid (which locks it too), so one of the two sees
+ * the other's write. Null when the status names no row of ours by that id and wamid.
+ */
+async function intakeOneStatus(db: Db, event: StatusEvent): Promise<IntakeResult | null> {
+  const rowId = callbackRowId(event);
+  if (rowId === null) return null;
+  const below = outboundStatusesBelow(event.status);
+  const result = await db.raw(
+    `WITH recorded AS (
+       INSERT INTO message_statuses (wamid, status, phone_number_id, recipient_id, recipient_user_id, callback_data,
+         occurred_at, errors)
+       VALUES (?, ?, ?, ?, ?, ?, ?::timestamptz, ?::jsonb)
+       ON CONFLICT (wamid, status) DO NOTHING
+     ), moved AS (
+       UPDATE messages SET status = ?::text, wamid = ?::text, updated_at = now(),
+         error = CASE WHEN ?::text = 'failed' THEN ?::jsonb ELSE error END
+       WHERE id = ?::bigint AND direction = 'outbound' AND (wamid IS NULL OR wamid = ?::text)
+         AND status IN (${below.map(() => '?').join(', ')})
+       RETURNING id
+     )
+     SELECT (SELECT count(*) FROM moved)::int AS moved,
+       EXISTS (SELECT 1 FROM messages WHERE id = ?::bigint AND direction = 'outbound' AND wamid = ?::text) AS ours`,
+    [
+      event.wamid,
+      event.status,
+      event.phoneNumberId,
+      event.recipientId,
+      event.recipientUserId ?? null,
+      event.callbackData ?? null,
+      new Date(event.occurredAt),
+      event.errors ? JSON.stringify(event.errors) : null,
+      event.status,
+      event.wamid,
+      event.status,
+      JSON.stringify({ statuses: event.errors }),
+      rowId,
+      event.wamid,
+      ...below,
+      rowId,
+      event.wamid,
+    ],
+  );
+  const row = result.rows[0] as { moved: number; ours: boolean };
+  if (row.moved === 0 && !row.ours) return null;
+  return { starts: [], stored: 0, duplicates: 0, rejected: 0, statuses: 1 };
+}
+
+const callbackRowId = (event: StatusEvent) =>
+  event.callbackData && /^\d{1,15}$/.test(event.callbackData) ? Number(event.callbackData) : null;
 
 async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
   const now = Date.now();
@@ -301,7 +484,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         starts.push({
           taskQueue: names.taskQueue,
           workflowType: names.messageWorkflowType,
-          workflowId: names.messageWorkflowId(row.id),
+          workflowId: `${names.messageWorkflowIdPrefix}${row.id}`,
           args: [row.id],
           businessId: row.business_id,
           integrationId: row.integration_id,
@@ -353,7 +536,7 @@ async function recordStatus(trx: Knex.Transaction, event: StatusEvent): Promise<
     } as never)
     .onConflict(['wamid', 'status'])
     .ignore();
-  const rowId = event.callbackData && /^\d{1,15}$/.test(event.callbackData) ? Number(event.callbackData) : null;
+  const rowId = callbackRowId(event);
   const update = {
     status: event.status,
     ...(event.status === 'failed' ? { error: { statuses: event.errors } } : {}),

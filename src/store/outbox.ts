@@ -50,7 +50,7 @@ export type PendingStart = Pick<
   | 'started_at'
 >;
 
-const PENDING_COLUMNS = [
+export const PENDING_COLUMNS = [
   'id',
   'workflow_type',
   'workflow_id',
@@ -73,7 +73,7 @@ export interface NewStart {
 }
 
 /** How long the drain leaves a fresh row to the API's fast path. */
-const FAST_PATH_GRACE_MS = 2_000;
+export const FAST_PATH_GRACE_MS = 2_000;
 
 export async function insertStarts(trx: Knex.Transaction, starts: NewStart[]): Promise<PendingStart[]> {
   if (starts.length === 0) return [];

@@ -79,8 +79,10 @@ export function disconnectWorkflowId(integrationId: string): string {
  * One HandleMessage per stored inbound message, by our row id: PostgreSQL decides duplicates, and a
  * wamid (which encodes the customer's phone number) never appears in a workflow id.
  */
+/** A message's workflow id is this prefix and its row id (intake writes it in SQL, too). */
+export const MESSAGE_WORKFLOW_ID_PREFIX = 'message/';
 export function messageWorkflowId(messageId: number): string {
-  return `message/${messageId}`;
+  return `${MESSAGE_WORKFLOW_ID_PREFIX}${messageId}`;
 }
 
 /** The hint a message workflow gets when the turn before it was released (the truth is in PostgreSQL). */
