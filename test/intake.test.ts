@@ -101,14 +101,17 @@ describe('intake', () => {
     const general = await connectedNumber();
     const names = intakeNames(stack.config);
     const suffix = String(Date.now() % 1e8);
-    const script = (who: 'a' | 'b' | 'c') =>
-      ({
-        // Phone alone, twice; a BSUID alone; then both, first unlinked (the general path), then linked.
-        a: { phone: `491${suffix}1` },
-        b: { bsuid: `DE.${suffix}b`, name: 'Ana' },
-        c: { phone: `491${suffix}3`, bsuid: `DE.${suffix}c` },
-      })[who];
-    const steps: Array<'a' | 'b' | 'c'> = ['a', 'a', 'b', 'c', 'c', 'b'];
+    const people = {
+      // Phone alone, twice; a BSUID alone; both, new then known; a phone that later comes with its
+      // BSUID (a link to make: the general path), then the linked pair again.
+      a: { phone: `491${suffix}1` },
+      b: { bsuid: `DE.${suffix}b`, name: 'Ana' },
+      c: { phone: `491${suffix}3`, bsuid: `DE.${suffix}c` },
+      d: { phone: `491${suffix}4` },
+      e: { phone: `491${suffix}4`, bsuid: `DE.${suffix}e` },
+    };
+    const script = (who: keyof typeof people) => people[who];
+    const steps: Array<keyof typeof people> = ['a', 'a', 'b', 'c', 'c', 'd', 'e', 'e', 'b'];
     let statements = 0;
     const count = () => void statements++;
     const perStep: number[] = [];
@@ -127,14 +130,14 @@ describe('intake', () => {
       expect(generalResult.stored).toBe(1);
       expect(fastResult.starts.map((s) => s.workflow_type)).toEqual(generalResult.starts.map((s) => s.workflow_type));
     }
-    // One round trip each, except the first message bringing both phone and BSUID (a link to make).
-    expect(perStep.map((n) => (n === 1 ? 1 : 'more'))).toEqual([1, 1, 1, 'more', 1, 1]);
+    // One round trip each, except where a phone already known meets its BSUID (a link to make).
+    expect(perStep.map((n) => (n === 1 ? 1 : 'more'))).toEqual([1, 1, 1, 1, 1, 1, 'more', 1, 1]);
     const a = await written(fast.businessId);
     const b = await written(general.businessId);
     expect(a).toEqual(b);
-    expect(a.customers).toHaveLength(3);
-    expect(a.messages.map((m) => m.sequence)).toEqual([1, 2, 1, 1, 2, 2]);
-    expect(a.starts).toHaveLength(6);
+    expect(a.customers).toHaveLength(4);
+    expect(a.messages.map((m) => m.sequence)).toEqual([1, 2, 1, 1, 2, 1, 2, 3, 2]);
+    expect(a.starts).toHaveLength(9);
   }, 60_000);
 
   it('stores a redelivered message once on the single statement', async () => {

@@ -377,8 +377,11 @@ export class Messaging {
     const key = `${phoneNumberId}:${waId}`;
     let customer = this.customers.get(key);
     if (!customer) {
-      // Scoped to the business: a stable id per number and phone, never the phone itself.
-      const bsuid = `US.${BigInt(`0x${createHash('sha256').update(key).digest('hex').slice(0, 15)}`).toString()}`;
+      // Scoped to the business portfolio that owns the number's WABA, as Meta scopes it: every number
+      // of one portfolio knows the person by the same id; never the phone itself.
+      const number = this.number(phoneNumberId);
+      const portfolio = this.deps.world.wabas.get(number.wabaId)?.ownerBusinessId ?? number.wabaId;
+      const bsuid = `US.${BigInt(`0x${createHash('sha256').update(`${portfolio}:${waId}`).digest('hex').slice(0, 15)}`).toString()}`;
       customer = {
         phoneNumberId,
         waId,

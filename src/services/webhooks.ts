@@ -73,13 +73,21 @@ export async function startOutboxRow(temporal: Client, config: Config, row: Pend
   }
 }
 
+/** How long the fast path steps aside after a start Temporal refused (the drain starts those rows). */
+const FAST_PATH_PAUSE_MS = 1_000;
+const fastPathPausedUntil = new WeakMap<Client, number>();
+
 /** Running message workflows per business, read at most every half second (the drain enforces the cap exactly). */
 const runsCache = new WeakMap<Db, { readAt: number; counts: Promise<Map<string, number>>; known: Set<string> }>();
 function cachedRuns(db: Db, businesses: string[]): Promise<Map<string, number>> {
   const cached = runsCache.get(db);
-  if (cached && Date.now() - cached.readAt < 500 && businesses.every((b) => cached.known.has(b))) return cached.counts;
-  const counts = activeMessageRuns(db, businesses);
-  runsCache.set(db, { readAt: Date.now(), counts, known: new Set(businesses) });
+  const fresh = cached !== undefined && Date.now() - cached.readAt < 500;
+  if (fresh && businesses.every((b) => cached.known.has(b))) return cached.counts;
+  // One read for every business seen in this half second, so deliveries alternating between
+  // businesses share it.
+  const known = new Set([...(fresh ? cached.known : []), ...businesses]);
+  const counts = activeMessageRuns(db, [...known]);
+  runsCache.set(db, { readAt: fresh ? cached.readAt : Date.now(), counts, known });
   return counts;
 }
 
@@ -89,6 +97,9 @@ function cachedRuns(db: Db, businesses: string[]): Promise<Map<string, number>> 
  */
 async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promise<void> {
   if (rows.length === 0) return;
+  // Temporal just refused a start: leave this second's rows to the drain instead of spending the
+  // API's time on calls that fail the same way.
+  if (Date.now() < (fastPathPausedUntil.get(deps.temporal) ?? 0)) return;
   try {
     const businesses = [...new Set(rows.map((r) => r.business_id).filter((b): b is string => b !== null))];
     const running = new Map(await cachedRuns(deps.db, businesses));
@@ -113,6 +124,7 @@ async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promis
             // Only message runs are watched (restarted when they fail); the others are done once started.
             (row.message_id !== null && result === 'started' ? started : done).push(row.id);
           } catch (error) {
+            fastPathPausedUntil.set(deps.temporal, Date.now() + FAST_PATH_PAUSE_MS);
             deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: 'error' });
             deps.log.debug(
               { workflowId: row.workflow_id, err: (error as Error).message },

@@ -3,7 +3,7 @@
 // SAVEPOINT, so an item PostgreSQL refuses is kept as rejected JSON and the rest commits.
 // Conversations are locked in sorted key order and a deadlock retries the whole POST.
 import type { Knex } from 'knex';
-import type { Db } from '../db.js';
+import { preparedQuery, type Db } from '../db.js';
 import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { accountEventKey } from './account-events.js';
 import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
@@ -146,9 +146,10 @@ async function intakeInOneStatement(db: Db, parsed: ParsedWebhook, names: Intake
 /**
  * One message: owner, customer, conversation (reserving the sequence under its row lock), the
  * message and its outbox row, chained so each part writes only when the one before it did. It
- * applies to a known, answering number and a customer it needs no merge for: a phone or a BSUID
- * alone, or both already linked on one row. Anything else (an identity change, an unknown number, a
- * first message with both) finds no row at some step, writes nothing, and goes the general way.
+ * applies to a known, answering number and a customer it needs no link or merge for: a phone or a
+ * BSUID alone, both already on one row, or both new. Anything else (an identity change, an unknown
+ * number, a row knowing only one of the two) finds no row at some step, writes nothing, and goes
+ * the general way.
  */
 async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNames): Promise<IntakeResult | null> {
   const phone = message.from || null;
@@ -156,28 +157,43 @@ async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNa
   if (message.identityChange || (!phone && !bsuid)) return null;
   const decision = messageDecision(message, Date.now());
   const details = [message.parentUserId ?? null, message.username ?? null, message.contactName];
+  // Both phone and BSUID: the row that links them, or a new one when neither is known yet (a row
+  // knowing only one of them needs a link or a merge: the general path). One alone: an upsert.
   const customer =
     phone && bsuid
-      ? `UPDATE customers c SET parent_bsuid = COALESCE(?, c.parent_bsuid), username = COALESCE(?, c.username),
-           profile_name = COALESCE(?, c.profile_name), updated_at = now()
-         FROM owner o WHERE c.business_id = o.business_id AND c.bsuid = ?::text AND c.phone = ?::text
-         RETURNING c.id`
-      : `INSERT INTO customers (business_id, parent_bsuid, username, profile_name, bsuid, phone)
-         SELECT o.business_id, ?::text, ?::text, ?::text, ?::text, ?::text FROM owner o
-         ON CONFLICT (business_id, ${phone ? 'phone' : 'bsuid'}) WHERE ${phone ? 'phone' : 'bsuid'} IS NOT NULL
-         DO UPDATE SET parent_bsuid = COALESCE(EXCLUDED.parent_bsuid, customers.parent_bsuid),
-           username = COALESCE(EXCLUDED.username, customers.username),
-           profile_name = COALESCE(EXCLUDED.profile_name, customers.profile_name), updated_at = now()
-         RETURNING id`;
-  const result = await db.raw(
+      ? `linked AS (
+           UPDATE customers c SET parent_bsuid = COALESCE(?::text, c.parent_bsuid), username = COALESCE(?::text, c.username),
+             profile_name = COALESCE(?::text, c.profile_name), updated_at = now()
+           FROM owner o WHERE c.business_id = o.business_id AND c.bsuid = ?::text AND c.phone = ?::text
+           RETURNING c.id
+         ), created AS (
+           INSERT INTO customers (business_id, parent_bsuid, username, profile_name, bsuid, phone)
+           SELECT o.business_id, ?::text, ?::text, ?::text, ?::text, ?::text FROM owner o
+           WHERE NOT EXISTS (SELECT 1 FROM customers c
+                             WHERE c.business_id = o.business_id AND (c.bsuid = ?::text OR c.phone = ?::text))
+           ON CONFLICT DO NOTHING
+           RETURNING id
+         ), customer AS (SELECT id FROM linked UNION ALL SELECT id FROM created)`
+      : `customer AS (
+           INSERT INTO customers (business_id, parent_bsuid, username, profile_name, bsuid, phone)
+           SELECT o.business_id, ?::text, ?::text, ?::text, ?::text, ?::text FROM owner o
+           ON CONFLICT (business_id, ${phone ? 'phone' : 'bsuid'}) WHERE ${phone ? 'phone' : 'bsuid'} IS NOT NULL
+           DO UPDATE SET parent_bsuid = COALESCE(EXCLUDED.parent_bsuid, customers.parent_bsuid),
+             username = COALESCE(EXCLUDED.username, customers.username),
+             profile_name = COALESCE(EXCLUDED.profile_name, customers.profile_name), updated_at = now()
+           RETURNING id
+         )`;
+  const customerParams =
+    phone && bsuid ? [...details, bsuid, phone, ...details, bsuid, phone, bsuid, phone] : [...details, bsuid, phone];
+  const [row] = await preparedQuery<{ matched: number; stored: number } & Partial<PendingStart>>(
+    db,
     `WITH owner AS (
        SELECT i.id AS integration_id, i.business_id
        FROM whatsapp_phone_numbers n JOIN channel_integrations i ON i.id = n.integration_id
        WHERE n.phone_number_id = ? AND n.is_active AND i.is_active
          AND i.state NOT IN (${UNANSWERED_STATES.map(() => '?').join(', ')})
        LIMIT 1
-     ), customer AS (${customer}
-     ), conversation AS (
+     ), ${customer}, conversation AS (
        INSERT INTO conversations (business_id, integration_id, phone_number_id, customer_id, last_sequence)
        SELECT o.business_id, o.integration_id, ?::text, c.id, 1 FROM owner o, customer c
        ON CONFLICT (phone_number_id, customer_id) WHERE merged_into IS NULL
@@ -207,9 +223,7 @@ async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNa
     [
       message.phoneNumberId,
       ...UNANSWERED_STATES,
-      ...details,
-      bsuid,
-      phone,
+      ...customerParams,
       message.phoneNumberId,
       message.wamid,
       message.phoneNumberId,
@@ -227,11 +241,8 @@ async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNa
       FAST_PATH_GRACE_MS,
     ],
   );
-  const row = result.rows[0] as { matched: number; stored: number } & {
-    [K in keyof PendingStart]: PendingStart[K] | null;
-  };
-  if (row.matched === 0) return null;
-  const starts = row.id === null ? [] : [Object.fromEntries(PENDING_COLUMNS.map((c) => [c, row[c]])) as PendingStart];
+  if (!row || row.matched === 0) return null;
+  const starts = row.id == null ? [] : [Object.fromEntries(PENDING_COLUMNS.map((c) => [c, row[c]])) as PendingStart];
   return { starts, stored: row.stored, duplicates: 1 - row.stored, rejected: 0, statuses: 0 };
 }
 
@@ -244,7 +255,8 @@ async function intakeOneStatus(db: Db, event: StatusEvent): Promise<IntakeResult
   const rowId = callbackRowId(event);
   if (rowId === null) return null;
   const below = outboundStatusesBelow(event.status);
-  const result = await db.raw(
+  const [row] = await preparedQuery<{ moved: number; ours: boolean }>(
+    db,
     `WITH recorded AS (
        INSERT INTO message_statuses (wamid, status, phone_number_id, recipient_id, recipient_user_id, callback_data,
          occurred_at, errors)
@@ -279,8 +291,7 @@ async function intakeOneStatus(db: Db, event: StatusEvent): Promise<IntakeResult
       event.wamid,
     ],
   );
-  const row = result.rows[0] as { moved: number; ours: boolean };
-  if (row.moved === 0 && !row.ours) return null;
+  if (!row || (row.moved === 0 && !row.ours)) return null;
   return { starts: [], stored: 0, duplicates: 0, rejected: 0, statuses: 1 };
 }
 
