@@ -14,6 +14,8 @@ import {
   closeInboundMessage,
   completeSend,
   draftReply,
+  inboundToAnswer,
+  readReceiptTarget,
   releaseSend,
   reserveSend,
   turnContext,
@@ -62,9 +64,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
   return {
     /** Reads the message and its integration: what answers it, or why nothing will. */
     async openInbound(input: { messageId: number }): Promise<InboundStart> {
-      const message = await db('messages')
-        .where({ id: input.messageId, direction: 'inbound' })
-        .first('status', 'type', 'content', 'integration_id');
+      const message = await inboundToAnswer(db, input.messageId);
       if (!message)
         throw ApplicationFailure.create({
           type: 'message_not_found',
@@ -72,9 +72,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           nonRetryable: true,
         });
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
-      const integration = message.integration_id
-        ? await db('channel_integrations').where({ id: message.integration_id }).first('is_active', 'state', 'settings')
-        : undefined;
+      const integration = message.integration;
       const close = async (status: 'unanswered' | 'no_reply', reason: string) => {
         await nudge(await closeInboundMessage(db, input.messageId, status, status === 'no_reply' ? null : { reason }));
         metrics.messageOutcome(reason);
@@ -104,9 +102,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
     async markInboundRead(input: { messageId: number }): Promise<void> {
-      const message = await db('messages')
-        .where({ id: input.messageId })
-        .first('wamid', 'integration_id', 'phone_number_id');
+      const message = await readReceiptTarget(db, input.messageId);
       if (!message?.wamid || !message.integration_id) return;
       const token = await readIntegrationToken(db, config.keyring, message.integration_id);
       if (!token) return;
@@ -118,9 +114,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     },
 
     async respondByRules(input: { turnId: number; fallback?: boolean }): Promise<Drafted> {
-      const { request, integrationId } = await turnContext(db, input.turnId);
-      const integration = await db('channel_integrations').where({ id: integrationId }).first('settings');
-      const text = integration?.settings?.autoReplyText ?? config.reply.defaultText;
+      const { request, settings } = await turnContext(db, input.turnId);
+      const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
         await new RulesResponder(text).reply(request),
@@ -172,8 +167,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         metrics.messageOutcome(`${reservation.status}:${reservation.reason}`);
         return { outcome: 'closed', status: reservation.status, reason: reservation.reason };
       }
-      const row = (await db('messages').where({ id: input.outboundId }).first('turn_id'))!;
-      const turnId = row.turn_id!;
+      const { turnId } = reservation;
       const abandon = async (status: 'unanswered' | 'failed', reason: string, detail: Record<string, unknown>) => {
         await nudge(await abandonTurn(db, turnId, status, { ...detail, reason }));
         metrics.messageOutcome(`${status}:${reason}`);

@@ -3,7 +3,7 @@
 // sent in reply to the newest, answers them all, and the others close `covered`. Every message
 // ends in one terminal state, and closing it releases the line for the next turn.
 import type { Knex } from 'knex';
-import type { Db } from '../db.js';
+import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
 import type { ReplyRequest } from '../reply/responder.js';
 import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
 import { markMessagesDone } from './outbox.js';
@@ -188,10 +188,44 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
   });
 }
 
+export interface InboundToAnswer {
+  status: string;
+  type: string;
+  content: Record<string, unknown> | null;
+  /** The integration that answers it; null when the message has none. */
+  integration: Pick<IntegrationRow, 'is_active' | 'state' | 'settings'> | null;
+}
+
+/** A stored inbound message and the integration that would answer it, in one read. */
+export async function inboundToAnswer(db: Db, messageId: number): Promise<InboundToAnswer | undefined> {
+  const row = await db('messages as m')
+    .leftJoin('channel_integrations as i', 'i.id', 'm.integration_id')
+    .where({ 'm.id': messageId, 'm.direction': 'inbound' })
+    .first('m.status', 'm.type', 'm.content', 'i.id as integration_id', 'i.is_active', 'i.state', 'i.settings');
+  if (!row) return undefined;
+  const r = row as unknown as Omit<InboundToAnswer, 'integration'> &
+    Pick<IntegrationRow, 'is_active' | 'state' | 'settings'> & { integration_id: string | null };
+  return {
+    status: r.status,
+    type: r.type,
+    content: r.content,
+    integration: r.integration_id ? { is_active: r.is_active, state: r.state, settings: r.settings } : null,
+  };
+}
+
+/** What marking a message read at Meta needs. */
+export async function readReceiptTarget(
+  db: Db,
+  messageId: number,
+): Promise<{ wamid: string | null; integration_id: string | null; phone_number_id: string } | undefined> {
+  return db('messages').where({ id: messageId }).first('wamid', 'integration_id', 'phone_number_id');
+}
+
 export interface TurnContext {
   turn: TurnRow;
   request: ReplyRequest;
   integrationId: string;
+  settings: IntegrationSettings;
 }
 
 /** What a responder sees: the turn's messages in order, the newest last, and who the customer is. */
@@ -200,11 +234,15 @@ export async function turnContext(db: Db, turnId: number): Promise<TurnContext> 
   if (!turn) throw new Error(`turn ${turnId} not found`);
   const messages: MessageRow[] = await db('messages').whereIn('id', turn.message_ids).orderBy('sequence');
   const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1]!;
-  const customer = newest.customer_id ? await db('customers').where({ id: newest.customer_id }).first() : undefined;
+  const [customer, integration] = await Promise.all([
+    newest.customer_id ? db('customers').where({ id: newest.customer_id }).first() : undefined,
+    db('channel_integrations').where({ id: newest.integration_id! }).first('settings'),
+  ]);
   const phone = customer?.phone ?? newest.customer_wa_id ?? null;
   return {
     turn,
     integrationId: newest.integration_id!,
+    settings: integration?.settings ?? {},
     request: {
       businessId: newest.business_id!,
       integrationId: newest.integration_id!,
@@ -266,6 +304,7 @@ export async function draftReply(db: Db, turnId: number, draft: { text: string; 
 export type SendReservation =
   | {
       kind: 'send';
+      turnId: number;
       integrationId: string;
       phoneNumberId: string;
       to: string | null;
@@ -333,6 +372,7 @@ export async function reserveSend(
       .update({ status: 'sending', attempt_started_at: now, updated_at: now });
     return {
       kind: 'send',
+      turnId: turn.id,
       integrationId: row.integration_id!,
       phoneNumberId: row.phone_number_id,
       to: customer?.phone ?? row.customer_wa_id ?? null,
