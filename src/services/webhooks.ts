@@ -102,7 +102,9 @@ async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promis
   if (Date.now() < (fastPathPausedUntil.get(deps.temporal) ?? 0)) return;
   try {
     const businesses = [...new Set(rows.map((r) => r.business_id).filter((b): b is string => b !== null))];
-    const running = new Map(await cachedRuns(deps.db, businesses));
+    // The shared counts, moved in place: deliveries of one burst (within one read) see each
+    // other's starts, so a flood cannot start past the cap before the next read.
+    const running = await cachedRuns(deps.db, businesses);
     const eligible = rows.filter((row) => {
       if (row.message_id === null || row.business_id === null) return true;
       const count = running.get(row.business_id) ?? 0;

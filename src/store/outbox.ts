@@ -138,20 +138,31 @@ export async function claimDue(
   leaseMs: number,
   perBusiness: number,
 ): Promise<PendingStart[]> {
+  // A business's unstarted message rows are numbered in due order, and only as many as it has
+  // free runs are claimed, so one pass cannot start a whole flood. The window runs over unlocked
+  // rows; the lock (SKIP LOCKED) is taken on the chosen ids, so a second drainer skips them.
   const result = await db.raw(
     `WITH active AS (
        SELECT business_id, count(*) AS running FROM workflow_starts
        WHERE done_at IS NULL AND started_at IS NOT NULL AND message_id IS NOT NULL AND business_id IS NOT NULL
          AND task_queue = ?
        GROUP BY business_id
-     ), due AS (
-       SELECT s.id FROM workflow_starts s
-       LEFT JOIN active a ON a.business_id = s.business_id
+     ), numbered AS (
+       SELECT s.id, s.available_at, s.started_at, s.message_id, s.business_id,
+         row_number() OVER (PARTITION BY s.business_id, (s.started_at IS NULL AND s.message_id IS NOT NULL)
+                            ORDER BY s.available_at, s.id) AS place
+       FROM workflow_starts s
        WHERE s.done_at IS NULL AND s.task_queue = ? AND s.available_at <= now()
-         AND (s.started_at IS NOT NULL OR s.message_id IS NULL OR COALESCE(a.running, 0) < ?)
-       ORDER BY s.available_at, s.id
+     ), chosen AS (
+       SELECT n.id FROM numbered n
+       LEFT JOIN active a ON a.business_id = n.business_id
+       WHERE n.started_at IS NOT NULL OR n.message_id IS NULL OR n.business_id IS NULL
+         OR n.place <= ? - COALESCE(a.running, 0)
+       ORDER BY n.available_at, n.id
        LIMIT ?
-       FOR UPDATE OF s SKIP LOCKED
+     ), due AS (
+       SELECT w.id FROM workflow_starts w WHERE w.id IN (SELECT id FROM chosen)
+       FOR UPDATE SKIP LOCKED
      )
      UPDATE workflow_starts w SET available_at = now() + (? * interval '1 millisecond')
      FROM due WHERE w.id = due.id

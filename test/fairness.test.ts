@@ -1,0 +1,104 @@
+// One business's flood cannot delay the others: message workflows of a business running at once
+// are capped (MESSAGE_RUNS_PER_BUSINESS), on the API's fast path and in the outbox drain alike, so
+// another business's customer is answered while the flood waits its turn. Real Temporal,
+// PostgreSQL, HTTP and the Meta sandbox; a slow HTTP responder makes each run last.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { newBusinessId } from './helpers/factories.js';
+import { startStack, type Stack } from './helpers/stack.js';
+
+const RESPONDER_DELAY_MS = 1_500;
+const CAP = 2;
+
+describe('fairness between businesses', () => {
+  let brain: Server;
+  let stack: Stack;
+  const inFlight = new Map<string, number>();
+  const peak = new Map<string, number>();
+
+  beforeAll(async () => {
+    brain = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const { businessId } = JSON.parse(Buffer.concat(chunks).toString()) as { businessId: string };
+        inFlight.set(businessId, (inFlight.get(businessId) ?? 0) + 1);
+        peak.set(businessId, Math.max(peak.get(businessId) ?? 0, inFlight.get(businessId)!));
+        setTimeout(() => {
+          inFlight.set(businessId, inFlight.get(businessId)! - 1);
+          if (res.destroyed) return;
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ reply: { type: 'text', text: 'ok' } }));
+        }, RESPONDER_DELAY_MS);
+      });
+    });
+    await new Promise<void>((resolve) => brain.listen(0, '127.0.0.1', resolve));
+    stack = await startStack({
+      api: true,
+      sandbox: true,
+      env: {
+        REPLY_WEBHOOK_URL: `http://127.0.0.1:${(brain.address() as AddressInfo).port}/reply`,
+        REPLY_WEBHOOK_SECRET: 'brain-secret-for-fairness-tests-0123',
+        MESSAGE_RUNS_PER_BUSINESS: String(CAP),
+        OUTBOX_DRAIN_INTERVAL_MS: '100',
+        OUTBOX_CHECK_AFTER_MS: '300',
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    brain?.closeAllConnections();
+    await new Promise((resolve) => brain?.close(resolve));
+  });
+
+  async function connectedNumber() {
+    const businessId = newBusinessId();
+    await connectThroughMeta(stack.api!.url, businessId);
+    const status = await getStatus(stack.api!.url, businessId);
+    return { businessId, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
+  }
+
+  it("answers another business's customer while one business's flood waits for its cap", async () => {
+    const flood = await connectedNumber();
+    const other = await connectedNumber();
+    const state = stack.sandbox!.state;
+    const sendAt = (wamid: string) =>
+      state.calls({ operation: 'messages.send' }).find((c) => c.messageContextId === wamid && c.effect === 'applied')
+        ?.at;
+
+    // Eight customers of one business write at once: each answer takes the responder 1.5 s.
+    const flooded = Array.from({ length: 8 }, (_, i) =>
+      state.sendCustomerMessage({
+        phoneNumberId: flood.phoneNumberId,
+        from: `4930${Date.now() % 1e7}${i}`,
+        type: 'text',
+        text: `flood ${i}`,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const posted = Date.now();
+    const { messageId } = state.sendCustomerMessage({
+      phoneNumberId: other.phoneNumberId,
+      from: `4931${Date.now() % 1e8}`,
+      type: 'text',
+      text: 'me too',
+    });
+
+    await expect.poll(() => sendAt(messageId), { timeout: 20_000 }).toBeTruthy();
+    const otherAnswered = Date.parse(sendAt(messageId)!);
+    await expect
+      .poll(() => flooded.filter((m) => sendAt(m.messageId)).length, { timeout: 60_000, interval: 250 })
+      .toBe(flooded.length);
+    const floodDone = Math.max(...flooded.map((m) => Date.parse(sendAt(m.messageId)!)));
+
+    // The flood ran at most CAP responder calls at once and took four rounds; the other business
+    // was answered in about one round, long before the flood was done.
+    expect(peak.get(flood.businessId)).toBeLessThanOrEqual(CAP);
+    expect(peak.get(flood.businessId)).toBe(CAP);
+    expect(otherAnswered - posted).toBeLessThan(2 * RESPONDER_DELAY_MS + 1_500);
+    expect(floodDone - otherAnswered).toBeGreaterThan(RESPONDER_DELAY_MS);
+  }, 90_000);
+});
