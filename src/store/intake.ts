@@ -112,7 +112,9 @@ async function eachItem<T>(
 }
 
 export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
-  const single = await intakeInOneStatement(db, parsed, names);
+  // The single statement stores one message or status and nothing else: a delivery that also moves
+  // a customer would lose that part there.
+  const single = parsed.identityUpdates.length === 0 ? await intakeInOneStatement(db, parsed, names) : null;
   if (single) return single;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -303,23 +305,23 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
   const result: IntakeResult = { starts: [], stored: 0, duplicates: 0, rejected: 0, statuses: 0 };
   const starts: NewStart[] = [];
 
-  if (parsed.messages.length > 0) {
-    const numbers = [...new Set(parsed.messages.map((m) => m.phoneNumberId))];
-    const owners = new Map<string, Owner>(
-      (
-        await trx('whatsapp_phone_numbers as n')
-          .join('channel_integrations as i', 'i.id', 'n.integration_id')
-          .whereIn('n.phone_number_id', numbers)
-          .where({ 'n.is_active': true, 'i.is_active': true })
-          .select(
-            'n.phone_number_id as phoneNumberId',
-            'i.id as integrationId',
-            'i.business_id as businessId',
-            'i.state as state',
-          )
-      ).map((r: Owner & { phoneNumberId: string }) => [r.phoneNumberId, r]),
-    );
+  const numbers = [...new Set([...parsed.messages, ...parsed.identityUpdates].map((item) => item.phoneNumberId))];
+  const owners = new Map<string, Owner>();
+  if (numbers.length > 0) {
+    const rows: Array<Owner & { phoneNumberId: string }> = await trx('whatsapp_phone_numbers as n')
+      .join('channel_integrations as i', 'i.id', 'n.integration_id')
+      .whereIn('n.phone_number_id', numbers)
+      .where({ 'n.is_active': true, 'i.is_active': true })
+      .select(
+        'n.phone_number_id as phoneNumberId',
+        'i.id as integrationId',
+        'i.business_id as businessId',
+        'i.state as state',
+      );
+    for (const row of rows) owners.set(row.phoneNumberId, row);
+  }
 
+  if (parsed.messages.length > 0) {
     // Customers, in sorted key order.
     const identities = new Map<string, CustomerIdentity>();
     const identityOf = new Map<InboundMessage, string>();
@@ -503,6 +505,21 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         });
       }
     }
+  }
+
+  // After this POST's messages, as a system message's change is: a message in the same delivery
+  // under the old BSUID lands on the row first, and the row then moves.
+  for (const update of parsed.identityUpdates) {
+    const owner = owners.get(update.phoneNumberId);
+    if (!owner) continue;
+    result.rejected += await eachItem(
+      trx,
+      [update.change],
+      (sp, c) => applyIdentityChange(sp, owner.businessId, c),
+      async (c, reason) => {
+        await rejectItem(trx, 'identity_change', reason, c);
+      },
+    );
   }
 
   if (parsed.statuses.length > 0) {
