@@ -198,4 +198,36 @@ describe('turns', () => {
     expect(customers[0]).toMatchObject({ bsuid, phone: from, username: '@ana' });
     expect(sendsTo(later)[0]!.to).toBe(from);
   }, 60_000);
+
+  it('moves the customer on user_id_update: the next message under the new BSUID joins the same conversation', async () => {
+    const { businessId, phoneNumberId } = await connectedNumber();
+    const from = `36${Date.now() % 1e9}`;
+    const state = stack.sandbox!.state;
+    // A username user: webhooks carry the BSUID alone, so only the update can tie the new id to the row.
+    const m1 = state.sendCustomerMessage({ phoneNumberId, from, username: '@bo', type: 'text', text: 'first' });
+    await expect.poll(() => sendsTo(m1.messageId).length, { timeout: 20_000 }).toBe(1);
+    const before = (await rowOf(m1.messageId))!;
+
+    const { previous, current } = state.changeCustomerUserId(phoneNumberId, from);
+    expect(current).not.toBe(previous);
+    await expect
+      .poll(async () => (await stack.db('customers').where({ id: before.customer_id! }).first())?.bsuid, {
+        timeout: 10_000,
+      })
+      .toBe(current);
+    expect(state.webhooks({ field: 'user_id_update' }).filter((w) => w.phoneNumberId === phoneNumberId)).toEqual([
+      expect.objectContaining({ delivered: true, lastHttpStatus: 200 }),
+    ]);
+
+    const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'second' }).messageId;
+    await expect.poll(() => sendsTo(m2).length, { timeout: 20_000 }).toBe(1);
+    const after = (await rowOf(m2))!;
+    expect(after.customer_id).toBe(before.customer_id);
+    expect(after.conversation_id).toBe(before.conversation_id);
+    expect(after.sequence).toBeGreaterThan(before.sequence!);
+    expect(await stack.db('customers').where({ business_id: businessId })).toEqual([
+      expect.objectContaining({ id: before.customer_id, bsuid: current, username: '@bo' }),
+    ]);
+    expect(sendsTo(m2)[0]!.to).toBe(current);
+  }, 60_000);
 });

@@ -241,6 +241,24 @@ export function adminRoutes(state: SandboxState): Router {
     ctx.status = 202;
     ctx.body = { data: state.sendCustomerMessages(input.messages) };
   });
+  router.post('/customers/user-id-update', async (ctx) => {
+    const input = await body(
+      ctx,
+      z
+        .object({
+          phoneNumberId: z.string().min(1),
+          from: z.string().regex(/\d/, 'from must be the customer phone number'),
+          userId: z
+            .string()
+            .regex(/^[A-Z]{2}\.[A-Za-z0-9]{1,128}$/, 'userId is a BSUID (CC.alphanumeric)')
+            .optional(),
+        })
+        .strict(),
+    );
+    state.number(input.phoneNumberId);
+    ctx.status = 202;
+    ctx.body = state.changeCustomerUserId(input.phoneNumberId, input.from, input.userId);
+  });
   router.get('/conversations', (ctx) => {
     const phoneNumberId = text(ctx.query.phoneNumberId);
     const customer = text(ctx.query.customer);
