@@ -136,6 +136,32 @@ describe('webhook payload', () => {
     expect(parsed.skipped).toEqual(['field templates not handled']);
   });
 
+  it('reads the message a revoke deletes, and nothing from a malformed one', () => {
+    const parsed = parseWebhook(
+      value({
+        messages: [
+          {
+            from: '4915',
+            id: 'wamid.R1',
+            timestamp: '1700000000',
+            type: 'revoke',
+            revoke: { original_message_id: 'wamid.A' },
+          },
+          { from: '4915', id: 'wamid.R2', timestamp: '1700000000', type: 'revoke', revoke: { original_message_id: 7 } },
+          { from: '4915', id: 'wamid.R3', timestamp: '1700000000', type: 'revoke' },
+          {
+            from: '4915',
+            id: 'wamid.T',
+            timestamp: '1700000000',
+            type: 'text',
+            revoke: { original_message_id: 'wamid.A' },
+          },
+        ],
+      }),
+    );
+    expect(parsed.messages.map((m) => m.revokedWamid)).toEqual(['wamid.A', null, null, null]);
+  });
+
   it('reads user_id_update items as identity changes, skipping those without both ids', () => {
     const long = `US.${'7'.repeat(128)}`;
     const parsed = parseWebhook({

@@ -16,6 +16,8 @@ export interface InboundMessage {
   username?: string | null;
   /** A system message saying the customer's phone number or BSUID changed. */
   identityChange?: IdentityChange | null;
+  /** A revoke: the wamid of the customer's message it deletes (`revoke.original_message_id`). */
+  revokedWamid?: string | null;
   /** When the customer sent it (Meta's timestamp), in epoch milliseconds. */
   sentAt: number;
   type: string;
@@ -226,6 +228,7 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       parentUserId: m.from_parent_user_id ?? contact?.parent_user_id ?? null,
       username: contact?.profile?.username ?? null,
       identityChange: m.type === 'system' ? identityChangeOf(item) : null,
+      revokedWamid: m.type === 'revoke' ? revokedWamidOf(item) : null,
       sentAt: m.timestamp,
       type: m.type,
       text: m.text?.body ?? null,
@@ -279,6 +282,12 @@ function parseUserIdUpdate(raw: unknown, wabaId: string | null, out: ParsedWebho
       },
     });
   }
+}
+
+function revokedWamidOf(item: unknown): string | null {
+  if (!isRecord(item) || !isRecord(item.revoke)) return null;
+  const original = id.safeParse(item.revoke.original_message_id);
+  return original.success ? original.data : null;
 }
 
 const IDENTITY_CHANGES = new Set(['user_changed_number', 'user_changed_user_id']);
