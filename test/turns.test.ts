@@ -230,4 +230,30 @@ describe('turns', () => {
     ]);
     expect(sendsTo(m2)[0]!.to).toBe(current);
   }, 60_000);
+
+  it('drops a revoked message from the line: the next turn answers the others and never it', async () => {
+    delayMs = 2_000;
+    const { phoneNumberId } = await connectedNumber();
+    const from = `47${Date.now() % 1e9}`;
+    const state = stack.sandbox!.state;
+    const m0 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'zero' }).messageId;
+    // m0's turn is frozen and its responder is slow: m1 and m2 wait behind it.
+    await expect.poll(() => requests.some((r) => r.messageId === m0), { timeout: 10_000 }).toBe(true);
+    const m1 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'one' }).messageId;
+    const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'two' }).messageId;
+    await expect.poll(async () => (await rowOf(m2))?.status, { timeout: 10_000 }).toBe('received');
+    state.sendCustomerMessage({ phoneNumberId, from, type: 'revoke', revoke: { original_message_id: m2 } });
+    await expect.poll(async () => (await rowOf(m2))?.status, { timeout: 10_000 }).toBe('no_reply');
+    expect((await rowOf(m0))!.status).toBe('received');
+
+    await expect.poll(() => sendsTo(m1).length, { timeout: 30_000 }).toBe(1);
+    expect((await rowOf(m1))!.status).toBe('replied');
+    expect((await rowOf(m2))!.error).toEqual({ reason: 'revoked' });
+    const turnFor = requests.find((r) => r.messages.some((m) => m.messageId === m1))!;
+    expect(turnFor.messages.map((m) => m.messageId)).toEqual([m1]);
+    await sleep(1_000);
+    expect(sendsTo(m2)).toEqual([]);
+    expect(requests.filter((r) => r.messages.some((m) => m.messageId === m2))).toEqual([]);
+    delayMs = 0;
+  }, 60_000);
 });

@@ -58,6 +58,7 @@ const customerMessageInput = z
     document: z.record(z.string(), z.unknown()).optional(),
     sticker: z.record(z.string(), z.unknown()).optional(),
     video: z.record(z.string(), z.unknown()).optional(),
+    revoke: z.object({ original_message_id: z.string() }).optional(),
     context: z.object({ message_id: z.string() }).optional(),
     timestamp: z.number().int().positive().optional(),
   })

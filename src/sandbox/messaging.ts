@@ -33,6 +33,8 @@ export interface CustomerMessageInput {
   document?: Record<string, unknown>;
   sticker?: Record<string, unknown>;
   video?: Record<string, unknown>;
+  /** type "revoke": the customer deletes one of their earlier messages. */
+  revoke?: { original_message_id: string };
   /** The business message this one replies to (quoted reply, button tap). */
   context?: { message_id: string };
   /** Seconds since the epoch; lets a test place the message in the past (outside the 24-hour window). */
