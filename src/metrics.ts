@@ -75,7 +75,7 @@ export class ApiMetrics {
   });
   readonly webhookItems = new client.Counter({
     name: 'waconnect_webhook_items_total',
-    help: 'Messages, statuses and account events received in accepted webhooks',
+    help: 'Messages, statuses, account events and identity updates received in accepted webhooks',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWebhook, type ParsedWebhook } from '../src/meta/webhook-payload.js';
 import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
+import { claimTurn } from '../src/store/turns.js';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -168,4 +169,59 @@ describe('intake', () => {
     expect(await stack.db('workflow_starts').where({ business_id: businessId })).toHaveLength(0);
     await stack.db.raw('ALTER TABLE messages DROP CONSTRAINT test_refused_body');
   }, 30_000);
+
+  describe('a revoke', () => {
+    const revokeOf = (phoneNumberId: string, from: string, original: string) =>
+      messageItem({ phoneNumberId, from, type: 'revoke', extra: { revoke: { original_message_id: original } } });
+    const deliver = (phoneNumberId: string, ...items: Array<Record<string, unknown>>) =>
+      intakeWebhook(
+        stack.db,
+        parseWebhook(messagesWebhook(phoneNumberId, { messages: items })),
+        intakeNames(stack.config),
+      );
+    const byWamid = (wamid: string) => stack.db('messages').where({ wamid }).first();
+    const settings = { debounceMs: 0, debounceMaxMs: 0, maxTurnWaitMs: 300_000 };
+
+    it('closes the waiting head it names, and the line passes to the next waiting message', async () => {
+      const { phoneNumberId } = await connectedNumber();
+      const from = `494${Date.now() % 1e8}`;
+      const m1 = messageItem({ phoneNumberId, from, text: 'one' });
+      const m2 = messageItem({ phoneNumberId, from, text: 'two' });
+      await deliver(phoneNumberId, m1);
+      await deliver(phoneNumberId, m2);
+      const first = (await byWamid(String(m1.id)))!;
+      // Alone in its delivery, the revoke still takes the general path (the single statement cannot close m1).
+      const result = await deliver(phoneNumberId, revokeOf(phoneNumberId, from, String(m1.id)));
+      expect(result).toMatchObject({ stored: 1, starts: [] });
+      expect(await byWamid(String(m1.id))).toMatchObject({ status: 'no_reply', error: { reason: 'revoked' } });
+      expect((await stack.db('workflow_starts').where({ message_id: first.id }).first())!.done_at).not.toBeNull();
+      const second = (await byWamid(String(m2.id)))!;
+      expect(second.status).toBe('received');
+      expect(await claimTurn(stack.db, second.id, settings)).toMatchObject({ kind: 'turn' });
+    }, 30_000);
+
+    it('leaves a message already frozen into a turn, and starts nothing for one revoked in the same delivery', async () => {
+      const { phoneNumberId } = await connectedNumber();
+      const from = `495${Date.now() % 1e8}`;
+      const m1 = messageItem({ phoneNumberId, from, text: 'one' });
+      await deliver(phoneNumberId, m1);
+      const first = (await byWamid(String(m1.id)))!;
+      expect(await claimTurn(stack.db, first.id, settings)).toMatchObject({ kind: 'turn' });
+      await deliver(phoneNumberId, revokeOf(phoneNumberId, from, String(m1.id)));
+      expect(await byWamid(String(m1.id))).toMatchObject({ status: 'received', turn_id: expect.any(Number) });
+
+      const m2 = messageItem({ phoneNumberId, from, text: 'two' });
+      const result = await deliver(phoneNumberId, m2, revokeOf(phoneNumberId, from, String(m2.id)));
+      expect(result).toMatchObject({ stored: 2, starts: [] });
+      expect(await byWamid(String(m2.id))).toMatchObject({ status: 'no_reply', error: { reason: 'revoked' } });
+    }, 30_000);
+
+    it('closes nothing of another customer', async () => {
+      const { phoneNumberId } = await connectedNumber();
+      const m1 = messageItem({ phoneNumberId, from: `496${Date.now() % 1e8}`, text: 'mine' });
+      await deliver(phoneNumberId, m1);
+      await deliver(phoneNumberId, revokeOf(phoneNumberId, `497${Date.now() % 1e8}`, String(m1.id)));
+      expect((await byWamid(String(m1.id)))!.status).toBe('received');
+    }, 30_000);
+  });
 });

@@ -198,4 +198,62 @@ describe('turns', () => {
     expect(customers[0]).toMatchObject({ bsuid, phone: from, username: '@ana' });
     expect(sendsTo(later)[0]!.to).toBe(from);
   }, 60_000);
+
+  it('moves the customer on user_id_update: the next message under the new BSUID joins the same conversation', async () => {
+    const { businessId, phoneNumberId } = await connectedNumber();
+    const from = `36${Date.now() % 1e9}`;
+    const state = stack.sandbox!.state;
+    // A username user: webhooks carry the BSUID alone, so only the update can tie the new id to the row.
+    const m1 = state.sendCustomerMessage({ phoneNumberId, from, username: '@bo', type: 'text', text: 'first' });
+    await expect.poll(() => sendsTo(m1.messageId).length, { timeout: 20_000 }).toBe(1);
+    const before = (await rowOf(m1.messageId))!;
+
+    const { previous, current } = state.changeCustomerUserId(phoneNumberId, from);
+    expect(current).not.toBe(previous);
+    await expect
+      .poll(async () => (await stack.db('customers').where({ id: before.customer_id! }).first())?.bsuid, {
+        timeout: 10_000,
+      })
+      .toBe(current);
+    expect(state.webhooks({ field: 'user_id_update' }).filter((w) => w.phoneNumberId === phoneNumberId)).toEqual([
+      expect.objectContaining({ delivered: true, lastHttpStatus: 200 }),
+    ]);
+
+    const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'second' }).messageId;
+    await expect.poll(() => sendsTo(m2).length, { timeout: 20_000 }).toBe(1);
+    const after = (await rowOf(m2))!;
+    expect(after.customer_id).toBe(before.customer_id);
+    expect(after.conversation_id).toBe(before.conversation_id);
+    expect(after.sequence).toBeGreaterThan(before.sequence!);
+    expect(await stack.db('customers').where({ business_id: businessId })).toEqual([
+      expect.objectContaining({ id: before.customer_id, bsuid: current, username: '@bo' }),
+    ]);
+    expect(sendsTo(m2)[0]!.to).toBe(current);
+  }, 60_000);
+
+  it('drops a revoked message from the line: the next turn answers the others and never it', async () => {
+    delayMs = 2_000;
+    const { phoneNumberId } = await connectedNumber();
+    const from = `47${Date.now() % 1e9}`;
+    const state = stack.sandbox!.state;
+    const m0 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'zero' }).messageId;
+    // m0's turn is frozen and its responder is slow: m1 and m2 wait behind it.
+    await expect.poll(() => requests.some((r) => r.messageId === m0), { timeout: 10_000 }).toBe(true);
+    const m1 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'one' }).messageId;
+    const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'two' }).messageId;
+    await expect.poll(async () => (await rowOf(m2))?.status, { timeout: 10_000 }).toBe('received');
+    state.sendCustomerMessage({ phoneNumberId, from, type: 'revoke', revoke: { original_message_id: m2 } });
+    await expect.poll(async () => (await rowOf(m2))?.status, { timeout: 10_000 }).toBe('no_reply');
+    expect((await rowOf(m0))!.status).toBe('received');
+
+    await expect.poll(() => sendsTo(m1).length, { timeout: 30_000 }).toBe(1);
+    expect((await rowOf(m1))!.status).toBe('replied');
+    expect((await rowOf(m2))!.error).toEqual({ reason: 'revoked' });
+    const turnFor = requests.find((r) => r.messages.some((m) => m.messageId === m1))!;
+    expect(turnFor.messages.map((m) => m.messageId)).toEqual([m1]);
+    await sleep(1_000);
+    expect(sendsTo(m2)).toEqual([]);
+    expect(requests.filter((r) => r.messages.some((m) => m.messageId === m2))).toEqual([]);
+    delayMs = 0;
+  }, 60_000);
 });

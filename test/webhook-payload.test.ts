@@ -135,6 +135,84 @@ describe('webhook payload', () => {
     expect(partner.accountEvents[0]).toMatchObject({ wabaId: 'W2', entryId: 'PARTNER_BIZ', entryTime: 1700000000 });
     expect(parsed.skipped).toEqual(['field templates not handled']);
   });
+
+  it('reads the message a revoke deletes, and nothing from a malformed one', () => {
+    const parsed = parseWebhook(
+      value({
+        messages: [
+          {
+            from: '4915',
+            id: 'wamid.R1',
+            timestamp: '1700000000',
+            type: 'revoke',
+            revoke: { original_message_id: 'wamid.A' },
+          },
+          { from: '4915', id: 'wamid.R2', timestamp: '1700000000', type: 'revoke', revoke: { original_message_id: 7 } },
+          { from: '4915', id: 'wamid.R3', timestamp: '1700000000', type: 'revoke' },
+          {
+            from: '4915',
+            id: 'wamid.T',
+            timestamp: '1700000000',
+            type: 'text',
+            revoke: { original_message_id: 'wamid.A' },
+          },
+        ],
+      }),
+    );
+    expect(parsed.messages.map((m) => m.revokedWamid)).toEqual(['wamid.A', null, null, null]);
+  });
+
+  it('reads user_id_update items as identity changes, skipping those without both ids', () => {
+    const long = `US.${'7'.repeat(128)}`;
+    const parsed = parseWebhook({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'W',
+          changes: [
+            {
+              field: 'user_id_update',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550001', phone_number_id: 'PN1' },
+                contacts: [{ profile: { name: 'Ana' }, wa_id: '4915' }],
+                user_id_update: [
+                  {
+                    wa_id: '4915',
+                    detail: 'User id for Ana has been updated.',
+                    user_id: { previous: 'US.111', current: long },
+                    parent_user_id: { previous: 'US.ENT.111', current: 'US.ENT.222' },
+                    timestamp: '1700000003',
+                  },
+                  { wa_id: '4915', user_id: { previous: 'US.111' } },
+                  { user_id: { previous: 'US.1', current: `US.${'7'.repeat(200)}` } },
+                  'not an object',
+                ],
+              },
+            },
+            { field: 'user_id_update', value: { user_id_update: [] } },
+          ],
+        },
+      ],
+    });
+    expect(parsed.identityUpdates).toEqual([
+      {
+        phoneNumberId: 'PN1',
+        wabaId: 'W',
+        change: {
+          kind: 'user_id_update',
+          previousUserId: 'US.111',
+          newPhone: null,
+          newUserId: long,
+          newParentUserId: 'US.ENT.222',
+        },
+      },
+    ]);
+    expect(parsed.skipped).toEqual([
+      ...Array(3).fill('user_id_update without user_id.previous and user_id.current'),
+      'user_id_update change without metadata.phone_number_id',
+    ]);
+  });
 });
 
 describe('storable', () => {

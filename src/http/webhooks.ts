@@ -85,11 +85,18 @@ export function webhookRoutes(deps: AppDeps): Router {
     deps.metrics.webhooks.inc({
       outcome: 'accepted',
       reason:
-        parsed.messages.length + parsed.statuses.length + parsed.accountEvents.length === 0 ? 'nothing_handled' : 'ok',
+        parsed.messages.length +
+          parsed.statuses.length +
+          parsed.accountEvents.length +
+          parsed.identityUpdates.length ===
+        0
+          ? 'nothing_handled'
+          : 'ok',
     });
     deps.metrics.webhookItems.inc({ kind: 'message' }, parsed.messages.length);
     deps.metrics.webhookItems.inc({ kind: 'status' }, parsed.statuses.length);
     deps.metrics.webhookItems.inc({ kind: 'account_event' }, parsed.accountEvents.length);
+    deps.metrics.webhookItems.inc({ kind: 'identity_update' }, parsed.identityUpdates.length);
     ctx.status = 200;
     ctx.body = { received: true };
   });

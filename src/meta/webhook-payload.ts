@@ -16,6 +16,8 @@ export interface InboundMessage {
   username?: string | null;
   /** A system message saying the customer's phone number or BSUID changed. */
   identityChange?: IdentityChange | null;
+  /** A revoke: the wamid of the customer's message it deletes (`revoke.original_message_id`). */
+  revokedWamid?: string | null;
   /** When the customer sent it (Meta's timestamp), in epoch milliseconds. */
   sentAt: number;
   type: string;
@@ -25,11 +27,20 @@ export interface InboundMessage {
 }
 
 export interface IdentityChange {
-  kind: 'user_changed_number' | 'user_changed_user_id';
+  kind: 'user_changed_number' | 'user_changed_user_id' | 'user_id_update';
   previousUserId: string | null;
   /** The new phone number (user_changed_number). */
   newPhone: string | null;
   newUserId: string | null;
+  /** The new parent BSUID, where Meta reports one (user_id_update with parent BSUIDs enabled). */
+  newParentUserId?: string | null;
+}
+
+/** A BSUID change reported on the `user_id_update` field: no message, no wamid, only the number it came to. */
+export interface IdentityUpdate {
+  phoneNumberId: string;
+  wabaId: string | null;
+  change: IdentityChange;
 }
 
 export interface StatusEvent {
@@ -59,6 +70,7 @@ export interface ParsedWebhook {
   messages: InboundMessage[];
   statuses: StatusEvent[];
   accountEvents: AccountEvent[];
+  identityUpdates: IdentityUpdate[];
   /** Why parts were skipped, for the log line. */
   skipped: string[];
 }
@@ -110,6 +122,17 @@ const messagesValue = z.looseObject({
   statuses: z.array(z.unknown()).optional(),
 });
 
+// Meta's BSUID guide documents each item as {wa_id?, detail, user_id: {previous, current},
+// parent_user_id?: {previous, current}, timestamp}; only the ids matter here.
+const userIdUpdateValue = z.looseObject({
+  metadata: z.looseObject({ phone_number_id: id }),
+  user_id_update: z.array(z.unknown()).optional(),
+});
+const userIdUpdate = z.looseObject({
+  user_id: z.looseObject({ previous: userId, current: userId }),
+  parent_user_id: z.looseObject({ previous: userId.optional(), current: userId.optional() }).optional(),
+});
+
 const ACCOUNT_FIELDS = new Set(['account_update', 'phone_number_quality_update', 'phone_number_name_update']);
 
 const MAX_ITEMS = 10_000;
@@ -136,7 +159,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function parseWebhook(raw: unknown): ParsedWebhook {
   const body = storable(raw);
-  const out: ParsedWebhook = { messages: [], statuses: [], accountEvents: [], skipped: [] };
+  const out: ParsedWebhook = { messages: [], statuses: [], accountEvents: [], identityUpdates: [], skipped: [] };
   if (!isRecord(body) || body.object !== 'whatsapp_business_account') {
     out.skipped.push('not a whatsapp_business_account payload');
     return out;
@@ -153,6 +176,7 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
         continue;
       }
       if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
+      else if (change.field === 'user_id_update') parseUserIdUpdate(change.value, wabaId, out);
       else if (ACCOUNT_FIELDS.has(change.field) && wabaId && isRecord(change.value)) {
         const info = change.value.waba_info;
         const about =
@@ -204,6 +228,7 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       parentUserId: m.from_parent_user_id ?? contact?.parent_user_id ?? null,
       username: contact?.profile?.username ?? null,
       identityChange: m.type === 'system' ? identityChangeOf(item) : null,
+      revokedWamid: m.type === 'revoke' ? revokedWamidOf(item) : null,
       sentAt: m.timestamp,
       type: m.type,
       text: m.text?.body ?? null,
@@ -230,6 +255,39 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
         : null,
     });
   }
+}
+
+function parseUserIdUpdate(raw: unknown, wabaId: string | null, out: ParsedWebhook): void {
+  const value = userIdUpdateValue.safeParse(raw);
+  if (!value.success) {
+    out.skipped.push('user_id_update change without metadata.phone_number_id');
+    return;
+  }
+  for (const item of list(value.data.user_id_update)) {
+    const parsed = userIdUpdate.safeParse(item);
+    if (!parsed.success) {
+      out.skipped.push('user_id_update without user_id.previous and user_id.current');
+      continue;
+    }
+    out.identityUpdates.push({
+      phoneNumberId: value.data.metadata.phone_number_id,
+      wabaId,
+      change: {
+        kind: 'user_id_update',
+        previousUserId: parsed.data.user_id.previous,
+        // wa_id is the number the user has now, not a change of it: the row keeps its phone.
+        newPhone: null,
+        newUserId: parsed.data.user_id.current,
+        newParentUserId: parsed.data.parent_user_id?.current ?? null,
+      },
+    });
+  }
+}
+
+function revokedWamidOf(item: unknown): string | null {
+  if (!isRecord(item) || !isRecord(item.revoke)) return null;
+  const original = id.safeParse(item.revoke.original_message_id);
+  return original.success ? original.data : null;
 }
 
 const IDENTITY_CHANGES = new Set(['user_changed_number', 'user_changed_user_id']);

@@ -58,6 +58,7 @@ const customerMessageInput = z
     document: z.record(z.string(), z.unknown()).optional(),
     sticker: z.record(z.string(), z.unknown()).optional(),
     video: z.record(z.string(), z.unknown()).optional(),
+    revoke: z.object({ original_message_id: z.string() }).optional(),
     context: z.object({ message_id: z.string() }).optional(),
     timestamp: z.number().int().positive().optional(),
   })
@@ -240,6 +241,24 @@ export function adminRoutes(state: SandboxState): Router {
     for (const message of input.messages) state.number(message.phoneNumberId);
     ctx.status = 202;
     ctx.body = { data: state.sendCustomerMessages(input.messages) };
+  });
+  router.post('/customers/user-id-update', async (ctx) => {
+    const input = await body(
+      ctx,
+      z
+        .object({
+          phoneNumberId: z.string().min(1),
+          from: z.string().regex(/\d/, 'from must be the customer phone number'),
+          userId: z
+            .string()
+            .regex(/^[A-Z]{2}\.[A-Za-z0-9]{1,128}$/, 'userId is a BSUID (CC.alphanumeric)')
+            .optional(),
+        })
+        .strict(),
+    );
+    state.number(input.phoneNumberId);
+    ctx.status = 202;
+    ctx.body = state.changeCustomerUserId(input.phoneNumberId, input.from, input.userId);
   });
   router.get('/conversations', (ctx) => {
     const phoneNumberId = text(ctx.query.phoneNumberId);

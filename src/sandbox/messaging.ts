@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { digitsOf, wamid } from './ids.js';
 import { GraphError, invalidParameter } from './errors.js';
-import { inboundMessageValue, messagesEnvelope, statusValue } from './payloads.js';
+import { fieldEnvelope, inboundMessageValue, messagesEnvelope, statusValue, userIdUpdateValue } from './payloads.js';
 import {
   SERVICE_WINDOW_MS,
   type ConversationMessage,
@@ -33,6 +33,8 @@ export interface CustomerMessageInput {
   document?: Record<string, unknown>;
   sticker?: Record<string, unknown>;
   video?: Record<string, unknown>;
+  /** type "revoke": the customer deletes one of their earlier messages. */
+  revoke?: { original_message_id: string };
   /** The business message this one replies to (quoted reply, button tap). */
   context?: { message_id: string };
   /** Seconds since the epoch; lets a test place the message in the past (outside the 24-hour window). */
@@ -256,6 +258,31 @@ export class Messaging {
         messages: [{ id }],
       },
     };
+  }
+
+  /**
+   * The customer's BSUID changes: later messages carry the new one, and a user_id_update webhook
+   * reports it. Only this number's view of the customer moves (the sandbox keeps one per number).
+   */
+  changeUserId(
+    phoneNumberId: string,
+    from: string,
+    userId?: string,
+  ): { previous: string; current: string; webhookId: number } {
+    const number = this.number(phoneNumberId);
+    const waId = digitsOf(from);
+    const customer = this.customers.get(`${number.id}:${waId}`);
+    if (!customer) throw Object.assign(new Error(`no customer ${waId} on ${number.id}`), { status: 404 });
+    const previous = customer.bsuid;
+    const current = userId ?? `US.${BigInt(`0x${randomBytes(7).toString('hex')}`).toString()}`;
+    customer.bsuid = current;
+    const now = Math.floor(this.deps.now() / 1000);
+    const value = userIdUpdateValue(number, customer, { previous, current }, String(now));
+    const record = this.deps.post(
+      { field: 'user_id_update', wabaId: number.wabaId, phoneNumberId: number.id },
+      fieldEnvelope(number.wabaId, 'user_id_update', value, now),
+    );
+    return { previous, current, webhookId: record.webhookId };
   }
 
   /** POST /{phone-number-id}/messages with status "read": marks an inbound message read. */

@@ -1,5 +1,5 @@
 // Webhook bodies in Meta's exact shapes (WhatsApp Business Account webhooks: messages, statuses,
-// account_update, phone_number_quality_update, phone_number_name_update).
+// account_update, phone_number_quality_update, phone_number_name_update, user_id_update).
 import { digitsOf } from './ids.js';
 import type { PhoneNumber, StatusValue, WhatsAppErrorDetail } from './model.js';
 
@@ -32,6 +32,25 @@ export function inboundMessageValue(
       user_id: c.bsuid,
     })),
     messages,
+  };
+}
+
+/** The `value` of a user_id_update change, as Meta's business-scoped user IDs guide shows it. */
+export function userIdUpdateValue(
+  number: PhoneNumber,
+  customer: { name: string; waId: string; username: string | undefined },
+  userId: { previous: string; current: string },
+  timestamp: string,
+): Record<string, unknown> {
+  // The phone number is withheld for a username user, as in messages webhooks.
+  const waId = customer.username ? {} : { wa_id: customer.waId };
+  return {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    contacts: [
+      { profile: { name: customer.name, ...(customer.username ? { username: customer.username } : {}) }, ...waId },
+    ],
+    user_id_update: [{ ...waId, detail: `User id for ${customer.name} has been updated.`, user_id: userId, timestamp }],
   };
 }
 

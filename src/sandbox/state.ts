@@ -213,6 +213,12 @@ export class SandboxState {
     return { payload, messageIds };
   }
 
+  /** The customer's BSUID changes (a new one is made up unless given); posts user_id_update. */
+  changeCustomerUserId(phoneNumberId: string, from: string, userId?: string) {
+    this.number(phoneNumberId);
+    return this.messaging.changeUserId(phoneNumberId, from, userId);
+  }
+
   /** Every customer the sandbox knows, with the BSUID Meta gives them. */
   customerList() {
     return this.messaging.customerList();

@@ -135,7 +135,7 @@ async function mergeCustomer(trx: Knex.Transaction, from: number, into: number):
   }
 }
 
-/** A changed BSUID or phone number (Meta's system message): the customer row moves with it. */
+/** A changed BSUID or phone number (a system message or a user_id_update): the customer row moves with it. */
 export async function applyIdentityChange(
   trx: Knex.Transaction,
   businessId: string,
@@ -167,6 +167,7 @@ export async function applyIdentityChange(
     .update({
       ...(change.newUserId ? { bsuid: change.newUserId } : {}),
       ...(change.newPhone ? { phone: change.newPhone } : {}),
+      ...(change.newParentUserId ? { parent_bsuid: change.newParentUserId } : {}),
       updated_at: new Date(),
     });
 }

@@ -16,6 +16,7 @@ import {
   type NewStart,
   type PendingStart,
 } from './outbox.js';
+import { revokeWaiting } from './turns.js';
 
 /** Meta allows free-form replies only within 24 hours of the customer's message. */
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -112,7 +113,10 @@ async function eachItem<T>(
 }
 
 export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
-  const single = await intakeInOneStatement(db, parsed, names);
+  // The single statement stores one message or status and nothing else: a delivery that also moves
+  // a customer, or a revoke that closes an earlier message, would lose that part there.
+  const general = parsed.identityUpdates.length > 0 || parsed.messages.some((m) => m.revokedWamid);
+  const single = general ? null : await intakeInOneStatement(db, parsed, names);
   if (single) return single;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -303,23 +307,23 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
   const result: IntakeResult = { starts: [], stored: 0, duplicates: 0, rejected: 0, statuses: 0 };
   const starts: NewStart[] = [];
 
-  if (parsed.messages.length > 0) {
-    const numbers = [...new Set(parsed.messages.map((m) => m.phoneNumberId))];
-    const owners = new Map<string, Owner>(
-      (
-        await trx('whatsapp_phone_numbers as n')
-          .join('channel_integrations as i', 'i.id', 'n.integration_id')
-          .whereIn('n.phone_number_id', numbers)
-          .where({ 'n.is_active': true, 'i.is_active': true })
-          .select(
-            'n.phone_number_id as phoneNumberId',
-            'i.id as integrationId',
-            'i.business_id as businessId',
-            'i.state as state',
-          )
-      ).map((r: Owner & { phoneNumberId: string }) => [r.phoneNumberId, r]),
-    );
+  const numbers = [...new Set([...parsed.messages, ...parsed.identityUpdates].map((item) => item.phoneNumberId))];
+  const owners = new Map<string, Owner>();
+  if (numbers.length > 0) {
+    const rows: Array<Owner & { phoneNumberId: string }> = await trx('whatsapp_phone_numbers as n')
+      .join('channel_integrations as i', 'i.id', 'n.integration_id')
+      .whereIn('n.phone_number_id', numbers)
+      .where({ 'n.is_active': true, 'i.is_active': true })
+      .select(
+        'n.phone_number_id as phoneNumberId',
+        'i.id as integrationId',
+        'i.business_id as businessId',
+        'i.state as state',
+      );
+    for (const row of rows) owners.set(row.phoneNumberId, row);
+  }
 
+  if (parsed.messages.length > 0) {
     // Customers, in sorted key order.
     const identities = new Map<string, CustomerIdentity>();
     const identityOf = new Map<InboundMessage, string>();
@@ -445,6 +449,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       status: InboundStatus;
       business_id: string | null;
       integration_id: string | null;
+      conversation_id: number | null;
       message: InboundMessage;
     }> = [];
     const insertRows = async (sp: Knex.Transaction, items: typeof pending) => {
@@ -454,11 +459,12 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         status: InboundStatus;
         business_id: string | null;
         integration_id: string | null;
+        conversation_id: number | null;
       }> = await sp('messages')
         .insert(items.map((i) => i.row) as never)
         .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
         .ignore()
-        .returning(['id', 'wamid', 'status', 'business_id', 'integration_id']);
+        .returning(['id', 'wamid', 'status', 'business_id', 'integration_id', 'conversation_id']);
       const byWamid = new Map(items.map((i) => [i.message.wamid, i.message]));
       for (const row of rows) inserted.push({ ...row, message: byWamid.get(row.wamid)! });
     };
@@ -478,6 +484,24 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     result.stored = inserted.length;
     result.duplicates = parsed.messages.length - inserted.length - result.rejected;
 
+    // A revoke in this delivery may close a message stored just before it: that one starts nothing.
+    const revoked = new Set<number>();
+    for (const row of inserted) {
+      const original = row.message.revokedWamid;
+      if (!original || row.conversation_id === null) continue;
+      const conversationId = row.conversation_id;
+      result.rejected += await eachItem(
+        trx,
+        [original],
+        async (sp, wamid) => {
+          const closed = await revokeWaiting(sp, conversationId, wamid);
+          if (closed !== null) revoked.add(closed);
+        },
+        async (wamid, reason) => {
+          await rejectItem(trx, 'revoke', reason, { original_message_id: wamid });
+        },
+      );
+    }
     for (const row of inserted) {
       const change = row.message.identityChange;
       if (change && row.business_id) {
@@ -491,7 +515,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
           },
         );
       }
-      if (row.status === 'received') {
+      if (row.status === 'received' && !revoked.has(row.id)) {
         starts.push({
           taskQueue: names.taskQueue,
           workflowType: names.messageWorkflowType,
@@ -503,6 +527,21 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         });
       }
     }
+  }
+
+  // After this POST's messages, as a system message's change is: a message in the same delivery
+  // under the old BSUID lands on the row first, and the row then moves.
+  for (const update of parsed.identityUpdates) {
+    const owner = owners.get(update.phoneNumberId);
+    if (!owner) continue;
+    result.rejected += await eachItem(
+      trx,
+      [update.change],
+      (sp, c) => applyIdentityChange(sp, owner.businessId, c),
+      async (c, reason) => {
+        await rejectItem(trx, 'identity_change', reason, c);
+      },
+    );
   }
 
   if (parsed.statuses.length > 0) {

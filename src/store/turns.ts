@@ -443,6 +443,26 @@ export async function closeInboundMessage(
   return db.transaction((trx) => closeMessage(trx, messageId, status, error));
 }
 
+/**
+ * The customer deleted a message. One still waiting (received, in no frozen turn) closes and will
+ * not be answered; if it was the head, the next waiting message owns the line (its workflow sees
+ * that at its next poll). One already frozen stays: its reply is being composed. Only a message of
+ * the revoke's own conversation can be closed. The id of the closed message, or null.
+ */
+export async function revokeWaiting(
+  trx: Knex.Transaction,
+  conversationId: number,
+  wamid: string,
+): Promise<number | null> {
+  const message = await trx('messages')
+    .where({ wamid, direction: 'inbound', conversation_id: conversationId, status: 'received' })
+    .whereNull('turn_id')
+    .first('id');
+  if (!message) return null;
+  await closeMessage(trx, message.id, 'no_reply', { reason: 'revoked' });
+  return message.id;
+}
+
 export interface LineStats {
   waitingTurns: number;
   oldestHeadWaitSeconds: number;
