@@ -207,9 +207,14 @@ async function applyStatus(
 }
 
 /** Applies statuses that arrived before the reply row knew its wamid. */
-export async function applyEarlyStatuses(db: Db | Knex.Transaction, wamid: string): Promise<void> {
+export async function applyEarlyStatuses(
+  db: Db | Knex.Transaction,
+  wamid: string,
+  options: { locked?: boolean } = {},
+): Promise<void> {
   // Serialises with the intake of a status for this wamid: one of the two sees the other's row.
-  await lockWamid(db, wamid);
+  // A caller that already holds the lock in this transaction says so.
+  if (!options.locked) await lockWamid(db, wamid);
   const early = await db('message_statuses').where({ wamid });
   for (const status of OUTBOUND_ORDER) {
     const event = early.find((e) => e.status === status);

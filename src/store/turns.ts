@@ -101,35 +101,43 @@ async function closeMessage(
 /** Closes every message of a turn: `replied` for the one the reply answers, `covered` for the rest. */
 async function closeTurn(
   trx: Knex.Transaction,
-  turnId: number,
+  turnOrId: TurnRow | number,
   status: InboundStatus,
   error: Record<string, unknown> | null,
 ): Promise<Released> {
-  const turn = await trx('turns').where({ id: turnId }).first();
-  if (!turn) throw new Error(`turn ${turnId} not found`);
+  const turn = typeof turnOrId === 'number' ? await trx('turns').where({ id: turnOrId }).first() : turnOrId;
+  if (!turn) throw new Error(`turn ${String(turnOrId)} not found`);
   await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first('id');
   const now = new Date();
-  if (status === 'replied') {
-    await trx('messages')
-      .where({ id: turn.reply_to_message_id, status: 'received' })
-      .update({ status: 'replied', error: null, updated_at: now });
-    await trx('messages')
-      .whereIn('id', turn.message_ids)
-      .where({ status: 'received' })
-      .update({ status: 'covered', error: null, updated_at: now });
-  } else {
-    await trx('messages')
-      .whereIn('id', turn.message_ids)
-      .where({ status: 'received' })
-      .update({ status, error, updated_at: now });
-  }
+  await trx('messages')
+    .whereIn('id', turn.message_ids)
+    .where({ status: 'received' })
+    .update({
+      status:
+        status === 'replied'
+          ? trx.raw(`CASE WHEN id = ? THEN 'replied' ELSE 'covered' END`, [turn.reply_to_message_id])
+          : status,
+      error: status === 'replied' ? null : error,
+      updated_at: now,
+    } as never);
   if (turn.state === 'open')
     await trx('turns')
-      .where({ id: turnId })
+      .where({ id: turn.id })
       .update({ state: status === 'failed' ? 'failed' : 'done', outcome: status, closed_at: now });
   await markMessagesDone(trx, turn.message_ids);
   await trx('conversations').where({ id: turn.conversation_id }).update({ head_since: now, updated_at: now });
   return { nextHeadId: await nextHead(trx, turn.conversation_id) };
+}
+
+/** Closes the turn if it is still open; null when something closed it already. */
+async function closeOpenTurn(
+  trx: Knex.Transaction,
+  turnId: number,
+  status: InboundStatus,
+  error: Record<string, unknown> | null,
+): Promise<Released | null> {
+  const turn = await trx('turns').where({ id: turnId }).first();
+  return turn?.state === 'open' ? closeTurn(trx, turn, status, error) : null;
 }
 
 export async function claimTurn(db: Db, messageId: number, settings: TurnSettings, now = new Date()): Promise<Claim> {
@@ -388,7 +396,7 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
   return db.transaction(async (trx) => {
     await lockWamid(trx, wamid);
     const now = new Date();
-    await trx('messages')
+    const [row] = await trx('messages')
       .where({ id: outboundId })
       .update({
         wamid,
@@ -396,11 +404,10 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
         error: null,
         sent_at: now,
         updated_at: now,
-      } as never);
-    await applyEarlyStatuses(trx, wamid);
-    const row = (await trx('messages').where({ id: outboundId }).first('turn_id'))!;
-    const turn = await trx('turns').where({ id: row.turn_id! }).first('state');
-    return turn?.state === 'open' ? closeTurn(trx, row.turn_id!, 'replied', null) : null;
+      } as never)
+      .returning('turn_id');
+    await applyEarlyStatuses(trx, wamid, { locked: true });
+    return closeOpenTurn(trx, row!.turn_id!, 'replied', null);
   });
 }
 
@@ -429,8 +436,7 @@ export async function abandonTurn(
       .where({ turn_id: turnId, direction: 'outbound' })
       .whereNull('wamid')
       .update({ status: 'failed', error, updated_at: new Date() });
-    const turn = await trx('turns').where({ id: turnId }).first('state');
-    return turn?.state === 'open' ? closeTurn(trx, turnId, status, error) : null;
+    return closeOpenTurn(trx, turnId, status, error);
   });
 }
 
