@@ -157,6 +157,11 @@ describe('token lifecycle', () => {
     await schedule(integrationId).delete();
     const orphan = randomUUID();
     await ensureTokenSchedule(stack.client, stack.config, { integrationId: orphan, businessId: 'gone' });
+    // Another deployment on the same namespace (its own base task queue) has an integration we
+    // do not know: its schedule is not ours to remove.
+    const neighbour = randomUUID();
+    const otherDeployment = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: 'neighbour-app' } };
+    await ensureTokenSchedule(stack.client, otherDeployment, { integrationId: neighbour, businessId: 'theirs' });
 
     const report = await reconcileSchedules(stack.db, stack.client, stack.config);
     expect(report.created).toContain(integrationId);
@@ -166,6 +171,10 @@ describe('token lifecycle', () => {
     expect(await stack.db('token_staging').where({ connect_id: dead })).toHaveLength(0);
     await expect(schedule(integrationId).describe()).resolves.toBeTruthy();
     await expect(schedule(orphan).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    expect(report.removed).not.toContain(neighbour);
+    expect(report.foreign).toBeGreaterThanOrEqual(1);
+    await expect(schedule(neighbour).describe()).resolves.toBeTruthy();
+    await schedule(neighbour).delete();
 
     const again = await reconcileSchedules(stack.db, stack.client, stack.config);
     expect(again.purged).toEqual({ stagedSecrets: 0, oauthStates: 0 });

@@ -8,12 +8,19 @@ import { purgeExpiredStates } from '../store/connect.js';
 import { activeIntegrations, isIntegrationActive } from '../store/integrations.js';
 import { purgeExpiredStaging } from '../store/staging.js';
 import { finishPendingDisconnects } from './pending-disconnects.js';
-import { deleteTokenSchedule, ensureTokenSchedule, listTokenSchedules } from '../temporal/schedules.js';
+import {
+  deleteTokenSchedule,
+  ensureTokenSchedule,
+  isOwnTokenSchedule,
+  listTokenSchedules,
+} from '../temporal/schedules.js';
 
 export interface ReconcileReport {
   active: number;
   created: string[];
   removed: string[];
+  /** Token schedules without an integration here that belong to another deployment: left alone. */
+  foreign: number;
   /** Staged secrets past their purge time, and OAuth states expired for a day, deleted. */
   purged: { stagedSecrets: number; oauthStates: number };
   /** Inactive integrations still holding a token, whose disconnect was started again. */
@@ -43,6 +50,7 @@ export async function reconcileSchedules(
     active: active.length,
     created: [],
     removed: [],
+    foreign: 0,
     purged: { stagedSecrets: await purgeExpiredStaging(db), oauthStates: await purgeExpiredStates(db) },
     pendingDisconnects: await finishPendingDisconnects(db, client, config),
   };
@@ -56,6 +64,11 @@ export async function reconcileSchedules(
     if (wanted.has(integrationId)) continue;
     // A reconnect may have made it active since the read above.
     if (await isIntegrationActive(db, integrationId)) continue;
+    // Another deployment on the same namespace: its integrations are not in our database.
+    if (!(await isOwnTokenSchedule(client, config, integrationId))) {
+      report.foreign += 1;
+      continue;
+    }
     if ((await deleteTokenSchedule(client, integrationId)) === 'deleted') report.removed.push(integrationId);
     await progress();
   }

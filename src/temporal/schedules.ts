@@ -1,7 +1,15 @@
 // The per-integration token-care Schedules: created on connect, deleted on disconnect, reconciled
 // against the database by the worker at start and by `npm run reconcile`.
 import { createHash } from 'node:crypto';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+} from '@temporalio/client';
+
+const GRPC_NOT_FOUND = 5;
 import type { Config } from '../config.js';
 import { callTimeouts } from './timeouts.js';
 import {
@@ -94,6 +102,26 @@ export async function deleteTokenSchedule(client: Client, integrationId: string)
     return 'deleted';
   } catch (error) {
     if (error instanceof ScheduleNotFoundError) return 'absent';
+    throw error;
+  }
+}
+
+/**
+ * Whether a token-care schedule belongs to this deployment: its workflows run on this deployment's
+ * token queue. Deployments that share a namespace (each with its own base task queue) list each
+ * other's schedules, and must never remove them.
+ */
+export async function isOwnTokenSchedule(client: Client, config: Config, integrationId: string): Promise<boolean> {
+  // The raw description: another deployment encrypts its schedule's arguments with keys we do not
+  // hold, so the decoded one would fail before it said whose schedule it is.
+  try {
+    const { schedule } = await client.workflowService.describeSchedule({
+      namespace: client.options.namespace,
+      scheduleId: tokenScheduleId(integrationId),
+    });
+    return schedule?.action?.startWorkflow?.taskQueue?.name === taskQueueFor(config.temporal.taskQueue, 'refreshToken');
+  } catch (error) {
+    if (isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND) return false;
     throw error;
   }
 }
