@@ -87,6 +87,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           return close('no_reply', 'no_reply_needed');
       }
       const settings = integration.settings ?? {};
+      // A welcome request is answered with the business's own welcome text, never the HTTP brain's.
+      if (message.type === 'request_welcome')
+        return { kind: 'open', responder: 'rules', timeouts: callTimeouts(config) };
       const wantsHttp =
         settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
       return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
@@ -118,7 +121,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
-        await new RulesResponder(text).reply(request),
+        await new RulesResponder(text, settings.welcomeText).reply(request),
         input.fallback ? 'rules_fallback' : 'rules',
       );
     },
@@ -191,6 +194,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           status: error.status ?? null,
           code: error.code ?? null,
           message: error.message,
+          details: error.details ?? null,
         };
         if (error.kind === 'transient') {
           await releaseSend(db, input.outboundId, error.outcome, { ...detail, reason: 'meta_error' });

@@ -7,6 +7,7 @@ import * as m003 from './20261130000003_messages.js';
 import * as m004 from './20261130000004_account_events.js';
 import * as m005 from './20261130000005_conversations.js';
 import * as m006 from './20261201000005_connect_session.js';
+import * as m007 from './20261202000001_meta_types.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261130000004_account_events', m004],
   ['20261130000005_conversations', m005],
   ['20261201000005_connect_session', m006],
+  ['20261202000001_meta_types', m007],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -154,6 +154,8 @@ export interface IntegrationRow {
 
 export interface IntegrationSettings {
   autoReplyText?: string;
+  /** The greeting for a customer who opens the chat for the first time (Meta's request_welcome); none when unset. */
+  welcomeText?: string;
   responder?: 'rules' | 'http';
 }
 

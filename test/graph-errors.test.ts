@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GraphClient } from '../src/meta/graph-client.js';
 import { classify, GraphError, scrubSecrets } from '../src/meta/graph-errors.js';
 
 const rejected = (status: number, code?: number, subcode?: number, type?: string) =>
@@ -11,7 +14,7 @@ const rejected = (status: number, code?: number, subcode?: number, type?: string
   });
 
 describe('Graph error classification', () => {
-  it.each([1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056])('retries code %i', (code) => {
+  it.each([1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056, 131057])('retries code %i', (code) => {
     expect(rejected(400, code)).toBe('transient');
   });
 
@@ -41,7 +44,9 @@ describe('Graph error classification', () => {
     expect(rejected(403, 10)).toBe('permission');
     expect(rejected(403, 200)).toBe('permission');
     expect(rejected(403, 299)).toBe('permission');
-    expect(rejected(400, 1, undefined, 'OAuthException')).toBe('invalid');
+    expect(
+      classify({ operation: 'oauth.code_exchange', status: 400, code: 1, type: 'OAuthException', outcome: 'rejected' }),
+    ).toBe('invalid');
     expect(rejected(400, 101)).toBe('invalid');
   });
 
@@ -71,5 +76,107 @@ describe('scrubSecrets', () => {
       new GraphError('Invalid OAuth access token EAAGabcdefghijklmnop', { operation: 'x', outcome: 'rejected' })
         .message,
     ).not.toContain('EAAG');
+  });
+});
+
+// Bodies in the shape of Meta's "Error response syntax" (WhatsApp error codes page): message, type,
+// code, error_data {messaging_product, details}, error_subcode, fbtrace_id. The titles and details
+// are the ones Meta's code table gives for each code.
+describe('documented Graph error bodies, through the client', () => {
+  let server: Server;
+  let answer: { status: number; body: unknown } = { status: 500, body: {} };
+  let client: GraphClient;
+  const token = 'EAAGm0PX4ZCpsBAKZC1toktoktok';
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body)),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = new GraphClient({
+      graphApiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      graphApiVersion: 'v24.0',
+      appId: '1234567890',
+      appSecret: 'app-secret-for-graph-error-tests',
+    });
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const send = () => client.sendText(token, '106540352242922', { to: '16505551234', body: 'hi' });
+  const failure = async () => {
+    try {
+      await send();
+    } catch (error) {
+      return error as GraphError;
+    }
+    throw new Error('the send did not fail');
+  };
+
+  it('retries 131057 (account in maintenance mode) and keeps its details in the summary', async () => {
+    answer = {
+      status: 500,
+      body: {
+        error: {
+          message: '(#131057) Account in maintenance mode',
+          type: 'OAuthException',
+          code: 131057,
+          error_data: {
+            messaging_product: 'whatsapp',
+            details:
+              'WhatsApp Business Account is in maintenance mode. One reason for this could be that the account is undergoing a throughput upgrade.',
+          },
+          fbtrace_id: 'AbCdEfGhIjK',
+        },
+      },
+    };
+    const error = await failure();
+    expect(error.kind).toBe('transient');
+    expect(error.code).toBe(131057);
+    expect(error.summary).toContain('throughput upgrade');
+    // Rejected outright (a 4xx with the same code) it is still only a pause, not a refusal.
+    expect(classify({ status: 400, code: 131057, outcome: 'rejected' })).toBe('transient');
+  });
+
+  it('retries code 1 on a send even as an OAuthException, and scrubs tokens out of its details', async () => {
+    answer = {
+      status: 400,
+      body: {
+        error: {
+          message: '(#1) Invalid request or possible server error.',
+          type: 'OAuthException',
+          code: 1,
+          error_data: { messaging_product: 'whatsapp', details: `Request with access_token=${token} failed` },
+          fbtrace_id: 'AbCdEfGhIjK',
+        },
+      },
+    };
+    const error = await failure();
+    expect(error.kind).toBe('transient');
+    expect(error.details).toContain('access_token=[redacted]');
+    expect(error.summary).toContain('access_token=[redacted]');
+    expect(error.summary).not.toContain(token);
+  });
+
+  it('keeps a permanent error permanent, with its details', async () => {
+    answer = {
+      status: 400,
+      body: {
+        error: {
+          message: '(#131026) Message undeliverable',
+          type: 'OAuthException',
+          code: 131026,
+          error_data: { messaging_product: 'whatsapp', details: 'Message Undeliverable.' },
+          fbtrace_id: 'AbCdEfGhIjK',
+        },
+      },
+    };
+    const error = await failure();
+    expect(error.kind).toBe('invalid');
+    expect(error.summary).toBe(
+      'messages.send failed, HTTP 400, code 131026: (#131026) Message undeliverable (Message Undeliverable.)',
+    );
   });
 });

@@ -35,6 +35,7 @@ describe('reply settings and the message list', () => {
     expect(await put.json()).toEqual({
       autoReplyText: 'We answer within the hour.',
       autoReplyTextIsDefault: false,
+      welcomeText: null,
       responder: 'rules',
       httpResponderAvailable: false,
     });

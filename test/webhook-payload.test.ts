@@ -236,3 +236,175 @@ describe('webhook signature', () => {
     expect(verifySignature(body, 'sha256=zz', 'secret')).toBe(false);
   });
 });
+
+// Bodies below are the examples of Meta's webhooks reference pages (messages/edit, messages/group,
+// messages/unsupported, messages/errors, messages/status), ids shortened.
+describe('Meta 2026 message types and statuses', () => {
+  const contacts = [{ profile: { name: 'Sheena Nelson' }, wa_id: '16505551234' }];
+
+  it('reads an edit: the message it changes and the new caption or text', () => {
+    const parsed = parseWebhook(
+      value({
+        contacts,
+        messages: [
+          {
+            from: '16505551234',
+            id: 'wamid.EDIT1',
+            timestamp: '1749854575',
+            type: 'edit',
+            edit: {
+              original_message_id: 'wamid.ORIG1',
+              message: {
+                context: { id: 'M0' },
+                type: 'image',
+                image: {
+                  caption: 'Updated image caption',
+                  mime_type: 'image/jpeg',
+                  sha256: 'a1b2c3d4e5f6...',
+                  id: '1234567890',
+                  url: 'https://media.example.com/updated-image.jpg',
+                },
+              },
+            },
+          },
+          {
+            from: '16505551234',
+            id: 'wamid.EDIT2',
+            timestamp: '1749854576',
+            type: 'edit',
+            edit: { original_message_id: 'wamid.ORIG2', message: { type: 'text', text: { body: 'the new words' } } },
+          },
+        ],
+      }),
+    );
+    expect(parsed.messages.map((m) => [m.type, m.text, m.edit])).toEqual([
+      ['edit', null, { originalWamid: 'wamid.ORIG1', text: 'Updated image caption' }],
+      ['edit', null, { originalWamid: 'wamid.ORIG2', text: 'the new words' }],
+    ]);
+  });
+
+  it('reads the group a message was written in', () => {
+    const parsed = parseWebhook(
+      value({
+        contacts,
+        messages: [
+          {
+            from: '16505551234',
+            group_id: 'Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD',
+            id: 'wamid.GROUP1',
+            timestamp: '1739321024',
+            text: { body: 'Hello group' },
+            type: 'text',
+          },
+        ],
+      }),
+    );
+    expect(parsed.messages[0]).toMatchObject({
+      groupId: 'Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD',
+      text: 'Hello group',
+    });
+  });
+
+  it('keeps an unsupported message with its errors as Meta sent them', () => {
+    const item = {
+      from: '16505551234',
+      id: 'wamid.UNSUP1',
+      timestamp: '1739321024',
+      errors: [
+        {
+          code: 131051,
+          title: 'Message type unknown',
+          message: 'Message type unknown',
+          error_data: { details: 'Message type is currently not supported.' },
+        },
+      ],
+      type: 'unsupported',
+      unsupported: { type: 'poll_update' },
+    };
+    const parsed = parseWebhook(value({ contacts, messages: [item] }));
+    expect(parsed.messages[0]).toMatchObject({ type: 'unsupported', content: item });
+  });
+
+  it('reads played statuses with pricing, conversation and error details', () => {
+    const parsed = parseWebhook(
+      value({
+        statuses: [
+          {
+            id: 'wamid.S1',
+            status: 'sent',
+            timestamp: '1750030073',
+            recipient_id: '16505551234',
+            conversation: {
+              id: '72b14d6bd5407799e66f64d1b338e567',
+              expiration_timestamp: '1750116480',
+              origin: { type: 'marketing' },
+            },
+            pricing: { billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' },
+          },
+          { id: 'wamid.S1', status: 'played', timestamp: '1750030099', recipient_id: '16505551234' },
+          {
+            id: 'wamid.S2',
+            status: 'failed',
+            timestamp: '1751142888',
+            recipient_id: '16505551234',
+            errors: [
+              {
+                code: 131049,
+                title: 'This message was not delivered to maintain healthy ecosystem engagement.',
+                message: 'This message was not delivered to maintain healthy ecosystem engagement.',
+                error_data: {
+                  details: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.',
+                },
+                href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(parsed.statuses.map((s) => s.status)).toEqual(['sent', 'played', 'failed']);
+    expect(parsed.statuses[0]).toMatchObject({
+      pricing: { billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' },
+      conversation: { id: '72b14d6bd5407799e66f64d1b338e567', origin: { type: 'marketing' } },
+    });
+    expect(parsed.statuses[1]!.pricing).toBeUndefined();
+    expect(parsed.statuses[1]!.conversation).toBeUndefined();
+    expect(parsed.statuses[2]!.errors).toEqual([
+      {
+        code: 131049,
+        title: 'This message was not delivered to maintain healthy ecosystem engagement.',
+        message: 'This message was not delivered to maintain healthy ecosystem engagement.',
+        details: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.',
+      },
+    ]);
+  });
+
+  it("reads a change's own errors, which belong to no message", () => {
+    const parsed = parseWebhook(
+      value({
+        errors: [
+          {
+            code: 130429,
+            title: 'Rate limit hit',
+            message: 'Rate limit hit',
+            error_data: { details: 'Cloud API message throughput has been reached.' },
+            href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
+          },
+        ],
+      }),
+    );
+    expect(parsed.messages).toEqual([]);
+    expect(parsed.changeErrors).toEqual([
+      {
+        phoneNumberId: 'PN1',
+        wabaId: 'WABA1',
+        error: {
+          code: 130429,
+          title: 'Rate limit hit',
+          message: 'Rate limit hit',
+          details: 'Cloud API message throughput has been reached.',
+        },
+      },
+    ]);
+  });
+});

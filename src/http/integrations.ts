@@ -25,6 +25,7 @@ const callbackQuery = z.object({
 
 const settingsBody = z.strictObject({
   autoReplyText: z.string().trim().min(1).max(4096).nullable().optional(),
+  welcomeText: z.string().trim().min(1).max(4096).nullable().optional(),
   responder: z.enum(['rules', 'http']).optional(),
 });
 

@@ -64,6 +64,14 @@ export function webhookRoutes(deps: AppDeps): Router {
         { skipped: parsed.skipped.slice(0, 10), skippedCount: parsed.skipped.length },
         'webhook parts not handled',
       );
+    // Meta's errors for a number as a whole: their codes only, since titles and details may quote
+    // the request (phone numbers included). The full items are stored with the delivery.
+    const changeErrors = parsed.changeErrors ?? [];
+    if (changeErrors.length > 0)
+      ctx.state.log.warn(
+        { errorCodes: [...new Set(changeErrors.map((e) => e.error.code))].slice(0, 10), count: changeErrors.length },
+        'Meta reported errors for a number',
+      );
     // 200 only after the commit; PostgreSQL away means 503 and Meta delivers again.
     try {
       const accepted = await acceptWebhook({ ...deps, log: ctx.state.log }, parsed);

@@ -23,6 +23,7 @@ const metaErrorBody = z.object({
     code: z.number().optional(),
     error_subcode: z.number().optional(),
     fbtrace_id: z.string().optional(),
+    error_data: z.looseObject({ details: z.string().optional() }).optional(),
   }),
 });
 
@@ -160,6 +161,9 @@ export class GraphClient {
           ...(error?.type !== undefined ? { type: error.type } : {}),
           ...(error?.error_subcode !== undefined ? { subcode: error.error_subcode } : {}),
           ...(error?.fbtrace_id !== undefined ? { fbtraceId: error.fbtrace_id } : {}),
+          ...(error?.error_data?.details !== undefined
+            ? { details: scrubSecrets(error.error_data.details, secrets) }
+            : {}),
         },
       );
     }

@@ -24,7 +24,9 @@ export type GraphErrorKind =
 export type GraphOutcome = 'rejected' | 'not_sent' | 'unknown';
 
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80007, 130429, 131056]);
-const TRANSIENT_CODES = new Set([1, 2, 341, ...RATE_LIMIT_CODES]);
+// 1 is Meta's "API Unknown: invalid request or possible server error" and 131057 "Account in
+// maintenance mode" (for example during a throughput upgrade): both pass, so they are retried.
+const TRANSIENT_CODES = new Set([1, 2, 341, 131057, ...RATE_LIMIT_CODES]);
 
 export interface GraphErrorDetails {
   operation: string;
@@ -34,6 +36,8 @@ export interface GraphErrorDetails {
   code?: number;
   subcode?: number;
   fbtraceId?: string;
+  /** Meta's `error_data.details`: the most specific reason, which Meta says to build handling on. */
+  details?: string;
   outcome: GraphOutcome;
 }
 
@@ -45,6 +49,7 @@ export class GraphError extends Error {
   readonly code: number | undefined;
   readonly subcode: number | undefined;
   readonly fbtraceId: string | undefined;
+  readonly details: string | undefined;
   readonly outcome: GraphOutcome;
 
   constructor(message: string, details: GraphErrorDetails, options?: { cause?: unknown }) {
@@ -54,6 +59,8 @@ export class GraphError extends Error {
     this.code = details.code;
     this.subcode = details.subcode;
     this.fbtraceId = details.fbtraceId;
+    // Scrubbed like the message: Meta's details can quote the request, tokens included.
+    this.details = details.details === undefined ? undefined : scrubSecrets(details.details);
     this.outcome = details.outcome;
     this.kind = classify(details);
   }
@@ -67,17 +74,24 @@ export class GraphError extends Error {
     const parts = [`${this.operation} failed`];
     if (this.status) parts.push(`HTTP ${this.status}`);
     if (this.code !== undefined) parts.push(`code ${this.code}${this.subcode ? `/${this.subcode}` : ''}`);
-    return `${parts.join(', ')}: ${this.message}`;
+    const detail = this.details && this.details !== this.message ? ` (${this.details})` : '';
+    return `${parts.join(', ')}: ${this.message}${detail}`;
   }
 }
 
+/** The calls that present our app secret: only these can fail for a wrong one. */
+const APP_SECRET_OPERATIONS = new Set(['oauth.code_exchange', 'oauth.fb_exchange', 'debug_token']);
+
 export function classify(
-  details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'>,
+  details: Pick<GraphErrorDetails, 'status' | 'code' | 'subcode' | 'outcome' | 'type'> & { operation?: string },
 ): GraphErrorKind {
-  const { status, code, subcode, outcome, type } = details;
+  const { status, code, subcode, outcome, type, operation } = details;
   if (outcome !== 'rejected' || (status !== undefined && status >= 500)) return 'transient';
-  // "Error validating client secret" is code 1 too, but an OAuthException: a configuration error.
-  if ((code === 1 && type === 'OAuthException') || code === 101) return 'invalid';
+  // "Error validating client secret" is code 1 too, an OAuthException on a call that carries the
+  // app secret: a configuration error. Everywhere else code 1 is Meta's "unknown error", which it
+  // documents as possibly temporary (wait and retry), and Graph errors are OAuthExceptions alike.
+  const wrongSecret = code === 1 && type === 'OAuthException' && APP_SECRET_OPERATIONS.has(operation ?? '');
+  if (wrongSecret || code === 101) return 'invalid';
   if (code === 190 || code === 102) return 'reauth';
   if (code === 100 && subcode === 36009) return 'code_used';
   if (code === 100 && subcode === 36007) return 'code_expired';

@@ -18,12 +18,22 @@ export interface InboundMessage {
   identityChange?: IdentityChange | null;
   /** A revoke: the wamid of the customer's message it deletes (`revoke.original_message_id`). */
   revokedWamid?: string | null;
+  /** An edit: the wamid of the message it changes (`edit.original_message_id`) and its new text. */
+  edit?: MessageEdit | null;
+  /** Meta's `group_id`: the message was written in a group the business number is part of. */
+  groupId?: string | null;
   /** When the customer sent it (Meta's timestamp), in epoch milliseconds. */
   sentAt: number;
   type: string;
   text: string | null;
   /** The message object as Meta sent it (type-specific fields: image, location, reaction...). */
   content: Record<string, unknown>;
+}
+
+export interface MessageEdit {
+  originalWamid: string;
+  /** The edited text: a text message's body or a media message's caption; null when it has neither. */
+  text: string | null;
 }
 
 export interface IdentityChange {
@@ -52,7 +62,26 @@ export interface StatusEvent {
   /** `biz_opaque_callback_data` as we sent it: our outbound row id. */
   callbackData?: string | null;
   occurredAt: number;
-  errors: Array<{ code: number | null; title: string | null; message: string | null }> | null;
+  errors: MetaErrorItem[] | null;
+  /** Meta's `pricing` object (sent, delivered or read statuses), as sent. */
+  pricing?: Record<string, unknown> | null;
+  /** Meta's `conversation` object (older API versions and free entry points), as sent. */
+  conversation?: Record<string, unknown> | null;
+}
+
+/** One item of Meta's `errors` arrays; `details` is `error_data.details`, when Meta sends it. */
+export interface MetaErrorItem {
+  code: number | null;
+  title: string | null;
+  message: string | null;
+  details?: string;
+}
+
+/** Errors Meta reports for a number as a whole (`value.errors` of a messages change), not for one message. */
+export interface ChangeError {
+  phoneNumberId: string;
+  wabaId: string | null;
+  error: MetaErrorItem;
 }
 
 export interface AccountEvent {
@@ -71,6 +100,8 @@ export interface ParsedWebhook {
   statuses: StatusEvent[];
   accountEvents: AccountEvent[];
   identityUpdates: IdentityUpdate[];
+  /** `value.errors` of messages changes. Optional so that hand-built deliveries need not name it. */
+  changeErrors?: ChangeError[];
   /** Why parts were skipped, for the log line. */
   skipped: string[];
 }
@@ -91,6 +122,14 @@ const message = z.looseObject({
   text: z.object({ body: z.string().max(65_536) }).optional(),
 });
 
+const metaError = z.looseObject({
+  code: z.number().optional(),
+  title: z.string().optional(),
+  message: z.string().optional(),
+  error_data: z.looseObject({ details: z.string().max(4096).optional() }).optional(),
+});
+const metaErrors = z.array(metaError).max(20);
+
 const status = z.object({
   id,
   status: z.enum(['sent', 'delivered', 'read', 'played', 'failed']),
@@ -98,10 +137,9 @@ const status = z.object({
   recipient_id: z.string().max(64).optional(),
   recipient_user_id: z.string().max(160).optional(),
   biz_opaque_callback_data: z.string().max(512).optional(),
-  errors: z
-    .array(z.looseObject({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
-    .max(20)
-    .optional(),
+  errors: metaErrors.optional(),
+  pricing: z.record(z.string(), z.unknown()).optional(),
+  conversation: z.record(z.string(), z.unknown()).optional(),
 });
 
 const messagesValue = z.looseObject({
@@ -120,6 +158,7 @@ const messagesValue = z.looseObject({
     .optional(),
   messages: z.array(z.unknown()).optional(),
   statuses: z.array(z.unknown()).optional(),
+  errors: z.array(z.unknown()).optional(),
 });
 
 // Meta's BSUID guide documents each item as {wa_id?, detail, user_id: {previous, current},
@@ -159,7 +198,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function parseWebhook(raw: unknown): ParsedWebhook {
   const body = storable(raw);
-  const out: ParsedWebhook = { messages: [], statuses: [], accountEvents: [], identityUpdates: [], skipped: [] };
+  const out: ParsedWebhook = {
+    messages: [],
+    statuses: [],
+    accountEvents: [],
+    identityUpdates: [],
+    changeErrors: [],
+    skipped: [],
+  };
   if (!isRecord(body) || body.object !== 'whatsapp_business_account') {
     out.skipped.push('not a whatsapp_business_account payload');
     return out;
@@ -229,6 +275,8 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       username: contact?.profile?.username ?? null,
       identityChange: m.type === 'system' ? identityChangeOf(item) : null,
       revokedWamid: m.type === 'revoke' ? revokedWamidOf(item) : null,
+      edit: m.type === 'edit' ? editOf(item) : null,
+      groupId: groupIdOf(item),
       sentAt: m.timestamp,
       type: m.type,
       text: m.text?.body ?? null,
@@ -250,11 +298,30 @@ function parseMessagesChange(raw: unknown, wabaId: string | null, out: ParsedWeb
       recipientUserId: s.recipient_user_id || null,
       callbackData: s.biz_opaque_callback_data ?? null,
       occurredAt: s.timestamp,
-      errors: s.errors
-        ? s.errors.map((e) => ({ code: e.code ?? null, title: e.title ?? null, message: e.message ?? null }))
-        : null,
+      errors: s.errors ? s.errors.map(errorItem) : null,
+      ...(s.pricing ? { pricing: s.pricing } : {}),
+      ...(s.conversation ? { conversation: s.conversation } : {}),
     });
   }
+  // Meta's errors webhook: problems that stopped a request, reported for the number, not a message.
+  for (const item of list(value.data.errors)) {
+    const parsed = metaError.safeParse(item);
+    if (!parsed.success) {
+      out.skipped.push('change error that is not an object');
+      continue;
+    }
+    out.changeErrors?.push({ phoneNumberId: metadata.phone_number_id, wabaId, error: errorItem(parsed.data) });
+  }
+}
+
+function errorItem(e: z.infer<typeof metaError>): MetaErrorItem {
+  const details = e.error_data?.details;
+  return {
+    code: e.code ?? null,
+    title: e.title ?? null,
+    message: e.message ?? null,
+    ...(details !== undefined ? { details } : {}),
+  };
 }
 
 function parseUserIdUpdate(raw: unknown, wabaId: string | null, out: ParsedWebhook): void {
@@ -282,6 +349,28 @@ function parseUserIdUpdate(raw: unknown, wabaId: string | null, out: ParsedWebho
       },
     });
   }
+}
+
+// Meta's edit webhook: `edit.original_message_id` and `edit.message`, a message object of its own
+// (`type` and the object of that type: text with `body`, media with `caption`).
+function editOf(item: unknown): MessageEdit | null {
+  if (!isRecord(item) || !isRecord(item.edit)) return null;
+  const original = id.safeParse(item.edit.original_message_id);
+  if (!original.success) return null;
+  const edited = item.edit.message;
+  let text: string | null = null;
+  if (isRecord(edited) && typeof edited.type === 'string' && isRecord(edited[edited.type])) {
+    const content = edited[edited.type] as Record<string, unknown>;
+    const value = edited.type === 'text' ? content.body : content.caption;
+    if (typeof value === 'string' && value.length <= 65_536) text = value;
+  }
+  return { originalWamid: original.data, text };
+}
+
+function groupIdOf(item: unknown): string | null {
+  if (!isRecord(item)) return null;
+  const group = id.safeParse(item.group_id);
+  return group.success ? group.data : null;
 }
 
 function revokedWamidOf(item: unknown): string | null {

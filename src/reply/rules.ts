@@ -19,9 +19,14 @@ const FALLBACK = 'Thanks for your message! We can only read text, images, audio 
 export class RulesResponder implements Responder {
   readonly name = 'rules';
 
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    /** The business's welcome text: the only answer to a welcome request, which gets none without it. */
+    private readonly welcomeText?: string,
+  ) {}
 
   async reply(request: ReplyRequest): Promise<Reply | null> {
+    if (request.type === 'request_welcome') return this.welcomeText ? { type: 'text', text: this.welcomeText } : null;
     if (request.type === 'text') return { type: 'text', text: this.text };
     return { type: 'text', text: NON_TEXT_ANSWERS[request.type] ?? FALLBACK };
   }

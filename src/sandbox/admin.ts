@@ -59,6 +59,20 @@ const customerMessageInput = z
     sticker: z.record(z.string(), z.unknown()).optional(),
     video: z.record(z.string(), z.unknown()).optional(),
     revoke: z.object({ original_message_id: z.string() }).optional(),
+    edit: z.object({ original_message_id: z.string(), message: z.record(z.string(), z.unknown()) }).optional(),
+    unsupported: z.object({ type: z.string() }).optional(),
+    system: z.record(z.string(), z.unknown()).optional(),
+    errors: z
+      .array(
+        z.object({
+          code: z.number().int(),
+          title: z.string(),
+          message: z.string(),
+          error_data: z.object({ details: z.string() }),
+        }),
+      )
+      .optional(),
+    groupId: z.string().min(1).optional(),
     context: z.object({ message_id: z.string() }).optional(),
     timestamp: z.number().int().positive().optional(),
   })
@@ -187,6 +201,19 @@ export function adminRoutes(state: SandboxState): Router {
   });
   router.post('/numbers/:phoneNumberId/status-mode', async (ctx) => {
     ctx.body = state.setStatusMode(ctx.params.phoneNumberId!, await body(ctx, statusModeInput));
+  });
+  router.post('/numbers/:phoneNumberId/statuses', async (ctx) => {
+    const input = await body(
+      ctx,
+      z.object({ messageId: z.string().min(1), status: z.enum(['sent', 'delivered', 'read', 'played']) }),
+    );
+    ctx.status = 202;
+    ctx.body = state.reportStatus(ctx.params.phoneNumberId!, input.messageId, input.status);
+  });
+  router.post('/numbers/:phoneNumberId/errors', async (ctx) => {
+    const input = await body(ctx, z.object({ errors: z.array(errorDetail).min(1).max(20) }));
+    ctx.status = 202;
+    ctx.body = state.reportErrors(ctx.params.phoneNumberId!, input.errors);
   });
   router.post('/numbers/:phoneNumberId/registration', async (ctx) => {
     state.setRegistered(ctx.params.phoneNumberId!, (await body(ctx, z.object({ registered: z.boolean() }))).registered);

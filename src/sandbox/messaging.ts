@@ -3,7 +3,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { digitsOf, wamid } from './ids.js';
 import { GraphError, invalidParameter } from './errors.js';
-import { fieldEnvelope, inboundMessageValue, messagesEnvelope, statusValue, userIdUpdateValue } from './payloads.js';
+import {
+  errorsValue,
+  fieldEnvelope,
+  inboundMessageValue,
+  messagesEnvelope,
+  statusValue,
+  userIdUpdateValue,
+} from './payloads.js';
 import {
   SERVICE_WINDOW_MS,
   type ConversationMessage,
@@ -35,6 +42,15 @@ export interface CustomerMessageInput {
   video?: Record<string, unknown>;
   /** type "revoke": the customer deletes one of their earlier messages. */
   revoke?: { original_message_id: string };
+  /** type "edit": the customer edits an earlier message; `message` is the edited message object. */
+  edit?: { original_message_id: string; message: Record<string, unknown> };
+  /** type "unsupported": `{type}` names what Cloud API cannot show (send `errors` with it, as Meta does). */
+  unsupported?: { type: string };
+  system?: Record<string, unknown>;
+  /** Meta's `errors` on the message (unsupported and system messages carry them). */
+  errors?: Array<{ code: number; title: string; message: string; error_data: { details: string } }>;
+  /** The group the message was written in (Meta's `group_id`). */
+  groupId?: string;
   /** The business message this one replies to (quoted reply, button tap). */
   context?: { message_id: string };
   /** Seconds since the epoch; lets a test place the message in the past (outside the 24-hour window). */
@@ -158,10 +174,13 @@ export class Messaging {
     const message: Record<string, unknown> = {
       ...(customer.username ? {} : { from: customer.waId }),
       from_user_id: customer.bsuid,
+      ...(input.groupId ? { group_id: input.groupId } : {}),
       id,
       timestamp,
+      ...(input.errors ? { errors: input.errors } : {}),
       type,
-      [type]: content,
+      // Meta's request_welcome webhook carries the type alone, no object of that name.
+      ...(type === 'request_welcome' ? {} : { [type]: content }),
     };
     if (input.context) message.context = { from: digitsOf(number.displayPhoneNumber), id: input.context.message_id };
     customer.lastInboundAt = Math.max(customer.lastInboundAt ?? 0, Number(timestamp) * 1000);
@@ -238,6 +257,7 @@ export class Messaging {
       status: 'accepted',
       statusHistory: [],
       readAt: undefined,
+      send: { byBsuid: Boolean(byBsuid), callbackData },
     };
     customer.messages.push(message);
     this.scheduleStatuses(number, customer, message, outsideWindow ? REENGAGEMENT : number.statusMode.fail, {
@@ -283,6 +303,37 @@ export class Messaging {
       fieldEnvelope(number.wabaId, 'user_id_update', value, now),
     );
     return { previous, current, webhookId: record.webhookId };
+  }
+
+  /**
+   * Reports one more status for a message the business sent, as Meta does on its own schedule
+   * (`played` when the customer first plays a voice message).
+   */
+  reportStatus(phoneNumberId: string, messageId: string, status: StatusValue): WebhookRecord {
+    const number = this.number(phoneNumberId);
+    for (const customer of this.customers.values()) {
+      if (customer.phoneNumberId !== number.id) continue;
+      const message = customer.messages.find((m) => m.direction === 'outbound' && m.id === messageId);
+      if (message)
+        return this.emitStatus(
+          number,
+          customer,
+          message,
+          status,
+          undefined,
+          message.send ?? { byBsuid: false, callbackData: undefined },
+        );
+    }
+    throw Object.assign(new Error(`no message ${messageId} sent from ${number.id}`), { status: 404 });
+  }
+
+  /** Meta's errors webhook: problems reported for the number as a whole. */
+  reportErrors(phoneNumberId: string, errors: WhatsAppErrorDetail[]): WebhookRecord {
+    const number = this.number(phoneNumberId);
+    return this.deps.post(
+      { field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id },
+      messagesEnvelope(number.wabaId, errorsValue(number, errors)),
+    );
   }
 
   /** POST /{phone-number-id}/messages with status "read": marks an inbound message read. */
@@ -360,7 +411,7 @@ export class Messaging {
     status: StatusValue,
     failure: WhatsAppErrorDetail | undefined,
     send: { byBsuid: boolean; callbackData: string | undefined },
-  ): void {
+  ): WebhookRecord {
     const now = this.deps.now();
     message.status = status;
     message.statusHistory.push({ status, at: new Date(now).toISOString() });
@@ -382,7 +433,7 @@ export class Messaging {
       conversationExpiresAt: String(Math.floor((customer.lastInboundAt ?? now) / 1000) + SERVICE_WINDOW_MS / 1000),
       ...(failure ? { error: failure } : {}),
     });
-    this.deps.post(
+    return this.deps.post(
       { field: 'messages', wabaId: number.wabaId, phoneNumberId: number.id, messageId: message.id, status },
       messagesEnvelope(number.wabaId, value),
     );

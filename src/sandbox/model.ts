@@ -3,7 +3,8 @@
 
 export type QualityRating = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
 export type PlatformType = 'CLOUD_API' | 'NOT_APPLICABLE';
-export type StatusValue = 'sent' | 'delivered' | 'read' | 'failed';
+// `played`: Meta's status for the first time a voice message is played.
+export type StatusValue = 'sent' | 'delivered' | 'read' | 'played' | 'failed';
 
 export interface MetaUser {
   id: string;
@@ -45,7 +46,7 @@ export interface Subscription {
 
 export interface StatusMode {
   /** The last status the sandbox reports for a send ('read' by default). */
-  stopAt: Exclude<StatusValue, 'failed'>;
+  stopAt: 'sent' | 'delivered' | 'read';
   /** When set, sends get a `failed` status with this error instead of sent/delivered/read. */
   fail: WhatsAppErrorDetail | undefined;
   /** How a send outside the 24-hour window fails: the API answer (default) or a `failed` status webhook. */
@@ -123,6 +124,8 @@ export interface ConversationMessage {
   statusHistory: Array<{ status: StatusValue; at: string }>;
   /** Inbound: when the business marked it read. */
   readAt: string | undefined;
+  /** Outbound: how it was sent, for statuses reported later (`biz_opaque_callback_data`, BSUID). */
+  send?: { byBsuid: boolean; callbackData: string | undefined };
 }
 
 export interface Customer {

@@ -99,6 +99,21 @@ export function statusValue(number: PhoneNumber, input: StatusInput): Record<str
   return { messaging_product: 'whatsapp', metadata: metadata(number), statuses: [status] };
 }
 
+/** The `value` of Meta's errors webhook: errors for the number as a whole, no message or status. */
+export function errorsValue(number: PhoneNumber, errors: WhatsAppErrorDetail[]): Record<string, unknown> {
+  return {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    errors: errors.map((e) => ({
+      code: e.code,
+      title: e.title,
+      message: e.message,
+      error_data: { details: e.details },
+      href: 'https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes',
+    })),
+  };
+}
+
 export function fieldEnvelope(
   entryId: string,
   field: string,

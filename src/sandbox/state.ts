@@ -12,7 +12,7 @@ import {
 } from './events.js';
 import { CallLog, FaultBook, type ActiveFault, type CallFilter, type CallRecord, type FaultSpec } from './faults.js';
 import { Messaging, type CustomerMessageInput, type CustomerMessageResult } from './messaging.js';
-import type { ConversationMessage, PhoneNumber, StatusMode, Waba, WhatsAppErrorDetail } from './model.js';
+import type { ConversationMessage, PhoneNumber, StatusMode, StatusValue, Waba, WhatsAppErrorDetail } from './model.js';
 import { fieldEnvelope } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
 import {
@@ -198,6 +198,16 @@ export class SandboxState {
   sendCustomerMessage(input: CustomerMessageInput): CustomerMessageResult {
     this.number(input.phoneNumberId);
     return this.messaging.receive(input);
+  }
+
+  /** Meta reports a later status of a sent message, e.g. `played` for a voice message. */
+  reportStatus(phoneNumberId: string, messageId: string, status: StatusValue): WebhookRecord {
+    return this.messaging.reportStatus(phoneNumberId, messageId, status);
+  }
+
+  /** Meta's errors webhook for the number (errors that belong to no message or status). */
+  reportErrors(phoneNumberId: string, errors: WhatsAppErrorDetail[]): WebhookRecord {
+    return this.messaging.reportErrors(phoneNumberId, errors);
   }
 
   /** Several customer messages to one number, delivered in a single webhook POST. */

@@ -8,6 +8,8 @@ import { currentIntegration } from './status.js';
 export interface SettingsView {
   autoReplyText: string;
   autoReplyTextIsDefault: boolean;
+  /** Sent to a customer who opens the chat for the first time; null: no welcome. */
+  welcomeText: string | null;
   responder: 'rules' | 'http';
   httpResponderAvailable: boolean;
 }
@@ -18,6 +20,7 @@ function settingsView(config: Config, settings: IntegrationSettings): SettingsVi
   return {
     autoReplyText: settings.autoReplyText ?? config.reply.defaultText,
     autoReplyTextIsDefault: settings.autoReplyText === undefined,
+    welcomeText: settings.welcomeText ?? null,
     responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
     httpResponderAvailable: httpAvailable,
   };
@@ -33,7 +36,11 @@ export async function updateSettings(
   config: Config,
   db: Db,
   businessId: string,
-  change: { autoReplyText?: string | null | undefined; responder?: 'rules' | 'http' | undefined },
+  change: {
+    autoReplyText?: string | null | undefined;
+    welcomeText?: string | null | undefined;
+    responder?: 'rules' | 'http' | undefined;
+  },
 ): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
   if (!integration) throw new HttpError(404, 'not_connected', 'Connect WhatsApp first.');
@@ -43,6 +50,8 @@ export async function updateSettings(
   const next: IntegrationSettings = { ...integration.settings };
   if (change.autoReplyText === null) delete next.autoReplyText;
   else if (change.autoReplyText !== undefined) next.autoReplyText = change.autoReplyText;
+  if (change.welcomeText === null) delete next.welcomeText;
+  else if (change.welcomeText !== undefined) next.welcomeText = change.welcomeText;
   if (change.responder !== undefined) next.responder = change.responder;
   await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
   return settingsView(config, next);

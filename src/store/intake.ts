@@ -3,11 +3,18 @@
 // SAVEPOINT, so an item PostgreSQL refuses is kept as rejected JSON and the rest commits.
 // Conversations are locked in sorted key order and a deadlock retries the whole POST.
 import type { Knex } from 'knex';
-import { preparedQuery, type Db } from '../db.js';
+import { preparedQuery, type Db, type IntegrationSettings } from '../db.js';
 import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { accountEventKey } from './account-events.js';
 import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
-import { lockWamid, outboundStatusesBelow, type InboundStatus } from './messages.js';
+import {
+  applyEdit,
+  lockWamid,
+  markRevoked,
+  outboundStatusesBelow,
+  recordChangeError,
+  type InboundStatus,
+} from './messages.js';
 import {
   FAST_PATH_GRACE_MS,
   insertStarts,
@@ -51,6 +58,7 @@ interface Owner {
   integrationId: string;
   businessId: string;
   state: string;
+  settings?: IntegrationSettings | null;
 }
 
 const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
@@ -63,7 +71,7 @@ function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: nu
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
   if ((UNANSWERED_STATES as readonly string[]).includes(owner.state))
     return { status: 'unanswered', error: { reason: owner.state } };
-  return messageDecision(message, now);
+  return messageDecision(message, now, { welcomeText: Boolean(owner.settings?.welcomeText) });
 }
 
 interface Decision {
@@ -71,10 +79,18 @@ interface Decision {
   error: Record<string, unknown> | null;
 }
 
-/** The part of the decision the message alone settles, for a number that answers. */
-function messageDecision(message: InboundMessage, now: number): Decision {
+/**
+ * The part of the decision the message (and, for a welcome request, whether the business set a
+ * welcome text) settles, for a number that answers.
+ */
+function messageDecision(message: InboundMessage, now: number, owner: { welcomeText?: boolean } = {}): Decision {
   if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS)
     return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
+  // Written in a group: the reply would go to the customer alone, about a conversation they had
+  // with others. Stored, never answered.
+  if (message.groupId) return { status: 'no_reply', error: null };
+  // A customer opening the chat for the first time is greeted only with the business's own welcome.
+  if (message.type === 'request_welcome' && owner.welcomeText) return { status: 'received', error: null };
   if (NO_REPLY_TYPES.has(message.type)) return { status: 'no_reply', error: null };
   if (message.type === 'reaction' && !(message.content.reaction as { emoji?: unknown } | undefined)?.emoji)
     return { status: 'no_reply', error: null };
@@ -115,7 +131,12 @@ async function eachItem<T>(
 export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
   // The single statement stores one message or status and nothing else: a delivery that also moves
   // a customer, or a revoke that closes an earlier message, would lose that part there.
-  const general = parsed.identityUpdates.length > 0 || parsed.messages.some((m) => m.revokedWamid);
+  // An edit changes an earlier message and Meta's change-level errors are rows of their own: both
+  // take the general path too.
+  const general =
+    parsed.identityUpdates.length > 0 ||
+    parsed.messages.some((m) => m.revokedWamid || m.edit) ||
+    (parsed.changeErrors?.length ?? 0) > 0;
   const single = general ? null : await intakeInOneStatement(db, parsed, names);
   if (single) return single;
   for (let attempt = 1; ; attempt++) {
@@ -159,6 +180,9 @@ async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNa
   const phone = message.from || null;
   const bsuid = message.fromUserId ?? null;
   if (message.identityChange || (!phone && !bsuid)) return null;
+  // A welcome request's answer depends on the integration's settings, an edit changes another row:
+  // neither fits this statement.
+  if (message.type === 'request_welcome' || message.type === 'edit') return null;
   const decision = messageDecision(message, Date.now());
   const details = [message.parentUserId ?? null, message.username ?? null, message.contactName];
   // Both phone and BSUID: the row that links them, or a new one when neither is known yet (a row
@@ -263,8 +287,8 @@ async function intakeOneStatus(db: Db, event: StatusEvent): Promise<IntakeResult
     db,
     `WITH recorded AS (
        INSERT INTO message_statuses (wamid, status, phone_number_id, recipient_id, recipient_user_id, callback_data,
-         occurred_at, errors)
-       VALUES (?, ?, ?, ?, ?, ?, ?::timestamptz, ?::jsonb)
+         occurred_at, errors, pricing, conversation)
+       VALUES (?, ?, ?, ?, ?, ?, ?::timestamptz, ?::jsonb, ?::jsonb, ?::jsonb)
        ON CONFLICT (wamid, status) DO NOTHING
      ), moved AS (
        UPDATE messages SET status = ?::text, wamid = ?::text, updated_at = now(),
@@ -284,6 +308,8 @@ async function intakeOneStatus(db: Db, event: StatusEvent): Promise<IntakeResult
       event.callbackData ?? null,
       new Date(event.occurredAt),
       event.errors ? JSON.stringify(event.errors) : null,
+      event.pricing ? JSON.stringify(event.pricing) : null,
+      event.conversation ? JSON.stringify(event.conversation) : null,
       event.status,
       event.wamid,
       event.status,
@@ -319,6 +345,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         'i.id as integrationId',
         'i.business_id as businessId',
         'i.state as state',
+        'i.settings as settings',
       );
     for (const row of rows) owners.set(row.phoneNumberId, row);
   }
@@ -496,9 +523,25 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         async (sp, wamid) => {
           const closed = await revokeWaiting(sp, conversationId, wamid);
           if (closed !== null) revoked.add(closed);
+          await markRevoked(sp, conversationId, wamid, new Date(row.message.sentAt));
         },
         async (wamid, reason) => {
           await rejectItem(trx, 'revoke', reason, { original_message_id: wamid });
+        },
+      );
+    }
+    // An edit changes the text of the message it names (in the same conversation) and is itself
+    // stored as a notice, never answered.
+    for (const row of inserted) {
+      const edit = row.message.edit;
+      if (!edit || row.conversation_id === null) continue;
+      const conversationId = row.conversation_id;
+      result.rejected += await eachItem(
+        trx,
+        [edit],
+        async (sp, e) => void (await applyEdit(sp, conversationId, e, new Date(row.message.sentAt))),
+        async (e, reason) => {
+          await rejectItem(trx, 'edit', reason, { original_message_id: e.originalWamid });
         },
       );
     }
@@ -552,6 +595,10 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     result.statuses = sorted.length;
   }
 
+  result.rejected += await eachItem(trx, parsed.changeErrors ?? [], recordChangeError, async (item, reason) =>
+    rejectItem(trx, 'change_error', reason, item),
+  );
+
   for (const event of parsed.accountEvents) {
     starts.push({
       taskQueue: names.taskQueue,
@@ -583,6 +630,8 @@ async function recordStatus(trx: Knex.Transaction, event: StatusEvent): Promise<
       callback_data: event.callbackData ?? null,
       occurred_at: new Date(event.occurredAt),
       errors: event.errors ? JSON.stringify(event.errors) : null,
+      pricing: event.pricing ? JSON.stringify(event.pricing) : null,
+      conversation: event.conversation ? JSON.stringify(event.conversation) : null,
     } as never)
     .onConflict(['wamid', 'status'])
     .ignore();

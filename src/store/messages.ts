@@ -2,7 +2,7 @@
 // second send, the conversation order gate, and Meta's delivery statuses.
 import type { Knex } from 'knex';
 import type { Db, IntegrationSettings } from '../db.js';
-import type { InboundMessage, StatusEvent } from '../meta/webhook-payload.js';
+import type { ChangeError, InboundMessage, MessageEdit, StatusEvent } from '../meta/webhook-payload.js';
 
 /** `received` is waiting for its turn; every other inbound status is terminal. */
 export type InboundStatus =
@@ -56,6 +56,11 @@ export interface MessageRow {
   in_reply_to: number | null;
   responder: string | null;
   attempt_started_at: Date | null;
+  /** The text before the customer's first edit (null while unedited). */
+  original_body: string | null;
+  edited_at: Date | null;
+  /** When the customer deleted (revoked) the message. */
+  revoked_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -69,6 +74,19 @@ export interface MessageStatusRow {
   callback_data: string | null;
   occurred_at: Date;
   errors: StatusEvent['errors'];
+  pricing: Record<string, unknown> | null;
+  conversation: Record<string, unknown> | null;
+  received_at: Date;
+}
+
+export interface WebhookErrorRow {
+  id: number;
+  phone_number_id: string;
+  waba_id: string | null;
+  code: number | null;
+  title: string | null;
+  message: string | null;
+  details: string | null;
   received_at: Date;
 }
 
@@ -76,6 +94,7 @@ declare module 'knex/types/tables.js' {
   interface Tables {
     messages: MessageRow;
     message_statuses: MessageStatusRow;
+    webhook_errors: WebhookErrorRow;
   }
 }
 
@@ -225,4 +244,52 @@ export async function applyEarlyStatuses(
 /** A transaction-scoped lock per wamid, shared by status intake and by recording a send's wamid. */
 export async function lockWamid(db: Db | Knex.Transaction, wamid: string): Promise<void> {
   await db.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`wamid:${wamid}`]);
+}
+
+/**
+ * Applies a customer's edit to the message it names, in the edit's own conversation (an edit can
+ * only change the sender's own message). `original_body` keeps the text from before the first edit;
+ * the message's `content` stays exactly as Meta first sent it. An edit without text (Meta documents
+ * text and media captions as editable) changes nothing but `edited_at`.
+ */
+export async function applyEdit(
+  trx: Knex.Transaction,
+  conversationId: number,
+  edit: MessageEdit,
+  at: Date,
+): Promise<boolean> {
+  const updated = await trx('messages')
+    .where({ wamid: edit.originalWamid, direction: 'inbound', conversation_id: conversationId })
+    .update({
+      original_body: trx.raw('COALESCE(original_body, body)'),
+      body: trx.raw('COALESCE(?::text, body)', [edit.text]),
+      edited_at: at,
+      updated_at: new Date(),
+    } as never);
+  return updated > 0;
+}
+
+/** Marks the message a revoke names as deleted by the customer; the row stays for the history. */
+export async function markRevoked(
+  trx: Knex.Transaction,
+  conversationId: number,
+  wamid: string,
+  at: Date,
+): Promise<void> {
+  await trx('messages')
+    .where({ wamid, direction: 'inbound', conversation_id: conversationId })
+    .whereNull('revoked_at')
+    .update({ revoked_at: at, updated_at: new Date() });
+}
+
+/** Keeps the errors Meta reported for a number as a whole (its errors webhook). */
+export async function recordChangeError(trx: Knex.Transaction, item: ChangeError): Promise<void> {
+  await trx('webhook_errors').insert({
+    phone_number_id: item.phoneNumberId,
+    waba_id: item.wabaId,
+    code: item.error.code,
+    title: item.error.title,
+    message: item.error.message,
+    details: item.error.details ?? null,
+  });
 }

@@ -36,6 +36,7 @@ export function toActivityFailure(error: unknown): unknown {
       code: error.code ?? null,
       subcode: error.subcode ?? null,
       fbtraceId: error.fbtraceId ?? null,
+      details: error.details ?? null,
       outcome: error.outcome,
     },
   ];
