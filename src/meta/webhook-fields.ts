@@ -63,3 +63,31 @@ export function fieldLabel(field: unknown): WebhookFieldName | 'other' {
 export function fieldHandling(field: string): FieldHandling | undefined {
   return BY_NAME.get(field)?.handling;
 }
+
+/** The fields an app must be subscribed to for everything we list to reach us. */
+export const SUBSCRIBABLE_FIELDS: readonly WebhookFieldName[] = WEBHOOK_FIELDS.filter((f) => f.subscribable).map(
+  (f) => f.name,
+);
+
+/** What the self check found about the app's subscription to our webhook fields. */
+export type WebhookFieldsCheck =
+  | { checked: true; object: typeof WEBHOOK_OBJECT; active: boolean; missing: string[] }
+  | { checked: false; reason: string };
+
+/**
+ * Compares the app's subscriptions (Meta's `GET /{app-id}/subscriptions` items) with the fields we
+ * list: every subscribable field we list that the `whatsapp_business_account` subscription lacks,
+ * all of them when there is no such subscription.
+ */
+export function checkSubscribedFields(
+  subscriptions: ReadonlyArray<{ object: string; active?: boolean; fields?: ReadonlyArray<{ name: string }> }>,
+): WebhookFieldsCheck {
+  const ours = subscriptions.find((s) => s.object === WEBHOOK_OBJECT);
+  const subscribed = new Set((ours?.fields ?? []).map((f) => f.name));
+  return {
+    checked: true,
+    object: WEBHOOK_OBJECT,
+    active: ours?.active ?? false,
+    missing: SUBSCRIBABLE_FIELDS.filter((name) => !subscribed.has(name)),
+  };
+}
