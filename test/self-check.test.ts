@@ -82,6 +82,10 @@ describe('SelfCheck of the app webhook fields', () => {
         checked: true,
         missing: ['message_template_status_update', 'calls'],
       });
+      // Meta sends nothing of a field the app dropped: the sandbox records it as skipped.
+      const { wabaId } = stack.sandbox!.state.createAccount();
+      const webhook = stack.sandbox!.state.emitAccountEvent({ wabaId, field: 'message_template_status_update' });
+      expect(webhook.skipped).toBe('field_not_subscribed');
       expect(describeWebhookFields(result.webhookFields)).toBe(
         'webhook fields: the app is not subscribed to message_template_status_update, calls of whatsapp_business_account',
       );

@@ -24,7 +24,7 @@ import {
   type WebhookRecord,
 } from './webhooks.js';
 import { World, type CreateAccountInput, type CreatedAccount } from './world.js';
-import { SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT } from '../meta/webhook-fields.js';
+import { SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT, type WebhookFieldName } from '../meta/webhook-fields.js';
 
 export interface SandboxStateOptions {
   appId: string;
@@ -319,7 +319,14 @@ export class SandboxState {
   /** Meta sends WABA webhooks only to subscribed apps; account_update reaches the app regardless. */
   private postWebhook(meta: WebhookMeta, payload: unknown): WebhookRecord {
     const waba = this.world.wabas.get(meta.wabaId);
-    const skipped = meta.field !== 'account_update' && !waba?.subscription ? 'not_subscribed' : undefined;
+    // Meta sends an app only the fields it subscribed to; fields the app cannot subscribe to
+    // (user_id_update) and fields outside our list are sent as given.
+    const skipped =
+      SUBSCRIBABLE_FIELDS.includes(meta.field as WebhookFieldName) && !this.appFields.has(meta.field)
+        ? 'field_not_subscribed'
+        : meta.field !== 'account_update' && !waba?.subscription
+          ? 'not_subscribed'
+          : undefined;
     return this.dispatcher.post(meta, payload, skipped);
   }
 
