@@ -22,6 +22,16 @@ import {
 import type { Discovery } from './connect-types.js';
 import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
+import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
+import { recordSelfCheckRow } from '../src/store/self-checks.js';
+
+/** What the SelfCheck workflow returns, unchanged from this activity. */
+export interface SelfCheckResult {
+  workerIdentity: string;
+  checkedAt: string;
+  /** Absent in results recorded before the check existed. */
+  webhookFields?: WebhookFieldsCheck;
+}
 
 /** Meta allows free-form replies only within 24 hours of the customer's message. */
 const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -35,17 +45,29 @@ const numberInUse = () =>
     nonRetryable: true,
   });
 
-export function createStoreActivities({ db, config, metrics }: ActivityDeps) {
+/**
+ * The Graph call must end well inside the activity's 10 s start-to-close timeout (set by the
+ * SelfCheck workflow, which must not change), so a slow Meta yields a reason, not a retried activity.
+ */
+const SELF_CHECK_GRAPH_TIMEOUT_MS = 4_000;
+
+export function createStoreActivities({ db, config, metrics, graph }: ActivityDeps) {
   return {
-    /** Writes one row per self check, proving a worker reached the database. Idempotent on checkId. */
-    async recordSelfCheck(checkId: string): Promise<{ workerIdentity: string; checkedAt: string }> {
-      const workerIdentity = `${process.pid}@${hostname()}`;
-      const [row] = await db('self_checks')
-        .insert({ id: checkId, worker_identity: workerIdentity })
-        .onConflict('id')
-        .merge()
-        .returning(['worker_identity', 'checked_at']);
-      return { workerIdentity: row!.worker_identity, checkedAt: row!.checked_at.toISOString() };
+    /**
+     * Writes one row per self check, proving a worker reached the database (idempotent on checkId),
+     * then reads the app's webhook subscriptions at Meta and names the listed fields it lacks. The
+     * SelfCheck workflow returns this result as it is, so `webhookFields` reaches `npm run selfcheck`
+     * without a workflow change; a Meta that cannot be asked makes it a reason, never a failed check.
+     */
+    async recordSelfCheck(checkId: string): Promise<SelfCheckResult> {
+      const row = await recordSelfCheckRow(db, checkId, `${process.pid}@${hostname()}`);
+      let webhookFields: WebhookFieldsCheck;
+      try {
+        webhookFields = checkSubscribedFields(await graph.appSubscriptions({ timeoutMs: SELF_CHECK_GRAPH_TIMEOUT_MS }));
+      } catch (error) {
+        webhookFields = { checked: false, reason: (error as Error).message.slice(0, 300) };
+      }
+      return { workerIdentity: row.workerIdentity, checkedAt: row.checkedAt, webhookFields };
     },
 
     /** Fails with number_in_use before anything is subscribed at Meta for numbers of another business. */

@@ -79,6 +79,14 @@ export class ApiMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  // One count per change, by field (a listed name, else `other`): shows what Meta sends that we
+  // acknowledge without processing yet, without ever putting a change's values (phone numbers) in a label.
+  readonly webhookFields = new client.Counter({
+    name: 'waconnect_webhook_fields_total',
+    help: 'Changes in accepted webhooks by field (listed name or other) and whether we process that field',
+    labelNames: ['field', 'processed'] as const,
+    registers: [this.registry],
+  });
   readonly workflowStarts = new client.Counter({
     name: 'waconnect_workflow_starts_total',
     help: 'Workflow starts by workflow type and result (started, duplicate, error)',

@@ -133,7 +133,7 @@ describe('webhook payload', () => {
       ],
     });
     expect(partner.accountEvents[0]).toMatchObject({ wabaId: 'W2', entryId: 'PARTNER_BIZ', entryTime: 1700000000 });
-    expect(parsed.skipped).toEqual(['field templates not handled']);
+    expect(parsed.skipped).toEqual(['field other not handled']);
   });
 
   it('reads the message a revoke deletes, and nothing from a malformed one', () => {

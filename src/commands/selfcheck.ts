@@ -5,11 +5,9 @@ import type { Config } from '../config.js';
 import { connectTemporal } from '../temporal/client.js';
 import { selfCheckWorkflowId, taskQueueFor } from '../temporal/names.js';
 import type { selfCheck } from '../../workflows/index.js';
+import type { SelfCheckResult } from '../../activities/store.js';
 
-export async function runSelfCheck(
-  config: Config,
-  timeoutMs = 30_000,
-): Promise<{ workerIdentity: string; checkedAt: string }> {
+export async function runSelfCheck(config: Config, timeoutMs = 30_000): Promise<SelfCheckResult> {
   const client = await connectTemporal(config);
   try {
     const checkId = randomUUID();
@@ -19,8 +17,19 @@ export async function runSelfCheck(
       args: [checkId],
       workflowExecutionTimeout: `${timeoutMs}ms`,
     });
-    return await handle.result();
+    // The workflow passes the activity's result through as it is; its declared type predates webhookFields.
+    return (await handle.result()) as SelfCheckResult;
   } finally {
     await client.connection.close();
   }
+}
+
+/** One line for the operator: which of our webhook fields the app is not subscribed to, by name. */
+export function describeWebhookFields(check: SelfCheckResult['webhookFields']): string {
+  if (!check) return 'webhook fields: not checked by this worker (an older version)';
+  if (!check.checked) return `webhook fields: could not read the app's subscriptions at Meta (${check.reason})`;
+  const inactive = check.active ? '' : ` (the ${check.object} subscription is not active)`;
+  return check.missing.length === 0
+    ? `webhook fields: the app is subscribed to every listed field of ${check.object}${inactive}`
+    : `webhook fields: the app is not subscribed to ${check.missing.join(', ')} of ${check.object}${inactive}`;
 }

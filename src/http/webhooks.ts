@@ -101,6 +101,8 @@ export function webhookRoutes(deps: AppDeps): Router {
           ? 'nothing_handled'
           : 'ok',
     });
+    for (const { field, processed } of parsed.fields ?? [])
+      deps.metrics.webhookFields.inc({ field, processed: processed ? 'true' : 'false' });
     deps.metrics.webhookItems.inc({ kind: 'message' }, parsed.messages.length);
     deps.metrics.webhookItems.inc({ kind: 'status' }, parsed.statuses.length);
     deps.metrics.webhookItems.inc({ kind: 'account_event' }, parsed.accountEvents.length);

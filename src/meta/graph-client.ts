@@ -79,6 +79,19 @@ const success = z.object({ success: z.boolean() });
 const subscribedApps = z.object({
   data: z.array(z.object({ whatsapp_business_api_data: z.object({ id: z.string().optional() }).optional() })),
 });
+// Meta's documented answer of GET /{app-id}/subscriptions: one item per object the app has
+// webhooks for, with its callback URL, whether it is active, and its fields with their versions.
+const appSubscriptionsAnswer = z.object({
+  data: z.array(
+    z.object({
+      object: z.string(),
+      callback_url: z.string().optional(),
+      active: z.boolean().optional(),
+      fields: z.array(z.object({ name: z.string(), version: z.string().optional() })).optional(),
+    }),
+  ),
+});
+export type AppSubscription = z.infer<typeof appSubscriptionsAnswer>['data'][number];
 const sendAnswer = z.object({ messages: z.array(z.object({ id: z.string() })).min(1) });
 
 interface RequestOptions {
@@ -88,6 +101,8 @@ interface RequestOptions {
   json?: unknown;
   /** Secrets of this call, scrubbed from any error text. */
   secrets?: string[];
+  /** Overrides the client's timeout, for calls that must fit a tighter budget. */
+  timeoutMs?: number;
 }
 
 export class GraphClient {
@@ -99,8 +114,8 @@ export class GraphClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 
-  private signal(): AbortSignal {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  private signal(timeoutMs = this.timeoutMs): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
     const cancelled = this.options.cancellation?.();
     return cancelled ? AbortSignal.any([timeout, cancelled]) : timeout;
   }
@@ -132,7 +147,7 @@ export class GraphClient {
         method: opts.method ?? 'GET',
         headers,
         body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
-        signal: this.signal(),
+        signal: this.signal(opts.timeoutMs),
         redirect: 'error',
       });
     } catch (error) {
@@ -225,6 +240,17 @@ export class GraphClient {
       query: { input_token: token },
       secrets: [token],
     });
+    return answer.data;
+  }
+
+  /** The app's webhook subscriptions per object (`GET /{app-id}/subscriptions`, app token). */
+  async appSubscriptions(opts: { timeoutMs?: number } = {}): Promise<AppSubscription[]> {
+    const answer = await this.call(
+      'app.subscriptions',
+      `${encodeURIComponent(this.options.appId)}/subscriptions`,
+      appSubscriptionsAnswer,
+      { token: this.appToken, ...opts },
+    );
     return answer.data;
   }
 

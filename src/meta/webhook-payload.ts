@@ -1,6 +1,13 @@
 // Meta's webhook body, parsed item by item: one malformed message never hides the valid ones next
 // to it, and nothing here throws on a body that is valid JSON.
 import { z } from 'zod';
+import {
+  fieldHandling,
+  fieldLabel,
+  isAccountEventField,
+  WEBHOOK_OBJECT,
+  type AccountEventField,
+} from './webhook-fields.js';
 
 export interface InboundMessage {
   wamid: string;
@@ -85,7 +92,7 @@ export interface ChangeError {
 }
 
 export interface AccountEvent {
-  field: 'account_update' | 'phone_number_quality_update' | 'phone_number_name_update';
+  field: AccountEventField;
   /** The account it is about: `value.waba_info.waba_id` for PARTNER_* events (addressed to the partner's business), else the entry id. */
   wabaId: string;
   /** The entry's id and time as Meta sent them (part of the event's identity). */
@@ -104,6 +111,11 @@ export interface ParsedWebhook {
   changeErrors?: ChangeError[];
   /** Why parts were skipped, for the log line. */
   skipped: string[];
+  /**
+   * Changes per field label (`fieldLabel`: a listed name or `other`) and whether we process that
+   * field, for the per-field counter. Optional so that hand-built deliveries need not name it.
+   */
+  fields?: Array<{ field: string; processed: boolean }>;
 }
 
 const id = z.string().min(1).max(256);
@@ -172,8 +184,6 @@ const userIdUpdate = z.looseObject({
   parent_user_id: z.looseObject({ previous: userId.optional(), current: userId.optional() }).optional(),
 });
 
-const ACCOUNT_FIELDS = new Set(['account_update', 'phone_number_quality_update', 'phone_number_name_update']);
-
 const MAX_ITEMS = 10_000;
 
 /**
@@ -205,8 +215,9 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
     identityUpdates: [],
     changeErrors: [],
     skipped: [],
+    fields: [],
   };
-  if (!isRecord(body) || body.object !== 'whatsapp_business_account') {
+  if (!isRecord(body) || body.object !== WEBHOOK_OBJECT) {
     out.skipped.push('not a whatsapp_business_account payload');
     return out;
   }
@@ -221,21 +232,25 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
         out.skipped.push('change without a field');
         continue;
       }
+      const label = fieldLabel(change.field);
+      out.fields?.push({ field: label, processed: fieldHandling(label) === 'processed' });
       if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
       else if (change.field === 'user_id_update') parseUserIdUpdate(change.value, wabaId, out);
-      else if (ACCOUNT_FIELDS.has(change.field) && wabaId && isRecord(change.value)) {
+      else if (isAccountEventField(change.field) && wabaId && isRecord(change.value)) {
         const info = change.value.waba_info;
         const about =
           isRecord(info) && typeof info.waba_id === 'string' && info.waba_id.length <= 256 ? info.waba_id : wabaId;
         const time = typeof entry.time === 'number' && Number.isFinite(entry.time) ? entry.time : null;
         out.accountEvents.push({
-          field: change.field as AccountEvent['field'],
+          field: change.field,
           wabaId: about,
           entryId: wabaId,
           entryTime: time,
           value: change.value,
         });
-      } else out.skipped.push(`field ${change.field.slice(0, 64)} not handled`);
+      } else if (fieldHandling(label) !== 'acknowledged')
+        // Only the label: an unlisted field's name is whatever the sender wrote.
+        out.skipped.push(`field ${label} not handled`);
     }
   }
   return out;

@@ -153,6 +153,15 @@ export function adminRoutes(state: SandboxState): Router {
   });
   router.get('/accounts', (ctx) => void (ctx.body = { data: state.accounts() }));
   router.get('/accounts/:wabaId', (ctx) => void (ctx.body = state.account(ctx.params.wabaId!)));
+  router.get('/app/subscriptions', (ctx) => void (ctx.body = { data: state.appSubscriptionList() }));
+  router.delete('/app/subscriptions/fields/:field', (ctx) => {
+    state.removeAppSubscriptionField(ctx.params.field!);
+    ctx.body = { success: true };
+  });
+  router.post('/app/subscriptions/fields/:field', (ctx) => {
+    state.addAppSubscriptionField(ctx.params.field!);
+    ctx.body = { success: true };
+  });
   router.get('/accounts/:wabaId/subscriptions', (ctx) => void (ctx.body = state.subscriptions(ctx.params.wabaId!)));
   router.delete('/accounts/:wabaId/subscriptions', (ctx) => {
     state.removeSubscriptions(ctx.params.wabaId!);

@@ -19,6 +19,7 @@ export const OPERATIONS = [
   'phone.deregister',
   'messages.send',
   'messages.read',
+  'app.subscriptions',
 ] as const;
 
 export type Operation = (typeof OPERATIONS)[number] | 'object.get' | 'unknown';

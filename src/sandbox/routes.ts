@@ -10,6 +10,7 @@ import {
   registration,
   subscribedApps,
 } from './graph.js';
+import { appSubscriptions } from './app.js';
 import { accessToken, debugToken } from './oauth.js';
 import { param, type MetaRequest, type Outcome } from './request.js';
 import type { SandboxState } from './state.js';
@@ -41,6 +42,8 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
     return { operation: 'me.businesses', handle: (r) => meBusinesses(r, state) };
   if (first === 'me' && edge === undefined && get)
     return { operation: 'object.get', handle: (r) => getObject(r, state, 'me') };
+  if (first === state.appId && edge === 'subscriptions' && get)
+    return { operation: 'app.subscriptions', objectId: first, handle: (r) => appSubscriptions(r, state) };
   if (!OBJECT_ID.test(first)) return undefined;
 
   const id = first;

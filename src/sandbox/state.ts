@@ -24,6 +24,7 @@ import {
   type WebhookRecord,
 } from './webhooks.js';
 import { World, type CreateAccountInput, type CreatedAccount } from './world.js';
+import { SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT, type WebhookFieldName } from '../meta/webhook-fields.js';
 
 export interface SandboxStateOptions {
   appId: string;
@@ -50,6 +51,11 @@ export class SandboxState {
   readonly appName: string;
   readonly graphApiVersion: string;
   webhookUrl: string | undefined;
+  /**
+   * The app's webhook fields for whatsapp_business_account, as set in the App Dashboard: every
+   * field our list says is subscribable, until a test removes one to see the self check name it.
+   */
+  private readonly appFields = new Set<string>(SUBSCRIBABLE_FIELDS);
   private clockOffsetMs = 0;
   private readonly closers: Array<() => void> = [];
 
@@ -90,6 +96,20 @@ export class SandboxState {
   setWebhookUrl(url: string): void {
     this.webhookUrl = url;
     this.dispatcher.kick();
+  }
+
+  // The app's own webhook subscriptions (GET /{app-id}/subscriptions)
+
+  appSubscriptionList(): Array<{ object: string; callbackUrl: string; active: boolean; fields: string[] }> {
+    return [{ object: WEBHOOK_OBJECT, callbackUrl: this.webhookUrl ?? '', active: true, fields: [...this.appFields] }];
+  }
+
+  removeAppSubscriptionField(field: string): void {
+    this.appFields.delete(field);
+  }
+
+  addAppSubscriptionField(field: string): void {
+    this.appFields.add(field);
   }
 
   // Accounts
@@ -299,7 +319,14 @@ export class SandboxState {
   /** Meta sends WABA webhooks only to subscribed apps; account_update reaches the app regardless. */
   private postWebhook(meta: WebhookMeta, payload: unknown): WebhookRecord {
     const waba = this.world.wabas.get(meta.wabaId);
-    const skipped = meta.field !== 'account_update' && !waba?.subscription ? 'not_subscribed' : undefined;
+    // Meta sends an app only the fields it subscribed to; fields the app cannot subscribe to
+    // (user_id_update) and fields outside our list are sent as given.
+    const skipped =
+      SUBSCRIBABLE_FIELDS.includes(meta.field as WebhookFieldName) && !this.appFields.has(meta.field)
+        ? 'field_not_subscribed'
+        : meta.field !== 'account_update' && !waba?.subscription
+          ? 'not_subscribed'
+          : undefined;
     return this.dispatcher.post(meta, payload, skipped);
   }
 
