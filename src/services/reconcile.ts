@@ -9,8 +9,8 @@ import { activeIntegrations, isIntegrationActive } from '../store/integrations.j
 import { purgeExpiredStaging } from '../store/staging.js';
 import { finishPendingDisconnects } from './pending-disconnects.js';
 import {
+  createMissingTokenSchedule,
   deleteTokenSchedule,
-  ensureTokenSchedule,
   isOwnTokenSchedule,
   listTokenSchedules,
 } from '../temporal/schedules.js';
@@ -56,8 +56,8 @@ export async function reconcileSchedules(
   };
   for (const integration of active) {
     if (scheduled.has(integration.id)) continue;
-    await ensureTokenSchedule(client, config, { integrationId: integration.id, businessId: integration.business_id });
-    report.created.push(integration.id);
+    const target = { integrationId: integration.id, businessId: integration.business_id };
+    if ((await createMissingTokenSchedule(client, config, target)) === 'created') report.created.push(integration.id);
     await progress();
   }
   for (const integrationId of scheduled) {

@@ -96,6 +96,24 @@ export async function ensureTokenSchedule(
   return createOrUpdate(client, options);
 }
 
+/**
+ * Creates the schedule only where there is none: reconcile's repair. One that appeared since
+ * reconcile listed the schedules (a connect landing meanwhile) is its creator's, and left as it is.
+ */
+export async function createMissingTokenSchedule(
+  client: Client,
+  config: Config,
+  target: TokenScheduleTarget,
+): Promise<'created' | 'exists'> {
+  try {
+    await client.schedule.create(scheduleOptions(config, target));
+    return 'created';
+  } catch (error) {
+    if (error instanceof ScheduleAlreadyRunning) return 'exists';
+    throw error;
+  }
+}
+
 export async function deleteTokenSchedule(client: Client, integrationId: string): Promise<'deleted' | 'absent'> {
   try {
     await client.schedule.getHandle(tokenScheduleId(integrationId)).delete();
