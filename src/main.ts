@@ -6,7 +6,7 @@ import { startApi } from './commands/api.js';
 import { writeWorkflowBundle } from './commands/bundle.js';
 import { DevStartError, runDev } from './commands/dev.js';
 import { runMigrations, setUpTemporal, type MigrateDirection } from './commands/migrate.js';
-import { describeWebhookFields, runSelfCheck } from './commands/selfcheck.js';
+import { describeWebhookFields, runSelfCheck, webhookFieldsBlockingFailure } from './commands/selfcheck.js';
 import { runReconcile } from './commands/reconcile.js';
 import { startWorker } from './commands/worker.js';
 import { SearchAttributesError } from './temporal/search-attributes.js';
@@ -80,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
         `self check passed: worker ${result.workerIdentity} wrote to PostgreSQL at ${result.checkedAt}\n`,
       );
       process.stdout.write(`${describeWebhookFields(result.webhookFields)}\n`);
-      return 0;
+      const failure = webhookFieldsBlockingFailure(result.webhookFields);
+      if (failure) process.stderr.write(`self check failed: ${failure}\n`);
+      return failure ? 1 : 0;
     }
     case 'reconcile': {
       const config = loadConfig(env, 'reconcile');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SelfCheckResult } from '../activities/store.js';
-import { describeWebhookFields } from '../src/commands/selfcheck.js';
+import { describeWebhookFields, webhookFieldsBlockingFailure } from '../src/commands/selfcheck.js';
 import { SUBSCRIBABLE_FIELDS } from '../src/meta/webhook-fields.js';
 import { selfCheckWorkflowId } from '../src/temporal/names.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -89,9 +89,23 @@ describe('SelfCheck of the app webhook fields', () => {
       expect(describeWebhookFields(result.webhookFields)).toBe(
         'webhook fields: the app is not subscribed to message_template_status_update, calls of whatsapp_business_account',
       );
+      // Fields we only acknowledge: reported, and the check still passes.
+      expect(webhookFieldsBlockingFailure(result.webhookFields)).toBeNull();
     } finally {
       for (const field of ['calls', 'message_template_status_update'])
         await fetch(`${sandbox}/sandbox/app/subscriptions/fields/${field}`, { method: 'POST' });
+    }
+  });
+
+  it('fails when Meta would not deliver a field this service acts on', async () => {
+    try {
+      await fetch(`${sandbox}/sandbox/app/subscriptions/fields/messages`, { method: 'DELETE' });
+      const result = await run();
+      expect(webhookFieldsBlockingFailure(result.webhookFields)).toBe(
+        'Meta will not deliver messages, which this service acts on',
+      );
+    } finally {
+      await fetch(`${sandbox}/sandbox/app/subscriptions/fields/messages`, { method: 'POST' });
     }
   });
 

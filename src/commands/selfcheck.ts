@@ -2,6 +2,7 @@
 // proving that a worker is polling and reaches PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
+import { fieldHandling } from '../meta/webhook-fields.js';
 import { connectTemporal } from '../temporal/client.js';
 import { selfCheckWorkflowId, taskQueueFor } from '../temporal/names.js';
 import type { selfCheck } from '../../workflows/index.js';
@@ -22,6 +23,18 @@ export async function runSelfCheck(config: Config, timeoutMs = 30_000): Promise<
   } finally {
     await client.connection.close();
   }
+}
+
+/**
+ * The check fails when Meta would not deliver something we act on: a processed field missing, or
+ * the subscription itself inactive. A missing field we only acknowledge, or Meta not answering the
+ * question, is reported and passes.
+ */
+export function webhookFieldsBlockingFailure(check: SelfCheckResult['webhookFields']): string | null {
+  if (!check?.checked) return null;
+  if (!check.active) return `the ${check.object} subscription is not active`;
+  const processed = check.missing.filter((name) => fieldHandling(name) === 'processed');
+  return processed.length > 0 ? `Meta will not deliver ${processed.join(', ')}, which this service acts on` : null;
 }
 
 /** One line for the operator: which of our webhook fields the app is not subscribed to, by name. */
