@@ -5,8 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const RESPONDER_DELAY_MS = 1_500;
@@ -54,12 +53,7 @@ describe('fairness between businesses', () => {
     await new Promise((resolve) => brain?.close(resolve));
   });
 
-  async function connectedNumber() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(stack.api!.url, businessId);
-    const status = await getStatus(stack.api!.url, businessId);
-    return { businessId, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
-  }
+  const connectedNumber = () => connectNewNumber(stack.api!.url);
 
   it("answers another business's customer while one business's flood waits for its cap", async () => {
     const flood = await connectedNumber();

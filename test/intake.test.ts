@@ -6,8 +6,7 @@ import { parseWebhook, type ParsedWebhook } from '../src/meta/webhook-payload.js
 import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
 import { claimTurn } from '../src/store/turns.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid } from './helpers/webhooks.js';
 
@@ -19,12 +18,7 @@ describe('intake', () => {
   });
   afterAll(() => stack?.close());
 
-  async function connectedNumber() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(stack.api!.url, businessId);
-    const status = await getStatus(stack.api!.url, businessId);
-    return { businessId, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
-  }
+  const connectedNumber = () => connectNewNumber(stack.api!.url);
 
   /** A message as Meta sends it: phone, BSUID, both, with a contact entry carrying them. */
   function message(phoneNumberId: string, who: { phone?: string; bsuid?: string; name?: string }, text: string) {

@@ -2,9 +2,8 @@
 // Meta's webhooks reference (messages/edit, revoke, request_welcome, group, unsupported, errors and
 // status), signed, to the API; real Temporal, PostgreSQL and HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectNewNumber } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
-import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
 
@@ -19,12 +18,7 @@ describe('Meta 2026 message types', () => {
   });
   afterAll(() => stack?.close());
 
-  async function connectedNumber() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
-    const status = await getStatus(api, businessId);
-    return { businessId, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
-  }
+  const connectedNumber = () => connectNewNumber(api);
   const customer = () => `52${Date.now() % 1e9}${Math.floor(Math.random() * 100)}`;
   const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
   const sendsTo = (wamid: string) =>

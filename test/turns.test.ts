@@ -9,8 +9,7 @@ import { parseWebhook } from '../src/meta/webhook-payload.js';
 import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
 import { messageWorkflowId, taskQueueFor } from '../src/temporal/names.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
 
@@ -64,12 +63,7 @@ describe('turns', () => {
     await new Promise((resolve) => brain?.close(resolve));
   });
 
-  async function connectedNumber() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(stack.api!.url, businessId);
-    const status = await getStatus(stack.api!.url, businessId);
-    return { businessId, phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string };
-  }
+  const connectedNumber = () => connectNewNumber(stack.api!.url);
   const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
   const sendsTo = (wamid: string) =>
     stack

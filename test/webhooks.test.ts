@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
@@ -19,16 +18,7 @@ describe('WhatsApp webhooks', () => {
   });
   afterAll(() => stack?.close());
 
-  async function connectedNumber() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
-    const status = await getStatus(api, businessId);
-    return {
-      businessId,
-      integrationId: status.integration.id as string,
-      phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string,
-    };
-  }
+  const connectedNumber = () => connectNewNumber(api);
   const customer = () => `49${Date.now() % 1e9}${Math.floor(Math.random() * 100)}`;
   const replies = (phoneNumberId: string, from: string) =>
     stack.sandbox!.state.conversation(phoneNumberId, from).filter((m) => m.direction === 'outbound');

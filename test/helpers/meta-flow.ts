@@ -2,6 +2,7 @@
 // and its form, Meta's redirect to our /callback, and our redirect to the dashboard.
 // Plain assertions (no vitest) so the benchmarks drive the same flow.
 import { strict as assert } from 'node:assert';
+import { newBusinessId } from './factories.js';
 import { authHeaders } from './jwt.js';
 
 export interface DialogChoice {
@@ -104,4 +105,18 @@ export async function getStatus(apiUrl: string, businessId: string, jwtSecret?: 
   });
   assert.equal(res.status, 200, 'status');
   return res.json();
+}
+
+/** A new business connected through Meta's dialog: its ids and its first phone number's. */
+export async function connectNewNumber(
+  apiUrl: string,
+): Promise<{ businessId: string; integrationId: string; phoneNumberId: string }> {
+  const businessId = newBusinessId();
+  await connectThroughMeta(apiUrl, businessId);
+  const status = await getStatus(apiUrl, businessId);
+  return {
+    businessId,
+    integrationId: status.integration.id as string,
+    phoneNumberId: status.accounts[0].phoneNumbers[0].phoneNumberId as string,
+  };
 }
