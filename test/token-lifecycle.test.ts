@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileSchedules } from '../src/services/reconcile.js';
-import { ensureTokenSchedule } from '../src/temporal/schedules.js';
+import { ensureTokenSchedule, listTokenSchedules } from '../src/temporal/schedules.js';
 import { tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
@@ -162,6 +162,13 @@ describe('token lifecycle', () => {
     const neighbour = randomUUID();
     const otherDeployment = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: 'neighbour-app' } };
     await ensureTokenSchedule(stack.client, otherDeployment, { integrationId: neighbour, businessId: 'theirs' });
+    // Listing schedules goes through visibility, which catches up a moment after a create.
+    await expect
+      .poll(async () => {
+        const listed = await listTokenSchedules(stack.client);
+        return listed.includes(orphan) && listed.includes(neighbour);
+      })
+      .toBe(true);
 
     const report = await reconcileSchedules(stack.db, stack.client, stack.config);
     expect(report.created).toContain(integrationId);
