@@ -37,6 +37,8 @@ function toDiscoveredNumber(n: PhoneNumber) {
     nameStatus: n.name_status ?? null,
     codeVerificationStatus: n.code_verification_status ?? null,
     platformType: n.platform_type ?? null,
+    status: n.status ?? null,
+    isOnBizApp: n.is_on_biz_app ?? false,
   };
 }
 

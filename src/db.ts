@@ -241,6 +241,9 @@ export interface PhoneNumberRow {
   name_status: string | null;
   code_verification_status: string | null;
   platform_type: string | null;
+  meta_status: string | null;
+  is_on_biz_app: boolean;
+  coexistence_onboarded_at: Date | null;
   is_active: boolean;
   registered_at: Date | null;
   quality_event: string | null;

@@ -70,6 +70,8 @@ const phoneNumber = z.object({
   quality_rating: z.string().optional(),
   code_verification_status: z.string().optional(),
   platform_type: z.string().optional(),
+  status: z.string().optional(),
+  is_on_biz_app: z.boolean().optional(),
   name_status: z.string().optional(),
   messaging_limit_tier: z.string().optional(),
   throughput: z.object({ level: z.string().optional() }).optional(),
@@ -288,7 +290,7 @@ export class GraphClient {
   listPhoneNumbers(token: string, wabaId: string) {
     return this.listAll('waba.phone_numbers', `${encodeURIComponent(wabaId)}/phone_numbers`, phoneNumber, token, {
       fields:
-        'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,name_status,messaging_limit_tier,throughput',
+        'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,status,is_on_biz_app,name_status,messaging_limit_tier,throughput',
     });
   }
 
@@ -297,7 +299,7 @@ export class GraphClient {
       token,
       query: {
         fields:
-          'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status',
+          'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status,status,is_on_biz_app',
       },
     });
   }

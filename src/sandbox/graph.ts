@@ -80,6 +80,7 @@ function phoneNode(number: PhoneNumber): Record<string, unknown> {
     quality_rating: number.qualityRating,
     code_verification_status: number.codeVerificationStatus,
     platform_type: number.platformType,
+    is_on_biz_app: number.isOnBizApp,
     throughput: { level: number.throughputLevel },
     messaging_limit_tier: number.messagingLimitTier,
     name_status: number.nameStatus,

@@ -68,6 +68,8 @@ export interface PhoneNumber {
   qualityRating: QualityRating;
   codeVerificationStatus: 'VERIFIED' | 'NOT_VERIFIED' | 'EXPIRED';
   platformType: PlatformType;
+  /** Onboarded from the WhatsApp Business app and still on it (coexistence). */
+  isOnBizApp: boolean;
   throughputLevel: 'STANDARD' | 'HIGH' | 'NOT_APPLICABLE';
   messagingLimitTier: string;
   nameStatus: string;

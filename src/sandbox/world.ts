@@ -112,6 +112,7 @@ export class World {
       qualityRating: 'GREEN',
       codeVerificationStatus: 'VERIFIED',
       platformType: registered ? 'CLOUD_API' : 'NOT_APPLICABLE',
+      isOnBizApp: false,
       throughputLevel: registered ? 'STANDARD' : 'NOT_APPLICABLE',
       messagingLimitTier: 'TIER_1K',
       nameStatus: 'APPROVED',

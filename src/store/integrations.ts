@@ -21,6 +21,10 @@ export interface DiscoveredNumber {
   nameStatus: string | null;
   codeVerificationStatus: string | null;
   platformType: string | null;
+  /** Meta's `status` of the number (CONNECTED, PENDING, FLAGGED, ...). */
+  status: string | null;
+  /** The number stays on the WhatsApp Business app (coexistence). */
+  isOnBizApp: boolean;
 }
 
 export interface DiscoveredAccount {
@@ -170,6 +174,8 @@ export async function persistConnectedIntegration(
             name_status: number.nameStatus,
             code_verification_status: number.codeVerificationStatus,
             platform_type: input.registeredNumberIds.includes(number.phoneNumberId) ? 'CLOUD_API' : number.platformType,
+            meta_status: number.status ?? null,
+            is_on_biz_app: number.isOnBizApp ?? false,
             is_active: true,
             ...(input.registeredNumberIds.includes(number.phoneNumberId) ? { registered_at: now } : {}),
             updated_at: now,
