@@ -8,10 +8,14 @@ import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/sto
 import {
   markNeedsReauth,
   readIntegrationToken,
+  readTokenKind,
+  recordTokenKind,
   storeIntegrationToken,
+  updateNumberFromMeta,
   wabaUsedByOthers,
   type DiscoveredAccount,
 } from '../src/store/integrations.js';
+import { renewalOf, tokenKindOf } from '../src/meta/token-kinds.js';
 import { FailureType, graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,6 +38,8 @@ function toDiscoveredNumber(n: PhoneNumber) {
     verifiedName: n.verified_name ?? null,
     qualityRating: n.quality_rating ?? null,
     messagingLimitTier: n.messaging_limit_tier ?? null,
+    businessMessagingLimit: n.whatsapp_business_manager_messaging_limit ?? null,
+    throughputLevel: n.throughput?.level ?? null,
     nameStatus: n.name_status ?? null,
     codeVerificationStatus: n.code_verification_status ?? null,
     platformType: n.platform_type ?? null,
@@ -208,25 +214,29 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const integration = await db('channel_integrations').where({ id: input.integrationId }).first('is_active');
       const token = integration?.is_active ? await readIntegrationToken(db, keyring, input.integrationId) : undefined;
       if (!token) return { status: 'inactive' };
-      return graphActivity(async () => {
-        const debug = await graph.debugToken(token);
-        if (!debug.is_valid) {
-          const reason = `Meta reports the token invalid (code ${debug.error?.code ?? '?'}${debug.error?.subcode ? `/${debug.error.subcode}` : ''})`;
-          return { status: 'invalid', reason };
-        }
-        const expiresAt = debug.expires_at && debug.expires_at > 0 ? new Date(debug.expires_at * 1000) : null;
-        const thresholdMs = config.tokens.expiryThresholdDays * 86_400_000;
-        return {
-          status: 'valid',
-          expiresAt: expiresAt?.toISOString() ?? null,
-          expiresSoon: expiresAt !== null && expiresAt.getTime() - Date.now() <= thresholdMs,
-        };
-      });
+      const debug = await graphActivity(() => graph.debugToken(token));
+      if (!debug.is_valid) {
+        const reason = `Meta reports the token invalid (code ${debug.error?.code ?? '?'}${debug.error?.subcode ? `/${debug.error.subcode}` : ''})`;
+        return { status: 'invalid', reason };
+      }
+      const expiresAt = debug.expires_at && debug.expires_at > 0 ? new Date(debug.expires_at * 1000) : null;
+      const thresholdMs = config.tokens.expiryThresholdDays * 86_400_000;
+      // The kind decides what refreshLongLivedToken does with the token; status shows it.
+      const kind = tokenKindOf(debug.type, expiresAt);
+      await recordTokenKind(db, input.integrationId, { type: debug.type ?? null, kind });
+      return {
+        status: 'valid',
+        kind,
+        expiresAt: expiresAt?.toISOString() ?? null,
+        expiresSoon: expiresAt !== null && expiresAt.getTime() - Date.now() <= thresholdMs,
+      };
     },
 
     /**
-     * Tries one fb_exchange_token for a token about to expire. Meta documents no way to extend a
-     * long-lived token, so the answer may keep the old expiry: the caller then reports `expiring`.
+     * Renews a token about to expire, as its kind (read by inspectToken just before) asks: an
+     * expiring system-user token is refreshed with set_token_expires_in_60_days=true (60 more
+     * days); a user token gets one plain fb_exchange_token, for which Meta documents no extension of
+     * a long-lived token, so the answer may keep the old expiry: the caller then reports `expiring`.
      */
     async refreshLongLivedToken(input: {
       integrationId: string;
@@ -234,7 +244,9 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
     }): Promise<{ extended: boolean; expiresAt: string }> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       if (!token) throw fail('integration_inactive', 'the integration has no token any more');
-      const answer = await graphActivity(() => graph.exchangeForLongLived(token));
+      const kind = (await readTokenKind(db, input.integrationId)) ?? 'unknown';
+      const expiresIn60Days = renewalOf(kind, new Date(input.currentExpiresAt)) === 'refresh_60_days';
+      const answer = await graphActivity(() => graph.exchangeForLongLived(token, { expiresIn60Days }));
       const newExpiry = answer.expires_in ? new Date(Date.now() + answer.expires_in * 1000) : null;
       const current = new Date(input.currentExpiresAt);
       // Only a token that really lives longer replaces the stored one.
@@ -248,20 +260,19 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       return { extended: false, expiresAt: current.toISOString() };
     },
 
-    /** Reads a number's quality, limit tier and name review from Meta after an event about it. */
+    /** Reads a number's quality, messaging limit, throughput and name review from Meta after an event about it. */
     async refreshNumberDetails(input: { integrationId: string; phoneNumberId: string }): Promise<void> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       if (!token) return;
       const number = await graphActivity(() => graph.getPhoneNumber(token, input.phoneNumberId));
-      await db('whatsapp_phone_numbers')
-        .where({ integration_id: input.integrationId, phone_number_id: input.phoneNumberId })
-        .update({
-          ...(number.quality_rating ? { quality_rating: number.quality_rating } : {}),
-          ...(number.messaging_limit_tier ? { messaging_limit_tier: number.messaging_limit_tier } : {}),
-          ...(number.name_status ? { name_status: number.name_status } : {}),
-          ...(number.verified_name ? { verified_name: number.verified_name } : {}),
-          updated_at: new Date(),
-        });
+      await updateNumberFromMeta(db, input.integrationId, input.phoneNumberId, {
+        qualityRating: number.quality_rating,
+        messagingLimitTier: number.messaging_limit_tier,
+        businessMessagingLimit: number.whatsapp_business_manager_messaging_limit,
+        throughputLevel: number.throughput?.level,
+        nameStatus: number.name_status,
+        verifiedName: number.verified_name,
+      });
     },
 
     /**

@@ -139,6 +139,8 @@ export interface IntegrationRow {
   is_active: boolean;
   state: IntegrationState;
   token_type: string | null;
+  /** Ours, from Meta's type and expiry: see src/meta/token-kinds.ts. Null before it was first read. */
+  token_kind: string | null;
   token_expires_at: Date | null;
   token_health: TokenHealthState;
   token_checked_at: Date | null;
@@ -224,6 +226,9 @@ export interface BusinessAccountRow {
   account_status: string;
   account_status_detail: Record<string, unknown> | null;
   account_status_at: Date | null;
+  /** Meta's ban_info of the last DISABLED_UPDATE: REINSTATE, SCHEDULE_FOR_DISABLE, DISABLE; the date as Meta writes it. */
+  ban_state: string | null;
+  ban_date: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -238,6 +243,12 @@ export interface PhoneNumberRow {
   verified_name: string | null;
   quality_rating: string | null;
   messaging_limit_tier: string | null;
+  /** The business portfolio's messaging limit as Meta reports it on the number (TIER_250 ... TIER_UNLIMITED). */
+  business_messaging_limit: string | null;
+  /** The portfolio's limit from the last webhook that carried it. */
+  max_daily_conversations_per_business: string | null;
+  /** Meta's throughput.level (STANDARD, HIGH, NOT_APPLICABLE): messages per second, not the limit. */
+  throughput_level: string | null;
   name_status: string | null;
   code_verification_status: string | null;
   platform_type: string | null;

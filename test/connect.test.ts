@@ -57,11 +57,14 @@ describe('connect WhatsApp through Meta OAuth', () => {
     for (const number of account.phoneNumbers) {
       expect(Object.keys(number).sort()).toEqual([
         'displayPhoneNumber',
+        'maxDailyConversationsPerBusiness',
         'messagingLimitTier',
         'nameStatus',
         'phoneNumberId',
         'qualityRating',
+        'throughputLevel',
         'verifiedName',
+        'whatsappBusinessManagerMessagingLimit',
       ]);
     }
 

@@ -285,6 +285,81 @@ describe('Meta sandbox', () => {
     expect(cancelled.response).toEqual({ authResponse: null, status: 'unknown' });
   });
 
+  it('issues a 60-day system-user token for a configuration that asks for it, refreshed only with the flag', async () => {
+    sandbox.state.setConfigurationTokenExpiration('cfg-60', '60_days');
+    const res = await submitDialog(sandbox, { configId: 'cfg-60', display: 'popup' }, { decision: 'approve' });
+    const code = (popupResult(await res.text()).response.authResponse as Json).code as string;
+    secrets.push(code);
+    const issued = await exchange(code);
+    expect(issued.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 5_184_000 });
+    const token = issued.body.access_token as string;
+    secrets.push(token);
+    const debug = async (input: string) =>
+      (
+        await getJson(
+          `${sandbox.graph('debug_token')}?input_token=${input}&access_token=${sandbox.appId}|${sandbox.appSecret}`,
+        )
+      ).body.data;
+    const first = await debug(token);
+    expect(first).toMatchObject({ type: 'SYSTEM_USER', is_valid: true, expires_at: expect.any(Number) });
+
+    const refresh = (flag: boolean) =>
+      getJson(
+        `${sandbox.graph('oauth/access_token')}?${new URLSearchParams({
+          grant_type: 'fb_exchange_token',
+          client_id: sandbox.appId,
+          client_secret: sandbox.appSecret,
+          ...(flag ? { set_token_expires_in_60_days: 'true' } : {}),
+          fb_exchange_token: token,
+        })}`,
+      );
+    sandbox.state.advanceClock(50 * 86_400_000);
+    const plain = await refresh(false);
+    secrets.push(plain.body.access_token);
+    expect((await debug(plain.body.access_token)).expires_at).toBe(first.expires_at);
+    const refreshed = await refresh(true);
+    secrets.push(refreshed.body.access_token);
+    expect(refreshed.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 5_184_000 });
+    expect((await debug(refreshed.body.access_token)).expires_at - first.expires_at).toBe(50 * 86_400);
+    // The old token stays valid until its own expiry.
+    expect((await debug(token)).is_valid).toBe(true);
+    expect(sandbox.state.calls({ operation: 'oauth.fb_exchange' }).slice(-2)).toMatchObject([
+      { setTokenExpiresIn60Days: false },
+      { setTokenExpiresIn60Days: true },
+    ]);
+  });
+
+  it('reports the portfolio’s messaging limit on numbers from v24.0, the deprecated tier as null', async () => {
+    const account = sandbox.state.createAccount({ numbers: 1 });
+    const token = await tokenFor(account.wabaId);
+    const phoneNumberId = account.phoneNumberIds[0]!;
+    const fields = 'messaging_limit_tier,whatsapp_business_manager_messaging_limit,throughput';
+    const v24 = await getJson(`${sandbox.url}/v24.0/${phoneNumberId}?fields=${fields}`, token);
+    expect(v24.body).toEqual({
+      id: phoneNumberId,
+      messaging_limit_tier: null,
+      whatsapp_business_manager_messaging_limit: 'TIER_1K',
+      throughput: { level: 'STANDARD' },
+    });
+    const v23 = await getJson(`${sandbox.url}/v23.0/${phoneNumberId}?fields=messaging_limit_tier`, token);
+    expect(v23.body).toEqual({ id: phoneNumberId, messaging_limit_tier: 'TIER_1K' });
+    const unknown = await getJson(`${sandbox.url}/v23.0/${phoneNumberId}?fields=${fields}`, token);
+    expect(unknown.status).toBe(400);
+
+    const upgrade = sandbox.state.upgradeThroughput(phoneNumberId)!;
+    expect((upgrade.payload as Json).entry[0].changes[0]).toEqual({
+      field: 'phone_number_quality_update',
+      value: {
+        display_phone_number: expect.stringMatching(/^\d+$/),
+        event: 'THROUGHPUT_UPGRADE',
+        current_limit: 'TIER_UNLIMITED',
+      },
+    });
+    expect((await getJson(`${sandbox.url}/v24.0/${phoneNumberId}?fields=throughput`, token)).body.throughput).toEqual({
+      level: 'HIGH',
+    });
+  });
+
   it('sends a reply: logs its context id and posts signed sent, delivered and read statuses', async () => {
     const account = sandbox.state.createAccount({ numbers: 1 });
     const token = await tokenFor(account.wabaId);

@@ -115,13 +115,13 @@ export function integrationRoutes(deps: AppDeps): Router {
 
   router.get('/status', auth, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await readStatus(deps.db, deps.temporal, businessOf(ctx));
+    ctx.body = await readStatus(deps.db, deps.temporal, businessOf(ctx), deps.config.tokens);
   });
 
   router.delete('/disconnect', auth, async (ctx) => {
     const businessId = businessOf(ctx);
     await disconnect(deps, businessId);
-    ctx.body = await readStatus(deps.db, deps.temporal, businessId);
+    ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
   });
 
   router.post('/embedded-signup', auth, temporalReady, async (ctx) => {
@@ -130,13 +130,13 @@ export function integrationRoutes(deps: AppDeps): Router {
     const outcome = await connectWithPopupCode(deps, businessId, body);
     ctx.set('Cache-Control', 'no-store');
     if (outcome.kind === 'success') {
-      ctx.body = await readStatus(deps.db, deps.temporal, businessId);
+      ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
     } else if (outcome.kind === 'pending') {
       ctx.status = 202;
       ctx.set('Location', '/api/integrations/whatsapp/status');
       ctx.body = {
         statusUrl: '/api/integrations/whatsapp/status',
-        connect: (await readStatus(deps.db, deps.temporal, businessId)).connect,
+        connect: (await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens)).connect,
       };
     } else {
       throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);

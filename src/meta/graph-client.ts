@@ -73,7 +73,11 @@ const phoneNumber = z.object({
   status: z.string().optional(),
   is_on_biz_app: z.boolean().optional(),
   name_status: z.string().optional(),
-  messaging_limit_tier: z.string().optional(),
+  // Deprecated: Meta answers null since the messaging limit moved to the business portfolio.
+  messaging_limit_tier: z.string().nullable().optional(),
+  // The owning business portfolio's messaging limit (TIER_250 ... TIER_UNLIMITED), on the number
+  // (https://developers.facebook.com/documentation/business-messaging/whatsapp/messaging-limits#via-api).
+  whatsapp_business_manager_messaging_limit: z.string().nullable().optional(),
   throughput: z.object({ level: z.string().optional() }).optional(),
 });
 export type PhoneNumber = z.infer<typeof phoneNumber>;
@@ -120,6 +124,16 @@ export class GraphClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const cancelled = this.options.cancellation?.();
     return cancelled ? AbortSignal.any([timeout, cancelled]) : timeout;
+  }
+
+  /**
+   * Meta serves the business portfolio's messaging limit from v24.0 on and deprecated the number's
+   * own tier; v23.0 and older answer only `messaging_limit_tier`
+   * (https://developers.facebook.com/documentation/business-messaging/whatsapp/messaging-limits#via-api).
+   */
+  private get limitField(): string {
+    const major = Number(/^v(\d+)/.exec(this.options.graphApiVersion)?.[1] ?? 0);
+    return major >= 24 ? 'messaging_limit_tier,whatsapp_business_manager_messaging_limit' : 'messaging_limit_tier';
   }
 
   private get appToken(): string {
@@ -224,12 +238,19 @@ export class GraphClient {
     });
   }
 
-  exchangeForLongLived(token: string): Promise<TokenAnswer> {
+  /**
+   * fb_exchange_token. With `expiresIn60Days`, the refresh of an expiring system-user token
+   * (set_token_expires_in_60_days=true): Meta answers a new token valid 60 more days, and the old
+   * one stays valid until its own expiry
+   * (https://developers.facebook.com/docs/business-management-apis/system-users/install-apps-and-generate-tokens).
+   */
+  exchangeForLongLived(token: string, options: { expiresIn60Days?: boolean } = {}): Promise<TokenAnswer> {
     return this.call('oauth.fb_exchange', 'oauth/access_token', tokenAnswer, {
       query: {
         grant_type: 'fb_exchange_token',
         client_id: this.options.appId,
         client_secret: this.options.appSecret,
+        ...(options.expiresIn60Days ? { set_token_expires_in_60_days: 'true' } : {}),
         fb_exchange_token: token,
       },
       secrets: [token],
@@ -289,8 +310,7 @@ export class GraphClient {
 
   listPhoneNumbers(token: string, wabaId: string) {
     return this.listAll('waba.phone_numbers', `${encodeURIComponent(wabaId)}/phone_numbers`, phoneNumber, token, {
-      fields:
-        'id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,status,is_on_biz_app,name_status,messaging_limit_tier,throughput',
+      fields: `id,display_phone_number,verified_name,quality_rating,code_verification_status,platform_type,status,is_on_biz_app,name_status,${this.limitField},throughput`,
     });
   }
 
@@ -298,8 +318,7 @@ export class GraphClient {
     return this.call('phone.get', encodeURIComponent(phoneNumberId), phoneNumber, {
       token,
       query: {
-        fields:
-          'id,display_phone_number,verified_name,quality_rating,name_status,messaging_limit_tier,platform_type,code_verification_status,status,is_on_biz_app',
+        fields: `id,display_phone_number,verified_name,quality_rating,name_status,${this.limitField},throughput,platform_type,code_verification_status,status,is_on_biz_app`,
       },
     });
   }

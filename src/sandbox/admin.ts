@@ -204,6 +204,16 @@ export function adminRoutes(state: SandboxState): Router {
     const webhook = state.setNumberQuality(ctx.params.phoneNumberId!, await body(ctx, qualityInput));
     ctx.body = { success: true, webhookId: webhook?.webhookId ?? null };
   });
+  router.post('/numbers/:phoneNumberId/throughput', async (ctx) => {
+    const input = await body(ctx, z.object({ emit: z.boolean().optional() }));
+    const webhook = state.upgradeThroughput(ctx.params.phoneNumberId!, input.emit ?? true);
+    ctx.body = { success: true, webhookId: webhook?.webhookId ?? null };
+  });
+  router.post('/configurations/:configId', async (ctx) => {
+    const input = await body(ctx, z.object({ tokenExpiration: z.enum(['never', '60_days']) }));
+    state.setConfigurationTokenExpiration(ctx.params.configId!, input.tokenExpiration);
+    ctx.body = { success: true };
+  });
   router.post('/numbers/:phoneNumberId/name', async (ctx) => {
     const webhook = state.setNameDecision(ctx.params.phoneNumberId!, await body(ctx, nameInput));
     ctx.body = { success: true, webhookId: webhook?.webhookId ?? null };

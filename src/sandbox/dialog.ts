@@ -148,7 +148,7 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
   const code = state.world.issueCode(state.world.grantFor(wabaId, dialogRequest.scopes), {
     clientId: state.appId,
     redirectUri: dialogRequest.popup ? undefined : dialogRequest.redirectUri,
-    tokenKind: dialogRequest.configId ? 'business' : 'user_short',
+    tokenKind: dialogRequest.configId ? state.configurationTokenKind(dialogRequest.configId) : 'user_short',
     ttlMs: dialogRequest.popup ? POPUP_CODE_TTL_MS : CODE_TTL_MS,
   });
   // Embedded Signup completion also reaches the partner as an account_update webhook.

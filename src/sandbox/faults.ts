@@ -69,6 +69,8 @@ export interface CallRecord {
   to?: string;
   textBody?: string;
   messageId?: string;
+  /** fb_exchange_token: whether set_token_expires_in_60_days=true was asked (never the token). */
+  setTokenExpiresIn60Days?: boolean;
 }
 
 export interface CallFilter {

@@ -72,7 +72,20 @@ function wabaNode(state: SandboxState, waba: Waba): Record<string, unknown> {
   };
 }
 
-function phoneNode(number: PhoneNumber): Record<string, unknown> {
+/**
+ * From v24.0 Meta reports the business portfolio's messaging limit as
+ * `whatsapp_business_manager_messaging_limit` and the deprecated `messaging_limit_tier` as null;
+ * v23.0 and older know only `messaging_limit_tier`
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/messaging-limits#via-api).
+ */
+function limitFields(number: PhoneNumber, version: string): Record<string, unknown> {
+  const major = Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
+  return major >= 24
+    ? { messaging_limit_tier: null, whatsapp_business_manager_messaging_limit: number.messagingLimitTier }
+    : { messaging_limit_tier: number.messagingLimitTier };
+}
+
+function phoneNode(number: PhoneNumber, version: string): Record<string, unknown> {
   return {
     id: number.id,
     display_phone_number: number.displayPhoneNumber,
@@ -82,7 +95,7 @@ function phoneNode(number: PhoneNumber): Record<string, unknown> {
     platform_type: number.platformType,
     is_on_biz_app: number.isOnBizApp,
     throughput: { level: number.throughputLevel },
-    messaging_limit_tier: number.messagingLimitTier,
+    ...limitFields(number, version),
     name_status: number.nameStatus,
     last_onboarded_time: new Date(number.lastOnboardedTime * 1000).toISOString().replace(/\.\d{3}Z$/, '+0000'),
     is_official_business_account: false,
@@ -132,7 +145,7 @@ export function getObject(req: MetaRequest, state: SandboxState, id: string): Ou
   if (onPhone) {
     const number = visibleNumber(state, token, id, 'GET');
     requireScope(token, 'whatsapp_business_management');
-    return json(selectFields(req, phoneNode(number), PHONE_DEFAULTS, 'WhatsAppBusinessPhoneNumber'));
+    return json(selectFields(req, phoneNode(number, req.version), PHONE_DEFAULTS, 'WhatsAppBusinessPhoneNumber'));
   }
   if (state.world.wabas.has(id)) {
     const waba = visibleWaba(state, token, id, 'GET');
@@ -154,7 +167,7 @@ export function phoneNumbers(req: MetaRequest, state: SandboxState, wabaId: stri
   const numbers = waba.phoneNumberIds
     .map((id) => state.world.numbers.get(id))
     .filter((n) => n !== undefined)
-    .map((n) => selectFields(req, phoneNode(n), PHONE_DEFAULTS, 'WhatsAppBusinessPhoneNumber'));
+    .map((n) => selectFields(req, phoneNode(n, req.version), PHONE_DEFAULTS, 'WhatsAppBusinessPhoneNumber'));
   return json(paged(req, numbers));
 }
 

@@ -71,13 +71,21 @@ export interface PhoneNumber {
   /** Onboarded from the WhatsApp Business app and still on it (coexistence). */
   isOnBizApp: boolean;
   throughputLevel: 'STANDARD' | 'HIGH' | 'NOT_APPLICABLE';
+  /** The business portfolio's messaging limit, which Meta reports on each of its numbers. */
   messagingLimitTier: string;
   nameStatus: string;
   statusMode: StatusMode;
   lastOnboardedTime: number;
 }
 
-export type TokenKind = 'user_short' | 'user_long' | 'business';
+/**
+ * `business`: the Business Integration System User token of a Facebook Login for Business
+ * configuration, which never expires; `business_60d`: the same from a configuration whose token
+ * expires in 60 days (refreshed with set_token_expires_in_60_days). debug_token calls both SYSTEM_USER.
+ */
+export type TokenKind = 'user_short' | 'user_long' | 'business' | 'business_60d';
+export type CodeTokenKind = 'user_short' | 'business' | 'business_60d';
+export const isBusinessToken = (kind: TokenKind) => kind === 'business' || kind === 'business_60d';
 
 export interface AccessToken {
   value: string;
@@ -100,7 +108,7 @@ export interface AuthorizationCode {
   clientId: string;
   /** undefined for JS SDK popup codes, which are exchanged without redirect_uri. */
   redirectUri: string | undefined;
-  tokenKind: 'user_short' | 'business';
+  tokenKind: CodeTokenKind;
   userId: string;
   scopes: string[];
   wabaIds: string[];

@@ -1,7 +1,7 @@
 // Token endpoints: oauth/access_token (code exchange and fb_exchange_token) and debug_token,
 // with Meta's error codes (101 app id, 1 secret, 100/36007 expired, 36008 redirect_uri, 36009 used).
 import { fail, invalidParameter, tokenProblem, unparsableToken } from './errors.js';
-import { LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, type AccessToken } from './model.js';
+import { isBusinessToken, LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, type AccessToken } from './model.js';
 import { json, param, type MetaRequest, type Outcome } from './request.js';
 import type { SandboxState } from './state.js';
 
@@ -50,7 +50,12 @@ function exchangeCode(req: MetaRequest, state: SandboxState): Outcome {
     });
   }
   code.usedAt = now;
-  const expiresAt = code.tokenKind === 'business' ? 0 : now + SHORT_LIVED_SECONDS * 1000;
+  const expiresAt =
+    code.tokenKind === 'business'
+      ? 0
+      : code.tokenKind === 'business_60d'
+        ? now + LONG_LIVED_SECONDS * 1000
+        : now + SHORT_LIVED_SECONDS * 1000;
   const token = state.world.issueToken(code, code.tokenKind, expiresAt);
   return json(tokenAnswer(token, now), 'applied');
 }
@@ -65,18 +70,25 @@ function exchangeToken(req: MetaRequest, state: SandboxState): Outcome {
   const problem = tokenProblem(old, state.appId, now);
   if (problem) fail({ status: 400, code: problem.code, subcode: problem.subcode, message: problem.message });
   const user = state.world.users.get(old.ownerUserId);
+  // Refreshing an expiring system-user token: GET oauth/access_token?grant_type=fb_exchange_token
+  // &set_token_expires_in_60_days=true answers a new token valid 60 days from now; the old one
+  // stays valid until its own expiry
+  // (https://developers.facebook.com/docs/business-management-apis/system-users/install-apps-and-generate-tokens).
+  // Without the flag Meta documents no extension, so the new token keeps the old expiry.
+  const in60Days = param(req, 'set_token_expires_in_60_days') === 'true';
   let expiresAt: number;
   if (old.kind === 'business') expiresAt = old.expiresAt;
+  else if (old.kind === 'business_60d') expiresAt = in60Days ? now + LONG_LIVED_SECONDS * 1000 : old.expiresAt;
   else if (old.kind === 'user_short' || user?.extendOnExchange !== false) expiresAt = now + LONG_LIVED_SECONDS * 1000;
   // Meta documents no way to extend a long-lived token: the exchange keeps the old expiry.
   else expiresAt = old.expiresAt;
   const token = state.world.issueToken(
     { userId: old.ownerUserId, scopes: old.scopes, wabaIds: old.wabaIds, businessIds: old.businessIds },
-    old.kind === 'business' ? 'business' : 'user_long',
+    isBusinessToken(old.kind) ? old.kind : 'user_long',
     expiresAt,
   );
   token.dataAccessExpiresAt = old.dataAccessExpiresAt;
-  return json(tokenAnswer(token, now), 'applied');
+  return json(tokenAnswer(token, now), 'applied', { setTokenExpiresIn60Days: in60Days });
 }
 
 export function debugToken(req: MetaRequest, state: SandboxState): Outcome {
@@ -114,7 +126,7 @@ export function debugToken(req: MetaRequest, state: SandboxState): Outcome {
   return json({
     data: {
       app_id: state.appId,
-      type: token.kind === 'business' ? 'SYSTEM_USER' : 'USER',
+      type: isBusinessToken(token.kind) ? 'SYSTEM_USER' : 'USER',
       application: state.appName,
       data_access_expires_at: seconds(token.dataAccessExpiresAt),
       ...(problem ? { error: { code: problem.code, message: problem.message, subcode: problem.subcode } } : {}),

@@ -140,6 +140,19 @@ export function qualityUpdateValue(
   };
 }
 
+/**
+ * A throughput upgrade, as the example of Meta's phone_number_quality_update reference shows it:
+ * TIER_UNLIMITED here means higher throughput, not a messaging limit
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/phone_number_quality_update).
+ */
+export function throughputUpgradeValue(number: PhoneNumber): Record<string, unknown> {
+  return {
+    display_phone_number: digitsOf(number.displayPhoneNumber),
+    event: 'THROUGHPUT_UPGRADE',
+    current_limit: 'TIER_UNLIMITED',
+  };
+}
+
 export function nameUpdateValue(
   number: PhoneNumber,
   decision: string,

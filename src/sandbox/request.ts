@@ -17,7 +17,10 @@ export interface MetaRequest {
   publicUrl: string;
 }
 
-export type LogExtras = Pick<CallRecord, 'messageContextId' | 'to' | 'textBody' | 'messageId'>;
+export type LogExtras = Pick<
+  CallRecord,
+  'messageContextId' | 'to' | 'textBody' | 'messageId' | 'setTokenExpiresIn60Days'
+>;
 
 export type Outcome =
   | {

@@ -12,8 +12,16 @@ import {
 } from './events.js';
 import { CallLog, FaultBook, type ActiveFault, type CallFilter, type CallRecord, type FaultSpec } from './faults.js';
 import { Messaging, type CustomerMessageInput, type CustomerMessageResult } from './messaging.js';
-import type { ConversationMessage, PhoneNumber, StatusMode, StatusValue, Waba, WhatsAppErrorDetail } from './model.js';
-import { fieldEnvelope } from './payloads.js';
+import type {
+  CodeTokenKind,
+  ConversationMessage,
+  PhoneNumber,
+  StatusMode,
+  StatusValue,
+  Waba,
+  WhatsAppErrorDetail,
+} from './model.js';
+import { fieldEnvelope, throughputUpgradeValue } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
 import {
   WebhookDispatcher,
@@ -56,6 +64,8 @@ export class SandboxState {
    * field our list says is subscribable, until a test removes one to see the self check name it.
    */
   private readonly appFields = new Set<string>(SUBSCRIBABLE_FIELDS);
+  /** Facebook Login for Business configurations whose token expires in 60 days; the others' never expire. */
+  private readonly sixtyDayConfigurations = new Set<string>();
   private clockOffsetMs = 0;
   private readonly closers: Array<() => void> = [];
 
@@ -157,6 +167,16 @@ export class SandboxState {
 
   // Tokens
 
+  /** A configuration's "token expiration" setting in the App Dashboard: never (default) or 60 days. */
+  setConfigurationTokenExpiration(configId: string, expiration: 'never' | '60_days'): void {
+    if (expiration === '60_days') this.sixtyDayConfigurations.add(configId);
+    else this.sixtyDayConfigurations.delete(configId);
+  }
+
+  configurationTokenKind(configId: string): CodeTokenKind {
+    return this.sixtyDayConfigurations.has(configId) ? 'business_60d' : 'business';
+  }
+
   invalidateTokens(wabaId: string, subcode = 460): number {
     const tokens = this.world.tokensForWaba(this.waba(wabaId).id);
     for (const token of tokens) token.invalidated = { subcode };
@@ -194,7 +214,30 @@ export class SandboxState {
 
   setNumberQuality(phoneNumberId: string, change: QualityChange): WebhookRecord | undefined {
     const webhook = applyQuality(this.number(phoneNumberId), change);
+    // The messaging limit is the business portfolio's: every number of the portfolio reports it.
+    if (change.messagingLimitTier) {
+      const owner = this.waba(this.number(phoneNumberId).wabaId).ownerBusinessId;
+      for (const number of this.world.numbers.values())
+        if (this.world.wabas.get(number.wabaId)?.ownerBusinessId === owner)
+          number.messagingLimitTier = change.messagingLimitTier;
+    }
     return change.emit === false ? undefined : this.postField(this.number(phoneNumberId).wabaId, webhook);
+  }
+
+  /** Meta raises the number's throughput (messages per second) and says so in phone_number_quality_update. */
+  upgradeThroughput(phoneNumberId: string, emit = true): WebhookRecord | undefined {
+    const number = this.number(phoneNumberId);
+    number.throughputLevel = 'HIGH';
+    if (!emit) return undefined;
+    const event = 'THROUGHPUT_UPGRADE';
+    const value = throughputUpgradeValue(number);
+    return this.postField(number.wabaId, {
+      entryId: number.wabaId,
+      field: 'phone_number_quality_update',
+      value,
+      phoneNumberId,
+      event,
+    });
   }
 
   setNameDecision(phoneNumberId: string, decision: NameDecision): WebhookRecord | undefined {

@@ -3,9 +3,11 @@
 import { accessTokenValue, authorizationCode, IdFactory, templateNamespace } from './ids.js';
 import {
   DATA_ACCESS_SECONDS,
+  isBusinessToken,
   type AccessToken,
   type AuthorizationCode,
   type Business,
+  type CodeTokenKind,
   type MetaUser,
   type PhoneNumber,
   type TokenKind,
@@ -138,7 +140,7 @@ export class World {
 
   issueCode(
     grant: Grant,
-    code: { clientId: string; redirectUri: string | undefined; tokenKind: 'user_short' | 'business'; ttlMs: number },
+    code: { clientId: string; redirectUri: string | undefined; tokenKind: CodeTokenKind; ttlMs: number },
   ): AuthorizationCode {
     const now = this.now();
     const record: AuthorizationCode = {
@@ -157,7 +159,7 @@ export class World {
 
   issueToken(grant: Grant, kind: TokenKind, expiresAt: number): AccessToken {
     const now = this.now();
-    const business = kind === 'business';
+    const business = isBusinessToken(kind);
     const token: AccessToken = {
       value: accessTokenValue(),
       kind,

@@ -1,10 +1,12 @@
 // GET /status: the business's integration, accounts, numbers, token health and the connect in
 // progress, with every field listed explicitly so a token can never slip into the answer.
 import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
 import type { Db, IntegrationRow } from '../db.js';
 import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
+import { nextTokenCheckAt } from '../temporal/schedules.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
 
 export interface StatusView {
@@ -21,20 +23,35 @@ export interface StatusView {
       expiresAt: string | null;
       checkedAt: string | null;
       lastError: string | null;
+      /** user, system_user (expires, refreshed for 60 more days), business_integration (never expires), page, app, unknown; null until first read. */
+      kind: string | null;
+      /** When the schedule next checks the token (Temporal may start it up to an hour later). */
+      nextCheckAt: string | null;
+      /** From when a check renews it (expiry minus TOKEN_EXPIRY_THRESHOLD_DAYS); null for tokens that never expire. */
+      refreshBy: string | null;
     };
   } | null;
   accounts: Array<{
     wabaId: string;
     name: string | null;
-    /** ok, restricted, violation, disabled (Meta's account_update events), with Meta's detail. */
+    /** ok, restricted, violation, disable_scheduled, disabled (Meta's account_update events), with Meta's detail. */
     accountStatus: { state: string; detail: Record<string, unknown> | null; since: string | null };
+    /** Meta's ban_info of the last DISABLED_UPDATE (REINSTATE, SCHEDULE_FOR_DISABLE, DISABLE) and its date; null when none came. */
+    ban: { state: string; date: string | null } | null;
     webhookSubscription: { state: string; checkedAt: string | null };
     phoneNumbers: Array<{
       phoneNumberId: string;
       displayPhoneNumber: string | null;
       verifiedName: string | null;
       qualityRating: string | null;
+      /** Deprecated by Meta (null where Meta reports null); see whatsappBusinessManagerMessagingLimit. */
       messagingLimitTier: string | null;
+      /** The business portfolio's messaging limit, shared by all its numbers (TIER_250 ... TIER_UNLIMITED). */
+      whatsappBusinessManagerMessagingLimit: string | null;
+      /** The portfolio's limit as the last webhook announced it. */
+      maxDailyConversationsPerBusiness: string | null;
+      /** Messages per second (STANDARD, HIGH, NOT_APPLICABLE): not the messaging limit. */
+      throughputLevel: string | null;
       nameStatus: string | null;
     }>;
   }>;
@@ -95,7 +112,22 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
   return { state: 'running', step, error: null, workflowId: attempt.workflow_id };
 }
 
-export async function readStatus(db: Db, temporal: Client, businessId: string): Promise<StatusView> {
+/** When token care next looks at the token, and from when it renews it. */
+function tokenSchedule(integration: IntegrationRow, tokens: Config['tokens'] | undefined) {
+  if (!tokens || !integration.is_active) return { nextCheckAt: null, refreshBy: null };
+  const expiresAt = integration.token_expires_at;
+  return {
+    nextCheckAt: nextTokenCheckAt(integration.id, tokens.refreshIntervalMs).toISOString(),
+    refreshBy: expiresAt ? new Date(expiresAt.getTime() - tokens.expiryThresholdDays * 86_400_000).toISOString() : null,
+  };
+}
+
+export async function readStatus(
+  db: Db,
+  temporal: Client,
+  businessId: string,
+  tokens?: Config['tokens'],
+): Promise<StatusView> {
   const integration = await currentIntegration(db, businessId);
   const connect = await connectView(db, temporal, businessId);
   const abandoned = await db('signup_events').where({ business_id: businessId }).orderBy('id', 'desc').first();
@@ -133,12 +165,15 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
         expiresAt: iso(integration.token_expires_at),
         checkedAt: iso(integration.token_checked_at),
         lastError: integration.token_last_error,
+        kind: integration.token_kind,
+        ...tokenSchedule(integration, tokens),
       },
     },
     accounts: accounts.map((a) => ({
       wabaId: a.waba_id,
       name: a.name,
       accountStatus: { state: a.account_status, detail: a.account_status_detail, since: iso(a.account_status_at) },
+      ban: a.ban_state ? { state: a.ban_state, date: a.ban_date } : null,
       webhookSubscription: { state: a.subscription_state, checkedAt: iso(a.subscription_checked_at) },
       phoneNumbers: numbers
         .filter((n) => n.account_id === a.id)
@@ -148,6 +183,9 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
           verifiedName: n.verified_name,
           qualityRating: n.quality_rating,
           messagingLimitTier: n.messaging_limit_tier,
+          whatsappBusinessManagerMessagingLimit: n.business_messaging_limit,
+          maxDailyConversationsPerBusiness: n.max_daily_conversations_per_business,
+          throughputLevel: n.throughput_level,
           nameStatus: n.name_status,
         })),
     })),

@@ -1,6 +1,6 @@
 // Meta's account events, applied once each: an app uninstalled, a partner removed or an account
-// deleted ends the integration; restrictions, violations and bans show on the account; quality
-// and display-name reviews update the number.
+// deleted ends the integration; restrictions, violations and bans show on the account; quality,
+// messaging-limit, throughput and display-name changes update the number.
 import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { Db } from '../db.js';
@@ -10,7 +10,6 @@ const REMOVAL_EVENTS = new Set(['PARTNER_APP_UNINSTALLED', 'PARTNER_REMOVED', 'A
 const STATUS_EVENTS: Record<string, string> = {
   ACCOUNT_VIOLATION: 'violation',
   ACCOUNT_RESTRICTION: 'restricted',
-  DISABLED_UPDATE: 'disabled',
 };
 
 export type AccountEventEffect =
@@ -67,6 +66,8 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
       const eventAt = event.entryTime === null ? now : new Date(event.entryTime * 1000);
       const integrationIds = await removeAccount(trx, event.wabaId, name, event.value, eventAt, now);
       effect = { kind: 'removed', integrationIds };
+    } else if (event.field === 'account_update' && name === 'DISABLED_UPDATE') {
+      effect = await applyBan(trx, event, now);
     } else if (event.field === 'account_update' && name && STATUS_EVENTS[name]) {
       await trx('whatsapp_business_accounts').where({ waba_id: event.wabaId, is_active: true }).update({
         account_status: STATUS_EVENTS[name],
@@ -126,21 +127,64 @@ async function removeAccount(
   return removed;
 }
 
+/**
+ * DISABLED_UPDATE carries `ban_info: {waba_ban_state, waba_ban_date}`
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/account_update):
+ * SCHEDULE_FOR_DISABLE warns (the account still works until the date), DISABLE disables it,
+ * REINSTATE gives it back. The state and Meta's date ("April 17, 2025") are kept as Meta sends them.
+ */
+const BAN_STATUS: Record<string, string> = {
+  SCHEDULE_FOR_DISABLE: 'disable_scheduled',
+  DISABLE: 'disabled',
+  REINSTATE: 'ok',
+};
+
+async function applyBan(trx: Knex.Transaction, event: AccountEvent, now: Date): Promise<AccountEventEffect> {
+  const ban = (event.value.ban_info ?? {}) as { waba_ban_state?: unknown; waba_ban_date?: unknown };
+  const state = typeof ban.waba_ban_state === 'string' ? ban.waba_ban_state : null;
+  const status = (state && BAN_STATUS[state]) ?? 'disabled';
+  await trx('whatsapp_business_accounts')
+    .where({ waba_id: event.wabaId, is_active: true })
+    .update({
+      account_status: status,
+      account_status_detail: status === 'ok' ? null : event.value,
+      account_status_at: now,
+      ban_state: state,
+      ban_date: typeof ban.waba_ban_date === 'string' ? ban.waba_ban_date : null,
+      updated_at: now,
+    });
+  return { kind: 'account_status', status };
+}
+
+/** A limit as a webhook carries it: TIER_* strings in phone_number_quality_update. */
+const limitText = (value: unknown) =>
+  typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+
 async function updateNumber(trx: Knex.Transaction, event: AccountEvent, name: string | null, now: Date) {
   const display = digits(event.value.display_phone_number);
   const candidates = await trx('whatsapp_phone_numbers').where({ waba_id: event.wabaId, is_active: true });
   const matches = candidates.filter((n) => digits(n.display_phone_number) === display);
   for (const number of matches) {
     if (event.field === 'phone_number_quality_update') {
-      const limit = typeof event.value.current_limit === 'string' ? event.value.current_limit : undefined;
+      // THROUGHPUT_UPGRADE is about messages per second: its TIER_UNLIMITED means higher throughput,
+      // never a messaging limit (phone_number_quality_update reference).
+      const throughput = name === 'THROUGHPUT_UPGRADE';
+      const limit = throughput ? undefined : limitText(event.value.current_limit);
+      const portfolioLimit = throughput ? undefined : limitText(event.value.max_daily_conversations_per_business);
       await trx('whatsapp_phone_numbers')
         .where({ id: number.id })
         .update({
           quality_event: name,
           quality_event_at: now,
           ...(limit ? { messaging_limit_tier: limit } : {}),
+          ...(throughput ? { throughput_level: 'HIGH' } : {}),
           updated_at: now,
         });
+      // The limit is the business portfolio's: every number of the account shares it.
+      if (portfolioLimit)
+        await trx('whatsapp_phone_numbers')
+          .where({ waba_id: event.wabaId, is_active: true })
+          .update({ max_daily_conversations_per_business: portfolioLimit, updated_at: now });
     } else {
       const approved = name === 'APPROVED';
       const requested =
@@ -154,5 +198,13 @@ async function updateNumber(trx: Knex.Transaction, event: AccountEvent, name: st
         });
     }
   }
-  return matches.map((n) => ({ integrationId: n.integration_id, phoneNumberId: n.phone_number_id }));
+  // A new portfolio limit concerns every number of the account: all are read again.
+  const portfolioLimit =
+    event.field === 'phone_number_quality_update' &&
+    name !== 'THROUGHPUT_UPGRADE' &&
+    limitText(event.value.max_daily_conversations_per_business);
+  return (portfolioLimit ? candidates : matches).map((n) => ({
+    integrationId: n.integration_id,
+    phoneNumberId: n.phone_number_id,
+  }));
 }

@@ -2,6 +2,7 @@
 // and its token read back (decrypted) only by activities that call Meta with it.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
 import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
+import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 
 export const WHATSAPP = 'whatsapp';
 
@@ -17,7 +18,11 @@ export interface DiscoveredNumber {
   displayPhoneNumber: string | null;
   verifiedName: string | null;
   qualityRating: string | null;
+  /** Deprecated by Meta (null since the limit is the business portfolio's); kept as Meta reports it. */
   messagingLimitTier: string | null;
+  /** The business portfolio's messaging limit, as Meta reports it on the number. */
+  businessMessagingLimit: string | null;
+  throughputLevel: string | null;
   nameStatus: string | null;
   codeVerificationStatus: string | null;
   platformType: string | null;
@@ -117,6 +122,7 @@ export async function persistConnectedIntegration(
         state: 'active',
         credentials: { accessToken: encryptText(keyring, input.token.value, credentialsAad(integrationId)) },
         token_type: input.token.type,
+        token_kind: tokenKindOf(input.token.type, input.token.expiresAt),
         token_expires_at: input.token.expiresAt,
         token_health: tokenHealthFor(input.token.expiresAt, input.expiryThresholdDays, now),
         token_checked_at: now,
@@ -171,6 +177,8 @@ export async function persistConnectedIntegration(
             verified_name: number.verifiedName,
             quality_rating: number.qualityRating,
             messaging_limit_tier: number.messagingLimitTier,
+            business_messaging_limit: number.businessMessagingLimit ?? null,
+            throughput_level: number.throughputLevel ?? null,
             name_status: number.nameStatus,
             code_verification_status: number.codeVerificationStatus,
             platform_type: input.registeredNumberIds.includes(number.phoneNumberId) ? 'CLOUD_API' : number.platformType,
@@ -186,6 +194,23 @@ export async function persistConnectedIntegration(
     }
     return { integrationId };
   });
+}
+
+/** What debug_token said about the token at the last check: Meta's type and our kind. */
+export async function recordTokenKind(
+  db: Db,
+  integrationId: string,
+  token: { type: string | null; kind: TokenKind },
+): Promise<void> {
+  await db('channel_integrations')
+    .where({ id: integrationId })
+    .update({ token_type: token.type, token_kind: token.kind, updated_at: new Date() });
+}
+
+/** The token's kind as last read from debug_token (null for integrations connected before kinds were kept). */
+export async function readTokenKind(db: Db, integrationId: string): Promise<TokenKind | null> {
+  const row = await db('channel_integrations').where({ id: integrationId }).first('token_kind');
+  return (row?.token_kind as TokenKind | null | undefined) ?? null;
 }
 
 /** The integration's token in clear, for an activity about to call Meta; undefined once destroyed. */
@@ -273,4 +298,34 @@ export async function activeIntegrations(db: Db): Promise<Array<{ id: string; bu
 /** Whether the integration is active now (reconcile re-checks before it deletes anything). */
 export async function isIntegrationActive(db: Db, integrationId: string): Promise<boolean> {
   return Boolean(await db('channel_integrations').where({ id: integrationId, is_active: true }).first('id'));
+}
+
+/**
+ * A number's details as Meta answers them now (after an account event). A field Meta leaves out
+ * keeps its value; the deprecated `messaging_limit_tier` is written as Meta reports it, null included.
+ */
+export async function updateNumberFromMeta(
+  db: Db,
+  integrationId: string,
+  phoneNumberId: string,
+  facts: {
+    qualityRating?: string | undefined;
+    messagingLimitTier?: string | null | undefined;
+    businessMessagingLimit?: string | null | undefined;
+    throughputLevel?: string | undefined;
+    nameStatus?: string | undefined;
+    verifiedName?: string | undefined;
+  },
+): Promise<void> {
+  await db('whatsapp_phone_numbers')
+    .where({ integration_id: integrationId, phone_number_id: phoneNumberId })
+    .update({
+      ...(facts.qualityRating ? { quality_rating: facts.qualityRating } : {}),
+      ...(facts.messagingLimitTier !== undefined ? { messaging_limit_tier: facts.messagingLimitTier } : {}),
+      ...(facts.businessMessagingLimit ? { business_messaging_limit: facts.businessMessagingLimit } : {}),
+      ...(facts.throughputLevel ? { throughput_level: facts.throughputLevel } : {}),
+      ...(facts.nameStatus ? { name_status: facts.nameStatus } : {}),
+      ...(facts.verifiedName ? { verified_name: facts.verifiedName } : {}),
+      updated_at: new Date(),
+    });
 }

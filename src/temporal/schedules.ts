@@ -39,6 +39,16 @@ function offsetFor(integrationId: string, intervalMs: number): number {
   return createHash('sha256').update(integrationId).digest().readUInt32BE(0) % intervalMs;
 }
 
+/**
+ * When the integration's schedule next starts a check: the next instant of its interval (epoch
+ * aligned, shifted by its offset) after `now`. Temporal adds up to `jitterFor(interval)` to it.
+ */
+export function nextTokenCheckAt(integrationId: string, intervalMs: number, now = Date.now()): Date {
+  const offset = offsetFor(integrationId, intervalMs);
+  const periods = Math.floor((now - offset) / intervalMs) + 1;
+  return new Date(periods * intervalMs + offset);
+}
+
 function scheduleOptions(config: Config, target: TokenScheduleTarget) {
   const every = config.tokens.refreshIntervalMs;
   return {
