@@ -198,8 +198,8 @@ const schema = z.object({
   META_CONFIG_ID: optionalText,
   META_GRAPH_API_VERSION: z
     .string()
-    .regex(/^v\d+\.\d+$/, 'expected a version such as v23.0')
-    .default('v23.0'),
+    .regex(/^v\d+\.\d+$/, 'expected a version such as v25.0')
+    .default('v25.0'),
   META_GRAPH_API_URL: url.optional(),
   META_OAUTH_DIALOG_URL: url.optional(),
   WHATSAPP_REGISTRATION_PIN: z

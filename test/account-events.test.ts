@@ -60,7 +60,10 @@ describe('account events', () => {
       (await getStatus(api, businessId)).accounts[0].phoneNumbers.find(
         (n: { phoneNumberId: string }) => n.phoneNumberId === phoneNumberId,
       );
-    await expect.poll(async () => (await number()).messagingLimitTier, { timeout: 20_000 }).toBe('TIER_250');
+    await expect
+      .poll(async () => (await number()).whatsappBusinessManagerMessagingLimit, { timeout: 20_000 })
+      .toBe('TIER_250');
+    expect((await number()).messagingLimitTier).toBeNull();
     await expect.poll(async () => (await number()).qualityRating, { timeout: 20_000 }).toBe('YELLOW');
 
     stack.sandbox!.state.setNameDecision(phoneNumberId, { decision: 'APPROVED', requestedVerifiedName: 'Acme Bakery' });

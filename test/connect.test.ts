@@ -32,7 +32,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const { dialogUrl, landing } = await connectThroughMeta(api, businessId);
 
     const dialog = new URL(dialogUrl);
-    expect(`${dialog.origin}${dialog.pathname}`).toBe(`${stack.sandbox!.url}/v23.0/dialog/oauth`);
+    expect(`${dialog.origin}${dialog.pathname}`).toBe(`${stack.sandbox!.url}/v25.0/dialog/oauth`);
     expect(dialog.searchParams.get('client_id')).toBe(stack.config.meta.appId);
     expect(dialog.searchParams.get('redirect_uri')).toBe(`${api}/api/integrations/whatsapp/callback`);
     expect(dialog.searchParams.get('response_type')).toBe('code');
@@ -111,7 +111,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const start = await fetch(url, { redirect: 'manual' });
     expect(start.status).toBe(302);
     const dialog = new URL(start.headers.get('location')!);
-    expect(`${dialog.origin}${dialog.pathname}`).toBe(`${stack.sandbox!.url}/v23.0/dialog/oauth`);
+    expect(`${dialog.origin}${dialog.pathname}`).toBe(`${stack.sandbox!.url}/v25.0/dialog/oauth`);
     const [cookie] = start.headers.getSetCookie();
     expect(cookie).toMatch(/^__Host-wa_connect_[0-9a-f]{16}=[A-Za-z0-9_-]{43}; /);
     expect(cookie).toMatch(/; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/);

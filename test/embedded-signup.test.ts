@@ -16,7 +16,7 @@ describe('Embedded Signup popup', () => {
       ...stack.sandbox!,
       appId: SANDBOX_APP_ID,
       appSecret: TEST_SECRETS.META_APP_SECRET,
-      graph: (path: string) => `${stack.sandbox!.url}/v23.0/${path}`,
+      graph: (path: string) => `${stack.sandbox!.url}/v25.0/${path}`,
     };
   });
   afterAll(() => stack?.close());

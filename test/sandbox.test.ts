@@ -175,11 +175,12 @@ describe('Meta sandbox', () => {
       quality_rating: 'GREEN',
       platform_type: 'CLOUD_API',
       throughput: { level: 'STANDARD' },
-      messaging_limit_tier: 'TIER_1K',
+      // Deprecated since v24.0: the limit belongs to the business portfolio now.
+      messaging_limit_tier: null,
       name_status: 'APPROVED',
     });
     expect(first.body.paging.cursors).toEqual({ before: expect.any(String), after: expect.any(String) });
-    expect(first.body.paging.next).toMatch(new RegExp(`^${sandbox.url}/v23\\.0/${wabaIds[0]}/phone_numbers\\?`));
+    expect(first.body.paging.next).toMatch(new RegExp(`^${sandbox.url}/v25\\.0/${wabaIds[0]}/phone_numbers\\?`));
     const second = await getJson(first.body.paging.next, token);
     expect(second.body.data).toHaveLength(1);
     expect(second.body.data[0].id).not.toBe(first.body.data[0].id);

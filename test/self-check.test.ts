@@ -46,7 +46,7 @@ describe('SelfCheck of the app webhook fields', () => {
   };
 
   it("answers GET /{app-id}/subscriptions in Meta's documented shape, with every subscribable field", async () => {
-    const url = new URL(`${sandbox}/v23.0/${stack.config.meta.appId}/subscriptions`);
+    const url = new URL(`${sandbox}/v25.0/${stack.config.meta.appId}/subscriptions`);
     const res = await fetch(url, {
       headers: { authorization: `Bearer ${stack.config.meta.appId}|${stack.config.meta.appSecret}` },
     });
@@ -57,7 +57,7 @@ describe('SelfCheck of the app webhook fields', () => {
         object: 'whatsapp_business_account',
         callback_url: expect.any(String),
         active: true,
-        fields: SUBSCRIBABLE_FIELDS.map((name) => ({ name, version: 'v23.0' })),
+        fields: SUBSCRIBABLE_FIELDS.map((name) => ({ name, version: 'v25.0' })),
       },
     ]);
     const wrong = await fetch(url, { headers: { authorization: `Bearer ${stack.config.meta.appId}|wrong` } });

@@ -27,7 +27,7 @@ export interface SandboxOptions {
   appId: string;
   /** Its secret: checks client_secret, and signs the webhooks it posts. */
   appSecret: string;
-  /** e.g. 'v23.0'; routes are served under /{version}/… and accept any vNN.N. */
+  /** e.g. 'v25.0'; routes are served under /{version}/… and accept any vNN.N. */
   graphApiVersion: string;
   /** Where it POSTs webhooks (our POST /api/webhooks/whatsapp); can be set later. */
   webhookUrl?: string;

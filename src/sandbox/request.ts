@@ -6,7 +6,7 @@ import type { CallRecord } from './faults.js';
 export interface MetaRequest {
   ctx: Context;
   method: string;
-  /** Path segments after the version ("v23.0"), e.g. ["123", "phone_numbers"]. */
+  /** Path segments after the version ("v25.0"), e.g. ["123", "phone_numbers"]. */
   segments: string[];
   version: string;
   /** Query parameters and body fields merged (body wins); values as sent (JSON bodies keep their types). */

@@ -21,7 +21,7 @@ try {
   const keyring = parseKeyring(system.secrets.CREDENTIALS_ENCRYPTION_KEY);
   const graph = new GraphClient({
     graphApiUrl: system.sandbox.url,
-    graphApiVersion: 'v23.0',
+    graphApiVersion: 'v25.0',
     appId: SANDBOX_APP_ID,
     appSecret: system.secrets.META_APP_SECRET,
   });
@@ -31,7 +31,7 @@ try {
   const integrations: Array<{ integrationId: string; businessId: string }> = [];
   for (let i = 0; i < count; i++) {
     const account = system.sandbox.state.createAccount({ numbers: 1, subscribed: true });
-    const dialog = `${system.sandbox.url}/v23.0/dialog/oauth?client_id=${SANDBOX_APP_ID}&redirect_uri=${encodeURIComponent(redirectUri)}&state=s${i}&response_type=code&scope=whatsapp_business_management`;
+    const dialog = `${system.sandbox.url}/v25.0/dialog/oauth?client_id=${SANDBOX_APP_ID}&redirect_uri=${encodeURIComponent(redirectUri)}&state=s${i}&response_type=code&scope=whatsapp_business_management`;
     const code = new URL(await answerDialog(dialog, { decision: 'approve', account: account.wabaId })).searchParams.get(
       'code',
     )!;

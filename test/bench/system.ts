@@ -111,7 +111,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
   const sandbox = await startSandbox({
     appId: SANDBOX_APP_ID,
     appSecret: secrets.META_APP_SECRET,
-    graphApiVersion: 'v23.0',
+    graphApiVersion: 'v25.0',
     webhookUrl: `${apiUrl}/api/webhooks/whatsapp`,
     statusDelayMs: 100,
   });

@@ -5,7 +5,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 
-export const GRAPH_VERSION = 'v23.0';
+export const GRAPH_VERSION = 'v25.0';
 
 export interface TestSandbox extends RunningSandbox {
   appId: string;

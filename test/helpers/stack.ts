@@ -69,7 +69,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ? await startSandbox({
         appId: SANDBOX_APP_ID,
         appSecret: TEST_SECRETS.META_APP_SECRET,
-        graphApiVersion: 'v23.0',
+        graphApiVersion: 'v25.0',
         statusDelayMs: 50,
       })
     : undefined;

@@ -129,7 +129,7 @@ try {
   const sandbox = await startSandbox({
     appId: SANDBOX_APP_ID,
     appSecret: TEST_SECRETS.META_APP_SECRET,
-    graphApiVersion: 'v23.0',
+    graphApiVersion: 'v25.0',
     statusDelayMs: 50,
   });
   cleanups.push(() => sandbox.close());
