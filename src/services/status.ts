@@ -5,6 +5,7 @@ import type { Db, IntegrationRow } from '../db.js';
 import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
+import { budgetsOf, registrationView, type RegistrationView } from '../store/registration.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
 
 export interface StatusView {
@@ -36,6 +37,7 @@ export interface StatusView {
       qualityRating: string | null;
       messagingLimitTier: string | null;
       nameStatus: string | null;
+      registration: RegistrationView;
     }>;
   }>;
   connect: {
@@ -120,6 +122,7 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
         .where({ integration_id: integration.id, is_active: true })
         .orderBy('display_phone_number')
     : [];
+  const budgets = await budgetsOf(db, numbers);
   return {
     connected: integration.is_active && integration.state === 'active',
     integration: {
@@ -149,6 +152,7 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
           qualityRating: n.quality_rating,
           messagingLimitTier: n.messaging_limit_tier,
           nameStatus: n.name_status,
+          registration: registrationView(n, budgets.get(n.phone_number_id)),
         })),
     })),
     connect,
