@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REGISTRATION_ERRORS } from '../src/errors.js';
 import { decideRegistration, registrationTableMarkdown } from '../src/meta/registration.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -223,6 +223,25 @@ describe('number registration', () => {
     expect(json(refused).error.code).toBe('coexistence');
     expect((await call(businessId, 'POST', `${number}/pin/generate`)).status).toBe(409);
     expect(registerCalls(number)).toBe(0);
+  });
+
+  it('flags a number for registration when a reply is refused with 133010', async () => {
+    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    expect((await registrationOf(businessId, phoneNumberId)).state).toBe('registered');
+    // Meta lost the registration (deregistered elsewhere): the reply's send answers 133010.
+    sandbox().setRegistered(phoneNumberId, false);
+    sandbox().sendCustomerMessage({ phoneNumberId, from: '4400077788', type: 'text', text: 'hello?' });
+    await expect
+      .poll(async () => (await registrationOf(businessId, phoneNumberId)).code, { timeout: 30_000 })
+      .toBe('number_not_registered');
+    expect(await registrationOf(businessId, phoneNumberId)).toMatchObject({
+      state: 'failed',
+      metaCode: 133010,
+      message: REGISTRATION_ERRORS.number_not_registered,
+    });
+    const retry = await call(businessId, 'POST', `${phoneNumberId}/registration`);
+    expect(retry.status).toBe(409);
+    expect(json(retry).error.code).toBe('needs_pin');
   });
 
   it('rejects a PIN that is not six digits', async () => {

@@ -84,7 +84,11 @@ export async function retryRegistration(
     });
   } catch (error) {
     // A registration of this number is already running: its outcome will be recorded.
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+      // Nothing started (Temporal unavailable): the number is not pending after all.
+      await setRegistration(deps.db, row.id, { state: stateFromFacts(row), error: null });
+      throw error;
+    }
   }
   return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
 }
