@@ -8,6 +8,7 @@ import type { Reply } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
 import { isOurMessage } from '../src/store/messages.js';
+import { flagNotRegistered } from '../src/store/registration.js';
 import {
   abandonTurn,
   claimTurn,
@@ -206,6 +207,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         }
         if (error.kind === 'window_closed') return abandon('unanswered', 'outside_24h_window', detail);
         if (error.code === 131062) return abandon('failed', 'bsuid_not_allowed', detail);
+        // 133010: Meta no longer has the number registered; status asks the business to register it.
+        if (error.code === 133010) await flagNotRegistered(db, reservation.integrationId, reservation.phoneNumberId);
         return abandon('failed', 'meta_error', detail);
       }
       // Meta accepted it: from here the id must not be lost. If PostgreSQL is away right now, it

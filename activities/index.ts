@@ -3,6 +3,7 @@ import { log } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
+import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
 import { createScheduleActivities } from './schedules.js';
 import { createStoreActivities } from './store.js';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReplyActivities(deps),
     ...createInboundActivities(deps),
     ...createScheduleActivities(deps),
+    ...createRegistrationActivities(deps),
   };
 }
 

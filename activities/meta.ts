@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
+import { flagNotRegistered } from '../src/store/registration.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
 import {
   markNeedsReauth,
@@ -169,13 +170,13 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       await graphActivity(() => graph.subscribeApp(token, input.wabaId));
     },
 
-    /** Registers a number on the Cloud API; only runs when WHATSAPP_REGISTRATION_PIN is set. */
-    async registerNumber(input: { connectId: string; phoneNumberId: string }): Promise<boolean> {
-      const pin = config.meta.registrationPin;
-      if (!pin) return false;
-      const token = await stagedToken(input.connectId);
-      await graphActivity(() => graph.registerNumber(token, input.phoneNumberId, pin));
-      return true;
+    /**
+     * Connects started before registration moved after saving still call this. There is no global
+     * PIN any more (each number has its own): it registers nothing, and the numbers get their
+     * state from the decision table when status reads them.
+     */
+    async registerNumber(_input: { connectId: string; phoneNumberId: string }): Promise<boolean> {
+      return false;
     },
 
     /**
@@ -387,6 +388,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
           });
           return { outcome: 'unanswered', reason: 'outside_24h_window' };
         }
+        if (error.code === 133010) await flagNotRegistered(db, input.integrationId, input.phoneNumberId);
         await abandonReply(db, reservation.replyId, input.inboundId, 'failed', detail);
         return { outcome: 'failed', reason: error.summary };
       }

@@ -9,7 +9,8 @@ import * as m005 from './20261130000005_conversations.js';
 import * as m006 from './20261201000005_connect_session.js';
 import * as m007 from './20261202000001_meta_types.js';
 import * as m008 from './20261202000002_number_facts.js';
-import * as m013 from './20261202000005_token_kinds_limits.js';
+import * as m009 from './20261202000003_registration.js';
+import * as m010 from './20261202000005_token_kinds_limits.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,7 +26,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000005_connect_session', m006],
   ['20261202000001_meta_types', m007],
   ['20261202000002_number_facts', m008],
-  ['20261202000005_token_kinds_limits', m013],
+  ['20261202000003_registration', m009],
+  ['20261202000005_token_kinds_limits', m010],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

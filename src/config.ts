@@ -41,7 +41,6 @@ export interface Config {
     graphApiVersion: string;
     graphApiUrl: string;
     oauthDialogUrl: string;
-    registrationPin: string | undefined;
     /** Per-call timeout of Graph API requests. */
     timeoutMs: number;
   };
@@ -202,10 +201,6 @@ const schema = z.object({
     .default('v25.0'),
   META_GRAPH_API_URL: url.optional(),
   META_OAUTH_DIALOG_URL: url.optional(),
-  WHATSAPP_REGISTRATION_PIN: z
-    .string()
-    .regex(/^\d{6}$/, 'expected six digits')
-    .optional(),
   WHATSAPP_VERIFY_TOKEN: optionalText,
   WHATSAPP_APP_SECRET: optionalText,
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
@@ -312,7 +307,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       graphApiVersion: e.META_GRAPH_API_VERSION,
       graphApiUrl: stripSlash(e.META_GRAPH_API_URL ?? 'https://graph.facebook.com'),
       oauthDialogUrl: stripSlash(e.META_OAUTH_DIALOG_URL ?? 'https://www.facebook.com'),
-      registrationPin: e.WHATSAPP_REGISTRATION_PIN,
       timeoutMs: e.GRAPH_TIMEOUT_MS,
     },
     whatsapp: {

@@ -259,8 +259,23 @@ export interface PhoneNumberRow {
   registered_at: Date | null;
   quality_event: string | null;
   quality_event_at: Date | null;
+  registration_state: string | null;
+  registration_error_code: string | null;
+  registration_error_message: string | null;
+  registration_meta_code: number | null;
+  /** The business's two-step verification PIN, encrypted; never leaves an activity or the PIN routes. */
+  registration_pin: string | null;
+  registration_blocked_until: Date | null;
+  registration_updated_at: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface RegistrationAttemptRow {
+  id: number;
+  phone_number_id: string;
+  attempted_at: Date;
+  meta_code: number | null;
 }
 
 export interface AccountEventRow {
@@ -297,5 +312,6 @@ declare module 'knex/types/tables.js' {
     whatsapp_phone_numbers: PhoneNumberRow;
     account_events: AccountEventRow;
     signup_events: SignupEventRow;
+    phone_number_registration_attempts: RegistrationAttemptRow;
   }
 }

@@ -19,3 +19,32 @@ export type ConnectErrorCode = keyof typeof CONNECT_ERRORS;
 export function isConnectErrorCode(value: unknown): value is ConnectErrorCode {
   return typeof value === 'string' && Object.hasOwn(CONNECT_ERRORS, value);
 }
+
+/**
+ * Stable codes of a number's Cloud API registration (status `registration.code`, and the answers of
+ * the registration and PIN routes), with the sentence a person sees. Never rename one.
+ */
+export const REGISTRATION_ERRORS = {
+  // Meta's 133005: the PIN given does not match the number's two-step verification PIN.
+  pin_mismatch:
+    'The PIN does not match this number’s two-step verification PIN. Enter the PIN set for the number (or reset it in WhatsApp Manager) and try again.',
+  // Meta's 133016: ten register or deregister calls per number in 72 hours.
+  registration_rate_limited:
+    'Meta blocked registration of this number for now: too many register attempts in 72 hours. Try again after the time shown.',
+  // Meta's 133010: the number is not registered, so it cannot send.
+  number_not_registered:
+    'This number is not registered on the WhatsApp Cloud API, so it cannot send. Register it again.',
+  registration_budget_spent:
+    'This number used its registration attempts for now (Meta allows 10 in 72 hours). Try again after the time shown.',
+  needs_pin: 'Registering this number needs its six-digit two-step verification PIN. Enter it or generate one.',
+  coexistence: 'This number stays on the WhatsApp Business app (coexistence) and is never registered here.',
+  registration_not_needed: 'This number is already registered on the WhatsApp Cloud API.',
+  registration_blocked:
+    'Meta reports this number as banned, deleted, migrated or on the On-Premises API; it cannot be registered here.',
+  needs_verification: 'Meta has not verified this phone number yet. Verify it in WhatsApp Manager, then try again.',
+  registration_failed: 'Meta refused to register this number. Check the number in WhatsApp Manager and try again.',
+  meta_unavailable: 'Meta is not answering right now. Please try again in a few minutes.',
+  number_not_found: 'No connected phone number with this id.',
+} as const;
+
+export type RegistrationErrorCode = keyof typeof REGISTRATION_ERRORS;

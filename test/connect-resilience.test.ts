@@ -17,7 +17,7 @@ describe('connect resilience', () => {
       api: true,
       sandbox: true,
       worker: false,
-      env: { CALLBACK_WAIT_MS: '300', WHATSAPP_REGISTRATION_PIN: '246810' },
+      env: { CALLBACK_WAIT_MS: '300' },
     });
     worker = spawnService('worker', stack.env);
   });
@@ -55,7 +55,7 @@ describe('connect resilience', () => {
     );
   }, 120_000);
 
-  it('registers numbers that are not on the Cloud API yet when a PIN is configured', async () => {
+  it('connects numbers that are not on the Cloud API yet, asking for their PIN instead of inventing one', async () => {
     const businessId = newBusinessId();
     const account = stack.sandbox!.state.createAccount({ registered: false });
     await connectThroughMeta(stack.api!.url, businessId, { decision: 'approve', account: account.wabaId });
@@ -66,28 +66,51 @@ describe('connect resilience', () => {
       stack
         .sandbox!.state.calls({ operation: 'phone.register' })
         .filter((c) => account.phoneNumberIds.includes(c.objectId ?? '')),
-    ).toHaveLength(2);
-    const rows = await stack.db('whatsapp_phone_numbers').whereIn('phone_number_id', account.phoneNumberIds);
-    expect(rows.map((r) => r.platform_type)).toEqual(['CLOUD_API', 'CLOUD_API']);
+    ).toHaveLength(0);
+    const status = await getStatus(stack.api!.url, businessId);
+    expect(status.accounts[0].phoneNumbers.map((n: any) => n.registration.state)).toEqual(['needs_pin', 'needs_pin']);
   });
 
   it('undoes the webhook subscription when a later step fails for good', async () => {
     const businessId = newBusinessId();
     const sandbox = stack.sandbox!.state;
     const account = sandbox.createAccount({ registered: false });
-    sandbox.addFault({
-      operation: 'phone.register',
-      status: 400,
-      error: { code: 100, message: 'Invalid parameter' },
-      objectId: account.phoneNumberIds[0]!,
-    });
+    // Meta holds the subscribe call; meanwhile another business connects the same number, so
+    // saving fails (number_in_use) after our app was subscribed.
+    sandbox.addFault({ operation: 'waba.subscribe', hangMs: 2_000, objectId: account.wabaId });
     await connectThroughMeta(stack.api!.url, businessId, { decision: 'approve', account: account.wabaId });
+    await expect
+      .poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.step, { timeout: 20_000 })
+      .toBe('subscribing_webhooks');
+    const [other] = await stack
+      .db('channel_integrations')
+      .insert({
+        business_id: newBusinessId('other'),
+        channel: 'whatsapp',
+        channel_name: 'WhatsApp',
+        is_active: true,
+        state: 'active',
+      })
+      .returning('id');
+    const [otherAccount] = await stack
+      .db('whatsapp_business_accounts')
+      .insert({ integration_id: other!.id, waba_id: `9${Date.now()}` })
+      .returning('id');
+    await stack.db('whatsapp_phone_numbers').insert({
+      integration_id: other!.id,
+      account_id: otherAccount!.id,
+      waba_id: `9${Date.now()}`,
+      phone_number_id: account.phoneNumberIds[0]!,
+      is_active: true,
+    });
     await expect
       .poll(async () => (await getStatus(stack.api!.url, businessId)).connect?.state, { timeout: 30_000 })
       .toBe('failed');
 
-    expect((await getStatus(stack.api!.url, businessId)).connect.error.code).toBe('internal_error');
-    expect(sandbox.calls({ operation: 'waba.subscribe', objectId: account.wabaId })).toHaveLength(1);
+    expect((await getStatus(stack.api!.url, businessId)).connect.error.code).toBe('number_in_use');
+    expect(
+      sandbox.calls({ operation: 'waba.subscribe', objectId: account.wabaId }).filter((c) => c.effect === 'applied'),
+    ).toHaveLength(1);
     expect(sandbox.calls({ operation: 'waba.unsubscribe', objectId: account.wabaId })).toHaveLength(1);
     expect(sandbox.subscriptions(account.wabaId).subscribed).toBe(false);
     expect(await stack.db('channel_integrations').where({ business_id: businessId })).toHaveLength(0);

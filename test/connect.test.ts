@@ -62,10 +62,13 @@ describe('connect WhatsApp through Meta OAuth', () => {
         'nameStatus',
         'phoneNumberId',
         'qualityRating',
+        'registration',
         'throughputLevel',
         'verifiedName',
         'whatsappBusinessManagerMessagingLimit',
       ]);
+      // Sandbox numbers start on the Cloud API: nothing to register, no PIN asked for.
+      expect(number.registration).toMatchObject({ state: 'registered', pinSet: false, attemptsLeft: 10 });
     }
 
     const operations = callsSince(since).map((c) => c.operation);

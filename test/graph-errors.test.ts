@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphClient } from '../src/meta/graph-client.js';
-import { classify, GraphError, scrubSecrets } from '../src/meta/graph-errors.js';
+import { classify, GraphError, registrationCodeOf, scrubSecrets } from '../src/meta/graph-errors.js';
 
 const rejected = (status: number, code?: number, subcode?: number, type?: string) =>
   classify({
@@ -38,6 +38,17 @@ describe('Graph error classification', () => {
     expect(rejected(400, 100)).toBe('invalid');
     expect(rejected(400, 131047)).toBe('window_closed');
     expect(rejected(400, 131026)).toBe('invalid');
+  });
+
+  it('gives registration refusals their own stable codes, none of them retried', () => {
+    const refusal = (code: number) =>
+      new GraphError('refused', { operation: 'phone.register', status: 400, code, outcome: 'rejected' });
+    expect(registrationCodeOf(refusal(133005))).toBe('pin_mismatch');
+    expect(registrationCodeOf(refusal(133016))).toBe('registration_rate_limited');
+    expect(registrationCodeOf(refusal(133010))).toBe('number_not_registered');
+    expect(registrationCodeOf(refusal(100))).toBeUndefined();
+    // 133016 is a rate limit that lasts until Meta's 72-hour window passes: retrying cannot help.
+    for (const code of [133005, 133016, 133010]) expect(refusal(code).kind).toBe('invalid');
   });
 
   it('treats permissions and a wrong app secret as permanent', () => {

@@ -655,6 +655,52 @@ describe('Meta sandbox', () => {
     });
   });
 
+  it('registers like Meta: the two-step PIN (133005), 10 calls per 72 hours (133016), then connected', async () => {
+    const account = sandbox.state.createAccount({ numbers: 2, registered: false });
+    const token = await tokenFor(account.wabaId);
+    const [withPin, without] = account.phoneNumberIds as [string, string];
+    const register = (id: string, body: unknown) => postJson(sandbox.graph(`${id}/register`), body, token);
+    expect((await register(without, { pin: '123456' })).body.error).toMatchObject({ code: 100 });
+    expect((await register(without, { messaging_product: 'whatsapp', pin: '12345' })).body.error).toMatchObject({
+      code: 100,
+    });
+
+    sandbox.state.setNumberFacts(withPin, { twoStepPin: '111111' });
+    const mismatch = await register(withPin, { messaging_product: 'whatsapp', pin: '222222' });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error).toMatchObject({
+      code: 133005,
+      type: 'OAuthException',
+      message: '(#133005) Two step verification PIN Mismatch',
+      error_data: { messaging_product: 'whatsapp', details: expect.any(String) },
+      fbtrace_id: expect.any(String),
+    });
+    expect(sandbox.state.number(withPin).platformType).toBe('NOT_APPLICABLE');
+
+    // A number without two-step verification takes the PIN it is registered with.
+    expect((await register(without, { messaging_product: 'whatsapp', pin: '333333' })).body).toEqual({ success: true });
+    expect(sandbox.state.number(without)).toMatchObject({ platformType: 'CLOUD_API', twoStepPin: '333333' });
+    const node = await fetch(`${sandbox.graph(without)}?fields=platform_type,status`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await node.json()).toMatchObject({ platform_type: 'CLOUD_API', status: 'CONNECTED' });
+    const setPin = await postJson(sandbox.graph(without), { pin: '444444' }, token);
+    expect(setPin.body).toEqual({ success: true });
+    expect(sandbox.state.number(without).twoStepPin).toBe('444444');
+
+    // Ten calls in the window (the mismatch counted too), the eleventh is refused.
+    for (let i = 0; i < 9; i++) await register(withPin, { messaging_product: 'whatsapp', pin: '222222' });
+    const limited = await register(withPin, { messaging_product: 'whatsapp', pin: '111111' });
+    expect(limited.body.error).toMatchObject({
+      code: 133016,
+      message: '(#133016) Account register deregister rate limit exceeded',
+    });
+    // Once those calls are older than 72 hours, the number can register again.
+    const calls = sandbox.state.number(withPin).registrationCalls;
+    sandbox.state.number(withPin).registrationCalls = calls.map((at) => at - 72 * 3_600_000);
+    expect((await register(withPin, { messaging_product: 'whatsapp', pin: '111111' })).body).toEqual({ success: true });
+  });
+
   it('refuses free-form sends outside the 24-hour window (131047) and from unregistered numbers (133010)', async () => {
     const account = sandbox.state.createAccount({ numbers: 2 });
     const token = await tokenFor(account.wabaId);

@@ -26,6 +26,10 @@ const ROUTES: Route[] = [
     path: 'embedded-signup/events',
     body: { type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'X' } },
   },
+  // {phoneNumberId} is the victim's number.
+  { method: 'POST', path: 'numbers/{phoneNumberId}/registration' },
+  { method: 'PUT', path: 'numbers/{phoneNumberId}/pin', body: { pin: '123456' } },
+  { method: 'POST', path: 'numbers/{phoneNumberId}/pin/generate' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -66,7 +70,9 @@ describe('tenant isolation', () => {
 
   it.each(ROUTES)('$method /$path as another business never touches the victim', async (route) => {
     const attacker = newBusinessId('attacker');
-    const res = await fetch(`${api}/api/integrations/whatsapp/${route.path}`, {
+    const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
+    const path = route.path.replace('{phoneNumberId}', victim.phoneNumberId);
+    const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
       headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
       ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
@@ -76,6 +82,11 @@ describe('tenant isolation', () => {
     const text = await res.text();
     for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text])
       expect(text).not.toContain(id);
+    const number = await stack.db('whatsapp_phone_numbers').where({ phone_number_id: victim.phoneNumberId }).first();
+    expect(number!.registration_pin).toBeNull();
+    expect(number!.registration_state).toBe('registered');
+    const victimCalls = stack.sandbox!.state.calls({ since, objectId: victim.phoneNumberId });
+    expect(victimCalls.filter((c) => c.operation.startsWith('phone.'))).toHaveLength(0);
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);

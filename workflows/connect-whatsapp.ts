@@ -1,5 +1,6 @@
 // ConnectWhatsApp: exchange the code, upgrade the token, discover the granted accounts and numbers,
-// subscribe our app to their webhooks, register numbers, persist, schedule token care.
+// subscribe our app to their webhooks, persist, register numbers (each outcome recorded on the
+// number, never failing the connect), schedule token care.
 // A failure after subscribing undoes the subscriptions, so nothing is left half-connected.
 import {
   ActivityFailure,
@@ -8,6 +9,7 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -16,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { db, graphCall, pagedGraphCall } from './policies.js';
+import { registerNumbers } from './register-phone-number.js';
 import type { DiscoveryHints } from '../activities/connect-types.js';
 import { CONNECT_ERRORS, isConnectErrorCode, type ConnectErrorCode } from '../src/errors.js';
 import { searchAttributes } from '../src/temporal/names.js';
@@ -70,7 +73,7 @@ const { ensureTokenSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
-const { checkNumbersAvailable, persistIntegration, finishConnect } = db;
+const { checkNumbersAvailable, persistIntegration, finishConnect, planRegistrations } = db;
 
 /** The stable error code for whatever ended the connect. */
 function connectErrorCode(error: unknown): ConnectErrorCode {
@@ -118,11 +121,16 @@ export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResul
       }),
     );
 
-    step('registering_numbers');
+    // Registration used to come before saving, so one refused number failed the whole connect.
+    // Now it follows the save and each number's outcome is recorded on it, never failing the connect.
+    const registerAfterSave = patched('register-numbers-after-save');
     const registered: string[] = [];
-    for (const number of numbers.filter((n) => n.platformType !== 'CLOUD_API')) {
-      if (await registerNumber({ connectId, phoneNumberId: number.phoneNumberId }))
-        registered.push(number.phoneNumberId);
+    if (!registerAfterSave) {
+      step('registering_numbers');
+      for (const number of numbers.filter((n) => n.platformType !== 'CLOUD_API')) {
+        if (await registerNumber({ connectId, phoneNumberId: number.phoneNumberId }))
+          registered.push(number.phoneNumberId);
+      }
     }
 
     step('saving');
@@ -134,6 +142,17 @@ export async function connectWhatsApp(input: ConnectInput): Promise<ConnectResul
       registeredNumberIds: registered,
     });
     upsertSearchAttributes([{ key: searchAttributes.integrationId, value: integrationId }]);
+
+    if (registerAfterSave) {
+      step('registering_numbers');
+      try {
+        await registerNumbers(await planRegistrations({ integrationId }), timeouts);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // The integration is saved; status shows each number's registration as far as it got.
+        log.warn('could not plan number registration', { error: String(error) });
+      }
+    }
 
     step('scheduling_token_checks');
     try {

@@ -43,6 +43,17 @@ export function pagedGraphCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   } as const;
 }
 
+/**
+ * A register call: every attempt may count against Meta's 10 per number in 72 hours, so only a
+ * few, spread over a few minutes.
+ */
+export function registrationCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: timeouts.graphMs + MARGIN_MS,
+    retry: { initialInterval: '5s', backoffCoefficient: 4, maximumInterval: '2m', maximumAttempts: 3 },
+  } as const;
+}
+
 /** One call to the business's HTTP responder per attempt. */
 export function responderCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   return {

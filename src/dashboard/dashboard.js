@@ -88,7 +88,7 @@ function renderStatus(status) {
         el(
           'li',
           { class: 'number' },
-          `${n.displayPhoneNumber} — ${n.verifiedName ?? ''} (quality ${n.qualityRating ?? 'unknown'})`,
+          `${n.displayPhoneNumber} — ${n.verifiedName ?? ''} (quality ${n.qualityRating ?? 'unknown'}, registration ${n.registration?.state ?? 'unknown'})`,
         ),
       );
     }

@@ -11,6 +11,7 @@ import { codecRoutes } from './codec.js';
 import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
+import { numberRoutes } from './numbers.js';
 import { metricsRoutes } from './metrics.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps),
     metricsRoutes(deps),
     integrationRoutes(deps),
+    numberRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

@@ -357,6 +357,19 @@ export class GraphClient {
   }
 
   /**
+   * Sets the number's two-step verification PIN (POST /{phone-number-id} {"pin"}):
+   * https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/two-step-verification/
+   */
+  setTwoStepPin(token: string, phoneNumberId: string, pin: string) {
+    return this.call('phone.two_step', encodeURIComponent(phoneNumberId), success, {
+      method: 'POST',
+      token,
+      json: { pin },
+      secrets: [pin],
+    });
+  }
+
+  /**
    * Sends a text. `to` (the phone number) when known, else `recipient` (the BSUID); Meta echoes
    * `callbackData` as `biz_opaque_callback_data` in every status of this message.
    */

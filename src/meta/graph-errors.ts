@@ -121,3 +121,21 @@ export function scrubSecrets(text: string, extra: string[] = []): string {
     );
   return out;
 }
+
+/**
+ * Meta's registration codes that get their own stable code (the WhatsApp error code reference,
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/).
+ * 133016 stays a permanent refusal for retries: the block lasts until the 72-hour window passes.
+ */
+export const REGISTRATION_META_CODES = {
+  133005: 'pin_mismatch',
+  133016: 'registration_rate_limited',
+  133010: 'number_not_registered',
+} as const;
+
+export function registrationCodeOf(
+  error: GraphError,
+): (typeof REGISTRATION_META_CODES)[133005 | 133016 | 133010] | undefined {
+  const code = error.code;
+  return code === 133005 || code === 133016 || code === 133010 ? REGISTRATION_META_CODES[code] : undefined;
+}

@@ -33,6 +33,18 @@ const faultInput = z.object({
   objectId: z.string().min(1).optional(),
 });
 
+const numberFactsInput = z.strictObject({
+  twoStepPin: z
+    .string()
+    .regex(/^\d{6}$/)
+    .nullable()
+    .optional(),
+  platformType: z.enum(['CLOUD_API', 'ON_PREMISE', 'NOT_APPLICABLE']).optional(),
+  status: z.string().min(1).optional(),
+  codeVerificationStatus: z.enum(['VERIFIED', 'NOT_VERIFIED', 'EXPIRED']).optional(),
+  isOnBizApp: z.boolean().optional(),
+});
+
 const errorDetail = z.object({ code: z.number().int(), title: z.string(), message: z.string(), details: z.string() });
 
 const customerMessageInput = z
@@ -233,6 +245,10 @@ export function adminRoutes(state: SandboxState): Router {
     const input = await body(ctx, z.object({ errors: z.array(errorDetail).min(1).max(20) }));
     ctx.status = 202;
     ctx.body = state.reportErrors(ctx.params.phoneNumberId!, input.errors);
+  });
+  router.post('/numbers/:phoneNumberId/facts', async (ctx) => {
+    state.setNumberFacts(ctx.params.phoneNumberId!, await body(ctx, numberFactsInput));
+    ctx.body = { success: true };
   });
   router.post('/numbers/:phoneNumberId/registration', async (ctx) => {
     state.setRegistered(ctx.params.phoneNumberId!, (await body(ctx, z.object({ registered: z.boolean() }))).registered);

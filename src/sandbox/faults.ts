@@ -17,6 +17,7 @@ export const OPERATIONS = [
   'phone.get',
   'phone.register',
   'phone.deregister',
+  'phone.two_step',
   'messages.send',
   'messages.read',
   'app.subscriptions',

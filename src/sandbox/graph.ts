@@ -17,6 +17,9 @@ import { paged, selectFields } from './paging.js';
 import { json, param, type MetaRequest, type Outcome } from './request.js';
 import type { SandboxState } from './state.js';
 
+const REGISTRATION_LIMIT = 10;
+const REGISTRATION_WINDOW_MS = 72 * 3_600_000;
+
 const WABA_DEFAULTS = ['id', 'name', 'timezone_id', 'message_template_namespace'] as const;
 const WABA_LIST_DEFAULTS = ['id', 'name', 'currency', 'timezone_id', 'message_template_namespace'] as const;
 const PHONE_DEFAULTS = [
@@ -100,7 +103,7 @@ function phoneNode(number: PhoneNumber, version: string): Record<string, unknown
     last_onboarded_time: new Date(number.lastOnboardedTime * 1000).toISOString().replace(/\.\d{3}Z$/, '+0000'),
     is_official_business_account: false,
     account_mode: 'LIVE',
-    status: number.platformType === 'CLOUD_API' ? 'CONNECTED' : 'PENDING',
+    status: number.status ?? (number.platformType === 'CLOUD_API' ? 'CONNECTED' : 'PENDING'),
   };
 }
 
@@ -232,13 +235,48 @@ export function registration(req: MetaRequest, state: SandboxState, phoneNumberI
   const token = authenticate(req, state, 401);
   const number = visibleNumber(state, token, phoneNumberId, 'POST');
   requireScope(token, 'whatsapp_business_management');
+  let pin: string | undefined;
   if (register) {
     if (param(req, 'messaging_product') !== 'whatsapp')
       throw invalidParameter('The parameter messaging_product is required.');
-    const pin = param(req, 'pin');
+    pin = param(req, 'pin');
     if (!pin || !/^\d{6}$/.test(pin)) throw invalidParameter('Invalid parameter', 'Pin should be 6 digits.');
   }
+  // Meta counts register and deregister calls together: 10 per number in a moving 72 hours.
+  const now = state.now();
+  number.registrationCalls = number.registrationCalls.filter((at) => now - at < REGISTRATION_WINDOW_MS);
+  if (number.registrationCalls.length >= REGISTRATION_LIMIT)
+    fail({
+      status: 400,
+      code: 133016,
+      message: '(#133016) Account register deregister rate limit exceeded',
+      details:
+        'Registration or Deregistration failed because there were too many attempts for this phone number in a short period of time',
+    });
+  number.registrationCalls.push(now);
+  if (pin !== undefined) {
+    // A number with two-step verification takes only its own PIN; one without takes this PIN as it.
+    if (number.twoStepPin !== undefined && number.twoStepPin !== pin)
+      fail({
+        status: 400,
+        code: 133005,
+        message: '(#133005) Two step verification PIN Mismatch',
+        details: 'Two-step verification PIN incorrect.',
+      });
+    number.twoStepPin = pin;
+  }
   state.setRegistered(number.id, register);
+  return json({ success: true }, 'applied');
+}
+
+/** POST /{phone-number-id} {"pin"}: sets the number's two-step verification PIN. */
+export function twoStepPin(req: MetaRequest, state: SandboxState, phoneNumberId: string): Outcome {
+  const token = authenticate(req, state, 401);
+  const number = visibleNumber(state, token, phoneNumberId, 'POST');
+  requireScope(token, 'whatsapp_business_management');
+  const pin = param(req, 'pin');
+  if (!pin || !/^\d{6}$/.test(pin)) throw invalidParameter('Invalid parameter', 'Pin should be 6 digits.');
+  number.twoStepPin = pin;
   return json({ success: true }, 'applied');
 }
 

@@ -2,7 +2,7 @@
 // Field names follow Meta's where a Graph answer or webhook shows them, camelCase otherwise.
 
 export type QualityRating = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
-export type PlatformType = 'CLOUD_API' | 'NOT_APPLICABLE';
+export type PlatformType = 'CLOUD_API' | 'ON_PREMISE' | 'NOT_APPLICABLE';
 // `played`: Meta's status for the first time a voice message is played.
 export type StatusValue = 'sent' | 'delivered' | 'read' | 'played' | 'failed';
 
@@ -70,6 +70,12 @@ export interface PhoneNumber {
   platformType: PlatformType;
   /** Onboarded from the WhatsApp Business app and still on it (coexistence). */
   isOnBizApp: boolean;
+  /** Meta's `status`; when unset, CONNECTED on the Cloud API and PENDING otherwise. */
+  status?: string;
+  /** The two-step verification PIN, once set (by register or POST /{phone-number-id}). */
+  twoStepPin?: string;
+  /** Times of register and deregister calls, for Meta's limit of 10 per 72 hours. */
+  registrationCalls: number[];
   throughputLevel: 'STANDARD' | 'HIGH' | 'NOT_APPLICABLE';
   /** The business portfolio's messaging limit, which Meta reports on each of its numbers. */
   messagingLimitTier: string;

@@ -9,6 +9,7 @@ import {
   phoneNumbers,
   registration,
   subscribedApps,
+  twoStepPin,
 } from './graph.js';
 import { appSubscriptions } from './app.js';
 import { accessToken, debugToken } from './oauth.js';
@@ -48,6 +49,8 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
 
   const id = first;
   if (edge === undefined) {
+    if (method === 'POST' && state.world.numbers.has(id))
+      return { operation: 'phone.two_step', objectId: id, handle: (r) => twoStepPin(r, state, id) };
     if (!get) return undefined;
     const operation = state.world.wabas.has(id) ? 'waba.get' : state.world.numbers.has(id) ? 'phone.get' : 'object.get';
     return { operation, objectId: id, handle: (r) => getObject(r, state, id) };

@@ -45,6 +45,14 @@ export interface SandboxStateOptions {
   log: (line: string) => void;
 }
 
+export interface NumberFacts {
+  twoStepPin?: string | null;
+  platformType?: PhoneNumber['platformType'];
+  status?: string;
+  codeVerificationStatus?: PhoneNumber['codeVerificationStatus'];
+  isOnBizApp?: boolean;
+}
+
 export type StatusModeChange = Partial<Pick<StatusMode, 'stopAt' | 'windowError'>> & {
   fail?: WhatsAppErrorDetail | null;
 };
@@ -202,6 +210,17 @@ export class SandboxState {
     const number = this.number(phoneNumberId);
     number.platformType = registered ? 'CLOUD_API' : 'NOT_APPLICABLE';
     number.throughputLevel = registered ? 'STANDARD' : 'NOT_APPLICABLE';
+    number.status = registered ? 'CONNECTED' : 'PENDING';
+  }
+
+  /** What Meta reports for a number, set by a test: PIN, platform, status, verification, coexistence. */
+  setNumberFacts(phoneNumberId: string, facts: NumberFacts): void {
+    const number = this.number(phoneNumberId);
+    if (facts.twoStepPin !== undefined) number.twoStepPin = facts.twoStepPin ?? undefined;
+    if (facts.platformType !== undefined) number.platformType = facts.platformType;
+    if (facts.status !== undefined) number.status = facts.status;
+    if (facts.codeVerificationStatus !== undefined) number.codeVerificationStatus = facts.codeVerificationStatus;
+    if (facts.isOnBizApp !== undefined) number.isOnBizApp = facts.isOnBizApp;
   }
 
   setStatusMode(phoneNumberId: string, change: StatusModeChange): StatusMode {

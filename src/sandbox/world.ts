@@ -115,6 +115,7 @@ export class World {
       codeVerificationStatus: 'VERIFIED',
       platformType: registered ? 'CLOUD_API' : 'NOT_APPLICABLE',
       isOnBizApp: false,
+      registrationCalls: [],
       throughputLevel: registered ? 'STANDARD' : 'NOT_APPLICABLE',
       messagingLimitTier: 'TIER_1K',
       nameStatus: 'APPROVED',

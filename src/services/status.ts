@@ -7,6 +7,7 @@ import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
 import { nextTokenCheckAt } from '../temporal/schedules.js';
+import { budgetsOf, registrationView, type RegistrationView } from '../store/registration.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
 
 export interface StatusView {
@@ -53,6 +54,7 @@ export interface StatusView {
       /** Messages per second (STANDARD, HIGH, NOT_APPLICABLE): not the messaging limit. */
       throughputLevel: string | null;
       nameStatus: string | null;
+      registration: RegistrationView;
     }>;
   }>;
   connect: {
@@ -152,6 +154,7 @@ export async function readStatus(
         .where({ integration_id: integration.id, is_active: true })
         .orderBy('display_phone_number')
     : [];
+  const budgets = await budgetsOf(db, numbers);
   return {
     connected: integration.is_active && integration.state === 'active',
     integration: {
@@ -187,6 +190,7 @@ export async function readStatus(
           maxDailyConversationsPerBusiness: n.max_daily_conversations_per_business,
           throughputLevel: n.throughput_level,
           nameStatus: n.name_status,
+          registration: registrationView(n, budgets.get(n.phone_number_id)),
         })),
     })),
     connect,

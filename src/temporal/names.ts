@@ -30,6 +30,8 @@ export function taskQueueName(base: string, kind: QueueKind): string {
 export const WORKFLOW_QUEUES = {
   connectWhatsApp: 'connect',
   disconnectWhatsApp: 'connect',
+  /** One number's Cloud API registration, asked for by the business. */
+  registerPhoneNumber: 'connect',
   /** Executions started before intake moved into PostgreSQL (input: the message); none are started now. */
   handleMessage: 'messages',
   /** One per inbound message, input: our message row id. */
@@ -73,6 +75,11 @@ export function popupConnectWorkflowId(businessId: string, codeHash: string): st
 
 export function disconnectWorkflowId(integrationId: string): string {
   return `disconnect/${integrationId}`;
+}
+
+/** One registration at a time per number, by our row id (never Meta's phone number id). */
+export function registrationWorkflowId(numberId: string): string {
+  return `register-number/${numberId}`;
 }
 
 /**

@@ -152,7 +152,6 @@ try {
     ...TEST_SECRETS,
     // Payloads in the histories are encrypted with the fixture key, which the replay test knows.
     CREDENTIALS_ENCRYPTION_KEY: FIXTURE_KEY,
-    WHATSAPP_REGISTRATION_PIN: '246810',
     REPLY_WEBHOOK_URL: brainUrl,
     REPLY_WEBHOOK_SECRET: BRAIN_SECRET,
     REPLY_WEBHOOK_TIMEOUT_MS: '14000',

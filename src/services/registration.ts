@@ -1,0 +1,138 @@
+// A business's own numbers: retry registration (RegisterPhoneNumber, durable), supply the
+// two-step verification PIN, or have one generated (shown once). PINs are stored encrypted and
+// never answered back, logged, or put into a workflow.
+import { randomInt } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Db, PhoneNumberRow } from '../db.js';
+import { REGISTRATION_ERRORS, type RegistrationErrorCode } from '../errors.js';
+import { HttpError } from '../http/errors.js';
+import { graphClientFromConfig } from '../meta/graph-client.js';
+import { GraphError } from '../meta/graph-errors.js';
+import { readIntegrationToken } from '../store/integrations.js';
+import {
+  budgetsOf,
+  numberOfBusiness,
+  registrationView,
+  setRegistration,
+  stateFromFacts,
+  storePin,
+  type RegistrationView,
+} from '../store/registration.js';
+import { registrationWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
+import { callTimeouts } from '../temporal/timeouts.js';
+import type { registerPhoneNumber } from '../../workflows/register-phone-number.js';
+
+export interface RegistrationDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+}
+
+const refuse = (status: number, code: RegistrationErrorCode, headers: Record<string, string> = {}) =>
+  new HttpError(status, code, REGISTRATION_ERRORS[code], headers);
+
+async function ownNumber(db: Db, businessId: string, phoneNumberId: string): Promise<PhoneNumberRow> {
+  const row = await numberOfBusiness(db, businessId, phoneNumberId);
+  if (!row) throw refuse(404, 'number_not_found');
+  return row;
+}
+
+async function viewOf(db: Db, row: PhoneNumberRow): Promise<RegistrationView> {
+  return registrationView(row, (await budgetsOf(db, [row])).get(row.phone_number_id));
+}
+
+/** Why the table or the budget refuses a register call now, as the HTTP error to answer. */
+async function refusal(db: Db, row: PhoneNumberRow): Promise<HttpError | undefined> {
+  const state = stateFromFacts(row);
+  if (state === 'not_needed') return refuse(409, 'coexistence');
+  if (state === 'registered') return refuse(409, 'registration_not_needed');
+  if (state === 'blocked') return refuse(409, 'registration_blocked');
+  if (state === 'needs_verification') return refuse(409, 'needs_verification');
+  if (state === 'needs_pin') return refuse(409, 'needs_pin');
+  const budget = (await budgetsOf(db, [row])).get(row.phone_number_id)!;
+  if (budget.attemptsLeft === 0 && budget.retryAfter) {
+    const seconds = Math.max(1, Math.ceil((budget.retryAfter.getTime() - Date.now()) / 1000));
+    const code = row.registration_blocked_until ? 'registration_rate_limited' : 'registration_budget_spent';
+    return new HttpError(429, code, `${REGISTRATION_ERRORS[code]} (${budget.retryAfter.toISOString()})`, {
+      'Retry-After': String(seconds),
+    });
+  }
+  return undefined;
+}
+
+/** Starts RegisterPhoneNumber for the number (or finds it running) and answers its state. */
+export async function retryRegistration(
+  deps: RegistrationDeps,
+  businessId: string,
+  phoneNumberId: string,
+): Promise<RegistrationView> {
+  const row = await ownNumber(deps.db, businessId, phoneNumberId);
+  const refused = await refusal(deps.db, row);
+  if (refused) throw refused;
+  await setRegistration(deps.db, row.id, { state: 'pending', error: null });
+  try {
+    await deps.temporal.workflow.start<typeof registerPhoneNumber>('registerPhoneNumber', {
+      workflowId: registrationWorkflowId(row.id),
+      taskQueue: taskQueueFor(deps.config.temporal.taskQueue, 'registerPhoneNumber'),
+      args: [{ numberId: row.id, timeouts: callTimeouts(deps.config) }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: searchAttributes.businessId, value: businessId },
+        { key: searchAttributes.integrationId, value: row.integration_id },
+      ],
+    });
+  } catch (error) {
+    // A registration of this number is already running: its outcome will be recorded.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+      // Nothing started (Temporal unavailable): the number is not pending after all.
+      await setRegistration(deps.db, row.id, { state: stateFromFacts(row), error: null });
+      throw error;
+    }
+  }
+  return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
+}
+
+/** The business tells us the number's PIN; the next registration uses it. */
+export async function supplyPin(
+  deps: RegistrationDeps,
+  businessId: string,
+  phoneNumberId: string,
+  pin: string,
+): Promise<RegistrationView> {
+  const row = await ownNumber(deps.db, businessId, phoneNumberId);
+  if (stateFromFacts(row) === 'not_needed') throw refuse(409, 'coexistence');
+  await storePin(deps.db, deps.config.keyring, row.id, pin);
+  if (row.registration_state === 'needs_pin' || row.registration_error_code === 'pin_mismatch')
+    await setRegistration(deps.db, row.id, { state: 'ready', error: null });
+  return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
+}
+
+/**
+ * Generates a PIN because the business asked: answered once, stored encrypted; asking again
+ * resets it. A registered number gets it at Meta as its two-step verification PIN first, so the
+ * stored PIN is always the one Meta knows.
+ */
+export async function generatePin(
+  deps: RegistrationDeps,
+  businessId: string,
+  phoneNumberId: string,
+): Promise<{ pin: string; registration: RegistrationView }> {
+  const row = await ownNumber(deps.db, businessId, phoneNumberId);
+  const state = stateFromFacts(row);
+  if (state === 'not_needed') throw refuse(409, 'coexistence');
+  const pin = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  if (state === 'registered') {
+    const token = await readIntegrationToken(deps.db, deps.config.keyring, row.integration_id);
+    if (!token) throw refuse(409, 'registration_failed');
+    try {
+      await graphClientFromConfig(deps.config.meta).setTwoStepPin(token, row.phone_number_id, pin);
+    } catch (error) {
+      if (!(error instanceof GraphError)) throw error;
+      throw error.kind === 'transient' ? refuse(503, 'meta_unavailable') : refuse(502, 'registration_failed');
+    }
+  }
+  await storePin(deps.db, deps.config.keyring, row.id, pin);
+  if (row.registration_state === 'needs_pin') await setRegistration(deps.db, row.id, { state: 'ready', error: null });
+  return { pin, registration: await viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId)) };
+}
