@@ -1,5 +1,6 @@
 // Every activity the worker registers, built from injected dependencies.
 import { log } from '@temporalio/activity';
+import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
 import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReplyActivities(deps),
     ...createInboundActivities(deps),
     ...createScheduleActivities(deps),
+    ...createBusinessAppActivities(deps),
   };
 }
 

@@ -9,6 +9,7 @@ import * as m005 from './20261130000005_conversations.js';
 import * as m006 from './20261201000005_connect_session.js';
 import * as m007 from './20261202000001_meta_types.js';
 import * as m008 from './20261202000002_number_facts.js';
+import * as m011 from './20261202000004_coexistence.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201000005_connect_session', m006],
   ['20261202000001_meta_types', m007],
   ['20261202000002_number_facts', m008],
+  ['20261202000004_coexistence', m011],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -8,3 +8,4 @@ export { recordStatuses } from './record-statuses.js';
 export { refreshToken } from './refresh-token.js';
 export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';
 export { reconcile } from './reconcile.js';
+export { syncBusinessAppData } from './sync-business-app-data.js';

@@ -3,6 +3,8 @@
 import type { Client } from '@temporalio/client';
 import type { Db, IntegrationRow } from '../db.js';
 import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
+import { numberSendRate } from '../meta/send-rate.js';
+import { isCoexistence, syncsOf, type BusinessAppSyncRow } from '../store/coexistence.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
@@ -36,6 +38,16 @@ export interface StatusView {
       qualityRating: string | null;
       messagingLimitTier: string | null;
       nameStatus: string | null;
+      /** Messages per second Meta lets this number send (20 for coexistence numbers). */
+      sendRate: { messagesPerSecond: number };
+      /** Set for a number that stays on the WhatsApp Business app. */
+      coexistence: {
+        onboardedAt: string | null;
+        /** Meta took the Cloud API side away (ACCOUNT_OFFBOARDED): nothing is answered on it. */
+        offboardedAt: string | null;
+        contactsSync: SyncView | null;
+        historySync: SyncView | null;
+      } | null;
     }>;
   }>;
   connect: {
@@ -53,6 +65,29 @@ export interface StatusView {
     at: string;
   } | null;
 }
+
+interface SyncView {
+  state: BusinessAppSyncRow['state'];
+  requestedAt: string | null;
+  deadline: string;
+  attempts: number;
+  lastError: string | null;
+  progress: number | null;
+  completedAt: string | null;
+}
+
+const syncView = (row: BusinessAppSyncRow | undefined): SyncView | null =>
+  row
+    ? {
+        state: row.state,
+        requestedAt: iso(row.requested_at),
+        deadline: row.deadline_at.toISOString(),
+        attempts: row.attempts,
+        lastError: row.last_error,
+        progress: row.progress,
+        completedAt: iso(row.completed_at),
+      }
+    : null;
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
 
@@ -98,7 +133,11 @@ async function connectView(db: Db, temporal: Client, businessId: string): Promis
 export async function readStatus(db: Db, temporal: Client, businessId: string): Promise<StatusView> {
   const integration = await currentIntegration(db, businessId);
   const connect = await connectView(db, temporal, businessId);
-  const abandoned = await db('signup_events').where({ business_id: businessId }).orderBy('id', 'desc').first();
+  const abandoned = await db('signup_events')
+    .where({ business_id: businessId })
+    .whereIn('event', ['CANCEL', 'ERROR'])
+    .orderBy('id', 'desc')
+    .first();
   const lastAbandonedSignup = abandoned
     ? {
         event: abandoned.event,
@@ -120,6 +159,12 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
         .where({ integration_id: integration.id, is_active: true })
         .orderBy('display_phone_number')
     : [];
+  const syncs = await syncsOf(
+    db,
+    numbers.filter(isCoexistence).map((n) => n.id),
+  );
+  const syncOf = (rowId: string, type: BusinessAppSyncRow['sync_type']) =>
+    syncView(syncs.find((r) => r.phone_number_row_id === rowId && r.sync_type === type));
   return {
     connected: integration.is_active && integration.state === 'active',
     integration: {
@@ -149,6 +194,15 @@ export async function readStatus(db: Db, temporal: Client, businessId: string): 
           qualityRating: n.quality_rating,
           messagingLimitTier: n.messaging_limit_tier,
           nameStatus: n.name_status,
+          sendRate: { messagesPerSecond: numberSendRate({ coexistence: isCoexistence(n) }) },
+          coexistence: isCoexistence(n)
+            ? {
+                onboardedAt: iso(n.coexistence_onboarded_at),
+                offboardedAt: iso(n.coexistence_offboarded_at),
+                contactsSync: syncOf(n.id, 'smb_app_state_sync'),
+                historySync: syncOf(n.id, 'history'),
+              }
+            : null,
         })),
     })),
     connect,

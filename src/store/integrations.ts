@@ -2,6 +2,7 @@
 // and its token read back (decrypted) only by activities that call Meta with it.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
 import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
+import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
 
 export const WHATSAPP = 'whatsapp';
 
@@ -71,6 +72,8 @@ export interface PersistInput {
   subscribedWabaIds: string[];
   registeredNumberIds: string[];
   expiryThresholdDays: number;
+  /** Starts the contact and history syncs of coexistence numbers (an outbox row in this transaction). */
+  businessAppSync?: SyncStart;
 }
 
 /**
@@ -184,6 +187,12 @@ export async function persistConnectedIntegration(
           .merge();
       }
     }
+    if (input.businessAppSync)
+      await markCoexistenceNumbers(
+        trx,
+        { integrationId, businessId: input.businessId, start: input.businessAppSync },
+        now,
+      );
     return { integrationId };
   });
 }
