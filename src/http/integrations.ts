@@ -33,7 +33,13 @@ const settingsBody = z.strictObject({
   welcomeText: z.string().trim().min(1).max(4096).nullable().optional(),
   responder: z.enum(['rules', 'http']).optional(),
   // Up to a week; null goes back to the default (30 minutes).
-  botPauseAfterOwnerReplyMs: z.number().int().min(0).max(7 * 24 * 3600 * 1000).nullable().optional(),
+  botPauseAfterOwnerReplyMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600 * 1000)
+    .nullable()
+    .optional(),
 });
 
 const metaId = z.string().regex(/^\d{1,32}$/, 'a Meta id (digits)');

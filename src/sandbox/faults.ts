@@ -17,6 +17,7 @@ export const OPERATIONS = [
   'phone.get',
   'phone.register',
   'phone.deregister',
+  'phone.smb_app_data',
   'messages.send',
   'messages.read',
   'app.subscriptions',

@@ -79,7 +79,11 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
       });
       effect = { kind: 'account_status', status: STATUS_EVENTS[name] };
     } else if (event.field === 'account_update' && (name === 'ACCOUNT_OFFBOARDED' || name === 'ACCOUNT_RECONNECTED')) {
-      effect = { kind: 'coexistence', event: name, phoneNumberIds: await applyCoexistenceEvent(trx, event.wabaId, name, now) };
+      effect = {
+        kind: 'coexistence',
+        event: name,
+        phoneNumberIds: await applyCoexistenceEvent(trx, event.wabaId, name, now),
+      };
     } else if (event.field === 'phone_number_quality_update' || event.field === 'phone_number_name_update') {
       effect = { kind: 'number', numbers: await updateNumber(trx, event, name, now) };
     }

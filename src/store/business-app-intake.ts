@@ -35,8 +35,8 @@ export interface BusinessAppIntake {
 }
 
 export const hasBusinessAppItems = (parsed: ParsedWebhook) =>
-  (parsed.echoes?.length ?? 0) + (parsed.historyMessages?.length ?? 0) + (parsed.historyChunks?.length ?? 0) >
-    0 || (parsed.contactSyncs?.length ?? 0) > 0;
+  (parsed.echoes?.length ?? 0) + (parsed.historyMessages?.length ?? 0) + (parsed.historyChunks?.length ?? 0) > 0 ||
+  (parsed.contactSyncs?.length ?? 0) > 0;
 
 /** Meta's history_context.status of a message the business sent, as our outbound status. */
 function historyOutboundStatus(status: string | null | undefined): OutboundStatus {
