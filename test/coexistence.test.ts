@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
+import { SANDBOX_APP_ID } from '../src/config.js';
+import { businessAppSyncWorkflowId, taskQueueFor } from '../src/temporal/names.js';
+import { popupResult, submitDialog } from './helpers/sandbox.js';
 import { postWebhook } from './helpers/webhooks.js';
 
 describe('coexistence numbers', () => {
@@ -67,6 +70,36 @@ describe('coexistence numbers', () => {
     );
     expect(saved.map((c) => c.contact_name).sort()).toEqual(app.contacts.map((c) => c.fullName).sort());
 
+    // The owner removes a contact in the app (Meta's documented shape): the name goes, the customer stays.
+    const removed = app.contacts[0]!;
+    const removal = {
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: stack.sandbox!.state.number(phoneNumberId).wabaId,
+          changes: [
+            {
+              field: 'smb_app_state_sync',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
+                state_sync: [
+                  {
+                    type: 'contact',
+                    contact: { phone_number: removed.phone },
+                    action: 'remove',
+                    metadata: { timestamp: String(Math.floor(Date.now() / 1000)) },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    };
+    expect((await postWebhook(api, removal)).status).toBe(200);
+    expect(await stack.db('customers').whereIn('phone', [removed.phone]).first()).toMatchObject({ contact_name: null });
+
     // History: both directions, in their conversations, outside the line of turns, never answered.
     const ids = app.history.flatMap((t) => t.messages.map((m) => m.id));
     const stored = await stack.db('messages').whereIn('wamid', ids);
@@ -102,6 +135,41 @@ describe('coexistence numbers', () => {
     expect(other).toMatchObject({ coexistence: null, sendRate: { messagesPerSecond: 80 } });
   });
 
+  it('connects an app number through the Embedded Signup popup and syncs it', async () => {
+    const sandboxForDialog = {
+      ...stack.sandbox!,
+      appId: SANDBOX_APP_ID,
+      appSecret: TEST_SECRETS.META_APP_SECRET,
+      graph: (path: string) => `${stack.sandbox!.url}/v23.0/${path}`,
+    };
+    const res = await submitDialog(
+      sandboxForDialog,
+      {
+        configId: '100000000000002',
+        display: 'popup',
+        origin: api,
+        extras: { featureType: 'whatsapp_business_app_onboarding', sessionInfoVersion: '3' },
+      },
+      { decision: 'approve' },
+    );
+    const result = popupResult(await res.text());
+    const session = result.sessionInfo as { event: string; data: Record<string, string> };
+    expect(session.event).toBe('FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING');
+    const businessId = newBusinessId();
+    // The session event reaches the dashboard first, then the SDK's code.
+    expect((await call(businessId, 'POST', 'embedded-signup/events', session)).status).toBe(204);
+    const code = (result.response.authResponse as { code: string }).code;
+    const connect = await call(businessId, 'POST', 'embedded-signup', {
+      code,
+      wabaId: session.data.waba_id,
+      phoneNumberId: session.data.phone_number_id,
+    });
+    expect(connect.status).toBe(200);
+    await expect.poll(() => bothSynced(businessId), { timeout: 30_000 }).toEqual(['completed', 'completed']);
+    expect((await numberIn(businessId)).sendRate).toEqual({ messagesPerSecond: 20 });
+    expect(syncCalls(session.data.phone_number_id!)).toHaveLength(2);
+  });
+
   it('asks again, durably, when Meta fails a sync request, and never twice once accepted', async () => {
     const { businessId, phoneNumberId } = await connectAppNumber((id) =>
       sandbox().addFault({ operation: 'phone.smb_app_data', objectId: id, times: 1, status: 500 }),
@@ -112,6 +180,42 @@ describe('coexistence numbers', () => {
     expect(calls.filter((c) => c.status === 200)).toHaveLength(2);
     const { contactsSync, historySync } = (await numberIn(businessId)).coexistence;
     expect(contactsSync.attempts + historySync.attempts).toBe(3);
+  });
+
+  it('records `expired` instead of asking once the 24 hours are over, also while Meta keeps failing', async () => {
+    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const row = (await stack.db('whatsapp_phone_numbers').where({ phone_number_id: phoneNumberId }).first())!;
+    const { integration } = await getStatus(api, businessId);
+    expect(integration.id).toBe(row.integration_id);
+    // Onboarded 25 hours ago: the contacts' window is over; the history's ends in three seconds.
+    await stack
+      .db('whatsapp_phone_numbers')
+      .where({ id: row.id })
+      .update({ coexistence_onboarded_at: new Date(Date.now() - 25 * 3600_000) });
+    await stack.db('business_app_syncs').insert([
+      { phone_number_row_id: row.id, sync_type: 'smb_app_state_sync', deadline_at: new Date(Date.now() - 3600_000) },
+      { phone_number_row_id: row.id, sync_type: 'history', deadline_at: new Date(Date.now() + 3_000) },
+    ]);
+    sandbox().addFault({ operation: 'phone.smb_app_data', objectId: phoneNumberId, times: 1000, status: 503 });
+    const result = await stack.client.workflow.execute('syncBusinessAppData', {
+      workflowId: businessAppSyncWorkflowId(row.id),
+      taskQueue: taskQueueFor(stack.config.temporal.taskQueue, 'syncBusinessAppData'),
+      args: [{ phoneNumberRowId: row.id }],
+    });
+    expect(result).toEqual({
+      syncs: [
+        { syncType: 'smb_app_state_sync', state: 'expired' },
+        { syncType: 'history', state: 'expired' },
+      ],
+    });
+    // Only the history was asked for, again and again until its deadline; never once accepted.
+    const calls = syncCalls(phoneNumberId);
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.every((c) => c.faulted)).toBe(true);
+    const { contactsSync, historySync } = (await numberIn(businessId)).coexistence;
+    expect([contactsSync.state, historySync.state]).toEqual(['expired', 'expired']);
+    expect(historySync.attempts).toBe(calls.length);
+    sandbox().clearFaults();
   });
 
   it('records a declined history share and marks a number the signup session names', async () => {

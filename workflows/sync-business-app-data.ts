@@ -2,7 +2,7 @@
 // Cloud API). Meta sends the owner's contacts and chat history as webhooks only when asked, once
 // each, within 24 hours of onboarding: each request retries through Meta's failures until that
 // deadline, then the sync is recorded `expired` instead.
-import { ActivityFailure, isCancellation, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { SyncState, SyncType } from '../src/store/coexistence.js';
 import { DEFAULT_CALL_TIMEOUTS } from '../src/temporal/timeouts.js';
@@ -44,8 +44,11 @@ export async function syncBusinessAppData(input: { phoneNumberRowId: string }): 
       result.syncs.push({ syncType: sync.syncType, state });
     } catch (error) {
       if (isCancellation(error)) throw error;
-      const state =
-        error instanceof ActivityFailure && error.cause instanceof TimeoutFailure ? 'expired' : ('failed' as const);
+      // Retries stop at the deadline, with a timeout or with the last retryable failure: the
+      // window closed on them. A failure that was never going to be retried is a failure.
+      const refused =
+        !(error instanceof ActivityFailure) || (error.cause instanceof ApplicationFailure && error.cause.nonRetryable);
+      const state = refused ? ('failed' as const) : 'expired';
       await giveUpBusinessAppSync({ ...ids, state });
       result.syncs.push({ syncType: sync.syncType, state });
     }

@@ -68,7 +68,11 @@ export async function markCoexistenceNumbers(
   const numbers = await trx('whatsapp_phone_numbers')
     .where({ integration_id: input.integrationId, is_active: true })
     .where((q) => void q.where({ is_on_biz_app: true }).orWhereIn('phone_number_id', signedUpAsApp))
-    .update({ coexistence_onboarded_at: trx.raw('COALESCE(coexistence_onboarded_at, ?)', [now]) } as never)
+    // Connecting again puts an offboarded number back on the Cloud API.
+    .update({
+      coexistence_onboarded_at: trx.raw('COALESCE(coexistence_onboarded_at, ?)', [now]),
+      coexistence_offboarded_at: null,
+    } as never)
     .returning(['id', 'coexistence_onboarded_at']);
   await startSyncs(trx, numbers, input, now);
 }
