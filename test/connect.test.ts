@@ -56,11 +56,13 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(account.phoneNumbers).toHaveLength(2);
     for (const number of account.phoneNumbers) {
       expect(Object.keys(number).sort()).toEqual([
+        'coexistence',
         'displayPhoneNumber',
         'messagingLimitTier',
         'nameStatus',
         'phoneNumberId',
         'qualityRating',
+        'sendRate',
         'verifiedName',
       ]);
     }

@@ -49,6 +49,7 @@ export function accountSummary(world: World, waba: Waba): AccountSummary {
           verifiedName: n.verifiedName,
           qualityRating: n.qualityRating,
           platformType: n.platformType,
+          isOnBizApp: n.isOnBizApp,
           messagingLimitTier: n.messagingLimitTier,
           nameStatus: n.nameStatus,
           statusMode: { ...n.statusMode },
