@@ -1,5 +1,6 @@
 // Every activity the worker registers, built from injected dependencies.
 import { log } from '@temporalio/activity';
+import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
 import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInboundActivities(deps),
     ...createScheduleActivities(deps),
     ...createRegistrationActivities(deps),
+    ...createBusinessAppActivities(deps),
   };
 }
 

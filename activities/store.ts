@@ -24,6 +24,7 @@ import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
 import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
+import { BUSINESS_APP_SYNC_WORKFLOW_TYPE, businessAppSyncWorkflowId } from '../src/temporal/names.js';
 
 /** What the SelfCheck workflow returns, unchanged from this activity. */
 export interface SelfCheckResult {
@@ -104,6 +105,11 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
           subscribedWabaIds: input.subscribedWabaIds,
           registeredNumberIds: input.registeredNumberIds,
           expiryThresholdDays: config.tokens.expiryThresholdDays,
+          businessAppSync: {
+            taskQueue: config.temporal.taskQueue,
+            workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+            workflowId: businessAppSyncWorkflowId,
+          },
         });
         await db('connect_attempts')
           .where({ workflow_id: input.connectId })

@@ -10,6 +10,7 @@ import * as m006 from './20261201000005_connect_session.js';
 import * as m007 from './20261202000001_meta_types.js';
 import * as m008 from './20261202000002_number_facts.js';
 import * as m009 from './20261202000003_registration.js';
+import * as m011 from './20261202000004_coexistence.js';
 import * as m010 from './20261202000005_token_kinds_limits.js';
 
 interface Migration {
@@ -27,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000001_meta_types', m007],
   ['20261202000002_number_facts', m008],
   ['20261202000003_registration', m009],
+  ['20261202000004_coexistence', m011],
   ['20261202000005_token_kinds_limits', m010],
 ];
 

@@ -159,6 +159,8 @@ export interface IntegrationSettings {
   /** The greeting for a customer who opens the chat for the first time (Meta's request_welcome); none when unset. */
   welcomeText?: string;
   responder?: 'rules' | 'http';
+  /** How long an owner's reply from the WhatsApp Business app pauses the bot in that conversation. */
+  botPauseAfterOwnerReplyMs?: number;
 }
 
 export interface SelfCheckRow {
@@ -255,6 +257,8 @@ export interface PhoneNumberRow {
   meta_status: string | null;
   is_on_biz_app: boolean;
   coexistence_onboarded_at: Date | null;
+  /** Meta offboarded the Cloud API side of this coexistence number (ACCOUNT_OFFBOARDED): no more replies. */
+  coexistence_offboarded_at: Date | null;
   is_active: boolean;
   registered_at: Date | null;
   quality_event: string | null;
@@ -297,6 +301,8 @@ export interface SignupEventRow {
   error_message: string | null;
   error_code: string | null;
   session_id: string | null;
+  /** The number a FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING session named. */
+  phone_number_id: string | null;
   created_at: Date;
 }
 

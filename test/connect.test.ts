@@ -56,6 +56,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     expect(account.phoneNumbers).toHaveLength(2);
     for (const number of account.phoneNumbers) {
       expect(Object.keys(number).sort()).toEqual([
+        'coexistence',
         'displayPhoneNumber',
         'maxDailyConversationsPerBusiness',
         'messagingLimitTier',
@@ -63,6 +64,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
         'phoneNumberId',
         'qualityRating',
         'registration',
+        'sendRate',
         'throughputLevel',
         'verifiedName',
         'whatsappBusinessManagerMessagingLimit',

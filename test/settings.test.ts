@@ -38,6 +38,7 @@ describe('reply settings and the message list', () => {
       welcomeText: null,
       responder: 'rules',
       httpResponderAvailable: false,
+      botPauseAfterOwnerReplyMs: 30 * 60 * 1000,
     });
 
     const { messageId } = stack.sandbox!.state.sendCustomerMessage({

@@ -9,3 +9,4 @@ export { refreshToken } from './refresh-token.js';
 export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';
 export { reconcile } from './reconcile.js';
 export { registerPhoneNumber } from './register-phone-number.js';
+export { syncBusinessAppData } from './sync-business-app-data.js';

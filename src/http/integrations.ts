@@ -3,7 +3,12 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { beginConnect, completeCallback, dashboardRedirect, openConnectDialog } from '../services/connect.js';
 import { disconnect } from '../services/disconnect.js';
-import { connectWithPopupCode, POPUP_ERROR_STATUS, recordAbandonedSignup } from '../services/embedded-signup.js';
+import {
+  connectWithPopupCode,
+  POPUP_ERROR_STATUS,
+  recordAbandonedSignup,
+  recordBusinessAppOnboarding,
+} from '../services/embedded-signup.js';
 import { CONNECT_ERRORS } from '../errors.js';
 import { listMessages, readSettings, updateSettings } from '../services/settings.js';
 import { readStatus } from '../services/status.js';
@@ -27,6 +32,14 @@ const settingsBody = z.strictObject({
   autoReplyText: z.string().trim().min(1).max(4096).nullable().optional(),
   welcomeText: z.string().trim().min(1).max(4096).nullable().optional(),
   responder: z.enum(['rules', 'http']).optional(),
+  // Up to a week; null goes back to the default (30 minutes).
+  botPauseAfterOwnerReplyMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600 * 1000)
+    .nullable()
+    .optional(),
 });
 
 const metaId = z.string().regex(/^\d{1,32}$/, 'a Meta id (digits)');
@@ -47,6 +60,7 @@ const signupEvent = z.object({
       error_message: z.string().max(1024).optional(),
       error_code: z.union([z.string().max(64), z.number()]).optional(),
       session_id: z.string().max(256).optional(),
+      phone_number_id: metaId.optional(),
     })
     .passthrough()
     .optional(),
@@ -154,7 +168,10 @@ export function integrationRoutes(deps: AppDeps): Router {
         sessionId: body.data?.session_id,
       });
     }
-    // FINISH events need nothing: the code posted to /embedded-signup does the work.
+    // The number stays on the WhatsApp Business app: marked at persist, or now if the connect was faster.
+    if (body.event === 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING' && body.data?.phone_number_id)
+      await recordBusinessAppOnboarding(deps, businessOf(ctx), body.data.phone_number_id);
+    // Other FINISH events need nothing: the code posted to /embedded-signup does the work.
     ctx.status = 204;
   });
 

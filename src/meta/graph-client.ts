@@ -82,6 +82,9 @@ const phoneNumber = z.object({
 });
 export type PhoneNumber = z.infer<typeof phoneNumber>;
 const success = z.object({ success: z.boolean() });
+// https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users
+// answers {messaging_product: "whatsapp", request_id}.
+const smbAppDataAnswer = z.looseObject({ request_id: z.string().max(256).optional() });
 const subscribedApps = z.object({
   data: z.array(z.object({ whatsapp_business_api_data: z.object({ id: z.string().optional() }).optional() })),
 });
@@ -399,6 +402,18 @@ export class GraphClient {
       },
     });
     return { messageId: answer.messages[0]!.id };
+  }
+
+  /**
+   * Asks Meta to send a coexistence number's contacts (`smb_app_state_sync`) or chat history
+   * (`history`) as webhooks: once each, within 24 hours of onboarding.
+   */
+  requestBusinessAppData(token: string, phoneNumberId: string, syncType: 'smb_app_state_sync' | 'history') {
+    return this.call('phone.smb_app_data', `${encodeURIComponent(phoneNumberId)}/smb_app_data`, smbAppDataAnswer, {
+      method: 'POST',
+      token,
+      json: { messaging_product: 'whatsapp', sync_type: syncType },
+    });
   }
 
   markRead(token: string, phoneNumberId: string, messageId: string) {

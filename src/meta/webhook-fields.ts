@@ -26,9 +26,9 @@ export const WEBHOOK_FIELDS = [
   { name: 'message_template_quality_update', handling: 'acknowledged', subscribable: true },
   { name: 'user_id_update', handling: 'processed', subscribable: false },
   { name: 'user_preferences', handling: 'acknowledged', subscribable: true },
-  { name: 'history', handling: 'acknowledged', subscribable: true },
-  { name: 'smb_app_state_sync', handling: 'acknowledged', subscribable: true },
-  { name: 'smb_message_echoes', handling: 'acknowledged', subscribable: true },
+  { name: 'history', handling: 'processed', subscribable: true },
+  { name: 'smb_app_state_sync', handling: 'processed', subscribable: true },
+  { name: 'smb_message_echoes', handling: 'processed', subscribable: true },
   // Calling is not a product of ours; its events are acknowledged so Meta does not redeliver them.
   { name: 'calls', handling: 'acknowledged', subscribable: true },
 ] as const satisfies readonly WebhookField[];

@@ -2,6 +2,14 @@
 // to it, and nothing here throws on a body that is valid JSON.
 import { z } from 'zod';
 import {
+  parseEchoes,
+  parseHistory,
+  parseStateSync,
+  type BusinessAppMessage,
+  type ContactSync,
+  type HistoryChunk,
+} from './business-app-payload.js';
+import {
   fieldHandling,
   fieldLabel,
   isAccountEventField,
@@ -109,6 +117,11 @@ export interface ParsedWebhook {
   identityUpdates: IdentityUpdate[];
   /** `value.errors` of messages changes. Optional so that hand-built deliveries need not name it. */
   changeErrors?: ChangeError[];
+  /** Coexistence numbers: the owner's messages from the app, the shared history and the owner's contacts. */
+  echoes?: BusinessAppMessage[];
+  historyMessages?: BusinessAppMessage[];
+  historyChunks?: HistoryChunk[];
+  contactSyncs?: ContactSync[];
   /** Why parts were skipped, for the log line. */
   skipped: string[];
   /**
@@ -236,6 +249,9 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
       out.fields?.push({ field: label, processed: fieldHandling(label) === 'processed' });
       if (change.field === 'messages') parseMessagesChange(change.value, wabaId, out);
       else if (change.field === 'user_id_update') parseUserIdUpdate(change.value, wabaId, out);
+      else if (change.field === 'smb_message_echoes') parseEchoes(change.value, wabaId, out);
+      else if (change.field === 'history') parseHistory(change.value, wabaId, out);
+      else if (change.field === 'smb_app_state_sync') parseStateSync(change.value, wabaId, out);
       else if (isAccountEventField(change.field) && wabaId && isRecord(change.value)) {
         const info = change.value.waba_info;
         const about =

@@ -14,6 +14,7 @@ const accountInput = z.object({
   owned: z.boolean().optional(),
   registered: z.boolean().optional(),
   subscribed: z.boolean().optional(),
+  coexistence: z.boolean().optional(),
 });
 
 const faultInput = z.object({
@@ -249,6 +250,25 @@ export function adminRoutes(state: SandboxState): Router {
   router.post('/numbers/:phoneNumberId/facts', async (ctx) => {
     state.setNumberFacts(ctx.params.phoneNumberId!, await body(ctx, numberFactsInput));
     ctx.body = { success: true };
+  });
+  router.post('/numbers/:phoneNumberId/echoes', async (ctx) => {
+    const input = await body(ctx, z.object({ to: z.string().regex(/^\d+$/), text: z.string().min(1) }));
+    ctx.status = 202;
+    ctx.body = state.sendOwnerEcho(ctx.params.phoneNumberId!, input.to, input.text);
+  });
+  router.post('/numbers/:phoneNumberId/history-sharing', async (ctx) => {
+    state.setHistorySharing(ctx.params.phoneNumberId!, (await body(ctx, z.object({ shared: z.boolean() }))).shared);
+    ctx.body = { success: true };
+  });
+  router.post('/numbers/:phoneNumberId/offboard', (ctx) => {
+    const number = state.number(ctx.params.phoneNumberId!);
+    const webhook = state.emitAccountEvent({
+      wabaId: number.wabaId,
+      field: 'account_update',
+      event: 'ACCOUNT_OFFBOARDED',
+    });
+    ctx.status = 202;
+    ctx.body = { webhookId: webhook.webhookId };
   });
   router.post('/numbers/:phoneNumberId/registration', async (ctx) => {
     state.setRegistered(ctx.params.phoneNumberId!, (await body(ctx, z.object({ registered: z.boolean() }))).registered);

@@ -140,8 +140,16 @@ function decide(req: MetaRequest, state: SandboxState, dialogRequest: DialogRequ
     };
   }
   const account = param(req, 'account') ?? 'new';
+  // Onboarding a WhatsApp Business app number: one number that stays on the app (coexistence).
+  const appOnboarding = dialogRequest.featureType === 'whatsapp_business_app_onboarding';
   const wabaId =
-    account === 'new' ? state.createAccount({ numbers: 2, owned: true, registered: true }).wabaId : account;
+    account === 'new'
+      ? state.createAccount(
+          appOnboarding
+            ? { numbers: 1, owned: true, coexistence: true }
+            : { numbers: 2, owned: true, registered: true },
+        ).wabaId
+      : account;
   const waba = state.world.wabas.get(wabaId);
   if (!waba) return errorPage(400, 'Unknown account', `No sandbox WhatsApp Business account ${wabaId}.`);
   waba.appUninstalled = false;

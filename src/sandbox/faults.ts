@@ -18,6 +18,7 @@ export const OPERATIONS = [
   'phone.register',
   'phone.deregister',
   'phone.two_step',
+  'phone.smb_app_data',
   'messages.send',
   'messages.read',
   'app.subscriptions',

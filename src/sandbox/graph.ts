@@ -12,6 +12,7 @@ import {
   unparsableToken,
   unsupportedRequest,
 } from './errors.js';
+import { SYNC_TYPES, syncAnswer } from './business-app.js';
 import type { AccessToken, PhoneNumber, Waba } from './model.js';
 import { paged, selectFields } from './paging.js';
 import { json, param, type MetaRequest, type Outcome } from './request.js';
@@ -295,4 +296,27 @@ export function messages(req: MetaRequest, state: SandboxState, phoneNumberId: s
     ...(sent.textBody !== undefined ? { textBody: sent.textBody } : {}),
     ...(sent.contextMessageId !== undefined ? { messageContextId: sent.contextMessageId } : {}),
   });
+}
+
+/**
+ * POST /{phone-number-id}/smb_app_data: a coexistence number's contacts or chat history, once per
+ * sync type; the webhooks follow the answer.
+ */
+export function businessAppData(req: MetaRequest, state: SandboxState, phoneNumberId: string): Outcome {
+  const token = authenticate(req, state, 401);
+  const number = visibleNumber(state, token, phoneNumberId, 'POST');
+  requireScope(token, 'whatsapp_business_management');
+  if (param(req, 'messaging_product') !== 'whatsapp')
+    throw invalidParameter('The parameter messaging_product is required.');
+  const syncType = param(req, 'sync_type');
+  if (!syncType || !SYNC_TYPES.has(syncType))
+    throw invalidParameter('Invalid parameter', 'sync_type must be smb_app_state_sync or history.');
+  const app = number.businessApp;
+  if (!number.isOnBizApp || !app)
+    throw invalidParameter('Invalid parameter', 'The phone number is not onboarded from the WhatsApp Business app.');
+  if (app.requested.has(syncType))
+    throw invalidParameter('Invalid parameter', `A ${syncType} synchronization was already requested for this number.`);
+  app.requested.add(syncType);
+  state.emitBusinessAppSync(number, syncType);
+  return json(syncAnswer(), 'applied');
 }

@@ -76,6 +76,8 @@ export interface PhoneNumber {
   twoStepPin?: string;
   /** Times of register and deregister calls, for Meta's limit of 10 per 72 hours. */
   registrationCalls: number[];
+  /** A coexistence number's WhatsApp Business app: its contacts, chat history and the owner's choices. */
+  businessApp?: BusinessApp;
   throughputLevel: 'STANDARD' | 'HIGH' | 'NOT_APPLICABLE';
   /** The business portfolio's messaging limit, which Meta reports on each of its numbers. */
   messagingLimitTier: string;
@@ -163,3 +165,17 @@ export const DATA_ACCESS_SECONDS = 90 * 86_400;
 export const CODE_TTL_MS = 10 * 60_000;
 export const POPUP_CODE_TTL_MS = 30_000;
 export const SERVICE_WINDOW_MS = 24 * 3_600_000;
+
+/** What a coexistence number's WhatsApp Business app holds, as its sync webhooks describe it. */
+export interface BusinessApp {
+  contacts: Array<{ phone: string; fullName: string; firstName: string }>;
+  /** One thread per customer; `fromBusiness` messages were sent by the owner. */
+  history: Array<{
+    customer: string;
+    messages: Array<{ id: string; fromBusiness: boolean; text: string; timestamp: number }>;
+  }>;
+  /** Whether the owner agreed to share the chat history when onboarding (default true). */
+  historyShared: boolean;
+  /** Sync types Meta already accepted a request for (each works once). */
+  requested: Set<string>;
+}

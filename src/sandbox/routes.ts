@@ -2,6 +2,7 @@
 import { dialog } from './dialog.js';
 import type { Operation } from './faults.js';
 import {
+  businessAppData,
   businessWabas,
   getObject,
   meBusinesses,
@@ -86,6 +87,10 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
     case 'deregister':
       return method === 'POST'
         ? { operation: 'phone.deregister', objectId: id, handle: (r) => registration(r, state, id, false) }
+        : undefined;
+    case 'smb_app_data':
+      return method === 'POST'
+        ? { operation: 'phone.smb_app_data', objectId: id, handle: (r) => businessAppData(r, state, id) }
         : undefined;
     case 'messages': {
       if (method !== 'POST') return undefined;

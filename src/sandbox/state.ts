@@ -21,6 +21,7 @@ import type {
   Waba,
   WhatsAppErrorDetail,
 } from './model.js';
+import { echoValue, historyValues, stateSyncValue } from './business-app.js';
 import { fieldEnvelope, throughputUpgradeValue } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
 import {
@@ -273,6 +274,44 @@ export class SandboxState {
       waba.id,
       accountEvent(input, waba, number, { appId: this.appId, partnerBusinessId: this.world.partnerBusinessId }),
     );
+  }
+
+  // Coexistence numbers (WhatsApp Business app)
+
+  /** Meta sends the syncs "in the following minutes": here just after the answer. */
+  emitBusinessAppSync(number: PhoneNumber, syncType: string): void {
+    const app = number.businessApp;
+    if (!app) return;
+    const values =
+      syncType === 'history'
+        ? historyValues(number, app)
+        : [stateSyncValue(number, app, Math.floor(this.now() / 1000))];
+    const field = syncType === 'history' ? 'history' : 'smb_app_state_sync';
+    const timer = setTimeout(() => {
+      for (const value of values)
+        this.postField(number.wabaId, { entryId: number.wabaId, field, value, phoneNumberId: number.id, event: field });
+    }, 50);
+    this.onClose(() => clearTimeout(timer));
+  }
+
+  /** The owner writes to a customer from the WhatsApp Business app: Meta's smb_message_echoes webhook. */
+  sendOwnerEcho(phoneNumberId: string, to: string, text: string): { messageId: string; webhookId: number } {
+    const number = this.number(phoneNumberId);
+    const { value, messageId } = echoValue(number, to, text, Math.floor(this.now() / 1000));
+    const webhook = this.postField(number.wabaId, {
+      entryId: number.wabaId,
+      field: 'smb_message_echoes',
+      value,
+      phoneNumberId,
+      event: 'smb_message_echoes',
+    });
+    return { messageId, webhookId: webhook.webhookId };
+  }
+
+  /** Whether the owner shares the chat history when asked (default yes). */
+  setHistorySharing(phoneNumberId: string, shared: boolean): void {
+    const app = this.number(phoneNumberId).businessApp;
+    if (app) app.historyShared = shared;
   }
 
   // Customers and webhooks

@@ -50,6 +50,7 @@ export function accountSummary(world: World, waba: Waba): AccountSummary {
           qualityRating: n.qualityRating,
           platformType: n.platformType,
           twoStepPinSet: n.twoStepPin !== undefined,
+          isOnBizApp: n.isOnBizApp,
           messagingLimitTier: n.messagingLimitTier,
           nameStatus: n.nameStatus,
           statusMode: { ...n.statusMode },

@@ -1,6 +1,6 @@
 // The Meta objects the sandbox knows (users, businesses, WABAs, phone numbers), the grants that
 // codes and tokens carry, and who may see what.
-import { accessTokenValue, authorizationCode, IdFactory, templateNamespace } from './ids.js';
+import { accessTokenValue, authorizationCode, IdFactory, templateNamespace, wamid } from './ids.js';
 import {
   DATA_ACCESS_SECONDS,
   isBusinessToken,
@@ -25,6 +25,8 @@ export interface CreateAccountInput {
   registered?: boolean;
   /** The sandbox app is already subscribed to the WABA's webhooks (default false: the app subscribes itself). */
   subscribed?: boolean;
+  /** Numbers that stay on the WhatsApp Business app (coexistence: is_on_biz_app, CLOUD_API), with contacts and history. */
+  coexistence?: boolean;
 }
 
 export interface CreatedAccount {
@@ -93,8 +95,14 @@ export class World {
     };
     this.wabas.set(waba.id, waba);
     const count = input.numbers ?? 2;
-    for (let i = 0; i < count; i++)
-      this.addPhoneNumber(waba, input.registered ?? true, `${owner.name.replace('Sandbox ', '')} ${i + 1}`);
+    for (let i = 0; i < count; i++) {
+      const number = this.addPhoneNumber(
+        waba,
+        input.registered ?? true,
+        `${owner.name.replace('Sandbox ', '')} ${i + 1}`,
+      );
+      if (input.coexistence) this.onBusinessApp(number);
+    }
     return {
       userId: user.id,
       businessId: business.id,
@@ -125,6 +133,26 @@ export class World {
     this.numbers.set(number.id, number);
     waba.phoneNumberIds.push(number.id);
     return number;
+  }
+
+  /** Makes the number a coexistence number with a small WhatsApp Business app of its own. */
+  onBusinessApp(number: PhoneNumber): void {
+    number.isOnBizApp = true;
+    number.platformType = 'CLOUD_API';
+    const now = Math.floor(this.now() / 1000);
+    const customers = [0, 1].map(() => ({ phone: this.ids.digits(11), name: `App Contact ${this.ids.digits(3)}` }));
+    number.businessApp = {
+      contacts: customers.map((c) => ({ phone: c.phone, fullName: c.name, firstName: c.name.split(' ')[0]! })),
+      history: customers.map((c, i) => ({
+        customer: c.phone,
+        messages: [
+          { id: wamid(c.phone), fromBusiness: false, text: `Hello from ${c.name}`, timestamp: now - 7200 + i },
+          { id: wamid(c.phone), fromBusiness: true, text: 'Hi! How can we help?', timestamp: now - 7100 + i },
+        ],
+      })),
+      historyShared: true,
+      requested: new Set(),
+    };
   }
 
   /** What approving the dialog for this WABA grants: the WABA, and the business that sees it. */

@@ -3,9 +3,14 @@
 // forwards abandoned sessions (CANCEL, ERROR) so support can see where people gave up.
 import { sha256Hex } from '../crypto.js';
 import type { ConnectErrorCode } from '../errors.js';
+import { markCoexistenceFromSignup } from '../store/coexistence.js';
 import { recordAttemptStarted } from '../store/connect.js';
 import { stageSecret } from '../store/staging.js';
-import { popupConnectWorkflowId } from '../temporal/names.js';
+import {
+  BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+  businessAppSyncWorkflowId,
+  popupConnectWorkflowId,
+} from '../temporal/names.js';
 import { awaitOutcome, ReplayWithoutWorkflow, startOrFind, type ConnectDeps, type ConnectOutcome } from './connect.js';
 
 export interface PopupCode {
@@ -80,5 +85,25 @@ export async function recordAbandonedSignup(
     error_message: event.errorMessage ?? null,
     error_code: event.errorCode ?? null,
     session_id: event.sessionId ?? null,
+  });
+}
+
+/**
+ * The session ended with FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: the number stays on the WhatsApp
+ * Business app. A connect that saves it later marks it; one that already did is marked now.
+ */
+export async function recordBusinessAppOnboarding(
+  deps: Pick<ConnectDeps, 'db' | 'config'>,
+  businessId: string,
+  phoneNumberId: string,
+): Promise<void> {
+  await markCoexistenceFromSignup(deps.db, {
+    businessId,
+    phoneNumberId,
+    start: {
+      taskQueue: deps.config.temporal.taskQueue,
+      workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+      workflowId: businessAppSyncWorkflowId,
+    },
   });
 }

@@ -3,6 +3,7 @@
 import type { Config } from '../config.js';
 import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
+import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
 import { currentIntegration } from './status.js';
 
 export interface SettingsView {
@@ -12,6 +13,8 @@ export interface SettingsView {
   welcomeText: string | null;
   responder: 'rules' | 'http';
   httpResponderAvailable: boolean;
+  /** On a coexistence number: how long the owner's reply from the WhatsApp Business app pauses the bot. */
+  botPauseAfterOwnerReplyMs: number;
 }
 
 function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
@@ -23,6 +26,7 @@ function settingsView(config: Config, settings: IntegrationSettings): SettingsVi
     welcomeText: settings.welcomeText ?? null,
     responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
     httpResponderAvailable: httpAvailable,
+    botPauseAfterOwnerReplyMs: settings.botPauseAfterOwnerReplyMs ?? DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS,
   };
 }
 
@@ -40,6 +44,7 @@ export async function updateSettings(
     autoReplyText?: string | null | undefined;
     welcomeText?: string | null | undefined;
     responder?: 'rules' | 'http' | undefined;
+    botPauseAfterOwnerReplyMs?: number | null | undefined;
   },
 ): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
@@ -53,6 +58,9 @@ export async function updateSettings(
   if (change.welcomeText === null) delete next.welcomeText;
   else if (change.welcomeText !== undefined) next.welcomeText = change.welcomeText;
   if (change.responder !== undefined) next.responder = change.responder;
+  if (change.botPauseAfterOwnerReplyMs === null) delete next.botPauseAfterOwnerReplyMs;
+  else if (change.botPauseAfterOwnerReplyMs !== undefined)
+    next.botPauseAfterOwnerReplyMs = change.botPauseAfterOwnerReplyMs;
   await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
   return settingsView(config, next);
 }
@@ -70,6 +78,8 @@ export interface MessageView {
   sentAt: string;
   inReplyTo: number | null;
   error: string | null;
+  /** cloud_api; business_app: the owner wrote it in the WhatsApp Business app; history: imported from the app. */
+  origin: string;
 }
 
 /** The business's messages, newest first, paged by id (`before`). */
@@ -98,6 +108,7 @@ export async function listMessages(
       sentAt: m.sent_at.toISOString(),
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
+      origin: m.origin,
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
   };

@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db, IntegrationRow } from '../db.js';
 import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
+import { numberSendRate } from '../meta/send-rate.js';
+import { isCoexistence, syncsOf, type BusinessAppSyncRow } from '../store/coexistence.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
 import { nextTokenCheckAt } from '../temporal/schedules.js';
@@ -55,6 +57,16 @@ export interface StatusView {
       throughputLevel: string | null;
       nameStatus: string | null;
       registration: RegistrationView;
+      /** Messages per second Meta lets this number send (20 for coexistence numbers). */
+      sendRate: { messagesPerSecond: number };
+      /** Set for a number that stays on the WhatsApp Business app. */
+      coexistence: {
+        onboardedAt: string | null;
+        /** Meta took the Cloud API side away (ACCOUNT_OFFBOARDED): nothing is answered on it. */
+        offboardedAt: string | null;
+        contactsSync: SyncView | null;
+        historySync: SyncView | null;
+      } | null;
     }>;
   }>;
   connect: {
@@ -72,6 +84,29 @@ export interface StatusView {
     at: string;
   } | null;
 }
+
+interface SyncView {
+  state: BusinessAppSyncRow['state'];
+  requestedAt: string | null;
+  deadline: string;
+  attempts: number;
+  lastError: string | null;
+  progress: number | null;
+  completedAt: string | null;
+}
+
+const syncView = (row: BusinessAppSyncRow | undefined): SyncView | null =>
+  row
+    ? {
+        state: row.state,
+        requestedAt: iso(row.requested_at),
+        deadline: row.deadline_at.toISOString(),
+        attempts: row.attempts,
+        lastError: row.last_error,
+        progress: row.progress,
+        completedAt: iso(row.completed_at),
+      }
+    : null;
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
 
@@ -132,7 +167,11 @@ export async function readStatus(
 ): Promise<StatusView> {
   const integration = await currentIntegration(db, businessId);
   const connect = await connectView(db, temporal, businessId);
-  const abandoned = await db('signup_events').where({ business_id: businessId }).orderBy('id', 'desc').first();
+  const abandoned = await db('signup_events')
+    .where({ business_id: businessId })
+    .whereIn('event', ['CANCEL', 'ERROR'])
+    .orderBy('id', 'desc')
+    .first();
   const lastAbandonedSignup = abandoned
     ? {
         event: abandoned.event,
@@ -155,6 +194,12 @@ export async function readStatus(
         .orderBy('display_phone_number')
     : [];
   const budgets = await budgetsOf(db, numbers);
+  const syncs = await syncsOf(
+    db,
+    numbers.filter(isCoexistence).map((n) => n.id),
+  );
+  const syncOf = (rowId: string, type: BusinessAppSyncRow['sync_type']) =>
+    syncView(syncs.find((r) => r.phone_number_row_id === rowId && r.sync_type === type));
   return {
     connected: integration.is_active && integration.state === 'active',
     integration: {
@@ -191,6 +236,17 @@ export async function readStatus(
           throughputLevel: n.throughput_level,
           nameStatus: n.name_status,
           registration: registrationView(n, budgets.get(n.phone_number_id)),
+          sendRate: {
+            messagesPerSecond: numberSendRate({ coexistence: isCoexistence(n), throughputLevel: n.throughput_level }),
+          },
+          coexistence: isCoexistence(n)
+            ? {
+                onboardedAt: iso(n.coexistence_onboarded_at),
+                offboardedAt: iso(n.coexistence_offboarded_at),
+                contactsSync: syncOf(n.id, 'smb_app_state_sync'),
+                historySync: syncOf(n.id, 'history'),
+              }
+            : null,
         })),
     })),
     connect,

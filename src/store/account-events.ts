@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { Db } from '../db.js';
 import type { AccountEvent } from '../meta/webhook-payload.js';
+import { applyCoexistenceEvent } from './coexistence.js';
 
 const REMOVAL_EVENTS = new Set(['PARTNER_APP_UNINSTALLED', 'PARTNER_REMOVED', 'ACCOUNT_DELETED']);
 const STATUS_EVENTS: Record<string, string> = {
@@ -19,7 +20,9 @@ export type AccountEventEffect =
   | { kind: 'removed'; integrationIds: string[] }
   | { kind: 'account_status'; status: string }
   /** Numbers whose details should be read again from Meta. */
-  | { kind: 'number'; numbers: Array<{ integrationId: string; phoneNumberId: string }> };
+  | { kind: 'number'; numbers: Array<{ integrationId: string; phoneNumberId: string }> }
+  /** Coexistence numbers whose Cloud API side Meta offboarded or reconnected. */
+  | { kind: 'coexistence'; event: string; phoneNumberIds: string[] };
 
 /** Stable JSON: the same event delivered twice gives the same key. */
 function canonical(value: unknown): string {
@@ -76,6 +79,12 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
         updated_at: now,
       });
       effect = { kind: 'account_status', status: STATUS_EVENTS[name] };
+    } else if (event.field === 'account_update' && (name === 'ACCOUNT_OFFBOARDED' || name === 'ACCOUNT_RECONNECTED')) {
+      effect = {
+        kind: 'coexistence',
+        event: name,
+        phoneNumberIds: await applyCoexistenceEvent(trx, event.wabaId, name, now),
+      };
     } else if (event.field === 'phone_number_quality_update' || event.field === 'phone_number_name_update') {
       effect = { kind: 'number', numbers: await updateNumber(trx, event, name, now) };
     }

@@ -12,6 +12,8 @@ export interface CustomerRow {
   phone: string | null;
   profile_name: string | null;
   username: string | null;
+  /** The name the owner saved for this contact in the WhatsApp Business app (smb_app_state_sync). */
+  contact_name: string | null;
   created_at: Date;
   updated_at: Date;
 }

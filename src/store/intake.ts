@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { preparedQuery, type Db, type IntegrationSettings } from '../db.js';
 import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { accountEventKey } from './account-events.js';
+import { hasBusinessAppItems, intakeBusinessApp } from './business-app-intake.js';
 import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
 import {
   applyEdit,
@@ -59,6 +60,8 @@ interface Owner {
   businessId: string;
   state: string;
   settings?: IntegrationSettings | null;
+  /** Set when Meta offboarded the Cloud API side of this coexistence number. */
+  offboardedAt?: Date | null;
 }
 
 const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
@@ -71,6 +74,7 @@ function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: nu
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
   if ((UNANSWERED_STATES as readonly string[]).includes(owner.state))
     return { status: 'unanswered', error: { reason: owner.state } };
+  if (owner.offboardedAt) return { status: 'unanswered', error: { reason: 'offboarded' } };
   return messageDecision(message, now, { welcomeText: Boolean(owner.settings?.welcomeText) });
 }
 
@@ -136,7 +140,8 @@ export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: Intake
   const general =
     parsed.identityUpdates.length > 0 ||
     parsed.messages.some((m) => m.revokedWamid || m.edit) ||
-    (parsed.changeErrors?.length ?? 0) > 0;
+    (parsed.changeErrors?.length ?? 0) > 0 ||
+    hasBusinessAppItems(parsed);
   const single = general ? null : await intakeInOneStatement(db, parsed, names);
   if (single) return single;
   for (let attempt = 1; ; attempt++) {
@@ -218,7 +223,7 @@ async function intakeOneMessage(db: Db, message: InboundMessage, names: IntakeNa
     `WITH owner AS (
        SELECT i.id AS integration_id, i.business_id
        FROM whatsapp_phone_numbers n JOIN channel_integrations i ON i.id = n.integration_id
-       WHERE n.phone_number_id = ? AND n.is_active AND i.is_active
+       WHERE n.phone_number_id = ? AND n.is_active AND i.is_active AND n.coexistence_offboarded_at IS NULL
          AND i.state NOT IN (${UNANSWERED_STATES.map(() => '?').join(', ')})
        LIMIT 1
      ), ${customer}, conversation AS (
@@ -346,6 +351,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         'i.business_id as businessId',
         'i.state as state',
         'i.settings as settings',
+        'n.coexistence_offboarded_at as offboardedAt',
       );
     for (const row of rows) owners.set(row.phoneNumberId, row);
   }
@@ -598,6 +604,16 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
   result.rejected += await eachItem(trx, parsed.changeErrors ?? [], recordChangeError, async (item, reason) =>
     rejectItem(trx, 'change_error', reason, item),
   );
+
+  if (hasBusinessAppItems(parsed)) {
+    const app = await intakeBusinessApp(trx, parsed, {
+      eachItem,
+      reject: (kind, reason, item) => rejectItem(trx, kind, reason, item),
+    });
+    result.stored += app.stored;
+    result.duplicates += app.duplicates;
+    result.rejected += app.rejected;
+  }
 
   for (const event of parsed.accountEvents) {
     starts.push({

@@ -3,6 +3,7 @@
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
 import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
+import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
 
 export const WHATSAPP = 'whatsapp';
 
@@ -76,6 +77,8 @@ export interface PersistInput {
   subscribedWabaIds: string[];
   registeredNumberIds: string[];
   expiryThresholdDays: number;
+  /** Starts the contact and history syncs of coexistence numbers (an outbox row in this transaction). */
+  businessAppSync?: SyncStart;
 }
 
 /**
@@ -192,6 +195,12 @@ export async function persistConnectedIntegration(
           .merge();
       }
     }
+    if (input.businessAppSync)
+      await markCoexistenceNumbers(
+        trx,
+        { integrationId, businessId: input.businessId, start: input.businessAppSync },
+        now,
+      );
     return { integrationId };
   });
 }

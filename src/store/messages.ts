@@ -61,6 +61,8 @@ export interface MessageRow {
   edited_at: Date | null;
   /** When the customer deleted (revoked) the message. */
   revoked_at: Date | null;
+  /** cloud_api, business_app (the owner's echo) or history (imported from the app). */
+  origin: 'cloud_api' | 'business_app' | 'history';
   created_at: Date;
   updated_at: Date;
 }

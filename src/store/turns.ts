@@ -364,6 +364,11 @@ export async function reserveSend(
     if (!integration?.is_active || integration.state !== 'active') {
       return close('unanswered', integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
     }
+    // A coexistence number whose Cloud API side Meta offboarded (ACCOUNT_OFFBOARDED) sends nothing.
+    const number = await trx('whatsapp_phone_numbers')
+      .where({ integration_id: row.integration_id!, phone_number_id: row.phone_number_id })
+      .first('coexistence_offboarded_at');
+    if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
     if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
       return close('agent', 'bot_paused');
     const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first('wamid', 'created_at'))!;

@@ -39,6 +39,8 @@ export const WORKFLOW_QUEUES = {
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
+  /** One per coexistence number: asks Meta for its contacts and chat history within 24 hours. */
+  syncBusinessAppData: 'maintenance',
   refreshToken: 'maintenance',
   reconcile: 'maintenance',
   selfCheck: 'maintenance',
@@ -109,4 +111,11 @@ export function refreshWorkflowId(integrationId: string): string {
 /** One RecordAccountEvent per distinct event (a hash of its content): redelivery changes nothing twice. */
 export function accountEventWorkflowId(eventKey: string): string {
   return `account-event/${eventKey.slice(0, 32)}`;
+}
+
+/** One SyncBusinessAppData per coexistence number, by our number row id: the syncs are asked for once. */
+export const BUSINESS_APP_SYNC_WORKFLOW_TYPE = 'syncBusinessAppData' satisfies WorkflowType;
+const BUSINESS_APP_SYNC_ID_PREFIX = 'business-app-sync/';
+export function businessAppSyncWorkflowId(phoneNumberRowId: string): string {
+  return `${BUSINESS_APP_SYNC_ID_PREFIX}${phoneNumberRowId}`;
 }
