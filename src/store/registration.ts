@@ -35,7 +35,8 @@ export function decisionOf(row: PhoneNumberRow): RegistrationDecision {
     platformType: row.platform_type,
     status: row.meta_status,
     codeVerificationStatus: row.code_verification_status,
-    isOnBizApp: row.is_on_biz_app,
+    // Onboarded from the WhatsApp Business app (Meta's flag, or the signup's session event).
+    isOnBizApp: row.is_on_biz_app || row.coexistence_onboarded_at !== null,
   }).decision;
 }
 
@@ -103,6 +104,7 @@ export async function flagNotRegistered(db: Db, integrationId: string, phoneNumb
   await db('whatsapp_phone_numbers')
     .where({ integration_id: integrationId, phone_number_id: phoneNumberId, is_active: true })
     .whereNot({ is_on_biz_app: true })
+    .whereNull('coexistence_onboarded_at')
     .update({
       registration_state: 'failed',
       registration_error_code: 'number_not_registered',

@@ -27,8 +27,10 @@ import { findTemporalCli } from '../../src/temporal/cli.js';
 import { dataConverter } from '../../src/temporal/client.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';
 import {
+  businessAppSyncWorkflowId,
   disconnectWorkflowId,
   messageWorkflowId,
+  registrationWorkflowId,
   refreshWorkflowId,
   tokenScheduleId,
 } from '../../src/temporal/names.js';
@@ -246,8 +248,8 @@ try {
     return workflowId;
   }
 
-  async function connected(businessId: string) {
-    const workflowId = await connect(businessId);
+  async function connected(businessId: string, account?: string) {
+    const workflowId = await connect(businessId, account);
     const status = await getStatus(apiUrl, businessId, jwt);
     assert.equal(status.connected, true, `${businessId} connected`);
     return {
@@ -371,18 +373,38 @@ try {
     });
   }
 
-  // connect-compensated: numbers not on the Cloud API yet; registering one is refused for good
-  // after the subscription: the workflow unsubscribes (unsubscribeUnused) and fails.
+  // connect-compensated: Meta holds the subscribe call; meanwhile another business's integration
+  // takes the same number, so saving fails (number_in_use) after our app was subscribed: the
+  // workflow unsubscribes (unsubscribeUnused) and fails.
   {
     const businessId = 'histories-compensated';
     const account = state.createAccount({ registered: false });
-    state.addFault({
-      operation: 'phone.register',
-      status: 400,
-      error: { code: 100, message: 'Invalid parameter' },
-      objectId: account.phoneNumberIds[0]!,
+    state.addFault({ operation: 'waba.subscribe', hangMs: 2_000, objectId: account.wabaId });
+    await connectThroughMeta(apiUrl, businessId, { decision: 'approve', account: account.wabaId }, jwt);
+    const workflowId = await connectWorkflowOf(businessId);
+    await until('the subscribe step', async () => {
+      const status = await getStatus(apiUrl, businessId, jwt);
+      return status.connect?.step === 'subscribing_webhooks';
     });
-    const workflowId = await connect(businessId, account.wabaId);
+    const [other] = await db('channel_integrations')
+      .insert({
+        business_id: 'histories-other',
+        channel: 'whatsapp',
+        channel_name: 'WhatsApp',
+        is_active: true,
+        state: 'active',
+      })
+      .returning('id');
+    const [otherAccount] = await db('whatsapp_business_accounts')
+      .insert({ integration_id: other!.id, waba_id: '900000000000001' })
+      .returning('id');
+    await db('whatsapp_phone_numbers').insert({
+      integration_id: other!.id,
+      account_id: otherAccount!.id,
+      waba_id: '900000000000001',
+      phone_number_id: account.phoneNumberIds[0]!,
+      is_active: true,
+    });
     await record('connect-compensated', workflowId, (h, result) => {
       expectBranch(
         h,
@@ -391,8 +413,8 @@ try {
       );
       expectBranch(
         h,
-        h.activity('registerNumber').some((a) => a.outcome === 'Failed'),
-        'registerNumber failed',
+        h.localActivity('persistIntegration').some((a) => a.failed),
+        'persistIntegration failed',
       );
       const undo = h.activity('unsubscribeUnused');
       expectBranch(
@@ -403,6 +425,62 @@ try {
       expectBranch(h, h.closedAs === 'WorkflowExecutionFailed' && failure(result) !== undefined, 'the workflow failed');
     });
     assert.equal(state.subscriptions(account.wabaId).subscribed, false, 'the subscription was undone at the sandbox');
+  }
+
+  // register-number-registered and register-number-refused: numbers not on the Cloud API yet are
+  // saved needing a PIN; the business supplies one and asks for registration. Meta takes the first
+  // number's PIN; the second number already has another two-step PIN, so Meta refuses it (133005)
+  // and the workflow records the refusal instead of failing.
+  {
+    const businessId = 'histories-registration';
+    const account = state.createAccount({ registered: false });
+    await connected(businessId, account.wabaId);
+    const [first, second] = account.phoneNumberIds as [string, string];
+    state.setNumberFacts(second, { twoStepPin: '111111' });
+    const numberRow = async (phoneNumberId: string) =>
+      (await db('whatsapp_phone_numbers').where({ phone_number_id: phoneNumberId, is_active: true }).first('id'))!
+        .id as string;
+    for (const [branch, phoneNumberId, expected] of [
+      ['register-number-registered', first, 'registered'],
+      ['register-number-refused', second, 'failed'],
+    ] as const) {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${apiUrl}/api/integrations/whatsapp/numbers/${phoneNumberId}/${path}`, {
+          method,
+          headers: await headers(businessId),
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.text()}`);
+      };
+      await call('PUT', 'pin', { pin: '424242' });
+      await call('POST', 'registration');
+      await record(branch, registrationWorkflowId(await numberRow(phoneNumberId)), (h, result) => {
+        const register = h.activity('registerPhoneNumber');
+        expectBranch(h, register.length === 1 && register[0]!.outcome === 'Completed', 'registerPhoneNumber ran once');
+        expectBranch(
+          h,
+          h.closedAs === 'WorkflowExecutionCompleted' && (result as { state?: string }).state === expected,
+          `the workflow completed with ${expected}`,
+        );
+      });
+    }
+  }
+
+  // business-app-sync: a WhatsApp Business app number (coexistence) is connected; its save starts
+  // the sync workflow, which asks Meta for the contacts, then the history.
+  {
+    const businessId = 'histories-business-app';
+    const account = state.createAccount({ numbers: 1, coexistence: true });
+    await connected(businessId, account.wabaId);
+    const row: { id: string } = await until('the coexistence number', () =>
+      db('whatsapp_phone_numbers').where({ phone_number_id: account.phoneNumberIds[0]!, is_active: true }).first('id'),
+    );
+    await record('business-app-sync', businessAppSyncWorkflowId(row.id), (h, result) => {
+      const requests = h.activity('requestBusinessAppSync');
+      expectBranch(h, requests.length === 2 && requests.every((a) => a.outcome === 'Completed'), 'both syncs asked');
+      const syncs = (result as { syncs?: Array<{ state: string }> }).syncs ?? [];
+      expectBranch(h, syncs.length === 2 && syncs.every((s) => s.state === 'requested'), 'both requested');
+    });
   }
 
   // The HTTP responder (the brain) is the default responder of the businesses below.
