@@ -89,8 +89,15 @@ describe('SelfCheck of the app webhook fields', () => {
       expect(describeWebhookFields(result.webhookFields)).toBe(
         'webhook fields: the app is not subscribed to message_template_status_update, calls of whatsapp_business_account',
       );
-      // Fields we only acknowledge: reported, and the check still passes.
-      expect(webhookFieldsBlockingFailure(result.webhookFields)).toBeNull();
+      // A field we store (template statuses) fails the check; one we only acknowledge (calls) is
+      // reported and fails nothing.
+      expect(webhookFieldsBlockingFailure(result.webhookFields)).toBe(
+        'Meta will not deliver message_template_status_update, which this service acts on',
+      );
+      await fetch(`${sandbox}/sandbox/app/subscriptions/fields/message_template_status_update`, { method: 'POST' });
+      const onlyCalls = await run();
+      expect(onlyCalls.webhookFields).toMatchObject({ checked: true, missing: ['calls'] });
+      expect(webhookFieldsBlockingFailure(onlyCalls.webhookFields)).toBeNull();
     } finally {
       for (const field of ['calls', 'message_template_status_update'])
         await fetch(`${sandbox}/sandbox/app/subscriptions/fields/${field}`, { method: 'POST' });

@@ -10,6 +10,13 @@ import {
   type HistoryChunk,
 } from './business-app-payload.js';
 import {
+  isTemplateField,
+  parseTemplateChange,
+  parseUserPreferences,
+  type MarketingPreference,
+  type TemplateEvent,
+} from './template-payload.js';
+import {
   fieldHandling,
   fieldLabel,
   isAccountEventField,
@@ -122,6 +129,9 @@ export interface ParsedWebhook {
   historyMessages?: BusinessAppMessage[];
   historyChunks?: HistoryChunk[];
   contactSyncs?: ContactSync[];
+  /** Template status, category and quality changes, and customers' marketing-message preferences. */
+  templateEvents?: TemplateEvent[];
+  userPreferences?: MarketingPreference[];
   /** Why parts were skipped, for the log line. */
   skipped: string[];
   /**
@@ -252,6 +262,9 @@ export function parseWebhook(raw: unknown): ParsedWebhook {
       else if (change.field === 'smb_message_echoes') parseEchoes(change.value, wabaId, out);
       else if (change.field === 'history') parseHistory(change.value, wabaId, out);
       else if (change.field === 'smb_app_state_sync') parseStateSync(change.value, wabaId, out);
+      else if (change.field === 'user_preferences') parseUserPreferences(change.value, wabaId, out);
+      else if (isTemplateField(change.field))
+        parseTemplateChange(change.field, change.value, { wabaId, time: entry.time }, out);
       else if (isAccountEventField(change.field) && wabaId && isRecord(change.value)) {
         const info = change.value.waba_info;
         const about =

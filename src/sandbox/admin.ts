@@ -100,6 +100,35 @@ const eventInput = z
   })
   .catchall(z.unknown());
 
+const templateStatusInput = z.strictObject({
+  templateId: z.string().regex(/^\d+$/).optional(),
+  name: z.string().min(1).max(512).optional(),
+  language: z.string().min(1).max(32).optional(),
+  category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).optional(),
+  event: z.string().regex(/^[A-Z_]{1,64}$/),
+  reason: z.string().max(1024).nullable().optional(),
+  otherInfo: z.object({ title: z.string(), description: z.string() }).optional(),
+  rejectionInfo: z.object({ reason: z.string(), recommendation: z.string() }).optional(),
+});
+
+const templateCategoryInput = z.strictObject({
+  templateId: z.string().regex(/^\d+$/),
+  category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']),
+  impending: z.boolean().optional(),
+});
+
+const templateQualityInput = z.strictObject({
+  templateId: z.string().regex(/^\d+$/),
+  qualityScore: z.enum(['GREEN', 'YELLOW', 'RED', 'UNKNOWN']),
+});
+
+const preferenceInput = z.strictObject({
+  phoneNumberId: z.string().min(1),
+  from: z.string().regex(/\d/, 'from must be the customer phone number'),
+  value: z.enum(['stop', 'resume']),
+  timestamp: z.number().int().positive().optional(),
+});
+
 const qualityInput = z.object({
   qualityRating: z.enum(['GREEN', 'YELLOW', 'RED', 'UNKNOWN']).optional(),
   messagingLimitTier: z.string().optional(),
@@ -211,6 +240,26 @@ export function adminRoutes(state: SandboxState): Router {
     });
     ctx.status = 202;
     ctx.body = { webhookId: webhook.webhookId, skipped: webhook.skipped ?? null };
+  });
+
+  router.get('/accounts/:wabaId/templates', (ctx) => {
+    state.waba(ctx.params.wabaId!);
+    ctx.body = { data: state.templates.list(ctx.params.wabaId!) };
+  });
+  router.post('/accounts/:wabaId/templates/status', async (ctx) => {
+    const input = await body(ctx, templateStatusInput);
+    ctx.status = 202;
+    ctx.body = state.templates.status(state.waba(ctx.params.wabaId!).id, input);
+  });
+  router.post('/accounts/:wabaId/templates/category', async (ctx) => {
+    const input = await body(ctx, templateCategoryInput);
+    ctx.status = 202;
+    ctx.body = state.templates.category(state.waba(ctx.params.wabaId!).id, input);
+  });
+  router.post('/accounts/:wabaId/templates/quality', async (ctx) => {
+    const input = await body(ctx, templateQualityInput);
+    ctx.status = 202;
+    ctx.body = state.templates.quality(state.waba(ctx.params.wabaId!).id, input);
   });
 
   router.post('/numbers/:phoneNumberId/quality', async (ctx) => {
@@ -341,6 +390,11 @@ export function adminRoutes(state: SandboxState): Router {
     state.number(input.phoneNumberId);
     ctx.status = 202;
     ctx.body = state.changeCustomerUserId(input.phoneNumberId, input.from, input.userId);
+  });
+  router.post('/customers/preferences', async (ctx) => {
+    const input = await body(ctx, preferenceInput);
+    ctx.status = 202;
+    ctx.body = state.templates.preference(state.number(input.phoneNumberId), input);
   });
   router.get('/conversations', (ctx) => {
     const phoneNumberId = text(ctx.query.phoneNumberId);

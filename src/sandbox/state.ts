@@ -24,6 +24,7 @@ import type {
 import { echoValue, historyValues, stateSyncValue } from './business-app.js';
 import { fieldEnvelope, throughputUpgradeValue } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
+import { Templates } from './templates.js';
 import {
   WebhookDispatcher,
   type DeliveryAttempt,
@@ -64,6 +65,8 @@ export class SandboxState {
   readonly faultBook = new FaultBook();
   readonly dispatcher: WebhookDispatcher;
   readonly messaging: Messaging;
+  /** Message templates and marketing preferences, as Meta's webhooks report them. */
+  readonly templates: Templates;
   readonly appId: string;
   readonly appName: string;
   readonly graphApiVersion: string;
@@ -95,6 +98,12 @@ export class SandboxState {
       now: () => this.now(),
       statusDelayMs: options.statusDelayMs,
       post: (meta, payload) => this.postWebhook(meta, payload),
+    });
+    this.templates = new Templates({
+      world: this.world,
+      now: () => this.now(),
+      post: (meta, payload) => this.postWebhook(meta, payload),
+      customers: () => this.messaging.customerList(),
     });
   }
 

@@ -14,6 +14,10 @@ export interface CustomerRow {
   username: string | null;
   /** The name the owner saved for this contact in the WhatsApp Business app (smb_app_state_sync). */
   contact_name: string | null;
+  /** user_preferences: whether the customer stopped or resumed marketing messages, when, and on which number. */
+  marketing_preference: 'stopped' | 'resumed' | null;
+  marketing_preference_at: Date | null;
+  marketing_preference_phone_number_id: string | null;
   created_at: Date;
   updated_at: Date;
 }

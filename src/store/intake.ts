@@ -24,6 +24,7 @@ import {
   type NewStart,
   type PendingStart,
 } from './outbox.js';
+import { hasTemplateItems, intakeTemplateItems } from './template-intake.js';
 import { revokeWaiting } from './turns.js';
 
 /** Meta allows free-form replies only within 24 hours of the customer's message. */
@@ -136,12 +137,13 @@ export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: Intake
   // The single statement stores one message or status and nothing else: a delivery that also moves
   // a customer, or a revoke that closes an earlier message, would lose that part there.
   // An edit changes an earlier message and Meta's change-level errors are rows of their own: both
-  // take the general path too.
+  // take the general path too, as do template events and marketing preferences.
   const general =
     parsed.identityUpdates.length > 0 ||
     parsed.messages.some((m) => m.revokedWamid || m.edit) ||
     (parsed.changeErrors?.length ?? 0) > 0 ||
-    hasBusinessAppItems(parsed);
+    hasBusinessAppItems(parsed) ||
+    hasTemplateItems(parsed);
   const single = general ? null : await intakeInOneStatement(db, parsed, names);
   if (single) return single;
   for (let attempt = 1; ; attempt++) {
@@ -613,6 +615,17 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     result.stored += app.stored;
     result.duplicates += app.duplicates;
     result.rejected += app.rejected;
+  }
+
+  // Template events and marketing preferences: stored, never answered, no workflow.
+  if (hasTemplateItems(parsed)) {
+    const templates = await intakeTemplateItems(trx, parsed, {
+      eachItem,
+      reject: (kind, reason, item) => rejectItem(trx, kind, reason, item),
+    });
+    result.stored += templates.stored;
+    result.duplicates += templates.duplicates;
+    result.rejected += templates.rejected;
   }
 
   for (const event of parsed.accountEvents) {
