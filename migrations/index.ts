@@ -12,6 +12,7 @@ import * as m008 from './20261202000002_number_facts.js';
 import * as m009 from './20261202000003_registration.js';
 import * as m011 from './20261202000004_coexistence.js';
 import * as m010 from './20261202000005_token_kinds_limits.js';
+import * as m013 from './20261202000007_send_pacing.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000003_registration', m009],
   ['20261202000004_coexistence', m011],
   ['20261202000005_token_kinds_limits', m010],
+  ['20261202000007_send_pacing', m013],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
