@@ -1,6 +1,7 @@
 // The per-number pacer: reservations against the real PostgreSQL (two connection pools racing for
 // one number's slots), and bursts of replies over real HTTP that reach Meta's sandbox no faster
-// than the number's rate: 20 per second on a coexistence number, not slowed to that on a default one.
+// than the number's rate: 20 per second on a coexistence number (through HandleInboundMessage and
+// the older HandleMessage alike), not slowed to that on a default one.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -9,6 +10,8 @@ import { reserveSendSlot, type PacedNumber } from '../src/store/pacer.js';
 import { connectNewNumber, connectThroughMeta } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import type { InboundMessage } from '../src/meta/webhook-payload.js';
+import { taskQueueFor } from '../src/temporal/names.js';
 
 const coexistence: PacedNumber = { is_on_biz_app: true, coexistence_onboarded_at: null, throughput_level: null };
 const standard: PacedNumber = { is_on_biz_app: false, coexistence_onboarded_at: null, throughput_level: 'STANDARD' };
@@ -91,8 +94,15 @@ describe('paced replies over HTTP', () => {
         text: `hello ${i}`,
       })),
     );
+    return sentTimes(phoneNumberId);
+  }
+
+  /** When the number's replies reached Meta, once all of the burst did. */
+  async function sentTimes(phoneNumberId: string): Promise<number[]> {
     const sent = () =>
-      state.calls({ operation: 'messages.send', objectId: phoneNumberId }).filter((c) => c.effect === 'applied');
+      stack
+        .sandbox!.state.calls({ operation: 'messages.send', objectId: phoneNumberId })
+        .filter((c) => c.effect === 'applied');
     await expect.poll(() => sent().length, { timeout: 45_000, interval: 200 }).toBe(BURST);
     return sent()
       .map((c) => Date.parse(c.at))
@@ -110,6 +120,45 @@ describe('paced replies over HTTP', () => {
     // Any 21 sends in a row span at least a second (a little less for the HTTP hop's jitter).
     expect(tightest(times, 21)).toBeGreaterThanOrEqual(950);
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(((BURST - 20) / 20) * 1000);
+  }, 90_000);
+
+  it('paces the older HandleMessage path the same way', async () => {
+    const account = stack.sandbox!.state.createAccount({ numbers: 1, coexistence: true });
+    const phoneNumberId = account.phoneNumberIds[0]!;
+    await connectThroughMeta(api, newBusinessId(), { decision: 'approve', account: account.wabaId });
+    const customers = Array.from({ length: BURST }, (_, i) => ({
+      phoneNumberId,
+      from: `48${Date.now() % 1e8}${String(i).padStart(2, '0')}`,
+      type: 'text' as const,
+      text: `older ${i}`,
+    }));
+    // Meta received them (its window is open), but the webhook never reached the new path: they
+    // are executions of the older workflow still running after a deploy, each carrying its message.
+    const { messageIds } = stack.sandbox!.state.composeCustomerMessages(customers);
+    const taskQueue = taskQueueFor(stack.config.temporal.taskQueue, 'handleMessage');
+    await Promise.all(
+      customers.map((customer, i) => {
+        const message: InboundMessage = {
+          wamid: messageIds[i]!,
+          phoneNumberId,
+          displayPhoneNumber: null,
+          wabaId: account.wabaId,
+          from: customer.from,
+          contactName: null,
+          sentAt: Date.now(),
+          type: 'text',
+          text: customer.text,
+          content: { text: { body: customer.text } },
+        };
+        return stack.client.workflow.start('handleMessage', {
+          taskQueue,
+          workflowId: `pace-older-${randomUUID()}`,
+          args: [message],
+        });
+      }),
+    );
+    const times = await sentTimes(phoneNumberId);
+    expect(tightest(times, 21)).toBeGreaterThanOrEqual(950);
   }, 90_000);
 
   it('does not slow a default number to the coexistence rate', async () => {
