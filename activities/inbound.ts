@@ -24,9 +24,10 @@ import {
   type Released,
 } from '../src/store/turns.js';
 import { messageWorkflowId, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
-import { toActivityFailure } from '../src/temporal/failures.js';
+import { pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
 import type { ActivityDeps } from './deps.js';
+import { waitForSendSlot } from './pace.js';
 
 export type InboundStart =
   { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
@@ -179,6 +180,12 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       };
       const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
       if (!token) return abandon('unanswered', 'integration_inactive', {});
+      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number);
+      if (paced) {
+        // Not sent: the row goes back to pending, so the retry sends without waiting for a grace.
+        await releaseSend(db, input.outboundId, 'not_sent', { reason: 'paced' });
+        throw pacedFailure(paced.retryInMs);
+      }
       let messageId: string;
       try {
         ({ messageId } = await graph.sendText(token, reservation.phoneNumberId, {

@@ -2,7 +2,14 @@
 // attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
-import { abandonReply, completeReply, releaseReply, reserveReply, type Reservation } from '../src/store/replies.js';
+import {
+  abandonReply,
+  completeReply,
+  releaseReply,
+  reserveReply,
+  sendingIntegration,
+  type Reservation,
+} from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { flagNotRegistered } from '../src/store/registration.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
@@ -17,9 +24,10 @@ import {
   type DiscoveredAccount,
 } from '../src/store/integrations.js';
 import { renewalOf, tokenKindOf } from '../src/meta/token-kinds.js';
-import { FailureType, graphActivity, toActivityFailure } from '../src/temporal/failures.js';
+import { FailureType, graphActivity, pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
+import { waitForSendSlot } from './pace.js';
 import type { SendOutcome, SendReplyInput } from './message-types.js';
 import type { TokenInspection } from './token-types.js';
 
@@ -333,9 +341,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
      * the order the customer wrote.
      */
     async sendReply(input: SendReplyInput): Promise<SendOutcome> {
-      const integration = await db('channel_integrations')
-        .where({ id: input.integrationId })
-        .first('is_active', 'state');
+      const integration = await sendingIntegration(db, input.integrationId, input.phoneNumberId);
       if (!integration?.is_active || integration.state !== 'active') {
         const reason = integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive';
         await abandonReply(db, null, input.inboundId, 'unanswered', { reason });
@@ -352,6 +358,11 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       if (!token) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });
         return { outcome: 'unanswered', reason: 'integration_inactive' };
+      }
+      const paced = await waitForSendSlot(db, input.phoneNumberId, integration.number);
+      if (paced) {
+        await releaseReply(db, reservation.replyId, 'not_sent', { reason: 'paced' });
+        throw pacedFailure(paced.retryInMs);
       }
       let messageId: string;
       try {

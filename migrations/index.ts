@@ -13,6 +13,7 @@ import * as m009 from './20261202000003_registration.js';
 import * as m011 from './20261202000004_coexistence.js';
 import * as m010 from './20261202000005_token_kinds_limits.js';
 import * as m012 from './20261202000006_template_events.js';
+import * as m013 from './20261202000007_send_pacing.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000004_coexistence', m011],
   ['20261202000005_token_kinds_limits', m010],
   ['20261202000006_template_events', m012],
+  ['20261202000007_send_pacing', m013],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -306,6 +306,13 @@ export interface SignupEventRow {
   created_at: Date;
 }
 
+/** A business number's send pacing (recipient '' is the number's own bucket). */
+export interface SendPacingRow {
+  phone_number_id: string;
+  recipient: string;
+  next_slot_at: Date;
+}
+
 declare module 'knex/types/tables.js' {
   interface Tables {
     channel_integrations: IntegrationRow;
@@ -319,5 +326,6 @@ declare module 'knex/types/tables.js' {
     account_events: AccountEventRow;
     signup_events: SignupEventRow;
     phone_number_registration_attempts: RegistrationAttemptRow;
+    send_pacing: SendPacingRow;
   }
 }

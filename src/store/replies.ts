@@ -1,8 +1,9 @@
 // The reply row: one per inbound message (unique in_reply_to), written before the send and
 // completed with Meta's message id after. It is what makes a second send impossible, whatever
 // Temporal retries or Meta redelivers.
-import type { Db } from '../db.js';
+import type { Db, IntegrationRow } from '../db.js';
 import { applyEarlyStatuses, earlierMessagePending, type MessageRow } from './messages.js';
+import type { PacedNumber } from './pacer.js';
 
 export type Reservation =
   /** Go ahead and send; the row is marked `sending`. */
@@ -12,6 +13,30 @@ export type Reservation =
   /** Not now: an earlier message of this conversation is still being answered, or a previous
    * attempt's outcome is unknown and Meta's status webhook may still tell us it went out. */
   | { kind: 'wait'; reason: 'earlier_message' | 'outcome_unknown' };
+
+/** The sending integration's state and what the pacer needs to know about the number, in one read. */
+export async function sendingIntegration(
+  db: Db,
+  integrationId: string,
+  phoneNumberId: string,
+): Promise<(Pick<IntegrationRow, 'is_active' | 'state'> & { number: PacedNumber | undefined }) | undefined> {
+  const row = (await db('channel_integrations as i')
+    .leftJoin('whatsapp_phone_numbers as n', (join) => {
+      join.on('n.integration_id', 'i.id').andOn('n.phone_number_id', db.raw('?', [phoneNumberId]));
+    })
+    .where('i.id', integrationId)
+    .first(
+      'i.is_active',
+      'i.state',
+      'n.id as number_id',
+      'n.is_on_biz_app',
+      'n.coexistence_onboarded_at',
+      'n.throughput_level',
+    )) as (Pick<IntegrationRow, 'is_active' | 'state'> & PacedNumber & { number_id: number | null }) | undefined;
+  if (!row) return undefined;
+  const { is_active, state, number_id, ...number } = row;
+  return { is_active, state, number: number_id === null ? undefined : number };
+}
 
 export interface ReplyDraft {
   inboundId: number;

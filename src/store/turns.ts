@@ -7,6 +7,7 @@ import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
 import type { ReplyRequest } from '../reply/responder.js';
 import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
 import { markMessagesDone } from './outbox.js';
+import type { PacedNumber } from './pacer.js';
 
 export interface TurnRow {
   id: number;
@@ -319,6 +320,8 @@ export type SendReservation =
       recipient: string | null;
       replyTo: string | null;
       text: string;
+      /** What the pacer needs to know about the sending number. */
+      number: PacedNumber | undefined;
     }
   | { kind: 'done'; wamid: string; released: Released | null }
   | { kind: 'wait' }
@@ -367,7 +370,7 @@ export async function reserveSend(
     // A coexistence number whose Cloud API side Meta offboarded (ACCOUNT_OFFBOARDED) sends nothing.
     const number = await trx('whatsapp_phone_numbers')
       .where({ integration_id: row.integration_id!, phone_number_id: row.phone_number_id })
-      .first('coexistence_offboarded_at');
+      .first('coexistence_offboarded_at', 'is_on_biz_app', 'coexistence_onboarded_at', 'throughput_level');
     if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
     if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
       return close('agent', 'bot_paused');
@@ -392,6 +395,7 @@ export async function reserveSend(
       recipient: customer?.bsuid ?? null,
       replyTo: replyTo.wamid,
       text: row.body ?? '',
+      number,
     };
   });
 }

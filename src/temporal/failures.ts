@@ -12,6 +12,7 @@ export const FailureType = {
   codeExpired: 'code_expired',
   windowClosed: 'window_closed',
   invalid: 'graph_invalid',
+  paced: 'send_paced',
 } as const;
 
 const typeByKind: Record<GraphErrorKind, string> = {
@@ -53,6 +54,15 @@ export function toActivityFailure(error: unknown): unknown {
     type: typeByKind[error.kind],
     details,
     nonRetryable: true,
+  });
+}
+
+/** The number's next send slot is further than an attempt waits: try again when it is near. */
+export function pacedFailure(retryInMs: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `the number's next send slot is ${retryInMs} ms away`,
+    type: FailureType.paced,
+    nextRetryDelay: retryInMs,
   });
 }
 
