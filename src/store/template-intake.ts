@@ -58,6 +58,13 @@ export interface MessageTemplateRow {
   category_at: Date | null;
   quality_score: string | null;
   quality_at: Date | null;
+  /** Meta's components array as GET /{waba-id}/message_templates answers it. */
+  components: unknown[] | null;
+  parameter_format: string | null;
+  sub_category: string | null;
+  rejected_reason: string | null;
+  synced_at: Date | null;
+  deleted_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
