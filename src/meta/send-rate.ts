@@ -14,7 +14,8 @@ const LEVEL_MPS: Record<string, number> = { STANDARD: DEFAULT_MPS, HIGH: 1_000 }
  * seconds (error 131056 past it). Meta also lets a pair burst (up to 45 messages in 6 seconds) and
  * then holds the pair back until the borrowed time is repaid; we never borrow, so no reading of
  * that allowance can make us meet 131056, and a runaway loop cannot block a customer for minutes.
- * https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/send-messages#pair-rate-limits
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/throughput (pair rate limit)
+ * and https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes (131056)
  */
 export const PAIR_INTERVAL_SECONDS = 6;
 
