@@ -4,6 +4,7 @@
 // before a newer webhook.
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenScheduleId } from '../src/temporal/names.js';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
@@ -60,7 +61,7 @@ describe('message templates', () => {
     await connectThroughMeta(api, businessId, { decision: 'approve', account: wabaId });
     expect((await getStatus(api, businessId)).accounts[0].wabaId).toBe(wabaId);
     await expect.poll(() => synced(wabaId), { timeout: 20_000 }).not.toBeNull();
-    return { businessId, wabaId };
+    return { businessId, wabaId, integrationId: (await getStatus(api, businessId)).integration.id as string };
   }
 
   /** A template status webhook in Meta's documented shape (message_template_status_update reference). */
@@ -307,5 +308,19 @@ describe('message templates', () => {
     expect((await list(businessId, '?name=newcomer'))[0].components).toEqual([
       { type: 'BODY', text: 'Hello {{1}} from newcomer' },
     ]);
+  });
+
+  it('syncs again with the daily token care, and marks a template Meta no longer lists as deleted', async () => {
+    const { businessId, wabaId, integrationId } = await connected();
+    expect(await list(businessId, '?name=order_update')).toHaveLength(1);
+    const orderUpdate = stack.sandbox!.state.templates.list(wabaId).find((t) => t.name === 'order_update')!;
+    stack.sandbox!.state.templates.remove(orderUpdate.id);
+    const syncedBefore = (await synced(wabaId))!;
+    await stack.client.schedule.getHandle(tokenScheduleId(integrationId)).trigger();
+    await expect
+      .poll(async () => ((await synced(wabaId))?.getTime() ?? 0) > syncedBefore.getTime(), { timeout: 20_000 })
+      .toBe(true);
+    expect(await list(businessId, '?name=order_update')).toEqual([]);
+    expect(await list(businessId, '?name=hello_world')).toHaveLength(1);
   });
 });

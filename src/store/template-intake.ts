@@ -2,7 +2,8 @@
 // transaction. Each template event is kept once (a redelivery finds its key taken) and moves its
 // template's latest status, category or quality forward, never back to an older report. A
 // preference lands on the customer, found or created as messages find them; an older one never
-// overwrites a newer one. Neither is answered nor starts any work.
+// overwrites a newer one. Neither is answered; a template the catalogue lacks asks for its
+// account's sync (src/store/template-catalogue.ts).
 import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { MarketingPreference, TemplateEvent } from '../meta/template-payload.js';
