@@ -8,6 +8,7 @@ import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
 import { createScheduleActivities } from './schedules.js';
 import { createStoreActivities } from './store.js';
+import { createTemplateActivities } from './templates.js';
 
 export type { ActivityDeps } from './deps.js';
 
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScheduleActivities(deps),
     ...createRegistrationActivities(deps),
     ...createBusinessAppActivities(deps),
+    ...createTemplateActivities(deps),
   };
 }
 

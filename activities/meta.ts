@@ -12,6 +12,8 @@ import {
 } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { flagNotRegistered } from '../src/store/registration.js';
+import { requestIntegrationTemplateSyncs } from '../src/store/template-catalogue.js';
+import { templateSyncStart } from '../src/temporal/names.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
 import {
   markNeedsReauth,
@@ -319,6 +321,8 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
           updated_at: now,
         });
       }
+      // The daily token care also refreshes the template catalogue (the outbox starts the syncs).
+      await requestIntegrationTemplateSyncs(db, input.integrationId, templateSyncStart(config.temporal.taskQueue));
       return result;
     },
 

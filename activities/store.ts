@@ -24,7 +24,11 @@ import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
 import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
-import { BUSINESS_APP_SYNC_WORKFLOW_TYPE, businessAppSyncWorkflowId } from '../src/temporal/names.js';
+import {
+  BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+  businessAppSyncWorkflowId,
+  templateSyncStart,
+} from '../src/temporal/names.js';
 
 /** What the SelfCheck workflow returns, unchanged from this activity. */
 export interface SelfCheckResult {
@@ -110,6 +114,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
             workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
             workflowId: businessAppSyncWorkflowId,
           },
+          templateSync: templateSyncStart(config.temporal.taskQueue),
         });
         await db('connect_attempts')
           .where({ workflow_id: input.connectId })

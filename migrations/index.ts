@@ -15,6 +15,7 @@ import * as m010 from './20261202000005_token_kinds_limits.js';
 import * as m012 from './20261202000006_template_events.js';
 import * as m013 from './20261202000007_send_pacing.js';
 import * as m014 from './20261202000008_template_catalogue.js';
+import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
 
 interface Migration {
@@ -37,6 +38,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000006_template_events', m012],
   ['20261202000007_send_pacing', m013],
   ['20261202000008_template_catalogue', m014],
+  ['20261202000009_templates_sync', m015],
   ['20261202000011_pacing_recipients', m016],
 ];
 

@@ -231,6 +231,9 @@ export interface BusinessAccountRow {
   /** Meta's ban_info of the last DISABLED_UPDATE: REINSTATE, SCHEDULE_FOR_DISABLE, DISABLE; the date as Meta writes it. */
   ban_state: string | null;
   ban_date: string | null;
+  /** The template catalogue's last completed sync, and the last time one was asked for. */
+  templates_synced_at: Date | null;
+  templates_sync_requested_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }

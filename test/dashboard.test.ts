@@ -99,6 +99,19 @@ describe('sandbox dashboard in a browser', () => {
     await shot('5-conversation');
   });
 
+  it('creates a message template and shows it PENDING, then APPROVED after Meta’s review', async () => {
+    await useBusiness('browser-shop');
+    // The catalogue synced at connect: the account's seeded templates are listed.
+    await expect.poll(() => page.locator('tr[data-template="hello_world/en_US"]').count(), { timeout: 20_000 }).toBe(1);
+    await page.getByLabel('Name', { exact: true }).fill('browser_welcome');
+    await page.getByLabel('Body', { exact: true }).fill('Hello {{1}}, welcome!');
+    await page.getByRole('button', { name: 'Create template' }).click();
+    await expect.poll(() => page.locator('#template-outcome').textContent()).toContain('PENDING');
+    const status = page.locator('tr[data-template="browser_welcome/en_US"] .template-status');
+    await expect.poll(() => status.textContent(), { timeout: 15_000 }).toBe('APPROVED');
+    await shot('5b-templates');
+  });
+
   it('disconnects', async () => {
     await useBusiness('browser-shop');
     await expect.poll(() => page.locator('#connected').count()).toBe(1);

@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphClient } from '../src/meta/graph-client.js';
-import { classify, GraphError, registrationCodeOf, scrubSecrets } from '../src/meta/graph-errors.js';
+import {
+  classify,
+  GraphError,
+  registrationCodeOf,
+  scrubSecrets,
+  templateRefusalMessage,
+  templateRefusalOf,
+} from '../src/meta/graph-errors.js';
 
 const rejected = (status: number, code?: number, subcode?: number, type?: string) =>
   classify({
@@ -189,5 +196,60 @@ describe('documented Graph error bodies, through the client', () => {
     expect(error.summary).toBe(
       'messages.send failed, HTTP 400, code 131026: (#131026) Message undeliverable (Message Undeliverable.)',
     );
+  });
+
+  const createTemplate = async () => {
+    try {
+      await client.createMessageTemplate(token, '102290129340398', {
+        name: 'seasonal_promotion',
+        language: 'en_US',
+        category: 'MARKETING',
+        components: [{ type: 'BODY', text: 'Hi' }],
+      });
+    } catch (error) {
+      return error as GraphError;
+    }
+    throw new Error('the create did not fail');
+  };
+
+  it('tells a duplicate template from an invalid one, in Meta’s words for the person, scrubbed', async () => {
+    answer = {
+      status: 400,
+      body: {
+        error: {
+          message: 'Invalid parameter',
+          type: 'OAuthException',
+          code: 100,
+          error_subcode: 2388024,
+          is_transient: false,
+          error_user_title: 'Content in This Language Already Exists',
+          error_user_msg: "There's already English (US) content for this template.",
+          fbtrace_id: 'AbCdEfGhIjK',
+        },
+      },
+    };
+    const duplicate = await createTemplate();
+    expect(templateRefusalOf(duplicate)).toBe('template_exists');
+    expect(templateRefusalMessage(duplicate)).toBe(
+      "Content in This Language Already Exists: There's already English (US) content for this template.",
+    );
+
+    answer = {
+      status: 400,
+      body: {
+        error: {
+          message: 'Invalid parameter',
+          type: 'OAuthException',
+          code: 100,
+          error_user_title: 'Invalid template name',
+          error_user_msg: `Names are lowercase (request access_token=${token})`,
+          fbtrace_id: 'AbCdEfGhIjK',
+        },
+      },
+    };
+    const invalid = await createTemplate();
+    expect(templateRefusalOf(invalid)).toBe('template_invalid');
+    expect(templateRefusalMessage(invalid)).toContain('access_token=[redacted]');
+    expect(templateRefusalMessage(invalid)).not.toContain(token);
   });
 });

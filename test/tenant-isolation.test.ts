@@ -30,6 +30,22 @@ const ROUTES: Route[] = [
   { method: 'POST', path: 'numbers/{phoneNumberId}/registration' },
   { method: 'PUT', path: 'numbers/{phoneNumberId}/pin', body: { pin: '123456' } },
   { method: 'POST', path: 'numbers/{phoneNumberId}/pin/generate' },
+  // {wabaId} is the victim's account.
+  { method: 'GET', path: 'templates' },
+  { method: 'GET', path: 'templates?wabaId={wabaId}&name=hello_world' },
+  {
+    method: 'POST',
+    path: 'templates',
+    body: {
+      wabaId: '{wabaId}',
+      name: 'hijacked',
+      language: 'en_US',
+      category: 'UTILITY',
+      components: [{ type: 'BODY', text: 'hijacked' }],
+    },
+  },
+  { method: 'DELETE', path: 'templates/hello_world?wabaId={wabaId}' },
+  { method: 'DELETE', path: 'templates/hello_world' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -71,11 +87,12 @@ describe('tenant isolation', () => {
   it.each(ROUTES)('$method /$path as another business never touches the victim', async (route) => {
     const attacker = newBusinessId('attacker');
     const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
-    const path = route.path.replace('{phoneNumberId}', victim.phoneNumberId);
+    const path = route.path.replace('{phoneNumberId}', victim.phoneNumberId).replace('{wabaId}', victim.wabaId);
+    const body = route.body === undefined ? undefined : JSON.stringify(route.body).replace('{wabaId}', victim.wabaId);
     const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
       headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
-      ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
+      ...(body === undefined ? {} : { body }),
       redirect: 'manual',
     });
     expect(res.status).toBeLessThan(500);
@@ -87,6 +104,11 @@ describe('tenant isolation', () => {
     expect(number!.registration_state).toBe('registered');
     const victimCalls = stack.sandbox!.state.calls({ since, objectId: victim.phoneNumberId });
     expect(victimCalls.filter((c) => c.operation.startsWith('phone.'))).toHaveLength(0);
+    const templateCalls = stack.sandbox!.state.calls({ since, objectId: victim.wabaId });
+    expect(
+      templateCalls.filter((c) => c.operation === 'templates.create' || c.operation === 'templates.delete'),
+    ).toEqual([]);
+    expect(stack.sandbox!.state.catalogue.templatesOf(victim.wabaId).map((t) => t.name)).toContain('hello_world');
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);

@@ -117,6 +117,7 @@ function renderStatus(status) {
   }
   if (previous) select.value = previous;
   $('send').disabled = select.options.length === 0;
+  $('create-template').disabled = !status.connected;
 }
 
 async function refreshStatus() {
@@ -269,10 +270,47 @@ async function sendAsCustomer(event) {
   await loadConversation();
 }
 
+async function loadTemplates() {
+  const body = await call('GET', `${api}/templates?limit=200`);
+  const rows = (body.templates || []).map((t) =>
+    el(
+      'tr',
+      { 'data-template': `${t.name}/${t.language}` },
+      el('td', {}, t.name || ''),
+      el('td', {}, t.language || ''),
+      el('td', {}, t.category || ''),
+      el('td', { class: 'template-status' }, t.rejectedReason ? `${t.status} (${t.rejectedReason})` : t.status || ''),
+    ),
+  );
+  $('templates').replaceChildren(...rows);
+}
+
+async function createTemplate(event) {
+  event.preventDefault();
+  const text = $('template-body').value;
+  const placeholders = text.match(/\{\{\d+\}\}/g) || [];
+  const bodyComponent = { type: 'BODY', text };
+  if (placeholders.length) bodyComponent.example = { body_text: [placeholders.map((_, i) => `example ${i + 1}`)] };
+  const outcome = $('template-outcome');
+  try {
+    const { template } = await call('POST', `${api}/templates`, {
+      name: $('template-name').value.trim(),
+      language: $('template-language').value.trim(),
+      category: $('template-category').value,
+      components: [bodyComponent],
+    });
+    outcome.textContent = `Template “${template.name}” submitted: ${template.status}.`;
+  } catch (error) {
+    outcome.textContent = String(error.message);
+  }
+  await loadTemplates();
+}
+
 function watchConversation() {
   clearInterval(state.conversationTimer);
   state.conversationTimer = setInterval(() => {
     if (state.session && $('to-number').value) loadConversation().catch(console.error);
+    if (state.session && state.status && state.status.connected) loadTemplates().catch(console.error);
   }, 1000);
 }
 
@@ -288,6 +326,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('connect-popup').addEventListener('click', () => connectPopup());
   $('disconnect').addEventListener('click', () => void disconnect().catch(console.error));
   $('customer-form').addEventListener('submit', (event) => void sendAsCustomer(event).catch(console.error));
+  $('template-form').addEventListener('submit', (event) => void createTemplate(event).catch(console.error));
   $('to-number').addEventListener('change', () => void loadConversation().catch(console.error));
   const remembered = sessionStorage.getItem('waconnect-business');
   if (remembered) {

@@ -23,6 +23,8 @@ const metaErrorBody = z.object({
     code: z.number().optional(),
     error_subcode: z.number().optional(),
     fbtrace_id: z.string().optional(),
+    error_user_title: z.string().optional(),
+    error_user_msg: z.string().optional(),
     error_data: z.looseObject({ details: z.string().optional() }).optional(),
   }),
 });
@@ -101,6 +103,32 @@ const appSubscriptionsAnswer = z.object({
   ),
 });
 export type AppSubscription = z.infer<typeof appSubscriptionsAnswer>['data'][number];
+// A message template as GET /{waba-id}/message_templates answers it
+// (https://developers.facebook.com/documentation/business-messaging/whatsapp/reference/whatsapp-business-account/message-template-api/):
+// quality_score is an object {score, date}; rejected_reason is "NONE" unless rejected.
+const messageTemplate = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  language: z.string(),
+  status: z.string(),
+  category: z.string().optional(),
+  sub_category: z.string().optional(),
+  parameter_format: z.string().optional(),
+  components: z.array(z.looseObject({ type: z.string() })).optional(),
+  rejected_reason: z.string().optional(),
+  quality_score: z.looseObject({ score: z.string().optional(), date: z.number().optional() }).optional(),
+});
+export type MessageTemplate = z.infer<typeof messageTemplate>;
+const MESSAGE_TEMPLATE_FIELDS =
+  'id,name,language,status,category,sub_category,parameter_format,components,rejected_reason,quality_score';
+const createdTemplate = z.object({ id: z.string(), status: z.string(), category: z.string().optional() });
+export interface NewMessageTemplate {
+  name: string;
+  language: string;
+  category: string;
+  components: unknown[];
+  parameterFormat?: 'POSITIONAL' | 'NAMED' | undefined;
+}
 const sendAnswer = z.object({ messages: z.array(z.object({ id: z.string() })).min(1) });
 
 interface RequestOptions {
@@ -195,6 +223,10 @@ export class GraphClient {
           ...(error?.type !== undefined ? { type: error.type } : {}),
           ...(error?.error_subcode !== undefined ? { subcode: error.error_subcode } : {}),
           ...(error?.fbtrace_id !== undefined ? { fbtraceId: error.fbtrace_id } : {}),
+          ...(error?.error_user_title !== undefined
+            ? { userTitle: scrubSecrets(error.error_user_title, secrets) }
+            : {}),
+          ...(error?.error_user_msg !== undefined ? { userMessage: scrubSecrets(error.error_user_msg, secrets) } : {}),
           ...(error?.error_data?.details !== undefined
             ? { details: scrubSecrets(error.error_data.details, secrets) }
             : {}),
@@ -413,6 +445,38 @@ export class GraphClient {
       method: 'POST',
       token,
       json: { messaging_product: 'whatsapp', sync_type: syncType },
+    });
+  }
+
+  /** One page of the account's templates, with every field the catalogue keeps. */
+  listMessageTemplatesPage(token: string, wabaId: string, after?: string) {
+    return this.call('templates.list', `${encodeURIComponent(wabaId)}/message_templates`, page(messageTemplate), {
+      token,
+      query: { fields: MESSAGE_TEMPLATE_FIELDS, limit: '100', after },
+    });
+  }
+
+  /** Submits a template for review; Meta answers {id, status, category}. */
+  createMessageTemplate(token: string, wabaId: string, template: NewMessageTemplate) {
+    return this.call('templates.create', `${encodeURIComponent(wabaId)}/message_templates`, createdTemplate, {
+      method: 'POST',
+      token,
+      json: {
+        name: template.name,
+        language: template.language,
+        category: template.category,
+        components: template.components,
+        ...(template.parameterFormat ? { parameter_format: template.parameterFormat } : {}),
+      },
+    });
+  }
+
+  /** Deletes every language of a template by name, or one language version with its id (hsm_id). */
+  deleteMessageTemplate(token: string, wabaId: string, target: { name: string; templateId?: string }) {
+    return this.call('templates.delete', `${encodeURIComponent(wabaId)}/message_templates`, success, {
+      method: 'DELETE',
+      token,
+      query: { name: target.name, hsm_id: target.templateId },
     });
   }
 

@@ -38,6 +38,9 @@ export interface GraphErrorDetails {
   fbtraceId?: string;
   /** Meta's `error_data.details`: the most specific reason, which Meta says to build handling on. */
   details?: string;
+  /** Meta's `error_user_title` and `error_user_msg`: the words meant for the person (template reviews use them). */
+  userTitle?: string;
+  userMessage?: string;
   outcome: GraphOutcome;
 }
 
@@ -50,6 +53,8 @@ export class GraphError extends Error {
   readonly subcode: number | undefined;
   readonly fbtraceId: string | undefined;
   readonly details: string | undefined;
+  readonly userTitle: string | undefined;
+  readonly userMessage: string | undefined;
   readonly outcome: GraphOutcome;
 
   constructor(message: string, details: GraphErrorDetails, options?: { cause?: unknown }) {
@@ -61,6 +66,8 @@ export class GraphError extends Error {
     this.fbtraceId = details.fbtraceId;
     // Scrubbed like the message: Meta's details can quote the request, tokens included.
     this.details = details.details === undefined ? undefined : scrubSecrets(details.details);
+    this.userTitle = details.userTitle === undefined ? undefined : scrubSecrets(details.userTitle);
+    this.userMessage = details.userMessage === undefined ? undefined : scrubSecrets(details.userMessage);
     this.outcome = details.outcome;
     this.kind = classify(details);
   }
@@ -138,4 +145,28 @@ export function registrationCodeOf(
 ): (typeof REGISTRATION_META_CODES)[133005 | 133016 | 133010] | undefined {
   const code = error.code;
   return code === 133005 || code === 133016 || code === 133010 ? REGISTRATION_META_CODES[code] : undefined;
+}
+
+/**
+ * What a refused template call means for the business. Meta answers template problems with code
+ * 100 and a 2388xxx subcode, with `error_user_title`/`error_user_msg` saying what to fix; 2388024
+ * is "content in this language already exists"
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-management/).
+ * A delete of a name Meta does not know is also a 100 (Meta names no subcode for it).
+ */
+export type TemplateRefusal = 'template_exists' | 'template_not_found' | 'template_invalid';
+
+const TEMPLATE_EXISTS_SUBCODES = new Set([2388024]);
+
+export function templateRefusalOf(error: GraphError): TemplateRefusal | undefined {
+  if (error.kind !== 'invalid' || error.code !== 100) return undefined;
+  if (error.subcode !== undefined && TEMPLATE_EXISTS_SUBCODES.has(error.subcode)) return 'template_exists';
+  if (error.operation === 'templates.delete') return 'template_not_found';
+  return 'template_invalid';
+}
+
+/** Meta's words for the person (already scrubbed), else its message. */
+export function templateRefusalMessage(error: GraphError): string {
+  const parts = [error.userTitle, error.userMessage].filter((p): p is string => Boolean(p));
+  return parts.length > 0 ? parts.join(': ') : error.message;
 }

@@ -150,6 +150,26 @@ const statusModeInput = z.object({
   windowError: z.enum(['response', 'webhook']).optional(),
 });
 
+const directTemplatesInput = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_]{1,500}$/),
+  /** Makes this many, named name_1, name_2, ... */
+  count: z.number().int().min(1).max(1000).optional(),
+  language: z.string().optional(),
+  category: z.string().optional(),
+  subCategory: z.string().optional(),
+  status: z.string().optional(),
+  qualityScore: z.string().optional(),
+  parameterFormat: z.enum(['POSITIONAL', 'NAMED']).optional(),
+  components: z.array(z.looseObject({ type: z.string() })).optional(),
+  rejectedReason: z.string().optional(),
+});
+
+const reviewRuleInput = z.strictObject({
+  decision: z.enum(['APPROVED', 'REJECTED']),
+  reason: z.string().optional(),
+  namePrefix: z.string().optional(),
+});
+
 async function body<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
   const parsed = schema.safeParse(await readJson(ctx));
   if (!parsed.success) {
@@ -246,6 +266,35 @@ export function adminRoutes(state: SandboxState): Router {
   router.get('/accounts/:wabaId/templates', (ctx) => {
     state.waba(ctx.params.wabaId!);
     ctx.body = { data: state.templates.list(ctx.params.wabaId!) };
+  });
+  // Templates made at Meta outside the API (WhatsApp Manager): listed by GET message_templates, no webhook.
+  router.post('/accounts/:wabaId/templates', async (ctx) => {
+    const input = await body(ctx, directTemplatesInput);
+    const wabaId = state.waba(ctx.params.wabaId!).id;
+    const made = Array.from({ length: input.count ?? 1 }, (_, i) =>
+      state.catalogue.addDirect(wabaId, {
+        name: input.count ? `${input.name}_${i + 1}` : input.name,
+        language: input.language ?? 'en_US',
+        category: input.category ?? 'UTILITY',
+        status: input.status ?? 'APPROVED',
+        qualityScore: input.qualityScore ?? 'UNKNOWN',
+        parameterFormat: input.parameterFormat ?? 'POSITIONAL',
+        components: input.components ?? [{ type: 'BODY', text: `Hello {{1}} from ${input.name}` }],
+        ...(input.subCategory ? { subCategory: input.subCategory } : {}),
+        ...(input.rejectedReason ? { rejectedReason: input.rejectedReason } : {}),
+      }),
+    );
+    ctx.status = 201;
+    ctx.body = { data: made };
+  });
+  // How the next reviews of templates created through the Graph API end (newest rule first).
+  router.post('/templates/review', async (ctx) => {
+    state.catalogue.setRule(await body(ctx, reviewRuleInput));
+    ctx.status = 204;
+  });
+  router.delete('/templates/review', (ctx) => {
+    state.catalogue.clearRules();
+    ctx.status = 204;
   });
   router.post('/accounts/:wabaId/templates/status', async (ctx) => {
     const input = await body(ctx, templateStatusInput);

@@ -22,6 +22,9 @@ export const OPERATIONS = [
   'messages.send',
   'messages.read',
   'app.subscriptions',
+  'templates.list',
+  'templates.create',
+  'templates.delete',
 ] as const;
 
 export type Operation = (typeof OPERATIONS)[number] | 'object.get' | 'unknown';

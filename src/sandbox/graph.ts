@@ -34,7 +34,7 @@ const PHONE_DEFAULTS = [
 ] as const;
 
 /** The Cloud API (phone-number endpoints) answers token errors with 401; the rest of Graph with 400. */
-function authenticate(req: MetaRequest, state: SandboxState, status = 400): AccessToken {
+export function authenticate(req: MetaRequest, state: SandboxState, status = 400): AccessToken {
   if (!req.accessToken) throw noToken();
   const token = state.world.tokens.get(req.accessToken);
   if (!token) throw unparsableToken(status);
@@ -43,12 +43,12 @@ function authenticate(req: MetaRequest, state: SandboxState, status = 400): Acce
   return token;
 }
 
-function requireScope(token: AccessToken, scope: string): void {
+export function requireScope(token: AccessToken, scope: string): void {
   if (token.scopes.includes(scope)) return;
   throw scope === 'whatsapp_business_messaging' ? missingMessagingPermission() : permissionError();
 }
 
-function visibleWaba(state: SandboxState, token: AccessToken, wabaId: string, method: string): Waba {
+export function visibleWaba(state: SandboxState, token: AccessToken, wabaId: string, method: string): Waba {
   const waba = state.world.wabas.get(wabaId);
   if (!waba || !state.world.canSeeWaba(token, wabaId)) throw unsupportedRequest(method, wabaId);
   return waba;

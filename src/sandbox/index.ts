@@ -35,6 +35,8 @@ export interface SandboxOptions {
   publicUrl?: string;
   /** Delay before it posts status webhooks after a send, and between them (default 200). */
   statusDelayMs?: number;
+  /** How long a template created through the Graph API stays PENDING before its review (default 300). */
+  templateReviewMs?: number;
   /** The app's name in the dialog and in debug_token (default "Sandbox App"). */
   appName?: string;
   /** Redelivery of webhooks that got no 200 (default 0.2 s, 0.5 s, 1 s, 2 s, 5 s, then every 5 s for 15 minutes). */
@@ -60,6 +62,7 @@ export function createSandboxApp(options: SandboxOptions): { app: Koa; state: Sa
     graphApiVersion: options.graphApiVersion,
     webhookUrl: options.webhookUrl,
     statusDelayMs: options.statusDelayMs ?? 200,
+    ...(options.templateReviewMs !== undefined ? { templateReviewMs: options.templateReviewMs } : {}),
     schedule: { ...DEFAULT_SCHEDULE, ...options.delivery },
     log,
   });

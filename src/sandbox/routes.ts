@@ -92,6 +92,15 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
       return method === 'POST'
         ? { operation: 'phone.smb_app_data', objectId: id, handle: (r) => businessAppData(r, state, id) }
         : undefined;
+    case 'message_templates': {
+      if (!state.world.wabas.has(id)) return undefined;
+      if (get) return { operation: 'templates.list', objectId: id, handle: (r) => state.catalogue.list(r, state, id) };
+      if (method === 'POST')
+        return { operation: 'templates.create', objectId: id, handle: (r) => state.catalogue.create(r, state, id) };
+      if (method === 'DELETE')
+        return { operation: 'templates.delete', objectId: id, handle: (r) => state.catalogue.delete(r, state, id) };
+      return undefined;
+    }
     case 'messages': {
       if (method !== 'POST') return undefined;
       const operation = req.params.status === 'read' ? 'messages.read' : 'messages.send';

@@ -24,6 +24,7 @@ import type {
 import { echoValue, historyValues, stateSyncValue } from './business-app.js';
 import { fieldEnvelope, throughputUpgradeValue } from './payloads.js';
 import { accountSummary, stateDump, type AccountSummary } from './views.js';
+import { TemplateCatalogue } from './template-catalogue.js';
 import { Templates } from './templates.js';
 import {
   WebhookDispatcher,
@@ -43,6 +44,8 @@ export interface SandboxStateOptions {
   graphApiVersion: string;
   webhookUrl: string | undefined;
   statusDelayMs: number;
+  /** How long a new template stays PENDING before its review (default 300 ms). */
+  templateReviewMs?: number;
   schedule: DeliverySchedule;
   log: (line: string) => void;
 }
@@ -67,6 +70,8 @@ export class SandboxState {
   readonly messaging: Messaging;
   /** Message templates and marketing preferences, as Meta's webhooks report them. */
   readonly templates: Templates;
+  /** The Graph API's message_templates of each account, with a short review of new ones. */
+  readonly catalogue: TemplateCatalogue;
   readonly appId: string;
   readonly appName: string;
   readonly graphApiVersion: string;
@@ -104,6 +109,11 @@ export class SandboxState {
       now: () => this.now(),
       post: (meta, payload) => this.postWebhook(meta, payload),
       customers: () => this.messaging.customerList(),
+    });
+    this.catalogue = new TemplateCatalogue({
+      templates: this.templates,
+      now: () => this.now(),
+      reviewDelayMs: options.templateReviewMs ?? 300,
     });
   }
 
@@ -411,6 +421,7 @@ export class SandboxState {
   async close(): Promise<void> {
     for (const closer of this.closers.splice(0)) closer();
     this.messaging.close();
+    this.catalogue.close();
     await this.dispatcher.close();
   }
 

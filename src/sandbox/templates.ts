@@ -19,6 +19,11 @@ export interface SandboxTemplate {
   category: string;
   status: string;
   qualityScore: string;
+  /** What GET /{waba-id}/message_templates adds (templates made by webhooks alone have none). */
+  components?: Array<Record<string, unknown>>;
+  parameterFormat?: string;
+  subCategory?: string;
+  rejectedReason?: string;
 }
 
 export interface TemplateStatusInput {
@@ -74,6 +79,22 @@ export class Templates {
       customers: () => Customer[];
     },
   ) {}
+
+  /** A template made at Meta (POST message_templates, a seed): no webhook. */
+  add(template: Omit<SandboxTemplate, 'id'>): SandboxTemplate {
+    const made = { ...template, id: this.deps.world.ids.digits(15) };
+    this.byId.set(made.id, made);
+    return made;
+  }
+
+  /** The live template (the Graph catalogue changes it in place). */
+  get(templateId: string): SandboxTemplate | undefined {
+    return this.byId.get(templateId);
+  }
+
+  remove(templateId: string): void {
+    this.byId.delete(templateId);
+  }
 
   list(wabaId?: string): SandboxTemplate[] {
     return [...this.byId.values()].filter((t) => wabaId === undefined || t.wabaId === wabaId).map((t) => ({ ...t }));

@@ -14,7 +14,9 @@ import { activeMessageRuns, markDone, markStarted, type PendingStart } from '../
 import {
   accountEventWorkflowId,
   MESSAGE_WORKFLOW_ID_PREFIX,
+  RERUNNABLE_WORKFLOW_TYPES,
   searchAttributes,
+  templateSyncStart,
   taskQueueFor,
   type WorkflowType,
 } from '../temporal/names.js';
@@ -39,6 +41,7 @@ export function intakeNames(config: Config): IntakeNames {
     accountEventWorkflowType: 'recordAccountEvent' satisfies WorkflowType,
     accountEventWorkflowId,
     accountEventArgs: (event) => [event, { timeouts }],
+    templateSync: templateSyncStart(config.temporal.taskQueue),
   };
 }
 
@@ -53,9 +56,12 @@ export async function startOutboxRow(temporal: Client, config: Config, row: Pend
       taskQueue: taskQueueFor(config.temporal.taskQueue, workflowType),
       args: row.args,
       // A running one is reused; one that completed is refused (no second run); one that failed
-      // may run again (the drain restarts it a bounded number of times).
+      // may run again (the drain restarts it a bounded number of times). A rerunnable one (a
+      // template sync) runs again after a completed run: its outbox row was armed once more.
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdReusePolicy: RERUNNABLE_WORKFLOW_TYPES.has(workflowType)
+        ? 'ALLOW_DUPLICATE'
+        : 'ALLOW_DUPLICATE_FAILED_ONLY',
       ...(row.message_id !== null
         ? {
             typedSearchAttributes: [

@@ -24,6 +24,7 @@ import {
   type NewStart,
   type PendingStart,
 } from './outbox.js';
+import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 import { hasTemplateItems, intakeTemplateItems } from './template-intake.js';
 import { revokeWaiting } from './turns.js';
 
@@ -46,6 +47,8 @@ export interface IntakeNames {
   accountEventWorkflowType: string;
   accountEventWorkflowId(key: string): string;
   accountEventArgs(event: AccountEvent): unknown[];
+  /** Starts an account's template sync when a webhook names a template the catalogue lacks. */
+  templateSync?: TemplateSyncStart;
 }
 
 export interface IntakeResult {
@@ -617,7 +620,9 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     result.rejected += app.rejected;
   }
 
-  // Template events and marketing preferences: stored, never answered, no workflow.
+  // Template events and marketing preferences: stored, never answered; a template the catalogue
+  // lacks asks for its account's sync.
+  let templateSyncs: PendingStart[] = [];
   if (hasTemplateItems(parsed)) {
     const templates = await intakeTemplateItems(trx, parsed, {
       eachItem,
@@ -626,6 +631,8 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     result.stored += templates.stored;
     result.duplicates += templates.duplicates;
     result.rejected += templates.rejected;
+    if (names.templateSync && templates.syncWabaIds.length > 0)
+      templateSyncs = await requestTemplateSyncs(trx, { wabaIds: templates.syncWabaIds }, names.templateSync);
   }
 
   for (const event of parsed.accountEvents) {
@@ -639,7 +646,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
       messageId: null,
     });
   }
-  result.starts = await insertStarts(trx, starts);
+  result.starts = [...(await insertStarts(trx, starts)), ...templateSyncs];
   return result;
 }
 

@@ -4,6 +4,7 @@ import { decryptText, encryptText, type Keyring } from '../crypto.js';
 import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
+import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 
 export const WHATSAPP = 'whatsapp';
 
@@ -79,6 +80,8 @@ export interface PersistInput {
   expiryThresholdDays: number;
   /** Starts the contact and history syncs of coexistence numbers (an outbox row in this transaction). */
   businessAppSync?: SyncStart;
+  /** Starts each account's template catalogue sync (an outbox row in this transaction). */
+  templateSync?: TemplateSyncStart;
 }
 
 /**
@@ -201,6 +204,7 @@ export async function persistConnectedIntegration(
         { integrationId, businessId: input.businessId, start: input.businessAppSync },
         now,
       );
+    if (input.templateSync) await requestTemplateSyncs(trx, { integrationId }, input.templateSync, now);
     return { integrationId };
   });
 }

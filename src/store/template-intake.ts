@@ -2,7 +2,8 @@
 // transaction. Each template event is kept once (a redelivery finds its key taken) and moves its
 // template's latest status, category or quality forward, never back to an older report. A
 // preference lands on the customer, found or created as messages find them; an older one never
-// overwrites a newer one. Neither is answered nor starts any work.
+// overwrites a newer one. Neither is answered; a template the catalogue lacks asks for its
+// account's sync (src/store/template-catalogue.ts).
 import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { MarketingPreference, TemplateEvent } from '../meta/template-payload.js';
@@ -126,8 +127,9 @@ export async function intakeTemplateItems(
   trx: Knex.Transaction,
   parsed: ParsedWebhook,
   runner: { eachItem: EachItem; reject: (kind: string, reason: string, item: unknown) => Promise<void> },
-): Promise<{ stored: number; duplicates: number; rejected: number }> {
-  const result = { stored: 0, duplicates: 0, rejected: 0 };
+): Promise<{ stored: number; duplicates: number; rejected: number; syncWabaIds: string[] }> {
+  const result = { stored: 0, duplicates: 0, rejected: 0, syncWabaIds: [] as string[] };
+  const toSync = new Set<string>();
   const events = parsed.templateEvents ?? [];
   if (events.length > 0) {
     // Only accounts this service connected (now or before): another WABA's templates are not ours to keep.
@@ -146,11 +148,14 @@ export async function intakeTemplateItems(
       trx,
       sorted,
       async (sp, event) => {
-        if (await recordTemplateEvent(sp, event)) result.stored += 1;
-        else result.duplicates += 1;
+        const recorded = await recordTemplateEvent(sp, event);
+        if (recorded === 'duplicate') result.duplicates += 1;
+        else result.stored += 1;
+        if (recorded === 'needs_sync') toSync.add(event.wabaId);
       },
       (event, reason) => runner.reject('template_event', reason, event.value),
     );
+    result.syncWabaIds = [...toSync].sort();
   }
 
   const preferences = parsed.userPreferences ?? [];
@@ -182,8 +187,15 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const preferenceKey = (owners: Map<string, string>, p: MarketingPreference) =>
   `${owners.get(p.phoneNumberId)}\u0001${p.bsuid ?? ''}\u0001${p.phone ?? ''}`;
 
-/** Keeps the event once; a new one moves the template's row. False when it was already kept. */
-async function recordTemplateEvent(trx: Knex.Transaction, event: TemplateEvent): Promise<boolean> {
+/**
+ * Keeps the event once; a new one moves the template's row. `needs_sync` when the catalogue has
+ * not read the template's components yet, or a review began again (an edited template goes back to
+ * PENDING): only Meta's list has the components.
+ */
+async function recordTemplateEvent(
+  trx: Knex.Transaction,
+  event: TemplateEvent,
+): Promise<'duplicate' | 'stored' | 'needs_sync'> {
   const [inserted] = await trx('template_events')
     .insert({
       waba_id: event.wabaId,
@@ -210,17 +222,21 @@ async function recordTemplateEvent(trx: Knex.Transaction, event: TemplateEvent):
     .onConflict(['waba_id', 'message_template_id', 'field', 'event_key'])
     .ignore()
     .returning('id');
-  if (!inserted) return false;
-  await applyToTemplate(trx, event);
-  return true;
+  if (!inserted) return 'duplicate';
+  const known = await applyToTemplate(trx, event);
+  const reviewAgain = event.field === 'message_template_status_update' && event.event === 'PENDING';
+  return known && !reviewAgain ? 'stored' : 'needs_sync';
 }
 
-/** The template's latest status, category and quality, each moved only by a report at least as new. */
-async function applyToTemplate(trx: Knex.Transaction, event: TemplateEvent): Promise<void> {
+/**
+ * The template's latest status, category and quality, each moved only by a report at least as new.
+ * True when the catalogue already knew the template's components.
+ */
+async function applyToTemplate(trx: Knex.Transaction, event: TemplateEvent): Promise<boolean> {
   const key = { waba_id: event.wabaId, message_template_id: event.templateId };
   await trx('message_templates').insert(key).onConflict(['waba_id', 'message_template_id']).ignore();
   const current = await trx('message_templates').where(key).forUpdate().first();
-  if (!current) return;
+  if (!current) return false;
   const at = new Date(event.occurredAt ?? Date.now());
   const newer = (previous: Date | null) => previous === null || previous.getTime() <= at.getTime();
   const patch: Partial<MessageTemplateRow> = {
@@ -249,6 +265,7 @@ async function applyToTemplate(trx: Knex.Transaction, event: TemplateEvent): Pro
   if (event.field === 'message_template_quality_update' && event.newQualityScore && newer(current.quality_at))
     Object.assign(patch, { quality_score: event.newQualityScore, quality_at: at });
   await trx('message_templates').where({ id: current.id }).update(patch);
+  return current.components !== null;
 }
 
 /** The customer's marketing preference, found or created by phone or BSUID; an older report never wins. */

@@ -41,6 +41,8 @@ export const WORKFLOW_QUEUES = {
   recordAccountEvent: 'maintenance',
   /** One per coexistence number: asks Meta for its contacts and chat history within 24 hours. */
   syncBusinessAppData: 'maintenance',
+  /** One per WhatsApp Business Account (our row id): reads its templates into the catalogue. */
+  syncTemplates: 'maintenance',
   refreshToken: 'maintenance',
   reconcile: 'maintenance',
   selfCheck: 'maintenance',
@@ -119,3 +121,21 @@ const BUSINESS_APP_SYNC_ID_PREFIX = 'business-app-sync/';
 export function businessAppSyncWorkflowId(phoneNumberRowId: string): string {
   return `${BUSINESS_APP_SYNC_ID_PREFIX}${phoneNumberRowId}`;
 }
+
+/**
+ * One SyncTemplates per WhatsApp Business Account, by our account row id: the connect, the daily
+ * token care and template webhooks all ask for the same id, so a burst joins the run under way.
+ */
+const TEMPLATE_SYNC_WORKFLOW_TYPE = 'syncTemplates' satisfies WorkflowType;
+const TEMPLATE_SYNC_ID_PREFIX = 'template-sync/';
+function templateSyncWorkflowId(accountRowId: string): string {
+  return `${TEMPLATE_SYNC_ID_PREFIX}${accountRowId}`;
+}
+
+/** The outbox start of an account's template sync, as the stores write it. */
+export function templateSyncStart(taskQueue: string) {
+  return { taskQueue, workflowType: TEMPLATE_SYNC_WORKFLOW_TYPE, workflowId: templateSyncWorkflowId };
+}
+
+/** Workflow types whose id runs again after a completed run (each start is a fresh pass). */
+export const RERUNNABLE_WORKFLOW_TYPES: ReadonlySet<string> = new Set([TEMPLATE_SYNC_WORKFLOW_TYPE]);

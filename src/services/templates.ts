@@ -1,0 +1,159 @@
+// The business's message templates: the catalogue as the syncs and webhooks keep it, and creating
+// or deleting a template at Meta. Only the business's own active WhatsApp Business Accounts are
+// visible; Meta's refusals become clear 4xx answers in Meta's words for the person.
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import { HttpError } from '../http/errors.js';
+import { graphClientFromConfig, type NewMessageTemplate } from '../meta/graph-client.js';
+import { GraphError, templateRefusalMessage, templateRefusalOf } from '../meta/graph-errors.js';
+import { readIntegrationToken } from '../store/integrations.js';
+import {
+  listCatalogue,
+  markTemplatesDeleted,
+  recordCreatedTemplate,
+  templateAccountsOf,
+  templatesNamed,
+} from '../store/template-catalogue.js';
+import type { MessageTemplateRow } from '../store/template-intake.js';
+
+export interface TemplateDeps {
+  config: Config;
+  db: Db;
+}
+
+export interface TemplateView {
+  id: string;
+  wabaId: string;
+  name: string | null;
+  language: string | null;
+  category: string | null;
+  subCategory: string | null;
+  status: string | null;
+  qualityScore: string | null;
+  parameterFormat: string | null;
+  /** Meta's components, in Meta's own shape (the template's structure is Meta's format). */
+  components: unknown[] | null;
+  rejectedReason: string | null;
+  updatedAt: string;
+}
+
+function viewOf(row: MessageTemplateRow): TemplateView {
+  const reason = row.status_reason ?? row.rejected_reason;
+  return {
+    id: row.message_template_id,
+    wabaId: row.waba_id,
+    name: row.name,
+    language: row.language,
+    category: row.category,
+    subCategory: row.sub_category,
+    status: row.status,
+    qualityScore: row.quality_score,
+    parameterFormat: row.parameter_format,
+    components: row.components,
+    rejectedReason: row.status === 'REJECTED' && reason && reason !== 'NONE' ? reason : null,
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export async function listTemplates(
+  deps: TemplateDeps,
+  businessId: string,
+  query: { status?: string; name?: string; language?: string; wabaId?: string; limit: number; before?: number },
+): Promise<{ templates: TemplateView[]; nextBefore: number | null }> {
+  const accounts = await templateAccountsOf(deps.db, businessId);
+  const wabaIds = accounts.map((a) => a.wabaId).filter((id) => query.wabaId === undefined || id === query.wabaId);
+  const rows = await listCatalogue(deps.db, { ...query, wabaIds });
+  const page = rows.slice(0, query.limit);
+  return { templates: page.map(viewOf), nextBefore: rows.length > query.limit ? page.at(-1)!.id : null };
+}
+
+/** The account a create or delete is about: the one named, or the business's only one. */
+async function accountFor(deps: TemplateDeps, businessId: string, wabaId: string | undefined) {
+  const accounts = await templateAccountsOf(deps.db, businessId);
+  if (accounts.length === 0) throw new HttpError(409, 'not_connected', 'No WhatsApp Business Account is connected.');
+  if (wabaId !== undefined) {
+    const account = accounts.find((a) => a.wabaId === wabaId);
+    if (!account) throw new HttpError(404, 'waba_not_found', 'No such WhatsApp Business Account is connected.');
+    return account;
+  }
+  if (accounts.length > 1)
+    throw new HttpError(400, 'waba_required', 'Several WhatsApp Business Accounts are connected: name one (wabaId).');
+  return accounts[0]!;
+}
+
+async function tokenOf(deps: TemplateDeps, integrationId: string): Promise<string> {
+  const token = await readIntegrationToken(deps.db, deps.config.keyring, integrationId);
+  if (!token) throw new HttpError(409, 'needs_reauth', 'The integration must be connected again.');
+  return token;
+}
+
+/** A Graph failure as our answer. Meta's message for the person is scrubbed of secrets already. */
+function refusal(error: unknown): unknown {
+  if (!(error instanceof GraphError)) return error;
+  const template = templateRefusalOf(error);
+  if (template === 'template_exists') return new HttpError(409, template, templateRefusalMessage(error));
+  if (template === 'template_not_found') return new HttpError(404, template, templateRefusalMessage(error));
+  if (template === 'template_invalid') return new HttpError(400, template, templateRefusalMessage(error));
+  if (error.kind === 'transient')
+    return new HttpError(503, 'meta_unavailable', 'Meta is unavailable; try again later.');
+  if (error.kind === 'reauth') return new HttpError(409, 'needs_reauth', 'The integration must be connected again.');
+  if (error.kind === 'permission')
+    return new HttpError(403, 'permission_denied', 'The connected token may not manage templates.');
+  return new HttpError(502, 'meta_error', `Meta refused the request: ${error.message}`);
+}
+
+export async function createTemplate(
+  deps: TemplateDeps,
+  businessId: string,
+  input: NewMessageTemplate & { wabaId?: string | undefined },
+): Promise<TemplateView> {
+  const account = await accountFor(deps, businessId, input.wabaId);
+  const token = await tokenOf(deps, account.integrationId);
+  const parameterFormat = input.parameterFormat ?? 'POSITIONAL';
+  let created: { id: string; status: string; category?: string | undefined };
+  try {
+    created = await graphClientFromConfig(deps.config.meta).createMessageTemplate(token, account.wabaId, {
+      ...input,
+      parameterFormat,
+    });
+  } catch (error) {
+    throw refusal(error);
+  }
+  const row = await recordCreatedTemplate(deps.db, {
+    wabaId: account.wabaId,
+    templateId: created.id,
+    name: input.name,
+    language: input.language,
+    category: created.category ?? input.category,
+    status: created.status,
+    components: input.components,
+    parameterFormat,
+  });
+  return viewOf(row);
+}
+
+/** Deletes every language of the name at Meta, or one language version (Meta's hsm_id). */
+export async function deleteTemplate(
+  deps: TemplateDeps,
+  businessId: string,
+  target: { name: string; language?: string | undefined; wabaId?: string | undefined },
+): Promise<{ deleted: TemplateView[] }> {
+  const account = await accountFor(deps, businessId, target.wabaId);
+  const versions = await templatesNamed(deps.db, [account.wabaId], target.name, target.language);
+  if (versions.length === 0)
+    throw new HttpError(404, 'template_not_found', 'No template of that name (and language) is known.');
+  const token = await tokenOf(deps, account.integrationId);
+  try {
+    await graphClientFromConfig(deps.config.meta).deleteMessageTemplate(token, account.wabaId, {
+      name: target.name,
+      ...(target.language ? { templateId: versions[0]!.message_template_id } : {}),
+    });
+  } catch (error) {
+    throw refusal(error);
+  }
+  await markTemplatesDeleted(
+    deps.db,
+    versions.map((v) => v.id),
+  );
+  return { deleted: versions.map(viewOf) };
+}
