@@ -7,6 +7,7 @@ import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
 import { createScheduleActivities } from './schedules.js';
+import { createSendActivities } from './send.js';
 import { createStoreActivities } from './store.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScheduleActivities(deps),
     ...createRegistrationActivities(deps),
     ...createBusinessAppActivities(deps),
+    ...createSendActivities(deps),
   };
 }
 

@@ -10,3 +10,4 @@ export { recordAccountEventWorkflow as recordAccountEvent } from './record-accou
 export { reconcile } from './reconcile.js';
 export { registerPhoneNumber } from './register-phone-number.js';
 export { syncBusinessAppData } from './sync-business-app-data.js';
+export { sendMessage } from './send-message.js';

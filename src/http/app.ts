@@ -12,6 +12,7 @@ import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { numberRoutes } from './numbers.js';
+import { outboundMessageRoutes } from './messages-out.js';
 import { metricsRoutes } from './metrics.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps): Koa {
     metricsRoutes(deps),
     integrationRoutes(deps),
     numberRoutes(deps),
+    outboundMessageRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

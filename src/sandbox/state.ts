@@ -98,6 +98,8 @@ export class SandboxState {
       now: () => this.now(),
       statusDelayMs: options.statusDelayMs,
       post: (meta, payload) => this.postWebhook(meta, payload),
+      templates: (wabaId, name, language) =>
+        this.templates.list(wabaId).find((t) => t.name === name && t.language === language),
     });
     this.templates = new Templates({
       world: this.world,

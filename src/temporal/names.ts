@@ -36,6 +36,8 @@ export const WORKFLOW_QUEUES = {
   handleMessage: 'messages',
   /** One per inbound message, input: our message row id. */
   handleInboundMessage: 'messages',
+  /** One per send the business starts through our API, input: our outbound row id. */
+  sendMessage: 'messages',
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
@@ -118,4 +120,10 @@ export const BUSINESS_APP_SYNC_WORKFLOW_TYPE = 'syncBusinessAppData' satisfies W
 const BUSINESS_APP_SYNC_ID_PREFIX = 'business-app-sync/';
 export function businessAppSyncWorkflowId(phoneNumberRowId: string): string {
   return `${BUSINESS_APP_SYNC_ID_PREFIX}${phoneNumberRowId}`;
+}
+
+/** One SendMessage per (business, idempotency key): the key's hash, never the key or the recipient. */
+export const SEND_MESSAGE_WORKFLOW_TYPE = 'sendMessage' satisfies WorkflowType;
+export function sendMessageWorkflowId(businessId: string, keyHash: string): string {
+  return `send/${idPart(businessId)}/${keyHash.slice(0, 32)}`;
 }
