@@ -10,9 +10,7 @@ import type { ActivityDeps } from './deps.js';
 import { waitForSendSlot } from './pace.js';
 
 export type OutboundOutcome =
-  | { outcome: 'sent'; unrecorded?: { wamid: string } }
-  | { outcome: 'wait' }
-  | { outcome: 'closed'; reason: string };
+  { outcome: 'sent'; unrecorded?: { wamid: string } } | { outcome: 'wait' } | { outcome: 'closed'; reason: string };
 
 export function createSendActivities({ db, config, graph, metrics }: ActivityDeps) {
   return {
@@ -56,7 +54,11 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
         if (!(error instanceof GraphError)) throw error;
         const detail = { metaCode: error.code ?? null, status: error.status ?? null, details: error.details ?? null };
         if (error.kind === 'transient') {
-          await releaseSend(db, input.outboundId, error.outcome, { ...detail, reason: 'meta_error', message: error.message });
+          await releaseSend(db, input.outboundId, error.outcome, {
+            ...detail,
+            reason: 'meta_error',
+            message: error.message,
+          });
           throw toActivityFailure(error);
         }
         if (error.kind === 'reauth') await markNeedsReauth(db, reservation.integrationId, error.summary);

@@ -15,8 +15,8 @@ const ORDER_COMPONENTS = [
 ];
 
 /** Polls outside a test body (expect.poll works only inside one). */
-async function until(probe: () => Promise<unknown> | unknown, timeoutMs = 20_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await probe()); ) {
+async function until(probe: () => unknown, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await probe());) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -76,7 +76,11 @@ describe('sending messages', () => {
   afterAll(() => stack?.close());
 
   it('sends text inside the customer window and shows Meta’s statuses', async () => {
-    const answer = await post('messages', { to: customer, phoneNumberId: number.phoneNumberId, text: 'Your table is ready' }, randomUUID());
+    const answer = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, text: 'Your table is ready' },
+      randomUUID(),
+    );
     expect(answer.status).toBe(202);
     expect(answer.body.state).toBe('queued');
     await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 20_000 }).toBe('read');
@@ -93,7 +97,11 @@ describe('sending messages', () => {
 
   it('refuses free-form text outside the window without calling Meta', async () => {
     const stranger = newPhone();
-    const answer = await post('messages', { to: stranger, phoneNumberId: number.phoneNumberId, text: 'Hello out of the blue' }, randomUUID());
+    const answer = await post(
+      'messages',
+      { to: stranger, phoneNumberId: number.phoneNumberId, text: 'Hello out of the blue' },
+      randomUUID(),
+    );
     expect(answer.status).toBe(202);
     const send = await settle(answer.body.id);
     expect(send.state).toBe('failed');
@@ -124,7 +132,11 @@ describe('sending messages', () => {
 
     it('sends an approved template to anyone, any time', async () => {
       const stranger = newPhone();
-      const answer = await post('messages', { to: stranger, phoneNumberId: number.phoneNumberId, template: template(['Ann', 'Monday']) }, randomUUID());
+      const answer = await post(
+        'messages',
+        { to: stranger, phoneNumberId: number.phoneNumberId, template: template(['Ann', 'Monday']) },
+        randomUUID(),
+      );
       expect(answer.status).toBe(202);
       await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 20_000 }).toBe('read');
       expect(sendsTo(number.phoneNumberId, stranger)).toHaveLength(1);
@@ -133,7 +145,11 @@ describe('sending messages', () => {
 
     it('refuses a wrong parameter count without calling Meta', async () => {
       const stranger = newPhone();
-      const answer = await post('messages', { to: stranger, phoneNumberId: number.phoneNumberId, template: template(['Ann']) }, randomUUID());
+      const answer = await post(
+        'messages',
+        { to: stranger, phoneNumberId: number.phoneNumberId, template: template(['Ann']) },
+        randomUUID(),
+      );
       const send = await settle(answer.body.id);
       expect(send.error.code).toBe('template_parameters_mismatch');
       expect(sendsTo(number.phoneNumberId, stranger)).toHaveLength(0);
@@ -173,7 +189,11 @@ describe('sending messages', () => {
       const again = await post('messages', { to: customer, phoneNumberId: number.phoneNumberId, text }, key);
       expect(again.status).toBe(202);
       expect(again.body.id).toBe(first.body.id);
-      const other = await post('messages', { to: customer, phoneNumberId: number.phoneNumberId, text: 'something else' }, key);
+      const other = await post(
+        'messages',
+        { to: customer, phoneNumberId: number.phoneNumberId, text: 'something else' },
+        key,
+      );
       expect(other.status).toBe(409);
       expect(other.body.error.code).toBe('idempotency_key_reused');
       await settle(first.body.id);
@@ -223,7 +243,12 @@ describe('sending messages', () => {
         fail: { code, title: 'refused', message: 'refused', details: 'refused by Meta' },
       });
       try {
-        const answer = await post('messages', { to: reader, phoneNumberId: other.phoneNumberId, text: `hi ${code}` }, randomUUID(), other.businessId);
+        const answer = await post(
+          'messages',
+          { to: reader, phoneNumberId: other.phoneNumberId, text: `hi ${code}` },
+          randomUUID(),
+          other.businessId,
+        );
         const send = await settle(answer.body.id, other.businessId);
         await expect.poll(async () => (await read(answer.body.id, other.businessId)).state).toBe('failed');
         const final = await read(answer.body.id, other.businessId);
@@ -242,16 +267,27 @@ describe('sending messages', () => {
         status: 400,
         error: { code: 131026, message: '(#131026) Message undeliverable' },
       });
-      const answer = await post('messages', { to: reader, phoneNumberId: other.phoneNumberId, text: 'refused now' }, randomUUID(), other.businessId);
+      const answer = await post(
+        'messages',
+        { to: reader, phoneNumberId: other.phoneNumberId, text: 'refused now' },
+        randomUUID(),
+        other.businessId,
+      );
       const send = await settle(answer.body.id, other.businessId);
       expect(send.state).toBe('failed');
       expect(send.error).toMatchObject({ code: 'undeliverable', metaCode: 131026 });
-      expect(stack.sandbox!.state.calls({ since, operation: 'messages.send', objectId: other.phoneNumberId })).toHaveLength(1);
+      expect(
+        stack.sandbox!.state.calls({ since, operation: 'messages.send', objectId: other.phoneNumberId }),
+      ).toHaveLength(1);
     });
   });
 
   it('keeps one business out of another’s sends', async () => {
-    const answer = await post('messages', { to: customer, phoneNumberId: number.phoneNumberId, text: 'private' }, randomUUID());
+    const answer = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, text: 'private' },
+      randomUUID(),
+    );
     const res = await fetch(`${api}/api/integrations/whatsapp/messages/${answer.body.id}`, {
       headers: await authHeaders(`intruder-${randomUUID().slice(0, 6)}`),
     });

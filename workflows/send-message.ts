@@ -1,7 +1,15 @@
 // SendMessage: one per send the business starts (id `send/<business>/<key hash>`, input our
 // outbound row id only). The API already wrote the row; this sends it once at the number's pace,
 // retrying transient failures durably, and leaves the final state on the row.
-import { ActivityFailure, ApplicationFailure, isCancellation, log, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { OutboundOutcome } from '../activities/send.js';
 import { db, durableSend, quickSend } from './policies.js';

@@ -47,7 +47,11 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
     const results = await acceptMessages(deps, businessOf(ctx), items);
     ctx.status = 202;
     ctx.body = {
-      results: results.map((result, i) => ({ idempotencyKey: items[i]!.key, status: result.status, ...present(result) })),
+      results: results.map((result, i) => ({
+        idempotencyKey: items[i]!.key,
+        status: result.status,
+        ...present(result),
+      })),
     };
   });
 

@@ -72,7 +72,9 @@ export function kindOf(request: SendRequest): SendKind {
 /** A phone number (digits, an optional +) goes in `to`; anything else is a BSUID, sent as `recipient`. */
 export function addressOf(to: string): { phone: string | null; bsuid: string | null } {
   const compact = to.replace(/[\s()-]/g, '');
-  return /^\+?\d{6,15}$/.test(compact) ? { phone: compact.replace(/^\+/, ''), bsuid: null } : { phone: null, bsuid: to };
+  return /^\+?\d{6,15}$/.test(compact)
+    ? { phone: compact.replace(/^\+/, ''), bsuid: null }
+    : { phone: null, bsuid: to };
 }
 
 /** Meta's `type` and the object under that key. */

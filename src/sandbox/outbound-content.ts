@@ -78,7 +78,9 @@ export function checkInteractive(content: Obj): void {
   const type = str(content.type);
   if (!type) throw invalidParameter("The parameter interactive['type'] is required.");
   if (!INTERACTIVE_TYPES.has(type))
-    throw invalidParameter(`Param interactive['type'] must be one of {${[...INTERACTIVE_TYPES].join(', ').toUpperCase()}}`);
+    throw invalidParameter(
+      `Param interactive['type'] must be one of {${[...INTERACTIVE_TYPES].join(', ').toUpperCase()}}`,
+    );
   const action = content.action;
   if (!isObj(action)) throw invalidParameter("The parameter interactive['action'] is required.");
   if (type === 'button' || type === 'list' || type === 'cta_url') {

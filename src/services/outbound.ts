@@ -12,7 +12,11 @@ import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber
 import { SEND_MESSAGE_WORKFLOW_TYPE, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 
-export const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces');
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces');
 
 export type SendState = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'expired';
 
@@ -57,10 +61,14 @@ function errorOf(row: MessageRow): SendView['error'] {
       message: reported.message ?? reported.title ?? 'Meta reported the send failed',
       metaCode: reported.code ?? null,
     };
-  return { code: error.reason ?? 'failed', message: error.message ?? 'the send failed', metaCode: error.metaCode ?? null };
+  return {
+    code: error.reason ?? 'failed',
+    message: error.message ?? 'the send failed',
+    metaCode: error.metaCode ?? null,
+  };
 }
 
-export function sendView(row: MessageRow, statuses: MessageStatusRow[] = []): SendView {
+function sendView(row: MessageRow, statuses: MessageStatusRow[] = []): SendView {
   const error = errorOf(row);
   return {
     id: row.id,
@@ -93,8 +101,7 @@ function canonical(value: unknown): string {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export type ItemResult =
-  | { ok: true; status: 202; send: SendView }
-  | { ok: false; status: number; code: string; message: string };
+  { ok: true; status: 202; send: SendView } | { ok: false; status: number; code: string; message: string };
 
 interface Item {
   key: string;

@@ -222,7 +222,9 @@ export async function reserveOutbound(
           message: 'the customer has not written to this number in the last 24 hours: only a template may be sent',
         });
     }
-    await trx('messages').where({ id: outboundId }).update({ status: 'sending', attempt_started_at: now, updated_at: now });
+    await trx('messages')
+      .where({ id: outboundId })
+      .update({ status: 'sending', attempt_started_at: now, updated_at: now });
     const phone = address.phone ?? customer?.phone ?? null;
     return {
       kind: 'send',
