@@ -109,6 +109,72 @@ describe('sending messages', () => {
     expect(sendsTo(number.phoneNumberId, stranger)).toHaveLength(0);
   });
 
+  it('sends interactive buttons and media by link in Meta’s shapes', async () => {
+    const interactive = {
+      type: 'button',
+      body: { text: 'Keep your booking?' },
+      action: {
+        buttons: [
+          { type: 'reply', reply: { id: 'keep', title: 'Keep' } },
+          { type: 'reply', reply: { id: 'cancel', title: 'Cancel' } },
+        ],
+      },
+    };
+    const image = { link: 'https://example.com/menu.jpg', caption: 'Today’s menu' };
+    const buttons = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, interactive },
+      randomUUID(),
+    );
+    const picture = await post('messages', { to: customer, phoneNumberId: number.phoneNumberId, image }, randomUUID());
+    expect((await settle(buttons.body.id)).state).not.toBe('failed');
+    expect((await settle(picture.body.id)).state).not.toBe('failed');
+    const conversation = stack.sandbox!.state.conversation(number.phoneNumberId, customer);
+    expect(conversation.find((m) => m.type === 'interactive')?.content).toEqual(interactive);
+    expect(conversation.find((m) => m.type === 'image')?.content).toEqual(image);
+  });
+
+  it('ends a send Meta refuses as invalid (four reply buttons) failed with Meta’s reason', async () => {
+    const reply = (id: string) => ({ type: 'reply', reply: { id, title: id } });
+    const interactive = {
+      type: 'button',
+      body: { text: 'Pick one' },
+      action: { buttons: ['a', 'b', 'c', 'd'].map(reply) },
+    };
+    const answer = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, interactive },
+      randomUUID(),
+    );
+    const send = await settle(answer.body.id);
+    expect(send.state).toBe('failed');
+    expect(send.error).toMatchObject({ code: 'meta_error', metaCode: 100 });
+  });
+
+  it('expires a send not made by its expiresAt', async () => {
+    const expiresAt = new Date(Date.now() - 1_000).toISOString();
+    const answer = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, text: 'too late', expiresAt },
+      randomUUID(),
+    );
+    expect((await settle(answer.body.id)).state).toBe('expired');
+    expect(sendsTo(number.phoneNumberId, customer).filter((c) => c.textBody === 'too late')).toHaveLength(0);
+  });
+
+  it('sends to a BSUID through the phone number when it is known', async () => {
+    const known = await stack.db('customers').where({ business_id: number.businessId, phone: customer }).first();
+    expect(known?.bsuid).toBeTruthy();
+    const answer = await post(
+      'messages',
+      { to: known!.bsuid, phoneNumberId: number.phoneNumberId, text: 'by user id' },
+      randomUUID(),
+    );
+    expect((await settle(answer.body.id)).state).not.toBe('failed');
+    const call = sendsTo(number.phoneNumberId, customer).find((c) => c.textBody === 'by user id');
+    expect(call).toBeTruthy();
+  });
+
   describe('templates', () => {
     const name = `order_update_${randomUUID().slice(0, 6)}`;
     beforeAll(async () => {
