@@ -221,6 +221,26 @@ describe('sending messages', () => {
       expect(sendsTo(number.phoneNumberId, stranger)).toHaveLength(0);
     });
 
+    it('ends a send Meta does not know the template of as template_not_found (132001)', async () => {
+      // Our catalogue says approved; Meta has no such template (deleted there since the last sync).
+      const gone = `gone_${randomUUID().slice(0, 6)}`;
+      await stack.db('message_templates').insert({
+        waba_id: number.wabaId,
+        message_template_id: String(Date.now()),
+        name: gone,
+        language: 'en_US',
+        status: 'APPROVED',
+        components: JSON.stringify([{ type: 'BODY', text: 'Hello' }]),
+        parameter_format: 'POSITIONAL',
+      } as never);
+      const answer = await post(
+        'messages',
+        { to: customer, phoneNumberId: number.phoneNumberId, template: { name: gone, language: 'en_US' } },
+        randomUUID(),
+      );
+      expect((await settle(answer.body.id)).error).toMatchObject({ code: 'template_not_found', metaCode: 132001 });
+    });
+
     it('refuses a template it does not know', async () => {
       const answer = await post(
         'messages',

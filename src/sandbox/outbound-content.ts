@@ -30,7 +30,7 @@ export function checkTemplate(content: Obj, wabaId: string, lookup: TemplateLook
   const template = lookup(wabaId, name, language);
   if (!template || template.status !== 'APPROVED') {
     throw new GraphError({
-      status: 404,
+      status: 400,
       code: 132001,
       message: '(#132001) Template name does not exist in the translation',
       details: `template name (${name}) does not exist in ${language}`,
