@@ -345,6 +345,27 @@ describe('sending messages', () => {
       }
     });
 
+    it('sends once when Meta took the send but its answer was lost (the status settles it)', async () => {
+      stack.sandbox!.state.addFault({
+        operation: 'messages.send',
+        objectId: other.phoneNumberId,
+        status: 500,
+        effect: 'after',
+      });
+      const text = `lost answer ${randomUUID()}`;
+      const answer = await post(
+        'messages',
+        { to: reader, phoneNumberId: other.phoneNumberId, text },
+        randomUUID(),
+        other.businessId,
+      );
+      await expect
+        .poll(async () => (await read(answer.body.id, other.businessId)).state, { timeout: 30_000 })
+        .toBe('read');
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(sendsTo(other.phoneNumberId, reader).filter((c) => c.textBody === text)).toHaveLength(1);
+    }, 45_000);
+
     it('ends a send Meta refuses in its answer with the refusal’s state, not retried', async () => {
       const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
       stack.sandbox!.state.addFault({
