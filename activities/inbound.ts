@@ -180,7 +180,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       };
       const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
       if (!token) return abandon('unanswered', 'integration_inactive', {});
-      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number);
+      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
+        recipient: reservation.to ?? reservation.recipient,
+      });
       if (paced) {
         // Not sent: the row goes back to pending, so the retry sends without waiting for a grace.
         await releaseSend(db, input.outboundId, 'not_sent', { reason: 'paced' });

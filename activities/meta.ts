@@ -359,7 +359,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });
         return { outcome: 'unanswered', reason: 'integration_inactive' };
       }
-      const paced = await waitForSendSlot(db, input.phoneNumberId, integration.number);
+      const paced = await waitForSendSlot(db, input.phoneNumberId, integration.number, { recipient: input.to });
       if (paced) {
         await releaseReply(db, reservation.replyId, 'not_sent', { reason: 'paced' });
         throw pacedFailure(paced.retryInMs);

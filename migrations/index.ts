@@ -15,7 +15,8 @@ import * as m010 from './20261202000005_token_kinds_limits.js';
 import * as m012 from './20261202000006_template_events.js';
 import * as m013 from './20261202000007_send_pacing.js';
 import * as m014 from './20261202000008_template_catalogue.js';
-import * as m016 from './20261202000010_outbound_sends.js';
+import * as m016 from './20261202000011_pacing_recipients.js';
+import * as m017 from './20261202000010_outbound_sends.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,7 +38,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000006_template_events', m012],
   ['20261202000007_send_pacing', m013],
   ['20261202000008_template_catalogue', m014],
-  ['20261202000010_outbound_sends', m016],
+  ['20261202000010_outbound_sends', m017],
+  ['20261202000011_pacing_recipients', m016],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -251,6 +251,8 @@ export interface PhoneNumberRow {
   max_daily_conversations_per_business: string | null;
   /** Meta's throughput.level (STANDARD, HIGH, NOT_APPLICABLE): messages per second, not the limit. */
   throughput_level: string | null;
+  /** An operator's cap on the number's send rate (messages per second), below Meta's; null: Meta's. */
+  send_rate_limit_mps: number | null;
   name_status: string | null;
   code_verification_status: string | null;
   platform_type: string | null;
@@ -313,6 +315,13 @@ export interface SendPacingRow {
   next_slot_at: Date;
 }
 
+export interface MessagingLimitRecipientRow {
+  portfolio_key: string;
+  recipient_key: string;
+  phone_number_id: string;
+  claimed_at: Date;
+}
+
 declare module 'knex/types/tables.js' {
   interface Tables {
     channel_integrations: IntegrationRow;
@@ -327,5 +336,6 @@ declare module 'knex/types/tables.js' {
     signup_events: SignupEventRow;
     phone_number_registration_attempts: RegistrationAttemptRow;
     send_pacing: SendPacingRow;
+    messaging_limit_recipients: MessagingLimitRecipientRow;
   }
 }

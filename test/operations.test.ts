@@ -153,8 +153,12 @@ describe('SIGTERM', () => {
     api.child.kill('SIGTERM');
     expect((await inFlight).toString()).toContain('pending=true');
     // The worker's metrics: the SDK's own, and our Graph API calls through its meter.
-    const workerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(workerMetrics).toMatch(/temporal_workflow_task_execution_latency|temporal_activity_execution_latency/);
+    // The SDK exports its execution latencies once a task has run; on a busy machine that is later.
+    const scrape = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+    await expect
+      .poll(scrape, { timeout: 20_000 })
+      .toMatch(/temporal_workflow_task_execution_latency|temporal_activity_execution_latency/);
+    const workerMetrics = await scrape();
     expect(workerMetrics).toMatch(/waconnect_graph_api_calls\S*\{[^}]*operation="oauth.code_exchange"[^}]*\} 1/);
     expect(await apiExit).toBe(0);
 

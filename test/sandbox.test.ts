@@ -701,6 +701,48 @@ describe('Meta sandbox', () => {
     expect((await register(withPin, { messaging_product: 'whatsapp', pin: '111111' })).body).toEqual({ success: true });
   });
 
+  it('refuses sends over the limits a test sets: throughput (130429) and the pair rate (131056)', async () => {
+    const account = sandbox.state.createAccount({ numbers: 1 });
+    const token = await tokenFor(account.wabaId);
+    const number = account.phoneNumberIds[0]!;
+    const customers = ['15550007001', '15550007002', '15550007003'];
+    for (const from of customers) sandbox.state.sendCustomerMessage({ phoneNumberId: number, from, text: 'hi' });
+    const send = (to: string) =>
+      postJson(
+        sandbox.graph(`${number}/messages`),
+        { messaging_product: 'whatsapp', to, type: 'text', text: { body: 'hello' } },
+        token,
+      );
+    // Off by default: two sends to one customer at once both go.
+    expect((await send(customers[0]!)).status).toBe(200);
+    expect((await send(customers[0]!)).status).toBe(200);
+    const limits = await postJson(`${sandbox.url}/sandbox/numbers/${number}/limits`, {
+      messagesPerSecond: 2,
+      pairRate: true,
+      pairBurst: 1,
+    });
+    expect(limits.body).toEqual({ success: true });
+    expect((await send(customers[1]!)).status).toBe(200);
+    const pair = await send(customers[1]!);
+    expect(pair.status).toBe(400);
+    expect(pair.body.error).toMatchObject({
+      code: 131056,
+      type: 'OAuthException',
+      message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+      error_data: { messaging_product: 'whatsapp', details: expect.stringContaining('same phone number') },
+      fbtrace_id: expect.any(String),
+    });
+    expect((await send(customers[2]!)).status).toBe(200);
+    const throughput = await send(customers[0]!);
+    expect(throughput.body.error).toMatchObject({
+      code: 130429,
+      message: '(#130429) Rate limit hit',
+      error_data: { messaging_product: 'whatsapp', details: 'Cloud API message throughput has been reached.' },
+    });
+    const refused = sandbox.state.calls({ operation: 'messages.send', objectId: number }).map((c) => c.errorCode);
+    expect(refused.filter((code) => code !== undefined)).toEqual([131056, 130429]);
+  });
+
   it('refuses free-form sends outside the 24-hour window (131047) and from unregistered numbers (133010)', async () => {
     const account = sandbox.state.createAccount({ numbers: 2 });
     const token = await tokenFor(account.wabaId);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { readJson } from '../http/body.js';
 import { GraphError } from './errors.js';
 import { OPERATIONS } from './faults.js';
+import { setSendLimits } from './limits.js';
 import type { SandboxState } from './state.js';
 
 const accountInput = z.object({
@@ -318,6 +319,19 @@ export function adminRoutes(state: SandboxState): Router {
     });
     ctx.status = 202;
     ctx.body = { webhookId: webhook.webhookId };
+  });
+  router.post('/numbers/:phoneNumberId/limits', async (ctx) => {
+    const input = await body(
+      ctx,
+      z.object({
+        messagesPerSecond: z.number().int().min(1).max(10_000).nullable().optional(),
+        pairRate: z.boolean().optional(),
+        pairIntervalMs: z.number().int().min(1).max(600_000).optional(),
+        pairBurst: z.number().int().min(1).max(1_000).optional(),
+      }),
+    );
+    setSendLimits(state.number(ctx.params.phoneNumberId!), input);
+    ctx.body = { success: true };
   });
   router.post('/numbers/:phoneNumberId/registration', async (ctx) => {
     state.setRegistered(ctx.params.phoneNumberId!, (await body(ctx, z.object({ registered: z.boolean() }))).registered);

@@ -1,5 +1,6 @@
 // WhatsApp itself: customers write to a business number (messages webhooks), the business answers
 // through POST /{phone-number-id}/messages, and the sandbox reports delivery with status webhooks.
+import { enforceSendLimits } from './limits.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { digitsOf, wamid } from './ids.js';
 import { GraphError, invalidParameter } from './errors.js';
@@ -237,6 +238,7 @@ export class Messaging {
         details: 'Account not registered',
       });
     }
+    enforceSendLimits(number, waId, this.deps.now());
     const customer = this.customer(number.id, waId, undefined);
     const outsideWindow =
       type !== 'template' &&

@@ -237,7 +237,11 @@ export async function readStatus(
           nameStatus: n.name_status,
           registration: registrationView(n, budgets.get(n.phone_number_id)),
           sendRate: {
-            messagesPerSecond: numberSendRate({ coexistence: isCoexistence(n), throughputLevel: n.throughput_level }),
+            messagesPerSecond: numberSendRate({
+              coexistence: isCoexistence(n),
+              throughputLevel: n.throughput_level,
+              limit: n.send_rate_limit_mps,
+            }),
           },
           coexistence: isCoexistence(n)
             ? {

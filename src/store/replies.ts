@@ -32,6 +32,7 @@ export async function sendingIntegration(
       'n.is_on_biz_app',
       'n.coexistence_onboarded_at',
       'n.throughput_level',
+      'n.send_rate_limit_mps',
     )) as (Pick<IntegrationRow, 'is_active' | 'state'> & PacedNumber & { number_id: number | null }) | undefined;
   if (!row) return undefined;
   const { is_active, state, number_id, ...number } = row;

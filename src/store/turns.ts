@@ -370,7 +370,13 @@ export async function reserveSend(
     // A coexistence number whose Cloud API side Meta offboarded (ACCOUNT_OFFBOARDED) sends nothing.
     const number = await trx('whatsapp_phone_numbers')
       .where({ integration_id: row.integration_id!, phone_number_id: row.phone_number_id })
-      .first('coexistence_offboarded_at', 'is_on_biz_app', 'coexistence_onboarded_at', 'throughput_level');
+      .first(
+        'coexistence_offboarded_at',
+        'is_on_biz_app',
+        'coexistence_onboarded_at',
+        'throughput_level',
+        'send_rate_limit_mps',
+      );
     if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
     if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
       return close('agent', 'bot_paused');
