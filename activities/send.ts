@@ -3,6 +3,7 @@
 import { GraphError } from '../src/meta/graph-errors.js';
 import { failureCode, metaContent } from '../src/meta/outbound-message.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
+import { claimMessagingLimit } from '../src/store/messaging-limit.js';
 import { completeOutbound, failOutbound, reserveOutbound } from '../src/store/outbound.js';
 import { releaseSend } from '../src/store/turns.js';
 import { pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
@@ -10,7 +11,11 @@ import type { ActivityDeps } from './deps.js';
 import { waitForSendSlot } from './pace.js';
 
 export type OutboundOutcome =
-  { outcome: 'sent'; unrecorded?: { wamid: string } } | { outcome: 'wait' } | { outcome: 'closed'; reason: string };
+  | { outcome: 'sent'; unrecorded?: { wamid: string } }
+  | { outcome: 'wait' }
+  /** The portfolio's messaging limit is full: try again in `retryInMs` (a place frees then). */
+  | { outcome: 'limited'; retryInMs: number }
+  | { outcome: 'closed'; reason: string };
 
 export function createSendActivities({ db, config, graph, metrics }: ActivityDeps) {
   return {
@@ -34,7 +39,24 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
       };
       const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
       if (!token) return close('integration_inactive', 'the integration has no token');
-      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number);
+      const recipient = reservation.to ?? reservation.recipient;
+      if (!reservation.insideWindow && recipient) {
+        // A business-initiated send counts against the portfolio's daily messaging limit.
+        const claim = await claimMessagingLimit(db, { phoneNumberId: reservation.phoneNumberId, recipient });
+        if (!claim.admitted) {
+          await releaseSend(db, input.outboundId, 'not_sent', { reason: claim.reason });
+          if (claim.reason === 'unknown_number') return close('number_inactive', 'the number is no longer active');
+          // Look again when a place frees, or when the send expires if that comes first.
+          const expiresAt = reservation.request.expiresAt ? Date.parse(reservation.request.expiresAt) : Infinity;
+          const next = Math.min(claim.retryAt.getTime(), expiresAt);
+          return { outcome: 'limited', retryInMs: Math.max(1_000, next - Date.now()) };
+        }
+      }
+      // Sends the business starts yield to replies and agents' messages.
+      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
+        recipient,
+        priority: 'bulk',
+      });
       if (paced) {
         // Not sent: back to pending, so the retry sends without waiting for a grace.
         await releaseSend(db, input.outboundId, 'not_sent', { reason: 'paced' });

@@ -51,7 +51,7 @@ describe('sending messages', () => {
     return (await res.json()) as any;
   };
   const settle = async (id: number, businessId = number.businessId) => {
-    await expect.poll(async () => TERMINAL.has((await read(id, businessId)).state), { timeout: 20_000 }).toBe(true);
+    await expect.poll(async () => TERMINAL.has((await read(id, businessId)).state), { timeout: 30_000 }).toBe(true);
     return read(id, businessId);
   };
   const sendsTo = (phoneNumberId: string, to: string) =>
@@ -72,7 +72,24 @@ describe('sending messages', () => {
     number = { ...connected, wabaId: status.accounts[0].wabaId };
     customer = newPhone();
     await customerWrites(number.phoneNumberId, customer);
+    stack.sandbox!.state.templates.status(number.wabaId, { name, language: 'en_US', event: 'APPROVED' });
+    // What the catalogue sync leaves on the row: Meta's components and parameter format.
+    await until(() => stack.db('message_templates').where({ waba_id: number.wabaId, name }).first());
+    await stack
+      .db('message_templates')
+      .where({ waba_id: number.wabaId, name })
+      .update({ components: JSON.stringify(ORDER_COMPONENTS), parameter_format: 'POSITIONAL' } as never);
   }, 60_000);
+
+  const name = `order_update_${randomUUID().slice(0, 6)}`;
+  const template = (bodyParameters: string[]) => ({
+    name,
+    language: 'en_US',
+    components: [
+      { type: 'header', parameters: [{ type: 'text', text: '1234' }] },
+      { type: 'body', parameters: bodyParameters.map((text) => ({ type: 'text', text })) },
+    ],
+  });
   afterAll(() => stack?.close());
 
   it('sends text inside the customer window and shows Meta’s statuses', async () => {
@@ -83,7 +100,7 @@ describe('sending messages', () => {
     );
     expect(answer.status).toBe(202);
     expect(answer.body.state).toBe('queued');
-    await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 20_000 }).toBe('read');
+    await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 30_000 }).toBe('read');
     const send = await read(answer.body.id);
     expect(send.statuses.map((s: { status: string }) => s.status)).toEqual(['sent', 'delivered', 'read']);
     const call = sendsTo(number.phoneNumberId, customer).find((c) => c.textBody === 'Your table is ready');
@@ -176,26 +193,6 @@ describe('sending messages', () => {
   });
 
   describe('templates', () => {
-    const name = `order_update_${randomUUID().slice(0, 6)}`;
-    beforeAll(async () => {
-      stack.sandbox!.state.templates.status(number.wabaId, { name, language: 'en_US', event: 'APPROVED' });
-      // What the catalogue sync leaves on the row: Meta's components and parameter format.
-      await until(() => stack.db('message_templates').where({ waba_id: number.wabaId, name }).first());
-      await stack
-        .db('message_templates')
-        .where({ waba_id: number.wabaId, name })
-        .update({ components: JSON.stringify(ORDER_COMPONENTS), parameter_format: 'POSITIONAL' } as never);
-    });
-
-    const template = (bodyParameters: string[]) => ({
-      name,
-      language: 'en_US',
-      components: [
-        { type: 'header', parameters: [{ type: 'text', text: '1234' }] },
-        { type: 'body', parameters: bodyParameters.map((text) => ({ type: 'text', text })) },
-      ],
-    });
-
     it('sends an approved template to anyone, any time', async () => {
       const stranger = newPhone();
       const answer = await post(
@@ -204,10 +201,54 @@ describe('sending messages', () => {
         randomUUID(),
       );
       expect(answer.status).toBe(202);
-      await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 20_000 }).toBe('read');
+      await expect.poll(async () => (await read(answer.body.id)).state, { timeout: 30_000 }).toBe('read');
       expect(sendsTo(number.phoneNumberId, stranger)).toHaveLength(1);
       expect((await read(answer.body.id)).origin).toBe('template');
     });
+
+    it('holds a template send while the portfolio’s messaging limit is full, until it expires', async () => {
+      const limited = await connectNewNumber(api);
+      const wabaId = (await getStatus(api, limited.businessId)).accounts[0].wabaId as string;
+      await stack.db('message_templates').insert({
+        waba_id: wabaId,
+        message_template_id: String(Date.now()),
+        name,
+        language: 'en_US',
+        status: 'APPROVED',
+        components: JSON.stringify(ORDER_COMPONENTS),
+        parameter_format: 'POSITIONAL',
+      } as never);
+      // The portfolio may reach 250 customers a day outside the window: all taken.
+      await stack
+        .db('whatsapp_phone_numbers')
+        .where({ phone_number_id: limited.phoneNumberId })
+        .update({ business_messaging_limit: 'TIER_250' });
+      const integration = await stack
+        .db('whatsapp_phone_numbers')
+        .where({ phone_number_id: limited.phoneNumberId })
+        .first('integration_id');
+      await stack.db('messaging_limit_recipients').insert(
+        Array.from({ length: 250 }, (_, i) => ({
+          portfolio_key: `integration:${integration!.integration_id}`,
+          recipient_key: `taken-${i}`,
+          phone_number_id: limited.phoneNumberId,
+          claimed_at: new Date(),
+        })) as never,
+      );
+      const stranger = newPhone();
+      const expiresAt = new Date(Date.now() + 4_000).toISOString();
+      const answer = await post(
+        'messages',
+        { to: stranger, phoneNumberId: limited.phoneNumberId, template: template(['Ann', 'Monday']), expiresAt },
+        randomUUID(),
+        limited.businessId,
+      );
+      await new Promise((r) => setTimeout(r, 2_000));
+      const held = await read(answer.body.id, limited.businessId);
+      expect(held, JSON.stringify(held)).toMatchObject({ state: 'queued' });
+      expect((await settle(answer.body.id, limited.businessId)).state).toBe('expired');
+      expect(sendsTo(limited.phoneNumberId, stranger)).toHaveLength(0);
+    }, 60_000);
 
     it('refuses a wrong parameter count without calling Meta', async () => {
       const stranger = newPhone();
@@ -289,11 +330,16 @@ describe('sending messages', () => {
 
     it('sends a batch of 50 posted twice 50 times', async () => {
       const run = randomUUID().slice(0, 8);
-      const messages = Array.from({ length: 50 }, (_, i) => ({
+      // Fifty customers (one customer gets one message every 6 seconds: Meta's pair rate).
+      const recipients = Array.from(
+        { length: 50 },
+        (_, i) => `4917${String(Date.now() % 1e5).padStart(5, '0')}${String(i).padStart(3, '0')}`,
+      );
+      const messages = recipients.map((to, i) => ({
         idempotencyKey: `${run}-${i}`,
-        to: customer,
+        to,
         phoneNumberId: number.phoneNumberId,
-        text: `batch ${run} ${i}`,
+        template: template([`batch ${run}`, String(i)]),
       }));
       const first = await post('messages/batch', { messages });
       const second = await post('messages/batch', { messages });
@@ -303,10 +349,12 @@ describe('sending messages', () => {
         first.body.results.map((r: { id: number }) => r.id),
       );
       const batchSends = () =>
-        sendsTo(number.phoneNumberId, customer).filter((c) => c.textBody?.startsWith(`batch ${run} `));
+        stack
+          .sandbox!.state.calls({ operation: 'messages.send', objectId: number.phoneNumberId })
+          .filter((c) => c.effect === 'applied' && recipients.includes(c.to ?? ''));
       await expect.poll(() => batchSends().length, { timeout: 30_000 }).toBe(50);
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(new Set(batchSends().map((c) => c.textBody)).size).toBe(50);
+      expect(new Set(batchSends().map((c) => c.to)).size).toBe(50);
       expect(batchSends()).toHaveLength(50);
     }, 60_000);
   });

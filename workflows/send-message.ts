@@ -18,6 +18,9 @@ export type SendMessageResult = { outcome: 'sent' } | { outcome: 'failed'; reaso
 
 const { recordOutboundSent, giveUpOutbound } = db;
 
+/** How often a send held back by the messaging limit looks again (a place may free, or it may expire). */
+const LIMIT_RECHECK_MS = 60_000;
+
 export async function sendMessage(outboundId: number): Promise<SendMessageResult> {
   const sendNow = proxyLocalActivities<Activities>(quickSend()).sendOutbound;
   const sendDurably = proxyActivities<Activities>(durableSend()).sendOutbound;
@@ -47,6 +50,11 @@ export async function sendMessage(outboundId: number): Promise<SendMessageResult
       return { outcome: 'sent' };
     }
     if (result.outcome === 'closed') return { outcome: 'failed', reason: result.reason };
+    if (result.outcome === 'limited') {
+      // The next attempt re-reads the row, so an expiresAt that passes meanwhile ends it.
+      await sleep(Math.min(result.retryInMs, LIMIT_RECHECK_MS));
+      continue;
+    }
     // An earlier attempt's outcome is unknown: wait for the status that settles it, or the grace.
     await sleep(pause);
     pause = Math.min(pause * 2, 10_000);

@@ -142,6 +142,8 @@ export type OutboundReservation =
       recipient: string | null;
       request: SendRequest;
       number: PacedNumber | undefined;
+      /** The customer wrote in the last 24 hours: the send does not count against the messaging limit. */
+      insideWindow: boolean;
     }
   | { kind: 'done'; wamid: string }
   | { kind: 'wait' }
@@ -189,7 +191,14 @@ export async function reserveOutbound(
     }
     const number = await trx('whatsapp_phone_numbers')
       .where({ integration_id: row.integration_id!, phone_number_id: row.phone_number_id, is_active: true })
-      .first('waba_id', 'coexistence_offboarded_at', 'is_on_biz_app', 'coexistence_onboarded_at', 'throughput_level');
+      .first(
+        'waba_id',
+        'coexistence_offboarded_at',
+        'is_on_biz_app',
+        'coexistence_onboarded_at',
+        'throughput_level',
+        'send_rate_limit_mps',
+      );
     if (!number || number.coexistence_offboarded_at)
       return close({ reason: 'number_inactive', message: 'the number no longer sends on the Cloud API' });
     const request = (row.content as { request: SendRequest }).request;
@@ -201,6 +210,13 @@ export async function reserveOutbound(
         else q.where('bsuid', address.bsuid!);
       })
       .first('id', 'phone', 'bsuid');
+    const last = await lastInboundAt(trx, {
+      businessId: row.business_id!,
+      phoneNumberId: row.phone_number_id,
+      phone: address.phone ?? customer?.phone ?? null,
+      customerId: customer?.id ?? null,
+    });
+    const insideWindow = last !== null && now.getTime() - last.getTime() < SERVICE_WINDOW_MS;
     if (request.template) {
       const template = await findSendableTemplate(trx, {
         wabaId: number.waba_id,
@@ -209,18 +225,11 @@ export async function reserveOutbound(
       });
       const problem = templateProblem(template, request);
       if (problem) return close(problem);
-    } else {
-      const last = await lastInboundAt(trx, {
-        businessId: row.business_id!,
-        phoneNumberId: row.phone_number_id,
-        phone: address.phone ?? customer?.phone ?? null,
-        customerId: customer?.id ?? null,
+    } else if (!insideWindow) {
+      return close({
+        reason: 'outside_window',
+        message: 'the customer has not written to this number in the last 24 hours: only a template may be sent',
       });
-      if (!last || now.getTime() - last.getTime() >= SERVICE_WINDOW_MS)
-        return close({
-          reason: 'outside_window',
-          message: 'the customer has not written to this number in the last 24 hours: only a template may be sent',
-        });
     }
     await trx('messages')
       .where({ id: outboundId })
@@ -234,6 +243,7 @@ export async function reserveOutbound(
       recipient: phone ? null : (address.bsuid ?? customer?.bsuid ?? null),
       request,
       number,
+      insideWindow,
     };
   });
 }
