@@ -7,6 +7,7 @@ import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
 import { createScheduleActivities } from './schedules.js';
+import { createSendActivities } from './send.js';
 import { createStoreActivities } from './store.js';
 import { createTemplateActivities } from './templates.js';
 
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistrationActivities(deps),
     ...createBusinessAppActivities(deps),
     ...createTemplateActivities(deps),
+    ...createSendActivities(deps),
   };
 }
 

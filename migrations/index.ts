@@ -17,6 +17,7 @@ import * as m013 from './20261202000007_send_pacing.js';
 import * as m014 from './20261202000008_template_catalogue.js';
 import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
+import * as m017 from './20261202000010_outbound_sends.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000007_send_pacing', m013],
   ['20261202000008_template_catalogue', m014],
   ['20261202000009_templates_sync', m015],
+  ['20261202000010_outbound_sends', m017],
   ['20261202000011_pacing_recipients', m016],
 ];
 

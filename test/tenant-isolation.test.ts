@@ -46,13 +46,34 @@ const ROUTES: Route[] = [
   },
   { method: 'DELETE', path: 'templates/hello_world?wabaId={wabaId}' },
   { method: 'DELETE', path: 'templates/hello_world' },
+  // Sends: from the victim's number, and reading the victim's send ({sendId}).
+  {
+    method: 'POST',
+    path: 'messages',
+    body: { to: '4400011122', phoneNumberId: '{phoneNumberId}', text: 'hijacked' },
+  },
+  {
+    method: 'POST',
+    path: 'messages/batch',
+    body: {
+      messages: [{ idempotencyKey: 'k1', to: '4400011122', phoneNumberId: '{phoneNumberId}', text: 'hijacked' }],
+    },
+  },
+  { method: 'GET', path: 'messages/{sendId}' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
 describe('tenant isolation', () => {
   let stack: Stack;
   let api: string;
-  let victim: { businessId: string; integrationId: string; wabaId: string; phoneNumberId: string; text: string };
+  let victim: {
+    businessId: string;
+    integrationId: string;
+    wabaId: string;
+    phoneNumberId: string;
+    text: string;
+    sendId: number;
+  };
 
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true, env: { CALLBACK_WAIT_MS: '3000' } });
@@ -74,12 +95,27 @@ describe('tenant isolation', () => {
       i++
     )
       await new Promise((r) => setTimeout(r, 100));
+    const sent = await fetch(`${api}/api/integrations/whatsapp/messages`, {
+      method: 'POST',
+      headers: {
+        ...(await authHeaders(businessId)),
+        'content-type': 'application/json',
+        'idempotency-key': 'victim-1',
+      },
+      body: JSON.stringify({ to: '4400011122', phoneNumberId, text: `${text} (sent)` }),
+    });
+    expect(sent.status).toBe(202);
+    const { id: sendId } = (await sent.json()) as { id: number };
+    // Sent before the routes run, so its call to Meta is not counted against them.
+    for (let i = 0; i < 200 && !(await stack.db('messages').where({ id: sendId }).first())?.wamid; i++)
+      await new Promise((r) => setTimeout(r, 100));
     victim = {
       businessId,
       integrationId: status.integration.id,
       wabaId: status.accounts[0].wabaId,
       phoneNumberId,
       text,
+      sendId,
     };
   });
   afterAll(() => stack?.close());
@@ -87,8 +123,16 @@ describe('tenant isolation', () => {
   it.each(ROUTES)('$method /$path as another business never touches the victim', async (route) => {
     const attacker = newBusinessId('attacker');
     const since = stack.sandbox!.state.calls().at(-1)?.seq ?? 0;
-    const path = route.path.replace('{phoneNumberId}', victim.phoneNumberId).replace('{wabaId}', victim.wabaId);
-    const body = route.body === undefined ? undefined : JSON.stringify(route.body).replace('{wabaId}', victim.wabaId);
+    const path = route.path
+      .replace('{phoneNumberId}', victim.phoneNumberId)
+      .replace('{wabaId}', victim.wabaId)
+      .replace('{sendId}', String(victim.sendId));
+    const body =
+      route.body === undefined
+        ? undefined
+        : JSON.stringify(route.body)
+            .replaceAll('{phoneNumberId}', victim.phoneNumberId)
+            .replace('{wabaId}', victim.wabaId);
     const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
       headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
@@ -103,7 +147,9 @@ describe('tenant isolation', () => {
     expect(number!.registration_pin).toBeNull();
     expect(number!.registration_state).toBe('registered');
     const victimCalls = stack.sandbox!.state.calls({ since, objectId: victim.phoneNumberId });
-    expect(victimCalls.filter((c) => c.operation.startsWith('phone.'))).toHaveLength(0);
+    expect(victimCalls.filter((c) => c.operation.startsWith('phone.') || c.operation === 'messages.send')).toHaveLength(
+      0,
+    );
     const templateCalls = stack.sandbox!.state.calls({ since, objectId: victim.wabaId });
     expect(
       templateCalls.filter((c) => c.operation === 'templates.create' || c.operation === 'templates.delete'),
@@ -124,7 +170,8 @@ describe('tenant isolation', () => {
     const messages = (await (
       await fetch(`${api}/api/integrations/whatsapp/messages`, { headers: await authHeaders(victim.businessId) })
     ).json()) as { messages: unknown[] };
-    expect(messages.messages.length).toBe(2);
+    // The customer's message, the bot's reply and the victim's own send.
+    expect(messages.messages.length).toBe(3);
   });
 
   it('never links another browser’s Meta account to the business that minted the state', async () => {

@@ -11,3 +11,4 @@ export { reconcile } from './reconcile.js';
 export { registerPhoneNumber } from './register-phone-number.js';
 export { syncBusinessAppData } from './sync-business-app-data.js';
 export { syncTemplates } from './sync-templates.js';
+export { sendMessage } from './send-message.js';

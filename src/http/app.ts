@@ -13,6 +13,7 @@ import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { numberRoutes } from './numbers.js';
 import { templateRoutes } from './templates.js';
+import { outboundMessageRoutes } from './messages-out.js';
 import { metricsRoutes } from './metrics.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): Koa {
     integrationRoutes(deps),
     numberRoutes(deps),
     templateRoutes(deps),
+    outboundMessageRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

@@ -38,7 +38,7 @@ export function dashboardCors(config: Config) {
   const allowed = new URL(config.frontendUrl).origin;
   return cors({
     allows: (origin) => origin === allowed,
-    headers: 'Authorization, Content-Type, Accept',
+    headers: 'Authorization, Content-Type, Accept, Idempotency-Key',
     methods: 'GET, PUT, POST, DELETE, OPTIONS',
   });
 }

@@ -437,6 +437,39 @@ export class GraphClient {
   }
 
   /**
+   * Sends any message type the business starts: `content` is the object Meta expects under the
+   * key named by `type` (template, interactive, image, ...), passed as the caller built it from
+   * Meta's documented shapes
+   * (https://developers.facebook.com/documentation/business-messaging/whatsapp/messages/send-messages).
+   */
+  async sendMessage(
+    token: string,
+    phoneNumberId: string,
+    message: {
+      to?: string | null;
+      recipient?: string | null;
+      type: string;
+      content: Record<string, unknown>;
+      callbackData?: string;
+    },
+  ): Promise<{ messageId: string }> {
+    const address = message.to ? { to: message.to } : { recipient: message.recipient ?? '' };
+    const answer = await this.call('messages.send', `${encodeURIComponent(phoneNumberId)}/messages`, sendAnswer, {
+      method: 'POST',
+      token,
+      json: {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        ...address,
+        type: message.type,
+        [message.type]: message.content,
+        ...(message.callbackData ? { biz_opaque_callback_data: message.callbackData } : {}),
+      },
+    });
+    return { messageId: answer.messages[0]!.id };
+  }
+
+  /**
    * Asks Meta to send a coexistence number's contacts (`smb_app_state_sync`) or chat history
    * (`history`) as webhooks: once each, within 24 hours of onboarding.
    */

@@ -20,6 +20,7 @@ import {
   type StatusValue,
   type WhatsAppErrorDetail,
 } from './model.js';
+import { checkInteractive, checkMedia, checkTemplate, type TemplateLookup } from './outbound-content.js';
 import type { WebhookMeta, WebhookRecord } from './webhooks.js';
 import type { World } from './world.js';
 
@@ -117,6 +118,8 @@ export class Messaging {
       now: () => number;
       statusDelayMs: number;
       post: (meta: WebhookMeta, payload: unknown) => WebhookRecord;
+      /** The WABA's templates, for template sends. */
+      templates?: TemplateLookup;
     },
   ) {}
 
@@ -223,6 +226,10 @@ export class Messaging {
       throw invalidParameter("The parameter text['body'] is required.");
     if (typeof textBody === 'string' && textBody.length > 4096)
       throw invalidParameter("Param text['body'] must be at most 4096 characters long.");
+    const object = content as Record<string, unknown>;
+    if (type === 'template') checkTemplate(object, number.wabaId, this.deps.templates ?? (() => undefined));
+    if (type === 'interactive') checkInteractive(object);
+    checkMedia(type, object);
     if (number.platformType !== 'CLOUD_API') {
       throw new GraphError({
         status: 400,

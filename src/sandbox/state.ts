@@ -103,6 +103,9 @@ export class SandboxState {
       now: () => this.now(),
       statusDelayMs: options.statusDelayMs,
       post: (meta, payload) => this.postWebhook(meta, payload),
+      // The account's catalogue, seeded on first sight as the Graph API's list is.
+      templates: (wabaId, name, language) =>
+        this.catalogue.templatesOf(wabaId).find((t) => t.name === name && t.language === language),
     });
     this.templates = new Templates({
       world: this.world,

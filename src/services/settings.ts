@@ -78,7 +78,10 @@ export interface MessageView {
   sentAt: string;
   inReplyTo: number | null;
   error: string | null;
-  /** cloud_api; business_app: the owner wrote it in the WhatsApp Business app; history: imported from the app. */
+  /**
+   * Inbound: cloud_api, or history (imported from the app). Outbound: reply (the bot answered a
+   * turn), api, template, business_app (the owner wrote it in the WhatsApp Business app).
+   */
   origin: string;
 }
 
@@ -108,7 +111,10 @@ export async function listMessages(
       sentAt: m.sent_at.toISOString(),
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
-      origin: m.origin,
+      origin:
+        m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
+          ? 'reply'
+          : m.origin,
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
   };

@@ -101,7 +101,7 @@ function cachedRuns(db: Db, businesses: string[]): Promise<Map<string, number>> 
  * The fast path: starts what the commit wrote, at most the per-business limit of message runs at
  * once; the rest stays for the drain. Never throws: the rows are durable either way.
  */
-async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promise<void> {
+export async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]): Promise<void> {
   if (rows.length === 0) return;
   // Temporal just refused a start: leave this second's rows to the drain instead of spending the
   // API's time on calls that fail the same way.

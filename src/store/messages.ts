@@ -61,8 +61,12 @@ export interface MessageRow {
   edited_at: Date | null;
   /** When the customer deleted (revoked) the message. */
   revoked_at: Date | null;
-  /** cloud_api, business_app (the owner's echo) or history (imported from the app). */
-  origin: 'cloud_api' | 'business_app' | 'history';
+  /** cloud_api, business_app (the owner's echo), history (imported from the app), api or template (sent through our API). */
+  origin: 'cloud_api' | 'business_app' | 'history' | 'api' | 'template';
+  /** An API send's idempotency key (hashed) and the hash of its request. */
+  idempotency_key_hash: string | null;
+  request_hash: string | null;
+  expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }

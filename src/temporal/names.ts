@@ -36,6 +36,8 @@ export const WORKFLOW_QUEUES = {
   handleMessage: 'messages',
   /** One per inbound message, input: our message row id. */
   handleInboundMessage: 'messages',
+  /** One per send the business starts through our API, input: our outbound row id. */
+  sendMessage: 'messages',
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
@@ -139,3 +141,8 @@ export function templateSyncStart(taskQueue: string) {
 
 /** Workflow types whose id runs again after a completed run (each start is a fresh pass). */
 export const RERUNNABLE_WORKFLOW_TYPES: ReadonlySet<string> = new Set([TEMPLATE_SYNC_WORKFLOW_TYPE]);
+/** One SendMessage per (business, idempotency key): the key's hash, never the key or the recipient. */
+export const SEND_MESSAGE_WORKFLOW_TYPE = 'sendMessage' satisfies WorkflowType;
+export function sendMessageWorkflowId(businessId: string, keyHash: string): string {
+  return `send/${idPart(businessId)}/${keyHash.slice(0, 32)}`;
+}

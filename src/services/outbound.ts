@@ -1,0 +1,190 @@
+// Sends the business starts: each request is checked, written with its SendMessage start in one
+// transaction (so Temporal being away still answers 202 and the outbox drain starts it later),
+// and answered with the send's id and state. The same idempotency key with the same body answers
+// the first result again; with another body it is refused.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Db } from '../db.js';
+import { HttpError } from '../http/errors.js';
+import { failureCode, sendRequest, type SendRequest } from '../meta/outbound-message.js';
+import type { MessageRow, MessageStatusRow } from '../store/messages.js';
+import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
+import { SEND_MESSAGE_WORKFLOW_TYPE, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
+import { startAfterCommit, type WebhookDeps } from './webhooks.js';
+
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces');
+
+export type SendState = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'expired';
+
+export interface SendView {
+  id: number;
+  state: SendState;
+  /** Meta's message id once Meta accepted the send. */
+  messageId: string | null;
+  type: string;
+  origin: string;
+  phoneNumberId: string;
+  error: { code: string; message: string; metaCode: number | null } | null;
+  statuses: Array<{ status: string; timestamp: string; errors: Array<{ code: number | null; title?: string }> | null }>;
+  createdAt: string;
+}
+
+const STATE_OF: Record<string, SendState> = {
+  pending: 'queued',
+  sending: 'sending',
+  unknown: 'sending',
+  accepted: 'sent',
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  played: 'read',
+  failed: 'failed',
+};
+
+function errorOf(row: MessageRow): SendView['error'] {
+  if (row.status !== 'failed' || !row.error) return null;
+  const error = row.error as {
+    reason?: string;
+    message?: string;
+    metaCode?: number | null;
+    statuses?: Array<{ code?: number; title?: string; message?: string }> | null;
+  };
+  // A failed status webhook: Meta's error decides the code.
+  const reported = error.statuses?.[0];
+  if (!error.reason && reported)
+    return {
+      code: failureCode(reported.code),
+      message: reported.message ?? reported.title ?? 'Meta reported the send failed',
+      metaCode: reported.code ?? null,
+    };
+  return {
+    code: error.reason ?? 'failed',
+    message: error.message ?? 'the send failed',
+    metaCode: error.metaCode ?? null,
+  };
+}
+
+function sendView(row: MessageRow, statuses: MessageStatusRow[] = []): SendView {
+  const error = errorOf(row);
+  return {
+    id: row.id,
+    state: error?.code === 'expired' ? 'expired' : (STATE_OF[row.status] ?? 'queued'),
+    messageId: row.wamid,
+    type: row.type,
+    origin: row.origin,
+    phoneNumberId: row.phone_number_id,
+    error,
+    statuses: statuses.map((s) => ({
+      status: s.status,
+      timestamp: s.occurred_at.toISOString(),
+      errors: s.errors ? s.errors.map((e) => ({ code: e.code, ...(e.title ? { title: e.title } : {}) })) : null,
+    })),
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export type ItemResult =
+  { ok: true; status: 202; send: SendView } | { ok: false; status: number; code: string; message: string };
+
+interface Item {
+  key: string;
+  body: unknown;
+}
+
+function refused(status: number, code: string, message: string): ItemResult {
+  return { ok: false, status, code, message };
+}
+
+function parseItem(body: unknown): { request: SendRequest } | { error: ItemResult } {
+  const parsed = sendRequest.safeParse(body);
+  if (!parsed.success) return { error: refused(400, 'invalid_request', z.prettifyError(parsed.error)) };
+  return { request: parsed.data as SendRequest };
+}
+
+function numberFor(numbers: SendingNumber[], request: SendRequest): SendingNumber | ItemResult {
+  if (request.phoneNumberId) {
+    const number = numbers.find((n) => n.phoneNumberId === request.phoneNumberId);
+    return number ?? refused(404, 'phone_number_not_found', 'this business has no active number with that id');
+  }
+  if (numbers.length === 0) return refused(409, 'not_connected', 'this business has no connected number');
+  if (numbers.length > 1)
+    return refused(400, 'phone_number_required', 'this business has several numbers: name one in phoneNumberId');
+  return numbers[0]!;
+}
+
+/** Accepts sends (one, or a batch), each under its own idempotency key. */
+export async function acceptMessages(deps: WebhookDeps, businessId: string, items: Item[]): Promise<ItemResult[]> {
+  const numbers = await sendingNumbers(deps.db, businessId);
+  const results: Array<ItemResult | undefined> = items.map(() => undefined);
+  const sends: Array<{ index: number; send: NewSend }> = [];
+  const seen = new Map<string, number>();
+  items.forEach((item, index) => {
+    const parsed = parseItem(item.body);
+    if ('error' in parsed) return void (results[index] = parsed.error);
+    const number = numberFor(numbers, parsed.request);
+    if ('ok' in number) return void (results[index] = number);
+    const keyHash = sha256(item.key);
+    const requestHash = sha256(canonical(parsed.request));
+    const earlier = seen.get(keyHash);
+    if (earlier !== undefined && sends[earlier]!.send.requestHash !== requestHash)
+      return void (results[index] = refused(409, 'idempotency_key_reused', 'this key was used with another body'));
+    seen.set(keyHash, sends.length);
+    sends.push({
+      index,
+      send: {
+        keyHash,
+        requestHash,
+        request: parsed.request,
+        number,
+        start: (outboundId) => ({
+          taskQueue: taskQueueFor(deps.config.temporal.taskQueue, SEND_MESSAGE_WORKFLOW_TYPE),
+          workflowType: SEND_MESSAGE_WORKFLOW_TYPE,
+          workflowId: sendMessageWorkflowId(businessId, keyHash),
+          args: [outboundId],
+          businessId,
+          integrationId: number.integrationId,
+          messageId: null,
+        }),
+      },
+    });
+  });
+  const accepted = await acceptSends(
+    deps.db,
+    businessId,
+    sends.map((s) => s.send),
+  );
+  accepted.forEach((outcome, i) => {
+    results[sends[i]!.index] =
+      outcome.kind === 'key_reused'
+        ? refused(409, 'idempotency_key_reused', 'this idempotency key was used with another body')
+        : { ok: true, status: 202, send: sendView(outcome.row) };
+  });
+  void startAfterCommit(
+    deps,
+    accepted.flatMap((a) => (a.kind === 'accepted' && a.start ? [a.start] : [])),
+  );
+  return results.map((r) => r!);
+}
+
+export async function readMessage(db: Db, businessId: string, id: number): Promise<SendView> {
+  const found = await readSend(db, businessId, id);
+  if (!found) throw new HttpError(404, 'message_not_found', 'no send of this business has that id');
+  return sendView(found.row, found.statuses);
+}
