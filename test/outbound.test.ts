@@ -72,13 +72,22 @@ describe('sending messages', () => {
     number = { ...connected, wabaId: status.accounts[0].wabaId };
     customer = newPhone();
     await customerWrites(number.phoneNumberId, customer);
-    stack.sandbox!.state.templates.status(number.wabaId, { name, language: 'en_US', event: 'APPROVED' });
-    // What the catalogue sync leaves on the row: Meta's components and parameter format.
-    await until(() => stack.db('message_templates').where({ waba_id: number.wabaId, name }).first());
-    await stack
-      .db('message_templates')
-      .where({ waba_id: number.wabaId, name })
-      .update({ components: JSON.stringify(ORDER_COMPONENTS), parameter_format: 'POSITIONAL' } as never);
+    // A template made in WhatsApp Manager (no webhook of its own); its approval's webhook names a
+    // template the catalogue lacks, so a sync reads its components from Meta.
+    const made = stack.sandbox!.state.catalogue.addDirect(number.wabaId, {
+      name,
+      language: 'en_US',
+      category: 'UTILITY',
+      status: 'PENDING',
+      qualityScore: 'UNKNOWN',
+      parameterFormat: 'POSITIONAL',
+      components: ORDER_COMPONENTS,
+    });
+    stack.sandbox!.state.templates.status(number.wabaId, { templateId: made.id, event: 'APPROVED' });
+    await until(async () => {
+      const row = await stack.db('message_templates').where({ waba_id: number.wabaId, name }).first();
+      return row?.status === 'APPROVED' && row.components !== null;
+    });
   }, 60_000);
 
   const name = `order_update_${randomUUID().slice(0, 6)}`;
