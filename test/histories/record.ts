@@ -31,6 +31,7 @@ import {
   disconnectWorkflowId,
   messageWorkflowId,
   registrationWorkflowId,
+  templateSyncStart,
   refreshWorkflowId,
   tokenScheduleId,
 } from '../../src/temporal/names.js';
@@ -481,6 +482,66 @@ try {
       const syncs = (result as { syncs?: Array<{ state: string }> }).syncs ?? [];
       expectBranch(h, syncs.length === 2 && syncs.every((s) => s.state === 'requested'), 'both requested');
     });
+  }
+
+  // template-sync: every connect's save starts its accounts' template sync, which pages through
+  // Meta's message_templates into the catalogue.
+  {
+    const businessId = 'histories-templates';
+    const account = state.createAccount({ numbers: 1 });
+    await connected(businessId, account.wabaId);
+    const row: { id: string } = await until('the account', () =>
+      db('whatsapp_business_accounts').where({ waba_id: account.wabaId, is_active: true }).first('id'),
+    );
+    await record('template-sync', templateSyncStart('').workflowId(String(row.id)), (h) => {
+      const sync = h.activity('syncTemplateCatalogue');
+      expectBranch(h, sync.length >= 1 && sync.every((a) => a.outcome === 'Completed'), 'the catalogue was synced');
+      expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
+    });
+
+    // send-message-sent and send-message-refused: the business sends the seeded hello_world
+    // template through the API, and then free-form text to a customer who never wrote (outside
+    // the window), which ends without calling Meta.
+    const phoneNumberId = account.phoneNumberIds[0]!;
+    await until('the approved template', async () => {
+      const t = await db('message_templates').where({ waba_id: account.wabaId, name: 'hello_world' }).first();
+      return t?.status === 'APPROVED' && t.components !== null;
+    });
+    const sends: Array<[Branch, Record<string, unknown>, string]> = [
+      [
+        'send-message-sent',
+        {
+          to: '4917000000042',
+          phoneNumberId,
+          template: {
+            name: 'hello_world',
+            language: 'en_US',
+            components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ann' }] }],
+          },
+        },
+        'sent',
+      ],
+      ['send-message-refused', { to: '4917000000043', phoneNumberId, text: 'hello' }, 'failed'],
+    ];
+    for (const [branch, body, outcome] of sends) {
+      const res = await fetch(`${apiUrl}/api/integrations/whatsapp/messages`, {
+        method: 'POST',
+        headers: { ...(await headers(businessId)), 'idempotency-key': `histories-${branch}` },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 202, `${branch}: ${res.status} ${await res.clone().text()}`);
+      const start: { workflow_id: string } = await until(`${branch} start`, () =>
+        db('workflow_starts').where({ workflow_type: 'sendMessage' }).orderBy('id', 'desc').first('workflow_id'),
+      );
+      await record(branch, start.workflow_id, (h, result) => {
+        expectBranch(h, h.localActivity('sendOutbound').length >= 1, 'sendOutbound ran');
+        expectBranch(
+          h,
+          h.closedAs === 'WorkflowExecutionCompleted' && (result as { outcome?: string }).outcome === outcome,
+          `the send ended ${outcome}`,
+        );
+      });
+    }
   }
 
   // The HTTP responder (the brain) is the default responder of the businesses below.
