@@ -40,6 +40,14 @@ try {
     send_rate_limit_mps: RATE,
   });
 
+  // Template sends are checked against the catalogue: wait for the connect's sync to fill it.
+  for (const until = Date.now() + 60_000; ;) {
+    const t = await system.db('message_templates').where({ waba_id: account.wabaId, name: 'hello_world' }).first();
+    if (t?.status === 'APPROVED' && t.components !== null) break;
+    if (Date.now() > until) throw new Error('the template catalogue was not synced');
+    await sleep(200);
+  }
+
   const sends = () => state.calls({ operation: 'messages.send', objectId: phoneNumberId });
   const applied = () => sends().filter((c) => c.effect === 'applied');
   const firstSendTo = (to: string, after: number) => applied().find((c) => c.to === to && Date.parse(c.at) >= after);
@@ -83,9 +91,24 @@ try {
   // A customer writes in while the batch goes out.
   await sleep(2_000);
   const busy = await replyLatency('4931000000001', 'where is my order?');
-  const deadline = started + 10 * 60_000;
+  const deadline = started + Number(process.env.SENDS_DEADLINE_MS ?? 300_000);
   while (applied().length - before < TOTAL + 1) {
-    if (Date.now() > deadline) throw new Error(`only ${applied().length - before} of ${TOTAL + 1} sends went out`);
+    if (Date.now() > deadline) {
+      const states = await system
+        .db('messages')
+        .where({ direction: 'outbound', origin: 'template' })
+        .select('status', system.db.raw(`error::text as code`))
+        .count('* as n')
+        .groupBy('status', 'code');
+      const codes = sends().reduce<Record<string, number>>((m, c) => {
+        const k = String(c.errorCode ?? c.status);
+        m[k] = (m[k] ?? 0) + 1;
+        return m;
+      }, {});
+      throw new Error(
+        `only ${applied().length - before} of ${TOTAL + 1} sends went out; rows ${JSON.stringify(states)}; Meta answered ${JSON.stringify(codes)}`,
+      );
+    }
     await sleep(200);
   }
   const makespan = Date.now() - started;
