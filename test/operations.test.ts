@@ -74,9 +74,16 @@ describe('logs', () => {
     });
     // Workflow ids carry our message row id, never the wamid.
     const stored = (await stack.db('messages').where({ wamid: messageId, direction: 'inbound' }).first('id'))!;
-    expect(records.some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${stored.id}`)).toBe(
-      true,
-    );
+    // The worker's log line may reach the collected output a moment after the row says replied.
+    await expect
+      .poll(
+        () =>
+          lines
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+            .some((r) => r.msg === 'reply step done' && String(r.workflowId) === `message/${stored.id}`),
+        { timeout: 15_000 },
+      )
+      .toBe(true);
   });
 });
 

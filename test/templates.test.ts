@@ -274,7 +274,7 @@ describe('message templates', () => {
     );
     expect(res.status).toBe(200);
     await expect
-      .poll(async () => (await list(businessId, '?name=made_in_manager_3'))[0]?.components, { timeout: 15_000 })
+      .poll(async () => (await list(businessId, '?name=made_in_manager_3'))[0]?.components, { timeout: 45_000 })
       .toEqual([{ type: 'BODY', text: 'Made in WhatsApp Manager 3' }]);
     const template = (await list(businessId, '?name=made_in_manager_1'))[0];
     expect(template).toMatchObject({ status: 'APPROVED', category: 'UTILITY', id: made[0]!.id });
