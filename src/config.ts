@@ -112,7 +112,7 @@ export interface Config {
   workerMetricsPort: number | undefined;
   worker: {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
-    slots: Record<'messages' | 'connect' | 'maintenance', number>;
+    slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
   };
 }
 
@@ -234,6 +234,7 @@ const schema = z.object({
   CODEC_JWT_AUDIENCE: optionalText,
   WORKER_METRICS_PORT: port.optional(),
   WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(40),
+  WORKER_OUTBOUND_SLOTS: z.coerce.number().int().min(1).max(500).default(10),
   WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
   WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
   METRICS_PORT: port.optional(),
@@ -357,6 +358,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     worker: {
       slots: {
         messages: e.WORKER_MESSAGES_SLOTS,
+        outbound: e.WORKER_OUTBOUND_SLOTS,
         connect: e.WORKER_CONNECT_SLOTS,
         maintenance: e.WORKER_MAINTENANCE_SLOTS,
       },

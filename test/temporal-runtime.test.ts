@@ -129,10 +129,15 @@ describe('workflows on Temporal', () => {
 
   it('sizes the worker’s database pool to its slots', () => {
     const config = loadConfig(
-      testEnv({ WORKER_MESSAGES_SLOTS: '20', WORKER_CONNECT_SLOTS: '4', WORKER_MAINTENANCE_SLOTS: '2' }),
+      testEnv({
+        WORKER_MESSAGES_SLOTS: '20',
+        WORKER_OUTBOUND_SLOTS: '3',
+        WORKER_CONNECT_SLOTS: '4',
+        WORKER_MAINTENANCE_SLOTS: '2',
+      }),
       'worker',
     );
     // One connection per slot pair (an activity and a local activity), two spare.
-    expect(workerPoolSize(config)).toBe(20 + 4 + 2 + 2);
+    expect(workerPoolSize(config)).toBe(20 + 3 + 4 + 2 + 2);
   });
 });

@@ -16,10 +16,10 @@ export const searchAttributeArgs: string[] = Object.values(searchAttributes).fla
 
 /**
  * Task queues by kind of work, so a message backlog never delays a person waiting on the connect
- * callback. The maintenance queue keeps the base name: executions and schedules created before
- * the split still find a worker there.
+ * callback, and a batch of business-initiated sends never delays a reply. The maintenance queue
+ * keeps the base name: executions and schedules created before the split still find a worker there.
  */
-export const QUEUE_KINDS = ['messages', 'connect', 'maintenance'] as const;
+export const QUEUE_KINDS = ['messages', 'outbound', 'connect', 'maintenance'] as const;
 export type QueueKind = (typeof QUEUE_KINDS)[number];
 
 export function taskQueueName(base: string, kind: QueueKind): string {
@@ -36,8 +36,11 @@ export const WORKFLOW_QUEUES = {
   handleMessage: 'messages',
   /** One per inbound message, input: our message row id. */
   handleInboundMessage: 'messages',
-  /** One per send the business starts through our API, input: our outbound row id. */
-  sendMessage: 'messages',
+  /**
+   * One per send the business starts through our API, input: our outbound row id. On a queue of
+   * its own: a batch of thousands waiting for Meta's pace must not hold the slots replies need.
+   */
+  sendMessage: 'outbound',
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
