@@ -98,16 +98,21 @@ export function retentionPlan(days: Record<RetentionKind, number | null>): Reten
     .map(([step, definition]) => ({ step, kind: definition.kind, table: definition.table }));
 }
 
+/**
+ * The batch is picked first (a materialized CTE on the time column's index) and joined back by
+ * primary key: `key IN (subquery)` lets PostgreSQL hash-join the whole table against the batch.
+ */
 function statement(definition: StepDefinition): string {
-  const pick =
-    `SELECT ${definition.key.map((c) => `x.${c}`).join(', ')} FROM ${definition.table} x ` +
-    `WHERE x.${definition.time} < now() - make_interval(days => ?)` +
+  const { table, key, time } = definition;
+  const batch =
+    `WITH batch AS MATERIALIZED (SELECT ${key.map((c) => `x.${c}`).join(', ')} FROM ${table} x ` +
+    `WHERE x.${time} < now() - make_interval(days => ?)` +
     (definition.where ? ` AND ${definition.where}` : '') +
-    ` ORDER BY x.${definition.time} LIMIT ? FOR UPDATE SKIP LOCKED`;
-  const target = `(${definition.key.join(', ')}) IN (${pick})`;
+    ` ORDER BY x.${time} LIMIT ? FOR UPDATE SKIP LOCKED) `;
+  const match = key.map((c) => `t.${c} = batch.${c}`).join(' AND ');
   return definition.set
-    ? `UPDATE ${definition.table} SET ${definition.set} WHERE ${target}`
-    : `DELETE FROM ${definition.table} WHERE ${target}`;
+    ? `${batch}UPDATE ${table} t SET ${definition.set} FROM batch WHERE ${match}`
+    : `${batch}DELETE FROM ${table} t USING batch WHERE ${match}`;
 }
 
 /**
