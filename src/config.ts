@@ -1,7 +1,7 @@
 // The one place that reads process.env. Everything else receives a typed Config.
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { codecKeyring, emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
@@ -60,8 +60,13 @@ export interface Config {
   whatsapp: {
     verifyToken: string;
     appSecret: string;
+    /** The secrets a webhook signature may be made with: the app secret, then the previous one during a rotation. */
+    appSecrets: string[];
   };
+  /** Credentials, PINs and staged secrets. */
   keyring: Keyring;
+  /** Temporal payloads: TEMPORAL_CODEC_KEY, then keys derived from the credentials keyring. */
+  codecKeyring: Keyring;
   auth: {
     jwtSecret: string;
     businessClaim: string;
@@ -243,7 +248,9 @@ const schema = z.object({
   META_OAUTH_DIALOG_URL: url.optional(),
   WHATSAPP_VERIFY_TOKEN: optionalText,
   WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_APP_SECRET_PREVIOUS: optionalText,
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
+  TEMPORAL_CODEC_KEY: optionalText,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
   AUTH_JWT_MAX_AGE: duration.default(86_400_000),
@@ -332,6 +339,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       problems.push(`CREDENTIALS_ENCRYPTION_KEY: ${(error as Error).message}`);
     }
   }
+  let ownCodecKeys: Keyring | undefined;
+  if (e.TEMPORAL_CODEC_KEY) {
+    try {
+      ownCodecKeys = parseKeyring(e.TEMPORAL_CODEC_KEY);
+      // The derived keys keep the credentials' ids and must still decrypt older payloads.
+      const shared = [...ownCodecKeys.keys.keys()].filter((id) => keyring?.keys.has(id));
+      if (shared.length)
+        problems.push(`TEMPORAL_CODEC_KEY: key id ${shared.join(', ')} is a credentials key id; use new ids`);
+    } catch (error) {
+      problems.push(`TEMPORAL_CODEC_KEY: ${(error as Error).message}`);
+    }
+  }
   const temporal = temporalConnection(blankless as Record<string, string>, problems);
   if (problems.length > 0 || !temporal) throw new ConfigError(problems);
 
@@ -365,8 +384,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     whatsapp: {
       verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? '',
       appSecret: e.WHATSAPP_APP_SECRET ?? appSecret,
+      appSecrets: [
+        e.WHATSAPP_APP_SECRET ?? appSecret,
+        ...(e.WHATSAPP_APP_SECRET_PREVIOUS ? [e.WHATSAPP_APP_SECRET_PREVIOUS] : []),
+      ],
     },
     keyring: keyring ?? emptyKeyring(),
+    codecKeyring: codecKeyring(keyring ?? emptyKeyring(), ownCodecKeys),
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET ?? '',
       businessClaim: e.AUTH_BUSINESS_CLAIM,

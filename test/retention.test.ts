@@ -377,7 +377,7 @@ describe('retention', () => {
     };
     collect(history);
     expect(payloads.length).toBeGreaterThan(3);
-    const decoded = await new EncryptionCodec(stack.config.keyring).decode(payloads);
+    const decoded = await new EncryptionCodec(stack.config.codecKeyring).decode(payloads);
     const plaintext = decoded.map((p) => Buffer.from(p.data ?? []).toString('utf8')).join('\n');
     // The decoding worked: the activities' results are there in plain text.
     expect(plaintext).toContain('"outcome":"replied"');
