@@ -98,6 +98,19 @@ export function encryptText(keyring: Keyring, plaintext: string, aad: string): s
   return `v1.${sealed.keyId}.${sealed.bytes.toString('base64url')}`;
 }
 
+/** The key id a text ciphertext was written under. */
+export function keyIdOf(envelope: string): string {
+  const [version, keyId] = envelope.split('.');
+  if (version !== 'v1' || !keyId) throw new Error('not a waconnect ciphertext');
+  return keyId;
+}
+
+/** The ciphertext under the keyring's first key, or null when it is already there. */
+export function reencryptText(keyring: Keyring, envelope: string, aad: string): string | null {
+  if (keyIdOf(envelope) === keyring.primary) return null;
+  return encryptText(keyring, decryptText(keyring, envelope, aad), aad);
+}
+
 export function decryptText(keyring: Keyring, envelope: string, aad: string): string {
   const [version, keyId, body] = envelope.split('.');
   if (version !== 'v1' || !keyId || !body) throw new Error('not a waconnect ciphertext');
