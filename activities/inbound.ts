@@ -60,19 +60,16 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       metrics.messageOutcome('no_reply');
       return { kind: 'no_reply' };
     }
-    return { kind: 'drafted', outboundId: await draftReply(db, turnId, { text: reply.text, responder }) };
+    const outboundId = await draftReply(db, turnId, { text: reply.text, responder });
+    return outboundId === null ? { kind: 'no_reply' } : { kind: 'drafted', outboundId };
   }
 
   return {
     /** Reads the message and its integration: what answers it, or why nothing will. */
     async openInbound(input: { messageId: number }): Promise<InboundStart> {
       const message = await inboundToAnswer(db, input.messageId);
-      if (!message)
-        throw ApplicationFailure.create({
-          type: 'message_not_found',
-          message: `message ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      // Erased while its workflow waited to start: nothing is left to answer.
+      if (!message) return { kind: 'closed', status: 'erased' };
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
       const integration = message.integration;
       const close = async (status: 'unanswered' | 'no_reply', reason: string) => {
@@ -119,7 +116,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     },
 
     async respondByRules(input: { turnId: number; fallback?: boolean }): Promise<Drafted> {
-      const { request, settings } = await turnContext(db, input.turnId);
+      const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
+      const { request, settings } = context;
       const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
@@ -135,7 +134,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           message: 'REPLY_WEBHOOK_URL is not set',
           nonRetryable: true,
         });
-      const { request } = await turnContext(db, input.turnId);
+      const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
+      const { request } = context;
       let reply: Reply | null;
       try {
         reply = await http.reply(request);
