@@ -3,6 +3,8 @@
 // the way an auditor would: the database dump holds none of it, while other customers' data stays.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEraseArgs, runErase } from '../src/commands/erase.js';
+import { rejectItem } from '../src/store/outbox.js';
+import { recipientKey } from '../src/store/pacer.js';
 import { messageWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
 import {
   customerWritesIn,
@@ -55,6 +57,10 @@ describe('erasure', () => {
     const { id: sendId } = (await sent.json()) as { id: number };
     await until(async () => (await stack.db('messages').where({ id: sendId }).first())?.status === 'read', 'the send');
 
+    // What intake keeps of an item PostgreSQL refused quotes the customer too.
+    await rejectItem(stack.db, 'message', '22021: test', { from: byPhone.phone, text: { body: byPhone.text } });
+    expect(await stack.db('send_pacing').where({ recipient: recipientKey(byPhone.phone) })).toHaveLength(1);
+
     const first = await postErasure(api, businessId, {
       phone: `+${byPhone.phone.slice(0, 2)} ${byPhone.phone.slice(2)}`,
     });
@@ -76,6 +82,8 @@ describe('erasure', () => {
     expectGone(dump, byPhone);
     expectGone(dump, byBsuid);
     expect(dump).toContain(kept.phone);
+    expect(await stack.db('send_pacing').where({ recipient: recipientKey(byPhone.phone) })).toHaveLength(0);
+    expect(await stack.db('send_pacing').where({ recipient: recipientKey(kept.phone) })).toHaveLength(1);
     expect(dump).toContain(kept.text);
     // The audit row: whom (a keyed hash), when, how much; never the target once done.
     const audit = await stack.db('erasures').where({ id: accepted.id }).first();
