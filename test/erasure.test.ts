@@ -17,7 +17,7 @@ import {
 } from './helpers/erasure.js';
 import { newBusinessId } from './helpers/factories.js';
 import { authHeaders } from './helpers/jwt.js';
-import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
+import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 function expectGone(dump: string, customer: WrittenCustomer) {
@@ -151,6 +151,32 @@ describe('erasure', () => {
     );
     expect(erasure.counts.messages).toBeGreaterThanOrEqual(2);
     expectGone(await dumpDatabase(), customer);
+  });
+
+  it('erases a business whose app Meta uninstalled, and one whose last number Meta offboarded', async () => {
+    const removed = await connectNewNumber(api);
+    const removedCustomer = await customerWritesIn(stack, removed.phoneNumberId);
+    stack.sandbox!.state.uninstallApp((await getStatus(api, removed.businessId)).accounts[0].wabaId as string);
+
+    const account = stack.sandbox!.state.createAccount({ numbers: 1, coexistence: true });
+    const offboarded = newBusinessId();
+    await connectThroughMeta(api, offboarded, { decision: 'approve', account: account.wabaId });
+    const offboardedCustomer = await customerWritesIn(stack, account.phoneNumberIds[0]!);
+    stack.sandbox!.state.emitAccountEvent({
+      wabaId: account.wabaId,
+      field: 'account_update',
+      event: 'ACCOUNT_OFFBOARDED',
+    });
+
+    for (const businessId of [removed.businessId, offboarded])
+      await until(
+        async () =>
+          stack.db('erasures').where({ business_id: businessId, source: 'account_event', state: 'done' }).first(),
+        `the erasure of ${businessId}`,
+      );
+    const dump = await dumpDatabase();
+    expectGone(dump, removedCustomer);
+    expectGone(dump, offboardedCustomer);
   });
 
   it('refuses an erasure that names no one', async () => {

@@ -144,6 +144,8 @@ function customerSteps(businessId: string, target: CustomerTarget, numbers: stri
     },
     { kind: 'messages', table: 'messages', key: 'id', where: messages },
     { kind: 'conversations', table: 'conversations', key: 'id', where: wrap('id IN', conversations) },
+    // A webhook item PostgreSQL refused was never attributed to a business: every one that quotes
+    // the customer goes.
     { kind: 'rejectedItems', table: 'rejected_items', key: 'id', where: quotes('raw') },
     {
       kind: 'webhookErrors',
@@ -151,12 +153,18 @@ function customerSteps(businessId: string, target: CustomerTarget, numbers: stri
       key: 'id',
       where: and(sql('phone_number_id = ANY(?::text[])', numbers), quotes(`concat_ws(' ', title, message, details)`)),
     },
-    { kind: 'pacing', table: 'send_pacing', key: 'ctid', where: sql('recipient = ANY(?::text[])', keys) },
+    // The pacer's and the messaging limit's rows of the business's own numbers only.
+    {
+      kind: 'pacing',
+      table: 'send_pacing',
+      key: 'ctid',
+      where: sql('recipient = ANY(?::text[]) AND phone_number_id = ANY(?::text[])', keys, numbers),
+    },
     {
       kind: 'messagingLimit',
       table: 'messaging_limit_recipients',
       key: 'ctid',
-      where: sql('recipient_key = ANY(?::text[])', keys),
+      where: sql('recipient_key = ANY(?::text[]) AND phone_number_id = ANY(?::text[])', keys, numbers),
     },
     {
       kind: 'customers',
