@@ -7,6 +7,7 @@ import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
+import { createRetentionActivities } from './retention.js';
 import { createScheduleActivities } from './schedules.js';
 import { createSendActivities } from './send.js';
 import { createStoreActivities } from './store.js';
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBusinessAppActivities(deps),
     ...createTemplateActivities(deps),
     ...createSendActivities(deps),
+    ...createRetentionActivities(deps),
     ...createErasureActivities(deps),
   };
 }

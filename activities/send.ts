@@ -1,5 +1,6 @@
 // Activities of SendMessage: each takes our outbound row id only and reads the truth from
 // PostgreSQL, so histories hold no message text or recipient.
+import { Context } from '@temporalio/activity';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { failureCode, metaContent } from '../src/meta/outbound-message.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
@@ -56,6 +57,7 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
       const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
         recipient,
         priority: 'bulk',
+        attempt: Context.current().info.attempt,
       });
       if (paced) {
         // Not sent: back to pending, so the retry sends without waiting for a grace.

@@ -18,11 +18,14 @@ import * as m014 from './20261202000008_template_catalogue.js';
 import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
 import * as m017 from './20261202000010_outbound_sends.js';
+import * as m018 from './20261202000012_retention_indexes.js';
 import * as m020 from './20261202000020_erasures.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
+  /** `{ transaction: false }` for a migration that builds indexes CONCURRENTLY. */
+  config?: { transaction?: boolean };
 }
 
 const migrations: Array<[string, Migration]> = [
@@ -43,6 +46,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000009_templates_sync', m015],
   ['20261202000010_outbound_sends', m017],
   ['20261202000011_pacing_recipients', m016],
+  ['20261202000012_retention_indexes', m018],
   ['20261202000020_erasures', m020],
 ];
 

@@ -6,6 +6,19 @@ import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile' | 'erase';
 
+/** Kinds of stored data, each with its own retention setting (see README, Data). */
+export const RETENTION_KINDS = [
+  'message_text',
+  'messages',
+  'statuses',
+  'media',
+  'account_events',
+  'oauth_states',
+  'signup_events',
+  'rejected_items',
+] as const;
+export type RetentionKind = (typeof RETENTION_KINDS)[number];
+
 export interface Config {
   nodeEnv: string;
   /** Where the API listens: 127.0.0.1 for `npm start` (dev), all interfaces otherwise, unless HOST. */
@@ -116,7 +129,15 @@ export interface Config {
   workerMetricsPort: number | undefined;
   worker: {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
-    slots: Record<'messages' | 'connect' | 'maintenance', number>;
+    slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
+  };
+  retention: {
+    /** Days each kind of data is kept; null: kept forever (`off`). */
+    days: Record<RetentionKind, number | null>;
+    /** How often the retention Schedule starts a sweep. */
+    sweepIntervalMs: number;
+    /** Rows one statement of the sweep deletes (or clears) at most. */
+    batchSize: number;
   };
 }
 
@@ -163,6 +184,25 @@ const duration = z.string().transform((v, ctx) => {
   }
   return ms;
 });
+
+/**
+ * A retention setting: whole days, at least `min` (what the data is still needed for), or `off` to
+ * keep it forever. 0 is refused rather than guessed at (nothing kept, or forever?).
+ */
+function retentionDays(fallback: number, min: number) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.trim().toLowerCase() === 'off') return null;
+      const days = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!(days >= min && days <= 36_500)) {
+        ctx.addIssue({ code: 'custom', message: `expected whole days from ${min} to 36500, or off` });
+        return z.NEVER;
+      }
+      return days;
+    });
+}
 
 /** Which variables each role cannot start without (sandbox mode supplies the Meta ones). */
 function required(role: Role, sandbox: boolean): string[] {
@@ -239,11 +279,24 @@ const schema = z.object({
   CODEC_JWT_AUDIENCE: optionalText,
   WORKER_METRICS_PORT: port.optional(),
   WORKER_MESSAGES_SLOTS: z.coerce.number().int().min(1).max(500).default(40),
+  WORKER_OUTBOUND_SLOTS: z.coerce.number().int().min(1).max(500).default(10),
   WORKER_CONNECT_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
   WORKER_MAINTENANCE_SLOTS: z.coerce.number().int().min(1).max(500).default(5),
   METRICS_PORT: port.optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Minimums: an outbound row guards its idempotency key for 24 hours; Meta counts registration
+  // attempts over 72 hours.
+  RETENTION_MESSAGE_TEXT_DAYS: retentionDays(30, 1),
+  RETENTION_MESSAGES_DAYS: retentionDays(90, 1),
+  RETENTION_STATUSES_DAYS: retentionDays(30, 1),
+  RETENTION_MEDIA_DAYS: retentionDays(30, 1),
+  RETENTION_ACCOUNT_EVENTS_DAYS: retentionDays(365, 3),
+  RETENTION_OAUTH_STATES_DAYS: retentionDays(1, 1),
+  RETENTION_SIGNUP_EVENTS_DAYS: retentionDays(90, 1),
+  RETENTION_REJECTED_DAYS: retentionDays(30, 1),
+  RETENTION_SWEEP_INTERVAL: duration.default(3_600_000),
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -363,9 +416,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     worker: {
       slots: {
         messages: e.WORKER_MESSAGES_SLOTS,
+        outbound: e.WORKER_OUTBOUND_SLOTS,
         connect: e.WORKER_CONNECT_SLOTS,
         maintenance: e.WORKER_MAINTENANCE_SLOTS,
       },
+    },
+    retention: {
+      days: {
+        message_text: e.RETENTION_MESSAGE_TEXT_DAYS,
+        messages: e.RETENTION_MESSAGES_DAYS,
+        statuses: e.RETENTION_STATUSES_DAYS,
+        media: e.RETENTION_MEDIA_DAYS,
+        account_events: e.RETENTION_ACCOUNT_EVENTS_DAYS,
+        oauth_states: e.RETENTION_OAUTH_STATES_DAYS,
+        signup_events: e.RETENTION_SIGNUP_EVENTS_DAYS,
+        rejected_items: e.RETENTION_REJECTED_DAYS,
+      },
+      sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
+      batchSize: e.RETENTION_BATCH_SIZE,
     },
   };
 }

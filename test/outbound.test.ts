@@ -3,6 +3,8 @@
 // idempotency keys (single and batch), and Meta's refusals each ending in their own state.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../src/crypto.js';
+import { messageWorkflowId, sendMessageWorkflowId, taskQueueName } from '../src/temporal/names.js';
 import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -119,6 +121,23 @@ describe('sending messages', () => {
     ).json()) as { messages: Array<{ id: number; origin: string; direction: string }> };
     expect(listed.messages.find((m) => m.id === answer.body.id)?.origin).toBe('api');
     expect(listed.messages.filter((m) => m.direction === 'outbound').map((m) => m.origin)).toContain('reply');
+  });
+
+  it('runs a business’s send on the outbound queue, so a batch never holds the slots replies need', async () => {
+    const key = randomUUID();
+    const answer = await post(
+      'messages',
+      { to: customer, phoneNumberId: number.phoneNumberId, text: 'On its way' },
+      key,
+    );
+    expect(answer.status).toBe(202);
+    await settle(answer.body.id);
+    const keyHash = sha256Hex(key);
+    const send = await stack.client.workflow.getHandle(sendMessageWorkflowId(number.businessId, keyHash)).describe();
+    expect(send.taskQueue).toBe(taskQueueName(stack.config.temporal.taskQueue, 'outbound'));
+    const reply = await stack.db('messages').where({ direction: 'inbound', customer_wa_id: customer }).first('id');
+    const handled = await stack.client.workflow.getHandle(messageWorkflowId(Number(reply!.id))).describe();
+    expect(handled.taskQueue).toBe(taskQueueName(stack.config.temporal.taskQueue, 'messages'));
   });
 
   it('refuses free-form text outside the window without calling Meta', async () => {

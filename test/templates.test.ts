@@ -39,7 +39,7 @@ describe('message templates', () => {
       ...init,
       headers: { ...(await authHeaders(businessId)), 'content-type': 'application/json' },
     });
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, headers: res.headers, body: (await res.json()) as any };
   }
 
   async function list(businessId: string, query = ''): Promise<any[]> {
@@ -214,6 +214,47 @@ describe('message templates', () => {
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.error.code).toBe('template_exists');
     expect(duplicate.body.error.message).toContain('already English (US) content');
+  });
+
+  it('answers Meta’s outage as 503 and its rate limit as 429, each with Retry-After, and changes nothing', async () => {
+    const { businessId, wabaId } = await connected();
+    const post = () =>
+      templatesApi(businessId, '', {
+        method: 'POST',
+        body: JSON.stringify({
+          name: 'outage_check',
+          language: 'en_US',
+          category: 'UTILITY',
+          components: [{ type: 'BODY', text: 'Hello {{1}}', example: { body_text: [['Ann']] } }],
+        }),
+      });
+    const sandbox = stack.sandbox!.state;
+    sandbox.addFault({
+      operation: 'templates.create',
+      status: 500,
+      error: { code: 2, message: 'Service temporarily unavailable' },
+    });
+    const down = await post();
+    expect(down.status).toBe(503);
+    expect(down.body.error.code).toBe('meta_unavailable');
+    expect(down.headers.get('retry-after')).toBe('30');
+
+    sandbox.addFault({
+      operation: 'templates.create',
+      status: 429,
+      error: { code: 80007, message: 'Rate limit issues' },
+    });
+    const limited = await post();
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('meta_rate_limited');
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expect(
+      await stack.db('message_templates').where({ waba_id: wabaId, name: 'outage_check' }).first(),
+    ).toBeUndefined();
+
+    const retried = await post();
+    expect(retried.status).toBe(201);
+    expect(retried.body.template.status).toBe('PENDING');
   });
 
   it('deletes one language version by name and language, then every version by name', async () => {

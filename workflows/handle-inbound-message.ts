@@ -3,8 +3,6 @@
 // this waits for the message's turn, answers the turn once, and closes every message of it.
 // The common path runs as local activities inside one workflow task.
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   defineSignal,
@@ -20,6 +18,7 @@ import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
 import { TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import type { CallTimeouts } from '../src/temporal/timeouts.js';
 import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
+import { sendOnce } from './send-once.js';
 
 export type HandleInboundResult = { outcome: string; reason?: string };
 
@@ -87,37 +86,21 @@ async function answerTurn(
 
   const sendNow = proxyLocalActivities<Activities>(quickSend(timeouts)).sendTurnReply;
   const sendDurably = proxyActivities<Activities>(durableSend(timeouts)).sendTurnReply;
-  let durable = false;
-  let pause = 250;
-  for (;;) {
-    let result: TurnSendOutcome;
-    try {
-      result = durable
-        ? await sendDurably({ outboundId: drafted.outboundId })
-        : await sendNow({ outboundId: drafted.outboundId });
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      if (!durable) {
-        log.info('quick send failed; retrying durably', { error: String(error) });
-        durable = true;
-        continue;
+  return sendOnce<TurnSendOutcome, HandleInboundResult>({
+    now: () => sendNow({ outboundId: drafted.outboundId }),
+    durably: () => sendDurably({ outboundId: drafted.outboundId }),
+    settle: async (result) => {
+      if (result.outcome === 'replied') {
+        // Meta accepted it while PostgreSQL was away: its id is in our history; record it now.
+        if (result.unrecorded) await recordTurnSent({ outboundId: drafted.outboundId, wamid: result.unrecorded.wamid });
+        return { done: { outcome: 'replied' } };
       }
-      // Retries ran out (Meta down for hours): record why, so nothing fails silently.
-      const reason =
-        error instanceof ActivityFailure && error.cause instanceof ApplicationFailure
-          ? error.cause.message
-          : String(error);
-      await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail: reason });
+      if (result.outcome === 'closed') return { done: { outcome: result.status, reason: result.reason } };
+      return 'wait';
+    },
+    giveUp: async (detail) => {
+      await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail });
       return { outcome: 'failed', reason: 'send_gave_up' };
-    }
-    if (result.outcome === 'replied') {
-      // Meta accepted it while PostgreSQL was away: its id is in our history; record it now.
-      if (result.unrecorded) await recordTurnSent({ outboundId: drafted.outboundId, wamid: result.unrecorded.wamid });
-      return { outcome: 'replied' };
-    }
-    if (result.outcome === 'closed') return { outcome: result.status, reason: result.reason };
-    // An earlier attempt's outcome is unknown: wait for the status that settles it, or the grace.
-    await sleep(pause);
-    pause = Math.min(pause * 2, 10_000);
-  }
+    },
+  });
 }

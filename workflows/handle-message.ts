@@ -1,14 +1,11 @@
 // HandleMessage: one per inbound WhatsApp message (workflow id from its wamid). Store it, mark it
 // read, compute a reply, send it once, in conversation order.
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
-  sleep,
   upsertSearchAttributes,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
@@ -19,6 +16,7 @@ import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
+import { sendOnce } from './send-once.js';
 
 export type HandleMessageResult = { outcome: 'stopped'; reason: string } | { outcome: 'no_reply' } | SendOutcome;
 
@@ -128,35 +126,19 @@ async function answer(
   // Quick attempts run as local activities; a send that keeps failing continues as a regular
   // activity with durable retries (sendReply is idempotent: one reply row per message). While it is
   // not this message's turn, the workflow waits on a timer: a waiting reply holds no activity slot.
-  let durable = false;
-  let pause = 250;
-  for (;;) {
-    let result: SendOutcome;
-    try {
-      result = durable ? await sendReply(send) : await sendReplyNow(send);
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      if (!durable) {
-        log.info('quick send failed; retrying durably', { error: String(error) });
-        durable = true;
-        continue;
-      }
-      // Retries ran out (Meta down for hours): record why, so nothing fails silently.
-      const reason =
-        error instanceof ActivityFailure && error.cause instanceof ApplicationFailure
-          ? error.cause.message
-          : String(error);
+  return sendOnce<SendOutcome, SendOutcome>({
+    now: () => sendReplyNow(send),
+    durably: () => sendReply(send),
+    settle: async (result) => (result.outcome === 'wait' ? 'wait' : { done: await recorded(result) }),
+    giveUp: async (reason) => {
       await closeInbound({
         messageId: decision.messageId,
         status: 'failed',
         error: { reason: 'send_gave_up', detail: reason },
       });
       return { outcome: 'failed', reason };
-    }
-    if (result.outcome !== 'wait') return recorded(result);
-    await sleep(pause);
-    pause = Math.min(pause * 2, 10_000);
-  }
+    },
+  });
 }
 
 /** A reply Meta accepted while PostgreSQL was away: its id is in our history; record it now. */

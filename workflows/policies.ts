@@ -98,6 +98,15 @@ export const temporalCall = {
 } as const;
 
 /**
+ * One batch of the retention sweep: a short statement on an index, retried through a database
+ * restart; a sweep that still fails ends, and the next one the Schedule starts picks up the rest.
+ */
+export const retentionBatch = {
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+} as const;
+
+/**
  * An erasure's deletes: each attempt deletes batches for about a minute, heartbeating after each;
  * retried without end (an erasure that was accepted must finish), backing off to a minute.
  */

@@ -406,9 +406,10 @@ export class GraphClient {
 
   /**
    * Sends a text. `to` (the phone number) when known, else `recipient` (the BSUID); Meta echoes
-   * `callbackData` as `biz_opaque_callback_data` in every status of this message.
+   * `callbackData` as `biz_opaque_callback_data` in every status of this message; `replyTo` quotes
+   * the customer's message.
    */
-  async sendText(
+  sendText(
     token: string,
     phoneNumberId: string,
     message: {
@@ -419,21 +420,14 @@ export class GraphClient {
       callbackData?: string;
     },
   ): Promise<{ messageId: string }> {
-    const address = message.to ? { to: message.to } : { recipient: message.recipient ?? '' };
-    const answer = await this.call('messages.send', `${encodeURIComponent(phoneNumberId)}/messages`, sendAnswer, {
-      method: 'POST',
-      token,
-      json: {
-        messaging_product: 'whatsapp',
-        recipient_type: 'individual',
-        ...address,
-        type: 'text',
-        text: { body: message.body, preview_url: false },
-        ...(message.replyTo ? { context: { message_id: message.replyTo } } : {}),
-        ...(message.callbackData ? { biz_opaque_callback_data: message.callbackData } : {}),
-      },
+    return this.sendMessage(token, phoneNumberId, {
+      to: message.to,
+      recipient: message.recipient,
+      type: 'text',
+      content: { body: message.body, preview_url: false },
+      replyTo: message.replyTo,
+      callbackData: message.callbackData,
     });
-    return { messageId: answer.messages[0]!.id };
   }
 
   /**
@@ -450,6 +444,7 @@ export class GraphClient {
       recipient?: string | null;
       type: string;
       content: Record<string, unknown>;
+      replyTo?: string | null;
       callbackData?: string;
     },
   ): Promise<{ messageId: string }> {
@@ -463,6 +458,7 @@ export class GraphClient {
         ...address,
         type: message.type,
         [message.type]: message.content,
+        ...(message.replyTo ? { context: { message_id: message.replyTo } } : {}),
         ...(message.callbackData ? { biz_opaque_callback_data: message.callbackData } : {}),
       },
     });

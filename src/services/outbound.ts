@@ -2,7 +2,7 @@
 // transaction (so Temporal being away still answers 202 and the outbox drain starts it later),
 // and answered with the send's id and state. The same idempotency key with the same body answers
 // the first result again; with another body it is refused.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto.js';
 import { z } from 'zod';
 import type { Db } from '../db.js';
 import { HttpError } from '../http/errors.js';
@@ -98,8 +98,6 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
 export type ItemResult =
   { ok: true; status: 202; send: SendView } | { ok: false; status: number; code: string; message: string };
 
@@ -140,8 +138,8 @@ export async function acceptMessages(deps: WebhookDeps, businessId: string, item
     if ('error' in parsed) return void (results[index] = parsed.error);
     const number = numberFor(numbers, parsed.request);
     if ('ok' in number) return void (results[index] = number);
-    const keyHash = sha256(item.key);
-    const requestHash = sha256(canonical(parsed.request));
+    const keyHash = sha256Hex(item.key);
+    const requestHash = sha256Hex(canonical(parsed.request));
     const earlier = seen.get(keyHash);
     if (earlier !== undefined && sends[earlier]!.send.requestHash !== requestHash)
       return void (results[index] = refused(409, 'idempotency_key_reused', 'this key was used with another body'));

@@ -94,8 +94,12 @@ function refusal(error: unknown): unknown {
   if (template === 'template_exists') return new HttpError(409, template, templateRefusalMessage(error));
   if (template === 'template_not_found') return new HttpError(404, template, templateRefusalMessage(error));
   if (template === 'template_invalid') return new HttpError(400, template, templateRefusalMessage(error));
+  if (error.isRateLimit)
+    return new HttpError(429, 'meta_rate_limited', 'Meta is limiting this account’s calls; try again in a minute.', {
+      'Retry-After': '60',
+    });
   if (error.kind === 'transient')
-    return new HttpError(503, 'meta_unavailable', 'Meta is unavailable; try again later.');
+    return new HttpError(503, 'meta_unavailable', 'Meta is unavailable; try again later.', { 'Retry-After': '30' });
   if (error.kind === 'reauth') return new HttpError(409, 'needs_reauth', 'The integration must be connected again.');
   if (error.kind === 'permission')
     return new HttpError(403, 'permission_denied', 'The connected token may not manage templates.');

@@ -19,7 +19,7 @@
 //
 // Priority: a bulk send (API and template sends) waits for nothing and may not use the last slot
 // of the number's burst, which therefore is always there for a reply or an agent's message.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto.js';
 import { preparedQuery, type Db, type PhoneNumberRow } from '../db.js';
 import { numberSendRate, PAIR_INTERVAL_SECONDS } from '../meta/send-rate.js';
 import { isCoexistence } from './coexistence.js';
@@ -51,7 +51,7 @@ function paceOf(messagesPerSecond: number) {
  * pacer's table holds no phone number (its rows outlive no erasure: idle ones are deleted).
  */
 export function recipientKey(recipient: string): string {
-  return createHash('sha256').update(recipient).digest('hex');
+  return sha256Hex(recipient);
 }
 
 // `num` locks the number's row and reads its newest version (FOR UPDATE in READ COMMITTED), so

@@ -373,22 +373,26 @@ export async function reserveSend(
       return { kind: 'done', wamid: row.wamid, released };
     }
     if (turn.state !== 'open') return close('failed', 'turn_released');
-    const integration = await trx('channel_integrations')
-      .where({ id: row.integration_id! })
-      .first('is_active', 'state');
-    if (!integration?.is_active || integration.state !== 'active') {
-      return close('unanswered', integration?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
-    }
-    // A coexistence number whose Cloud API side Meta offboarded (ACCOUNT_OFFBOARDED) sends nothing.
-    const number = await trx('whatsapp_phone_numbers')
-      .where({ integration_id: row.integration_id!, phone_number_id: row.phone_number_id })
+    // The integration and the number in one read; a coexistence number whose Cloud API side Meta
+    // offboarded (ACCOUNT_OFFBOARDED) sends nothing.
+    const target = await trx('channel_integrations as i')
+      .leftJoin('whatsapp_phone_numbers as n', (join) => {
+        join.on('n.integration_id', 'i.id').andOn('n.phone_number_id', trx.raw('?', [row.phone_number_id]));
+      })
+      .where('i.id', row.integration_id!)
       .first(
-        'coexistence_offboarded_at',
-        'is_on_biz_app',
-        'coexistence_onboarded_at',
-        'throughput_level',
-        'send_rate_limit_mps',
+        'i.is_active',
+        'i.state',
+        'n.coexistence_offboarded_at',
+        'n.is_on_biz_app',
+        'n.coexistence_onboarded_at',
+        'n.throughput_level',
+        'n.send_rate_limit_mps',
       );
+    if (!target?.is_active || target.state !== 'active') {
+      return close('unanswered', target?.state === 'needs_reauth' ? 'needs_reauth' : 'integration_inactive');
+    }
+    const { is_active: _active, state: _state, ...number } = target;
     if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
     if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
       return close('agent', 'bot_paused');

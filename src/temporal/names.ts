@@ -16,10 +16,10 @@ export const searchAttributeArgs: string[] = Object.values(searchAttributes).fla
 
 /**
  * Task queues by kind of work, so a message backlog never delays a person waiting on the connect
- * callback. The maintenance queue keeps the base name: executions and schedules created before
- * the split still find a worker there.
+ * callback, and a batch of business-initiated sends never delays a reply. The maintenance queue
+ * keeps the base name: executions and schedules created before the split still find a worker there.
  */
-export const QUEUE_KINDS = ['messages', 'connect', 'maintenance'] as const;
+export const QUEUE_KINDS = ['messages', 'outbound', 'connect', 'maintenance'] as const;
 export type QueueKind = (typeof QUEUE_KINDS)[number];
 
 export function taskQueueName(base: string, kind: QueueKind): string {
@@ -36,8 +36,11 @@ export const WORKFLOW_QUEUES = {
   handleMessage: 'messages',
   /** One per inbound message, input: our message row id. */
   handleInboundMessage: 'messages',
-  /** One per send the business starts through our API, input: our outbound row id. */
-  sendMessage: 'messages',
+  /**
+   * One per send the business starts through our API, input: our outbound row id. On a queue of
+   * its own: a batch of thousands waiting for Meta's pace must not hold the slots replies need.
+   */
+  sendMessage: 'outbound',
   // No longer started (statuses are recorded at intake); registered while older executions run.
   recordStatuses: 'maintenance',
   recordAccountEvent: 'maintenance',
@@ -49,6 +52,8 @@ export const WORKFLOW_QUEUES = {
   /** One per erasure (a customer's or a business's data), input: our erasure row id. */
   eraseData: 'maintenance',
   reconcile: 'maintenance',
+  /** One sweep at a time per deployment, started by the retention Schedule. */
+  retentionSweep: 'maintenance',
   selfCheck: 'maintenance',
 } as const satisfies Record<string, QueueKind>;
 export type WorkflowType = keyof typeof WORKFLOW_QUEUES;
@@ -60,6 +65,11 @@ export function taskQueueFor(base: string, workflowType: WorkflowType): string {
 /** The one reconcile Schedule of the namespace's deployment. */
 export function reconcileScheduleId(base: string): string {
   return `reconcile/${base}`;
+}
+
+/** The one retention Schedule of the deployment; its sweeps run under this id (and the time). */
+export function retentionScheduleId(base: string): string {
+  return `retention/${base}`;
 }
 
 export function selfCheckWorkflowId(checkId: string): string {

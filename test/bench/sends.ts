@@ -9,6 +9,8 @@
 //   - the writing customer's reply: webhook → send at Meta, beside the same on an idle number;
 //   - the same 200 posted again under the same keys: sends added (0 expected).
 // The API and worker run as separate processes (test/bench/system.ts); the sandbox runs here.
+import { Client, Connection } from '@temporalio/client';
+import { messageWorkflowId } from '../../src/temporal/names.js';
 import { authHeaders } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
 import { startSystem } from './system.js';
@@ -64,6 +66,26 @@ try {
       await sleep(20);
     }
   };
+  // Where a reply's time goes: its message row, then its workflow's history, each step's offset.
+  const temporal = new Client({ connection: await Connection.connect({ address: system.temporal.address }) });
+  const replySteps = async (from: string, writtenAt: number): Promise<string> => {
+    const row = await system.db('messages').where({ direction: 'inbound', customer_wa_id: from }).first();
+    if (!row) return 'no message row';
+    const at = (t: Date | string) => `${Date.parse(String(t instanceof Date ? t.toISOString() : t)) - writtenAt}`;
+    const parts = [`stored ${at(row.created_at)}`];
+    const history = await temporal.workflow.getHandle(messageWorkflowId(Number(row.id))).fetchHistory();
+    for (const event of history.events ?? []) {
+      const seconds = Number(event.eventTime?.seconds ?? 0);
+      const ms = seconds * 1000 + Math.round((event.eventTime?.nanos ?? 0) / 1e6);
+      // The event's kind is the one attributes field it carries (workflowTaskStartedEventAttributes, …).
+      const key = Object.keys(event).find(
+        (k) => k.endsWith('EventAttributes') && (event as Record<string, unknown>)[k],
+      );
+      const type = key?.replace('EventAttributes', '') ?? 'event';
+      parts.push(`${type} ${ms - writtenAt}`);
+    }
+    return parts.join(', ');
+  };
   const idle: number[] = [];
   for (let i = 0; i < 3; i++) idle.push(await replyLatency(`4930${String(i).padStart(6, '0')}`, `idle ${i}`));
 
@@ -90,7 +112,9 @@ try {
   await post();
   // A customer writes in while the batch goes out.
   await sleep(2_000);
-  const busy = await replyLatency('4931000000001', 'where is my order?');
+  const writer = '4931000000001';
+  const writtenAt = Date.now();
+  const busy = await replyLatency(writer, 'where is my order?');
   const deadline = started + Number(process.env.SENDS_DEADLINE_MS ?? 300_000);
   while (applied().length - before < TOTAL + 1) {
     if (Date.now() > deadline) {
@@ -112,6 +136,7 @@ try {
     await sleep(200);
   }
   const makespan = Date.now() - started;
+  const steps = await replySteps(writer, writtenAt);
   const window = applied().filter((c) => Date.parse(c.at) >= started);
   const times = window.map((c) => Date.parse(c.at)).sort((a, b) => a - b);
   let busiest = 0;
@@ -140,6 +165,7 @@ try {
     `  a customer's reply during the batch: ${busy} ms, beside ${Math.max(...idle)} ms on the idle number (${(busy / Math.max(...idle)).toFixed(2)}×)`,
   );
   say(`  the same ${TOTAL} posted again under their keys: ${resent} more sends`);
+  say(`  where the reply's time went (ms after the customer wrote): ${steps}`);
 } finally {
   await system.stop();
 }
