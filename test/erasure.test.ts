@@ -95,6 +95,15 @@ describe('erasure', () => {
     expect(again.phone).toBe(byPhone.phone);
   });
 
+  it('erases a username customer Meta never showed the phone of, by BSUID', async () => {
+    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const hidden = await customerWritesIn(stack, phoneNumberId, newPhone(), { username: `user${Date.now()}` });
+    const res = await postErasure(api, businessId, { bsuid: hidden.bsuid });
+    const done = await erasureDone(api, businessId, ((await res.json()) as { id: string }).id);
+    expect(done.deleted.customers).toBe(1);
+    expectGone(await dumpDatabase(), hidden);
+  });
+
   it('ends the workflow of a message erased while it is handled, without failing it', async () => {
     const { businessId, phoneNumberId } = await connectNewNumber(api);
     const phone = newPhone();

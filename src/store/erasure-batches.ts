@@ -27,7 +27,8 @@ interface Step {
   table: string;
   /** A column that names one row (ctid for tables keyed by several columns). */
   key: string;
-  where: Fragment;
+  /** A query answering the keys of the rows to delete (each branch of a UNION ALL on an index). */
+  select: Fragment;
 }
 
 export interface ErasureScopeRows {
@@ -36,17 +37,21 @@ export interface ErasureScopeRows {
 }
 
 const sql = (text: string, ...bindings: unknown[]): Fragment => ({ sql: text, bindings });
-const and = (...parts: Fragment[]): Fragment => ({
-  sql: parts.map((p) => `(${p.sql})`).join(' AND '),
+/** Each part a query of its own, so that every one can use its own index (an OR of them could not). */
+const union = (...parts: Fragment[]): Fragment => ({
+  sql: parts.map((p) => p.sql).join(' UNION ALL '),
   bindings: parts.flatMap((p) => p.bindings),
 });
-const or = (...parts: Fragment[]): Fragment => ({
-  sql: parts.map((p) => `(${p.sql})`).join(' OR '),
-  bindings: parts.flatMap((p) => p.bindings),
+const within = (prefix: string, inner: Fragment): Fragment => ({
+  sql: `${prefix} (${inner.sql})`,
+  bindings: inner.bindings,
 });
-const subquery = (select: string, from: string, where: Fragment): Fragment => ({
-  sql: `SELECT ${select} FROM ${from} WHERE ${where.sql}`,
-  bindings: where.bindings,
+/** A step whose rows are the table's rows matching `where`. */
+const rowsOf = (kind: string, table: string, key: string, where: Fragment): Step => ({
+  kind,
+  table,
+  key,
+  select: { sql: `SELECT ${key} FROM ${table} WHERE ${where.sql}`, bindings: where.bindings },
 });
 
 /** Phone number ids of every integration the business ever had. */
@@ -101,101 +106,115 @@ async function expandTarget(db: Db, keyring: Keyring, row: ErasureRow): Promise<
 function customerSteps(businessId: string, target: CustomerTarget, numbers: string[]): Step[] {
   const { phones, bsuids, customerIds } = target;
   const addresses = [...phones, ...bsuids];
-  const messages = and(
-    or(sql('business_id = ?', businessId), sql('business_id IS NULL AND phone_number_id = ANY(?::text[])', numbers)),
-    or(
-      sql('customer_id = ANY(?::bigint[])', customerIds),
-      sql('customer_wa_id = ANY(?::text[])', phones),
-      sql(`content->>'from_user_id' = ANY(?::text[])`, bsuids),
-      sql(`content->'request'->>'to' = ANY(?::text[])`, addresses),
+  // The customer's messages: by customer row, by phone on the business's numbers (sends to a phone
+  // that never wrote in, and messages stored without an owner), by BSUID where no row links them,
+  // and the business's API sends addressed to one of them.
+  const messageIds = union(
+    sql('SELECT id FROM messages WHERE customer_id = ANY(?::bigint[])', customerIds),
+    sql(
+      `SELECT id FROM messages WHERE phone_number_id = ANY(?::text[]) AND customer_wa_id = ANY(?::text[])
+         AND (business_id = ? OR business_id IS NULL)`,
+      numbers,
+      phones,
+      businessId,
+    ),
+    sql(
+      `SELECT id FROM messages WHERE phone_number_id = ANY(?::text[]) AND business_id IS NULL
+         AND content->>'from_user_id' = ANY(?::text[])`,
+      numbers,
+      bsuids,
+    ),
+    sql(
+      `SELECT id FROM messages WHERE business_id = ? AND idempotency_key_hash IS NOT NULL
+         AND content->'request'->>'to' = ANY(?::text[])`,
+      businessId,
+      addresses,
     ),
   );
-  const conversations = subquery(
-    'id',
-    'conversations',
-    sql('business_id = ? AND customer_id = ANY(?::bigint[])', businessId, customerIds),
+  const conversationIds = sql(
+    'SELECT id FROM conversations WHERE business_id = ? AND customer_id = ANY(?::bigint[])',
+    businessId,
+    customerIds,
   );
-  const quotes = (column: string) =>
-    sql(`EXISTS (SELECT 1 FROM unnest(?::text[]) a WHERE position(a IN ${column}) > 0)`, addresses);
   const keys = addresses.map(recipientKey);
   return [
     {
       kind: 'statuses',
       table: 'message_statuses',
       key: 'ctid',
-      where: or(
+      select: union(
+        within('SELECT s.ctid FROM message_statuses s JOIN messages m ON m.wamid = s.wamid WHERE m.id IN', messageIds),
+        // Statuses that never found their message (or whose message is gone) name the recipient.
         sql(
-          `wamid IN (${subquery('wamid', 'messages', and(messages, sql('wamid IS NOT NULL'))).sql})`,
-          ...messages.bindings,
+          'SELECT ctid FROM message_statuses WHERE phone_number_id = ANY(?::text[]) AND recipient_id = ANY(?::text[])',
+          numbers,
+          phones,
         ),
-        sql(`callback_data IN (${subquery('id::text', 'messages', messages).sql})`, ...messages.bindings),
-        and(
-          or(sql('recipient_id = ANY(?::text[])', phones), sql('recipient_user_id = ANY(?::text[])', bsuids)),
-          sql('phone_number_id = ANY(?::text[])', numbers),
+        sql(
+          'SELECT ctid FROM message_statuses WHERE phone_number_id = ANY(?::text[]) AND recipient_user_id = ANY(?::text[])',
+          numbers,
+          bsuids,
         ),
       ),
     },
-    { kind: 'turns', table: 'turns', key: 'id', where: wrap('conversation_id IN', conversations) },
-    {
-      kind: 'workflowStarts',
-      table: 'workflow_starts',
-      key: 'id',
-      where: wrap('message_id IN', subquery('id', 'messages', messages)),
-    },
-    { kind: 'messages', table: 'messages', key: 'id', where: messages },
-    { kind: 'conversations', table: 'conversations', key: 'id', where: wrap('id IN', conversations) },
+    rowsOf('turns', 'turns', 'id', within('conversation_id IN', conversationIds)),
+    rowsOf('workflowStarts', 'workflow_starts', 'id', within('message_id IN', messageIds)),
+    { kind: 'messages', table: 'messages', key: 'id', select: messageIds },
+    { kind: 'conversations', table: 'conversations', key: 'id', select: conversationIds },
     // A webhook item PostgreSQL refused was never attributed to a business: every one that quotes
     // the customer goes.
-    { kind: 'rejectedItems', table: 'rejected_items', key: 'id', where: quotes('raw') },
-    {
-      kind: 'webhookErrors',
-      table: 'webhook_errors',
-      key: 'id',
-      where: and(sql('phone_number_id = ANY(?::text[])', numbers), quotes(`concat_ws(' ', title, message, details)`)),
-    },
+    rowsOf(
+      'rejectedItems',
+      'rejected_items',
+      'id',
+      sql('EXISTS (SELECT 1 FROM unnest(?::text[]) a WHERE position(a IN raw) > 0)', addresses),
+    ),
+    rowsOf(
+      'webhookErrors',
+      'webhook_errors',
+      'id',
+      sql(
+        `phone_number_id = ANY(?::text[])
+           AND EXISTS (SELECT 1 FROM unnest(?::text[]) a WHERE position(a IN concat_ws(' ', title, message, details)) > 0)`,
+        numbers,
+        addresses,
+      ),
+    ),
     // The pacer's and the messaging limit's rows of the business's own numbers only.
-    {
-      kind: 'pacing',
-      table: 'send_pacing',
-      key: 'ctid',
-      where: sql('recipient = ANY(?::text[]) AND phone_number_id = ANY(?::text[])', keys, numbers),
-    },
-    {
-      kind: 'messagingLimit',
-      table: 'messaging_limit_recipients',
-      key: 'ctid',
-      where: sql('recipient_key = ANY(?::text[]) AND phone_number_id = ANY(?::text[])', keys, numbers),
-    },
+    rowsOf(
+      'pacing',
+      'send_pacing',
+      'ctid',
+      sql('phone_number_id = ANY(?::text[]) AND recipient = ANY(?::text[])', numbers, keys),
+    ),
+    rowsOf(
+      'messagingLimit',
+      'messaging_limit_recipients',
+      'ctid',
+      sql('phone_number_id = ANY(?::text[]) AND recipient_key = ANY(?::text[])', numbers, keys),
+    ),
     {
       kind: 'customers',
       table: 'customers',
       key: 'id',
-      where: and(
-        sql('business_id = ?', businessId),
-        or(
-          sql('id = ANY(?::bigint[])', customerIds),
-          sql('phone = ANY(?::text[])', phones),
-          sql('bsuid = ANY(?::text[])', bsuids),
-        ),
+      select: union(
+        sql('SELECT id FROM customers WHERE id = ANY(?::bigint[]) AND business_id = ?', customerIds, businessId),
+        sql('SELECT id FROM customers WHERE business_id = ? AND phone = ANY(?::text[])', businessId, phones),
+        sql('SELECT id FROM customers WHERE business_id = ? AND bsuid = ANY(?::text[])', businessId, bsuids),
       ),
     },
   ];
 }
-
-const wrap = (prefix: string, inner: Fragment): Fragment => ({
-  sql: `${prefix} (${inner.sql})`,
-  bindings: inner.bindings,
-});
 
 function businessSteps(
   businessId: string,
   ids: { integrations: string[]; numbers: string[]; wabas: string[] },
 ): Step[] {
   const { integrations, numbers, wabas } = ids;
-  const messages = or(
-    sql('business_id = ?', businessId),
-    sql('integration_id = ANY(?::uuid[])', integrations),
-    sql('business_id IS NULL AND phone_number_id = ANY(?::text[])', numbers),
+  // Every message of the business carries its id; those stored for its numbers without an owner do not.
+  const messageIds = union(
+    sql('SELECT id FROM messages WHERE business_id = ?', businessId),
+    sql('SELECT id FROM messages WHERE phone_number_id = ANY(?::text[]) AND business_id IS NULL', numbers),
   );
   const ofBusiness = sql('business_id = ?', businessId);
   const ofNumbers = sql('phone_number_id = ANY(?::text[])', numbers);
@@ -206,65 +225,57 @@ function businessSteps(
       kind: 'statuses',
       table: 'message_statuses',
       key: 'ctid',
-      where: or(
-        ofNumbers,
-        wrap('wamid IN', subquery('wamid', 'messages', and(messages, sql('wamid IS NOT NULL')))),
-        wrap('callback_data IN', subquery('id::text', 'messages', messages)),
+      select: union(
+        sql('SELECT ctid FROM message_statuses WHERE phone_number_id = ANY(?::text[])', numbers),
+        within('SELECT s.ctid FROM message_statuses s JOIN messages m ON m.wamid = s.wamid WHERE m.id IN', messageIds),
       ),
     },
-    {
-      kind: 'turns',
-      table: 'turns',
-      key: 'id',
-      where: wrap('conversation_id IN', subquery('id', 'conversations', ofBusiness)),
-    },
-    {
-      kind: 'workflowStarts',
-      table: 'workflow_starts',
-      key: 'id',
-      where: or(ofBusiness, ofIntegrations, wrap('message_id IN', subquery('id', 'messages', messages))),
-    },
-    { kind: 'messages', table: 'messages', key: 'id', where: messages },
-    { kind: 'conversations', table: 'conversations', key: 'id', where: ofBusiness },
-    { kind: 'customers', table: 'customers', key: 'id', where: ofBusiness },
+    rowsOf(
+      'turns',
+      'turns',
+      'id',
+      within('conversation_id IN', sql('SELECT id FROM conversations WHERE business_id = ?', businessId)),
+    ),
+    rowsOf('workflowStarts', 'workflow_starts', 'id', ofBusiness),
+    { kind: 'messages', table: 'messages', key: 'id', select: messageIds },
+    rowsOf('conversations', 'conversations', 'id', ofBusiness),
+    rowsOf('customers', 'customers', 'id', ofBusiness),
     // Customers PostgreSQL refused at intake are kept as {businessId}.
-    {
-      kind: 'rejectedItems',
-      table: 'rejected_items',
-      key: 'id',
-      where: sql(`kind = 'customer' AND position(? IN raw) > 0`, JSON.stringify(businessId)),
-    },
-    { kind: 'webhookErrors', table: 'webhook_errors', key: 'id', where: ofNumbers },
-    { kind: 'pacing', table: 'send_pacing', key: 'ctid', where: ofNumbers },
-    {
-      kind: 'messagingLimit',
-      table: 'messaging_limit_recipients',
-      key: 'ctid',
-      where: or(
-        sql(
-          'portfolio_key = ANY(?::text[])',
-          integrations.map((id) => `integration:${id}`),
-        ),
-        ofNumbers,
+    rowsOf(
+      'rejectedItems',
+      'rejected_items',
+      'id',
+      sql(`kind = 'customer' AND position(? IN raw) > 0`, JSON.stringify(businessId)),
+    ),
+    rowsOf('webhookErrors', 'webhook_errors', 'id', ofNumbers),
+    rowsOf('pacing', 'send_pacing', 'ctid', ofNumbers),
+    rowsOf(
+      'messagingLimit',
+      'messaging_limit_recipients',
+      'ctid',
+      sql(
+        'portfolio_key = ANY(?::text[]) OR phone_number_id = ANY(?::text[])',
+        integrations.map((id) => `integration:${id}`),
+        numbers,
       ),
-    },
-    { kind: 'registrationAttempts', table: 'phone_number_registration_attempts', key: 'id', where: ofNumbers },
-    { kind: 'templateEvents', table: 'template_events', key: 'id', where: ofAccounts },
-    { kind: 'templates', table: 'message_templates', key: 'id', where: ofAccounts },
-    { kind: 'accountEvents', table: 'account_events', key: 'id', where: ofAccounts },
-    { kind: 'signupEvents', table: 'signup_events', key: 'id', where: ofBusiness },
-    { kind: 'oauthStates', table: 'oauth_states', key: 'id', where: ofBusiness },
-    { kind: 'connectTickets', table: 'connect_tickets', key: 'ticket_hash', where: ofBusiness },
-    {
-      kind: 'stagedSecrets',
-      table: 'token_staging',
-      key: 'ctid',
-      where: sql('starts_with(connect_id, ?)', connectWorkflowIdPrefix(businessId)),
-    },
-    { kind: 'connectAttempts', table: 'connect_attempts', key: 'workflow_id', where: ofBusiness },
-    { kind: 'phoneNumbers', table: 'whatsapp_phone_numbers', key: 'id', where: ofIntegrations },
-    { kind: 'accounts', table: 'whatsapp_business_accounts', key: 'id', where: ofIntegrations },
-    { kind: 'integrations', table: 'channel_integrations', key: 'id', where: ofBusiness },
+    ),
+    rowsOf('registrationAttempts', 'phone_number_registration_attempts', 'id', ofNumbers),
+    rowsOf('templateEvents', 'template_events', 'id', ofAccounts),
+    rowsOf('templates', 'message_templates', 'id', ofAccounts),
+    rowsOf('accountEvents', 'account_events', 'id', ofAccounts),
+    rowsOf('signupEvents', 'signup_events', 'id', ofBusiness),
+    rowsOf('oauthStates', 'oauth_states', 'id', ofBusiness),
+    rowsOf('connectTickets', 'connect_tickets', 'ticket_hash', ofBusiness),
+    rowsOf(
+      'stagedSecrets',
+      'token_staging',
+      'ctid',
+      sql('starts_with(connect_id, ?)', connectWorkflowIdPrefix(businessId)),
+    ),
+    rowsOf('connectAttempts', 'connect_attempts', 'workflow_id', ofBusiness),
+    rowsOf('phoneNumbers', 'whatsapp_phone_numbers', 'id', ofIntegrations),
+    rowsOf('accounts', 'whatsapp_business_accounts', 'id', ofIntegrations),
+    rowsOf('integrations', 'channel_integrations', 'id', ofBusiness),
   ];
 }
 
@@ -286,8 +297,8 @@ export async function erasureScope(db: Db, keyring: Keyring, row: ErasureRow): P
 export async function eraseBatch(db: Db, erasureId: string, step: Step, limit: number): Promise<number> {
   return db.transaction(async (trx: Knex.Transaction) => {
     const result = await trx.raw(
-      `DELETE FROM ${step.table} WHERE ${step.key} = ANY(ARRAY(SELECT ${step.key} FROM ${step.table} WHERE ${step.where.sql} LIMIT ?))`,
-      [...step.where.bindings, limit] as Knex.RawBinding[],
+      `DELETE FROM ${step.table} WHERE ${step.key} = ANY(ARRAY(SELECT k FROM (${step.select.sql}) AS keys (k) LIMIT ?))`,
+      [...step.select.bindings, limit] as Knex.RawBinding[],
     );
     const deleted = (result as { rowCount: number | null }).rowCount ?? 0;
     await countErased(trx, erasureId, step.kind, deleted);

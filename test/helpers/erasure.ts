@@ -35,21 +35,32 @@ export interface WrittenCustomer {
  * A customer writes to the number and gets the bot's reply; returns once Meta's statuses of that
  * reply (sent, delivered, read) are stored, so nothing of the exchange is still on its way.
  */
-export async function customerWritesIn(stack: Stack, phoneNumberId: string, phone = newPhone()) {
+export async function customerWritesIn(
+  stack: Stack,
+  phoneNumberId: string,
+  phone = newPhone(),
+  options: { username?: string } = {},
+) {
   const text = `order ${randomInt(1e9)} for ${phone.slice(-4)}`;
-  const { messageId } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: phone, type: 'text', text });
+  const { messageId } = stack.sandbox!.state.sendCustomerMessage({
+    phoneNumberId,
+    from: phone,
+    type: 'text',
+    text,
+    ...(options.username ? { username: options.username } : {}),
+  });
   await until(
     async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status === 'replied',
     'the reply',
   );
-  await until(
-    async () =>
-      (await stack.db('message_statuses').where({ recipient_id: phone, status: 'read' }).first()) !== undefined,
-    'the reply read',
-  );
   const bsuid = stack
     .sandbox!.state.customerList()
     .find((c) => c.waId === phone && c.phoneNumberId === phoneNumberId)!.bsuid;
+  await until(
+    async () =>
+      (await stack.db('message_statuses').where({ recipient_user_id: bsuid, status: 'read' }).first()) !== undefined,
+    'the reply read',
+  );
   return { phone, bsuid, text } satisfies WrittenCustomer;
 }
 
