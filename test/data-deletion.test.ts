@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../src/meta/signed-request.js';
 import { dataDeletionRequest } from '../src/sandbox/index.js';
 import { customerWritesIn, dumpDatabase, until } from './helpers/erasure.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 
 describe('data-deletion callback', () => {
@@ -52,6 +52,16 @@ describe('data-deletion callback', () => {
     for (const value of [customer.phone, customer.bsuid, customer.text, userId]) expect(dump).not.toContain(value);
     expect(dump).toContain(kept.text);
     expect(await stack.db('channel_integrations').where({ id: other.integrationId }).first()).toBeTruthy();
+  });
+
+  it('takes the request the sandbox posts as Meta does when the person who connected removes the app', async () => {
+    const { businessId } = await connectNewNumber(api);
+    const wabaId = (await getStatus(api, businessId)).accounts[0].wabaId as string;
+    const reply = await stack.sandbox!.state.requestDataDeletion(wabaId);
+    expect(reply.status).toBe(200);
+    const { url } = reply.body as { url: string; confirmation_code: string };
+    await until(async () => ((await (await fetch(url)).json()) as { state: string }).state === 'done', 'the deletion');
+    expect(await stack.db('channel_integrations').where({ business_id: businessId })).toHaveLength(0);
   });
 
   it('answers a code for a user it holds nothing about, done at once', async () => {
