@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEraseArgs, runErase } from '../src/commands/erase.js';
 import { rejectItem } from '../src/store/outbox.js';
 import { recipientKey } from '../src/store/pacer.js';
-import { messageWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
+import { erasureWorkflowId, messageWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
 import {
   customerWritesIn,
   dumpDatabase,
@@ -16,6 +16,7 @@ import {
   type WrittenCustomer,
 } from './helpers/erasure.js';
 import { newBusinessId } from './helpers/factories.js';
+import { historyTexts } from './helpers/history.js';
 import { authHeaders } from './helpers/jwt.js';
 import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -89,6 +90,12 @@ describe('erasure', () => {
     const audit = await stack.db('erasures').where({ id: accepted.id }).first();
     expect(audit).toMatchObject({ state: 'done', target: null, subject_kind: 'phone', source: 'api' });
     expect(audit!.subject_hash).toMatch(/^[A-Za-z0-9_-]+\.[0-9a-f]{64}$/);
+
+    // The workflow's history holds ids only.
+    const history = await historyTexts(stack, erasureWorkflowId(accepted.id));
+    expect(history.plaintext).toContain('"done":true');
+    for (const secret of [byPhone.phone, byPhone.bsuid, byPhone.text])
+      for (const text of [history.raw, history.stored, history.plaintext]) expect(text).not.toContain(secret);
 
     // The customer writes again: a new conversation begins, answered as any other.
     const again = await customerWritesIn(stack, phoneNumberId, byPhone.phone);
@@ -190,6 +197,12 @@ describe('erasure', () => {
 
   it('refuses an erasure that names no one', async () => {
     const businessId = newBusinessId();
+    const anonymous = await fetch(`${api}/api/integrations/whatsapp/erasures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'business' }),
+    });
+    expect(anonymous.status).toBe(401);
     for (const body of [{}, { phone: 'abc' }, { phone: '4400011122', bsuid: 'US.1' }, { scope: 'everything' }]) {
       const res = await postErasure(api, businessId, body);
       expect(res.status).toBe(400);
