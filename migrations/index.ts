@@ -17,6 +17,7 @@ import * as m013 from './20261202000007_send_pacing.js';
 import * as m014 from './20261202000008_template_catalogue.js';
 import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
+import * as m050 from './20261202000050_brain_answers.js';
 import * as m017 from './20261202000010_outbound_sends.js';
 import * as m018 from './20261202000012_retention_indexes.js';
 import * as m020 from './20261202000020_erasures.js';
@@ -50,6 +51,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000012_retention_indexes', m018],
   ['20261202000020_erasures', m020],
   ['20261202000021_erasure_indexes', m021],
+  ['20261202000050_brain_answers', m050],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
+import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
+import { originOf } from '../store/messages.js';
 import { currentIntegration } from './status.js';
 
 export interface SettingsView {
@@ -15,6 +17,10 @@ export interface SettingsView {
   httpResponderAvailable: boolean;
   /** On a coexistence number: how long the owner's reply from the WhatsApp Business app pauses the bot. */
   botPauseAfterOwnerReplyMs: number;
+  /** The AI brain's contract version. */
+  brainVersion: 1 | 2;
+  /** Version 2: how many earlier messages of the conversation each request carries. */
+  brainHistoryMessages: number;
 }
 
 function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
@@ -27,6 +33,8 @@ function settingsView(config: Config, settings: IntegrationSettings): SettingsVi
     responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
     httpResponderAvailable: httpAvailable,
     botPauseAfterOwnerReplyMs: settings.botPauseAfterOwnerReplyMs ?? DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS,
+    brainVersion: settings.brainVersion ?? 1,
+    brainHistoryMessages: settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY,
   };
 }
 
@@ -45,6 +53,8 @@ export async function updateSettings(
     welcomeText?: string | null | undefined;
     responder?: 'rules' | 'http' | undefined;
     botPauseAfterOwnerReplyMs?: number | null | undefined;
+    brainVersion?: 1 | 2 | null | undefined;
+    brainHistoryMessages?: number | null | undefined;
   },
 ): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
@@ -61,6 +71,10 @@ export async function updateSettings(
   if (change.botPauseAfterOwnerReplyMs === null) delete next.botPauseAfterOwnerReplyMs;
   else if (change.botPauseAfterOwnerReplyMs !== undefined)
     next.botPauseAfterOwnerReplyMs = change.botPauseAfterOwnerReplyMs;
+  if (change.brainVersion === null) delete next.brainVersion;
+  else if (change.brainVersion !== undefined) next.brainVersion = change.brainVersion;
+  if (change.brainHistoryMessages === null) delete next.brainHistoryMessages;
+  else if (change.brainHistoryMessages !== undefined) next.brainHistoryMessages = change.brainHistoryMessages;
   await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
   return settingsView(config, next);
 }
@@ -111,10 +125,7 @@ export async function listMessages(
       sentAt: m.sent_at.toISOString(),
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
-      origin:
-        m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
-          ? 'reply'
-          : m.origin,
+      origin: originOf(m),
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
   };
