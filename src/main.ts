@@ -10,6 +10,7 @@ import { describeWebhookFields, runSelfCheck, webhookFieldsBlockingFailure } fro
 import { runReconcile } from './commands/reconcile.js';
 import { runRekey } from './commands/rekey.js';
 import type { RekeyCount } from './store/rekey.js';
+import { parseEraseArgs, runErase } from './commands/erase.js';
 import { startWorker } from './commands/worker.js';
 import { SearchAttributesError } from './temporal/search-attributes.js';
 
@@ -21,6 +22,8 @@ const USAGE = `usage: waconnect <command>
   selfcheck                run one workflow end to end through the worker and PostgreSQL
   reconcile                one token schedule per active integration; remove orphans
   rekey                    re-encrypt every secret and schedule argument under the first keys
+  erase --business <id> [--phone <number> | --bsuid <id>] [--wait]
+                           erase a business's data, or one of its customers' (a worker runs it)
   dev                      everything on a laptop (npm start)
   bundle                   prebuild the workflow bundle (part of npm run build)`;
 
@@ -111,6 +114,19 @@ async function main(argv: string[]): Promise<number> {
           line('staged secrets', report.stagedSecrets) +
           line('token schedules', report.schedules),
       );
+      return 0;
+    }
+    case 'erase': {
+      const args = parseEraseArgs(rest);
+      if (typeof args === 'string') {
+        process.stderr.write(`${args === 'usage' ? USAGE : args}\n`);
+        return 2;
+      }
+      const config = loadConfig(env, 'erase');
+      const row = await runErase(config, args, (started) =>
+        process.stdout.write(`erasure ${started.id} (${started.scope}) accepted; a worker runs it\n`),
+      );
+      if (args.wait) process.stdout.write(`erasure ${row.id} done: ${JSON.stringify(row.counts)} row(s) deleted\n`);
       return 0;
     }
     case 'bundle':

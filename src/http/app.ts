@@ -9,6 +9,7 @@ import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
 import { codecRoutes } from './codec.js';
 import { dashboardRoutes } from './dashboard.js';
+import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { numberRoutes } from './numbers.js';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps): Koa {
     numberRoutes(deps),
     templateRoutes(deps),
     outboundMessageRoutes(deps),
+    ...erasureRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];
