@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
           line('tokens', report.tokens) +
           line('registration PINs', report.pins) +
           line('staged secrets', report.stagedSecrets) +
+          line('erasure targets', report.erasureTargets) +
           line('token schedules', report.schedules),
       );
       return 0;

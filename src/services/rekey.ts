@@ -7,7 +7,13 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { activeIntegrations } from '../store/integrations.js';
-import { rekeyIntegrationTokens, rekeyRegistrationPins, rekeyStagedSecrets, type RekeyCount } from '../store/rekey.js';
+import {
+  rekeyErasureTargets,
+  rekeyIntegrationTokens,
+  rekeyRegistrationPins,
+  rekeyStagedSecrets,
+  type RekeyCount,
+} from '../store/rekey.js';
 import { ensureTokenSchedule, tokenScheduleArgKeyIds } from '../temporal/schedules.js';
 
 export interface RekeyReport {
@@ -16,6 +22,7 @@ export interface RekeyReport {
   tokens: RekeyCount;
   pins: RekeyCount;
   stagedSecrets: RekeyCount;
+  erasureTargets: RekeyCount;
   schedules: RekeyCount;
 }
 
@@ -27,6 +34,7 @@ export async function rekey(db: Db, client: Client, config: Config): Promise<Rek
     tokens: await rekeyIntegrationTokens(db, keyring),
     pins: await rekeyRegistrationPins(db, keyring),
     stagedSecrets: await rekeyStagedSecrets(db, keyring),
+    erasureTargets: await rekeyErasureTargets(db, keyring),
     schedules: { before: {}, rewritten: 0 },
   };
   for (const integration of await activeIntegrations(db)) {

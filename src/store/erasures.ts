@@ -54,7 +54,7 @@ export interface CustomerTarget {
 
 /** The purpose the keyed hashes of erasure subjects are made under. */
 const SUBJECT_HASH_PURPOSE = 'erasure-subject';
-const targetAad = (erasureId: string) => `erasures.target:${erasureId}`;
+export const targetAad = (erasureId: string) => `erasures.target:${erasureId}`;
 
 /** The keyed hash an erasure's audit keeps of whom it was for. */
 export function subjectHash(keyring: Keyring, kind: string, value: string): string {

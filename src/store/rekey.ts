@@ -1,8 +1,9 @@
 // Re-encryption of every secret we keep under the credentials keyring's first key: integration
-// tokens, registration PINs and staged connect secrets. Each row is rewritten only if its
+// tokens, registration PINs, staged connect secrets and the targets of running erasures. Each row is rewritten only if its
 // ciphertext is still the one read (a token refreshed meanwhile is already under the new key).
 import { keyIdOf, reencryptText, type Keyring } from '../crypto.js';
 import type { Db } from '../db.js';
+import { targetAad } from './erasures.js';
 import { credentialsAad } from './integrations.js';
 import { pinAad } from './registration.js';
 import { stagingAad } from './staging.js';
@@ -86,5 +87,20 @@ export function rekeyStagedSecrets(db: Db, keyring: Keyring): Promise<RekeyCount
       db('token_staging')
         .where({ connect_id: row.connect_id, kind: row.kind as never, ciphertext: row.ciphertext })
         .update({ ciphertext: next }),
+  );
+}
+
+export function rekeyErasureTargets(db: Db, keyring: Keyring): Promise<RekeyCount> {
+  return rekeyRows<{ id: string; ciphertext: string }>(
+    (after) =>
+      db('erasures')
+        .whereNotNull('target')
+        .modify((q) => void (after !== null && q.where('id', '>', after)))
+        .orderBy('id')
+        .limit(BATCH)
+        .select('id', 'target as ciphertext', 'id as cursor'),
+    keyring,
+    (row) => targetAad(row.id),
+    (row, next) => db('erasures').where({ id: row.id, target: row.ciphertext }).update({ target: next }),
   );
 }
