@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
 import { codecRoutes } from './codec.js';
+import { conversationRoutes } from './conversations.js';
 import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps): Koa {
     numberRoutes(deps),
     templateRoutes(deps),
     outboundMessageRoutes(deps),
+    conversationRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

@@ -12,8 +12,9 @@ import {
   type SendRequest,
 } from '../meta/outbound-message.js';
 import { applyEarlyStatuses, lockWamid, type MessageRow, type MessageStatusRow } from './messages.js';
+import { conversationOf } from './conversations.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
-import type { PacedNumber } from './pacer.js';
+import type { PacedNumber, SendPriority } from './pacer.js';
 import { findSendableTemplate, type SendableTemplate } from './templates.js';
 
 type Tx = Db | Knex.Transaction;
@@ -41,6 +42,8 @@ export interface NewSend {
   requestHash: string;
   request: SendRequest;
   number: SendingNumber;
+  /** A person's send (origin agent): the agent's id. */
+  agentId: string | null;
   /** Builds the workflow start once the row id is known. */
   start: (outboundId: number) => NewStart;
 }
@@ -54,8 +57,15 @@ export async function acceptSends(db: Db, businessId: string, sends: NewSend[]):
   return db.transaction(async (trx) => {
     const results: Accepted[] = [];
     for (const send of sends) {
-      const { phone } = addressOf(send.request.to);
+      const { phone, bsuid } = addressOf(send.request.to);
       const kind = kindOf(send.request);
+      // Shown in its conversation when the customer has written to this number before.
+      const conversation = await conversationOf(trx, {
+        businessId,
+        phoneNumberId: send.number.phoneNumberId,
+        phone,
+        bsuid: bsuid ?? null,
+      });
       const [inserted] = await trx('messages')
         .insert({
           direction: 'outbound',
@@ -63,12 +73,15 @@ export async function acceptSends(db: Db, businessId: string, sends: NewSend[]):
           business_id: businessId,
           phone_number_id: send.number.phoneNumberId,
           customer_wa_id: phone,
+          customer_id: conversation?.customerId ?? null,
+          conversation_id: conversation?.conversationId ?? null,
           type: kind,
           body: send.request.text ?? send.request.template?.name ?? null,
           content: { request: send.request },
           sent_at: new Date(),
           status: 'pending',
-          origin: kind === 'template' ? 'template' : 'api',
+          origin: send.agentId ? 'agent' : kind === 'template' ? 'template' : 'api',
+          agent_id: send.agentId,
           idempotency_key_hash: send.keyHash,
           request_hash: send.requestHash,
           expires_at: send.request.expiresAt ? new Date(send.request.expiresAt) : null,
@@ -144,6 +157,8 @@ export type OutboundReservation =
       number: PacedNumber | undefined;
       /** The customer wrote in the last 24 hours: the send does not count against the messaging limit. */
       insideWindow: boolean;
+      /** A person's send goes before the business's bulk sends. */
+      priority: SendPriority;
     }
   | { kind: 'done'; wamid: string }
   | { kind: 'wait' }
@@ -244,6 +259,7 @@ export async function reserveOutbound(
       request,
       number,
       insideWindow,
+      priority: row.origin === 'agent' ? 'agent' : 'bulk',
     };
   });
 }

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
 import type { ReplyRequest } from '../reply/responder.js';
 import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
+import { botPaused } from './conversations.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
 
@@ -36,8 +37,8 @@ export interface TurnSettings {
 }
 
 export type Claim =
-  /** The message already reached a terminal state. */
-  | { kind: 'closed'; status: InboundStatus }
+  /** The message already reached a terminal state (`released`: closing it now moved the line). */
+  | { kind: 'closed'; status: InboundStatus; released?: Released }
   /** Another message holds the line: wait (a signal may end the wait early), then ask again. */
   | { kind: 'wait'; waitMs: number }
   /** This message is the head, debouncing: more messages may join its turn. */
@@ -158,6 +159,12 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
         .first('id');
       if (own) return { kind: 'turn', turnId: own.id };
     }
+    // While a person holds the conversation (or the owner answered from the app), messages close
+    // `agent` before anyone asks the responder, and are not replayed later.
+    if (!message.turn_id && botPaused(conversation!, now)) {
+      const released = await closeMessage(trx, messageId, 'agent', { reason: 'bot_paused' });
+      return { kind: 'closed', status: 'agent', released };
+    }
     let headSince = conversation!.head_since.getTime();
     for (;;) {
       const head = await trx('messages')
@@ -228,6 +235,37 @@ export async function readReceiptTarget(
   messageId: number,
 ): Promise<{ wamid: string | null; integration_id: string | null; phone_number_id: string } | undefined> {
   return db('messages').where({ id: messageId }).first('wamid', 'integration_id', 'phone_number_id');
+}
+
+/**
+ * What marking a turn's newest message read (with the typing indicator) needs, or undefined when
+ * nothing should be shown: the turn is over, a person holds the conversation (or the owner's echo
+ * paused the bot), or, for a repeat, its reply is already written.
+ */
+export async function typingTarget(
+  db: Db,
+  turnId: number,
+  options: { repeat: boolean },
+  now = new Date(),
+): Promise<{ wamid: string; integration_id: string; phone_number_id: string } | undefined> {
+  const row = await db('turns as t')
+    .join('conversations as c', 'c.id', 't.conversation_id')
+    .join('messages as m', 'm.id', 't.reply_to_message_id')
+    .where({ 't.id': turnId, 't.state': 'open' })
+    .first(
+      'm.wamid',
+      'm.integration_id',
+      'm.phone_number_id',
+      'c.mode',
+      'c.handoff_expires_at',
+      'c.bot_paused_until',
+      db.raw(
+        `EXISTS (SELECT 1 FROM messages o WHERE o.turn_id = t.id AND o.direction = 'outbound') AS drafted`,
+      ) as never,
+    );
+  if (!row?.wamid || !row.integration_id || botPaused(row, now)) return undefined;
+  if (options.repeat && (row as unknown as { drafted: boolean }).drafted) return undefined;
+  return { wamid: row.wamid, integration_id: row.integration_id, phone_number_id: row.phone_number_id };
 }
 
 export interface TurnContext {
@@ -382,8 +420,8 @@ export async function reserveSend(
     }
     const { is_active: _active, state: _state, ...number } = target;
     if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
-    if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
-      return close('agent', 'bot_paused');
+    // A handoff or an owner's echo that came while the responder was thinking stops the send here.
+    if (botPaused(conversation, now)) return close('agent', 'bot_paused');
     const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first('wamid', 'created_at'))!;
     if (now.getTime() - replyTo.created_at.getTime() > settings.maxReplyLatenessMs) return close('unanswered', 'late');
     if ((row.status === 'unknown' || row.status === 'sending') && row.attempt_started_at) {
