@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
-import { authHeaders } from './helpers/jwt.js';
+import { authHeaders, tokenFor } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -60,6 +60,12 @@ const ROUTES: Route[] = [
     },
   },
   { method: 'GET', path: 'messages/{sendId}' },
+  // {conversationId} is the victim's conversation; the attacker's token has the agent role.
+  { method: 'GET', path: 'conversations' },
+  { method: 'GET', path: 'conversations?mode=bot&unanswered=false' },
+  { method: 'GET', path: 'conversations/{conversationId}' },
+  { method: 'POST', path: 'conversations/{conversationId}/handoff', body: { note: 'hijacked' } },
+  { method: 'POST', path: 'conversations/{conversationId}/release' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -73,6 +79,7 @@ describe('tenant isolation', () => {
     phoneNumberId: string;
     text: string;
     sendId: number;
+    conversationId: number;
   };
 
   beforeAll(async () => {
@@ -109,6 +116,7 @@ describe('tenant isolation', () => {
     // Sent before the routes run, so its call to Meta is not counted against them.
     for (let i = 0; i < 200 && !(await stack.db('messages').where({ id: sendId }).first())?.wamid; i++)
       await new Promise((r) => setTimeout(r, 100));
+    const conversationId = (await stack.db('messages').where({ wamid: messageId }).first())!.conversation_id!;
     victim = {
       businessId,
       integrationId: status.integration.id,
@@ -116,6 +124,7 @@ describe('tenant isolation', () => {
       phoneNumberId,
       text,
       sendId,
+      conversationId,
     };
   });
   afterAll(() => stack?.close());
@@ -126,7 +135,8 @@ describe('tenant isolation', () => {
     const path = route.path
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
-      .replace('{sendId}', String(victim.sendId));
+      .replace('{sendId}', String(victim.sendId))
+      .replace('{conversationId}', String(victim.conversationId));
     const body =
       route.body === undefined
         ? undefined
@@ -135,7 +145,11 @@ describe('tenant isolation', () => {
             .replace('{wabaId}', victim.wabaId);
     const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
-      headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${await tokenFor(attacker, { claims: { role: ['agent', 'admin'], sub: 'intruder' } })}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
       ...(body === undefined ? {} : { body }),
       redirect: 'manual',
     });
@@ -155,6 +169,10 @@ describe('tenant isolation', () => {
       templateCalls.filter((c) => c.operation === 'templates.create' || c.operation === 'templates.delete'),
     ).toEqual([]);
     expect(stack.sandbox!.state.catalogue.templatesOf(victim.wabaId).map((t) => t.name)).toContain('hello_world');
+
+    const conversation = await stack.db('conversations').where({ id: victim.conversationId }).first();
+    expect(conversation).toMatchObject({ mode: 'bot', handoff_agent_id: null, handoff_note: null });
+    expect(await stack.db('conversation_events').where({ conversation_id: victim.conversationId })).toEqual([]);
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);
