@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reserveOutbound } from '../src/store/outbound.js';
 import { connectNewNumber, connectThroughMeta } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { tokenFor } from './helpers/jwt.js';
@@ -323,6 +324,37 @@ describe('handoff', () => {
     // A plain token's sends stay API sends.
     const sent = await call(plain, 'POST', 'messages', { to: '4400011122', phoneNumberId, text: 'plain' });
     expect(sent.body).toMatchObject({ origin: 'api', agentId: null });
+  });
+
+  it('reserves an agent’s send at agent pacing priority and an API send at bulk', async () => {
+    const { businessId, integrationId, phoneNumberId } = await connectNewNumber(api);
+    const from = `4913${Date.now() % 1e8}`;
+    const first = write(phoneNumberId, from, 'hi');
+    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
+    // Rows as the API writes them, without their workflows: the reservation is what decides.
+    const priorityOf = async (origin: 'agent' | 'api') => {
+      const [row] = await stack
+        .db('messages')
+        .insert({
+          direction: 'outbound',
+          integration_id: integrationId,
+          business_id: businessId,
+          phone_number_id: phoneNumberId,
+          customer_wa_id: from,
+          type: 'text',
+          body: 'paced',
+          content: { request: { to: from, text: 'paced' } },
+          sent_at: new Date(),
+          status: 'pending',
+          origin,
+          agent_id: origin === 'agent' ? 'agent-ann' : null,
+        } as never)
+        .returning('id');
+      const reservation = await reserveOutbound(stack.db, row!.id, { graceMs: 15_000 });
+      return reservation.kind === 'send' ? reservation.priority : reservation.kind;
+    };
+    expect(await priorityOf('agent')).toBe('agent');
+    expect(await priorityOf('api')).toBe('bulk');
   });
 
   it('lists conversations by newest activity, paged, filtered by mode and unanswered', async () => {
