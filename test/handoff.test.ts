@@ -3,10 +3,9 @@
 // its typing indicator; messages during a handoff close `agent`, unread and never replayed; release
 // and expiry resume the bot; an owner's echo pause and a handoff combine. Real HTTP, PostgreSQL,
 // Temporal and the Meta sandbox; the brain is a slow HTTP responder the test holds.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reserveOutbound } from '../src/store/outbound.js';
+import { startBrain, type RunningBrain } from './helpers/brain.js';
 import { connectNewNumber, connectThroughMeta } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { tokenFor } from './helpers/jwt.js';
@@ -20,7 +19,7 @@ interface BrainRequest {
 }
 
 describe('handoff', () => {
-  let brain: Server;
+  let brain: RunningBrain;
   let stack: Stack;
   let api: string;
   const requests: BrainRequest[] = [];
@@ -33,28 +32,17 @@ describe('handoff', () => {
   };
 
   beforeAll(async () => {
-    brain = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as BrainRequest;
-        requests.push(body);
-        const answer = () => {
-          if (res.destroyed) return;
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ reply: { type: 'text', text: `answer to ${body.messages.length}` } }));
-        };
-        if (holding) held.push(answer);
-        else answer();
-      });
+    brain = await startBrain<BrainRequest>((body, respond) => {
+      requests.push(body);
+      const answer = () => respond({ reply: { type: 'text', text: `answer to ${body.messages.length}` } });
+      if (holding) held.push(answer);
+      else answer();
     });
-    await new Promise<void>((resolve) => brain.listen(0, '127.0.0.1', resolve));
     stack = await startStack({
       api: true,
       sandbox: true,
       env: {
-        REPLY_WEBHOOK_URL: `http://127.0.0.1:${(brain.address() as AddressInfo).port}/reply`,
+        REPLY_WEBHOOK_URL: brain.url,
         REPLY_WEBHOOK_SECRET: 'brain-secret-for-handoff-tests-0123',
         REPLY_WEBHOOK_TIMEOUT_MS: '30000',
         TYPING_REFRESH_MS: String(TYPING_REFRESH_MS),
@@ -65,8 +53,7 @@ describe('handoff', () => {
   afterAll(async () => {
     letGo();
     await stack?.close();
-    brain?.closeAllConnections();
-    await new Promise((resolve) => brain?.close(resolve));
+    await brain?.close();
   });
 
   const sandbox = () => stack.sandbox!.state;
@@ -103,6 +90,12 @@ describe('handoff', () => {
   }
   const write = (phoneNumberId: string, from: string, text: string) =>
     sandbox().sendCustomerMessage({ phoneNumberId, from, type: 'text', text }).messageId;
+  /** The customer writes first and the bot answers: the conversation exists. */
+  async function answered(businessId: string, phoneNumberId: string, from: string, text: string) {
+    const first = write(phoneNumberId, from, text);
+    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
+    return { id: await conversationOf(businessId, first) };
+  }
   /** Absence holds only after the moment it would have happened: wait past it, then look. */
   const pastRefresh = () => new Promise((r) => setTimeout(r, TYPING_REFRESH_MS * 2 + 500));
 
@@ -162,9 +155,7 @@ describe('handoff', () => {
   it('closes messages `agent` during a handoff, unread and unasked, tags the agent’s reply, and resumes on release', async () => {
     const { businessId, phoneNumberId } = await connectNewNumber(api);
     const from = `4917${Date.now() % 1e8}`;
-    const first = write(phoneNumberId, from, 'hello');
-    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
-    const id = await conversationOf(businessId, first);
+    const { id } = await answered(businessId, phoneNumberId, from, 'hello');
     const token = await agentToken(businessId, 'agent-bob');
     expect((await call(token, 'POST', `conversations/${id}/handoff`)).status).toBe(200);
 
@@ -230,9 +221,7 @@ describe('handoff', () => {
   it('resumes the bot when the handoff expires', async () => {
     const { businessId, phoneNumberId } = await connectNewNumber(api);
     const from = `4918${Date.now() % 1e8}`;
-    const first = write(phoneNumberId, from, 'hi');
-    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
-    const id = await conversationOf(businessId, first);
+    const { id } = await answered(businessId, phoneNumberId, from, 'hi');
     const token = await agentToken(businessId);
     const expiresAt = new Date(Date.now() + 3_000).toISOString();
     const taken = await call(token, 'POST', `conversations/${id}/handoff`, { expiresAt });
@@ -255,9 +244,7 @@ describe('handoff', () => {
     const settings = await call(await agentToken(businessId), 'PUT', 'settings', { botPauseAfterOwnerReplyMs: 6_000 });
     expect(settings.status).toBe(200);
     const from = '4917600054321';
-    const first = write(phoneNumberId, from, 'hello');
-    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
-    const id = await conversationOf(businessId, first);
+    const { id } = await answered(businessId, phoneNumberId, from, 'hello');
     const token = await agentToken(businessId);
 
     // A handoff shorter than the echo's pause: the echo's pause decides when the bot resumes.
@@ -329,8 +316,7 @@ describe('handoff', () => {
   it('reserves an agent’s send at agent pacing priority and an API send at bulk', async () => {
     const { businessId, integrationId, phoneNumberId } = await connectNewNumber(api);
     const from = `4913${Date.now() % 1e8}`;
-    const first = write(phoneNumberId, from, 'hi');
-    await expect.poll(() => statusOf(first), { timeout: 20_000 }).toBe('replied');
+    await answered(businessId, phoneNumberId, from, 'hi');
     // Rows as the API writes them, without their workflows: the reservation is what decides.
     const priorityOf = async (origin: 'agent' | 'api') => {
       const [row] = await stack
