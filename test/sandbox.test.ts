@@ -474,6 +474,33 @@ describe('Meta sandbox', () => {
     );
     expect(read.body).toEqual({ success: true });
     expect(sandbox.state.conversation(phoneNumberId, '15551230001')[0]!.readAt).toEqual(expect.any(String));
+
+    // Meta's typing indicator rides on the mark-read call; the call log records it.
+    const typing = await postJson(
+      sandbox.graph(`${phoneNumberId}/messages`),
+      {
+        messaging_product: 'whatsapp',
+        status: 'read',
+        message_id: inbound.messageId,
+        typing_indicator: { type: 'text' },
+      },
+      token,
+    );
+    expect(typing.body).toEqual({ success: true });
+    const reads = sandbox.state.calls({ operation: 'messages.read', objectId: phoneNumberId });
+    expect(reads.map((c) => c.typingIndicator)).toEqual([undefined, 'text']);
+    const wrong = await postJson(
+      sandbox.graph(`${phoneNumberId}/messages`),
+      {
+        messaging_product: 'whatsapp',
+        status: 'read',
+        message_id: inbound.messageId,
+        typing_indicator: { type: 'audio' },
+      },
+      token,
+    );
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.code).toBe(100);
   });
 
   it('redelivers a customer message webhook until it gets a 200, signed with the app secret', async () => {

@@ -17,6 +17,7 @@ import {
 } from '../store/conversations.js';
 import type { ConversationRow, CustomerRow } from '../store/customers.js';
 import type { MessageRow, MessageStatusRow } from '../store/messages.js';
+import { originOf } from './settings.js';
 
 /** A handoff lasts this long unless it names its own expiry. */
 const DEFAULT_HANDOFF_MS = 24 * 3600 * 1000;
@@ -121,10 +122,7 @@ function messageView(message: MessageRow, statuses: MessageStatusRow[]): Convers
     type: message.type,
     text: message.body,
     status: message.status,
-    origin:
-      message.direction === 'outbound' && message.origin === 'cloud_api' && message.turn_id !== null
-        ? 'reply'
-        : message.origin,
+    origin: originOf(message),
     responder: message.responder,
     agentId: message.agent_id,
     sentAt: message.sent_at.toISOString(),

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
+import type { MessageRow } from '../store/messages.js';
 import { currentIntegration } from './status.js';
 
 export interface SettingsView {
@@ -85,6 +86,13 @@ export interface MessageView {
   origin: string;
 }
 
+/** Where a message came from, as the API shows it: a bot reply is `reply`. */
+export function originOf(m: Pick<MessageRow, 'direction' | 'origin' | 'turn_id' | 'in_reply_to'>): string {
+  return m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
+    ? 'reply'
+    : m.origin;
+}
+
 /** The business's messages, newest first, paged by id (`before`). */
 export async function listMessages(
   db: Db,
@@ -111,10 +119,7 @@ export async function listMessages(
       sentAt: m.sent_at.toISOString(),
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
-      origin:
-        m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
-          ? 'reply'
-          : m.origin,
+      origin: originOf(m),
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
   };
