@@ -236,20 +236,43 @@ export async function readConversation(
   return { conversation, customer: customer!, messages, statuses, more: rows.length > page.limit };
 }
 
-/** The conversation an outbound send to this customer from this number belongs to, if any. */
-export async function conversationOf(
+export interface SendTarget {
+  phoneNumberId: string;
+  phone: string | null;
+  bsuid: string | null;
+}
+
+const targetKey = (phoneNumberId: string, address: string) => `${phoneNumberId}\u0001${address}`;
+
+/**
+ * The conversations outbound sends to these customers from these numbers belong to, in one query:
+ * look one up with `conversationFor`. A customer who never wrote to the number has none.
+ */
+export async function conversationsOf(
   db: Tx,
-  at: { businessId: string; phoneNumberId: string; phone: string | null; bsuid: string | null },
-): Promise<{ conversationId: number; customerId: number } | undefined> {
-  if (!at.phone && !at.bsuid) return undefined;
-  const row = await db('conversations as c')
-    .join('customers as u', 'u.id', 'c.customer_id')
-    .where({ 'c.business_id': at.businessId, 'c.phone_number_id': at.phoneNumberId })
-    .whereNull('c.merged_into')
-    .andWhere((q) => {
-      if (at.phone) q.orWhere('u.phone', at.phone);
-      if (at.bsuid) q.orWhere('u.bsuid', at.bsuid);
-    })
-    .first('c.id', 'c.customer_id');
-  return row ? { conversationId: row.id, customerId: row.customer_id } : undefined;
+  businessId: string,
+  targets: SendTarget[],
+): Promise<(target: SendTarget) => { conversationId: number; customerId: number } | undefined> {
+  const numbers = [...new Set(targets.map((t) => t.phoneNumberId))];
+  const phones = [...new Set(targets.flatMap((t) => (t.phone ? [t.phone] : [])))];
+  const bsuids = [...new Set(targets.flatMap((t) => (t.bsuid ? [t.bsuid] : [])))];
+  const found = new Map<string, { conversationId: number; customerId: number }>();
+  if (numbers.length > 0 && phones.length + bsuids.length > 0) {
+    const rows = await db('conversations as c')
+      .join('customers as u', 'u.id', 'c.customer_id')
+      .where({ 'c.business_id': businessId })
+      .whereIn('c.phone_number_id', numbers)
+      .whereNull('c.merged_into')
+      .andWhere((q) => {
+        if (phones.length) q.orWhereIn('u.phone', phones);
+        if (bsuids.length) q.orWhereIn('u.bsuid', bsuids);
+      })
+      .select('c.id', 'c.customer_id', 'c.phone_number_id', 'u.phone', 'u.bsuid');
+    for (const row of rows) {
+      const value = { conversationId: row.id, customerId: row.customer_id };
+      if (row.phone) found.set(targetKey(row.phone_number_id, row.phone), value);
+      if (row.bsuid) found.set(targetKey(row.phone_number_id, row.bsuid), value);
+    }
+  }
+  return (target) => found.get(targetKey(target.phoneNumberId, target.phone ?? target.bsuid ?? ''));
 }

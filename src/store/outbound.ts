@@ -12,7 +12,7 @@ import {
   type SendRequest,
 } from '../meta/outbound-message.js';
 import { applyEarlyStatuses, lockWamid, type MessageRow, type MessageStatusRow } from './messages.js';
-import { conversationOf } from './conversations.js';
+import { conversationsOf } from './conversations.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
 import type { PacedNumber, SendPriority } from './pacer.js';
 import { findSendableTemplate, type SendableTemplate } from './templates.js';
@@ -56,16 +56,13 @@ export type Accepted =
 export async function acceptSends(db: Db, businessId: string, sends: NewSend[]): Promise<Accepted[]> {
   return db.transaction(async (trx) => {
     const results: Accepted[] = [];
-    for (const send of sends) {
-      const { phone, bsuid } = addressOf(send.request.to);
+    const targets = sends.map((send) => ({ phoneNumberId: send.number.phoneNumberId, ...addressOf(send.request.to) }));
+    // A send shows in its conversation when the customer has written to that number before.
+    const conversationFor = await conversationsOf(trx, businessId, targets);
+    for (const [i, send] of sends.entries()) {
+      const { phone } = targets[i]!;
       const kind = kindOf(send.request);
-      // Shown in its conversation when the customer has written to this number before.
-      const conversation = await conversationOf(trx, {
-        businessId,
-        phoneNumberId: send.number.phoneNumberId,
-        phone,
-        bsuid: bsuid ?? null,
-      });
+      const conversation = conversationFor(targets[i]!);
       const [inserted] = await trx('messages')
         .insert({
           direction: 'outbound',
