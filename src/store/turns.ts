@@ -251,9 +251,12 @@ export async function typingTarget(
   const row = await db('turns as t')
     .join('conversations as c', 'c.id', 't.conversation_id')
     .join('messages as m', 'm.id', 't.reply_to_message_id')
+    .leftJoin('channel_integrations as i', 'i.id', 'm.integration_id')
     .where({ 't.id': turnId, 't.state': 'open' })
     .first(
       'm.wamid',
+      'm.type',
+      'i.settings',
       'm.integration_id',
       'm.phone_number_id',
       'c.mode',
@@ -264,6 +267,9 @@ export async function typingTarget(
       ) as never,
     );
   if (!row?.wamid || !row.integration_id || botPaused(row, now)) return undefined;
+  // Meta: show it only when a reply will come. A welcome request without a welcome text gets none.
+  const settings = (row as unknown as { settings: IntegrationSettings | null }).settings;
+  if (row.type === 'request_welcome' && !settings?.welcomeText) return undefined;
   if (options.repeat && (row as unknown as { drafted: boolean }).drafted) return undefined;
   return { wamid: row.wamid, integration_id: row.integration_id, phone_number_id: row.phone_number_id };
 }
