@@ -85,7 +85,7 @@ class Typing {
       return false;
     };
     this.done = (async () => {
-      if (!(await show({ turnId }).catch(warn))) return;
+      if (!(await show({ turnId }).catch(warn)) || !this.thinking) return;
       if (await condition(() => !this.thinking, refreshMs)) return;
       await show({ turnId, repeat: true }).catch(warn);
     })().catch((error: unknown) => {
