@@ -24,6 +24,7 @@ import {
   releaseSend,
   reserveSend,
   turnContext,
+  typingTarget,
   type Claim,
   type Released,
 } from '../src/store/turns.js';
@@ -34,7 +35,14 @@ import type { ActivityDeps } from './deps.js';
 import { waitForSendSlot } from './pace.js';
 
 export type InboundStart =
-  { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
+  | { kind: 'closed'; status: string }
+  | {
+      kind: 'open';
+      responder: 'rules' | 'http';
+      timeouts: CallTimeouts;
+      /** How long the brain may think before the typing indicator is shown once more. */
+      typingRefreshMs?: number;
+    };
 
 export type Drafted =
   /** `outboundIds`: the turn's messages in order (histories before version 2 carry `outboundId` alone). */
@@ -110,19 +118,24 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       }
       const settings = integration.settings ?? {};
       // A welcome request is answered with the business's own welcome text, never the HTTP brain's.
-      if (message.type === 'request_welcome')
-        return { kind: 'open', responder: 'rules', timeouts: callTimeouts(config) };
+      const open = { timeouts: callTimeouts(config), typingRefreshMs: config.reply.typingRefreshMs };
+      if (message.type === 'request_welcome') return { kind: 'open', responder: 'rules', ...open };
       const wantsHttp =
         settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
-      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
+      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', ...open };
     },
 
     async claimTurn(input: { messageId: number }): Promise<Claim> {
-      return claimTurn(db, input.messageId, {
+      const claim = await claimTurn(db, input.messageId, {
         debounceMs: config.reply.debounceMs,
         debounceMaxMs: config.reply.debounceMaxMs,
         maxTurnWaitMs: config.reply.maxTurnWaitMs,
       });
+      if (claim.kind !== 'closed' || !claim.released) return claim;
+      // Closed now (a person holds the conversation): the next message in line hears of it.
+      await nudge(claim.released);
+      metrics.messageOutcome(`${claim.status}:bot_paused`);
+      return { kind: 'closed', status: claim.status };
     },
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
@@ -135,6 +148,24 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         await graph.markRead(token, message.phone_number_id, message.wamid);
       } catch (error) {
         if (error instanceof GraphError && error.kind === 'transient') throw toActivityFailure(error);
+      }
+    },
+
+    /**
+     * Marks the turn's newest message read with the typing indicator, unless the turn no longer
+     * needs it (see typingTarget); answers whether it was shown. Best effort, like markInboundRead.
+     */
+    async showTyping(input: { turnId: number; repeat?: boolean }): Promise<boolean> {
+      const target = await typingTarget(db, input.turnId, { repeat: input.repeat ?? false });
+      if (!target) return false;
+      const token = await readIntegrationToken(db, config.keyring, target.integration_id);
+      if (!token) return false;
+      try {
+        await graph.markRead(token, target.phone_number_id, target.wamid, { typing: true });
+        return true;
+      } catch (error) {
+        if (error instanceof GraphError && error.kind === 'transient') throw toActivityFailure(error);
+        return false;
       }
     },
 

@@ -105,6 +105,8 @@ export interface Config {
     maxTurnWaitMs: number;
     /** A reply this much later than the message it answers is not sent (`unanswered: late`). */
     maxReplyLatenessMs: number;
+    /** While the responder thinks this long, the typing indicator is shown once more (Meta drops it after 25 s). */
+    typingRefreshMs: number;
   };
   outbox: {
     /** How often every worker drains the workflow-start outbox. */
@@ -270,6 +272,7 @@ const schema = z.object({
   REPLY_DEBOUNCE_MAX_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   MAX_TURN_WAIT_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   MAX_REPLY_LATENESS_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
+  TYPING_REFRESH_MS: z.coerce.number().int().min(500).max(24_000).default(20_000),
   OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
   OUTBOX_CHECK_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   MESSAGE_RUNS_PER_BUSINESS: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -422,6 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       debounceMaxMs: e.REPLY_DEBOUNCE_MAX_MS,
       maxTurnWaitMs: e.MAX_TURN_WAIT_MS,
       maxReplyLatenessMs: e.MAX_REPLY_LATENESS_MS,
+      typingRefreshMs: e.TYPING_REFRESH_MS,
     },
     outbox: {
       drainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_MS,

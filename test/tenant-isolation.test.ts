@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientKey } from '../src/store/pacer.js';
 import { erasureWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
-import { authHeaders } from './helpers/jwt.js';
+import { authHeaders, tokenFor } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -65,6 +65,12 @@ const ROUTES: Route[] = [
   { method: 'POST', path: 'erasures', body: { phone: '4400011122' } },
   { method: 'POST', path: 'erasures', body: { scope: 'business' } },
   { method: 'GET', path: 'erasures/{erasureId}' },
+  // {conversationId} is the victim's conversation; the attacker's token has the agent role.
+  { method: 'GET', path: 'conversations' },
+  { method: 'GET', path: 'conversations?mode=bot&unanswered=false' },
+  { method: 'GET', path: 'conversations/{conversationId}' },
+  { method: 'POST', path: 'conversations/{conversationId}/handoff', body: { note: 'hijacked' } },
+  { method: 'POST', path: 'conversations/{conversationId}/release' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -79,6 +85,7 @@ describe('tenant isolation', () => {
     text: string;
     sendId: number;
     erasureId: string;
+    conversationId: number;
   };
 
   beforeAll(async () => {
@@ -123,6 +130,7 @@ describe('tenant isolation', () => {
     });
     expect(erasure.status).toBe(202);
     const { id: erasureId } = (await erasure.json()) as { id: string };
+    const conversationId = (await stack.db('messages').where({ wamid: messageId }).first())!.conversation_id!;
     victim = {
       businessId,
       integrationId: status.integration.id,
@@ -131,6 +139,7 @@ describe('tenant isolation', () => {
       text,
       sendId,
       erasureId,
+      conversationId,
     };
   });
   afterAll(() => stack?.close());
@@ -142,7 +151,8 @@ describe('tenant isolation', () => {
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
       .replace('{sendId}', String(victim.sendId))
-      .replace('{erasureId}', victim.erasureId);
+      .replace('{erasureId}', victim.erasureId)
+      .replace('{conversationId}', String(victim.conversationId));
     const body =
       route.body === undefined
         ? undefined
@@ -151,7 +161,11 @@ describe('tenant isolation', () => {
             .replace('{wabaId}', victim.wabaId);
     const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
-      headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${await tokenFor(attacker, { claims: { role: ['agent', 'admin'], sub: 'intruder' } })}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
       ...(body === undefined ? {} : { body }),
       redirect: 'manual',
     });
@@ -171,6 +185,10 @@ describe('tenant isolation', () => {
       templateCalls.filter((c) => c.operation === 'templates.create' || c.operation === 'templates.delete'),
     ).toEqual([]);
     expect(stack.sandbox!.state.catalogue.templatesOf(victim.wabaId).map((t) => t.name)).toContain('hello_world');
+
+    const conversation = await stack.db('conversations').where({ id: victim.conversationId }).first();
+    expect(conversation).toMatchObject({ mode: 'bot', handoff_agent_id: null, handoff_note: null });
+    expect(await stack.db('conversation_events').where({ conversation_id: victim.conversationId })).toEqual([]);
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);

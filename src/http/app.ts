@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
 import { codecRoutes } from './codec.js';
+import { conversationRoutes } from './conversations.js';
 import { dashboardRoutes } from './dashboard.js';
 import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): Koa {
     templateRoutes(deps),
     outboundMessageRoutes(deps),
     ...erasureRoutes(deps),
+    conversationRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];
