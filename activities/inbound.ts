@@ -4,9 +4,11 @@ import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
-import type { Reply } from '../src/reply/responder.js';
+import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
+import { signedMediaUrl } from '../src/media/signed-url.js';
+import { storedMediaOfTurn, turnHasMedia } from '../src/store/media.js';
 import { isOurMessage } from '../src/store/messages.js';
 import { flagNotRegistered } from '../src/store/registration.js';
 import {
@@ -54,6 +56,28 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       .catch((error: unknown) => log.debug('next message not signalled', { error: String(error) }));
   }
 
+  /** The turn's stored media, each entry with a short-lived signed URL the responder can fetch. */
+  async function withMedia(turnId: number, request: ReplyRequest): Promise<ReplyRequest> {
+    const stored = new Map((await storedMediaOfTurn(db, turnId)).map((row) => [row.wamid, row]));
+    if (stored.size === 0 || !request.messages) return request;
+    return {
+      ...request,
+      messages: request.messages.map((entry) => {
+        const media = stored.get(entry.messageId);
+        if (!media) return entry;
+        return {
+          ...entry,
+          media: {
+            id: media.id,
+            mimeType: media.mime_type ?? 'application/octet-stream',
+            size: media.size ?? 0,
+            url: signedMediaUrl(config, media.id, config.media.urlTtlMs),
+          },
+        };
+      }),
+    };
+  }
+
   async function draft(turnId: number, reply: Reply | null, responder: string): Promise<Drafted> {
     if (!reply) {
       await nudge(await abandonTurn(db, turnId, 'no_reply', { reason: 'responder_answered_null' }));
@@ -97,12 +121,15 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
     },
 
-    async claimTurn(input: { messageId: number }): Promise<Claim> {
-      return claimTurn(db, input.messageId, {
+    /** The message's place in line; a turn says whether it has media to fetch before it is answered. */
+    async claimTurn(input: { messageId: number }): Promise<Claim & { media?: true }> {
+      const claim = await claimTurn(db, input.messageId, {
         debounceMs: config.reply.debounceMs,
         debounceMaxMs: config.reply.debounceMaxMs,
         maxTurnWaitMs: config.reply.maxTurnWaitMs,
       });
+      if (claim.kind === 'turn' && (await turnHasMedia(db, claim.turnId))) return { ...claim, media: true };
+      return claim;
     },
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
@@ -135,7 +162,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           message: 'REPLY_WEBHOOK_URL is not set',
           nonRetryable: true,
         });
-      const { request } = await turnContext(db, input.turnId);
+      const request = await withMedia(input.turnId, (await turnContext(db, input.turnId)).request);
       let reply: Reply | null;
       try {
         reply = await http.reply(request);

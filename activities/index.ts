@@ -3,6 +3,7 @@ import { log } from '@temporalio/activity';
 import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
 import { createInboundActivities } from './inbound.js';
+import { createMediaActivities } from './media.js';
 import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
@@ -36,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     },
     ...createReplyActivities(deps),
     ...createInboundActivities(deps),
+    ...createMediaActivities(deps),
     ...createScheduleActivities(deps),
     ...createRegistrationActivities(deps),
     ...createBusinessAppActivities(deps),

@@ -18,6 +18,7 @@ import * as m014 from './20261202000008_template_catalogue.js';
 import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
 import * as m017 from './20261202000010_outbound_sends.js';
+import * as m040 from './20261202000040_media.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000009_templates_sync', m015],
   ['20261202000010_outbound_sends', m017],
   ['20261202000011_pacing_recipients', m016],
+  ['20261202000040_media', m040],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,7 +1,9 @@
 // The one place that reads process.env. Everything else receives a typed Config.
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { dataDir } from './paths.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
@@ -110,6 +112,17 @@ export interface Config {
     authToken: string | undefined;
   };
   workerMetricsPort: number | undefined;
+  /** Inbound media: where it is stored, and the signed URLs the AI brain fetches it with. */
+  media: {
+    /** The local folder of the default storage. */
+    dir: string;
+    /** S3-compatible object storage instead of the folder, when a bucket is given. */
+    s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
+    /** Key of the signed media URLs; undefined: derived from the credentials keyring. */
+    urlSigningKey: string | undefined;
+    /** How long a signed media URL handed to the responder stays valid. */
+    urlTtlMs: number;
+  };
   worker: {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
     slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
@@ -240,6 +253,13 @@ const schema = z.object({
   METRICS_PORT: port.optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  MEDIA_DIR: optionalText,
+  MEDIA_S3_BUCKET: optionalText,
+  MEDIA_S3_ENDPOINT: url.optional(),
+  MEDIA_S3_REGION: z.string().min(1).default('us-east-1'),
+  MEDIA_S3_FORCE_PATH_STYLE: bool,
+  MEDIA_URL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  MEDIA_URL_TTL: duration.default(900_000),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -355,6 +375,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     callbackWaitMs: e.CALLBACK_WAIT_MS,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
+    media: {
+      dir: resolve(e.MEDIA_DIR ?? join(dataDir, 'media')),
+      s3: e.MEDIA_S3_BUCKET
+        ? {
+            bucket: e.MEDIA_S3_BUCKET,
+            endpoint: e.MEDIA_S3_ENDPOINT,
+            region: e.MEDIA_S3_REGION,
+            forcePathStyle: e.MEDIA_S3_FORCE_PATH_STYLE,
+          }
+        : undefined,
+      urlSigningKey: e.MEDIA_URL_SIGNING_KEY,
+      urlTtlMs: e.MEDIA_URL_TTL,
+    },
     worker: {
       slots: {
         messages: e.WORKER_MESSAGES_SLOTS,

@@ -60,6 +60,8 @@ const ROUTES: Route[] = [
     },
   },
   { method: 'GET', path: 'messages/{sendId}' },
+  // The victim's stored media ({mediaId}).
+  { method: 'GET', path: 'media/{mediaId}' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -73,6 +75,7 @@ describe('tenant isolation', () => {
     phoneNumberId: string;
     text: string;
     sendId: number;
+    mediaId: number;
   };
 
   beforeAll(async () => {
@@ -109,6 +112,22 @@ describe('tenant isolation', () => {
     // Sent before the routes run, so its call to Meta is not counted against them.
     for (let i = 0; i < 200 && !(await stack.db('messages').where({ id: sendId }).first())?.wamid; i++)
       await new Promise((r) => setTimeout(r, 100));
+    // A stored file of the victim's customer (its bytes are never read: the row is enough to be refused).
+    const inbound = (await stack.db('messages').where({ wamid: messageId }).first())!;
+    const [media] = await stack
+      .db('media')
+      .insert({
+        message_id: inbound.id,
+        business_id: businessId,
+        integration_id: status.integration.id,
+        kind: 'image',
+        meta_media_id: '1000000000000001',
+        mime_type: 'image/jpeg',
+        size: 4,
+        state: 'stored',
+        storage_key: 'media/victim-file',
+      } as never)
+      .returning('id');
     victim = {
       businessId,
       integrationId: status.integration.id,
@@ -116,6 +135,7 @@ describe('tenant isolation', () => {
       phoneNumberId,
       text,
       sendId,
+      mediaId: Number((media as { id: number }).id),
     };
   });
   afterAll(() => stack?.close());
@@ -126,7 +146,8 @@ describe('tenant isolation', () => {
     const path = route.path
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
-      .replace('{sendId}', String(victim.sendId));
+      .replace('{sendId}', String(victim.sendId))
+      .replace('{mediaId}', String(victim.mediaId));
     const body =
       route.body === undefined
         ? undefined

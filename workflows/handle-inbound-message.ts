@@ -8,6 +8,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,14 +18,14 @@ import type { Activities } from '../activities/index.js';
 import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
 import { TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import type { CallTimeouts } from '../src/temporal/timeouts.js';
-import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
+import { db, durableSend, markRead, mediaFetch, quickSend, responderCall } from './policies.js';
 import { sendOnce } from './send-once.js';
 
 export type HandleInboundResult = { outcome: string; reason?: string };
 
 const turnReleased = defineSignal(TURN_RELEASED_SIGNAL);
 
-const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage } = db;
+const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage, failTurnMedia } = db;
 
 export async function handleInboundMessage(messageId: number): Promise<HandleInboundResult> {
   let nudged = false;
@@ -42,6 +43,8 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
       const claim = await claimTurn({ messageId });
       if (claim.kind === 'closed') return { outcome: claim.status };
       if (claim.kind === 'turn') {
+        // Executions recorded before media was fetched answer without it, as they ran.
+        if (claim.media && patched('fetch-inbound-media')) await fetchTurnMedia(claim.turnId, timeouts);
         const result = await answerTurn(claim.turnId, start.responder, timeouts);
         await read;
         return result;
@@ -61,6 +64,17 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
       closeInboundMessage({ messageId, status: 'unanswered', reason: 'integration_disconnected' }),
     );
     return { outcome: 'unanswered', reason: 'integration_disconnected' };
+  }
+}
+
+/** Stores the turn's media; trouble with it is recorded and never holds the reply back. */
+async function fetchTurnMedia(turnId: number, timeouts: CallTimeouts): Promise<void> {
+  try {
+    await proxyActivities<Activities>(mediaFetch(timeouts)).fetchTurnMedia({ turnId });
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    log.warn('media fetch gave up; answering without it', { error: String(error) });
+    await failTurnMedia({ turnId, reason: 'meta_unavailable' });
   }
 }
 

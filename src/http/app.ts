@@ -11,6 +11,7 @@ import { codecRoutes } from './codec.js';
 import { dashboardRoutes } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
+import { mediaRoutes } from './media.js';
 import { numberRoutes } from './numbers.js';
 import { templateRoutes } from './templates.js';
 import { outboundMessageRoutes } from './messages-out.js';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps): Koa {
     numberRoutes(deps),
     templateRoutes(deps),
     outboundMessageRoutes(deps),
+    ...mediaRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];
