@@ -16,7 +16,7 @@ import {
 } from '../src/store/media.js';
 import type { ActivityDeps } from './deps.js';
 
-/** A 100 MB document on a slow link: minutes, heartbeating as bytes arrive. */
+/** A 100 MB document on a slow link: minutes. */
 const DOWNLOAD_TIMEOUT_MS = 9 * 60_000;
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -52,6 +52,8 @@ export function createMediaActivities({ db, config, graph }: ActivityDeps) {
       : undefined;
     if (!token) return fail('integration_inactive');
     const storageKey = newStorageKey(row.id);
+    // Heartbeats through every phase (Meta's answer, the download, the upload to a bucket).
+    const beat = setInterval(() => heartbeat(), 2_000);
     try {
       const fetched = await fetchMedia(
         {
@@ -59,7 +61,6 @@ export function createMediaActivities({ db, config, graph }: ActivityDeps) {
           storage: media,
           allowHttp: config.meta.sandbox,
           downloadTimeoutMs: DOWNLOAD_TIMEOUT_MS,
-          onProgress: () => heartbeat(),
         },
         { token, phoneNumberId: message.phoneNumberId, storageKey, declared },
       );
@@ -70,6 +71,8 @@ export function createMediaActivities({ db, config, graph }: ActivityDeps) {
       if (error instanceof GraphError && error.kind === 'reauth') return fail('needs_reauth');
       if (error instanceof GraphError && error.kind === 'permission') return fail('meta_refused');
       throw error;
+    } finally {
+      clearInterval(beat);
     }
   }
 

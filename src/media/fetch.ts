@@ -54,8 +54,6 @@ export interface MediaFetchDeps {
   /** Whether Meta's URLs may be plain http (the local sandbox). */
   allowHttp: boolean;
   downloadTimeoutMs: number;
-  /** Called as bytes arrive (the activity heartbeats). */
-  onProgress?: () => void;
 }
 
 /** How often one fetch asks Meta for a fresh URL after the last one had expired. */
@@ -99,7 +97,7 @@ export async function fetchMedia(
     }
     const staged = await deps.storage.stagePath();
     try {
-      const { size, sha256 } = await stage(response, staged, limit, deps.onProgress);
+      const { size, sha256 } = await stage(response, staged, limit);
       const expected = info.sha256 ?? declared.sha256;
       if (expected !== undefined && !sameDigest(sha256, expected))
         throw new MediaRefused('sha256_mismatch', 'the downloaded bytes do not match the SHA-256 Meta declared');
@@ -113,12 +111,7 @@ export async function fetchMedia(
 }
 
 /** Streams the body into `path`, refusing it the moment it passes `limit` bytes. */
-async function stage(
-  response: Response,
-  path: string,
-  limit: number,
-  onProgress: (() => void) | undefined,
-): Promise<{ size: number; sha256: string }> {
+async function stage(response: Response, path: string, limit: number): Promise<{ size: number; sha256: string }> {
   const announced = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(announced) && announced > limit) {
     await response.body?.cancel().catch(() => undefined);
@@ -135,7 +128,6 @@ async function stage(
         return;
       }
       hash.update(chunk);
-      onProgress?.();
       done(null, chunk);
     },
   });

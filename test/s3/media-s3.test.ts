@@ -32,8 +32,19 @@ describe('media on S3-compatible storage', () => {
     if (!existsSync(WEED)) throw new Error(`no SeaweedFS binary at ${WEED}: see README "Media" (npm run test:s3)`);
     Object.assign(process.env, CREDENTIALS);
     dataDir = await mkdtemp(join(tmpdir(), 'waconnect-seaweedfs-'));
-    const [master, volume, filer, s3] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+    const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = ports as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     endpoint = `http://127.0.0.1:${s3}`;
+    // Loopback only, every port chosen here, no telemetry and no extra gateways.
     weed = spawn(
       WEED,
       [
@@ -42,27 +53,36 @@ describe('media on S3-compatible storage', () => {
         '-ip.bind=127.0.0.1',
         `-dir=${dataDir}`,
         `-master.port=${master}`,
+        `-master.port.grpc=${masterGrpc}`,
+        '-master.telemetry=false',
+        '-master.volumeSizeLimitMB=64',
         `-volume.port=${volume}`,
+        `-volume.port.grpc=${volumeGrpc}`,
         `-filer.port=${filer}`,
+        `-filer.port.grpc=${filerGrpc}`,
         '-s3',
         `-s3.port=${s3}`,
+        `-s3.port.grpc=${s3Grpc}`,
+        '-s3.port.iceberg=0',
+        '-s3.port.lance=0',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...CREDENTIALS } },
     );
     weed.stdout!.on('data', (c: Buffer) => (weedLog = (weedLog + c.toString()).slice(-20_000)));
     weed.stderr!.on('data', (c: Buffer) => (weedLog = (weedLog + c.toString()).slice(-20_000)));
     const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
     // The S3 gateway answers once the master, volume and filer are up.
-    await expect
-      .poll(
-        async () =>
-          client
-            .send(new CreateBucketCommand({ Bucket: BUCKET }))
-            .then(() => 'created')
-            .catch((error: { name?: string }) => (error.name === 'BucketAlreadyOwnedByYou' ? 'created' : error.name)),
-        { timeout: 60_000, interval: 500 },
-      )
-      .toBe('created');
+    let outcome = 'not tried';
+    for (const deadline = Date.now() + 60_000; outcome !== 'created' && Date.now() < deadline;) {
+      outcome = await client
+        .send(new CreateBucketCommand({ Bucket: BUCKET }))
+        .then(() => 'created')
+        .catch((error: { name?: string }) =>
+          error.name === 'BucketAlreadyOwnedByYou' ? 'created' : String(error.name),
+        );
+      if (outcome !== 'created') await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (outcome !== 'created') throw new Error(`SeaweedFS did not create the bucket (${outcome}):\n${weedLog}`);
     client.destroy();
     stack = await startStack({
       api: true,
