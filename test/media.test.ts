@@ -139,6 +139,19 @@ describe('inbound media', () => {
 
   it('gives the AI brain a signed URL that works, expires, and is refused when tampered with', async () => {
     const { wamid, media } = await receive({ type: 'image', image: { caption: 'my order' }, file: { size: 1234 } });
+    const list = (await (
+      await fetch(`${stack.api!.url}/api/integrations/whatsapp/messages?limit=10`, {
+        headers: await authHeaders(number.businessId),
+      })
+    ).json()) as { messages: Array<{ messageId: string; media: unknown }> };
+    expect(list.messages.find((m) => m.messageId === wamid)?.media).toEqual({
+      id: media.id,
+      state: 'stored',
+      mimeType: 'image/jpeg',
+      size: 1234,
+      filename: null,
+      failureReason: null,
+    });
     const request = requests.find((r) => r.messages.some((m) => m.messageId === wamid));
     const entry = request!.messages.find((m) => m.messageId === wamid)!;
     expect(entry.media).toEqual({ id: media.id, mimeType: 'image/jpeg', size: 1234, url: expect.any(String) });

@@ -141,6 +141,13 @@ export async function storedMediaOfTurn(db: Db, turnId: number): Promise<Array<M
   return rows.map((row) => ({ ...numeric(row), wamid: row.wamid }));
 }
 
+/** One business's media rows of these messages, for its messages list. */
+export async function mediaOfMessages(db: Db, businessId: string, messageIds: number[]): Promise<MediaRow[]> {
+  if (messageIds.length === 0) return [];
+  const rows: MediaRow[] = await db('media').where({ business_id: businessId }).whereIn('message_id', messageIds);
+  return rows.map(numeric);
+}
+
 /** One business's media row: another business's id reads as absent. */
 export async function mediaOfBusiness(db: Db, businessId: string, id: number): Promise<MediaRow | undefined> {
   const row = await db('media').where({ id, business_id: businessId }).first();
