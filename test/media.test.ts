@@ -241,6 +241,14 @@ describe('inbound media', () => {
     ]);
   });
 
+  it('answers the customer when Meta stays down, recording the file as not stored', async () => {
+    const id = newMediaId();
+    stack.sandbox!.state.addFault({ operation: 'media.get', status: 503, times: 20, objectId: id });
+    const { media } = await receive({ type: 'image', image: { id } });
+    expect(media).toMatchObject({ state: 'failed', failure_reason: 'meta_unavailable', storage_key: null });
+    expect(stack.sandbox!.state.calls({ operation: 'media.get', objectId: id })).toHaveLength(5);
+  });
+
   it('removes stored media with its message’s data', async () => {
     const { messageId, media } = await receive({ type: 'image' });
     expect(media.state).toBe('stored');
