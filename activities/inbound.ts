@@ -4,19 +4,23 @@ import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
+import { metaContent } from '../src/meta/outbound-message.js';
+import type { Answer } from '../src/reply/contract-v2.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
 import { signedMediaUrl } from '../src/media/signed-url.js';
 import { storedMediaOfTurn, turnHasMedia } from '../src/store/media.js';
 import { isOurMessage } from '../src/store/messages.js';
+import { brainRequestV2, DEFAULT_BRAIN_HISTORY } from '../src/store/brain-context.js';
 import { flagNotRegistered } from '../src/store/registration.js';
 import {
   abandonTurn,
   claimTurn,
   closeInboundMessage,
   completeSend,
-  draftReply,
+  draftAnswer,
+  recordResponderError,
   inboundToAnswer,
   readReceiptTarget,
   releaseSend,
@@ -34,7 +38,12 @@ import { waitForSendSlot } from './pace.js';
 export type InboundStart =
   { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
 
-export type Drafted = { kind: 'drafted'; outboundId: number } | { kind: 'no_reply' };
+export type Drafted =
+  /** `outboundIds`: the turn's messages in order (histories before version 2 carry `outboundId` alone). */
+  | { kind: 'drafted'; outboundId: number; outboundIds?: number[] }
+  | { kind: 'no_reply' }
+  /** Nothing to send, and the turn is closed (the brain handed the conversation to a person). */
+  | { kind: 'closed'; status: string; reason: string };
 
 export type TurnSendOutcome =
   | { outcome: 'replied'; unrecorded?: { wamid: string } }
@@ -68,7 +77,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         return {
           ...entry,
           media: {
-            id: media.id,
+            id: String(media.id),
             mimeType: media.mime_type ?? 'application/octet-stream',
             size: media.size ?? 0,
             url: signedMediaUrl(config, media.id, config.media.urlTtlMs),
@@ -78,14 +87,27 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     };
   }
 
-  async function draft(turnId: number, reply: Reply | null, responder: string): Promise<Drafted> {
-    if (!reply) {
+  async function draft(turnId: number, answer: Answer, responder: string): Promise<Drafted> {
+    const drafted = await draftAnswer(db, turnId, answer, responder);
+    if (drafted.kind === 'refused') {
+      // A template the brain named cannot be sent: the auto-reply answers, and the turn says why.
+      throw new ReplyServiceError(`the answer's template: ${drafted.message}`, false);
+    }
+    if (drafted.kind === 'handed_off') {
+      await nudge(drafted.released);
+      metrics.messageOutcome('agent:handoff');
+      return { kind: 'closed', status: 'agent', reason: 'handoff' };
+    }
+    if (drafted.outboundIds.length === 0) {
       await nudge(await abandonTurn(db, turnId, 'no_reply', { reason: 'responder_answered_null' }));
       metrics.messageOutcome('no_reply');
       return { kind: 'no_reply' };
     }
-    return { kind: 'drafted', outboundId: await draftReply(db, turnId, { text: reply.text, responder }) };
+    return { kind: 'drafted', outboundId: drafted.outboundIds[0]!, outboundIds: drafted.outboundIds };
   }
+
+  /** A responder's text reply (or none) as an answer. */
+  const answerOf = (reply: Reply | null): Answer => ({ messages: reply ? [{ text: reply.text }] : [] });
 
   return {
     /** Reads the message and its integration: what answers it, or why nothing will. */
@@ -150,7 +172,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
-        await new RulesResponder(text, settings.welcomeText).reply(request),
+        answerOf(await new RulesResponder(text, settings.welcomeText).reply(request)),
         input.fallback ? 'rules_fallback' : 'rules',
       );
     },
@@ -162,12 +184,25 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           message: 'REPLY_WEBHOOK_URL is not set',
           nonRetryable: true,
         });
-      const request = await withMedia(input.turnId, (await turnContext(db, input.turnId)).request);
-      let reply: Reply | null;
+      const context = await turnContext(db, input.turnId);
+      const request = await withMedia(input.turnId, context.request);
+      const version = context.settings.brainVersion ?? 1;
       try {
-        reply = await http.reply(request);
+        const answer =
+          version === 2
+            ? await http.answer(
+                await brainRequestV2(
+                  db,
+                  { ...context, request },
+                  context.settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY,
+                ),
+              )
+            : answerOf(await http.reply(request));
+        return await draft(input.turnId, answer, 'http');
       } catch (error) {
         if (error instanceof ReplyServiceError) {
+          // Kept on the turn: the auto-reply that answers instead shows why.
+          await recordResponderError(db, input.turnId, error.message);
           throw ApplicationFailure.create({
             type: 'responder_failed',
             message: error.message,
@@ -176,7 +211,6 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         }
         throw error;
       }
-      return draft(input.turnId, reply, 'http');
     },
 
     /**
@@ -217,10 +251,10 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       }
       let messageId: string;
       try {
-        ({ messageId } = await graph.sendText(token, reservation.phoneNumberId, {
+        ({ messageId } = await graph.sendMessage(token, reservation.phoneNumberId, {
           to: reservation.to,
           recipient: reservation.recipient,
-          body: reservation.text,
+          ...metaContent(reservation.content),
           replyTo: reservation.replyTo,
           callbackData: String(input.outboundId),
         }));

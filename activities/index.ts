@@ -7,6 +7,7 @@ import { createMediaActivities } from './media.js';
 import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
+import { createRetentionActivities } from './retention.js';
 import { createScheduleActivities } from './schedules.js';
 import { createSendActivities } from './send.js';
 import { createStoreActivities } from './store.js';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBusinessAppActivities(deps),
     ...createTemplateActivities(deps),
     ...createSendActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

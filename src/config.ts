@@ -2,11 +2,24 @@
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { codecKeyring, emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
 import { dataDir } from './paths.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
+
+/** Kinds of stored data, each with its own retention setting (see README, Data). */
+export const RETENTION_KINDS = [
+  'message_text',
+  'messages',
+  'statuses',
+  'media',
+  'account_events',
+  'oauth_states',
+  'signup_events',
+  'rejected_items',
+] as const;
+export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
 export interface Config {
   nodeEnv: string;
@@ -49,8 +62,13 @@ export interface Config {
   whatsapp: {
     verifyToken: string;
     appSecret: string;
+    /** The secrets a webhook signature may be made with: the app secret, then the previous one during a rotation. */
+    appSecrets: string[];
   };
+  /** Credentials, PINs and staged secrets. */
   keyring: Keyring;
+  /** Temporal payloads: TEMPORAL_CODEC_KEY, then keys derived from the credentials keyring. */
+  codecKeyring: Keyring;
   auth: {
     jwtSecret: string;
     businessClaim: string;
@@ -127,6 +145,14 @@ export interface Config {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
     slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
   };
+  retention: {
+    /** Days each kind of data is kept; null: kept forever (`off`). */
+    days: Record<RetentionKind, number | null>;
+    /** How often the retention Schedule starts a sweep. */
+    sweepIntervalMs: number;
+    /** Rows one statement of the sweep deletes (or clears) at most. */
+    batchSize: number;
+  };
 }
 
 export interface TemporalConnectionSettings {
@@ -173,6 +199,25 @@ const duration = z.string().transform((v, ctx) => {
   return ms;
 });
 
+/**
+ * A retention setting: whole days, at least `min` (what the data is still needed for), or `off` to
+ * keep it forever. 0 is refused rather than guessed at (nothing kept, or forever?).
+ */
+function retentionDays(fallback: number, min: number) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.trim().toLowerCase() === 'off') return null;
+      const days = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!(days >= min && days <= 36_500)) {
+        ctx.addIssue({ code: 'custom', message: `expected whole days from ${min} to 36500, or off` });
+        return z.NEVER;
+      }
+      return days;
+    });
+}
+
 /** Which variables each role cannot start without (sandbox mode supplies the Meta ones). */
 function required(role: Role, sandbox: boolean): string[] {
   if (role === 'migrate') return ['DATABASE_URL'];
@@ -216,7 +261,9 @@ const schema = z.object({
   META_OAUTH_DIALOG_URL: url.optional(),
   WHATSAPP_VERIFY_TOKEN: optionalText,
   WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_APP_SECRET_PREVIOUS: optionalText,
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
+  TEMPORAL_CODEC_KEY: optionalText,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
   AUTH_JWT_MAX_AGE: duration.default(86_400_000),
@@ -253,6 +300,18 @@ const schema = z.object({
   METRICS_PORT: port.optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Minimums: an outbound row guards its idempotency key for 24 hours; Meta counts registration
+  // attempts over 72 hours.
+  RETENTION_MESSAGE_TEXT_DAYS: retentionDays(30, 1),
+  RETENTION_MESSAGES_DAYS: retentionDays(90, 1),
+  RETENTION_STATUSES_DAYS: retentionDays(30, 1),
+  RETENTION_MEDIA_DAYS: retentionDays(30, 1),
+  RETENTION_ACCOUNT_EVENTS_DAYS: retentionDays(365, 3),
+  RETENTION_OAUTH_STATES_DAYS: retentionDays(1, 1),
+  RETENTION_SIGNUP_EVENTS_DAYS: retentionDays(90, 1),
+  RETENTION_REJECTED_DAYS: retentionDays(30, 1),
+  RETENTION_SWEEP_INTERVAL: duration.default(3_600_000),
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   MEDIA_DIR: optionalText,
   MEDIA_S3_BUCKET: optionalText,
   MEDIA_S3_ENDPOINT: url.optional(),
@@ -300,6 +359,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       problems.push(`CREDENTIALS_ENCRYPTION_KEY: ${(error as Error).message}`);
     }
   }
+  let ownCodecKeys: Keyring | undefined;
+  if (e.TEMPORAL_CODEC_KEY) {
+    try {
+      ownCodecKeys = parseKeyring(e.TEMPORAL_CODEC_KEY);
+      // The derived keys keep the credentials' ids and must still decrypt older payloads.
+      const shared = [...ownCodecKeys.keys.keys()].filter((id) => keyring?.keys.has(id));
+      if (shared.length)
+        problems.push(`TEMPORAL_CODEC_KEY: key id ${shared.join(', ')} is a credentials key id; use new ids`);
+    } catch (error) {
+      problems.push(`TEMPORAL_CODEC_KEY: ${(error as Error).message}`);
+    }
+  }
   const temporal = temporalConnection(blankless as Record<string, string>, problems);
   if (problems.length > 0 || !temporal) throw new ConfigError(problems);
 
@@ -333,8 +404,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     whatsapp: {
       verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? '',
       appSecret: e.WHATSAPP_APP_SECRET ?? appSecret,
+      appSecrets: [
+        e.WHATSAPP_APP_SECRET ?? appSecret,
+        ...(e.WHATSAPP_APP_SECRET_PREVIOUS ? [e.WHATSAPP_APP_SECRET_PREVIOUS] : []),
+      ],
     },
     keyring: keyring ?? emptyKeyring(),
+    codecKeyring: codecKeyring(keyring ?? emptyKeyring(), ownCodecKeys),
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET ?? '',
       businessClaim: e.AUTH_BUSINESS_CLAIM,
@@ -395,6 +471,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
         connect: e.WORKER_CONNECT_SLOTS,
         maintenance: e.WORKER_MAINTENANCE_SLOTS,
       },
+    },
+    retention: {
+      days: {
+        message_text: e.RETENTION_MESSAGE_TEXT_DAYS,
+        messages: e.RETENTION_MESSAGES_DAYS,
+        statuses: e.RETENTION_STATUSES_DAYS,
+        media: e.RETENTION_MEDIA_DAYS,
+        account_events: e.RETENTION_ACCOUNT_EVENTS_DAYS,
+        oauth_states: e.RETENTION_OAUTH_STATES_DAYS,
+        signup_events: e.RETENTION_SIGNUP_EVENTS_DAYS,
+        rejected_items: e.RETENTION_REJECTED_DAYS,
+      },
+      sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
+      batchSize: e.RETENTION_BATCH_SIZE,
     },
   };
 }

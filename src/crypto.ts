@@ -48,6 +48,19 @@ export function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
   return { primary: keyring.primary, keys };
 }
 
+/**
+ * The codec's keyring: TEMPORAL_CODEC_KEY's keys when set (the first encrypts), then keys derived
+ * (HKDF) from the credentials keyring, which encrypted every payload before the codec had keys of its
+ * own and still decrypt those. Without TEMPORAL_CODEC_KEY the derived keys encrypt too.
+ */
+export function codecKeyring(credentials: Keyring, own?: Keyring): Keyring {
+  const derived = deriveKeyring(credentials, 'temporal-payload-codec');
+  if (!own) return derived;
+  const keys = new Map(own.keys);
+  for (const [id, key] of derived.keys) if (!keys.has(id)) keys.set(id, key);
+  return { primary: own.primary, keys };
+}
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 

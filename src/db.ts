@@ -161,6 +161,10 @@ export interface IntegrationSettings {
   responder?: 'rules' | 'http';
   /** How long an owner's reply from the WhatsApp Business app pauses the bot in that conversation. */
   botPauseAfterOwnerReplyMs?: number;
+  /** The AI brain's contract: 1 (default) or 2. */
+  brainVersion?: 1 | 2;
+  /** Version 2: how many of the conversation's earlier messages a request carries. */
+  brainHistoryMessages?: number;
 }
 
 export interface SelfCheckRow {

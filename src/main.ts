@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(env, 'reconcile');
       const report = await runReconcile(config);
       process.stdout.write(
-        `reconcile: ${report.active} active integration(s); created ${report.created.length} schedule(s)${report.created.length ? ` (${report.created.join(', ')})` : ''}; removed ${report.removed.length}${report.removed.length ? ` (${report.removed.join(', ')})` : ''}; purged ${report.purged.stagedSecrets} staged secret(s), ${report.purged.oauthStates} expired state(s)\n`,
+        `reconcile: ${report.active} active integration(s); created ${report.created.length} schedule(s)${report.created.length ? ` (${report.created.join(', ')})` : ''}; removed ${report.removed.length}${report.removed.length ? ` (${report.removed.join(', ')})` : ''}; purged ${report.purged.stagedSecrets} staged secret(s)\n`,
       );
       return 0;
     }

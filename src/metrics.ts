@@ -16,6 +16,10 @@ export interface GraphCallRecord {
 export interface WorkerMetrics {
   graphCall(call: GraphCallRecord): void;
   messageOutcome(outcome: string): void;
+  /** Rows the retention sweep deleted (or, for message text, cleared), by kind and table. */
+  retentionDeleted(kind: string, table: string, rows: number): void;
+  /** A payload the strict codec refused: someone started or signalled our workflows with plain input. */
+  unencryptedRefused(): void;
 }
 
 const graphOutcome = (call: GraphCallRecord) =>
@@ -31,16 +35,33 @@ export function sdkWorkerMetrics(): WorkerMetrics {
   );
   const latency = meter.createHistogram('waconnect_graph_api_latency', 'int', 'ms', 'Graph API call latency');
   const outcomes = meter.createCounter('waconnect_messages_handled', undefined, 'Inbound messages by outcome');
+  const retained = meter.createCounter(
+    'waconnect_retention_deleted',
+    undefined,
+    'Rows the retention sweep deleted (message text: cleared), by kind and table',
+  );
+  const refused = meter.createCounter(
+    'waconnect_unencrypted_payloads_refused',
+    undefined,
+    'Payloads the worker refused because no waconnect client encrypted them',
+  );
   return {
     graphCall: (call) => {
       calls.add(1, { operation: call.operation, outcome: graphOutcome(call), code: String(call.code ?? '') });
       latency.record(Math.round(call.ms), { operation: call.operation });
     },
     messageOutcome: (outcome) => outcomes.add(1, { outcome }),
+    retentionDeleted: (kind, table, rows) => retained.add(rows, { kind, table }),
+    unencryptedRefused: () => refused.add(1),
   };
 }
 
-export const noWorkerMetrics: WorkerMetrics = { graphCall: () => undefined, messageOutcome: () => undefined };
+export const noWorkerMetrics: WorkerMetrics = {
+  graphCall: () => undefined,
+  messageOutcome: () => undefined,
+  retentionDeleted: () => undefined,
+  unencryptedRefused: () => undefined,
+};
 
 /** What the message path looks like in PostgreSQL right now (read at each scrape). */
 export interface MessagePathStats {

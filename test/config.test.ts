@@ -172,4 +172,34 @@ describe('config', () => {
     expect(parseDuration('1500')).toBe(1500);
     expect(parseDuration('soon')).toBeUndefined();
   });
+  it('keeps each kind of data for its retention setting, off keeping it forever', () => {
+    const defaults = loadConfig(production, 'worker').retention;
+    expect(defaults).toEqual({
+      days: {
+        message_text: 30,
+        messages: 90,
+        statuses: 30,
+        media: 30,
+        account_events: 365,
+        oauth_states: 1,
+        signup_events: 90,
+        rejected_items: 30,
+      },
+      sweepIntervalMs: 3_600_000,
+      batchSize: 1_000,
+    });
+    const set = loadConfig(
+      { ...production, RETENTION_MESSAGES_DAYS: 'off', RETENTION_STATUSES_DAYS: '7', RETENTION_SWEEP_INTERVAL: '15m' },
+      'worker',
+    ).retention;
+    expect(set.days).toMatchObject({ messages: null, statuses: 7 });
+    expect(set.sweepIntervalMs).toBe(900_000);
+    // 0 is ambiguous (nothing, or forever?); below a kind's minimum it would delete what is still needed.
+    expect(
+      problemsOf({ ...production, RETENTION_MESSAGE_TEXT_DAYS: '0', RETENTION_ACCOUNT_EVENTS_DAYS: '2' }, 'worker'),
+    ).toEqual([
+      'RETENTION_MESSAGE_TEXT_DAYS: expected whole days from 1 to 36500, or off',
+      'RETENTION_ACCOUNT_EVENTS_DAYS: expected whole days from 3 to 36500, or off',
+    ]);
+  });
 });

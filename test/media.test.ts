@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeMedia } from '../src/media/purge.js';
 import { signedMediaUrl } from '../src/media/signed-url.js';
+import { brainRequestV2 } from '../src/reply/contract-v2.js';
 import { mediaStorageFromConfig } from '../src/media/storage.js';
 import { readIntegrationToken } from '../src/store/integrations.js';
 import type { CustomerMessageInput } from '../src/sandbox/index.js';
@@ -20,10 +21,11 @@ import { startStack, type Stack } from './helpers/stack.js';
 const BRAIN_SECRET = 'brain-secret-for-media-tests-0123456';
 
 interface BrainRequest {
+  version?: number;
   messages: Array<{
     messageId: string;
     type: string;
-    media?: { id: number; mimeType: string; size: number; url: string };
+    media?: { id: string; mimeType: string; size: number; url: string };
   }>;
 }
 
@@ -52,10 +54,11 @@ describe('inbound media', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        requests.push(JSON.parse(Buffer.concat(chunks).toString()) as BrainRequest);
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ reply: { type: 'text', text: 'got it' } }));
+        const request = JSON.parse(Buffer.concat(chunks).toString()) as BrainRequest;
+        requests.push(request);
+        const answer =
+          request.version === 2 ? { messages: [{ text: 'got it' }] } : { reply: { type: 'text', text: 'got it' } };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
     await new Promise<void>((resolve) => brain.listen(0, '127.0.0.1', resolve));
@@ -154,7 +157,7 @@ describe('inbound media', () => {
     });
     const request = requests.find((r) => r.messages.some((m) => m.messageId === wamid));
     const entry = request!.messages.find((m) => m.messageId === wamid)!;
-    expect(entry.media).toEqual({ id: media.id, mimeType: 'image/jpeg', size: 1234, url: expect.any(String) });
+    expect(entry.media).toEqual({ id: String(media.id), mimeType: 'image/jpeg', size: 1234, url: expect.any(String) });
     const url = new URL(entry.media!.url);
     expect(url.origin + url.pathname).toBe(`${stack.config.publicUrl}/api/media/${media.id}`);
 
@@ -184,6 +187,38 @@ describe('inbound media', () => {
         interval: 250,
       })
       .toBe('url_expired');
+  });
+
+  it('hands the media to a version 2 brain the same way', async () => {
+    const settings = await fetch(`${stack.api!.url}/api/integrations/whatsapp/settings`, {
+      method: 'PUT',
+      headers: { ...(await authHeaders(number.businessId)), 'content-type': 'application/json' },
+      body: JSON.stringify({ brainVersion: 2 }),
+    });
+    expect(settings.status).toBe(200);
+    try {
+      const { wamid, media } = await receive({
+        type: 'document',
+        document: { filename: 'menu.pdf' },
+        file: { size: 777 },
+      });
+      const request = requests.find((r) => r.version === 2 && r.messages.some((m) => m.messageId === wamid))!;
+      expect(brainRequestV2.safeParse(request).success).toBe(true);
+      const entry = request.messages.find((m) => m.messageId === wamid)!;
+      expect(entry.media).toEqual({
+        id: String(media.id),
+        mimeType: 'application/pdf',
+        size: 777,
+        url: expect.any(String),
+      });
+      expect((await fetch(entry.media!.url)).status).toBe(200);
+    } finally {
+      await fetch(`${stack.api!.url}/api/integrations/whatsapp/settings`, {
+        method: 'PUT',
+        headers: { ...(await authHeaders(number.businessId)), 'content-type': 'application/json' },
+        body: JSON.stringify({ brainVersion: 1 }),
+      });
+    }
   });
 
   it('refuses a file whose type does not fit its message, and still answers the customer', async () => {

@@ -39,6 +39,8 @@ describe('reply settings and the message list', () => {
       responder: 'rules',
       httpResponderAvailable: false,
       botPauseAfterOwnerReplyMs: 30 * 60 * 1000,
+      brainVersion: 1,
+      brainHistoryMessages: 10,
     });
 
     const { messageId } = stack.sandbox!.state.sendCustomerMessage({

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { ensureReconcileSchedule, ensureTokenSchedule } from '../src/temporal/schedules.js';
+import { ensureDeploymentSchedule, ensureTokenSchedule } from '../src/temporal/schedules.js';
 import { reconcileScheduleId, taskQueueFor, tokenScheduleId } from '../src/temporal/names.js';
 import { workerPoolSize } from '../src/temporal/worker.js';
 import { reconcileSchedules } from '../src/services/reconcile.js';
@@ -79,8 +79,8 @@ describe('workflows on Temporal', () => {
     const { integration } = await getStatus(stack.api!.url, businessId);
     await stack.client.schedule.getHandle(tokenScheduleId(integration.id)).delete();
 
-    expect(await ensureReconcileSchedule(stack.client, stack.config)).toBe('created');
-    expect(await ensureReconcileSchedule(stack.client, stack.config)).toBe('updated');
+    expect(await ensureDeploymentSchedule(stack.client, stack.config, 'reconcile')).toBe('created');
+    expect(await ensureDeploymentSchedule(stack.client, stack.config, 'reconcile')).toBe('updated');
     const handle = stack.client.schedule.getHandle(reconcileScheduleId(stack.config.temporal.taskQueue));
     try {
       const description = await handle.describe();

@@ -150,14 +150,11 @@ describe('token lifecycle', () => {
 
   it('reconciles: restores a deleted schedule and removes an orphan', async () => {
     const { integrationId } = await connected();
-    // Leftovers of a connect that died long ago, and a state expired for more than a day.
+    // Leftovers of a connect that died long ago.
     const dead = `connect/dead-${randomUUID()}`;
     await stack
       .db('token_staging')
       .insert({ connect_id: dead, kind: 'code', ciphertext: 'v1.x.y', purge_after: new Date(Date.now() - 1000) });
-    await stack
-      .db('oauth_states')
-      .insert({ state_hash: randomUUID(), business_id: 'gone', expires_at: new Date(Date.now() - 2 * DAY_MS) });
     await schedule(integrationId).delete();
     const orphan = randomUUID();
     await ensureTokenSchedule(stack.client, stack.config, { integrationId: orphan, businessId: 'gone' });
@@ -178,7 +175,6 @@ describe('token lifecycle', () => {
     expect(report.created).toContain(integrationId);
     expect(report.removed).toContain(orphan);
     expect(report.purged.stagedSecrets).toBeGreaterThanOrEqual(1);
-    expect(report.purged.oauthStates).toBeGreaterThanOrEqual(1);
     expect(await stack.db('token_staging').where({ connect_id: dead })).toHaveLength(0);
     await expect(schedule(integrationId).describe()).resolves.toBeTruthy();
     await expect(schedule(orphan).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
@@ -188,7 +184,7 @@ describe('token lifecycle', () => {
     await schedule(neighbour).delete();
 
     const again = await reconcileSchedules(stack.db, stack.client, stack.config);
-    expect(again.purged).toEqual({ stagedSecrets: 0, oauthStates: 0 });
+    expect(again.purged).toEqual({ stagedSecrets: 0 });
     expect(again.created).not.toContain(integrationId);
     expect(again.removed).not.toContain(orphan);
   });

@@ -97,24 +97,31 @@ async function answerTurn(
     drafted = await respondByRules({ turnId });
   }
   if (drafted.kind === 'no_reply') return { outcome: 'no_reply' };
+  if (drafted.kind === 'closed') return { outcome: drafted.status, reason: drafted.reason };
 
   const sendNow = proxyLocalActivities<Activities>(quickSend(timeouts)).sendTurnReply;
   const sendDurably = proxyActivities<Activities>(durableSend(timeouts)).sendTurnReply;
-  return sendOnce<TurnSendOutcome, HandleInboundResult>({
-    now: () => sendNow({ outboundId: drafted.outboundId }),
-    durably: () => sendDurably({ outboundId: drafted.outboundId }),
-    settle: async (result) => {
-      if (result.outcome === 'replied') {
-        // Meta accepted it while PostgreSQL was away: its id is in our history; record it now.
-        if (result.unrecorded) await recordTurnSent({ outboundId: drafted.outboundId, wamid: result.unrecorded.wamid });
-        return { done: { outcome: 'replied' } };
-      }
-      if (result.outcome === 'closed') return { done: { outcome: result.status, reason: result.reason } };
-      return 'wait';
-    },
-    giveUp: async (detail) => {
-      await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail });
-      return { outcome: 'failed', reason: 'send_gave_up' };
-    },
-  });
+  // The turn's messages go out in order, each exactly once; one that does not go out ends the turn.
+  let result: HandleInboundResult = { outcome: 'replied' };
+  for (const outboundId of drafted.outboundIds ?? [drafted.outboundId]) {
+    result = await sendOnce<TurnSendOutcome, HandleInboundResult>({
+      now: () => sendNow({ outboundId }),
+      durably: () => sendDurably({ outboundId }),
+      settle: async (sent) => {
+        if (sent.outcome === 'replied') {
+          // Meta accepted it while PostgreSQL was away: its id is in our history; record it now.
+          if (sent.unrecorded) await recordTurnSent({ outboundId, wamid: sent.unrecorded.wamid });
+          return { done: { outcome: 'replied' } };
+        }
+        if (sent.outcome === 'closed') return { done: { outcome: sent.status, reason: sent.reason } };
+        return 'wait';
+      },
+      giveUp: async (detail) => {
+        await abandonTurn({ turnId, status: 'failed', reason: 'send_gave_up', detail });
+        return { outcome: 'failed', reason: 'send_gave_up' };
+      },
+    });
+    if (result.outcome !== 'replied') break;
+  }
+  return result;
 }

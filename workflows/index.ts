@@ -8,6 +8,7 @@ export { recordStatuses } from './record-statuses.js';
 export { refreshToken } from './refresh-token.js';
 export { recordAccountEventWorkflow as recordAccountEvent } from './record-account-event.js';
 export { reconcile } from './reconcile.js';
+export { retentionSweep } from './retention-sweep.js';
 export { registerPhoneNumber } from './register-phone-number.js';
 export { syncBusinessAppData } from './sync-business-app-data.js';
 export { syncTemplates } from './sync-templates.js';

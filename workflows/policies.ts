@@ -111,6 +111,15 @@ export const temporalCall = {
 } as const;
 
 /**
+ * One batch of the retention sweep: a short statement on an index, retried through a database
+ * restart; a sweep that still fails ends, and the next one the Schedule starts picks up the rest.
+ */
+export const retentionBatch = {
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+} as const;
+
+/**
  * Short PostgreSQL steps as local activities: they ride out a restart or a failover (minutes)
  * inside the workflow task. Retrying longer there would force extra workflow tasks and grow the
  * history through an outage, so past that a regular activity with durable retries takes over.

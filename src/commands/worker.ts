@@ -1,6 +1,6 @@
 // `worker`: the Temporal workers, one per task queue, on one connection. Refuses to start while the
 // namespace lacks a search attribute the workflows set (every start would fail); makes sure the
-// reconcile Schedule exists.
+// deployment's Schedules (reconcile, retention) exist.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -11,7 +11,7 @@ import { connectTemporalWorker, dataConverter } from '../temporal/client.js';
 import { installRuntime } from '../temporal/runtime.js';
 import { createWorkers, workerPoolSize } from '../temporal/worker.js';
 import { sdkWorkerMetrics } from '../metrics.js';
-import { ensureReconcileSchedule } from '../temporal/schedules.js';
+import { ensureDeploymentSchedule } from '../temporal/schedules.js';
 import { checkSearchAttributes, SearchAttributesError } from '../temporal/search-attributes.js';
 import { startOutboxDrain, type OutboxDrain } from '../services/outbox-drain.js';
 
@@ -54,14 +54,20 @@ async function refuseWithoutSearchAttributes(client: Client): Promise<void> {
 export async function startWorker(
   config: Config,
   log: Logger,
-  options: { db?: Db; workflowBundlePath?: string; reconcile?: boolean; drain?: boolean } = {},
+  options: {
+    db?: Db;
+    workflowBundlePath?: string;
+    /** Create the deployment's Schedules (reconcile, retention); tests sharing a namespace say no. */
+    reconcile?: boolean;
+    drain?: boolean;
+  } = {},
 ): Promise<RunningWorker> {
   installRuntime(log, config.workerMetricsPort !== undefined ? { metricsPort: config.workerMetricsPort } : {});
   const connection = await connectWithRetry(config, log);
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: dataConverter(config.keyring),
+    dataConverter: dataConverter(config.codecKeyring),
   });
   try {
     await refuseWithoutSearchAttributes(client);
@@ -82,12 +88,14 @@ export async function startWorker(
   });
   log.info({ taskQueues: workers.map((w) => w.options.taskQueue), slots: config.worker.slots }, 'worker polling');
   if (options.reconcile !== false) {
-    ensureReconcileSchedule(client, config).catch((error: unknown) =>
-      log.warn(
-        { err: (error as Error).message },
-        'could not create the reconcile schedule; the next start tries again',
-      ),
-    );
+    for (const schedule of ['reconcile', 'retentionSweep'] as const) {
+      ensureDeploymentSchedule(client, config, schedule).catch((error: unknown) =>
+        log.warn(
+          { err: (error as Error).message, schedule },
+          `could not create the ${schedule} schedule; the next start tries again`,
+        ),
+      );
+    }
   }
   const drain = startOutboxDrain({ config, db, temporal: client, log }, { run: options.drain !== false });
   const stopAll = () => {

@@ -19,6 +19,7 @@ import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
 import { readConnectNonce, setConnectCookie } from './connect-cookie.js';
 import { dashboardCors } from './cors.js';
+import { MAX_BRAIN_HISTORY } from '../store/brain-context.js';
 
 const startQuery = z.object({ ticket: z.string().max(512) });
 
@@ -40,6 +41,12 @@ const settingsBody = z.strictObject({
     .max(7 * 24 * 3600 * 1000)
     .nullable()
     .optional(),
+  // The AI brain's contract; null goes back to version 1.
+  brainVersion: z
+    .union([z.literal(1), z.literal(2)])
+    .nullable()
+    .optional(),
+  brainHistoryMessages: z.number().int().min(0).max(MAX_BRAIN_HISTORY).nullable().optional(),
 });
 
 const metaId = z.string().regex(/^\d{1,32}$/, 'a Meta id (digits)');

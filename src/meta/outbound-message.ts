@@ -52,10 +52,25 @@ export const sendRequest = z
       ctx.addIssue({ code: 'custom', message: `give exactly one of ${KINDS.join(', ')}`, path: [] });
   });
 
-export interface SendRequest {
+/**
+ * One message's content alone, as the AI brain answers it: exactly one kind, in the same shapes
+ * the send API takes (a union of one-key objects, so its JSON Schema says "exactly one" too).
+ */
+export const messageContent = z.union(
+  KINDS.map((k) => z.strictObject({ [k]: kinds[k] })) as unknown as [
+    z.ZodType<SendContent>,
+    ...z.ZodType<SendContent>[],
+  ],
+);
+
+export interface SendRequest extends SendContent {
   to: string;
   phoneNumberId?: string | undefined;
   expiresAt?: string | undefined;
+}
+
+/** What is sent, without to whom. */
+export interface SendContent {
   text?: string;
   template?: z.infer<(typeof kinds)['template']>;
   interactive?: Record<string, unknown>;
@@ -65,7 +80,7 @@ export interface SendRequest {
   audio?: { link: string };
 }
 
-export function kindOf(request: SendRequest): SendKind {
+export function kindOf(request: SendContent): SendKind {
   return KINDS.find((k) => request[k] !== undefined)!;
 }
 
@@ -78,7 +93,7 @@ export function addressOf(to: string): { phone: string | null; bsuid: string | n
 }
 
 /** Meta's `type` and the object under that key. */
-export function metaContent(request: SendRequest): { type: SendKind; content: Record<string, unknown> } {
+export function metaContent(request: SendContent): { type: SendKind; content: Record<string, unknown> } {
   const type = kindOf(request);
   if (type === 'text') return { type, content: { body: request.text!, preview_url: false } };
   if (type === 'template') {
@@ -95,7 +110,7 @@ export function metaContent(request: SendRequest): { type: SendKind; content: Re
   return { type, content: request[type] as Record<string, unknown> };
 }
 
-export function templateLanguage(template: NonNullable<SendRequest['template']>): string {
+export function templateLanguage(template: NonNullable<SendContent['template']>): string {
   return typeof template.language === 'string' ? template.language : template.language.code;
 }
 

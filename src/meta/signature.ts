@@ -15,10 +15,15 @@ export function isWellFormedSignature(header: string | undefined): boolean {
 }
 
 /** Constant-time check of a signature header against the raw body. */
-export function verifySignature(body: Buffer, header: string | undefined, secret: string): boolean {
+export function verifySignature(body: Buffer, header: string | undefined, secret: string | string[]): boolean {
   if (!header || !header.startsWith('sha256=')) return false;
   const given = header.slice('sha256='.length);
   if (!/^[0-9a-f]{64}$/i.test(given)) return false;
-  const expected = createHmac('sha256', secret).update(body).digest();
-  return timingSafeEqual(expected, Buffer.from(given, 'hex'));
+  const digest = Buffer.from(given, 'hex');
+  // Every secret is tried (an app-secret rotation accepts the previous one too), none skipped early.
+  let ok = false;
+  for (const s of Array.isArray(secret) ? secret : [secret]) {
+    if (timingSafeEqual(createHmac('sha256', s).update(body).digest(), digest)) ok = true;
+  }
+  return ok;
 }

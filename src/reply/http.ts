@@ -1,7 +1,9 @@
 // The HTTP responder: POSTs the message to the business's "AI brain" (REPLY_WEBHOOK_URL), signed,
-// and sends back what it answers. Timeouts and 5xx are retryable; a malformed answer is not.
+// and sends back what it answers (version 1, or version 2 when the integration opts in). Timeouts
+// and 5xx are retryable; a malformed answer is not.
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { brainAnswerV2, type Answer, type BrainRequestV2 } from './contract-v2.js';
 import { MAX_REPLY_LENGTH, type Reply, type ReplyRequest, type Responder } from './responder.js';
 
 const REPLY_SIGNATURE_HEADER = 'x-waconnect-signature-256';
@@ -36,6 +38,28 @@ export class HttpResponder implements Responder {
   ) {}
 
   async reply(request: ReplyRequest): Promise<Reply | null> {
+    const parsed = answer.safeParse(await this.post(request));
+    if (!parsed.success)
+      throw new ReplyServiceError('reply service answered something other than {"reply": {...} | null}', false);
+    return parsed.data.reply;
+  }
+
+  /** Version 2: the answer's messages (in order) and handoff; a malformed answer says what is wrong. */
+  async answer(request: BrainRequestV2): Promise<Answer> {
+    const parsed = brainAnswerV2.safeParse(await this.post(request));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new ReplyServiceError(
+        `reply service answered an invalid version 2 answer${where}: ${issue?.message}`,
+        false,
+      );
+    }
+    return { messages: parsed.data.messages, handoff: parsed.data.handoff };
+  }
+
+  /** Posts the request, signed, and answers its JSON (undefined when it is not JSON). */
+  private async post(request: object): Promise<unknown> {
     const body = JSON.stringify(request);
     let response: Response;
     try {
@@ -63,16 +87,11 @@ export class HttpResponder implements Responder {
     if (text === undefined) {
       throw new ReplyServiceError(`reply service answered more than ${MAX_ANSWER_BYTES} bytes`, false);
     }
-    let json: unknown;
     try {
-      json = JSON.parse(text);
+      return JSON.parse(text);
     } catch {
-      json = undefined;
+      return undefined;
     }
-    const parsed = answer.safeParse(json);
-    if (!parsed.success)
-      throw new ReplyServiceError('reply service answered something other than {"reply": {...} | null}', false);
-    return parsed.data.reply;
   }
 }
 

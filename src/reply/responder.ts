@@ -18,7 +18,7 @@ export interface ReplyRequest {
     text: string | null;
     timestamp: number;
     /** A stored image, audio, video, document or sticker, fetchable at `url` until it expires. */
-    media?: { id: number; mimeType: string; size: number; url: string };
+    media?: { id: string; mimeType: string; size: number; url: string };
   }>;
 }
 

@@ -1,10 +1,9 @@
 // Reconcile: every active integration has exactly one token-care schedule, and schedules of
-// inactive or deleted integrations are removed; secrets staged by connects that died and OAuth
-// states long expired are purged. Run by the reconcile Schedule and by `npm run reconcile`.
+// inactive or deleted integrations are removed; secrets staged by connects that died are purged
+// (expired OAuth states are the retention sweep's). Run by the reconcile Schedule and by `npm run reconcile`.
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { purgeExpiredStates } from '../store/connect.js';
 import { activeIntegrations, isIntegrationActive } from '../store/integrations.js';
 import { purgeExpiredStaging } from '../store/staging.js';
 import { finishPendingDisconnects } from './pending-disconnects.js';
@@ -21,8 +20,8 @@ export interface ReconcileReport {
   removed: string[];
   /** Token schedules without an integration here that belong to another deployment: left alone. */
   foreign: number;
-  /** Staged secrets past their purge time, and OAuth states expired for a day, deleted. */
-  purged: { stagedSecrets: number; oauthStates: number };
+  /** Staged secrets past their purge time, deleted. */
+  purged: { stagedSecrets: number };
   /** Inactive integrations still holding a token, whose disconnect was started again. */
   pendingDisconnects: number;
 }
@@ -51,7 +50,7 @@ export async function reconcileSchedules(
     created: [],
     removed: [],
     foreign: 0,
-    purged: { stagedSecrets: await purgeExpiredStaging(db), oauthStates: await purgeExpiredStates(db) },
+    purged: { stagedSecrets: await purgeExpiredStaging(db) },
     pendingDisconnects: await finishPendingDisconnects(db, client, config),
   };
   for (const integration of active) {

@@ -4,7 +4,9 @@ import type { Config } from '../config.js';
 import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
+import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
 import { mediaOfMessages, type MediaRow } from '../store/media.js';
+import { originOf } from '../store/messages.js';
 import { currentIntegration } from './status.js';
 
 function presentMedia(row: MediaRow | undefined): MessageView['media'] {
@@ -28,6 +30,10 @@ export interface SettingsView {
   httpResponderAvailable: boolean;
   /** On a coexistence number: how long the owner's reply from the WhatsApp Business app pauses the bot. */
   botPauseAfterOwnerReplyMs: number;
+  /** The AI brain's contract version. */
+  brainVersion: 1 | 2;
+  /** Version 2: how many earlier messages of the conversation each request carries. */
+  brainHistoryMessages: number;
 }
 
 function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
@@ -40,6 +46,8 @@ function settingsView(config: Config, settings: IntegrationSettings): SettingsVi
     responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
     httpResponderAvailable: httpAvailable,
     botPauseAfterOwnerReplyMs: settings.botPauseAfterOwnerReplyMs ?? DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS,
+    brainVersion: settings.brainVersion ?? 1,
+    brainHistoryMessages: settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY,
   };
 }
 
@@ -58,6 +66,8 @@ export async function updateSettings(
     welcomeText?: string | null | undefined;
     responder?: 'rules' | 'http' | undefined;
     botPauseAfterOwnerReplyMs?: number | null | undefined;
+    brainVersion?: 1 | 2 | null | undefined;
+    brainHistoryMessages?: number | null | undefined;
   },
 ): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
@@ -74,6 +84,10 @@ export async function updateSettings(
   if (change.botPauseAfterOwnerReplyMs === null) delete next.botPauseAfterOwnerReplyMs;
   else if (change.botPauseAfterOwnerReplyMs !== undefined)
     next.botPauseAfterOwnerReplyMs = change.botPauseAfterOwnerReplyMs;
+  if (change.brainVersion === null) delete next.brainVersion;
+  else if (change.brainVersion !== undefined) next.brainVersion = change.brainVersion;
+  if (change.brainHistoryMessages === null) delete next.brainHistoryMessages;
+  else if (change.brainHistoryMessages !== undefined) next.brainHistoryMessages = change.brainHistoryMessages;
   await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
   return settingsView(config, next);
 }
@@ -142,10 +156,7 @@ export async function listMessages(
       sentAt: m.sent_at.toISOString(),
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
-      origin:
-        m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
-          ? 'reply'
-          : m.origin,
+      origin: originOf(m),
       media: presentMedia(media.get(Number(m.id))),
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,

@@ -110,10 +110,3 @@ export async function recordAttemptFinished(
 export async function latestAttempt(db: Db, businessId: string): Promise<ConnectAttemptRow | undefined> {
   return db('connect_attempts').where({ business_id: businessId }).orderBy('started_at', 'desc').first();
 }
-
-/** OAuth states and connect tickets expired for a day. */
-export async function purgeExpiredStates(db: Db, now = new Date()): Promise<number> {
-  const dayAgo = new Date(now.getTime() - 24 * 60 * 60 * 1000);
-  const tickets = await db('connect_tickets').where('expires_at', '<', dayAgo).delete();
-  return tickets + (await db('oauth_states').where('expires_at', '<', dayAgo).delete());
-}

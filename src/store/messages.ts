@@ -299,3 +299,10 @@ export async function recordChangeError(trx: Knex.Transaction, item: ChangeError
     details: item.error.details ?? null,
   });
 }
+
+/** Where a message came from as the API shows it: a bot's reply is `reply`, else the stored origin. */
+export function originOf(m: Pick<MessageRow, 'direction' | 'origin' | 'turn_id' | 'in_reply_to'>): string {
+  return m.direction === 'outbound' && m.origin === 'cloud_api' && (m.turn_id !== null || m.in_reply_to !== null)
+    ? 'reply'
+    : m.origin;
+}

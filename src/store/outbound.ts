@@ -4,17 +4,11 @@
 // Meta echoes the row id (biz_opaque_callback_data) in every status, which settles an unknown outcome.
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
-import {
-  addressOf,
-  kindOf,
-  templateLanguage,
-  templateParameterProblem,
-  type SendRequest,
-} from '../meta/outbound-message.js';
+import { addressOf, kindOf, templateLanguage, type SendRequest } from '../meta/outbound-message.js';
 import { applyEarlyStatuses, lockWamid, type MessageRow, type MessageStatusRow } from './messages.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
-import { findSendableTemplate, type SendableTemplate } from './templates.js';
+import { findSendableTemplate, templateSendProblem } from './templates.js';
 
 type Tx = Db | Knex.Transaction;
 
@@ -223,7 +217,7 @@ export async function reserveOutbound(
         name: request.template.name,
         language: templateLanguage(request.template),
       });
-      const problem = templateProblem(template, request);
+      const problem = templateSendProblem(template, request.template);
       if (problem) return close(problem);
     } else if (!insideWindow) {
       return close({
@@ -246,15 +240,6 @@ export async function reserveOutbound(
       insideWindow,
     };
   });
-}
-
-function templateProblem(template: SendableTemplate, request: SendRequest): SendFailure | null {
-  if (template.kind === 'not_found')
-    return { reason: 'template_not_found', message: `no template ${request.template!.name} in this language` };
-  if (template.kind === 'not_approved')
-    return { reason: 'template_not_approved', message: `the template is ${template.status ?? 'not approved'}` };
-  const problem = templateParameterProblem(template, request.template!.components);
-  return problem ? { reason: 'template_parameters_mismatch', message: problem } : null;
 }
 
 /** Meta accepted the send: record its id (forward only) and apply statuses that beat us here. */

@@ -1,5 +1,6 @@
 // Read-only lookups of the template catalogue for sends (the catalogue itself is kept elsewhere).
 import type { Db } from '../db.js';
+import { templateParameterProblem, type SendContent } from '../meta/outbound-message.js';
 import type { Knex } from 'knex';
 
 export type SendableTemplate =
@@ -26,4 +27,17 @@ export async function findSendableTemplate(
     parameterFormat: approved.parameter_format,
     category: approved.category,
   };
+}
+
+/** Why a send of this template cannot go out (not found, not approved, parameters that do not fit), or null. */
+export function templateSendProblem(
+  template: SendableTemplate,
+  sent: NonNullable<SendContent['template']>,
+): { reason: string; message: string } | null {
+  if (template.kind === 'not_found')
+    return { reason: 'template_not_found', message: `no template ${sent.name} in this language` };
+  if (template.kind === 'not_approved')
+    return { reason: 'template_not_approved', message: `the template is ${template.status ?? 'not approved'}` };
+  const problem = templateParameterProblem(template, sent.components);
+  return problem ? { reason: 'template_parameters_mismatch', message: problem } : null;
 }

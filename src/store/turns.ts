@@ -4,10 +4,13 @@
 // ends in one terminal state, and closing it releases the line for the next turn.
 import type { Knex } from 'knex';
 import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
+import type { BrainHandoff } from '../reply/contract-v2.js';
+import { kindOf, templateLanguage, type SendContent } from '../meta/outbound-message.js';
 import type { ReplyRequest } from '../reply/responder.js';
 import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
+import { findSendableTemplate, templateSendProblem } from './templates.js';
 
 export interface TurnRow {
   id: number;
@@ -17,6 +20,10 @@ export interface TurnRow {
   reply_to_message_id: number;
   state: 'open' | 'done' | 'failed';
   outcome: string | null;
+  /** A handoff the brain asked for, applied once the turn's last message is sent. */
+  handoff: BrainHandoff | null;
+  /** Why the brain's answer was not used (the turn was answered by the auto-reply instead). */
+  responder_error: string | null;
   created_at: Date;
   closed_at: Date | null;
 }
@@ -232,6 +239,9 @@ export async function readReceiptTarget(
 
 export interface TurnContext {
   turn: TurnRow;
+  conversationId: number;
+  /** When the customer sent the turn's newest message: Meta's 24-hour window runs from it. */
+  newestSentAt: Date;
   request: ReplyRequest;
   integrationId: string;
   settings: IntegrationSettings;
@@ -250,6 +260,8 @@ export async function turnContext(db: Db, turnId: number): Promise<TurnContext> 
   const phone = customer?.phone ?? newest.customer_wa_id ?? null;
   return {
     turn,
+    conversationId: turn.conversation_id,
+    newestSentAt: newest.sent_at,
     integrationId: newest.integration_id!,
     settings: integration?.settings ?? {},
     request: {
@@ -278,36 +290,137 @@ export async function turnContext(db: Db, turnId: number): Promise<TurnContext> 
   };
 }
 
-/** Writes the turn's reply draft once (the first answer wins if a responder call is retried). */
-export async function draftReply(db: Db, turnId: number, draft: { text: string; responder: string }): Promise<number> {
+/** The text a message row keeps of a reply: its text, caption, template name or interactive body. */
+function bodyOf(content: SendContent): string | null {
+  const kind = kindOf(content);
+  if (kind === 'text') return content.text!;
+  if (kind === 'template') return content.template!.name;
+  if (kind === 'interactive') {
+    const body = (content.interactive as { body?: { text?: unknown } }).body?.text;
+    return typeof body === 'string' ? body : null;
+  }
+  return (content[kind] as { caption?: string }).caption ?? null;
+}
+
+export type DraftResult =
+  | { kind: 'drafted'; outboundIds: number[] }
+  /** The answer sent nothing and handed the conversation to a person: the turn is closed `agent`. */
+  | { kind: 'handed_off'; released: Released | null }
+  /** A template the answer names cannot be sent: nothing is drafted. */
+  | { kind: 'refused'; reason: string; message: string };
+
+/**
+ * Writes the turn's answer once: one outbound row per message, ordinals 0..n-1, in order (the first
+ * answer wins if a responder call is retried). A handoff is kept on the turn and applied after the
+ * last message is sent; with no messages it is applied now and the turn closes `agent`.
+ */
+export async function draftAnswer(
+  db: Db,
+  turnId: number,
+  answer: { messages: SendContent[]; handoff?: BrainHandoff | undefined },
+  responder: string,
+): Promise<DraftResult> {
   return db.transaction(async (trx) => {
     const turn = (await trx('turns').where({ id: turnId }).first())!;
     const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first())!;
-    const [row] = await trx('messages')
-      .insert({
-        direction: 'outbound',
-        integration_id: replyTo.integration_id,
-        business_id: replyTo.business_id,
-        phone_number_id: replyTo.phone_number_id,
-        customer_wa_id: replyTo.customer_wa_id,
-        customer_id: replyTo.customer_id,
-        conversation_id: replyTo.conversation_id,
-        type: 'text',
-        body: draft.text,
-        sent_at: new Date(),
-        status: 'pending',
-        in_reply_to: replyTo.id,
-        responder: draft.responder,
-        turn_id: turnId,
-        ordinal: 0,
-      } as never)
-      .onConflict(trx.raw(`(turn_id, ordinal) WHERE direction = 'outbound' AND turn_id IS NOT NULL`))
-      .ignore()
-      .returning('id');
-    if (row) return row.id;
-    const existing = await trx('messages').where({ turn_id: turnId, ordinal: 0, direction: 'outbound' }).first('id');
-    return existing!.id;
+    const existing = await trx('messages')
+      .where({ turn_id: turnId, direction: 'outbound' })
+      .orderBy('ordinal')
+      .select('id');
+    if (existing.length > 0) return { kind: 'drafted', outboundIds: existing.map((r) => r.id) };
+    for (const content of answer.messages) {
+      if (!content.template) continue;
+      const number = await trx('whatsapp_phone_numbers')
+        .where({ integration_id: replyTo.integration_id!, phone_number_id: replyTo.phone_number_id })
+        .first('waba_id');
+      const template = await findSendableTemplate(trx, {
+        wabaId: number?.waba_id ?? '',
+        name: content.template.name,
+        language: templateLanguage(content.template),
+      });
+      const problem = templateSendProblem(template, content.template);
+      if (problem) return { kind: 'refused', ...problem };
+    }
+    if (answer.handoff && turn.state === 'open')
+      await trx('turns')
+        .where({ id: turnId })
+        .update({ handoff: answer.handoff } as never);
+    if (answer.messages.length === 0) {
+      if (!answer.handoff || turn.state !== 'open') return { kind: 'drafted', outboundIds: [] };
+      await handOff(trx, turn.conversation_id, answer.handoff);
+      return { kind: 'handed_off', released: await closeTurn(trx, turn, 'agent', { reason: 'handoff' }) };
+    }
+    const now = new Date();
+    const rows = await trx('messages')
+      .insert(
+        answer.messages.map((content, ordinal) => {
+          const kind = kindOf(content);
+          return {
+            direction: 'outbound',
+            integration_id: replyTo.integration_id,
+            business_id: replyTo.business_id,
+            phone_number_id: replyTo.phone_number_id,
+            customer_wa_id: replyTo.customer_wa_id,
+            customer_id: replyTo.customer_id,
+            conversation_id: replyTo.conversation_id,
+            type: kind,
+            body: bodyOf(content),
+            // A text reply needs nothing more than its body; any other kind keeps what is sent.
+            content: kind === 'text' ? null : { reply: content },
+            sent_at: now,
+            status: 'pending',
+            in_reply_to: replyTo.id,
+            responder,
+            turn_id: turnId,
+            ordinal,
+          };
+        }) as never,
+      )
+      .returning(['id', 'ordinal']);
+    return {
+      kind: 'drafted',
+      outboundIds: [...rows].sort((a, b) => (a.ordinal ?? 0) - (b.ordinal ?? 0)).map((r) => r.id),
+    };
   });
+}
+
+/** Why the brain's answer for this turn was not used; the auto-reply's row shows it. */
+export async function recordResponderError(db: Db, turnId: number, reason: string): Promise<void> {
+  await db('turns')
+    .where({ id: turnId })
+    .update({ responder_error: reason.slice(0, 500) } as never);
+}
+
+/** The conversation goes to a person: the bot sends nothing until it is released or the handoff expires. */
+async function handOff(trx: Knex.Transaction, conversationId: number, handoff: BrainHandoff): Promise<void> {
+  const now = new Date();
+  const until = handoff.expiresAt ? new Date(handoff.expiresAt) : new Date(now.getTime() + 24 * 3600 * 1000);
+  await trx('conversations')
+    .where({ id: conversationId })
+    .update({
+      mode: 'agent',
+      bot_paused_until: trx.raw('GREATEST(COALESCE(bot_paused_until, ?), ?)', [until, until]),
+      updated_at: now,
+    } as never);
+}
+
+/**
+ * The turn is answered once its last message is sent: an earlier ordinal leaves it open for the
+ * next, and the last applies the handoff the brain asked for.
+ */
+async function closeIfAnswered(trx: Knex.Transaction, turnId: number, outboundId: number): Promise<Released | null> {
+  const turn = await trx('turns').where({ id: turnId }).first();
+  if (turn?.state !== 'open') return null;
+  const row = (await trx('messages').where({ id: outboundId }).first('ordinal'))!;
+  const later = await trx('messages')
+    .where({ turn_id: turnId, direction: 'outbound' })
+    .where('ordinal', '>', row.ordinal ?? 0)
+    .whereNull('wamid')
+    .whereNot({ status: 'failed' })
+    .first('id');
+  if (later) return null;
+  if (turn.handoff) await handOff(trx, turn.conversation_id, turn.handoff);
+  return closeTurn(trx, turn, 'replied', null);
 }
 
 export type SendReservation =
@@ -319,7 +432,8 @@ export type SendReservation =
       to: string | null;
       recipient: string | null;
       replyTo: string | null;
-      text: string;
+      /** What is sent: the text reply, or the brain's message of another kind. */
+      content: SendContent;
       /** What the pacer needs to know about the sending number. */
       number: PacedNumber | undefined;
     }
@@ -357,8 +471,7 @@ export async function reserveSend(
     };
     if (row.wamid) {
       // Settled by a status carrying our row id, or recorded earlier.
-      const released = turn.state === 'open' ? await closeTurn(trx, turn.id, 'replied', null) : null;
-      return { kind: 'done', wamid: row.wamid, released };
+      return { kind: 'done', wamid: row.wamid, released: await closeIfAnswered(trx, turn.id, outboundId) };
     }
     if (turn.state !== 'open') return close('failed', 'turn_released');
     // The integration and the number in one read; a coexistence number whose Cloud API side Meta
@@ -404,7 +517,7 @@ export async function reserveSend(
       to: customer?.phone ?? row.customer_wa_id ?? null,
       recipient: customer?.bsuid ?? null,
       replyTo: replyTo.wamid,
-      text: row.body ?? '',
+      content: (row.content as { reply?: SendContent } | null)?.reply ?? { text: row.body ?? '' },
       number,
     };
   });
@@ -426,7 +539,7 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
       } as never)
       .returning('turn_id');
     await applyEarlyStatuses(trx, wamid, { locked: true });
-    return closeOpenTurn(trx, row!.turn_id!, 'replied', null);
+    return closeIfAnswered(trx, row!.turn_id!, outboundId);
   });
 }
 

@@ -50,6 +50,8 @@ export const WORKFLOW_QUEUES = {
   syncTemplates: 'maintenance',
   refreshToken: 'maintenance',
   reconcile: 'maintenance',
+  /** One sweep at a time per deployment, started by the retention Schedule. */
+  retentionSweep: 'maintenance',
   selfCheck: 'maintenance',
 } as const satisfies Record<string, QueueKind>;
 export type WorkflowType = keyof typeof WORKFLOW_QUEUES;
@@ -61,6 +63,11 @@ export function taskQueueFor(base: string, workflowType: WorkflowType): string {
 /** The one reconcile Schedule of the namespace's deployment. */
 export function reconcileScheduleId(base: string): string {
   return `reconcile/${base}`;
+}
+
+/** The one retention Schedule of the deployment; its sweeps run under this id (and the time). */
+export function retentionScheduleId(base: string): string {
+  return `retention/${base}`;
 }
 
 export function selfCheckWorkflowId(checkId: string): string {

@@ -1,5 +1,6 @@
 // The per-integration token-care Schedules: created on connect, deleted on disconnect, reconciled
-// against the database by the worker at start and by `npm run reconcile`.
+// against the database by the worker at start and by `npm run reconcile`. And the deployment's own
+// Schedules (reconcile, retention), which every worker keeps up to date.
 import { createHash } from 'node:crypto';
 import {
   isGrpcServiceError,
@@ -15,6 +16,7 @@ import { callTimeouts } from './timeouts.js';
 import {
   reconcileScheduleId,
   refreshWorkflowId,
+  retentionScheduleId,
   searchAttributes,
   taskQueueFor,
   TOKEN_SCHEDULE_PREFIX,
@@ -164,24 +166,36 @@ export async function listTokenSchedules(client: Client): Promise<string[]> {
   return ids;
 }
 
+/** The deployment's own Schedules: the workflow each runs, its id, and how often. */
+const DEPLOYMENT_SCHEDULES = {
+  reconcile: { scheduleId: reconcileScheduleId, everyMs: (config: Config) => config.temporal.reconcileIntervalMs },
+  retentionSweep: { scheduleId: retentionScheduleId, everyMs: (config: Config) => config.retention.sweepIntervalMs },
+} as const;
+type DeploymentSchedule = keyof typeof DEPLOYMENT_SCHEDULES;
+
 /**
- * The reconcile Schedule: one per deployment (its base task queue), created or brought up to date
- * by every worker at start. A run still going when the next is due makes the next one skip.
+ * A Schedule of the deployment (its base task queue) that runs one maintenance workflow (reconcile,
+ * the retention sweep), created or brought up to date by every worker at start. A run still going
+ * when the next is due makes the next one skip.
  */
-export async function ensureReconcileSchedule(client: Client, config: Config): Promise<'created' | 'updated'> {
-  const base = config.temporal.taskQueue;
-  const options = {
-    scheduleId: reconcileScheduleId(base),
-    spec: { intervals: [{ every: config.temporal.reconcileIntervalMs }] },
+export async function ensureDeploymentSchedule(
+  client: Client,
+  config: Config,
+  workflowType: DeploymentSchedule,
+): Promise<'created' | 'updated'> {
+  const schedule = DEPLOYMENT_SCHEDULES[workflowType];
+  const scheduleId = schedule.scheduleId(config.temporal.taskQueue);
+  return createOrUpdate(client, {
+    scheduleId,
+    spec: { intervals: [{ every: schedule.everyMs(config) }] },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: 'reconcile',
+      workflowType,
       args: [],
-      taskQueue: taskQueueFor(base, 'reconcile'),
-      workflowId: reconcileScheduleId(base),
+      taskQueue: taskQueueFor(config.temporal.taskQueue, workflowType),
+      workflowId: scheduleId,
       workflowExecutionTimeout: '1h',
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10m' },
-  };
-  return createOrUpdate(client, options);
+  });
 }

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { parseKeyring } from '../../src/crypto.js';
+import { codecKeyring, parseKeyring } from '../../src/crypto.js';
 import { readIntegrationToken } from '../../src/store/integrations.js';
 import { dataConverter } from '../../src/temporal/client.js';
 import type { BenchSystem } from '../bench/system.js';
@@ -64,7 +64,7 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const keyring = parseKeyring(system.secrets.CREDENTIALS_ENCRYPTION_KEY);
   const client = new Client({
     connection: await Connection.connect({ address: system.temporal.address }),
-    dataConverter: dataConverter(keyring),
+    dataConverter: dataConverter(codecKeyring(keyring)),
   });
   // Statuses and account events may still be in flight: wait for Temporal to go quiet too.
   let running: string[] = [];

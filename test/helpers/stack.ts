@@ -27,9 +27,10 @@ export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     META_SANDBOX: 'true',
     META_GRAPH_API_URL: 'http://127.0.0.1:9',
     META_OAUTH_DIALOG_URL: 'http://127.0.0.1:9',
-    // Workers started as child processes create the reconcile Schedule; a test run sharing one namespace
-    // and one database must not have it fire mid-run and reconcile another file's schedules.
+    // Workers started as child processes create the reconcile and retention Schedules; a test run sharing
+    // one namespace and one database must not have them fire mid-run on another file's schedules and rows.
     RECONCILE_INTERVAL: '24h',
+    RETENTION_SWEEP_INTERVAL: '24h',
     ...TEST_SECRETS,
     ...overrides,
   };

@@ -17,7 +17,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { startApi } from '../../src/commands/api.js';
 import { startWorker } from '../../src/commands/worker.js';
 import { loadConfig, SANDBOX_APP_ID } from '../../src/config.js';
-import { parseKeyring } from '../../src/crypto.js';
+import { codecKeyring, parseKeyring } from '../../src/crypto.js';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest } from '../../src/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/postgres.js';
 import { createLogger } from '../../src/logger.js';
@@ -171,7 +171,7 @@ try {
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)),
+    dataConverter: dataConverter(codecKeyring(parseKeyring(FIXTURE_KEY))),
   });
   // The worker runs the prebuilt bundle of `npm run build`: today's workflow code.
   const worker = await startWorker(config, log, { db, reconcile: false });
