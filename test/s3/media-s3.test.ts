@@ -99,7 +99,14 @@ describe('media on S3-compatible storage', () => {
 
   afterAll(async () => {
     await stack?.close();
-    weed?.kill('SIGTERM');
+    // SeaweedFS takes a few seconds to stop its servers: wait for it, and never leave it behind.
+    if (weed && weed.exitCode === null && weed.signalCode === null) {
+      const exited = new Promise((resolve) => weed!.once('exit', resolve));
+      weed.kill('SIGTERM');
+      const timer = setTimeout(() => weed?.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
