@@ -89,6 +89,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
 
   async function draft(turnId: number, answer: Answer, responder: string): Promise<Drafted> {
     const drafted = await draftAnswer(db, turnId, answer, responder);
+    // Erased while the responder composed it: nothing is left to answer.
+    if (drafted.kind === 'erased') return { kind: 'no_reply' };
     if (drafted.kind === 'refused') {
       // A template the brain named cannot be sent: the auto-reply answers, and the turn says why.
       throw new ReplyServiceError(`the answer's template: ${drafted.message}`, false);
@@ -113,12 +115,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     /** Reads the message and its integration: what answers it, or why nothing will. */
     async openInbound(input: { messageId: number }): Promise<InboundStart> {
       const message = await inboundToAnswer(db, input.messageId);
-      if (!message)
-        throw ApplicationFailure.create({
-          type: 'message_not_found',
-          message: `message ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      // Erased while its workflow waited to start: nothing is left to answer.
+      if (!message) return { kind: 'closed', status: 'erased' };
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
       const integration = message.integration;
       const close = async (status: 'unanswered' | 'no_reply', reason: string) => {
@@ -168,7 +166,9 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     },
 
     async respondByRules(input: { turnId: number; fallback?: boolean }): Promise<Drafted> {
-      const { request, settings } = await turnContext(db, input.turnId);
+      const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
+      const { request, settings } = context;
       const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
@@ -185,6 +185,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           nonRetryable: true,
         });
       const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
       const request = await withMedia(input.turnId, context.request);
       const version = context.settings.brainVersion ?? 1;
       try {

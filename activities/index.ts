@@ -2,6 +2,7 @@
 import { log } from '@temporalio/activity';
 import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
+import { createErasureActivities } from './erasure.js';
 import { createInboundActivities } from './inbound.js';
 import { createMediaActivities } from './media.js';
 import { createMetaActivities } from './meta.js';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTemplateActivities(deps),
     ...createSendActivities(deps),
     ...createRetentionActivities(deps),
+    ...createErasureActivities(deps),
   };
 }
 

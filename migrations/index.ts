@@ -20,6 +20,8 @@ import * as m016 from './20261202000011_pacing_recipients.js';
 import * as m050 from './20261202000050_brain_answers.js';
 import * as m017 from './20261202000010_outbound_sends.js';
 import * as m018 from './20261202000012_retention_indexes.js';
+import * as m020 from './20261202000020_erasures.js';
+import * as m021 from './20261202000021_erasure_indexes.js';
 import * as m040 from './20261202000040_media.js';
 
 interface Migration {
@@ -48,6 +50,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000010_outbound_sends', m017],
   ['20261202000011_pacing_recipients', m016],
   ['20261202000012_retention_indexes', m018],
+  ['20261202000020_erasures', m020],
+  ['20261202000021_erasure_indexes', m021],
   ['20261202000040_media', m040],
   ['20261202000050_brain_answers', m050],
 ];

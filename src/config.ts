@@ -6,7 +6,7 @@ import { codecKeyring, emptyKeyring, parseKeyring, type Keyring } from './crypto
 import { dataDir } from './paths.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
-export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
+export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile' | 'erase';
 
 /** Kinds of stored data, each with its own retention setting (see README, Data). */
 export const RETENTION_KINDS = [
@@ -123,6 +123,10 @@ export interface Config {
     expiryThresholdDays: number;
   };
   callbackWaitMs: number;
+  erasure: {
+    /** Erase a business's data after it disconnects, or when Meta removes or offboards its accounts. */
+    deleteOnDisconnect: boolean;
+  };
   /** GET /metrics: on its own internal server (port, host), and/or on the API behind a token. */
   metrics: {
     port: number | undefined;
@@ -287,6 +291,7 @@ const schema = z.object({
   TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
   TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  DELETE_DATA_ON_DISCONNECT: bool,
   CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   CODEC_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   CODEC_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -449,6 +454,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
     },
     callbackWaitMs: e.CALLBACK_WAIT_MS,
+    erasure: { deleteOnDisconnect: e.DELETE_DATA_ON_DISCONNECT },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     media: {

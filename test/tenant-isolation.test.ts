@@ -2,7 +2,8 @@
 // change business A's integration, messages, settings or schedule. And an OAuth state completed in
 // another browser than the one that asked for it attaches nothing to anyone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenScheduleId } from '../src/temporal/names.js';
+import { recipientKey } from '../src/store/pacer.js';
+import { erasureWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
@@ -62,6 +63,10 @@ const ROUTES: Route[] = [
   { method: 'GET', path: 'messages/{sendId}' },
   // The victim's stored media ({mediaId}).
   { method: 'GET', path: 'media/{mediaId}' },
+  // Erasures: of the victim's customer's phone, of "everything", and reading the victim's erasure ({erasureId}).
+  { method: 'POST', path: 'erasures', body: { phone: '4400011122' } },
+  { method: 'POST', path: 'erasures', body: { scope: 'business' } },
+  { method: 'GET', path: 'erasures/{erasureId}' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -76,6 +81,7 @@ describe('tenant isolation', () => {
     text: string;
     sendId: number;
     mediaId: number;
+    erasureId: string;
   };
 
   beforeAll(async () => {
@@ -112,6 +118,14 @@ describe('tenant isolation', () => {
     // Sent before the routes run, so its call to Meta is not counted against them.
     for (let i = 0; i < 200 && !(await stack.db('messages').where({ id: sendId }).first())?.wamid; i++)
       await new Promise((r) => setTimeout(r, 100));
+    // An erasure of the victim's own, of a customer it never had.
+    const erasure = await fetch(`${api}/api/integrations/whatsapp/erasures`, {
+      method: 'POST',
+      headers: { ...(await authHeaders(businessId)), 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: '4400099988' }),
+    });
+    expect(erasure.status).toBe(202);
+    const { id: erasureId } = (await erasure.json()) as { id: string };
     // A stored file of the victim's customer (its bytes are never read: the row is enough to be refused).
     const inbound = (await stack.db('messages').where({ wamid: messageId }).first())!;
     const [media] = await stack
@@ -136,6 +150,7 @@ describe('tenant isolation', () => {
       text,
       sendId,
       mediaId: Number((media as { id: number }).id),
+      erasureId,
     };
   });
   afterAll(() => stack?.close());
@@ -147,7 +162,8 @@ describe('tenant isolation', () => {
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
       .replace('{sendId}', String(victim.sendId))
-      .replace('{mediaId}', String(victim.mediaId));
+      .replace('{mediaId}', String(victim.mediaId))
+      .replace('{erasureId}', victim.erasureId);
     const body =
       route.body === undefined
         ? undefined
@@ -162,7 +178,7 @@ describe('tenant isolation', () => {
     });
     expect(res.status).toBeLessThan(500);
     const text = await res.text();
-    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text])
+    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text, victim.erasureId])
       expect(text).not.toContain(id);
     const number = await stack.db('whatsapp_phone_numbers').where({ phone_number_id: victim.phoneNumberId }).first();
     expect(number!.registration_pin).toBeNull();
@@ -193,6 +209,16 @@ describe('tenant isolation', () => {
     ).json()) as { messages: unknown[] };
     // The customer's message, the bot's reply and the victim's own send.
     expect(messages.messages.length).toBe(3);
+    // An erasure the attacker asked for runs to its end and leaves the victim's customer and rows.
+    for (const erasure of await stack.db('erasures').where({ business_id: attacker }))
+      await stack.client.workflow.getHandle(erasureWorkflowId(erasure.id)).result();
+    expect(await stack.db('customers').where({ business_id: victim.businessId, phone: '4400011122' })).toHaveLength(1);
+    expect(await stack.db('channel_integrations').where({ id: victim.integrationId, is_active: true })).toHaveLength(1);
+    expect(
+      await stack
+        .db('send_pacing')
+        .where({ phone_number_id: victim.phoneNumberId, recipient: recipientKey('4400011122') }),
+    ).toHaveLength(1);
   });
 
   it('never links another browser’s Meta account to the business that minted the state', async () => {

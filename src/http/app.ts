@@ -9,6 +9,7 @@ import type { ApiMetrics } from '../metrics.js';
 import { errorMiddleware } from './errors.js';
 import { codecRoutes } from './codec.js';
 import { dashboardRoutes } from './dashboard.js';
+import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { mediaRoutes } from './media.js';
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps): Koa {
     numberRoutes(deps),
     templateRoutes(deps),
     outboundMessageRoutes(deps),
+    ...erasureRoutes(deps),
     ...mediaRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),

@@ -42,9 +42,12 @@ export interface TurnSettings {
   maxTurnWaitMs: number;
 }
 
+/** A row an erasure (or the retention sweep) deleted while its workflow ran: the workflow just ends. */
+export type Erased = 'erased';
+
 export type Claim =
-  /** The message already reached a terminal state. */
-  | { kind: 'closed'; status: InboundStatus }
+  /** The message already reached a terminal state (or is gone). */
+  | { kind: 'closed'; status: InboundStatus | Erased }
   /** Another message holds the line: wait (a signal may end the wait early), then ask again. */
   | { kind: 'wait'; waitMs: number }
   /** This message is the head, debouncing: more messages may join its turn. */
@@ -151,7 +154,7 @@ async function closeOpenTurn(
 export async function claimTurn(db: Db, messageId: number, settings: TurnSettings, now = new Date()): Promise<Claim> {
   return db.transaction(async (trx) => {
     const ref = await trx('messages').where({ id: messageId, direction: 'inbound' }).first('conversation_id');
-    if (!ref) throw new Error(`inbound message ${messageId} not found`);
+    if (!ref) return { kind: 'closed', status: 'erased' };
     if (!ref.conversation_id) {
       const row = await trx('messages').where({ id: messageId }).first('status');
       return { kind: 'closed', status: row!.status as InboundStatus };
@@ -247,12 +250,13 @@ export interface TurnContext {
   settings: IntegrationSettings;
 }
 
-/** What a responder sees: the turn's messages in order, the newest last, and who the customer is. */
-export async function turnContext(db: Db, turnId: number): Promise<TurnContext> {
+/** What a responder sees: the turn's messages in order, the newest last, and who the customer is; undefined once erased. */
+export async function turnContext(db: Db, turnId: number): Promise<TurnContext | undefined> {
   const turn = await db('turns').where({ id: turnId }).first();
-  if (!turn) throw new Error(`turn ${turnId} not found`);
+  if (!turn) return undefined;
   const messages: MessageRow[] = await db('messages').whereIn('id', turn.message_ids).orderBy('sequence');
-  const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1]!;
+  const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1];
+  if (!newest) return undefined;
   const [customer, integration] = await Promise.all([
     newest.customer_id ? db('customers').where({ id: newest.customer_id }).first() : undefined,
     db('channel_integrations').where({ id: newest.integration_id! }).first('settings'),
@@ -307,7 +311,9 @@ export type DraftResult =
   /** The answer sent nothing and handed the conversation to a person: the turn is closed `agent`. */
   | { kind: 'handed_off'; released: Released | null }
   /** A template the answer names cannot be sent: nothing is drafted. */
-  | { kind: 'refused'; reason: string; message: string };
+  | { kind: 'refused'; reason: string; message: string }
+  /** The turn or the message it answers was erased meanwhile: nothing is drafted. */
+  | { kind: 'erased' };
 
 /**
  * Writes the turn's answer once: one outbound row per message, ordinals 0..n-1, in order (the first
@@ -321,8 +327,9 @@ export async function draftAnswer(
   responder: string,
 ): Promise<DraftResult> {
   return db.transaction(async (trx) => {
-    const turn = (await trx('turns').where({ id: turnId }).first())!;
-    const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first())!;
+    const turn = await trx('turns').where({ id: turnId }).first();
+    const replyTo = turn && (await trx('messages').where({ id: turn.reply_to_message_id }).first());
+    if (!turn || !replyTo) return { kind: 'erased' };
     const existing = await trx('messages')
       .where({ turn_id: turnId, direction: 'outbound' })
       .orderBy('ordinal')
@@ -439,7 +446,7 @@ export type SendReservation =
     }
   | { kind: 'done'; wamid: string; released: Released | null }
   | { kind: 'wait' }
-  | { kind: 'closed'; status: InboundStatus; reason: string; released: Released | null };
+  | { kind: 'closed'; status: InboundStatus | Erased; reason: string; released: Released | null };
 
 export interface SendSettings {
   graceMs: number;
@@ -457,10 +464,13 @@ export async function reserveSend(
   now = new Date(),
 ): Promise<SendReservation> {
   return db.transaction(async (trx) => {
-    const ref = (await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id'))!;
-    const turn = (await trx('turns').where({ id: ref.turn_id! }).first())!;
-    const conversation = (await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first())!;
-    const row = (await trx('messages').where({ id: outboundId }).forUpdate().first())!;
+    const erased = { kind: 'closed', status: 'erased', reason: 'erased', released: null } as const;
+    const ref = await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id');
+    const turn = ref?.turn_id ? await trx('turns').where({ id: ref.turn_id }).first() : undefined;
+    if (!turn) return erased;
+    const conversation = await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first();
+    const row = await trx('messages').where({ id: outboundId }).forUpdate().first();
+    if (!conversation || !row) return erased;
     const close = async (status: InboundStatus, reason: string): Promise<SendReservation> => {
       await trx('messages')
         .where({ id: outboundId })
@@ -539,7 +549,7 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
       } as never)
       .returning('turn_id');
     await applyEarlyStatuses(trx, wamid, { locked: true });
-    return closeIfAnswered(trx, row!.turn_id!, outboundId);
+    return row?.turn_id ? closeIfAnswered(trx, row.turn_id, outboundId) : null;
   });
 }
 
