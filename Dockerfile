@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Where the media volume mounts: a new volume takes this folder's owner.
+RUN mkdir /media && chown node:node /media
 USER node
 ENTRYPOINT ["node", "dist/src/main.js"]
 CMD ["api"]

@@ -6,9 +6,11 @@ import { GraphError } from '../src/meta/graph-errors.js';
 import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
 import { metaContent } from '../src/meta/outbound-message.js';
 import type { Answer } from '../src/reply/contract-v2.js';
-import type { Reply } from '../src/reply/responder.js';
+import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
+import { signedMediaUrl } from '../src/media/signed-url.js';
+import { storedMediaOfTurn, turnHasMedia } from '../src/store/media.js';
 import { isOurMessage } from '../src/store/messages.js';
 import { brainRequestV2, DEFAULT_BRAIN_HISTORY } from '../src/store/brain-context.js';
 import { flagNotRegistered } from '../src/store/registration.js';
@@ -71,6 +73,28 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       .catch((error: unknown) => log.debug('next message not signalled', { error: String(error) }));
   }
 
+  /** The turn's stored media, each entry with a short-lived signed URL the responder can fetch. */
+  async function withMedia(turnId: number, request: ReplyRequest): Promise<ReplyRequest> {
+    const stored = new Map((await storedMediaOfTurn(db, turnId)).map((row) => [row.wamid, row]));
+    if (stored.size === 0 || !request.messages) return request;
+    return {
+      ...request,
+      messages: request.messages.map((entry) => {
+        const media = stored.get(entry.messageId);
+        if (!media) return entry;
+        return {
+          ...entry,
+          media: {
+            id: String(media.id),
+            mimeType: media.mime_type ?? 'application/octet-stream',
+            size: media.size ?? 0,
+            url: signedMediaUrl(config, media.id, config.media.urlTtlMs),
+          },
+        };
+      }),
+    };
+  }
+
   async function draft(turnId: number, answer: Answer, responder: string): Promise<Drafted> {
     const drafted = await draftAnswer(db, turnId, answer, responder);
     // Erased while the responder composed it: nothing is left to answer.
@@ -125,17 +149,21 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', ...open };
     },
 
-    async claimTurn(input: { messageId: number }): Promise<Claim> {
+    /** The message's place in line; a turn says whether it has media to fetch before it is answered. */
+    async claimTurn(input: { messageId: number }): Promise<Claim & { media?: true }> {
       const claim = await claimTurn(db, input.messageId, {
         debounceMs: config.reply.debounceMs,
         debounceMaxMs: config.reply.debounceMaxMs,
         maxTurnWaitMs: config.reply.maxTurnWaitMs,
       });
-      if (claim.kind !== 'closed' || !claim.released) return claim;
-      // Closed now (a person holds the conversation): the next message in line hears of it.
-      await nudge(claim.released);
-      metrics.messageOutcome(`${claim.status}:bot_paused`);
-      return { kind: 'closed', status: claim.status };
+      if (claim.kind === 'closed' && claim.released) {
+        // Closed now (a person holds the conversation): the next message in line hears of it.
+        await nudge(claim.released);
+        metrics.messageOutcome(`${claim.status}:bot_paused`);
+        return { kind: 'closed', status: claim.status };
+      }
+      if (claim.kind === 'turn' && (await turnHasMedia(db, claim.turnId))) return { ...claim, media: true };
+      return claim;
     },
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
@@ -190,14 +218,19 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         });
       const context = await turnContext(db, input.turnId);
       if (!context) return { kind: 'no_reply' };
+      const request = await withMedia(input.turnId, context.request);
       const version = context.settings.brainVersion ?? 1;
       try {
         const answer =
           version === 2
             ? await http.answer(
-                await brainRequestV2(db, context, context.settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY),
+                await brainRequestV2(
+                  db,
+                  { ...context, request },
+                  context.settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY,
+                ),
               )
-            : answerOf(await http.reply(context.request));
+            : answerOf(await http.reply(request));
         return await draft(input.turnId, answer, 'http');
       } catch (error) {
         if (error instanceof ReplyServiceError) {

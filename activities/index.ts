@@ -4,6 +4,7 @@ import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
 import { createErasureActivities } from './erasure.js';
 import { createInboundActivities } from './inbound.js';
+import { createMediaActivities } from './media.js';
 import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
 import { createReplyActivities } from './reply.js';
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     },
     ...createReplyActivities(deps),
     ...createInboundActivities(deps),
+    ...createMediaActivities(deps),
     ...createScheduleActivities(deps),
     ...createRegistrationActivities(deps),
     ...createBusinessAppActivities(deps),

@@ -23,6 +23,7 @@ import * as m018 from './20261202000012_retention_indexes.js';
 import * as m020 from './20261202000020_erasures.js';
 import * as m021 from './20261202000021_erasure_indexes.js';
 import * as m030 from './20261202000030_handoff.js';
+import * as m040 from './20261202000040_media.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -53,6 +54,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000020_erasures', m020],
   ['20261202000021_erasure_indexes', m021],
   ['20261202000030_handoff', m030],
+  ['20261202000040_media', m040],
   ['20261202000050_brain_answers', m050],
 ];
 

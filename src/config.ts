@@ -1,7 +1,9 @@
 // The one place that reads process.env. Everything else receives a typed Config.
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { codecKeyring, emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { dataDir } from './paths.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
 export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile' | 'erase';
@@ -134,6 +136,17 @@ export interface Config {
     authToken: string | undefined;
   };
   workerMetricsPort: number | undefined;
+  /** Inbound media: where it is stored, and the signed URLs the AI brain fetches it with. */
+  media: {
+    /** The local folder of the default storage. */
+    dir: string;
+    /** S3-compatible object storage instead of the folder, when a bucket is given. */
+    s3: { bucket: string; endpoint: string | undefined; region: string; forcePathStyle: boolean } | undefined;
+    /** Key of the signed media URLs; undefined: derived from the credentials keyring. */
+    urlSigningKey: string | undefined;
+    /** How long a signed media URL handed to the responder stays valid. */
+    urlTtlMs: number;
+  };
   worker: {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
     slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
@@ -307,6 +320,13 @@ const schema = z.object({
   RETENTION_REJECTED_DAYS: retentionDays(30, 1),
   RETENTION_SWEEP_INTERVAL: duration.default(3_600_000),
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  MEDIA_DIR: optionalText,
+  MEDIA_S3_BUCKET: optionalText,
+  MEDIA_S3_ENDPOINT: url.optional(),
+  MEDIA_S3_REGION: z.string().min(1).default('us-east-1'),
+  MEDIA_S3_FORCE_PATH_STYLE: bool,
+  MEDIA_URL_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  MEDIA_URL_TTL: duration.default(900_000),
 });
 
 export const SANDBOX_APP_ID = '100000000000001';
@@ -441,6 +461,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     erasure: { deleteOnDisconnect: e.DELETE_DATA_ON_DISCONNECT },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
+    media: {
+      dir: resolve(e.MEDIA_DIR ?? join(dataDir, 'media')),
+      s3: e.MEDIA_S3_BUCKET
+        ? {
+            bucket: e.MEDIA_S3_BUCKET,
+            endpoint: e.MEDIA_S3_ENDPOINT,
+            region: e.MEDIA_S3_REGION,
+            forcePathStyle: e.MEDIA_S3_FORCE_PATH_STYLE,
+          }
+        : undefined,
+      urlSigningKey: e.MEDIA_URL_SIGNING_KEY,
+      urlTtlMs: e.MEDIA_URL_TTL,
+    },
     worker: {
       slots: {
         messages: e.WORKER_MESSAGES_SLOTS,

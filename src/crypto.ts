@@ -48,7 +48,7 @@ export function generateKeyringEntry(id: string): string {
 }
 
 /** A keyring for another purpose: each key is HKDF-derived, so a payload key never equals a credentials key. */
-function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
+export function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
   const keys = new Map<string, Buffer>();
   for (const [id, key] of keyring.keys) {
     keys.set(id, Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `waconnect:${purpose}`, 32)));

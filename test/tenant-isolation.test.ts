@@ -61,6 +61,8 @@ const ROUTES: Route[] = [
     },
   },
   { method: 'GET', path: 'messages/{sendId}' },
+  // The victim's stored media ({mediaId}).
+  { method: 'GET', path: 'media/{mediaId}' },
   // Erasures: of the victim's customer's phone, of "everything", and reading the victim's erasure ({erasureId}).
   { method: 'POST', path: 'erasures', body: { phone: '4400011122' } },
   { method: 'POST', path: 'erasures', body: { scope: 'business' } },
@@ -84,6 +86,7 @@ describe('tenant isolation', () => {
     phoneNumberId: string;
     text: string;
     sendId: number;
+    mediaId: number;
     erasureId: string;
     conversationId: number;
   };
@@ -130,7 +133,23 @@ describe('tenant isolation', () => {
     });
     expect(erasure.status).toBe(202);
     const { id: erasureId } = (await erasure.json()) as { id: string };
-    const conversationId = (await stack.db('messages').where({ wamid: messageId }).first())!.conversation_id!;
+    // A stored file of the victim's customer (its bytes are never read: the row is enough to be refused).
+    const inbound = (await stack.db('messages').where({ wamid: messageId }).first())!;
+    const [media] = await stack
+      .db('media')
+      .insert({
+        message_id: inbound.id,
+        business_id: businessId,
+        integration_id: status.integration.id,
+        kind: 'image',
+        meta_media_id: '1000000000000001',
+        mime_type: 'image/jpeg',
+        size: 4,
+        state: 'stored',
+        storage_key: 'media/victim-file',
+      } as never)
+      .returning('id');
+    const conversationId = inbound.conversation_id!;
     victim = {
       businessId,
       integrationId: status.integration.id,
@@ -138,6 +157,7 @@ describe('tenant isolation', () => {
       phoneNumberId,
       text,
       sendId,
+      mediaId: Number((media as { id: number }).id),
       erasureId,
       conversationId,
     };
@@ -151,6 +171,7 @@ describe('tenant isolation', () => {
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
       .replace('{sendId}', String(victim.sendId))
+      .replace('{mediaId}', String(victim.mediaId))
       .replace('{erasureId}', victim.erasureId)
       .replace('{conversationId}', String(victim.conversationId));
     const body =

@@ -19,14 +19,14 @@ import type { Activities } from '../activities/index.js';
 import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
 import { TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import type { CallTimeouts } from '../src/temporal/timeouts.js';
-import { db, durableSend, markRead, quickSend, responderCall } from './policies.js';
+import { db, durableSend, markRead, mediaFetch, quickSend, responderCall } from './policies.js';
 import { sendOnce } from './send-once.js';
 
 export type HandleInboundResult = { outcome: string; reason?: string };
 
 const turnReleased = defineSignal(TURN_RELEASED_SIGNAL);
 
-const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage } = db;
+const { openInbound, claimTurn, respondByRules, recordTurnSent, abandonTurn, closeInboundMessage, failTurnMedia } = db;
 
 export async function handleInboundMessage(messageId: number): Promise<HandleInboundResult> {
   let nudged = false;
@@ -51,6 +51,8 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
       if (claim.kind === 'closed') return { outcome: claim.status };
       if (claim.kind === 'turn') {
         const typed = typing ? new Typing(reads.showTyping, claim.turnId, start.typingRefreshMs) : undefined;
+        // Executions recorded before media was fetched answer without it, as they ran.
+        if (claim.media && patched('fetch-inbound-media')) await fetchTurnMedia(claim.turnId, timeouts);
         const result = await answerTurn(claim.turnId, start.responder, timeouts, typed);
         await read;
         await typed?.done;
@@ -97,6 +99,17 @@ class Typing {
   /** The brain answered: no further indicator. */
   stop(): void {
     this.thinking = false;
+  }
+}
+
+/** Stores the turn's media; trouble with it is recorded and never holds the reply back. */
+async function fetchTurnMedia(turnId: number, timeouts: CallTimeouts): Promise<void> {
+  try {
+    await proxyActivities<Activities>(mediaFetch(timeouts)).fetchTurnMedia({ turnId });
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    log.warn('media fetch gave up; answering without it', { error: String(error) });
+    await failTurnMedia({ turnId, reason: 'meta_unavailable' });
   }
 }
 

@@ -62,6 +62,19 @@ export function responderCall(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   } as const;
 }
 
+/**
+ * Fetching a turn's inbound media from Meta before the responder is called: an attempt may stream a
+ * 100 MB document (it heartbeats as bytes arrive); a few quick retries, then the turn is answered
+ * without it.
+ */
+export function mediaFetch(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  return {
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: timeouts.graphMs + MARGIN_MS,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  } as const;
+}
+
 /** Mark-read (and typing): a few quick local attempts; a message that stays unread is no failure. */
 export function markRead(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   return {

@@ -13,6 +13,7 @@ import { dashboardRoutes } from './dashboard.js';
 import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
+import { mediaRoutes } from './media.js';
 import { numberRoutes } from './numbers.js';
 import { templateRoutes } from './templates.js';
 import { outboundMessageRoutes } from './messages-out.js';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Koa {
     outboundMessageRoutes(deps),
     ...erasureRoutes(deps),
     conversationRoutes(deps),
+    ...mediaRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

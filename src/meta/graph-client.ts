@@ -84,6 +84,17 @@ const phoneNumber = z.object({
 });
 export type PhoneNumber = z.infer<typeof phoneNumber>;
 const success = z.object({ success: z.boolean() });
+// GET /{media-id} (https://developers.facebook.com/documentation/business-messaging/whatsapp/reference/media/media-api):
+// {messaging_product, url, mime_type, sha256, file_size, id}; the URL lives about 5 minutes, and
+// Meta's example gives file_size as a string.
+const mediaAnswer = z.object({
+  url: z.string().min(1),
+  mime_type: z.string().min(1),
+  sha256: z.string().optional(),
+  file_size: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+  id: z.string().optional(),
+});
+export type MediaInfo = z.infer<typeof mediaAnswer>;
 // https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/onboarding-business-app-users
 // answers {messaging_product: "whatsapp", request_id}.
 const smbAppDataAnswer = z.looseObject({ request_id: z.string().max(256).optional() });
@@ -506,6 +517,45 @@ export class GraphClient {
       method: 'DELETE',
       token,
       query: { name: target.name, hsm_id: target.templateId },
+    });
+  }
+
+  /** The media's download URL and what Meta declares of its file; `phone_number_id` makes Meta check the media is this number's. */
+  mediaInfo(token: string, mediaId: string, phoneNumberId: string): Promise<MediaInfo> {
+    return this.call('media.get', encodeURIComponent(mediaId), mediaAnswer, {
+      token,
+      query: { phone_number_id: phoneNumberId },
+    });
+  }
+
+  /**
+   * GET of a media download URL with the token as Bearer. Answers the response for the caller to
+   * stream; a non-2xx answer is a GraphError (404 and 401 mean the URL expired: ask for a new one).
+   */
+  async downloadMedia(token: string, url: string, timeoutMs: number): Promise<Response> {
+    const operation = 'media.download';
+    const started = performance.now();
+    const report = (ok: boolean, status?: number) =>
+      this.options.onCall?.({
+        operation,
+        ok,
+        ...(status !== undefined ? { status } : {}),
+        ms: performance.now() - started,
+      });
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: this.signal(timeoutMs) });
+    } catch (error) {
+      report(false);
+      throw networkError(operation, error, [token]);
+    }
+    report(response.ok, response.status);
+    if (response.ok) return response;
+    await response.body?.cancel().catch(() => undefined);
+    throw new GraphError(`media download answered HTTP ${response.status}`, {
+      operation,
+      status: response.status,
+      outcome: 'rejected',
     });
   }
 

@@ -12,7 +12,14 @@ export interface ReplyRequest {
   /** Who wrote: our customer id, and the phone, BSUID, username and profile name Meta gave. */
   customer?: { id: string; phone?: string; bsuid?: string; username?: string; name?: string };
   /** The turn's messages in the order they were received, the one answered (`messageId`) last. */
-  messages?: Array<{ messageId: string; type: string; text: string | null; timestamp: number }>;
+  messages?: Array<{
+    messageId: string;
+    type: string;
+    text: string | null;
+    timestamp: number;
+    /** A stored image, audio, video, document or sticker, fetchable at `url` until it expires. */
+    media?: { id: string; mimeType: string; size: number; url: string };
+  }>;
 }
 
 export interface Reply {

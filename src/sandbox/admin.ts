@@ -72,6 +72,20 @@ const customerMessageInput = z
     document: z.record(z.string(), z.unknown()).optional(),
     sticker: z.record(z.string(), z.unknown()).optional(),
     video: z.record(z.string(), z.unknown()).optional(),
+    file: z
+      .strictObject({
+        data: z.base64().optional(),
+        size: z
+          .number()
+          .int()
+          .min(0)
+          .max(120 * 1024 * 1024)
+          .optional(),
+        mimeType: z.string().min(1).optional(),
+        sha256: z.string().min(1).optional(),
+        fileSize: z.number().int().min(0).optional(),
+      })
+      .optional(),
     revoke: z.object({ original_message_id: z.string() }).optional(),
     edit: z.object({ original_message_id: z.string(), message: z.record(z.string(), z.unknown()) }).optional(),
     unsupported: z.object({ type: z.string() }).optional(),
@@ -473,6 +487,11 @@ export function adminRoutes(state: SandboxState): Router {
   router.get('/webhooks', (ctx) => void (ctx.body = { data: state.webhooks(deliveryFilter(ctx)) }));
   router.post('/webhook-url', async (ctx) => {
     state.setWebhookUrl((await body(ctx, z.object({ url: z.url() }))).url);
+    ctx.body = { success: true };
+  });
+  router.post('/media/settings', async (ctx) => {
+    const input = await body(ctx, z.strictObject({ urlTtlMs: z.number().int().min(0).max(86_400_000) }));
+    state.media.urlTtlMs = input.urlTtlMs;
     ctx.body = { success: true };
   });
   router.post('/clock', async (ctx) => {

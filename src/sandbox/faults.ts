@@ -21,6 +21,8 @@ export const OPERATIONS = [
   'phone.smb_app_data',
   'messages.send',
   'messages.read',
+  'media.get',
+  'media.download',
   'app.subscriptions',
   'templates.list',
   'templates.create',

@@ -36,6 +36,8 @@ export interface SandboxOptions {
   publicUrl?: string;
   /** Delay before it posts status webhooks after a send, and between them (default 200). */
   statusDelayMs?: number;
+  /** How long a media download URL works (default 5 minutes, as Meta's). */
+  mediaUrlTtlMs?: number;
   /** How long a template created through the Graph API stays PENDING before its review (default 300). */
   templateReviewMs?: number;
   /** The app's name in the dialog and in debug_token (default "Sandbox App"). */
@@ -64,6 +66,7 @@ export function createSandboxApp(options: SandboxOptions): { app: Koa; state: Sa
     webhookUrl: options.webhookUrl,
     statusDelayMs: options.statusDelayMs ?? 200,
     ...(options.templateReviewMs !== undefined ? { templateReviewMs: options.templateReviewMs } : {}),
+    ...(options.mediaUrlTtlMs !== undefined ? { mediaUrlTtlMs: options.mediaUrlTtlMs } : {}),
     schedule: { ...DEFAULT_SCHEDULE, ...options.delivery },
     log,
   });

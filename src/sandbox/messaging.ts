@@ -21,6 +21,7 @@ import {
   type WhatsAppErrorDetail,
 } from './model.js';
 import { checkInteractive, checkMedia, checkTemplate, type TemplateLookup } from './outbound-content.js';
+import type { MediaFileInput, SandboxMedia } from './media.js';
 import type { WebhookMeta, WebhookRecord } from './webhooks.js';
 import type { World } from './world.js';
 
@@ -42,6 +43,8 @@ export interface CustomerMessageInput {
   document?: Record<string, unknown>;
   sticker?: Record<string, unknown>;
   video?: Record<string, unknown>;
+  /** The file of a media message, and what GET /{media-id} declares of it. */
+  file?: MediaFileInput;
   /** type "revoke": the customer deletes one of their earlier messages. */
   revoke?: { original_message_id: string };
   /** type "edit": the customer edits an earlier message; `message` is the edited message object. */
@@ -115,6 +118,8 @@ export class Messaging {
   constructor(
     private readonly deps: {
       world: World;
+      /** Where customers' media files are kept (and served from). */
+      media?: SandboxMedia;
       now: () => number;
       statusDelayMs: number;
       post: (meta: WebhookMeta, payload: unknown) => WebhookRecord;
@@ -174,7 +179,9 @@ export class Messaging {
     const type = input.type ?? 'text';
     const id = wamid(customer.waId);
     const timestamp = String(input.timestamp ?? Math.floor(this.deps.now() / 1000));
-    const content = contentOf(type, input);
+    const described = contentOf(type, input);
+    const content =
+      MEDIA_DEFAULTS[type] && this.deps.media ? this.deps.media.register(number.id, described, input.file) : described;
     const message: Record<string, unknown> = {
       ...(customer.username ? {} : { from: customer.waId }),
       from_user_id: customer.bsuid,
@@ -510,7 +517,6 @@ function contentOf(type: string, input: CustomerMessageInput): Record<string, un
       return {
         ...defaults,
         ...caption,
-        sha256: randomBytes(32).toString('base64'),
         id: String(10n ** 15n + BigInt(`0x${randomBytes(6).toString('hex')}`)),
         ...object,
       };

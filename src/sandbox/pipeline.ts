@@ -169,6 +169,11 @@ function send(ctx: Context, outcome: Outcome): void {
     ctx.body = outcome.html;
     return;
   }
+  if (outcome.kind === 'bytes') {
+    ctx.set('Content-Type', outcome.contentType);
+    ctx.body = outcome.body;
+    return;
+  }
   if (outcome.headers) ctx.set(outcome.headers);
   ctx.body = outcome.body;
 }

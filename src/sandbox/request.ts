@@ -33,6 +33,7 @@ export type Outcome =
       errorCode?: number;
     }
   | { kind: 'html'; status: number; html: string; effect: 'applied' | 'none' }
+  | { kind: 'bytes'; status: number; body: Buffer; contentType: string; effect: 'applied' | 'none' }
   | { kind: 'redirect'; location: string; effect: 'applied' | 'none' };
 
 export const json = (body: unknown, effect: 'applied' | 'none' = 'none', log?: LogExtras): Outcome => ({

@@ -46,6 +46,9 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
     return { operation: 'object.get', handle: (r) => getObject(r, state, 'me') };
   if (first === state.appId && edge === 'subscriptions' && get)
     return { operation: 'app.subscriptions', objectId: first, handle: (r) => appSubscriptions(r, state) };
+  // A media download URL (lookaside.fbsbx.com at Meta), unversioned.
+  if (first === 'whatsapp_business' && edge === 'attachments' && get)
+    return { operation: 'media.download', objectId: param(req, 'mid'), handle: (r) => state.media.download(r, state) };
   if (!OBJECT_ID.test(first)) return undefined;
 
   const id = first;
@@ -53,6 +56,8 @@ export function route(req: MetaRequest, state: SandboxState): MatchedRoute | und
     if (method === 'POST' && state.world.numbers.has(id))
       return { operation: 'phone.two_step', objectId: id, handle: (r) => twoStepPin(r, state, id) };
     if (!get) return undefined;
+    if (state.media.has(id))
+      return { operation: 'media.get', objectId: id, handle: (r) => state.media.info(r, state, id) };
     const operation = state.world.wabas.has(id) ? 'waba.get' : state.world.numbers.has(id) ? 'phone.get' : 'object.get';
     return { operation, objectId: id, handle: (r) => getObject(r, state, id) };
   }

@@ -12,6 +12,7 @@ import {
   type QualityChange,
 } from './events.js';
 import { CallLog, FaultBook, type ActiveFault, type CallFilter, type CallRecord, type FaultSpec } from './faults.js';
+import { SandboxMedia } from './media.js';
 import { Messaging, type CustomerMessageInput, type CustomerMessageResult } from './messaging.js';
 import type {
   CodeTokenKind,
@@ -45,6 +46,8 @@ export interface SandboxStateOptions {
   graphApiVersion: string;
   webhookUrl: string | undefined;
   statusDelayMs: number;
+  /** How long a media download URL works (default 5 minutes, as Meta's). */
+  mediaUrlTtlMs?: number;
   /** How long a new template stays PENDING before its review (default 300 ms). */
   templateReviewMs?: number;
   schedule: DeliverySchedule;
@@ -69,6 +72,8 @@ export class SandboxState {
   readonly faultBook = new FaultBook();
   readonly dispatcher: WebhookDispatcher;
   readonly messaging: Messaging;
+  /** Files of the media customers sent, served at GET /{media-id} and its download URL. */
+  readonly media: SandboxMedia;
   /** Message templates and marketing preferences, as Meta's webhooks report them. */
   readonly templates: Templates;
   /** The Graph API's message_templates of each account, with a short review of new ones. */
@@ -99,8 +104,10 @@ export class SandboxState {
       resolveUrl: (wabaId) => this.world.wabas.get(wabaId)?.subscription?.overrideCallbackUri ?? this.webhookUrl,
       log: options.log,
     });
+    this.media = new SandboxMedia(() => this.now(), options.mediaUrlTtlMs);
     this.messaging = new Messaging({
       world: this.world,
+      media: this.media,
       now: () => this.now(),
       statusDelayMs: options.statusDelayMs,
       post: (meta, payload) => this.postWebhook(meta, payload),

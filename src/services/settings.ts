@@ -5,8 +5,21 @@ import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
 import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
+import { mediaOfMessages, type MediaRow } from '../store/media.js';
 import { originOf } from '../store/messages.js';
 import { currentIntegration } from './status.js';
+
+function presentMedia(row: MediaRow | undefined): MessageView['media'] {
+  if (!row) return null;
+  return {
+    id: row.id,
+    state: row.state,
+    mimeType: row.mime_type,
+    size: row.size,
+    filename: row.filename,
+    failureReason: row.failure_reason,
+  };
+}
 
 export interface SettingsView {
   autoReplyText: string;
@@ -97,6 +110,15 @@ export interface MessageView {
    * turn), api, template, business_app (the owner wrote it in the WhatsApp Business app).
    */
   origin: string;
+  /** An inbound image, audio, video, document or sticker: served at GET /api/integrations/whatsapp/media/{id}. */
+  media: {
+    id: number;
+    state: string;
+    mimeType: string | null;
+    size: number | null;
+    filename: string | null;
+    failureReason: string | null;
+  } | null;
 }
 
 /** The business's messages, newest first, paged by id (`before`). */
@@ -112,6 +134,15 @@ export async function listMessages(
   if (page.before !== undefined) query.andWhere('id', '<', page.before);
   const rows = await query;
   const pageRows = rows.slice(0, page.limit);
+  const media = new Map(
+    (
+      await mediaOfMessages(
+        db,
+        businessId,
+        pageRows.map((m) => Number(m.id)),
+      )
+    ).map((row) => [row.message_id, row]),
+  );
   return {
     messages: pageRows.map((m) => ({
       id: m.id,
@@ -126,6 +157,7 @@ export async function listMessages(
       inReplyTo: m.in_reply_to,
       error: typeof m.error?.reason === 'string' ? m.error.reason : null,
       origin: originOf(m),
+      media: presentMedia(media.get(Number(m.id))),
     })),
     nextBefore: rows.length > page.limit ? pageRows.at(-1)!.id : null,
   };

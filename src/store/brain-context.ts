@@ -49,6 +49,7 @@ export async function brainRequestV2(
       type: m.type,
       text: m.text,
       timestamp: m.timestamp,
+      ...(m.media ? { media: m.media } : {}),
     })),
     history: earlier.reverse().map((m) => ({
       direction: m.direction as 'inbound' | 'outbound',
