@@ -31,7 +31,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
   const auth = requireBusiness(deps.config);
   router.use(dashboardCors(deps.config));
 
-  router.post('/', auth, async (ctx) => {
+  router.post('/', auth, deps.limits.messages, async (ctx) => {
     const key = keyOf(ctx);
     const [result] = await acceptMessages(deps, businessOf(ctx), [{ key, body: await readJson(ctx) }]);
     if (!result!.ok) throw new HttpError(result!.status, result!.code, result!.message);
@@ -40,7 +40,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
     ctx.body = present(result!);
   });
 
-  router.post('/batch', auth, async (ctx) => {
+  router.post('/batch', auth, deps.limits.messages, async (ctx) => {
     const parsed = batchBody.safeParse(await readJson(ctx, 4 * 1024 * 1024));
     if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
     const items = parsed.data.messages.map(({ idempotencyKey: key, ...body }) => ({ key, body }));

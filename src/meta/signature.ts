@@ -10,7 +10,7 @@ export function signBody(body: Buffer | string, secret: string): string {
 const WELL_FORMED = /^sha256=[0-9a-f]{64}$/i;
 
 /** Whether the header can be a signature at all: checked before the body is read. */
-export function isWellFormedSignature(header: string | undefined): boolean {
+export function isWellFormedSignature(header: string | undefined): header is string {
   return header !== undefined && WELL_FORMED.test(header);
 }
 
