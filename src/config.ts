@@ -335,7 +335,7 @@ const schema = z.object({
     .int()
     .min(4 * MIB)
     .max(4096 * MIB)
-    .default(64 * MIB),
+    .default(32 * MIB),
   HTTP_REQUEST_TIMEOUT: duration.default(30_000),
   HTTP_HEADERS_TIMEOUT: duration.default(10_000),
   RATE_LIMIT_CONNECT: rateLimit('20/10m'),

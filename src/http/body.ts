@@ -60,22 +60,23 @@ export class ByteBudget {
 export type BodyLease = ReturnType<ByteBudget['lease']>;
 
 /**
- * Reads the body under a budget: a declared length that cannot fit now is refused before a byte is
- * read (503), and a body whose next chunk would overflow the budget stops being read there (503).
+ * Reads the body under a budget, as the chunks it arrived in: a declared length that cannot fit now
+ * is refused before a byte is read (503), and a body whose next chunk would overflow the budget
+ * stops being read there (503).
  */
 export async function readBudgetedBody(
   ctx: Context,
   limitBytes: number,
   budget: ByteBudget,
   lease: BodyLease,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limitBytes) throw tooLarge(limitBytes);
   if (!budget.fits(declared)) throw overloaded();
   return readChunks(ctx.req, limitBytes, lease);
 }
 
-function readChunks(req: IncomingMessage, limitBytes: number, lease: BodyLease): Promise<Buffer> {
+function readChunks(req: IncomingMessage, limitBytes: number, lease: BodyLease): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -89,7 +90,7 @@ function readChunks(req: IncomingMessage, limitBytes: number, lease: BodyLease):
         req.pause();
         chunks.length = 0;
         reject(error);
-      } else resolve(Buffer.concat(chunks, received));
+      } else resolve(chunks);
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;

@@ -35,22 +35,22 @@ export function webhookRoutes(deps: AppDeps): Router {
 
   /** A delivery whose signature header is well formed: read (under the budget), verify, store. */
   const receive = async (ctx: Context, signature: string, lease: BodyLease) => {
-    let raw: Buffer;
+    let chunks: Buffer[];
     try {
-      raw = await readBudgetedBody(ctx, WEBHOOK_BODY_LIMIT, deps.webhookBudget, lease);
+      chunks = await readBudgetedBody(ctx, WEBHOOK_BODY_LIMIT, deps.webhookBudget, lease);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 0;
       reject(status === 413 ? 'size' : status === 503 ? 'overloaded' : 'body');
       throw error;
     }
     // Nothing is parsed before the signature over the exact bytes checks out.
-    if (!verifySignature(raw, signature, deps.config.whatsapp.appSecret)) {
+    if (!verifySignature(chunks, signature, deps.config.whatsapp.appSecret)) {
       reject('signature');
       throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
     }
     let body: unknown;
     try {
-      body = parseJson(raw);
+      body = parseJson(Buffer.concat(chunks.splice(0)));
     } catch (error) {
       reject('json');
       throw error;

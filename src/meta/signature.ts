@@ -14,11 +14,16 @@ export function isWellFormedSignature(header: string | undefined): header is str
   return header !== undefined && WELL_FORMED.test(header);
 }
 
-/** Constant-time check of a signature header against the raw body. */
-export function verifySignature(body: Buffer, header: string | undefined, secret: string): boolean {
+/**
+ * Constant-time check of a signature header against the raw body, given whole or as the chunks it
+ * arrived in (so a body whose signature fails is never copied into one buffer).
+ */
+export function verifySignature(body: Buffer | readonly Buffer[], header: string | undefined, secret: string): boolean {
   if (!header || !header.startsWith('sha256=')) return false;
   const given = header.slice('sha256='.length);
   if (!/^[0-9a-f]{64}$/i.test(given)) return false;
-  const expected = createHmac('sha256', secret).update(body).digest();
+  const hmac = createHmac('sha256', secret);
+  for (const chunk of Buffer.isBuffer(body) ? [body] : body) hmac.update(chunk);
+  const expected = hmac.digest();
   return timingSafeEqual(expected, Buffer.from(given, 'hex'));
 }
