@@ -7,12 +7,16 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/ports.js';
 import { spawnService, type ChildService } from './helpers/processes.js';
-import { testEnv } from './helpers/stack.js';
+import { startStack, testEnv, type Stack } from './helpers/stack.js';
+import { postWebhook } from './helpers/webhooks.js';
 
 /** The API process's resident set, sampled through the abuse, stays below this (measured: ~255 MB). */
 const RSS_CEILING_MB = 320;
-/** The 99th percentile of /healthz latency during the abuse stays below this (measured: 170-560 ms). */
-const HEALTHZ_P99_MS = 2_000;
+/**
+ * The 99th percentile of /healthz latency during the abuse stays below this. Measured 170-1,500 ms
+ * on a shared two-core machine: the spikes are the moments a thousand connections arrive at once.
+ */
+const HEALTHZ_P99_MS = 2_500;
 const REQUEST_TIMEOUT_S = 5;
 
 const SLOW_UPLOADS = 1_000;
@@ -140,7 +144,7 @@ describe('abuse', () => {
         );
         latencies.push(performance.now() - started);
         if (status !== 200) healthErrors.push(String(status));
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 10));
       }
     })();
 
@@ -220,4 +224,49 @@ describe('abuse', () => {
     // And it is still itself afterwards.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   }, 90_000);
+});
+
+describe('the webhook byte budget', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      api: true,
+      worker: false,
+      env: { WEBHOOK_MAX_BYTES_IN_FLIGHT: String(FOUR_MB), METRICS_PORT: '0' },
+    });
+  });
+  afterAll(() => stack?.close());
+
+  const inFlight = async () => {
+    const text = await fetch(`${stack.api!.metricsUrl}/metrics`).then((r) => r.text());
+    return Number(/^waconnect_webhook_bytes_in_flight (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
+
+  it('answers 503 with Retry-After, before reading, a body that does not fit beside the ones being read', async () => {
+    const port = Number(new URL(stack.api!.url).port);
+    // Three of the budget's four MiB arrive, and the rest never does.
+    const holder = connect(port, '127.0.0.1');
+    holder.on('error', () => undefined);
+    holder.write(webhookHead(BOGUS_SIGNATURE));
+    holder.write(BODY.subarray(0, 3 * 1024 * 1024));
+    try {
+      await expect.poll(inFlight, { timeout: 20_000 }).toBe(3 * 1024 * 1024);
+      const head =
+        'POST /api/webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${2 * 1024 * 1024}\r\nX-Hub-Signature-256: ${BOGUS_SIGNATURE}\r\n\r\n`;
+      // Its body is never sent: only an answer that does not wait for it can arrive.
+      const { answer, ms } = await rawRequest(port, head, { trickleMs: 60_000 }, 10_000);
+      expect(answer).toMatch(/^HTTP\/1\.1 503/);
+      expect(answer).toMatch(/\r\nRetry-After: \d+\r\n/i);
+      expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(answer).toContain('"code":"overloaded"');
+      expect(ms).toBeLessThan(5_000);
+    } finally {
+      holder.destroy();
+    }
+    // The held bytes come back when the request ends, and a delivery goes through again.
+    await expect.poll(inFlight, { timeout: 20_000 }).toBe(0);
+    const delivered = await postWebhook(stack.api!.url, { object: 'whatsapp_business_account', entry: [] });
+    expect(delivered.status).toBe(200);
+  });
 });
