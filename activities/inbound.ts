@@ -24,6 +24,7 @@ import {
   releaseSend,
   reserveSend,
   turnContext,
+  typingTarget,
   type Claim,
   type Released,
 } from '../src/store/turns.js';
@@ -34,7 +35,14 @@ import type { ActivityDeps } from './deps.js';
 import { waitForSendSlot } from './pace.js';
 
 export type InboundStart =
-  { kind: 'closed'; status: string } | { kind: 'open'; responder: 'rules' | 'http'; timeouts: CallTimeouts };
+  | { kind: 'closed'; status: string }
+  | {
+      kind: 'open';
+      responder: 'rules' | 'http';
+      timeouts: CallTimeouts;
+      /** How long the brain may think before the typing indicator is shown once more. */
+      typingRefreshMs?: number;
+    };
 
 export type Drafted =
   /** `outboundIds`: the turn's messages in order (histories before version 2 carry `outboundId` alone). */
@@ -65,6 +73,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
 
   async function draft(turnId: number, answer: Answer, responder: string): Promise<Drafted> {
     const drafted = await draftAnswer(db, turnId, answer, responder);
+    // Erased while the responder composed it: nothing is left to answer.
+    if (drafted.kind === 'erased') return { kind: 'no_reply' };
     if (drafted.kind === 'refused') {
       // A template the brain named cannot be sent: the auto-reply answers, and the turn says why.
       throw new ReplyServiceError(`the answer's template: ${drafted.message}`, false);
@@ -89,12 +99,8 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     /** Reads the message and its integration: what answers it, or why nothing will. */
     async openInbound(input: { messageId: number }): Promise<InboundStart> {
       const message = await inboundToAnswer(db, input.messageId);
-      if (!message)
-        throw ApplicationFailure.create({
-          type: 'message_not_found',
-          message: `message ${input.messageId} is not stored`,
-          nonRetryable: true,
-        });
+      // Erased while its workflow waited to start: nothing is left to answer.
+      if (!message) return { kind: 'closed', status: 'erased' };
       if (message.status !== 'received') return { kind: 'closed', status: message.status };
       const integration = message.integration;
       const close = async (status: 'unanswered' | 'no_reply', reason: string) => {
@@ -112,19 +118,24 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       }
       const settings = integration.settings ?? {};
       // A welcome request is answered with the business's own welcome text, never the HTTP brain's.
-      if (message.type === 'request_welcome')
-        return { kind: 'open', responder: 'rules', timeouts: callTimeouts(config) };
+      const open = { timeouts: callTimeouts(config), typingRefreshMs: config.reply.typingRefreshMs };
+      if (message.type === 'request_welcome') return { kind: 'open', responder: 'rules', ...open };
       const wantsHttp =
         settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
-      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', timeouts: callTimeouts(config) };
+      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', ...open };
     },
 
     async claimTurn(input: { messageId: number }): Promise<Claim> {
-      return claimTurn(db, input.messageId, {
+      const claim = await claimTurn(db, input.messageId, {
         debounceMs: config.reply.debounceMs,
         debounceMaxMs: config.reply.debounceMaxMs,
         maxTurnWaitMs: config.reply.maxTurnWaitMs,
       });
+      if (claim.kind !== 'closed' || !claim.released) return claim;
+      // Closed now (a person holds the conversation): the next message in line hears of it.
+      await nudge(claim.released);
+      metrics.messageOutcome(`${claim.status}:bot_paused`);
+      return { kind: 'closed', status: claim.status };
     },
 
     /** Marks an inbound message read at Meta (best effort: the reply matters more). */
@@ -140,8 +151,28 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       }
     },
 
+    /**
+     * Marks the turn's newest message read with the typing indicator, unless the turn no longer
+     * needs it (see typingTarget); answers whether it was shown. Best effort, like markInboundRead.
+     */
+    async showTyping(input: { turnId: number; repeat?: boolean }): Promise<boolean> {
+      const target = await typingTarget(db, input.turnId, { repeat: input.repeat ?? false });
+      if (!target) return false;
+      const token = await readIntegrationToken(db, config.keyring, target.integration_id);
+      if (!token) return false;
+      try {
+        await graph.markRead(token, target.phone_number_id, target.wamid, { typing: true });
+        return true;
+      } catch (error) {
+        if (error instanceof GraphError && error.kind === 'transient') throw toActivityFailure(error);
+        return false;
+      }
+    },
+
     async respondByRules(input: { turnId: number; fallback?: boolean }): Promise<Drafted> {
-      const { request, settings } = await turnContext(db, input.turnId);
+      const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
+      const { request, settings } = context;
       const text = settings.autoReplyText ?? config.reply.defaultText;
       return draft(
         input.turnId,
@@ -158,6 +189,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
           nonRetryable: true,
         });
       const context = await turnContext(db, input.turnId);
+      if (!context) return { kind: 'no_reply' };
       const version = context.settings.brainVersion ?? 1;
       try {
         const answer =

@@ -2,6 +2,7 @@
 import { log } from '@temporalio/activity';
 import { createBusinessAppActivities } from './business-app.js';
 import type { ActivityDeps } from './deps.js';
+import { createErasureActivities } from './erasure.js';
 import { createInboundActivities } from './inbound.js';
 import { createMetaActivities } from './meta.js';
 import { createRegistrationActivities } from './registration.js';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTemplateActivities(deps),
     ...createSendActivities(deps),
     ...createRetentionActivities(deps),
+    ...createErasureActivities(deps),
   };
 }
 

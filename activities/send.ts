@@ -53,10 +53,10 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
           return { outcome: 'limited', retryInMs: Math.max(1_000, next - Date.now()) };
         }
       }
-      // Sends the business starts yield to replies and agents' messages.
+      // Sends the business starts yield to replies and agents' messages; an agent's does not back off.
       const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
         recipient,
-        priority: 'bulk',
+        priority: reservation.priority,
         attempt: Context.current().info.attempt,
       });
       if (paced) {

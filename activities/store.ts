@@ -11,7 +11,8 @@ import {
 } from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
 import type { AccountEvent, InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
-import { applyAccountEvent, type AccountEventEffect } from '../src/store/account-events.js';
+import { applyAccountEvent, businessesThatLeft, type AccountEventEffect } from '../src/store/account-events.js';
+import { insertErasures } from '../src/services/erasures.js';
 import {
   isOurMessage,
   recordStatuses,
@@ -252,7 +253,28 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
 
     /** Applies one of Meta's account events, once (see src/store/account-events.ts). */
     async recordAccountEvent(event: AccountEvent): Promise<AccountEventEffect> {
-      const effect = await applyAccountEvent(db, event);
+      // With DELETE_DATA_ON_DISCONNECT, a business Meta removed or offboarded is erased (its
+      // erasure's start waits in the outbox, which the drain starts).
+      const effect = await applyAccountEvent(
+        db,
+        event,
+        config.erasure.deleteOnDisconnect
+          ? {
+              onApplied: async (trx, applied) => {
+                const businesses = await businessesThatLeft(trx, applied);
+                await insertErasures(
+                  trx,
+                  config,
+                  businesses.map((businessId) => ({
+                    businessId,
+                    subject: { kind: 'business' as const },
+                    source: 'account_event' as const,
+                  })),
+                );
+              },
+            }
+          : {},
+      );
       if (effect.kind !== 'duplicate')
         log.info('account event recorded', { wabaId: event.wabaId, field: event.field, effect: effect.kind });
       return effect;

@@ -21,6 +21,9 @@ import * as m050 from './20261202000050_brain_answers.js';
 import * as m060 from './20261202000060_abuse_limits.js';
 import * as m017 from './20261202000010_outbound_sends.js';
 import * as m018 from './20261202000012_retention_indexes.js';
+import * as m020 from './20261202000020_erasures.js';
+import * as m021 from './20261202000021_erasure_indexes.js';
+import * as m030 from './20261202000030_handoff.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -48,6 +51,9 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000010_outbound_sends', m017],
   ['20261202000011_pacing_recipients', m016],
   ['20261202000012_retention_indexes', m018],
+  ['20261202000020_erasures', m020],
+  ['20261202000021_erasure_indexes', m021],
+  ['20261202000030_handoff', m030],
   ['20261202000050_brain_answers', m050],
   ['20261202000060_abuse_limits', m060],
 ];

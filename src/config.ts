@@ -1,10 +1,10 @@
 // The one place that reads process.env. Everything else receives a typed Config.
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
+import { codecKeyring, emptyKeyring, parseKeyring, type Keyring } from './crypto.js';
 import { DEFAULT_CALL_TIMEOUTS } from './temporal/timeouts.js';
 
-export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile';
+export type Role = 'api' | 'worker' | 'migrate' | 'dev' | 'reconcile' | 'erase';
 
 /** Kinds of stored data, each with its own retention setting (see README, Data). */
 export const RETENTION_KINDS = [
@@ -70,8 +70,13 @@ export interface Config {
   whatsapp: {
     verifyToken: string;
     appSecret: string;
+    /** The secrets a webhook signature may be made with: the app secret, then the previous one during a rotation. */
+    appSecrets: string[];
   };
+  /** Credentials, PINs and staged secrets. */
   keyring: Keyring;
+  /** Temporal payloads: TEMPORAL_CODEC_KEY, then keys derived from the credentials keyring. */
+  codecKeyring: Keyring;
   auth: {
     jwtSecret: string;
     businessClaim: string;
@@ -110,6 +115,8 @@ export interface Config {
     maxTurnWaitMs: number;
     /** A reply this much later than the message it answers is not sent (`unanswered: late`). */
     maxReplyLatenessMs: number;
+    /** While the responder thinks this long, the typing indicator is shown once more (Meta drops it after 25 s). */
+    typingRefreshMs: number;
   };
   outbox: {
     /** How often every worker drains the workflow-start outbox. */
@@ -126,6 +133,10 @@ export interface Config {
     expiryThresholdDays: number;
   };
   callbackWaitMs: number;
+  erasure: {
+    /** Erase a business's data after it disconnects, or when Meta removes or offboards its accounts. */
+    deleteOnDisconnect: boolean;
+  };
   /** GET /metrics: on its own internal server (port, host), and/or on the API behind a token. */
   metrics: {
     port: number | undefined;
@@ -290,7 +301,9 @@ const schema = z.object({
   META_OAUTH_DIALOG_URL: url.optional(),
   WHATSAPP_VERIFY_TOKEN: optionalText,
   WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_APP_SECRET_PREVIOUS: optionalText,
   CREDENTIALS_ENCRYPTION_KEY: optionalText,
+  TEMPORAL_CODEC_KEY: optionalText,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   AUTH_BUSINESS_CLAIM: z.string().min(1).default('business_id'),
   AUTH_JWT_MAX_AGE: duration.default(86_400_000),
@@ -306,6 +319,7 @@ const schema = z.object({
   REPLY_DEBOUNCE_MAX_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   MAX_TURN_WAIT_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   MAX_REPLY_LATENESS_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
+  TYPING_REFRESH_MS: z.coerce.number().int().min(500).max(24_000).default(20_000),
   OUTBOX_DRAIN_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
   OUTBOX_CHECK_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   MESSAGE_RUNS_PER_BUSINESS: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -314,6 +328,7 @@ const schema = z.object({
   TOKEN_REFRESH_INTERVAL: duration.default(86_400_000),
   TOKEN_EXPIRY_THRESHOLD_DAYS: z.coerce.number().int().min(1).max(59).default(10),
   CALLBACK_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  DELETE_DATA_ON_DISCONNECT: bool,
   CODEC_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   CODEC_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   CODEC_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -397,6 +412,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   if (e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT) {
     problems.push('HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT');
   }
+  let ownCodecKeys: Keyring | undefined;
+  if (e.TEMPORAL_CODEC_KEY) {
+    try {
+      ownCodecKeys = parseKeyring(e.TEMPORAL_CODEC_KEY);
+      // The derived keys keep the credentials' ids and must still decrypt older payloads.
+      const shared = [...ownCodecKeys.keys.keys()].filter((id) => keyring?.keys.has(id));
+      if (shared.length)
+        problems.push(`TEMPORAL_CODEC_KEY: key id ${shared.join(', ')} is a credentials key id; use new ids`);
+    } catch (error) {
+      problems.push(`TEMPORAL_CODEC_KEY: ${(error as Error).message}`);
+    }
+  }
   const temporal = temporalConnection(blankless as Record<string, string>, problems);
   if (problems.length > 0 || !temporal) throw new ConfigError(problems);
 
@@ -430,8 +457,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     whatsapp: {
       verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? '',
       appSecret: e.WHATSAPP_APP_SECRET ?? appSecret,
+      appSecrets: [
+        e.WHATSAPP_APP_SECRET ?? appSecret,
+        ...(e.WHATSAPP_APP_SECRET_PREVIOUS ? [e.WHATSAPP_APP_SECRET_PREVIOUS] : []),
+      ],
     },
     keyring: keyring ?? emptyKeyring(),
+    codecKeyring: codecKeyring(keyring ?? emptyKeyring(), ownCodecKeys),
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET ?? '',
       businessClaim: e.AUTH_BUSINESS_CLAIM,
@@ -458,6 +490,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       debounceMaxMs: e.REPLY_DEBOUNCE_MAX_MS,
       maxTurnWaitMs: e.MAX_TURN_WAIT_MS,
       maxReplyLatenessMs: e.MAX_REPLY_LATENESS_MS,
+      typingRefreshMs: e.TYPING_REFRESH_MS,
     },
     outbox: {
       drainIntervalMs: e.OUTBOX_DRAIN_INTERVAL_MS,
@@ -470,6 +503,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       expiryThresholdDays: e.TOKEN_EXPIRY_THRESHOLD_DAYS,
     },
     callbackWaitMs: e.CALLBACK_WAIT_MS,
+    erasure: { deleteOnDisconnect: e.DELETE_DATA_ON_DISCONNECT },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, authToken: e.METRICS_AUTH_TOKEN },
     workerMetricsPort: e.WORKER_METRICS_PORT,
     worker: {

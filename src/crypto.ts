@@ -1,6 +1,14 @@
 // Encryption in one place: the credentials keyring (AES-256-GCM with key ids so keys can rotate),
 // keys derived from it for other purposes, and the hashes and random values the app needs.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 
 export interface Keyring {
   /** The key id new ciphertext is written under; undefined only for roles that never encrypt. */
@@ -40,12 +48,25 @@ export function generateKeyringEntry(id: string): string {
 }
 
 /** A keyring for another purpose: each key is HKDF-derived, so a payload key never equals a credentials key. */
-export function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
+function deriveKeyring(keyring: Keyring, purpose: string): Keyring {
   const keys = new Map<string, Buffer>();
   for (const [id, key] of keyring.keys) {
     keys.set(id, Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `waconnect:${purpose}`, 32)));
   }
   return { primary: keyring.primary, keys };
+}
+
+/**
+ * The codec's keyring: TEMPORAL_CODEC_KEY's keys when set (the first encrypts), then keys derived
+ * (HKDF) from the credentials keyring, which encrypted every payload before the codec had keys of its
+ * own and still decrypt those. Without TEMPORAL_CODEC_KEY the derived keys encrypt too.
+ */
+export function codecKeyring(credentials: Keyring, own?: Keyring): Keyring {
+  const derived = deriveKeyring(credentials, 'temporal-payload-codec');
+  if (!own) return derived;
+  const keys = new Map(own.keys);
+  for (const [id, key] of derived.keys) if (!keys.has(id)) keys.set(id, key);
+  return { primary: own.primary, keys };
 }
 
 const IV_BYTES = 12;
@@ -85,10 +106,36 @@ export function encryptText(keyring: Keyring, plaintext: string, aad: string): s
   return `v1.${sealed.keyId}.${sealed.bytes.toString('base64url')}`;
 }
 
+/** The key id a text ciphertext was written under. */
+export function keyIdOf(envelope: string): string {
+  const [version, keyId] = envelope.split('.');
+  if (version !== 'v1' || !keyId) throw new Error('not a waconnect ciphertext');
+  return keyId;
+}
+
+/** The ciphertext under the keyring's first key, or null when it is already there. */
+export function reencryptText(keyring: Keyring, envelope: string, aad: string): string | null {
+  if (keyIdOf(envelope) === keyring.primary) return null;
+  return encryptText(keyring, decryptText(keyring, envelope, aad), aad);
+}
+
 export function decryptText(keyring: Keyring, envelope: string, aad: string): string {
   const [version, keyId, body] = envelope.split('.');
   if (version !== 'v1' || !keyId || !body) throw new Error('not a waconnect ciphertext');
   return open(keyring, { keyId, bytes: Buffer.from(body, 'base64url') }, aad).toString('utf8');
+}
+
+/**
+ * A keyed hash (HMAC-SHA256 under a key derived for `purpose` from the primary key), written as
+ * `<keyId>.<hex>`: the same value gives the same hash under one key, and nobody without the key can
+ * test a guess (a phone number's plain hash can be reversed by trying every number).
+ */
+export function keyedHash(keyring: Keyring, purpose: string, value: string): string {
+  const derived = deriveKeyring(keyring, purpose);
+  const keyId = derived.primary;
+  const key = keyId === undefined ? undefined : derived.keys.get(keyId);
+  if (keyId === undefined || !key) throw new Error('no encryption key configured');
+  return `${keyId}.${createHmac('sha256', key).update(value).digest('hex')}`;
 }
 
 export function sha256Hex(value: string | Buffer): string {

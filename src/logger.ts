@@ -12,6 +12,7 @@ const REDACTED_KEYS = [
   'access_token',
   'token',
   'appSecret',
+  'appSecrets',
   'app_secret',
   'client_secret',
   'secret',

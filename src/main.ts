@@ -8,6 +8,9 @@ import { DevStartError, runDev } from './commands/dev.js';
 import { runMigrations, setUpTemporal, type MigrateDirection } from './commands/migrate.js';
 import { describeWebhookFields, runSelfCheck, webhookFieldsBlockingFailure } from './commands/selfcheck.js';
 import { runReconcile } from './commands/reconcile.js';
+import { runRekey } from './commands/rekey.js';
+import type { RekeyCount } from './store/rekey.js';
+import { parseEraseArgs, runErase } from './commands/erase.js';
 import { startWorker } from './commands/worker.js';
 import { SearchAttributesError } from './temporal/search-attributes.js';
 
@@ -18,6 +21,9 @@ const USAGE = `usage: waconnect <command>
                            PostgreSQL migrations, then the Temporal namespace's search attributes
   selfcheck                run one workflow end to end through the worker and PostgreSQL
   reconcile                one token schedule per active integration; remove orphans
+  rekey                    re-encrypt every secret and schedule argument under the first keys
+  erase --business <id> [--phone <number> | --bsuid <id>] [--wait]
+                           erase a business's data, or one of its customers' (a worker runs it)
   dev                      everything on a laptop (npm start)
   bundle                   prebuild the workflow bundle (part of npm run build)`;
 
@@ -90,6 +96,38 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `reconcile: ${report.active} active integration(s); created ${report.created.length} schedule(s)${report.created.length ? ` (${report.created.join(', ')})` : ''}; removed ${report.removed.length}${report.removed.length ? ` (${report.removed.join(', ')})` : ''}; purged ${report.purged.stagedSecrets} staged secret(s)\n`,
       );
+      return 0;
+    }
+    case 'rekey': {
+      const config = loadConfig(env, 'reconcile');
+      const report = await runRekey(config);
+      const line = (what: string, c: RekeyCount) =>
+        `  ${what}: ${
+          Object.entries(c.before)
+            .map(([key, n]) => `${n} under ${key}`)
+            .join(', ') || 'none'
+        }; rewritten ${c.rewritten}\n`;
+      process.stdout.write(
+        `rekey: credentials under ${report.credentialsKey}, codec under ${report.codecKey}\n` +
+          line('tokens', report.tokens) +
+          line('registration PINs', report.pins) +
+          line('staged secrets', report.stagedSecrets) +
+          line('erasure targets', report.erasureTargets) +
+          line('token schedules', report.schedules),
+      );
+      return 0;
+    }
+    case 'erase': {
+      const args = parseEraseArgs(rest);
+      if (typeof args === 'string') {
+        process.stderr.write(`${args === 'usage' ? USAGE : args}\n`);
+        return 2;
+      }
+      const config = loadConfig(env, 'erase');
+      const row = await runErase(config, args, (started) =>
+        process.stdout.write(`erasure ${started.id} (${started.scope}) accepted; a worker runs it\n`),
+      );
+      if (args.wait) process.stdout.write(`erasure ${row.id} done: ${JSON.stringify(row.counts)} row(s) deleted\n`);
       return 0;
     }
     case 'bundle':

@@ -18,6 +18,8 @@ export interface WorkerMetrics {
   messageOutcome(outcome: string): void;
   /** Rows the retention sweep deleted (or, for message text, cleared), by kind and table. */
   retentionDeleted(kind: string, table: string, rows: number): void;
+  /** A payload the strict codec refused: someone started or signalled our workflows with plain input. */
+  unencryptedRefused(): void;
 }
 
 const graphOutcome = (call: GraphCallRecord) =>
@@ -38,6 +40,11 @@ export function sdkWorkerMetrics(): WorkerMetrics {
     undefined,
     'Rows the retention sweep deleted (message text: cleared), by kind and table',
   );
+  const refused = meter.createCounter(
+    'waconnect_unencrypted_payloads_refused',
+    undefined,
+    'Payloads the worker refused because no waconnect client encrypted them',
+  );
   return {
     graphCall: (call) => {
       calls.add(1, { operation: call.operation, outcome: graphOutcome(call), code: String(call.code ?? '') });
@@ -45,6 +52,7 @@ export function sdkWorkerMetrics(): WorkerMetrics {
     },
     messageOutcome: (outcome) => outcomes.add(1, { outcome }),
     retentionDeleted: (kind, table, rows) => retained.add(rows, { kind, table }),
+    unencryptedRefused: () => refused.add(1),
   };
 }
 
@@ -52,6 +60,7 @@ export const noWorkerMetrics: WorkerMetrics = {
   graphCall: () => undefined,
   messageOutcome: () => undefined,
   retentionDeleted: () => undefined,
+  unencryptedRefused: () => undefined,
 };
 
 /** What the message path looks like in PostgreSQL right now (read at each scrape). */

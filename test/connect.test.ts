@@ -329,7 +329,7 @@ describe('connect WhatsApp through Meta OAuth', () => {
     const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
     const raw = Buffer.from(JSON.stringify(history));
     // Decoded too: payloads must not hold secrets in the first place, encryption aside.
-    const codec = new EncryptionCodec(stack.config.keyring);
+    const codec = new EncryptionCodec(stack.config.codecKeyring);
     const decoded: string[] = [];
     const walk = async (node: unknown): Promise<void> => {
       if (Array.isArray(node)) for (const item of node) await walk(item);

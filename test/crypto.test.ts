@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual, decryptText, encryptText, generateKeyringEntry, parseKeyring } from '../src/crypto.js';
-import { EncryptionCodec } from '../src/temporal/codec.js';
+import {
+  codecKeyring,
+  constantTimeEqual,
+  decryptText,
+  encryptText,
+  generateKeyringEntry,
+  parseKeyring,
+} from '../src/crypto.js';
+import { EncryptionCodec, UnencryptedPayloadError } from '../src/temporal/codec.js';
 
 describe('credentials keyring', () => {
   it('encrypts with the first key and decrypts with any key in the ring', () => {
@@ -43,7 +50,7 @@ describe('credentials keyring', () => {
 
 describe('payload codec', () => {
   it('round-trips payloads and leaves no plaintext on the wire', async () => {
-    const codec = new EncryptionCodec(parseKeyring(generateKeyringEntry('k')));
+    const codec = new EncryptionCodec(codecKeyring(parseKeyring(generateKeyringEntry('k'))));
     const payload = {
       metadata: { encoding: Buffer.from('json/plain') },
       data: Buffer.from('{"accessToken":"EAAG-very-secret"}'),
@@ -53,5 +60,30 @@ describe('payload codec', () => {
     expect(Buffer.from(encoded!.metadata!.encoding!).toString()).toBe('binary/encrypted');
     const [decoded] = await codec.decode([encoded!]);
     expect(Buffer.from(decoded!.data!).toString()).toBe('{"accessToken":"EAAG-very-secret"}');
+  });
+
+  it('refuses in strict mode a payload it did not encrypt, and counts it', async () => {
+    let refused = 0;
+    const keyring = codecKeyring(parseKeyring(generateKeyringEntry('k')));
+    const strict = new EncryptionCodec(keyring, { strict: true, onRefused: () => refused++ });
+    const plain = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{"messageId":1}') };
+    await expect(strict.decode([plain])).rejects.toBeInstanceOf(UnencryptedPayloadError);
+    expect(refused).toBe(1);
+    // What a client of the same deployment encrypted passes.
+    const [encoded] = await new EncryptionCodec(keyring).encode([plain]);
+    expect(Buffer.from((await strict.decode([encoded!]))[0]!.data!).toString()).toBe('{"messageId":1}');
+  });
+
+  it('encrypts under TEMPORAL_CODEC_KEY once it is set, and still reads payloads of the derived keys', async () => {
+    const credentials = parseKeyring(generateKeyringEntry('k1'));
+    const before = new EncryptionCodec(codecKeyring(credentials));
+    const after = new EncryptionCodec(codecKeyring(credentials, parseKeyring(generateKeyringEntry('c1'))));
+    const payload = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"x"') };
+    const [old] = await before.encode([payload]);
+    const [fresh] = await after.encode([payload]);
+    expect(Buffer.from(old!.metadata!['encryption-key-id']!).toString()).toBe('k1');
+    expect(Buffer.from(fresh!.metadata!['encryption-key-id']!).toString()).toBe('c1');
+    expect(Buffer.from((await after.decode([old!]))[0]!.data!).toString()).toBe('"x"');
+    await expect(before.decode([fresh!])).rejects.toThrow(/key "c1"/);
   });
 });

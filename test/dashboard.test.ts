@@ -112,6 +112,45 @@ describe('sandbox dashboard in a browser', () => {
     await shot('5b-templates');
   });
 
+  it('runs a conversation from the agent inbox: open it, take over, reply, release', async () => {
+    await useBusiness('browser-shop');
+    const inboxItem = page.locator('#inbox button').first();
+    await expect.poll(() => inboxItem.count(), { timeout: 20_000 }).toBe(1);
+    await inboxItem.click();
+    const messages = page.locator('#inbox-messages li');
+    await expect.poll(() => messages.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await page.getByRole('button', { name: 'Take over' }).click();
+    await expect.poll(() => page.locator('#inbox-mode').textContent()).toContain('Held by sandbox-agent');
+
+    // The customer writes while the agent holds the conversation: stored, closed `agent`, no bot reply.
+    const before = await page.locator('#inbox-messages li.outbound').count();
+    await page.getByLabel('Message', { exact: true }).fill('Can a person help me?');
+    await page.getByRole('button', { name: 'Send as customer' }).click();
+    await expect
+      .poll(() => page.locator('#inbox-messages li.inbound').last().textContent(), { timeout: 20_000 })
+      .toContain('agent');
+    expect(await page.locator('#inbox-messages li.outbound').count()).toBe(before);
+    await shot('5c-inbox-taken-over');
+
+    await page.getByLabel('Reply').fill('Hello, a person here.');
+    await page.getByRole('button', { name: 'Send as agent' }).click();
+    await expect
+      .poll(() => page.locator('#inbox-messages li.outbound').last().textContent(), { timeout: 20_000 })
+      .toContain('Hello, a person here.');
+    expect(await page.locator('#inbox-messages li.outbound').last().textContent()).toContain('Agent sandbox-agent');
+    const sent = await stack.db('messages').where({ body: 'Hello, a person here.', direction: 'outbound' }).first();
+    expect(sent).toMatchObject({ origin: 'agent', agent_id: 'sandbox-agent' });
+
+    await page.getByRole('button', { name: 'Release to the bot' }).click();
+    await expect.poll(() => page.locator('#inbox-mode').textContent()).toContain('The bot answers');
+    await page.getByLabel('Message', { exact: true }).fill('Thanks! One more question.');
+    await page.getByRole('button', { name: 'Send as customer' }).click();
+    await expect
+      .poll(() => page.locator('#inbox-messages li.outbound').last().textContent(), { timeout: 20_000 })
+      .toContain(stack.config.reply.defaultText);
+    await shot('5d-inbox-released');
+  });
+
   it('disconnects', async () => {
     await useBusiness('browser-shop');
     await expect.poll(() => page.locator('#connected').count()).toBe(1);

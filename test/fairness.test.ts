@@ -2,9 +2,8 @@
 // are capped (MESSAGE_RUNS_PER_BUSINESS), on the API's fast path and in the outbox drain alike, so
 // another business's customer is answered while the flood waits its turn. Real Temporal,
 // PostgreSQL, HTTP and the Meta sandbox; a slow HTTP responder makes each run last.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBrain, type RunningBrain } from './helpers/brain.js';
 import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -12,34 +11,25 @@ const RESPONDER_DELAY_MS = 1_500;
 const CAP = 2;
 
 describe('fairness between businesses', () => {
-  let brain: Server;
+  let brain: RunningBrain;
   let stack: Stack;
   const inFlight = new Map<string, number>();
   const peak = new Map<string, number>();
 
   beforeAll(async () => {
-    brain = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const { businessId } = JSON.parse(Buffer.concat(chunks).toString()) as { businessId: string };
-        inFlight.set(businessId, (inFlight.get(businessId) ?? 0) + 1);
-        peak.set(businessId, Math.max(peak.get(businessId) ?? 0, inFlight.get(businessId)!));
-        setTimeout(() => {
-          inFlight.set(businessId, inFlight.get(businessId)! - 1);
-          if (res.destroyed) return;
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ reply: { type: 'text', text: 'ok' } }));
-        }, RESPONDER_DELAY_MS);
-      });
+    brain = await startBrain<{ businessId: string }>(({ businessId }, respond) => {
+      inFlight.set(businessId, (inFlight.get(businessId) ?? 0) + 1);
+      peak.set(businessId, Math.max(peak.get(businessId) ?? 0, inFlight.get(businessId)!));
+      setTimeout(() => {
+        inFlight.set(businessId, inFlight.get(businessId)! - 1);
+        respond({ reply: { type: 'text', text: 'ok' } });
+      }, RESPONDER_DELAY_MS);
     });
-    await new Promise<void>((resolve) => brain.listen(0, '127.0.0.1', resolve));
     stack = await startStack({
       api: true,
       sandbox: true,
       env: {
-        REPLY_WEBHOOK_URL: `http://127.0.0.1:${(brain.address() as AddressInfo).port}/reply`,
+        REPLY_WEBHOOK_URL: brain.url,
         REPLY_WEBHOOK_SECRET: 'brain-secret-for-fairness-tests-0123',
         MESSAGE_RUNS_PER_BUSINESS: String(CAP),
         OUTBOX_DRAIN_INTERVAL_MS: '100',
@@ -49,8 +39,7 @@ describe('fairness between businesses', () => {
   });
   afterAll(async () => {
     await stack?.close();
-    brain?.closeAllConnections();
-    await new Promise((resolve) => brain?.close(resolve));
+    await brain?.close();
   });
 
   const connectedNumber = () => connectNewNumber(stack.api!.url);

@@ -208,16 +208,47 @@ describe('hostile input', () => {
   });
 });
 
+/** Every authenticated route, reads and writes, with a body a valid caller could send. */
+const AUTHENTICATED_ROUTES: Array<[method: string, path: string, body?: unknown]> = [
+  ['GET', 'status'],
+  ['GET', 'connect'],
+  ['DELETE', 'disconnect'],
+  ['POST', 'embedded-signup', { code: 'x' }],
+  ['POST', 'embedded-signup/events', { event: 'CANCEL', data: {} }],
+  ['GET', 'settings'],
+  ['PUT', 'settings', { autoReplyText: 'hi' }],
+  ['GET', 'messages'],
+  ['POST', 'messages', { to: '4917000000001', text: 'hi' }],
+  ['POST', 'messages/batch', { messages: [] }],
+  ['GET', 'messages/1'],
+  ['POST', 'numbers/123/registration'],
+  ['PUT', 'numbers/123/pin', { pin: '123456' }],
+  ['POST', 'numbers/123/pin/generate'],
+  ['GET', 'templates'],
+  ['POST', 'templates', { name: 'x', language: 'en_US', category: 'UTILITY', components: [] }],
+  ['DELETE', 'templates/x'],
+  ['POST', 'erasures', { phone: '4917000000001' }],
+  ['GET', 'erasures/00000000-0000-0000-0000-000000000000'],
+];
+
 describe('hostile JWTs', () => {
   let stack: Stack;
+  const issuer = 'https://dashboard.test';
+  const audience = 'waconnect-api';
   beforeAll(async () => {
-    stack = await startStack({ api: true, worker: false });
+    stack = await startStack({
+      api: true,
+      worker: false,
+      env: { AUTH_JWT_ISSUER: issuer, AUTH_JWT_AUDIENCE: audience },
+    });
   });
   afterAll(() => stack?.close());
 
   const secret = new TextEncoder().encode(TEST_SECRETS.AUTH_JWT_SECRET);
   const now = Math.floor(Date.now() / 1000);
-  const hs256 = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' });
+  // Right issuer and audience unless a case says otherwise.
+  const hs256 = (claims: Record<string, unknown>) =>
+    new SignJWT({ iss: issuer, aud: audience, ...claims }).setProtectedHeader({ alg: 'HS256' });
 
   async function cases(): Promise<Record<string, string>> {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -274,22 +305,61 @@ describe('hostile JWTs', () => {
         .setIssuedAt()
         .setExpirationTime('10m')
         .sign(secret),
+      'iat in the future': await hs256({ business_id: 'victim' })
+        .setIssuedAt(now + 600)
+        .setExpirationTime(now + 1200)
+        .sign(secret),
+      'foreign issuer': await hs256({ business_id: 'victim', iss: 'https://attacker.test' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'foreign audience': await hs256({ business_id: 'victim', aud: 'another-api' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'no issuer or audience': await new SignJWT({ business_id: 'victim' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'over-long business id': await hs256({ business_id: `v${'x'.repeat(4000)}` })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'newline in the business id': await hs256({ business_id: 'victim\nadmin' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'escape sequence in the business id': await hs256({ business_id: 'victim\u001b[2J' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(secret),
+      'exp as a string': await hs256({ business_id: 'victim', exp: String(now + 600), iat: now }).sign(secret),
       garbage: 'not.a.jwt',
     };
   }
 
   it('answers each with 401 and the stable code unauthorized', async () => {
     for (const [name, token] of Object.entries(await cases())) {
-      for (const path of ['status', 'connect', 'settings', 'messages']) {
+      for (const [method, path, body] of AUTHENTICATED_ROUTES) {
         const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/${path}`, {
-          headers: { authorization: `Bearer ${token}` },
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'idempotency-key': 'hostile',
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           redirect: 'manual',
         });
-        expect(res.status, `${name} on ${path}`).toBe(401);
-        const body = (await res.json()) as { error: { code: string } };
-        expect(body.error.code, name).toBe('unauthorized');
+        expect(res.status, `${name} on ${method} ${path}`).toBe(401);
+        const answer = (await res.json()) as { error: { code: string } };
+        expect(answer.error.code, `${name} on ${method} ${path}`).toBe('unauthorized');
       }
     }
+    // Nothing was written by any of them.
+    for (const table of ['erasures', 'connect_tickets', 'signup_events'] as const)
+      expect(await stack.db(table).where({ business_id: 'victim' }), table).toHaveLength(0);
     const business = newBusinessId();
     const good = await hs256({ business_id: business }).setIssuedAt().setExpirationTime('10m').sign(secret);
     expect(

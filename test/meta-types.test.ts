@@ -91,6 +91,11 @@ describe('Meta 2026 message types', () => {
     expect(sendsTo(after)[0]!.textBody).toBe('Welcome to Acme! Ask us anything.');
     await expect.poll(async () => (await rowOf(after))?.status, { timeout: 10_000 }).toBe('replied');
     expect(sendsTo(before)).toEqual([]);
+    // A typing indicator promises a reply: only the welcome that gets one shows it.
+    const typing = (wamid: string) =>
+      state.calls({ operation: 'messages.read' }).filter((c) => c.messageId === wamid && c.typingIndicator === 'text');
+    expect(typing(before)).toEqual([]);
+    expect(typing(after)).toHaveLength(1);
 
     // Removing it again restores silence.
     expect((await settings(businessId, { welcomeText: null })).status).toBe(200);

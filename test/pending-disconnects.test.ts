@@ -28,7 +28,7 @@ describe('pending disconnects', () => {
     const downConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '500ms' });
     const down = new Client({ connection: downConnection, namespace: stack.config.temporal.namespace });
     try {
-      const deps = { config: stack.config, db: stack.db, temporal: down, metrics: new ApiMetrics() };
+      const deps = { config: stack.config, db: stack.db, temporal: down, metrics: new ApiMetrics(), log: stack.log };
       await expect(disconnect(deps, businessId)).rejects.toThrow();
     } finally {
       await downConnection.close().catch(() => undefined);

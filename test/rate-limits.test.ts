@@ -12,6 +12,7 @@ const LIMITS = {
   RATE_LIMIT_CONNECT: '3/1m',
   RATE_LIMIT_EMBEDDED_SIGNUP: '2/1m',
   RATE_LIMIT_MESSAGES: '5/1m',
+  RATE_LIMIT_ERASURES: '2/1m',
   OAUTH_STATES_PER_BUSINESS: '2',
   SIGNUP_EVENTS_PER_HOUR: '3',
 };
@@ -78,6 +79,19 @@ describe('rate limits', () => {
         headers: { ...(await authHeaders(id)), 'content-type': 'application/json' },
         body: JSON.stringify({}),
       });
+    for (let i = 0; i < 2; i++) expect((await post(businessId)).status).toBe(400);
+    await expectRateLimited(await post(businessId));
+    expect((await post(newBusinessId())).status).toBe(400);
+  });
+
+  it('limits erasure requests per business', async () => {
+    const post = async (id: string) =>
+      fetch(`${api}/api/integrations/whatsapp/erasures`, {
+        method: 'POST',
+        headers: { ...(await authHeaders(id)), 'content-type': 'application/json' },
+        body: JSON.stringify({}),
+      });
+    const businessId = newBusinessId();
     for (let i = 0; i < 2; i++) expect((await post(businessId)).status).toBe(400);
     await expectRateLimited(await post(businessId));
     expect((await post(newBusinessId())).status).toBe(400);

@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
-import { parseKeyring } from '../src/crypto.js';
+import { codecKeyring, parseKeyring } from '../src/crypto.js';
 import { projectRoot } from '../src/paths.js';
 import { dataConverter, failureConverterPath } from '../src/temporal/client.js';
 import { BRANCHES, FIXTURE_KEY, HISTORIES_DIR } from './histories/fixtures.js';
@@ -29,7 +29,10 @@ async function replay(
   names?: readonly string[],
 ): Promise<Array<{ workflowId: string; error: unknown }>> {
   const results = Worker.runReplayHistories(
-    { workflowBundle: { codePath }, dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)) },
+    {
+      workflowBundle: { codePath },
+      dataConverter: dataConverter(codecKeyring(parseKeyring(FIXTURE_KEY)), { strict: true }),
+    },
     histories(names),
   );
   const out: Array<{ workflowId: string; error: unknown }> = [];

@@ -467,13 +467,23 @@ describe('Meta sandbox', () => {
     ]);
     expect(conversation[1]).toMatchObject({ contextMessageId: inbound.messageId, status: 'read' });
 
-    const read = await postJson(
-      sandbox.graph(`${phoneNumberId}/messages`),
-      { messaging_product: 'whatsapp', status: 'read', message_id: inbound.messageId },
-      token,
-    );
+    const markRead = (extra: Record<string, unknown> = {}) =>
+      postJson(
+        sandbox.graph(`${phoneNumberId}/messages`),
+        { messaging_product: 'whatsapp', status: 'read', message_id: inbound.messageId, ...extra },
+        token,
+      );
+    const read = await markRead();
     expect(read.body).toEqual({ success: true });
     expect(sandbox.state.conversation(phoneNumberId, '15551230001')[0]!.readAt).toEqual(expect.any(String));
+
+    // Meta's typing indicator rides on the mark-read call; the call log records it.
+    expect((await markRead({ typing_indicator: { type: 'text' } })).body).toEqual({ success: true });
+    const reads = sandbox.state.calls({ operation: 'messages.read', objectId: phoneNumberId });
+    expect(reads.map((c) => c.typingIndicator)).toEqual([undefined, 'text']);
+    const wrong = await markRead({ typing_indicator: { type: 'audio' } });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.code).toBe(100);
   });
 
   it('redelivers a customer message webhook until it gets a 200, signed with the app secret', async () => {

@@ -2,9 +2,10 @@
 // change business A's integration, messages, settings or schedule. And an OAuth state completed in
 // another browser than the one that asked for it attaches nothing to anyone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenScheduleId } from '../src/temporal/names.js';
+import { recipientKey } from '../src/store/pacer.js';
+import { erasureWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
 import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
-import { authHeaders } from './helpers/jwt.js';
+import { authHeaders, tokenFor } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
@@ -60,6 +61,16 @@ const ROUTES: Route[] = [
     },
   },
   { method: 'GET', path: 'messages/{sendId}' },
+  // Erasures: of the victim's customer's phone, of "everything", and reading the victim's erasure ({erasureId}).
+  { method: 'POST', path: 'erasures', body: { phone: '4400011122' } },
+  { method: 'POST', path: 'erasures', body: { scope: 'business' } },
+  { method: 'GET', path: 'erasures/{erasureId}' },
+  // {conversationId} is the victim's conversation; the attacker's token has the agent role.
+  { method: 'GET', path: 'conversations' },
+  { method: 'GET', path: 'conversations?mode=bot&unanswered=false' },
+  { method: 'GET', path: 'conversations/{conversationId}' },
+  { method: 'POST', path: 'conversations/{conversationId}/handoff', body: { note: 'hijacked' } },
+  { method: 'POST', path: 'conversations/{conversationId}/release' },
   { method: 'DELETE', path: 'disconnect' },
 ];
 
@@ -73,6 +84,8 @@ describe('tenant isolation', () => {
     phoneNumberId: string;
     text: string;
     sendId: number;
+    erasureId: string;
+    conversationId: number;
   };
 
   beforeAll(async () => {
@@ -109,6 +122,15 @@ describe('tenant isolation', () => {
     // Sent before the routes run, so its call to Meta is not counted against them.
     for (let i = 0; i < 200 && !(await stack.db('messages').where({ id: sendId }).first())?.wamid; i++)
       await new Promise((r) => setTimeout(r, 100));
+    // An erasure of the victim's own, of a customer it never had.
+    const erasure = await fetch(`${api}/api/integrations/whatsapp/erasures`, {
+      method: 'POST',
+      headers: { ...(await authHeaders(businessId)), 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: '4400099988' }),
+    });
+    expect(erasure.status).toBe(202);
+    const { id: erasureId } = (await erasure.json()) as { id: string };
+    const conversationId = (await stack.db('messages').where({ wamid: messageId }).first())!.conversation_id!;
     victim = {
       businessId,
       integrationId: status.integration.id,
@@ -116,6 +138,8 @@ describe('tenant isolation', () => {
       phoneNumberId,
       text,
       sendId,
+      erasureId,
+      conversationId,
     };
   });
   afterAll(() => stack?.close());
@@ -126,7 +150,9 @@ describe('tenant isolation', () => {
     const path = route.path
       .replace('{phoneNumberId}', victim.phoneNumberId)
       .replace('{wabaId}', victim.wabaId)
-      .replace('{sendId}', String(victim.sendId));
+      .replace('{sendId}', String(victim.sendId))
+      .replace('{erasureId}', victim.erasureId)
+      .replace('{conversationId}', String(victim.conversationId));
     const body =
       route.body === undefined
         ? undefined
@@ -135,13 +161,17 @@ describe('tenant isolation', () => {
             .replace('{wabaId}', victim.wabaId);
     const res = await fetch(`${api}/api/integrations/whatsapp/${path}`, {
       method: route.method,
-      headers: { ...(await authHeaders(attacker)), 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${await tokenFor(attacker, { claims: { role: ['agent', 'admin'], sub: 'intruder' } })}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
       ...(body === undefined ? {} : { body }),
       redirect: 'manual',
     });
     expect(res.status).toBeLessThan(500);
     const text = await res.text();
-    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text])
+    for (const id of [victim.integrationId, victim.wabaId, victim.phoneNumberId, victim.text, victim.erasureId])
       expect(text).not.toContain(id);
     const number = await stack.db('whatsapp_phone_numbers').where({ phone_number_id: victim.phoneNumberId }).first();
     expect(number!.registration_pin).toBeNull();
@@ -155,6 +185,10 @@ describe('tenant isolation', () => {
       templateCalls.filter((c) => c.operation === 'templates.create' || c.operation === 'templates.delete'),
     ).toEqual([]);
     expect(stack.sandbox!.state.catalogue.templatesOf(victim.wabaId).map((t) => t.name)).toContain('hello_world');
+
+    const conversation = await stack.db('conversations').where({ id: victim.conversationId }).first();
+    expect(conversation).toMatchObject({ mode: 'bot', handoff_agent_id: null, handoff_note: null });
+    expect(await stack.db('conversation_events').where({ conversation_id: victim.conversationId })).toEqual([]);
 
     const status = await getStatus(api, victim.businessId);
     expect(status.connected).toBe(true);
@@ -172,6 +206,16 @@ describe('tenant isolation', () => {
     ).json()) as { messages: unknown[] };
     // The customer's message, the bot's reply and the victim's own send.
     expect(messages.messages.length).toBe(3);
+    // An erasure the attacker asked for runs to its end and leaves the victim's customer and rows.
+    for (const erasure of await stack.db('erasures').where({ business_id: attacker }))
+      await stack.client.workflow.getHandle(erasureWorkflowId(erasure.id)).result();
+    expect(await stack.db('customers').where({ business_id: victim.businessId, phone: '4400011122' })).toHaveLength(1);
+    expect(await stack.db('channel_integrations').where({ id: victim.integrationId, is_active: true })).toHaveLength(1);
+    expect(
+      await stack
+        .db('send_pacing')
+        .where({ phone_number_id: victim.phoneNumberId, recipient: recipientKey('4400011122') }),
+    ).toHaveLength(1);
   });
 
   it('never links another browser’s Meta account to the business that minted the state', async () => {

@@ -2,13 +2,12 @@
 // broken message never holds a conversation, the outbox starts what the API could not, and username
 // users (a BSUID, no phone number) are answered through `recipient`. Real Temporal, PostgreSQL, HTTP
 // and the Meta sandbox.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWebhook } from '../src/meta/webhook-payload.js';
 import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
 import { messageWorkflowId, taskQueueFor } from '../src/temporal/names.js';
+import { startBrain, type RunningBrain } from './helpers/brain.js';
 import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
@@ -24,32 +23,21 @@ interface BrainRequest {
 }
 
 describe('turns', () => {
-  let brain: Server;
+  let brain: RunningBrain;
   let stack: Stack;
   let delayMs = 0;
   const requests: BrainRequest[] = [];
 
   beforeAll(async () => {
-    brain = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as BrainRequest;
-        requests.push(body);
-        setTimeout(() => {
-          if (res.destroyed) return;
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ reply: { type: 'text', text: `answer to ${body.messages.length}` } }));
-        }, delayMs);
-      });
+    brain = await startBrain<BrainRequest>((body, respond) => {
+      requests.push(body);
+      setTimeout(() => respond({ reply: { type: 'text', text: `answer to ${body.messages.length}` } }), delayMs);
     });
-    await new Promise<void>((resolve) => brain.listen(0, '127.0.0.1', resolve));
     stack = await startStack({
       api: true,
       sandbox: true,
       env: {
-        REPLY_WEBHOOK_URL: `http://127.0.0.1:${(brain.address() as AddressInfo).port}/reply`,
+        REPLY_WEBHOOK_URL: brain.url,
         REPLY_WEBHOOK_SECRET: BRAIN_SECRET,
         REPLY_WEBHOOK_TIMEOUT_MS: '5000',
         OUTBOX_DRAIN_INTERVAL_MS: '100',
@@ -59,8 +47,7 @@ describe('turns', () => {
   });
   afterAll(async () => {
     await stack?.close();
-    brain?.closeAllConnections();
-    await new Promise((resolve) => brain?.close(resolve));
+    await brain?.close();
   });
 
   const connectedNumber = () => connectNewNumber(stack.api!.url);

@@ -5,6 +5,9 @@ import { freePort } from './helpers/ports.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
 
+/** The app secret before a rotation: Meta may still sign with it for a while. */
+const PREVIOUS_APP_SECRET = 'the-app-secret-before-the-rotation';
+
 describe('WhatsApp webhooks', () => {
   let stack: Stack;
   let api: string;
@@ -12,7 +15,11 @@ describe('WhatsApp webhooks', () => {
     stack = await startStack({
       api: true,
       sandbox: true,
-      env: { GRAPH_TIMEOUT_MS: '2000', SEND_UNKNOWN_OUTCOME_GRACE_MS: '3000' },
+      env: {
+        GRAPH_TIMEOUT_MS: '2000',
+        SEND_UNKNOWN_OUTCOME_GRACE_MS: '3000',
+        WHATSAPP_APP_SECRET_PREVIOUS: PREVIOUS_APP_SECRET,
+      },
     });
     api = stack.api!.url;
   });
@@ -82,6 +89,16 @@ describe('WhatsApp webhooks', () => {
       expect((await postWebhook(api, body, { secret: 'another-secret' })).status).toBe(401);
       await expect(stack.client.workflow.getHandle(`message/${wamid}`).describe()).rejects.toThrow();
       expect(await inbound(wamid)).toHaveLength(0);
+    });
+
+    it('accepts a signature made with the previous app secret during a rotation', async () => {
+      const { phoneNumberId } = await connectedNumber();
+      const wamid = newWamid();
+      const body = messagesWebhook(phoneNumberId, {
+        messages: [messageItem({ phoneNumberId, from: customer(), wamid })],
+      });
+      expect((await postWebhook(api, body, { secret: PREVIOUS_APP_SECRET })).status).toBe(200);
+      expect(await inbound(wamid)).toHaveLength(1);
     });
 
     it('answers 413 for a body over the limit and 400 for invalid JSON', async () => {

@@ -8,10 +8,12 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
+  type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { Drafted, TurnSendOutcome } from '../activities/inbound.js';
@@ -34,16 +36,24 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
   const start = await openInbound({ messageId });
   if (start.kind === 'closed') return { outcome: start.status };
   const { timeouts } = start;
-  const read = proxyLocalActivities<Activities>(markRead(timeouts))
-    .markInboundRead({ messageId })
-    .catch((error: unknown) => log.warn('mark as read failed', { error: String(error) }));
+  const reads = proxyLocalActivities<Activities>(markRead(timeouts));
+  // Executions recorded before typing indicators marked every message read as it opened; now only
+  // the newest message of a turn about to be answered is marked read, with the typing indicator.
+  const typing = patched('typing-on-turn');
+  const read = typing
+    ? Promise.resolve()
+    : reads
+        .markInboundRead({ messageId })
+        .catch((error: unknown) => log.warn('mark as read failed', { error: String(error) }));
   try {
     for (;;) {
       const claim = await claimTurn({ messageId });
       if (claim.kind === 'closed') return { outcome: claim.status };
       if (claim.kind === 'turn') {
-        const result = await answerTurn(claim.turnId, start.responder, timeouts);
+        const typed = typing ? new Typing(reads.showTyping, claim.turnId, start.typingRefreshMs) : undefined;
+        const result = await answerTurn(claim.turnId, start.responder, timeouts, typed);
         await read;
+        await typed?.done;
         return result;
       }
       if (claim.kind === 'debounce') {
@@ -64,23 +74,54 @@ export async function handleInboundMessage(messageId: number): Promise<HandleInb
   }
 }
 
+/** Meta shows the typing indicator for 25 s at most: shown as the turn opens, and once more while the brain thinks. */
+class Typing {
+  private thinking = true;
+  readonly done: Promise<void>;
+
+  constructor(show: ActivityInterfaceFor<Activities>['showTyping'], turnId: number, refreshMs = 20_000) {
+    const warn = (error: unknown) => {
+      log.warn('typing indicator failed', { error: String(error) });
+      return false;
+    };
+    this.done = (async () => {
+      if (!(await show({ turnId }).catch(warn)) || !this.thinking) return;
+      if (await condition(() => !this.thinking, refreshMs)) return;
+      await show({ turnId, repeat: true }).catch(warn);
+    })().catch((error: unknown) => {
+      // A cancelled workflow (a disconnect) closes its message on the main path; nothing to show.
+      if (!isCancellation(error)) log.warn('typing indicator stopped', { error: String(error) });
+    });
+  }
+
+  /** The brain answered: no further indicator. */
+  stop(): void {
+    this.thinking = false;
+  }
+}
+
 async function answerTurn(
   turnId: number,
   responder: 'rules' | 'http',
   timeouts: CallTimeouts,
+  typing?: Typing,
 ): Promise<HandleInboundResult> {
   let drafted: Drafted;
-  if (responder === 'http') {
-    try {
-      drafted = await proxyActivities<Activities>(responderCall(timeouts)).respondByHttp({ turnId });
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      // The AI brain is down or refuses: the customer still gets the business's auto-reply.
-      log.warn('reply service failed; answering with the auto-reply', { error: String(error) });
-      drafted = await respondByRules({ turnId, fallback: true });
+  try {
+    if (responder === 'http') {
+      try {
+        drafted = await proxyActivities<Activities>(responderCall(timeouts)).respondByHttp({ turnId });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // The AI brain is down or refuses: the customer still gets the business's auto-reply.
+        log.warn('reply service failed; answering with the auto-reply', { error: String(error) });
+        drafted = await respondByRules({ turnId, fallback: true });
+      }
+    } else {
+      drafted = await respondByRules({ turnId });
     }
-  } else {
-    drafted = await respondByRules({ turnId });
+  } finally {
+    typing?.stop();
   }
   if (drafted.kind === 'no_reply') return { outcome: 'no_reply' };
   if (drafted.kind === 'closed') return { outcome: drafted.status, reason: drafted.reason };

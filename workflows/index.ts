@@ -13,3 +13,4 @@ export { registerPhoneNumber } from './register-phone-number.js';
 export { syncBusinessAppData } from './sync-business-app-data.js';
 export { syncTemplates } from './sync-templates.js';
 export { sendMessage } from './send-message.js';
+export { eraseData } from './erase-data.js';

@@ -107,6 +107,16 @@ export const retentionBatch = {
 } as const;
 
 /**
+ * An erasure's deletes: each attempt deletes batches for about a minute, heartbeating after each;
+ * retried without end (an erasure that was accepted must finish), backing off to a minute.
+ */
+export const erasureStep = {
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+} as const;
+
+/**
  * Short PostgreSQL steps as local activities: they ride out a restart or a failover (minutes)
  * inside the workflow task. Retrying longer there would force extra workflow tasks and grow the
  * history through an outage, so past that a regular activity with durable retries takes over.

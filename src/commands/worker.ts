@@ -67,7 +67,7 @@ export async function startWorker(
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: dataConverter(config.keyring),
+    dataConverter: dataConverter(config.codecKeyring),
   });
   try {
     await refuseWithoutSearchAttributes(client);

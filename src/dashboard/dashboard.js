@@ -4,7 +4,14 @@
 'use strict';
 
 const api = '/api/integrations/whatsapp';
-const state = { session: null, status: null, pollTimer: null, conversationTimer: null };
+const state = {
+  session: null,
+  status: null,
+  pollTimer: null,
+  conversationTimer: null,
+  openConversation: null,
+  openDetail: null,
+};
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -306,11 +313,92 @@ async function createTemplate(event) {
   await loadTemplates();
 }
 
+// The agent inbox: the conversations API, as a business's own inbox would use it.
+function describeConversation(c) {
+  const who = c.customer.name || c.customer.phone || c.customer.username || `customer ${c.customer.id}`;
+  const mode = c.mode === 'agent' ? `agent ${c.handoff.agentId}` : 'bot';
+  return `${who} · ${mode}${c.unanswered ? ' · unanswered' : ''}`;
+}
+
+async function loadInbox() {
+  const filter = $('inbox-filter').value;
+  const body = await call('GET', `${api}/conversations?limit=50${filter ? `&${filter}` : ''}`);
+  const items = (body.conversations || []).map((c) => {
+    const button = el(
+      'button',
+      { type: 'button', 'data-conversation': String(c.id), 'aria-current': String(c.id === state.openConversation) },
+      describeConversation(c),
+      el('span', { class: 'meta' }, c.lastMessage ? c.lastMessage.text || `[${c.lastMessage.type}]` : ''),
+    );
+    button.addEventListener('click', () => void openConversation(c.id).catch(console.error));
+    return el('li', {}, button);
+  });
+  $('inbox').replaceChildren(...items);
+}
+
+async function openConversation(id) {
+  state.openConversation = id;
+  const c = await call('GET', `${api}/conversations/${id}?limit=100`);
+  state.openDetail = c;
+  $('inbox-open').hidden = false;
+  $('inbox-heading').textContent = describeConversation({ ...c, unanswered: false });
+  $('inbox-mode').textContent =
+    c.mode === 'agent'
+      ? `Held by ${c.handoff.agentId} until ${new Date(c.handoff.expiresAt).toLocaleString()}: the bot is silent.`
+      : c.botResumesAt
+        ? `The owner answered from the app: the bot waits until ${new Date(c.botResumesAt).toLocaleTimeString()}.`
+        : 'The bot answers this conversation.';
+  $('take-over').disabled = c.mode === 'agent';
+  $('release').disabled = c.mode !== 'agent';
+  const items = c.messages.map((m) => {
+    const who = m.direction === 'inbound' ? 'Customer' : m.agentId ? `Agent ${m.agentId}` : m.origin;
+    const last = m.statuses.length ? m.statuses[m.statuses.length - 1].status : m.status;
+    return el('li', { class: m.direction }, m.text || `[${m.type}]`, el('span', { class: 'meta' }, `${who} · ${last}`));
+  });
+  $('inbox-messages').replaceChildren(...items);
+}
+
+async function changeHands(action) {
+  const id = state.openConversation;
+  if (!id) return;
+  await call(
+    'POST',
+    `${api}/conversations/${id}/${action}`,
+    action === 'handoff' ? { note: 'taken in the sandbox inbox' } : {},
+  );
+  await openConversation(id);
+  await loadInbox();
+}
+
+async function replyAsAgent(event) {
+  event.preventDefault();
+  const c = state.openDetail;
+  if (!c) return;
+  const to = c.customer.phone || c.customer.bsuid;
+  const res = await fetch(`${api}/messages`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${state.session.token}`,
+      'idempotency-key': `inbox-${crypto.randomUUID()}`,
+    },
+    body: JSON.stringify({ to, phoneNumberId: c.phoneNumberId, text: $('agent-text').value }),
+  });
+  const body = await res.json().catch(() => ({}));
+  $('inbox-outcome').textContent = res.ok ? 'Sent.' : `Not sent: ${body.error ? body.error.message : res.status}`;
+  if (res.ok) $('agent-text').value = '';
+  await openConversation(c.id);
+}
+
 function watchConversation() {
   clearInterval(state.conversationTimer);
   state.conversationTimer = setInterval(() => {
     if (state.session && $('to-number').value) loadConversation().catch(console.error);
-    if (state.session && state.status && state.status.connected) loadTemplates().catch(console.error);
+    if (state.session && state.status && state.status.connected) {
+      loadTemplates().catch(console.error);
+      loadInbox().catch(console.error);
+      if (state.openConversation) openConversation(state.openConversation).catch(console.error);
+    }
   }, 1000);
 }
 
@@ -328,6 +416,10 @@ document.addEventListener('DOMContentLoaded', () => {
   $('customer-form').addEventListener('submit', (event) => void sendAsCustomer(event).catch(console.error));
   $('template-form').addEventListener('submit', (event) => void createTemplate(event).catch(console.error));
   $('to-number').addEventListener('change', () => void loadConversation().catch(console.error));
+  $('inbox-filter').addEventListener('change', () => void loadInbox().catch(console.error));
+  $('take-over').addEventListener('click', () => void changeHands('handoff').catch(console.error));
+  $('release').addEventListener('click', () => void changeHands('release').catch(console.error));
+  $('agent-reply').addEventListener('submit', (event) => void replyAsAgent(event).catch(console.error));
   const remembered = sessionStorage.getItem('waconnect-business');
   if (remembered) {
     $('business-id').value = remembered;

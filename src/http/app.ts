@@ -10,7 +10,9 @@ import type { ByteBudget } from './body.js';
 import { errorMiddleware } from './errors.js';
 import type { RateLimits } from './rate-limit.js';
 import { codecRoutes } from './codec.js';
+import { conversationRoutes } from './conversations.js';
 import { dashboardRoutes } from './dashboard.js';
+import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
 import { numberRoutes } from './numbers.js';
@@ -62,6 +64,8 @@ export function createApp(deps: AppDeps): Koa {
     numberRoutes(deps),
     templateRoutes(deps),
     outboundMessageRoutes(deps),
+    ...erasureRoutes(deps),
+    conversationRoutes(deps),
     webhookRoutes(deps),
     codecRoutes(deps),
   ];

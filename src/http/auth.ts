@@ -2,7 +2,8 @@
 // `iat` required (at most AUTH_JWT_MAX_AGE old), `iss`/`aud` checked when configured, the business
 // id in the claim AUTH_BUSINESS_CLAIM names. Sandbox dashboard sessions carry a `kid` of their own,
 // are signed with SANDBOX_SESSION_SECRET and are accepted in sandbox mode only. Every failure is 401
-// `unauthorized`; a missing role is 403 `forbidden`.
+// `unauthorized`; a missing role is 403 `forbidden`. Roles (AUTH_ROLE_CLAIM): `agent` (a person who
+// takes conversations over and replies; their sends are tagged with `sub`) and `admin`.
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.js';
@@ -12,17 +13,21 @@ import { HttpError, unauthorized } from './errors.js';
 const BUSINESS_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_ROLES = 16;
+/** An agent's id as it is stored and shown: printable ASCII, no spaces. */
+const SUBJECT = /^[\x21-\x7e]{1,128}$/;
 export const CLOCK_SKEW_SECONDS = 60;
 
 export const SANDBOX_SESSION_KID = 'waconnect-sandbox-session';
 export const SANDBOX_SESSION_ISSUER = 'waconnect-sandbox';
 
-export type Role = 'agent';
+export type Role = 'agent' | 'admin';
 
 export interface AuthState {
   businessId: string;
   /** The values of the AUTH_ROLE_CLAIM claim, e.g. ["agent"]. */
   roles: string[];
+  /** The token's `sub`: who the person is (an agent's id), when the token names one. */
+  subject: string | null;
 }
 
 function reasonFor(error: unknown): string {
@@ -75,19 +80,34 @@ export function requireBusiness(config: Config) {
     if (typeof businessId !== 'string' || !BUSINESS_ID.test(businessId)) {
       throw unauthorized(`The token has no usable "${claim}" claim.`);
     }
-    ctx.state.auth = { businessId, roles: rolesOf(payload[config.auth.roleClaim]) } satisfies AuthState;
+    const subject = typeof payload.sub === 'string' && SUBJECT.test(payload.sub) ? payload.sub : null;
+    ctx.state.auth = { businessId, roles: rolesOf(payload[config.auth.roleClaim]), subject } satisfies AuthState;
     await next();
   };
 }
 
-/** After requireBusiness: lets the request through only when the token carries the role. */
-export function requireRole(role: Role) {
+/** After requireBusiness: lets the request through only when the token carries one of the roles. */
+export function requireRole(...roles: [Role, ...Role[]]) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const auth = ctx.state.auth as AuthState | undefined;
     if (!auth) throw unauthorized();
-    if (!auth.roles.includes(role)) throw new HttpError(403, 'forbidden', `This needs the ${role} role.`);
+    if (!roles.some((role) => auth.roles.includes(role)))
+      throw new HttpError(403, 'forbidden', `This needs the ${roles.join(' or ')} role.`);
     await next();
   };
+}
+
+/** The person acting: the token's `sub`, which a person's actions are recorded under. */
+export function agentOf(ctx: Context): string {
+  const subject = (ctx.state.auth as AuthState).subject;
+  if (!subject) throw new HttpError(403, 'forbidden', 'This needs a token whose sub claim names the agent.');
+  return subject;
+}
+
+/** The agent whose sends these are: a token with the agent role that names its person. */
+export function sendingAgentOf(ctx: Context): string | null {
+  const auth = ctx.state.auth as AuthState;
+  return auth.roles.includes('agent') && auth.subject ? auth.subject : null;
 }
 
 export function businessOf(ctx: Context): string {

@@ -76,7 +76,7 @@ function operatorJwtCheck(codec: AppDeps['config']['codec']): OperatorCheck {
 
 export function codecRoutes({ config }: AppDeps): Router {
   const router = new Router({ prefix: CODEC_PATH });
-  const codec = new EncryptionCodec(config.keyring);
+  const codec = new EncryptionCodec(config.codecKeyring);
   const operatorJwt = operatorJwtCheck(config.codec);
   const allowedOrigin = config.temporal.uiUrl ? new URL(config.temporal.uiUrl).origin : undefined;
 

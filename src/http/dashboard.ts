@@ -19,6 +19,9 @@ const ASSETS: Record<string, string> = {
   'dashboard.css': 'text/css; charset=utf-8',
 };
 
+/** The sandbox dashboard's person, as their handoffs and replies record them. */
+const SANDBOX_AGENT_ID = 'sandbox-agent';
+
 /** The Embedded Signup configuration the sandbox's popup uses when META_CONFIG_ID is unset. */
 const SANDBOX_CONFIG_ID = '100000000000002';
 
@@ -67,9 +70,14 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
   router.post('/api/sandbox/session', async (ctx) => {
     const parsed = session.safeParse(await readJson(ctx));
     if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
-    const token = await new SignJWT({ [deps.config.auth.businessClaim]: parsed.data.businessId })
+    // The demo's person is the business's admin and its agent: the inbox takes conversations over.
+    const token = await new SignJWT({
+      [deps.config.auth.businessClaim]: parsed.data.businessId,
+      [deps.config.auth.roleClaim]: ['admin', 'agent'],
+    })
       .setProtectedHeader({ alg: 'HS256', kid: SANDBOX_SESSION_KID })
       .setIssuer(SANDBOX_SESSION_ISSUER)
+      .setSubject(SANDBOX_AGENT_ID)
       .setIssuedAt()
       .setExpirationTime('8h')
       .sign(secret);
@@ -77,6 +85,7 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
     ctx.body = {
       token,
       businessId: parsed.data.businessId,
+      agentId: SANDBOX_AGENT_ID,
       sandboxUrl: links.sandboxUrl,
       temporalUiUrl: links.temporalUiUrl ?? null,
       namespace: deps.config.temporal.namespace,

@@ -7,7 +7,7 @@ import { acceptMessages, idempotencyKey, readMessage, type ItemResult } from '..
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
-import { businessOf, requireBusiness } from './auth.js';
+import { businessOf, requireBusiness, sendingAgentOf } from './auth.js';
 import { dashboardCors } from './cors.js';
 
 const BATCH_LIMIT = 1_000;
@@ -33,7 +33,13 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
 
   router.post('/', auth, deps.limits.messages, async (ctx) => {
     const key = keyOf(ctx);
-    const [result] = await acceptMessages(deps, businessOf(ctx), [{ key, body: await readJson(ctx) }]);
+    // A person's reply (a token with the agent role) is tagged with their id; batches stay bulk sends.
+    const [result] = await acceptMessages(
+      deps,
+      businessOf(ctx),
+      [{ key, body: await readJson(ctx) }],
+      sendingAgentOf(ctx),
+    );
     if (!result!.ok) throw new HttpError(result!.status, result!.code, result!.message);
     ctx.status = 202;
     ctx.set('Location', `/api/integrations/whatsapp/messages/${result!.send.id}`);

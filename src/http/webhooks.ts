@@ -44,7 +44,7 @@ export function webhookRoutes(deps: AppDeps): Router {
       throw error;
     }
     // Nothing is parsed before the signature over the exact bytes checks out.
-    if (!verifySignature(chunks, signature, deps.config.whatsapp.appSecret)) {
+    if (!verifySignature(chunks, signature, deps.config.whatsapp.appSecrets)) {
       reject('signature');
       throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
     }

@@ -509,11 +509,20 @@ export class GraphClient {
     });
   }
 
-  markRead(token: string, phoneNumberId: string, messageId: string) {
+  /**
+   * Marks the message (and the ones before it) read; with `typing`, also shows the customer a
+   * typing indicator, which Meta dismisses on the reply or after 25 seconds.
+   */
+  markRead(token: string, phoneNumberId: string, messageId: string, options: { typing?: boolean } = {}) {
     return this.call('messages.read', `${encodeURIComponent(phoneNumberId)}/messages`, success, {
       method: 'POST',
       token,
-      json: { messaging_product: 'whatsapp', status: 'read', message_id: messageId },
+      json: {
+        messaging_product: 'whatsapp',
+        status: 'read',
+        message_id: messageId,
+        ...(options.typing ? { typing_indicator: { type: 'text' } } : {}),
+      },
     });
   }
 }

@@ -235,6 +235,9 @@ export function adminRoutes(state: SandboxState): Router {
     const webhook = state.uninstallApp(ctx.params.wabaId!, input.notify ?? true);
     ctx.body = { success: true, webhookId: webhook?.webhookId ?? null };
   });
+  router.post('/accounts/:wabaId/data-deletion', async (ctx) => {
+    ctx.body = await state.requestDataDeletion(ctx.params.wabaId!);
+  });
   router.post('/accounts/:wabaId/tokens/invalidate', async (ctx) => {
     const input = await body(ctx, z.object({ subcode: z.number().int().optional() }));
     ctx.body = {

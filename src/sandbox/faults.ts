@@ -74,6 +74,8 @@ export interface CallRecord {
   to?: string;
   textBody?: string;
   messageId?: string;
+  /** Mark read: the typing indicator asked for with it ("text"), as Meta shows it to the customer. */
+  typingIndicator?: string;
   /** fb_exchange_token: whether set_token_expires_in_60_days=true was asked (never the token). */
   setTokenExpiresIn60Days?: boolean;
 }

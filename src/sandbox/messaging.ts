@@ -349,6 +349,9 @@ export class Messaging {
   markRead(number: PhoneNumber, body: Record<string, unknown>): string {
     if (body.messaging_product !== 'whatsapp') throw invalidParameter('The parameter messaging_product is required.');
     if (typeof body.message_id !== 'string') throw invalidParameter('The parameter message_id is required.');
+    const typing = body.typing_indicator as { type?: unknown } | undefined;
+    if (typing !== undefined && (typeof typing !== 'object' || typing === null || typing.type !== 'text'))
+      throw invalidParameter('Invalid parameter', 'typing_indicator.type must be "text".');
     for (const customer of this.customers.values()) {
       if (customer.phoneNumberId !== number.id) continue;
       const message = customer.messages.find((m) => m.direction === 'inbound' && m.id === body.message_id);

@@ -134,8 +134,13 @@ function faultSpec(fault: ActiveFault, operation: string): MetaErrorSpec {
 }
 
 function requestExtras(operation: string, params: Record<string, unknown>): LogExtras {
-  if (operation === 'messages.read')
-    return typeof params.message_id === 'string' ? { messageId: params.message_id } : {};
+  if (operation === 'messages.read') {
+    const typing = (params.typing_indicator as { type?: unknown } | undefined)?.type;
+    return {
+      ...(typeof params.message_id === 'string' ? { messageId: params.message_id } : {}),
+      ...(typeof typing === 'string' ? { typingIndicator: typing } : {}),
+    };
+  }
   if (operation !== 'messages.send') return {};
   const text = params.text as { body?: unknown } | undefined;
   const context = params.context as { message_id?: unknown } | undefined;

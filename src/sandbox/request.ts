@@ -19,7 +19,7 @@ export interface MetaRequest {
 
 export type LogExtras = Pick<
   CallRecord,
-  'messageContextId' | 'to' | 'textBody' | 'messageId' | 'setTokenExpiresIn60Days'
+  'messageContextId' | 'to' | 'textBody' | 'messageId' | 'typingIndicator' | 'setTokenExpiresIn60Days'
 >;
 
 export type Outcome =

@@ -1,5 +1,6 @@
 // SandboxState: everything the sandbox knows, and every admin operation tests and the /sandbox
 // HTTP endpoints use (accounts, tokens, faults, the call log, customers, account events).
+import { dataDeletionRequest } from './data-deletion.js';
 import { GraphError } from './errors.js';
 import {
   accountEvent,
@@ -194,6 +195,28 @@ export class SandboxState {
     return notify
       ? this.emitAccountEvent({ wabaId, field: 'account_update', event: 'PARTNER_APP_UNINSTALLED' })
       : undefined;
+  }
+
+  /**
+   * The person who connected the account removes the app from their Facebook account and asks for
+   * their data to be deleted: Meta posts a signed_request naming their app-scoped user id to the
+   * app's Data Deletion Request URL (here: the API that receives the webhooks). Answers the app's reply.
+   */
+  async requestDataDeletion(wabaId: string): Promise<{ status: number; body: unknown }> {
+    if (!this.webhookUrl) throw new Error('no webhook URL: the sandbox does not know where the app is');
+    const res = await fetch(new URL('/api/meta/data-deletion', this.webhookUrl), {
+      method: 'POST',
+      body: dataDeletionRequest(this.options.appSecret, this.waba(wabaId).userId, this.now()),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: kept as text for the caller to see.
+    }
+    return { status: res.status, body };
   }
 
   // Tokens

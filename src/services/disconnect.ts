@@ -3,8 +3,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
+import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
 import { deactivateIntegration, WHATSAPP } from '../store/integrations.js';
+import { requestErasure } from './erasures.js';
 import { disconnectWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
 import { callTimeouts } from '../temporal/timeouts.js';
 import type { disconnectWhatsApp } from '../../workflows/disconnect-whatsapp.js';
@@ -14,6 +16,7 @@ export interface DisconnectDeps {
   db: Db;
   temporal: Client;
   metrics: ApiMetrics;
+  log: Logger;
 }
 
 /** Starts DisconnectWhatsApp for the integration, or finds the run already going. */
@@ -35,7 +38,8 @@ export async function startDisconnectWorkflow(
   });
 }
 
-export async function disconnect({ config, db, temporal, metrics }: DisconnectDeps, businessId: string): Promise<void> {
+export async function disconnect(deps: DisconnectDeps, businessId: string): Promise<void> {
+  const { config, db, temporal, metrics } = deps;
   const integration = await db('channel_integrations')
     .where({ business_id: businessId, channel: WHATSAPP })
     .where((q) => void q.where({ is_active: true }).orWhereNotNull('credentials'))
@@ -44,6 +48,9 @@ export async function disconnect({ config, db, temporal, metrics }: DisconnectDe
   if (!integration) return;
   if (integration.is_active)
     await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });
+  // Its own workflow stops the integration as a disconnect does, then deletes everything.
+  if (config.erasure.deleteOnDisconnect)
+    await requestErasure(deps, { businessId, subject: { kind: 'business' }, source: 'disconnect' });
 
   try {
     // Should Temporal be down here, reconcile finishes it later (finishPendingDisconnects).

@@ -27,6 +27,8 @@ export interface SendView {
   messageId: string | null;
   type: string;
   origin: string;
+  /** A person's send (origin agent): who sent it. */
+  agentId: string | null;
   phoneNumberId: string;
   error: { code: string; message: string; metaCode: number | null } | null;
   statuses: Array<{ status: string; timestamp: string; errors: Array<{ code: number | null; title?: string }> | null }>;
@@ -76,6 +78,7 @@ function sendView(row: MessageRow, statuses: MessageStatusRow[] = []): SendView 
     messageId: row.wamid,
     type: row.type,
     origin: row.origin,
+    agentId: row.agent_id,
     phoneNumberId: row.phone_number_id,
     error,
     statuses: statuses.map((s) => ({
@@ -127,8 +130,16 @@ function numberFor(numbers: SendingNumber[], request: SendRequest): SendingNumbe
   return numbers[0]!;
 }
 
-/** Accepts sends (one, or a batch), each under its own idempotency key. */
-export async function acceptMessages(deps: WebhookDeps, businessId: string, items: Item[]): Promise<ItemResult[]> {
+/**
+ * Accepts sends (one, or a batch), each under its own idempotency key; `agentId` tags them as a
+ * person's sends (origin agent, paced before bulk sends).
+ */
+export async function acceptMessages(
+  deps: WebhookDeps,
+  businessId: string,
+  items: Item[],
+  agentId: string | null = null,
+): Promise<ItemResult[]> {
   const numbers = await sendingNumbers(deps.db, businessId);
   const results: Array<ItemResult | undefined> = items.map(() => undefined);
   const sends: Array<{ index: number; send: NewSend }> = [];
@@ -151,6 +162,7 @@ export async function acceptMessages(deps: WebhookDeps, businessId: string, item
         requestHash,
         request: parsed.request,
         number,
+        agentId,
         start: (outboundId) => ({
           taskQueue: taskQueueFor(deps.config.temporal.taskQueue, SEND_MESSAGE_WORKFLOW_TYPE),
           workflowType: SEND_MESSAGE_WORKFLOW_TYPE,

@@ -43,7 +43,16 @@ export function accountEventKey(event: AccountEvent): string {
 const digits = (value: unknown) =>
   typeof value === 'string' || typeof value === 'number' ? String(value).replace(/\D/g, '') : '';
 
-export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<AccountEventEffect> {
+export interface ApplyOptions {
+  /** Runs in the event's transaction once its effect is applied (a first delivery only). */
+  onApplied?: (trx: Knex.Transaction, effect: AccountEventEffect) => Promise<void>;
+}
+
+export async function applyAccountEvent(
+  db: Db,
+  event: AccountEvent,
+  options: ApplyOptions = {},
+): Promise<AccountEventEffect> {
   const name =
     typeof event.value.event === 'string'
       ? event.value.event
@@ -89,8 +98,36 @@ export async function applyAccountEvent(db: Db, event: AccountEvent): Promise<Ac
       effect = { kind: 'number', numbers: await updateNumber(trx, event, name, now) };
     }
     await trx('account_events').where({ id: inserted.id }).update({ applied_to: effect });
+    await options.onApplied?.(trx, effect);
     return effect;
   });
+}
+
+/**
+ * The businesses an event leaves without WhatsApp: integrations Meta removed, and integrations of
+ * which ACCOUNT_OFFBOARDED took the last number that still answered on the Cloud API.
+ */
+export async function businessesThatLeft(trx: Knex.Transaction, effect: AccountEventEffect): Promise<string[]> {
+  if (effect.kind === 'removed') {
+    const rows = await trx('channel_integrations').whereIn('id', effect.integrationIds).distinct('business_id');
+    return rows.map((r) => r.business_id);
+  }
+  if (effect.kind !== 'coexistence' || effect.event !== 'ACCOUNT_OFFBOARDED') return [];
+  const rows = await trx('whatsapp_phone_numbers as n')
+    .join('channel_integrations as i', 'i.id', 'n.integration_id')
+    .whereIn('n.phone_number_id', effect.phoneNumberIds)
+    .where({ 'n.is_active': true, 'i.is_active': true })
+    .whereNotExists(
+      (q) =>
+        void q
+          .select(trx.raw('1'))
+          .from('whatsapp_phone_numbers as o')
+          .whereRaw('o.integration_id = i.id')
+          .where('o.is_active', true)
+          .whereNull('o.coexistence_offboarded_at'),
+    )
+    .distinct('i.business_id');
+  return rows.map((r: { business_id: string }) => r.business_id);
 }
 
 /**

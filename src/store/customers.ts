@@ -30,7 +30,13 @@ export interface ConversationRow {
   customer_id: number;
   last_sequence: number;
   mode: 'bot' | 'agent';
+  /** An owner's echo (coexistence) pauses the bot until then. */
   bot_paused_until: Date | null;
+  /** The handoff in force while mode is agent: who took it, their note, when, and until when. */
+  handoff_agent_id: string | null;
+  handoff_note: string | null;
+  handoff_at: Date | null;
+  handoff_expires_at: Date | null;
   head_since: Date;
   merged_into: number | null;
   created_at: Date;

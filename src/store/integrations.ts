@@ -42,7 +42,7 @@ export interface DiscoveredAccount {
   phoneNumbers: DiscoveredNumber[];
 }
 
-const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
+export const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
 
 function tokenHealthFor(expiresAt: Date | null, thresholdDays: number, now = new Date()): TokenHealthState {
   if (!expiresAt) return 'ok';

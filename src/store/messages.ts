@@ -61,8 +61,13 @@ export interface MessageRow {
   edited_at: Date | null;
   /** When the customer deleted (revoked) the message. */
   revoked_at: Date | null;
-  /** cloud_api, business_app (the owner's echo), history (imported from the app), api or template (sent through our API). */
-  origin: 'cloud_api' | 'business_app' | 'history' | 'api' | 'template';
+  /**
+   * cloud_api, business_app (the owner's echo), history (imported from the app), api or template
+   * (sent through our API), agent (a person's send through our API).
+   */
+  origin: 'cloud_api' | 'business_app' | 'history' | 'api' | 'template' | 'agent';
+  /** An agent's send: the agent's id (the JWT subject). */
+  agent_id: string | null;
   /** An API send's idempotency key (hashed) and the hash of its request. */
   idempotency_key_hash: string | null;
   request_hash: string | null;

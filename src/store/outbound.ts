@@ -6,8 +6,9 @@ import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import { addressOf, kindOf, templateLanguage, type SendRequest } from '../meta/outbound-message.js';
 import { applyEarlyStatuses, lockWamid, type MessageRow, type MessageStatusRow } from './messages.js';
+import { conversationsOf } from './conversations.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
-import type { PacedNumber } from './pacer.js';
+import type { PacedNumber, SendPriority } from './pacer.js';
 import { findSendableTemplate, templateSendProblem } from './templates.js';
 
 type Tx = Db | Knex.Transaction;
@@ -35,6 +36,8 @@ export interface NewSend {
   requestHash: string;
   request: SendRequest;
   number: SendingNumber;
+  /** A person's send (origin agent): the agent's id. */
+  agentId: string | null;
   /** Builds the workflow start once the row id is known. */
   start: (outboundId: number) => NewStart;
 }
@@ -47,9 +50,13 @@ export type Accepted =
 export async function acceptSends(db: Db, businessId: string, sends: NewSend[]): Promise<Accepted[]> {
   return db.transaction(async (trx) => {
     const results: Accepted[] = [];
-    for (const send of sends) {
-      const { phone } = addressOf(send.request.to);
+    const targets = sends.map((send) => ({ phoneNumberId: send.number.phoneNumberId, ...addressOf(send.request.to) }));
+    // A send shows in its conversation when the customer has written to that number before.
+    const conversationFor = await conversationsOf(trx, businessId, targets);
+    for (const [i, send] of sends.entries()) {
+      const { phone } = targets[i]!;
       const kind = kindOf(send.request);
+      const conversation = conversationFor(targets[i]!);
       const [inserted] = await trx('messages')
         .insert({
           direction: 'outbound',
@@ -57,12 +64,15 @@ export async function acceptSends(db: Db, businessId: string, sends: NewSend[]):
           business_id: businessId,
           phone_number_id: send.number.phoneNumberId,
           customer_wa_id: phone,
+          customer_id: conversation?.customerId ?? null,
+          conversation_id: conversation?.conversationId ?? null,
           type: kind,
           body: send.request.text ?? send.request.template?.name ?? null,
           content: { request: send.request },
           sent_at: new Date(),
           status: 'pending',
-          origin: kind === 'template' ? 'template' : 'api',
+          origin: send.agentId ? 'agent' : kind === 'template' ? 'template' : 'api',
+          agent_id: send.agentId,
           idempotency_key_hash: send.keyHash,
           request_hash: send.requestHash,
           expires_at: send.request.expiresAt ? new Date(send.request.expiresAt) : null,
@@ -138,6 +148,8 @@ export type OutboundReservation =
       number: PacedNumber | undefined;
       /** The customer wrote in the last 24 hours: the send does not count against the messaging limit. */
       insideWindow: boolean;
+      /** A person's send goes before the business's bulk sends. */
+      priority: SendPriority;
     }
   | { kind: 'done'; wamid: string }
   | { kind: 'wait' }
@@ -238,6 +250,7 @@ export async function reserveOutbound(
       request,
       number,
       insideWindow,
+      priority: row.origin === 'agent' ? 'agent' : 'bulk',
     };
   });
 }

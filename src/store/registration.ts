@@ -21,7 +21,7 @@ export type RegistrationState =
 const REGISTRATION_LIMIT = 10;
 export const REGISTRATION_WINDOW_MS = 72 * 3_600_000;
 
-const pinAad = (numberId: string) => `whatsapp_phone_numbers.registration_pin:${numberId}`;
+export const pinAad = (numberId: string) => `whatsapp_phone_numbers.registration_pin:${numberId}`;
 
 const STATE_BY_DECISION: Record<Exclude<RegistrationDecision, 'register'>, RegistrationState> = {
   registered: 'registered',

@@ -6,7 +6,7 @@ import type { Db, StagedKind } from '../db.js';
 /** How long leftovers of a connect that died may stay before the purge removes them. */
 const PURGE_AFTER_MS = 24 * 60 * 60 * 1000;
 
-const aad = (connectId: string, kind: StagedKind) => `token_staging:${connectId}:${kind}`;
+export const stagingAad = (connectId: string, kind: StagedKind) => `token_staging:${connectId}:${kind}`;
 
 export interface StagedSecret {
   value: string;
@@ -25,7 +25,7 @@ export async function stageSecret(
     .insert({
       connect_id: connectId,
       kind,
-      ciphertext: encryptText(keyring, value, aad(connectId, kind)),
+      ciphertext: encryptText(keyring, value, stagingAad(connectId, kind)),
       token_expires_at: expiresAt,
       purge_after: new Date(Date.now() + PURGE_AFTER_MS),
     })
@@ -41,7 +41,7 @@ export async function readStaged(
 ): Promise<StagedSecret | undefined> {
   const row = await db('token_staging').where({ connect_id: connectId, kind }).first();
   if (!row) return undefined;
-  return { value: decryptText(keyring, row.ciphertext, aad(connectId, kind)), expiresAt: row.token_expires_at };
+  return { value: decryptText(keyring, row.ciphertext, stagingAad(connectId, kind)), expiresAt: row.token_expires_at };
 }
 
 /** The best token a connect holds so far: the long-lived one when it has been exchanged. */

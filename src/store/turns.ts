@@ -8,6 +8,7 @@ import type { BrainHandoff } from '../reply/contract-v2.js';
 import { kindOf, templateLanguage, type SendContent } from '../meta/outbound-message.js';
 import type { ReplyRequest } from '../reply/responder.js';
 import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
+import { botPaused, DEFAULT_HANDOFF_MS, handOff, MAX_HANDOFF_MS } from './conversations.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
 import { findSendableTemplate, templateSendProblem } from './templates.js';
@@ -42,9 +43,12 @@ export interface TurnSettings {
   maxTurnWaitMs: number;
 }
 
+/** A row an erasure (or the retention sweep) deleted while its workflow ran: the workflow just ends. */
+export type Erased = 'erased';
+
 export type Claim =
-  /** The message already reached a terminal state. */
-  | { kind: 'closed'; status: InboundStatus }
+  /** The message already reached a terminal state, or is gone (`released`: closing it now moved the line). */
+  | { kind: 'closed'; status: InboundStatus | Erased; released?: Released }
   /** Another message holds the line: wait (a signal may end the wait early), then ask again. */
   | { kind: 'wait'; waitMs: number }
   /** This message is the head, debouncing: more messages may join its turn. */
@@ -151,7 +155,7 @@ async function closeOpenTurn(
 export async function claimTurn(db: Db, messageId: number, settings: TurnSettings, now = new Date()): Promise<Claim> {
   return db.transaction(async (trx) => {
     const ref = await trx('messages').where({ id: messageId, direction: 'inbound' }).first('conversation_id');
-    if (!ref) throw new Error(`inbound message ${messageId} not found`);
+    if (!ref) return { kind: 'closed', status: 'erased' };
     if (!ref.conversation_id) {
       const row = await trx('messages').where({ id: messageId }).first('status');
       return { kind: 'closed', status: row!.status as InboundStatus };
@@ -164,6 +168,12 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
         .where({ id: message.turn_id, state: 'open', head_message_id: messageId })
         .first('id');
       if (own) return { kind: 'turn', turnId: own.id };
+    }
+    // While a person holds the conversation (or the owner answered from the app), messages close
+    // `agent` before anyone asks the responder, and are not replayed later.
+    if (!message.turn_id && botPaused(conversation!, now)) {
+      const released = await closeMessage(trx, messageId, 'agent', { reason: 'bot_paused' });
+      return { kind: 'closed', status: 'agent', released };
     }
     let headSince = conversation!.head_since.getTime();
     for (;;) {
@@ -237,6 +247,43 @@ export async function readReceiptTarget(
   return db('messages').where({ id: messageId }).first('wamid', 'integration_id', 'phone_number_id');
 }
 
+/**
+ * What marking a turn's newest message read (with the typing indicator) needs, or undefined when
+ * nothing should be shown: the turn is over, a person holds the conversation (or the owner's echo
+ * paused the bot), or, for a repeat, its reply is already written.
+ */
+export async function typingTarget(
+  db: Db,
+  turnId: number,
+  options: { repeat: boolean },
+  now = new Date(),
+): Promise<{ wamid: string; integration_id: string; phone_number_id: string } | undefined> {
+  const row = await db('turns as t')
+    .join('conversations as c', 'c.id', 't.conversation_id')
+    .join('messages as m', 'm.id', 't.reply_to_message_id')
+    .leftJoin('channel_integrations as i', 'i.id', 'm.integration_id')
+    .where({ 't.id': turnId, 't.state': 'open' })
+    .first(
+      'm.wamid',
+      'm.type',
+      'i.settings',
+      'm.integration_id',
+      'm.phone_number_id',
+      'c.mode',
+      'c.handoff_expires_at',
+      'c.bot_paused_until',
+      db.raw(
+        `EXISTS (SELECT 1 FROM messages o WHERE o.turn_id = t.id AND o.direction = 'outbound') AS drafted`,
+      ) as never,
+    );
+  if (!row?.wamid || !row.integration_id || botPaused(row, now)) return undefined;
+  // Meta: show it only when a reply will come. A welcome request without a welcome text gets none.
+  const settings = (row as unknown as { settings: IntegrationSettings | null }).settings;
+  if (row.type === 'request_welcome' && !settings?.welcomeText) return undefined;
+  if (options.repeat && (row as unknown as { drafted: boolean }).drafted) return undefined;
+  return { wamid: row.wamid, integration_id: row.integration_id, phone_number_id: row.phone_number_id };
+}
+
 export interface TurnContext {
   turn: TurnRow;
   conversationId: number;
@@ -247,12 +294,13 @@ export interface TurnContext {
   settings: IntegrationSettings;
 }
 
-/** What a responder sees: the turn's messages in order, the newest last, and who the customer is. */
-export async function turnContext(db: Db, turnId: number): Promise<TurnContext> {
+/** What a responder sees: the turn's messages in order, the newest last, and who the customer is; undefined once erased. */
+export async function turnContext(db: Db, turnId: number): Promise<TurnContext | undefined> {
   const turn = await db('turns').where({ id: turnId }).first();
-  if (!turn) throw new Error(`turn ${turnId} not found`);
+  if (!turn) return undefined;
   const messages: MessageRow[] = await db('messages').whereIn('id', turn.message_ids).orderBy('sequence');
-  const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1]!;
+  const newest = messages.find((m) => m.id === turn.reply_to_message_id) ?? messages[messages.length - 1];
+  if (!newest) return undefined;
   const [customer, integration] = await Promise.all([
     newest.customer_id ? db('customers').where({ id: newest.customer_id }).first() : undefined,
     db('channel_integrations').where({ id: newest.integration_id! }).first('settings'),
@@ -307,7 +355,9 @@ export type DraftResult =
   /** The answer sent nothing and handed the conversation to a person: the turn is closed `agent`. */
   | { kind: 'handed_off'; released: Released | null }
   /** A template the answer names cannot be sent: nothing is drafted. */
-  | { kind: 'refused'; reason: string; message: string };
+  | { kind: 'refused'; reason: string; message: string }
+  /** The turn or the message it answers was erased meanwhile: nothing is drafted. */
+  | { kind: 'erased' };
 
 /**
  * Writes the turn's answer once: one outbound row per message, ordinals 0..n-1, in order (the first
@@ -321,8 +371,9 @@ export async function draftAnswer(
   responder: string,
 ): Promise<DraftResult> {
   return db.transaction(async (trx) => {
-    const turn = (await trx('turns').where({ id: turnId }).first())!;
-    const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first())!;
+    const turn = await trx('turns').where({ id: turnId }).first();
+    const replyTo = turn && (await trx('messages').where({ id: turn.reply_to_message_id }).first());
+    if (!turn || !replyTo) return { kind: 'erased' };
     const existing = await trx('messages')
       .where({ turn_id: turnId, direction: 'outbound' })
       .orderBy('ordinal')
@@ -347,7 +398,7 @@ export async function draftAnswer(
         .update({ handoff: answer.handoff } as never);
     if (answer.messages.length === 0) {
       if (!answer.handoff || turn.state !== 'open') return { kind: 'drafted', outboundIds: [] };
-      await handOff(trx, turn.conversation_id, answer.handoff);
+      await brainHandOff(trx, turn, answer.handoff);
       return { kind: 'handed_off', released: await closeTurn(trx, turn, 'agent', { reason: 'handoff' }) };
     }
     const now = new Date();
@@ -391,17 +442,19 @@ export async function recordResponderError(db: Db, turnId: number, reason: strin
     .update({ responder_error: reason.slice(0, 500) } as never);
 }
 
-/** The conversation goes to a person: the bot sends nothing until it is released or the handoff expires. */
-async function handOff(trx: Knex.Transaction, conversationId: number, handoff: BrainHandoff): Promise<void> {
+/** The brain hands the conversation to a person: the one handoff, at most as long as any handoff lasts. */
+async function brainHandOff(trx: Knex.Transaction, turn: TurnRow, handoff: BrainHandoff): Promise<void> {
+  const conversation = (await trx('conversations').where({ id: turn.conversation_id }).first('business_id'))!;
   const now = new Date();
-  const until = handoff.expiresAt ? new Date(handoff.expiresAt) : new Date(now.getTime() + 24 * 3600 * 1000);
-  await trx('conversations')
-    .where({ id: conversationId })
-    .update({
-      mode: 'agent',
-      bot_paused_until: trx.raw('GREATEST(COALESCE(bot_paused_until, ?), ?)', [until, until]),
-      updated_at: now,
-    } as never);
+  const asked = handoff.expiresAt ? new Date(handoff.expiresAt).getTime() : now.getTime() + DEFAULT_HANDOFF_MS;
+  const expiresAt = new Date(Math.min(Math.max(asked, now.getTime() + 60_000), now.getTime() + MAX_HANDOFF_MS));
+  await handOff(
+    trx,
+    conversation.business_id,
+    turn.conversation_id,
+    { agentId: null, note: handoff.note ?? null, expiresAt },
+    now,
+  );
 }
 
 /**
@@ -419,7 +472,7 @@ async function closeIfAnswered(trx: Knex.Transaction, turnId: number, outboundId
     .whereNot({ status: 'failed' })
     .first('id');
   if (later) return null;
-  if (turn.handoff) await handOff(trx, turn.conversation_id, turn.handoff);
+  if (turn.handoff) await brainHandOff(trx, turn, turn.handoff);
   return closeTurn(trx, turn, 'replied', null);
 }
 
@@ -439,7 +492,7 @@ export type SendReservation =
     }
   | { kind: 'done'; wamid: string; released: Released | null }
   | { kind: 'wait' }
-  | { kind: 'closed'; status: InboundStatus; reason: string; released: Released | null };
+  | { kind: 'closed'; status: InboundStatus | Erased; reason: string; released: Released | null };
 
 export interface SendSettings {
   graceMs: number;
@@ -457,10 +510,13 @@ export async function reserveSend(
   now = new Date(),
 ): Promise<SendReservation> {
   return db.transaction(async (trx) => {
-    const ref = (await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id'))!;
-    const turn = (await trx('turns').where({ id: ref.turn_id! }).first())!;
-    const conversation = (await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first())!;
-    const row = (await trx('messages').where({ id: outboundId }).forUpdate().first())!;
+    const erased = { kind: 'closed', status: 'erased', reason: 'erased', released: null } as const;
+    const ref = await trx('messages').where({ id: outboundId, direction: 'outbound' }).first('turn_id');
+    const turn = ref?.turn_id ? await trx('turns').where({ id: ref.turn_id }).first() : undefined;
+    if (!turn) return erased;
+    const conversation = await trx('conversations').where({ id: turn.conversation_id }).forUpdate().first();
+    const row = await trx('messages').where({ id: outboundId }).forUpdate().first();
+    if (!conversation || !row) return erased;
     const close = async (status: InboundStatus, reason: string): Promise<SendReservation> => {
       await trx('messages')
         .where({ id: outboundId })
@@ -495,8 +551,8 @@ export async function reserveSend(
     }
     const { is_active: _active, state: _state, ...number } = target;
     if (number?.coexistence_offboarded_at) return close('unanswered', 'offboarded');
-    if (conversation.mode === 'agent' || (conversation.bot_paused_until && conversation.bot_paused_until > now))
-      return close('agent', 'bot_paused');
+    // A handoff or an owner's echo that came while the responder was thinking stops the send here.
+    if (botPaused(conversation, now)) return close('agent', 'bot_paused');
     const replyTo = (await trx('messages').where({ id: turn.reply_to_message_id }).first('wamid', 'created_at'))!;
     if (now.getTime() - replyTo.created_at.getTime() > settings.maxReplyLatenessMs) return close('unanswered', 'late');
     if ((row.status === 'unknown' || row.status === 'sending') && row.attempt_started_at) {
@@ -539,7 +595,7 @@ export async function completeSend(db: Db, outboundId: number, wamid: string): P
       } as never)
       .returning('turn_id');
     await applyEarlyStatuses(trx, wamid, { locked: true });
-    return closeIfAnswered(trx, row!.turn_id!, outboundId);
+    return row?.turn_id ? closeIfAnswered(trx, row.turn_id, outboundId) : null;
   });
 }
 

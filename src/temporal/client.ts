@@ -9,13 +9,14 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config.js';
 import type { Keyring } from '../crypto.js';
-import { EncryptionCodec } from './codec.js';
+import { EncryptionCodec, type CodecOptions } from './codec.js';
 
 export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 if (!existsSync(failureConverterPath)) throw new Error(`missing ${failureConverterPath}: run npm run build`);
 
-export function dataConverter(keyring: Keyring): DataConverter {
-  return { payloadCodecs: [new EncryptionCodec(keyring)], failureConverterPath };
+/** `keyring` is the codec's (codecKeyring()); the worker's is strict. */
+export function dataConverter(keyring: Keyring, options: CodecOptions = {}): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(keyring, options)], failureConverterPath };
 }
 
 export interface ConnectOptions {
@@ -40,7 +41,11 @@ function connectionOptions(config: Config) {
 export async function connectTemporal(config: Config, options: ConnectOptions = {}): Promise<Client> {
   const settings = { ...connectionOptions(config), connectTimeout: '5s' };
   const connection = options.lazy ? Connection.lazy(settings) : await Connection.connect(settings);
-  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config.keyring) });
+  return new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverter(config.codecKeyring),
+  });
 }
 
 /** The worker's native connection, with the same settings as the client's. */

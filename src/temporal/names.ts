@@ -49,6 +49,8 @@ export const WORKFLOW_QUEUES = {
   /** One per WhatsApp Business Account (our row id): reads its templates into the catalogue. */
   syncTemplates: 'maintenance',
   refreshToken: 'maintenance',
+  /** One per erasure (a customer's or a business's data), input: our erasure row id. */
+  eraseData: 'maintenance',
   reconcile: 'maintenance',
   /** One sweep at a time per deployment, started by the retention Schedule. */
   retentionSweep: 'maintenance',
@@ -79,14 +81,19 @@ function idPart(value: string): string {
   return value.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** Every connect workflow of the business starts with this (its staged secrets are keyed by that id). */
+export function connectWorkflowIdPrefix(businessId: string): string {
+  return `connect/${idPart(businessId)}/`;
+}
+
 /** One ConnectWhatsApp per OAuth state: a double click or a reload never starts a second. */
 export function connectWorkflowId(businessId: string, stateHash: string): string {
-  return `connect/${idPart(businessId)}/${stateHash.slice(0, 24)}`;
+  return `${connectWorkflowIdPrefix(businessId)}${stateHash.slice(0, 24)}`;
 }
 
 /** One ConnectWhatsApp per Embedded Signup code: the same code posted twice never exchanges twice. */
 export function popupConnectWorkflowId(businessId: string, codeHash: string): string {
-  return `connect/${idPart(businessId)}/es-${codeHash.slice(0, 24)}`;
+  return `${connectWorkflowIdPrefix(businessId)}es-${codeHash.slice(0, 24)}`;
 }
 
 export function disconnectWorkflowId(integrationId: string): string {
@@ -155,4 +162,10 @@ export const RERUNNABLE_WORKFLOW_TYPES: ReadonlySet<string> = new Set([TEMPLATE_
 export const SEND_MESSAGE_WORKFLOW_TYPE = 'sendMessage' satisfies WorkflowType;
 export function sendMessageWorkflowId(businessId: string, keyHash: string): string {
   return `send/${idPart(businessId)}/${keyHash.slice(0, 32)}`;
+}
+
+/** One EraseData per erasure, by our erasure row id: never the phone, BSUID or business it erases. */
+export const ERASE_DATA_WORKFLOW_TYPE = 'eraseData' satisfies WorkflowType;
+export function erasureWorkflowId(erasureId: string): string {
+  return `erasure/${erasureId}`;
 }

@@ -156,6 +156,25 @@ export async function isOwnTokenSchedule(client: Client, config: Config, integra
   }
 }
 
+/**
+ * The codec key ids the token schedule's workflow arguments are encrypted under (raw description:
+ * read without decoding), or null when there is no such schedule.
+ */
+export async function tokenScheduleArgKeyIds(client: Client, integrationId: string): Promise<string[] | null> {
+  try {
+    const { schedule } = await client.workflowService.describeSchedule({
+      namespace: client.options.namespace,
+      scheduleId: tokenScheduleId(integrationId),
+    });
+    return (schedule?.action?.startWorkflow?.input?.payloads ?? []).map((p) =>
+      Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString(),
+    );
+  } catch (error) {
+    if (isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND) return null;
+    throw error;
+  }
+}
+
 /** Integration ids of every token-care schedule on the namespace. */
 export async function listTokenSchedules(client: Client): Promise<string[]> {
   const ids: string[] = [];

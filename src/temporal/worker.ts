@@ -109,7 +109,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         taskQueue: taskQueueName(config.temporal.taskQueue, kind),
         ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: workflowsPath() }),
         activities,
-        dataConverter: dataConverter(config.keyring),
+        // Strict: a payload this deployment's clients did not encrypt is refused, never run.
+        dataConverter: dataConverter(config.codecKeyring, {
+          strict: true,
+          onRefused: () => metrics.unencryptedRefused(),
+        }),
         shutdownGraceTime: '10s',
         ...workerOptionsFor(config.worker.slots[kind]),
       }),

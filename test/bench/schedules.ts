@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { SANDBOX_APP_ID } from '../../src/config.js';
-import { parseKeyring } from '../../src/crypto.js';
+import { codecKeyring, parseKeyring } from '../../src/crypto.js';
 import { GraphClient } from '../../src/meta/graph-client.js';
 import { persistConnectedIntegration } from '../../src/store/integrations.js';
 import { dataConverter } from '../../src/temporal/client.js';
@@ -55,7 +55,7 @@ try {
   }
   const client = new Client({
     connection: await Connection.connect({ address: config.temporal.address }),
-    dataConverter: dataConverter(keyring),
+    dataConverter: dataConverter(codecKeyring(keyring)),
   });
 
   let started = performance.now();

@@ -17,7 +17,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { startApi } from '../../src/commands/api.js';
 import { startWorker } from '../../src/commands/worker.js';
 import { loadConfig, SANDBOX_APP_ID } from '../../src/config.js';
-import { parseKeyring } from '../../src/crypto.js';
+import { codecKeyring, parseKeyring } from '../../src/crypto.js';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest } from '../../src/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/postgres.js';
 import { createLogger } from '../../src/logger.js';
@@ -29,10 +29,12 @@ import { startDevServer } from '../../src/temporal/dev-server.js';
 import {
   businessAppSyncWorkflowId,
   disconnectWorkflowId,
+  erasureWorkflowId,
   messageWorkflowId,
   registrationWorkflowId,
   templateSyncStart,
   refreshWorkflowId,
+  taskQueueFor,
   tokenScheduleId,
 } from '../../src/temporal/names.js';
 import { authHeaders } from '../helpers/jwt.js';
@@ -68,14 +70,27 @@ const brain: Server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString()) as { text?: string; messageId: string };
-    brainSeen.add(body.messageId);
-    const text = body.text ?? '';
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+      version?: number;
+      text?: string;
+      messageId: string;
+      messages?: Array<{ messageId: string; text: string | null }>;
+    };
     const answer = (status: number, payload: string, delayMs = 0) =>
       setTimeout(() => {
         if (res.destroyed) return;
         res.writeHead(status, { 'content-type': 'application/json' }).end(payload);
       }, delayMs);
+    if (body.version === 2) {
+      // Version 2: several messages, or a handoff to a person.
+      const last = body.messages!.at(-1)!;
+      brainSeen.add(last.messageId);
+      if ((last.text ?? '').startsWith('hand over'))
+        return answer(200, JSON.stringify({ messages: [], handoff: { note: 'asked for a person' } }));
+      return answer(200, JSON.stringify({ messages: [{ text: 'one' }, { text: 'two' }] }));
+    }
+    brainSeen.add(body.messageId);
+    const text = body.text ?? '';
     if (text.startsWith('garbage')) return answer(200, '{"reply": 42, "oops": ');
     if (text.startsWith('slow'))
       return answer(200, JSON.stringify({ reply: { type: 'text', text: 'thought about it' } }), 12_000);
@@ -161,6 +176,8 @@ try {
     CALLBACK_WAIT_MS: '500',
     // A send whose outcome is unknown waits this long for Meta's status before it is sent again.
     SEND_UNKNOWN_OUTCOME_GRACE_MS: '2000',
+    // Small retention batches, so a sweep of a few old rows takes several.
+    RETENTION_BATCH_SIZE: '2',
   };
   const config = loadConfig(env, 'dev');
   const log = createLogger({ level: config.logLevel });
@@ -171,7 +188,7 @@ try {
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
-    dataConverter: dataConverter(parseKeyring(FIXTURE_KEY)),
+    dataConverter: dataConverter(codecKeyring(parseKeyring(FIXTURE_KEY))),
   });
   // The worker runs the prebuilt bundle of `npm run build`: today's workflow code.
   const worker = await startWorker(config, log, { db, reconcile: false });
@@ -814,6 +831,95 @@ try {
       );
     });
     assert.ok(!messageSent(messageId), 'nothing reached the customer');
+  }
+
+  // inbound-brain-v2-several-messages and inbound-brain-v2-handoff: a business on version 2 of the
+  // brain's contract; one turn answered by two messages in order, one handed to a person.
+  {
+    const v2 = await connected('histories-brain-v2');
+    const put = await fetch(`${apiUrl}/api/integrations/whatsapp/settings`, {
+      method: 'PUT',
+      headers: await headers('histories-brain-v2'),
+      body: JSON.stringify({ responder: 'http', brainVersion: 2 }),
+    });
+    assert.equal(put.status, 200, `settings: ${put.status}`);
+    const several = state.sendCustomerMessage({
+      phoneNumberId: v2.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'tell me two things',
+    }).messageId;
+    await record('inbound-brain-v2-several-messages', await workflowOf(several), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
+      expectBranch(h, h.localActivity('sendTurnReply').length === 2, 'two sends, one per message');
+    });
+    const handedOver = state.sendCustomerMessage({
+      phoneNumberId: v2.phoneNumberId,
+      from: customer(),
+      type: 'text',
+      text: 'hand over to a person',
+    }).messageId;
+    await record('inbound-brain-v2-handoff', await workflowOf(handedOver), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'agent', 'outcome agent');
+      expectBranch(h, h.localActivity('sendTurnReply').length === 0, 'nothing sent');
+    });
+  }
+
+  // erasure-customer and erasure-business: a customer who wrote in is erased by phone, then the
+  // whole business (which first stops it at Meta and in Temporal).
+  {
+    const c = await connected('histories-erasure');
+    const from = customer();
+    const { messageId } = state.sendCustomerMessage({ phoneNumberId: c.phoneNumberId, from, type: 'text', text: 'hi' });
+    await client.workflow.getHandle(await workflowOf(messageId)).result();
+    const erase = async (body: unknown) => {
+      const res = await fetch(`${apiUrl}/api/integrations/whatsapp/erasures`, {
+        method: 'POST',
+        headers: await headers('histories-erasure'),
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 202, `erasure: ${res.status} ${await res.clone().text()}`);
+      return erasureWorkflowId(((await res.json()) as { id: string }).id);
+    };
+    await record('erasure-customer', await erase({ phone: from }), (h) => {
+      expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
+      expectBranch(h, h.activities().length + h.localActivities().length >= 1, 'activities ran');
+    });
+    await record('erasure-business', await erase({ scope: 'business' }), (h) => {
+      expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
+    });
+  }
+
+  // retention-sweep and retention-sweep-continued: old rows of a few kinds, swept two at a time;
+  // a run allowed two batches continues as new.
+  {
+    const old = db.raw(`now() - interval '400 days'`);
+    const seed = async (label: string) => {
+      await db('oauth_states').insert(
+        [1, 2, 3].map((i) => ({ state_hash: `${label}-${i}`, business_id: 'histories-retention', expires_at: old })),
+      );
+      await db('signup_events').insert(
+        [1, 2, 3].map(() => ({ business_id: 'histories-retention', event: 'CANCEL', created_at: old })),
+      );
+    };
+    const sweep = async (branch: Branch, input: Record<string, unknown>, check: (h: History) => void) => {
+      await seed(branch);
+      const workflowId = `histories-${branch}`;
+      const started = await client.workflow.start('retentionSweep', {
+        taskQueue: taskQueueFor(config.temporal.taskQueue, 'retentionSweep'),
+        workflowId,
+        args: [input],
+      });
+      // The first run: the one a continued sweep continues from.
+      await record(branch, workflowId, check, started.firstExecutionRunId);
+    };
+    await sweep('retention-sweep', {}, (h) => {
+      expectBranch(h, h.closedAs === 'WorkflowExecutionCompleted', 'completed');
+      expectBranch(h, h.localActivities().length + h.activities().length > 3, 'several batches');
+    });
+    await sweep('retention-sweep-continued', { maxBatchesPerRun: 2 }, (h) => {
+      expectBranch(h, h.closedAs === 'WorkflowExecutionContinuedAsNew', 'continued as new');
+    });
   }
 
   const missing = RECORDED_BRANCHES.filter((b) => !recorded.has(b));

@@ -1,0 +1,119 @@
+// Erasures: /api/integrations/whatsapp/erasures (the business erases one of its customers, or
+// everything it has) and /api/meta/data-deletion (Meta's data-deletion callback and the status
+// page its answer links to). Answers never carry a phone, BSUID or Facebook user id.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { parseSignedRequest, SignedRequestError } from '../meta/signed-request.js';
+import { readBusinessErasure } from '../store/erasures.js';
+import { deletionStatus, erasureView, requestDataDeletion, requestErasure } from '../services/erasures.js';
+import { parseJson, readJson, readRawBody } from './body.js';
+import { HttpError } from './errors.js';
+import type { AppDeps } from './app.js';
+import { businessOf, requireBusiness } from './auth.js';
+import { dashboardCors } from './cors.js';
+
+/** A phone as a wa_id: digits, with the spaces, dashes, brackets and leading + people write. */
+const phone = z
+  .string()
+  .transform((v) => v.replace(/[\s()-]/g, '').replace(/^\+/, ''))
+  .pipe(z.string().regex(/^\d{6,15}$/, 'a phone number in international form (6 to 15 digits)'));
+/** Meta's business-scoped user id: a country code, a period and up to 128 characters. */
+const bsuid = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z]{2}\.[A-Za-z0-9_-]{1,157}$/, 'a BSUID such as US.13491208655302741918');
+
+const erasureBody = z.union([
+  z.strictObject({ phone, scope: z.literal('customer').optional() }),
+  z.strictObject({ bsuid, scope: z.literal('customer').optional() }),
+  z.strictObject({ scope: z.literal('business') }),
+]);
+
+const erasureId = z.uuid();
+const confirmationCode = z.string().regex(/^[a-f0-9]{24}$/);
+
+function signedRequestOf(ctx: Context, raw: Buffer): string | undefined {
+  if (ctx.is('application/x-www-form-urlencoded'))
+    return new URLSearchParams(raw.toString('utf8')).get('signed_request') ?? undefined;
+  const body = raw.length === 0 ? {} : parseJson(raw);
+  const value = (body as { signed_request?: unknown }).signed_request;
+  return typeof value === 'string' ? value : undefined;
+}
+
+const STATE_TEXT = {
+  in_progress: 'Your request was received; your data is being deleted.',
+  done: 'Your data has been deleted.',
+} as const;
+
+export function erasureRoutes(deps: AppDeps): Router[] {
+  const erasures = new Router({ prefix: '/api/integrations/whatsapp/erasures' });
+  const auth = requireBusiness(deps.config);
+  erasures.use(dashboardCors(deps.config));
+
+  erasures.post('/', auth, deps.limits.erasures, async (ctx) => {
+    const parsed = erasureBody.safeParse(await readJson(ctx));
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'send {"phone": "..."} or {"bsuid": "..."} for a customer, or {"scope": "business"} for everything',
+      );
+    const body = parsed.data;
+    const subject =
+      'phone' in body
+        ? { kind: 'phone' as const, value: body.phone }
+        : 'bsuid' in body
+          ? { kind: 'bsuid' as const, value: body.bsuid }
+          : { kind: 'business' as const };
+    const row = await requestErasure(deps, { businessId: businessOf(ctx), subject, source: 'api' });
+    ctx.status = 202;
+    ctx.set('Location', `/api/integrations/whatsapp/erasures/${row.id}`);
+    ctx.body = erasureView(row);
+  });
+
+  erasures.get('/:id', auth, async (ctx) => {
+    const id = erasureId.safeParse(ctx.params.id);
+    const row = id.success ? await readBusinessErasure(deps.db, businessOf(ctx), id.data) : undefined;
+    if (!row) throw new HttpError(404, 'erasure_not_found', 'no erasure of this business has that id');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = erasureView(row);
+  });
+
+  const meta = new Router({ prefix: '/api/meta/data-deletion' });
+
+  // Meta posts signed_request form-encoded; JSON is accepted too.
+  meta.post('/', async (ctx) => {
+    const signed = signedRequestOf(ctx, await readRawBody(ctx, 64 * 1024));
+    if (!signed) throw new HttpError(400, 'invalid_signed_request', 'the body has no signed_request');
+    let userId: string;
+    try {
+      userId = parseSignedRequest(signed, [deps.config.meta.appSecret, deps.config.whatsapp.appSecret]).user_id;
+    } catch (error) {
+      if (error instanceof SignedRequestError) throw new HttpError(400, 'invalid_signed_request', error.message);
+      throw error;
+    }
+    const { confirmationCode: code } = await requestDataDeletion(deps, userId);
+    ctx.state.log.info('data deletion requested by Meta');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { url: `${deps.config.publicUrl}/api/meta/data-deletion/${code}`, confirmation_code: code };
+  });
+
+  // The page the person opens from Facebook: the state of their request, nothing about them.
+  meta.get('/:code', async (ctx) => {
+    const code = confirmationCode.safeParse(ctx.params.code);
+    const status = code.success ? await deletionStatus(deps.db, code.data) : null;
+    if (!status) throw new HttpError(404, 'deletion_request_not_found', 'no deletion request has that code');
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.accepts('json', 'html') === 'html') {
+      ctx.type = 'html';
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Data deletion request</title></head>
+<body><h1>Data deletion request ${status.confirmationCode}</h1><p>${STATE_TEXT[status.state]}</p>
+<p>Requested ${status.requestedAt}${status.completedAt ? `; completed ${status.completedAt}` : ''}.</p></body></html>`;
+      return;
+    }
+    ctx.body = status;
+  });
+
+  return [erasures, meta];
+}

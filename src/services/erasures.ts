@@ -1,0 +1,141 @@
+// Erasures as the API, the operator command, a disconnect and Meta's data-deletion callback ask for
+// them: each is an erasure row and its EraseData start written in one transaction (the outbox), so
+// an accepted request is never lost while Temporal is away; the API starts it at once, any worker's
+// drain otherwise. Answers list their fields explicitly and never carry the phone or BSUID.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import {
+  businessesConnectedBy,
+  insertDeletionRequest,
+  insertErasure,
+  readDeletionRequest,
+  subjectHash,
+  type ErasureRow,
+  type ErasureSource,
+  type NewErasure,
+} from '../store/erasures.js';
+import type { NewStart, PendingStart } from '../store/outbox.js';
+import { ERASE_DATA_WORKFLOW_TYPE, erasureWorkflowId } from '../temporal/names.js';
+import { startAfterCommit, type WebhookDeps } from './webhooks.js';
+
+export interface ErasureView {
+  id: string;
+  scope: 'customer' | 'business';
+  state: 'pending' | 'running' | 'done';
+  source: ErasureSource;
+  requestedAt: string;
+  completedAt: string | null;
+  /** Rows deleted, by kind. */
+  deleted: Record<string, number>;
+}
+
+export function erasureView(row: ErasureRow): ErasureView {
+  return {
+    id: row.id,
+    scope: row.scope,
+    state: row.state,
+    source: row.source,
+    requestedAt: row.requested_at.toISOString(),
+    completedAt: row.completed_at?.toISOString() ?? null,
+    deleted: { ...row.counts },
+  };
+}
+
+function erasureStart(config: Config) {
+  // No business id on the outbox row: a business erasure deletes that business's rows, its own start included.
+  return (erasureId: string): NewStart => ({
+    taskQueue: config.temporal.taskQueue,
+    workflowType: ERASE_DATA_WORKFLOW_TYPE,
+    workflowId: erasureWorkflowId(erasureId),
+    args: [erasureId],
+    businessId: null,
+    integrationId: null,
+    messageId: null,
+  });
+}
+
+/** Writes erasures and their starts in the caller's transaction (the drain starts them if nobody else does). */
+export async function insertErasures(
+  trx: Knex.Transaction,
+  config: Config,
+  erasures: NewErasure[],
+): Promise<{ rows: ErasureRow[]; starts: PendingStart[] }> {
+  const rows: ErasureRow[] = [];
+  const starts: PendingStart[] = [];
+  for (const erasure of erasures) {
+    const written = await insertErasure(trx, config.keyring, erasure, erasureStart(config));
+    rows.push(written.row);
+    starts.push(...written.starts);
+  }
+  return { rows, starts };
+}
+
+/** One erasure, started right after its commit when Temporal answers. */
+export async function requestErasure(deps: WebhookDeps, erasure: NewErasure): Promise<ErasureRow> {
+  const { rows, starts } = await deps.db.transaction((trx) => insertErasures(trx, deps.config, [erasure]));
+  await startAfterCommit(deps, starts);
+  return rows[0]!;
+}
+
+/** The operator's erasure: the outbox row alone, which every worker's drain starts within seconds. */
+export async function requestErasureAsOperator(db: Db, config: Config, erasure: NewErasure): Promise<ErasureRow> {
+  const { rows } = await db.transaction((trx) => insertErasures(trx, config, [erasure]));
+  return rows[0]!;
+}
+
+/** A confirmation code Meta shows the person: alphanumeric, as Meta asks. */
+function confirmationCode(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/**
+ * Meta's data-deletion callback: the Facebook user removed our app. Every business whose
+ * integration that user connected is erased; the request is recorded under a code its status page
+ * answers for, whether or not anything was found.
+ */
+export async function requestDataDeletion(
+  deps: WebhookDeps,
+  metaUserId: string,
+): Promise<{ confirmationCode: string }> {
+  const code = confirmationCode();
+  const starts = await deps.db.transaction(async (trx) => {
+    const requestId = await insertDeletionRequest(trx, {
+      confirmationCode: code,
+      userHash: subjectHash(deps.config.keyring, 'meta_user', metaUserId),
+    });
+    const businesses = await businessesConnectedBy(trx, metaUserId);
+    const written = await insertErasures(
+      trx,
+      deps.config,
+      businesses.map((businessId) => ({
+        businessId,
+        subject: { kind: 'business' as const },
+        source: 'meta_data_deletion' as const,
+        deletionRequestId: requestId,
+      })),
+    );
+    return written.starts;
+  });
+  await startAfterCommit(deps, starts);
+  return { confirmationCode: code };
+}
+
+export interface DeletionStatusView {
+  confirmationCode: string;
+  state: 'in_progress' | 'done';
+  requestedAt: string;
+  completedAt: string | null;
+}
+
+export async function deletionStatus(db: Db, code: string): Promise<DeletionStatusView | null> {
+  const status = await readDeletionRequest(db, code);
+  if (!status) return null;
+  return {
+    confirmationCode: code,
+    state: status.pending > 0 ? 'in_progress' : 'done',
+    requestedAt: status.requestedAt.toISOString(),
+    completedAt: status.completedAt?.toISOString() ?? null,
+  };
+}
