@@ -18,6 +18,7 @@ import * as m014 from './20261202000008_template_catalogue.js';
 import * as m015 from './20261202000009_templates_sync.js';
 import * as m016 from './20261202000011_pacing_recipients.js';
 import * as m050 from './20261202000050_brain_answers.js';
+import * as m060 from './20261202000060_abuse_limits.js';
 import * as m017 from './20261202000010_outbound_sends.js';
 import * as m018 from './20261202000012_retention_indexes.js';
 import * as m020 from './20261202000020_erasures.js';
@@ -56,6 +57,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202000030_handoff', m030],
   ['20261202000040_media', m040],
   ['20261202000050_brain_answers', m050],
+  ['20261202000060_abuse_limits', m060],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -21,6 +21,16 @@ export const RETENTION_KINDS = [
 ] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
+/** Routes with a per-business request budget (see README, Abuse limits). */
+export const RATE_LIMITS = ['connect', 'embedded_signup', 'messages', 'erasures'] as const;
+export type RateLimitName = (typeof RATE_LIMITS)[number];
+
+/** So many requests per so many seconds. */
+export interface RateLimit {
+  points: number;
+  durationSeconds: number;
+}
+
 export interface Config {
   nodeEnv: string;
   /** Where the API listens: 127.0.0.1 for `npm start` (dev), all interfaces otherwise, unless HOST. */
@@ -151,6 +161,21 @@ export interface Config {
     /** Activity slots (and as many local-activity slots) of each queue's worker. */
     slots: Record<'messages' | 'outbound' | 'connect' | 'maintenance', number>;
   };
+  /** What one client or one business can take of the API (README, Abuse limits). */
+  limits: {
+    /** Webhook body bytes all requests of this process may hold at once; beyond it, 503. */
+    webhookBytesInFlight: number;
+    /** A client gets this long to send its whole request (headers and body); then 408. */
+    requestTimeoutMs: number;
+    /** ...and this long for its headers. */
+    headersTimeoutMs: number;
+    /** Requests per business per window, by route group; null: unlimited (`off`). */
+    rates: Record<RateLimitName, RateLimit | null>;
+    /** Unused, unexpired OAuth states (and connect tickets) a business holds at most; older ones are evicted. */
+    oauthStatesPerBusiness: number;
+    /** Embedded Signup session events a business may record per hour. */
+    signupEventsPerHour: number;
+  };
   retention: {
     /** Days each kind of data is kept; null: kept forever (`off`). */
     days: Record<RetentionKind, number | null>;
@@ -223,6 +248,28 @@ function retentionDays(fallback: number, min: number) {
       return days;
     });
 }
+
+/** `<requests>/<duration>` (e.g. 20/10m, whole seconds at least) or `off`. */
+function rateLimit(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((v, ctx): RateLimit | null => {
+      if (v.trim().toLowerCase() === 'off') return null;
+      const [points, window] = v.trim().split('/');
+      const ms = window === undefined ? undefined : parseDuration(window);
+      if (!/^\d+$/.test(points ?? '') || Number(points) < 1 || ms === undefined || ms < 1000 || ms % 1000 !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected <requests>/<duration> such as 20/10m (whole seconds), or off',
+        });
+        return z.NEVER;
+      }
+      return { points: Number(points), durationSeconds: ms / 1000 };
+    });
+}
+
+const MIB = 1024 * 1024;
 
 /** Which variables each role cannot start without (sandbox mode supplies the Meta ones). */
 function required(role: Role, sandbox: boolean): string[] {
@@ -310,6 +357,21 @@ const schema = z.object({
   METRICS_AUTH_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   // Minimums: an outbound row guards its idempotency key for 24 hours; Meta counts registration
   // attempts over 72 hours.
+  // At least the webhook body limit (4 MiB), so one valid delivery always fits.
+  WEBHOOK_MAX_BYTES_IN_FLIGHT: z.coerce
+    .number()
+    .int()
+    .min(4 * MIB)
+    .max(4096 * MIB)
+    .default(32 * MIB),
+  HTTP_REQUEST_TIMEOUT: duration.default(30_000),
+  HTTP_HEADERS_TIMEOUT: duration.default(10_000),
+  RATE_LIMIT_CONNECT: rateLimit('20/10m'),
+  RATE_LIMIT_EMBEDDED_SIGNUP: rateLimit('20/10m'),
+  RATE_LIMIT_MESSAGES: rateLimit('6000/1m'),
+  RATE_LIMIT_ERASURES: rateLimit('10/1h'),
+  OAUTH_STATES_PER_BUSINESS: z.coerce.number().int().min(1).max(1_000).default(10),
+  SIGNUP_EVENTS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(60),
   RETENTION_MESSAGE_TEXT_DAYS: retentionDays(30, 1),
   RETENTION_MESSAGES_DAYS: retentionDays(90, 1),
   RETENTION_STATUSES_DAYS: retentionDays(30, 1),
@@ -366,6 +428,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
     } catch (error) {
       problems.push(`CREDENTIALS_ENCRYPTION_KEY: ${(error as Error).message}`);
     }
+  }
+  if (e.HTTP_HEADERS_TIMEOUT > e.HTTP_REQUEST_TIMEOUT) {
+    problems.push('HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT');
   }
   let ownCodecKeys: Keyring | undefined;
   if (e.TEMPORAL_CODEC_KEY) {
@@ -481,6 +546,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
         connect: e.WORKER_CONNECT_SLOTS,
         maintenance: e.WORKER_MAINTENANCE_SLOTS,
       },
+    },
+    limits: {
+      webhookBytesInFlight: e.WEBHOOK_MAX_BYTES_IN_FLIGHT,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT,
+      rates: {
+        connect: e.RATE_LIMIT_CONNECT,
+        embedded_signup: e.RATE_LIMIT_EMBEDDED_SIGNUP,
+        messages: e.RATE_LIMIT_MESSAGES,
+        erasures: e.RATE_LIMIT_ERASURES,
+      },
+      oauthStatesPerBusiness: e.OAUTH_STATES_PER_BUSINESS,
+      signupEventsPerHour: e.SIGNUP_EVENTS_PER_HOUR,
     },
     retention: {
       days: {

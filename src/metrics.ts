@@ -108,6 +108,23 @@ export class ApiMetrics {
     labelNames: ['field', 'processed'] as const,
     registers: [this.registry],
   });
+  readonly webhookBytesInFlight = new client.Gauge({
+    name: 'waconnect_webhook_bytes_in_flight',
+    help: 'Webhook body bytes this process holds right now (bounded by WEBHOOK_MAX_BYTES_IN_FLIGHT)',
+    registers: [this.registry],
+  });
+  readonly rateLimited = new client.Counter({
+    name: 'waconnect_rate_limited_total',
+    help: 'Requests answered 429 by a per-business rate limit, by limit',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitFallbacks = new client.Counter({
+    name: 'waconnect_rate_limit_fallbacks_total',
+    help: 'Rate limit decisions made in process memory because PostgreSQL did not answer, by limit',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
   readonly workflowStarts = new client.Counter({
     name: 'waconnect_workflow_starts_total',
     help: 'Workflow starts by workflow type and result (started, duplicate, error)',

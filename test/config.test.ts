@@ -202,4 +202,38 @@ describe('config', () => {
       'RETENTION_ACCOUNT_EVENTS_DAYS: expected whole days from 3 to 36500, or off',
     ]);
   });
+
+  it('reads the abuse limits: byte budget, timeouts, <requests>/<duration> rate limits or off', () => {
+    expect(loadConfig(production, 'api').limits).toEqual({
+      webhookBytesInFlight: 32 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      rates: {
+        connect: { points: 20, durationSeconds: 600 },
+        embedded_signup: { points: 20, durationSeconds: 600 },
+        messages: { points: 6000, durationSeconds: 60 },
+        erasures: { points: 10, durationSeconds: 3600 },
+      },
+      oauthStatesPerBusiness: 10,
+      signupEventsPerHour: 60,
+    });
+    const set = loadConfig({ ...production, RATE_LIMIT_MESSAGES: '50/30s', RATE_LIMIT_CONNECT: 'off' }, 'api').limits;
+    expect(set.rates).toMatchObject({ messages: { points: 50, durationSeconds: 30 }, connect: null });
+    expect(
+      problemsOf({
+        ...production,
+        RATE_LIMIT_ERASURES: '10/500ms',
+        RATE_LIMIT_MESSAGES: 'lots',
+        WEBHOOK_MAX_BYTES_IN_FLIGHT: '1000',
+        HTTP_HEADERS_TIMEOUT: '1m',
+      }),
+    ).toEqual([
+      'WEBHOOK_MAX_BYTES_IN_FLIGHT: Too small: expected number to be >=4194304',
+      'RATE_LIMIT_MESSAGES: expected <requests>/<duration> such as 20/10m (whole seconds), or off',
+      'RATE_LIMIT_ERASURES: expected <requests>/<duration> such as 20/10m (whole seconds), or off',
+    ]);
+    expect(problemsOf({ ...production, HTTP_HEADERS_TIMEOUT: '1m' })).toEqual([
+      'HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT',
+    ]);
+  });
 });

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
+import { ByteBudget } from '../http/body.js';
+import { createRateLimits } from '../http/rate-limit.js';
 import { createMetricsApp } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import { ApiMetrics } from '../metrics.js';
@@ -14,8 +16,6 @@ import { connectTemporal } from '../temporal/client.js';
 
 /** How long in-flight requests may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 25_000;
-/** A client gets this long to send its whole request (headers and body); slow ones get 408. */
-const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface RunningApi {
   url: string;
@@ -56,12 +56,18 @@ export async function startApi(config: Config, log: Logger, options: ApiOptions 
       };
     },
   );
-  const app = createApp({ config, db, log, temporal, metrics });
+  const webhookBudget = new ByteBudget(config.limits.webhookBytesInFlight, (bytes) =>
+    metrics.webhookBytesInFlight.set(bytes),
+  );
+  const limits = createRateLimits({ db, log, metrics, rates: config.limits.rates });
+  const app = createApp({ config, db, log, temporal, metrics, webhookBudget, limits });
   let stopping = false;
   const handler = app.callback();
-  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  // Checked every second (Node's default is 30 s), so the timeout holds to about a second.
-  const timeouts = { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: 1000 };
+  // A client gets requestTimeout to send its whole request (headers within headersTimeout); slow
+  // ones get 408. Checked every second (Node's default is 30 s), so the timeouts hold to about a second.
+  const requestTimeout = options.requestTimeoutMs ?? config.limits.requestTimeoutMs;
+  const headersTimeout = Math.min(requestTimeout, config.limits.headersTimeoutMs);
+  const timeouts = { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 };
   const server = createServer(timeouts, (req, res) => {
     // While stopping, answer in-flight work and let keep-alive connections go.
     if (stopping) res.setHeader('Connection', 'close');

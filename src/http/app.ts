@@ -6,7 +6,9 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
+import type { ByteBudget } from './body.js';
 import { errorMiddleware } from './errors.js';
+import type { RateLimits } from './rate-limit.js';
 import { codecRoutes } from './codec.js';
 import { conversationRoutes } from './conversations.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -26,6 +28,10 @@ export interface AppDeps {
   log: Logger;
   temporal: Client;
   metrics: ApiMetrics;
+  /** Bytes of webhook bodies this process may hold at once. */
+  webhookBudget: ByteBudget;
+  /** Per-business rate limits, one middleware per route group (after `auth`). */
+  limits: RateLimits;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;

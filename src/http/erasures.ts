@@ -51,7 +51,7 @@ export function erasureRoutes(deps: AppDeps): Router[] {
   const auth = requireBusiness(deps.config);
   erasures.use(dashboardCors(deps.config));
 
-  erasures.post('/', auth, async (ctx) => {
+  erasures.post('/', auth, deps.limits.erasures, async (ctx) => {
     const parsed = erasureBody.safeParse(await readJson(ctx));
     if (!parsed.success)
       throw new HttpError(

@@ -19,6 +19,12 @@ export class HttpError extends Error {
 export const unauthorized = (message = 'A valid bearer token is required.') =>
   new HttpError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer' });
 
+/** 429 `rate_limited`, telling the client when to come back. */
+export const rateLimited = (what: string, retryAfterSeconds: number) => {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new HttpError(429, 'rate_limited', `${what}; try again in ${seconds} s.`, { 'Retry-After': String(seconds) });
+};
+
 function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }

@@ -13,13 +13,14 @@ import { CONNECT_ERRORS } from '../errors.js';
 import { listMessages, readSettings, updateSettings } from '../services/settings.js';
 import { readStatus } from '../services/status.js';
 import { readJson } from './body.js';
-import { HttpError } from './errors.js';
+import { HttpError, rateLimited } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
 import { readConnectNonce, setConnectCookie } from './connect-cookie.js';
 import { dashboardCors } from './cors.js';
 import { MAX_BRAIN_HISTORY } from '../store/brain-context.js';
+import type { SignupEventOutcome } from '../store/signup-events.js';
 
 const startQuery = z.object({ ticket: z.string().max(512) });
 
@@ -96,7 +97,7 @@ export function integrationRoutes(deps: AppDeps): Router {
   router.options('/{*rest}', () => undefined);
 
   // Answers a one-time URL on our origin (never Meta's URL): the browser must pass through it.
-  router.get('/connect', auth, temporalReady, async (ctx) => {
+  router.get('/connect', auth, deps.limits.connect, temporalReady, async (ctx) => {
     const url = await beginConnect(deps, businessOf(ctx));
     ctx.set('Cache-Control', 'no-store');
     if (wantsJson(ctx.get('accept'))) {
@@ -145,7 +146,7 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
   });
 
-  router.post('/embedded-signup', auth, temporalReady, async (ctx) => {
+  router.post('/embedded-signup', auth, deps.limits.embedded_signup, temporalReady, async (ctx) => {
     const businessId = businessOf(ctx);
     const body = parse(popupBody, await readJson(ctx));
     const outcome = await connectWithPopupCode(deps, businessId, body);
@@ -166,18 +167,23 @@ export function integrationRoutes(deps: AppDeps): Router {
 
   router.post('/embedded-signup/events', auth, async (ctx) => {
     const body = parse(signupEvent, await readJson(ctx));
+    // A business records at most SIGNUP_EVENTS_PER_HOUR events; beyond, 429 until one ages out.
+    const refuseWhenFull = (outcome: SignupEventOutcome) => {
+      if (!outcome.recorded) throw rateLimited('Too many signup events for this business', outcome.retryAfterSeconds);
+    };
     if (body.event === 'CANCEL' || body.event === 'ERROR') {
-      await recordAbandonedSignup(deps, businessOf(ctx), {
+      const outcome = await recordAbandonedSignup(deps, businessOf(ctx), {
         event: body.event,
         currentStep: body.data?.current_step,
         errorMessage: body.data?.error_message,
         errorCode: body.data?.error_code === undefined ? undefined : String(body.data.error_code),
         sessionId: body.data?.session_id,
       });
+      refuseWhenFull(outcome);
     }
     // The number stays on the WhatsApp Business app: marked at persist, or now if the connect was faster.
     if (body.event === 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING' && body.data?.phone_number_id)
-      await recordBusinessAppOnboarding(deps, businessOf(ctx), body.data.phone_number_id);
+      refuseWhenFull(await recordBusinessAppOnboarding(deps, businessOf(ctx), body.data.phone_number_id));
     // Other FINISH events need nothing: the code posted to /embedded-signup does the work.
     ctx.status = 204;
   });

@@ -31,7 +31,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
   const auth = requireBusiness(deps.config);
   router.use(dashboardCors(deps.config));
 
-  router.post('/', auth, async (ctx) => {
+  router.post('/', auth, deps.limits.messages, async (ctx) => {
     const key = keyOf(ctx);
     // A person's reply (a token with the agent role) is tagged with their id; batches stay bulk sends.
     const [result] = await acceptMessages(
@@ -46,7 +46,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
     ctx.body = present(result!);
   });
 
-  router.post('/batch', auth, async (ctx) => {
+  router.post('/batch', auth, deps.limits.messages, async (ctx) => {
     const parsed = batchBody.safeParse(await readJson(ctx, 4 * 1024 * 1024));
     if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
     const items = parsed.data.messages.map(({ idempotencyKey: key, ...body }) => ({ key, body }));

@@ -1,11 +1,12 @@
 // /api/webhooks/whatsapp: Meta's verification handshake and its signed event deliveries.
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { constantTimeEqual } from '../crypto.js';
 import { isWellFormedSignature, SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
 import { parseWebhook } from '../meta/webhook-payload.js';
 import { acceptWebhook } from '../services/webhooks.js';
 import type { AppDeps } from './app.js';
-import { parseJson, readRawBody } from './body.js';
+import { parseJson, readBudgetedBody, type BodyLease } from './body.js';
 import { HttpError } from './errors.js';
 
 /** Meta documents 3 MB as its largest webhook payload; a valid batch must never get 413. */
@@ -30,30 +31,26 @@ export function webhookRoutes(deps: AppDeps): Router {
     ctx.body = challenge;
   });
 
-  router.post('/', async (ctx) => {
-    const reject = (reason: string) => deps.metrics.webhooks.inc({ outcome: 'rejected', reason });
-    const signature = ctx.get(SIGNATURE_HEADER) || undefined;
-    // No or a malformed signature: refused before a byte of the body is read (or buffered).
-    if (!isWellFormedSignature(signature)) {
-      reject('signature');
-      ctx.set('Connection', 'close');
-      throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
-    }
-    let raw: Buffer;
+  const reject = (reason: string) => deps.metrics.webhooks.inc({ outcome: 'rejected', reason });
+
+  /** A delivery whose signature header is well formed: read (under the budget), verify, store. */
+  const receive = async (ctx: Context, signature: string, lease: BodyLease) => {
+    let chunks: Buffer[];
     try {
-      raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
+      chunks = await readBudgetedBody(ctx, WEBHOOK_BODY_LIMIT, deps.webhookBudget, lease);
     } catch (error) {
-      reject(error instanceof HttpError && error.status === 413 ? 'size' : 'body');
+      const status = error instanceof HttpError ? error.status : 0;
+      reject(status === 413 ? 'size' : status === 503 ? 'overloaded' : 'body');
       throw error;
     }
     // Nothing is parsed before the signature over the exact bytes checks out.
-    if (!verifySignature(raw, signature, deps.config.whatsapp.appSecrets)) {
+    if (!verifySignature(chunks, signature, deps.config.whatsapp.appSecrets)) {
       reject('signature');
       throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
     }
     let body: unknown;
     try {
-      body = parseJson(raw);
+      body = parseJson(Buffer.concat(chunks.splice(0)));
     } catch (error) {
       reject('json');
       throw error;
@@ -109,6 +106,23 @@ export function webhookRoutes(deps: AppDeps): Router {
     deps.metrics.webhookItems.inc({ kind: 'identity_update' }, parsed.identityUpdates.length);
     ctx.status = 200;
     ctx.body = { received: true };
+  };
+
+  router.post('/', async (ctx) => {
+    const signature = ctx.get(SIGNATURE_HEADER) || undefined;
+    // No or a malformed signature: refused before a byte of the body is read (or buffered).
+    if (!isWellFormedSignature(signature)) {
+      reject('signature');
+      ctx.set('Connection', 'close');
+      throw new HttpError(401, 'invalid_signature', 'Missing or invalid X-Hub-Signature-256.');
+    }
+    // The body's bytes count against the process-wide budget until the request is answered.
+    const lease = deps.webhookBudget.lease();
+    try {
+      await receive(ctx, signature, lease);
+    } finally {
+      lease.release();
+    }
   });
 
   return router;

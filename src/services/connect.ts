@@ -44,7 +44,7 @@ const CONNECT_START_PATH = '/api/integrations/whatsapp/connect/start';
  * top-level: that hop binds the OAuth state to the browser (a cookie) before it goes to Meta.
  */
 export async function beginConnect({ config, db }: ConnectDeps, businessId: string): Promise<string> {
-  const ticket = await createConnectTicket(db, businessId);
+  const ticket = await createConnectTicket(db, businessId, config.limits.oauthStatesPerBusiness);
   const url = new URL(`${config.publicUrl}${CONNECT_START_PATH}`);
   url.searchParams.set('ticket', ticket);
   return url.toString();
@@ -65,7 +65,12 @@ export async function openConnectDialog(
   const businessId = await consumeConnectTicket(db, ticket);
   if (businessId === undefined) return undefined;
   const nonce = randomToken();
-  const { state, stateHash } = await createOAuthState(db, businessId, sha256Hex(nonce));
+  const { state, stateHash } = await createOAuthState(
+    db,
+    businessId,
+    sha256Hex(nonce),
+    config.limits.oauthStatesPerBusiness,
+  );
   return { dialogUrl: metaDialogUrl(config, state), nonce, stateHash };
 }
 

@@ -5,6 +5,7 @@ import { sha256Hex } from '../crypto.js';
 import type { ConnectErrorCode } from '../errors.js';
 import { markCoexistenceFromSignup } from '../store/coexistence.js';
 import { recordAttemptStarted } from '../store/connect.js';
+import { recordSignupEvent, type SignupEventOutcome } from '../store/signup-events.js';
 import { stageSecret } from '../store/staging.js';
 import {
   BUSINESS_APP_SYNC_WORKFLOW_TYPE,
@@ -73,33 +74,39 @@ export interface SignupSessionEvent {
   sessionId?: string | undefined;
 }
 
-export async function recordAbandonedSignup(
-  deps: Pick<ConnectDeps, 'db'>,
+/** Recorded unless the business already has SIGNUP_EVENTS_PER_HOUR events in the last hour. */
+export function recordAbandonedSignup(
+  deps: Pick<ConnectDeps, 'db' | 'config'>,
   businessId: string,
   event: SignupSessionEvent,
-): Promise<void> {
-  await deps.db('signup_events').insert({
-    business_id: businessId,
-    event: event.event,
-    current_step: event.currentStep ?? null,
-    error_message: event.errorMessage ?? null,
-    error_code: event.errorCode ?? null,
-    session_id: event.sessionId ?? null,
-  });
+): Promise<SignupEventOutcome> {
+  return recordSignupEvent(
+    deps.db,
+    {
+      business_id: businessId,
+      event: event.event,
+      current_step: event.currentStep ?? null,
+      error_message: event.errorMessage ?? null,
+      error_code: event.errorCode ?? null,
+      session_id: event.sessionId ?? null,
+    },
+    deps.config.limits.signupEventsPerHour,
+  );
 }
 
 /**
  * The session ended with FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: the number stays on the WhatsApp
  * Business app. A connect that saves it later marks it; one that already did is marked now.
  */
-export async function recordBusinessAppOnboarding(
+export function recordBusinessAppOnboarding(
   deps: Pick<ConnectDeps, 'db' | 'config'>,
   businessId: string,
   phoneNumberId: string,
-): Promise<void> {
-  await markCoexistenceFromSignup(deps.db, {
+): Promise<SignupEventOutcome> {
+  return markCoexistenceFromSignup(deps.db, {
     businessId,
     phoneNumberId,
+    eventsPerHour: deps.config.limits.signupEventsPerHour,
     start: {
       taskQueue: deps.config.temporal.taskQueue,
       workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import type { Db, PhoneNumberRow } from '../db.js';
 import { insertStarts } from './outbox.js';
+import { signupEventWaitSeconds, type SignupEventOutcome } from './signup-events.js';
 
 export const SYNC_TYPES = ['smb_app_state_sync', 'history'] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
@@ -83,10 +84,12 @@ export async function markCoexistenceNumbers(
  */
 export async function markCoexistenceFromSignup(
   db: Db,
-  input: { businessId: string; phoneNumberId: string; start: SyncStart },
-): Promise<void> {
+  input: { businessId: string; phoneNumberId: string; start: SyncStart; eventsPerHour: number },
+): Promise<SignupEventOutcome> {
   const now = new Date();
-  await db.transaction(async (trx) => {
+  return db.transaction(async (trx) => {
+    const wait = await signupEventWaitSeconds(trx, input.businessId, input.eventsPerHour);
+    if (wait > 0) return { recorded: false, retryAfterSeconds: wait };
     // Kept for a connect still under way: it marks the number when it saves it.
     await trx('signup_events').insert({
       business_id: input.businessId,
@@ -105,6 +108,7 @@ export async function markCoexistenceFromSignup(
         .returning(['id', 'coexistence_onboarded_at']);
       await startSyncs(trx, marked, { ...input, integrationId: number.integration_id }, now);
     }
+    return { recorded: true } as const;
   });
 }
 

@@ -7,14 +7,36 @@ export const STATE_TTL_MS = 10 * 60 * 1000;
 /** A ticket only has to live from the dashboard's fetch of /connect to the browser opening it. */
 const TICKET_TTL_MS = 2 * 60 * 1000;
 
+/**
+ * Keeps a business's unused, unexpired rows of a table to its newest `keep`: a business that asks
+ * for connect after connect evicts its own oldest attempts (their callback answers invalid_state)
+ * instead of piling up rows or locking itself out.
+ */
+async function evictOldestUnused(db: Db, table: 'connect_tickets' | 'oauth_states', businessId: string, keep: number) {
+  const key = table === 'connect_tickets' ? 'ticket_hash' : 'id';
+  await db(table)
+    .whereIn(
+      key,
+      db(table)
+        .select(key)
+        .where({ business_id: businessId })
+        .whereNull('used_at')
+        .andWhere('expires_at', '>', db.fn.now())
+        .orderBy('expires_at', 'desc')
+        .offset(keep),
+    )
+    .delete();
+}
+
 /** A one-time ticket for the business: the browser opens it top-level on our origin. */
-export async function createConnectTicket(db: Db, businessId: string, now = new Date()): Promise<string> {
+export async function createConnectTicket(db: Db, businessId: string, keep: number, now = new Date()): Promise<string> {
   const ticket = randomToken();
   await db('connect_tickets').insert({
     ticket_hash: sha256Hex(ticket),
     business_id: businessId,
     expires_at: new Date(now.getTime() + TICKET_TTL_MS),
   });
+  await evictOldestUnused(db, 'connect_tickets', businessId, keep);
   return ticket;
 }
 
@@ -30,10 +52,12 @@ export async function consumeConnectTicket(db: Db, ticket: string): Promise<stri
   return row?.business_id;
 }
 
+/** A state for the business, bound to the browser's nonce; at most `keep` unused ones stay live. */
 export async function createOAuthState(
   db: Db,
   businessId: string,
   nonceHash: string,
+  keep: number,
   now = new Date(),
 ): Promise<{ state: string; stateHash: string }> {
   const state = randomToken();
@@ -44,6 +68,7 @@ export async function createOAuthState(
     nonce_hash: nonceHash,
     expires_at: new Date(now.getTime() + STATE_TTL_MS),
   });
+  await evictOldestUnused(db, 'oauth_states', businessId, keep);
   return { state, stateHash };
 }
 
