@@ -1,7 +1,8 @@
 // Activities of EraseData: each takes the erasure row id only and reads what to delete from
 // PostgreSQL, so no phone number, BSUID or business data ever enters a workflow history.
 import { Context } from '@temporalio/activity';
-import { eraseBatch, erasureScope } from '../src/store/erasure-batches.js';
+import { mediaStorageFromConfig } from '../src/media/storage.js';
+import { eraseBatch, eraseMediaBatch, erasureScope } from '../src/store/erasure-batches.js';
 import { finishErasure, integrationsOf, readErasure, startErasure } from '../src/store/erasures.js';
 import { deactivateIntegration } from '../src/store/integrations.js';
 import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
@@ -20,6 +21,7 @@ const BATCH_ROWS = 500;
 const ATTEMPT_BUDGET_MS = 60_000;
 
 export function createErasureActivities({ db, config, log }: ActivityDeps) {
+  const storage = mediaStorageFromConfig(config.media);
   return {
     async beginErasure(input: { erasureId: string }): Promise<ErasurePlan> {
       const row = await startErasure(db, input.erasureId);
@@ -40,7 +42,11 @@ export function createErasureActivities({ db, config, log }: ActivityDeps) {
       const { steps } = await erasureScope(db, config.keyring, row);
       const until = Date.now() + ATTEMPT_BUDGET_MS;
       for (const step of steps) {
-        while ((await eraseBatch(db, input.erasureId, step, BATCH_ROWS)) === BATCH_ROWS) {
+        const batch = () =>
+          step.objects
+            ? eraseMediaBatch(db, input.erasureId, step, BATCH_ROWS, (key) => storage.delete(key))
+            : eraseBatch(db, input.erasureId, step, BATCH_ROWS);
+        while ((await batch()) === BATCH_ROWS) {
           Context.current().heartbeat(step.kind);
           if (Date.now() > until) return { done: false };
         }

@@ -8,11 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { purgeMedia } from '../src/media/purge.js';
 import { signedMediaUrl } from '../src/media/signed-url.js';
 import { brainRequestV2 } from '../src/reply/contract-v2.js';
 import { mediaStorageFromConfig } from '../src/media/storage.js';
 import { readIntegrationToken } from '../src/store/integrations.js';
+import { erasureWorkflowId } from '../src/temporal/names.js';
+import { noWorkerMetrics } from '../src/metrics.js';
+import type { ActivityDeps } from '../activities/deps.js';
+import { createRetentionActivities } from '../activities/retention.js';
 import type { CustomerMessageInput } from '../src/sandbox/index.js';
 import { authHeaders } from './helpers/jwt.js';
 import { connectNewNumber } from './helpers/meta-flow.js';
@@ -284,15 +287,55 @@ describe('inbound media', () => {
     expect(stack.sandbox!.state.calls({ operation: 'media.get', objectId: id })).toHaveLength(5);
   });
 
-  it('removes stored media with its message’s data', async () => {
+  const deps = () =>
+    ({ db: stack.db, config: stack.config, log: stack.log, metrics: noWorkerMetrics }) as unknown as ActivityDeps;
+
+  it('removes a stored file, then its row, when the retention sweep finds it past its setting', async () => {
     const { messageId, media } = await receive({ type: 'image' });
     expect(media.state).toBe('stored');
     const storage = mediaStorageFromConfig(stack.config.media);
     expect(await storage.get(media.storage_key!)).toBeTruthy();
-    expect(await purgeMedia(stack.db, storage, [messageId])).toBe(1);
+    // Two days old, against a setting of one: the retention sweep's media step, as the worker runs it
+    // (other files' sweeps keep media for the default 30 days, so they never see this row).
+    await stack
+      .db('media')
+      .where({ id: media.id })
+      .update({ created_at: stack.db.raw(`now() - interval '2 days'`) } as never);
+    const retention = { ...stack.config.retention, days: { ...stack.config.retention.days, media: 1 } };
+    const activities = createRetentionActivities({ ...deps(), config: { ...stack.config, retention } });
+    expect(await activities.retentionBatch({ step: 'media', deletedSoFar: 0, batchesSoFar: 0 })).toMatchObject({
+      deleted: 1,
+    });
     expect(await storage.get(media.storage_key!)).toBeUndefined();
     expect(await stack.db('media').where({ id: media.id }).first()).toBeUndefined();
     expect((await getMedia(media.id)).status).toBe(404);
+    expect(await stack.db('messages').where({ id: messageId }).first()).toBeTruthy();
+  });
+
+  it('removes the stored files of a customer who is erased', async () => {
+    const from = `4478${String(Date.now() % 1e6).padStart(6, '0')}`;
+    const { messageId: wamid } = stack.sandbox!.state.sendCustomerMessage({
+      phoneNumberId: number.phoneNumberId,
+      from,
+      type: 'image',
+    });
+    await expect
+      .poll(async () => (await stack.db('messages').where({ wamid }).first())?.status, { timeout: 45_000 })
+      .toBe('replied');
+    const message = (await stack.db('messages').where({ wamid }).first())!;
+    const media = (await stack.db('media').where({ message_id: message.id }).first()) as MediaRowSeen;
+    expect(media.state).toBe('stored');
+    const storage = mediaStorageFromConfig(stack.config.media);
+    const res = await fetch(`${stack.api!.url}/api/integrations/whatsapp/erasures`, {
+      method: 'POST',
+      headers: { ...(await authHeaders(number.businessId)), 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: from }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await stack.client.workflow.getHandle(erasureWorkflowId(id)).result();
+    expect(await storage.get(media.storage_key!)).toBeUndefined();
+    expect(await stack.db('media').where({ id: media.id }).first()).toBeUndefined();
   });
 
   it('serves a download URL to its token only, until it expires, as Meta does', async () => {

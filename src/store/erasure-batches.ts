@@ -29,6 +29,8 @@ interface Step {
   key: string;
   /** A query answering the keys of the rows to delete (each branch of a UNION ALL on an index). */
   select: Fragment;
+  /** The rows name stored objects (media): those go first, through eraseMediaBatch. */
+  objects?: true;
 }
 
 export interface ErasureScopeRows {
@@ -159,6 +161,7 @@ function customerSteps(businessId: string, target: CustomerTarget, numbers: stri
     },
     rowsOf('turns', 'turns', 'id', within('conversation_id IN', conversationIds)),
     rowsOf('workflowStarts', 'workflow_starts', 'id', within('message_id IN', messageIds)),
+    { ...rowsOf('media', 'media', 'id', within('message_id IN', messageIds)), objects: true },
     { kind: 'messages', table: 'messages', key: 'id', select: messageIds },
     { kind: 'conversations', table: 'conversations', key: 'id', select: conversationIds },
     // A webhook item PostgreSQL refused was never attributed to a business: every one that quotes
@@ -237,6 +240,7 @@ function businessSteps(
       within('conversation_id IN', sql('SELECT id FROM conversations WHERE business_id = ?', businessId)),
     ),
     rowsOf('workflowStarts', 'workflow_starts', 'id', ofBusiness),
+    { ...rowsOf('media', 'media', 'id', within('message_id IN', messageIds)), objects: true },
     { kind: 'messages', table: 'messages', key: 'id', select: messageIds },
     rowsOf('conversations', 'conversations', 'id', ofBusiness),
     rowsOf('customers', 'customers', 'id', ofBusiness),
@@ -301,6 +305,37 @@ export async function eraseBatch(db: Db, erasureId: string, step: Step, limit: n
       [...step.select.bindings, limit] as Knex.RawBinding[],
     );
     const deleted = (result as { rowCount: number | null }).rowCount ?? 0;
+    await countErased(trx, erasureId, step.kind, deleted);
+    return deleted;
+  });
+}
+
+/**
+ * One batch of a media step: the objects first (`deleteObject`), then their rows, so no stored
+ * file outlives the row that knows of it. Answers how many rows went.
+ */
+export async function eraseMediaBatch(
+  db: Db,
+  erasureId: string,
+  step: Step,
+  limit: number,
+  deleteObject: (key: string) => Promise<void>,
+): Promise<number> {
+  const result = await db.raw(
+    `SELECT id, storage_key FROM media WHERE id = ANY(ARRAY(SELECT k FROM (${step.select.sql}) AS keys (k) LIMIT ?))`,
+    [...step.select.bindings, limit] as Knex.RawBinding[],
+  );
+  const rows = result.rows as Array<{ id: string; storage_key: string | null }>;
+  for (const row of rows) if (row.storage_key) await deleteObject(row.storage_key);
+  return db.transaction(async (trx: Knex.Transaction) => {
+    const deleted = rows.length
+      ? await trx('media')
+          .whereIn(
+            'id',
+            rows.map((r) => r.id),
+          )
+          .delete()
+      : 0;
     await countErased(trx, erasureId, step.kind, deleted);
     return deleted;
   });

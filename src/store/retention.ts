@@ -39,6 +39,9 @@ function aged(
 }
 
 const STEPS = {
+  // Media goes first: its objects are deleted before its rows (agedMediaBatch), and a message with
+  // media waits for it (below), so no object outlives its row.
+  media: aged('media', 'media', 'created_at'),
   'messages.text': aged('message_text', 'messages', 'created_at', {
     where: `(${TEXT_KEPT}) AND x.status NOT IN ${IN_FLIGHT}`,
     set: 'body = NULL, original_body = NULL, content = NULL',
@@ -49,12 +52,11 @@ const STEPS = {
       AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.in_reply_to = x.id AND r.status IN ${IN_FLIGHT})
       AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.state = 'open'
                       AND (t.head_message_id = x.id OR t.reply_to_message_id = x.id))
-      AND NOT EXISTS (SELECT 1 FROM workflow_starts w WHERE w.message_id = x.id AND w.done_at IS NULL)`,
+      AND NOT EXISTS (SELECT 1 FROM workflow_starts w WHERE w.message_id = x.id AND w.done_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM media m WHERE m.message_id = x.id)`,
   }),
   workflow_starts: aged('messages', 'workflow_starts', 'done_at'),
   message_statuses: aged('statuses', 'message_statuses', 'received_at', { key: ['wamid', 'status'] }),
-  // Media is not stored yet: this step is where its sweep goes; until then it deletes nothing.
-  media: aged('media', 'media', 'created_at'),
   account_events: aged('account_events', 'account_events', 'received_at'),
   template_events: aged('account_events', 'template_events', 'received_at'),
   webhook_errors: aged('account_events', 'webhook_errors', 'received_at'),
@@ -117,7 +119,7 @@ function statement(definition: StepDefinition): string {
 
 /**
  * One batch of a step: at most `limit` rows older than the kind's setting deleted (or cleared),
- * answering how many. A kind kept forever, and media (not stored yet), delete nothing.
+ * answering how many. A kind kept forever deletes nothing; media goes through agedMediaBatch.
  */
 export async function runRetentionBatch(
   db: Db,
@@ -130,4 +132,27 @@ export async function runRetentionBatch(
   if (age === null || step === 'media') return 0;
   const result = await db.raw<{ rowCount: number | null }>(statement(definition), [age, limit]);
   return result.rowCount ?? 0;
+}
+
+/**
+ * One batch of media rows older than the media setting, with their storage keys: the caller
+ * deletes the objects, then the rows (deleteMediaRows). Rows still being fetched are left.
+ */
+export async function agedMediaBatch(
+  db: Db,
+  days: Record<RetentionKind, number | null>,
+  limit: number,
+): Promise<Array<{ id: number; storageKey: string | null }>> {
+  if (days.media === null) return [];
+  const rows: Array<{ id: number; storage_key: string | null }> = await db('media')
+    .where('created_at', '<', db.raw(`now() - make_interval(days => ?)`, [days.media]))
+    .whereNot({ state: 'pending' })
+    .orderBy('created_at')
+    .limit(limit)
+    .select('id', 'storage_key');
+  return rows.map((r) => ({ id: Number(r.id), storageKey: r.storage_key }));
+}
+
+export async function deleteMediaRows(db: Db, ids: number[]): Promise<number> {
+  return ids.length ? db('media').whereIn('id', ids).delete() : 0;
 }
