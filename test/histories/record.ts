@@ -37,7 +37,7 @@ import {
   taskQueueFor,
   tokenScheduleId,
 } from '../../src/temporal/names.js';
-import { authHeaders } from '../helpers/jwt.js';
+import { authHeaders, tokenFor } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
 import { freePort } from '../helpers/ports.js';
 import { TEST_SECRETS } from '../helpers/secrets.js';
@@ -176,6 +176,8 @@ try {
     CALLBACK_WAIT_MS: '500',
     // A send whose outcome is unknown waits this long for Meta's status before it is sent again.
     SEND_UNKNOWN_OUTCOME_GRACE_MS: '2000',
+    // The typing indicator is shown again after this while the brain still thinks.
+    TYPING_REFRESH_MS: '1500',
     // Small retention batches, so a sweep of a few old rows takes several.
     RETENTION_BATCH_SIZE: '2',
   };
@@ -831,6 +833,46 @@ try {
       );
     });
     assert.ok(!messageSent(messageId), 'nothing reached the customer');
+  }
+
+  // inbound-typing-repeated, inbound-media-stored, inbound-closed-agent: the brain thinks longer
+  // than TYPING_REFRESH_MS (the indicator is shown twice); a customer's image is stored before the
+  // brain is asked; a message in a conversation an agent took over closes agent, unanswered.
+  {
+    const c = await connected('histories-people');
+    const from = customer();
+    const slow = state.sendCustomerMessage({
+      phoneNumberId: c.phoneNumberId,
+      from,
+      type: 'text',
+      text: 'first, slowly',
+    });
+    await record('inbound-typing-repeated', await workflowOf(slow.messageId), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
+      expectBranch(h, h.localActivity('showTyping').length === 2, 'typing shown twice');
+    });
+    const image = state.sendCustomerMessage({ phoneNumberId: c.phoneNumberId, from, type: 'image' });
+    await record('inbound-media-stored', await workflowOf(image.messageId), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'replied', 'outcome replied');
+      expectBranch(
+        h,
+        h.activity('fetchTurnMedia').some((a) => a.outcome === 'Completed'),
+        'media fetched',
+      );
+    });
+    const conversation = (await db('messages').where({ wamid: image.messageId }).first())!.conversation_id;
+    const agent = await tokenFor('histories-people', { secret: jwt, claims: { role: 'agent', sub: 'agent-1' } });
+    const taken = await fetch(`${apiUrl}/api/integrations/whatsapp/conversations/${conversation}/handoff`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ note: 'a person answers' }),
+    });
+    assert.equal(taken.status, 200, `handoff: ${taken.status} ${await taken.clone().text()}`);
+    const during = state.sendCustomerMessage({ phoneNumberId: c.phoneNumberId, from, type: 'text', text: 'hello?' });
+    await record('inbound-closed-agent', await workflowOf(during.messageId), (h, result) => {
+      expectBranch(h, (result as { outcome?: string }).outcome === 'agent', 'outcome agent');
+      expectBranch(h, h.activities().length === 0, 'the brain was not asked');
+    });
   }
 
   // inbound-brain-v2-several-messages and inbound-brain-v2-handoff: a business on version 2 of the
