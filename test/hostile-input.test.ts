@@ -229,6 +229,11 @@ const AUTHENTICATED_ROUTES: Array<[method: string, path: string, body?: unknown]
   ['DELETE', 'templates/x'],
   ['POST', 'erasures', { phone: '4917000000001' }],
   ['GET', 'erasures/00000000-0000-0000-0000-000000000000'],
+  ['GET', 'conversations'],
+  ['GET', 'conversations/1'],
+  ['POST', 'conversations/1/handoff', { note: 'x' }],
+  ['POST', 'conversations/1/release'],
+  ['GET', 'media/1'],
 ];
 
 describe('hostile JWTs', () => {
