@@ -67,7 +67,7 @@ try {
     }
   };
   // Where a reply's time goes: its message row, then its workflow's history, each step's offset.
-  const temporal = new Client({ connection: await Connection.connect({ address: system.temporal.address }) });
+  const temporal = new Client({ connection: await Connection.connect(system.temporalConnection) });
   const replySteps = async (from: string, writtenAt: number): Promise<string> => {
     const row = await system.db('messages').where({ direction: 'inbound', customer_wa_id: from }).first();
     if (!row) return 'no message row';

@@ -1,6 +1,8 @@
 // The real system for benchmarks and the chaos run: a Temporal dev server with npm start's settings
 // (SQLite file in WAL mode, eager activities), a fresh PostgreSQL database, the Meta sandbox in
-// this process, and the API and worker as separate processes.
+// this process, and the API and worker as separate processes. The production layout
+// (test/layout/production.ts) gives the same interface over a full Temporal server, two APIs
+// behind a balancer and two workers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +15,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/post
 import { projectRoot } from '../../src/paths.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
 import { findTemporalCli } from '../../src/temporal/cli.js';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { startDevServer } from '../../src/temporal/dev-server.js';
+import type { ConnectionOptions } from '@temporalio/client';
 import { freePort } from '../helpers/ports.js';
 
 export interface SystemSecrets {
@@ -24,26 +27,36 @@ export interface SystemSecrets {
   SANDBOX_SESSION_SECRET: string;
 }
 
+export type Role = 'api' | 'worker';
+
 export interface ServiceProcess {
-  name: 'api' | 'worker';
+  /** The instance: `api` and `worker` in the dev layout, `api-1`, `worker-2`... in production. */
+  name: string;
+  role: Role;
   child: ChildProcess;
   exited: Promise<void>;
 }
 
 export interface BenchSystem {
+  layout: 'dev' | 'production';
   dir: string;
+  /** Where Meta and browsers reach the API (the balancer in the production layout). */
   apiUrl: string;
   env: NodeJS.ProcessEnv;
   secrets: SystemSecrets;
   db: Db;
   sandbox: RunningSandbox;
-  temporal: DevServer;
+  temporal: { address: string };
+  /** How a client of ours reaches Temporal (with the client certificate when TLS is on). */
+  temporalConnection: ConnectionOptions;
   postgres: EmbeddedPostgres | undefined;
   databaseUrl: string;
-  services: Map<'api' | 'worker', ServiceProcess>;
-  startService(name: 'api' | 'worker'): Promise<ServiceProcess>;
-  killService(name: 'api' | 'worker', signal?: NodeJS.Signals): Promise<void>;
-  stopTemporal(): Promise<void>;
+  /** The instances of each role, by name. */
+  instances: Record<Role, string[]>;
+  services: Map<string, ServiceProcess>;
+  startService(name: string): Promise<ServiceProcess>;
+  killService(name: string, signal?: NodeJS.Signals): Promise<void>;
+  stopTemporal(signal?: NodeJS.Signals): Promise<void>;
   startTemporal(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -56,7 +69,7 @@ export interface SystemOptions {
   log?: (line: string) => void;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -65,17 +78,70 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startSystem(options: SystemOptions = {}): Promise<BenchSystem> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const dir = mkdtempSync(join(tmpdir(), 'waconnect-system-'));
-  chmodSync(dir, 0o755);
-  const secrets: SystemSecrets = {
+export function newSecrets(): SystemSecrets {
+  return {
     CREDENTIALS_ENCRYPTION_KEY: generateKeyringEntry('run1'),
     AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
     WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString('base64url'),
     META_APP_SECRET: randomBytes(16).toString('hex'),
     SANDBOX_SESSION_SECRET: randomBytes(32).toString('base64url'),
   };
+}
+
+export interface ServiceRunner {
+  services: Map<string, ServiceProcess>;
+  startService(name: string): Promise<ServiceProcess>;
+  killService(name: string, signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Runs our API and worker processes (`node dist/src/main.js <role>`), each instance with the
+ * shared environment plus its own, logging to `<dir>/<name>.log`. An API counts as started once
+ * it answers /healthz.
+ */
+export function serviceRunner(
+  dir: string,
+  env: () => NodeJS.ProcessEnv,
+  instances: Record<string, { role: Role; env?: NodeJS.ProcessEnv; url?: string }>,
+): ServiceRunner {
+  const services = new Map<string, ServiceProcess>();
+  const startService = async (name: string): Promise<ServiceProcess> => {
+    const instance = instances[name];
+    if (!instance) throw new Error(`no service ${name}`);
+    const out = createWriteStream(join(dir, `${name}.log`), { flags: 'a' });
+    const profile = process.env.PROFILE_SERVICES
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_SERVICES}`]
+      : [];
+    const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), instance.role], {
+      env: { ...env(), ...instance.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(out, { end: false });
+    child.stderr!.pipe(out, { end: false });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const reap = () => child.kill('SIGKILL');
+    process.once('exit', reap);
+    void exited.then(() => process.off('exit', reap));
+    const service = { name, role: instance.role, child, exited };
+    services.set(name, service);
+    if (instance.url) await waitFor(async () => (await fetch(`${instance.url}/healthz`)).ok, 30_000, name);
+    return service;
+  };
+  const killService = async (name: string, signal: NodeJS.Signals = 'SIGKILL') => {
+    const service = services.get(name);
+    if (!service) return;
+    if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill(signal);
+    await service.exited;
+    services.delete(name);
+  };
+  return { services, startService, killService };
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<BenchSystem> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dir = mkdtempSync(join(tmpdir(), 'waconnect-system-'));
+  chmodSync(dir, 0o755);
+  const secrets = newSecrets();
 
   let postgres: EmbeddedPostgres | undefined;
   let databaseUrl: string;
@@ -132,40 +198,17 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
     ...options.env,
   };
 
-  const services = new Map<'api' | 'worker', ServiceProcess>();
-  const startService = async (name: 'api' | 'worker'): Promise<ServiceProcess> => {
-    const out = createWriteStream(join(dir, `${name}.log`), { flags: 'a' });
-    const profile = process.env.PROFILE_SERVICES
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_SERVICES}`]
-      : [];
-    const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), name], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.pipe(out, { end: false });
-    child.stderr!.pipe(out, { end: false });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const reap = () => child.kill('SIGKILL');
-    process.once('exit', reap);
-    void exited.then(() => process.off('exit', reap));
-    const service = { name, child, exited };
-    services.set(name, service);
-    if (name === 'api') await waitFor(async () => (await fetch(`${apiUrl}/healthz`)).ok, 30_000, 'the API');
-    return service;
-  };
-  const killService = async (name: 'api' | 'worker', signal: NodeJS.Signals = 'SIGKILL') => {
-    const service = services.get(name);
-    if (!service) return;
-    if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill(signal);
-    await service.exited;
-    services.delete(name);
-  };
+  const { services, startService, killService } = serviceRunner(dir, () => env, {
+    api: { role: 'api', url: apiUrl },
+    worker: { role: 'worker' },
+  });
 
   await startService('worker');
   await startService('api');
   await waitFor(async () => (await fetch(`${apiUrl}/readyz`)).ok, 30_000, 'readiness');
 
   return {
+    layout: 'dev',
     dir,
     apiUrl,
     env,
@@ -175,6 +218,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<BenchSys
     get temporal() {
       return temporal;
     },
+    get temporalConnection() {
+      return { address: temporal.address };
+    },
+    instances: { api: ['api'], worker: ['worker'] },
     postgres,
     databaseUrl,
     services,

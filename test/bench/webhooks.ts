@@ -79,7 +79,7 @@ try {
       ],
     });
   const webhookUrl = `${system.apiUrl}/api/webhooks/whatsapp`;
-  const temporal = new Client({ connection: await Connection.connect({ address: system.temporal.address }) });
+  const temporal = new Client({ connection: await Connection.connect(system.temporalConnection) });
 
   // 1. Idle latency and round trips.
   {

@@ -1,17 +1,24 @@
-// npm run chaos [-- --seconds N --rate R] — the real system under load and faults, then counts.
-// API and worker run as processes, Temporal on a database file, PostgreSQL of the run's own, the
-// sandbox as Meta. The driver delivers signed webhooks as Meta does (again with backoff until 200;
+// npm run chaos [-- --seconds N --rate R --layout dev|production] — the real system under load
+// and faults, then counts. In the dev layout the API and worker run as processes, Temporal's dev
+// server on a database file, PostgreSQL of the run's own, the sandbox as Meta. In the production
+// layout (test/layout/production.ts) a full Temporal server on that PostgreSQL with mTLS, two APIs
+// behind a balancer and two workers: one pair is killed while the other keeps serving. The driver delivers signed webhooks as Meta does (again with backoff until 200;
 // a share again after a 200, late, out of order, concurrently) while it kills and restarts
 // everything in turn. Then it drains and checks every message against PostgreSQL and the sandbox.
 import { signBody } from '../../src/meta/signature.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
+import { readFileSync } from 'node:fs';
 import { startSystem, type BenchSystem } from '../bench/system.js';
+import { startProductionLayout } from '../layout/production.js';
 import { checkRun, type Posted } from './checks.js';
 import { connectUnderFaults, type ConnectScenario } from './connect-scenario.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]]));
 const seconds = Number(args.get('--seconds') ?? 110);
 const rate = Number(args.get('--rate') ?? 4);
+const layout = args.get('--layout') ?? 'dev';
+if (layout !== 'dev' && layout !== 'production') throw new Error(`--layout is dev or production, not ${layout}`);
+const tls = !process.argv.includes('--no-tls');
 const businesses = 3;
 const customersPerNumber = 12;
 
@@ -24,16 +31,28 @@ interface Fault {
   endedAt: number;
 }
 
-const system: BenchSystem = await startSystem({
-  ownPostgres: true,
-  env: {
-    LOG_LEVEL: 'info',
-    CALLBACK_WAIT_MS: '2000',
-    GRAPH_TIMEOUT_MS: '5000',
-    SEND_UNKNOWN_OUTCOME_GRACE_MS: '10000',
-  },
-  log,
-});
+const serviceEnv = {
+  LOG_LEVEL: 'info',
+  CALLBACK_WAIT_MS: '2000',
+  GRAPH_TIMEOUT_MS: '5000',
+  SEND_UNKNOWN_OUTCOME_GRACE_MS: '10000',
+};
+const production = layout === 'production' ? await startProductionLayout({ tls, env: serviceEnv, log }) : undefined;
+const system: BenchSystem = production ?? (await startSystem({ ownPostgres: true, env: serviceEnv, log }));
+// The layout's own secrets join the scan: the client certificate's key, the database password.
+const moreSecrets = production
+  ? [
+      new URL(production.databaseUrl).password,
+      ...(production.certificates
+        ? [production.certificates.clientKey, production.certificates.serverKey].map((file) =>
+            readFileSync(file, 'utf8')
+              .split('\n')
+              .filter((line) => line && !line.startsWith('-----'))
+              .join(''),
+          )
+        : []),
+    ]
+  : [];
 let exitCode = 1;
 try {
   const state = system.sandbox.state;
@@ -50,7 +69,10 @@ try {
     if (!status.connected) throw new Error(`${businessId} did not connect within 60 s`);
     for (const account of status.accounts) for (const n of account.phoneNumbers) numbers.push(n.phoneNumberId);
   }
-  log(`connected ${businesses} businesses, ${numbers.length} numbers; load ${rate} messages/s for ${seconds} s`);
+  log(
+    `${layout} layout${production ? ` (${system.instances.api.length} APIs, ${system.instances.worker.length} workers${production.certificates ? ', mTLS' : ''})` : ''}: ` +
+      `connected ${businesses} businesses, ${numbers.length} numbers; load ${rate} messages/s for ${seconds} s`,
+  );
 
   const posted: Posted[] = [];
   const deliveries = { total: 0, redeliveries: 0, after200: 0, failedAttempts: 0, status503: 0 };
@@ -128,9 +150,27 @@ try {
   // The fault plan: each fault twice, one after another (never two at once), spread over the run.
   const faults: Fault[] = [];
   const restart = (name: 'worker' | 'api') => async () => {
-    await system.killService(name, 'SIGKILL');
+    const instance = system.instances[name][0]!;
+    await system.killService(instance, 'SIGKILL');
     await sleep(2000);
-    await system.startService(name);
+    await system.startService(instance);
+  };
+  /** One API and one worker killed, down for a while, while the other pair keeps serving. */
+  const pairDown = (index: number, seconds: number) => async () => {
+    const pair = [system.instances.api[index]!, system.instances.worker[index]!];
+    for (const name of pair) await system.killService(name, 'SIGKILL');
+    await sleep(seconds * 1000);
+    for (const name of pair) await system.startService(name);
+  };
+  const restartPostgres = async () => {
+    await system.postgres!.stop();
+    await sleep(2000);
+    await system.postgres!.start();
+  };
+  const restartTemporal = (signal: NodeJS.Signals, seconds: number) => async () => {
+    await system.stopTemporal(signal);
+    await sleep(seconds * 1000);
+    await system.startTemporal();
   };
   const metaFaults = async () => {
     for (const n of numbers) {
@@ -149,61 +189,39 @@ try {
     await sleep(5000);
   };
   const connectScenarios: ConnectScenario[] = [];
-  const plan: Array<{ at: number; name: string; run: () => Promise<void> }> = [
-    {
-      at: 0.02,
-      name: 'connect, worker killed mid-way, callback reloaded 3 times',
-      run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-a', log)),
-    },
-    { at: 0.1, name: 'worker SIGKILL', run: restart('worker') },
-    { at: 0.16, name: 'API SIGKILL', run: restart('api') },
-    {
-      at: 0.22,
-      name: 'PostgreSQL restart',
-      run: async () => {
-        await system.postgres!.stop();
-        await sleep(2000);
-        await system.postgres!.start();
-      },
-    },
-    {
-      at: 0.28,
-      name: 'Temporal stopped 20 s',
-      run: async () => {
-        await system.stopTemporal();
-        await sleep(20_000);
-        await system.startTemporal();
-      },
-    },
-    { at: 0.5, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
-    {
-      at: 0.55,
-      name: 'connect, worker killed mid-way, callback reloaded 3 times',
-      run: async () => void connectScenarios.push(await connectUnderFaults(system, 'chaos-connect-b', log)),
-    },
-    { at: 0.62, name: 'worker SIGKILL', run: restart('worker') },
-    { at: 0.67, name: 'API SIGKILL', run: restart('api') },
-    {
-      at: 0.72,
-      name: 'PostgreSQL restart',
-      run: async () => {
-        await system.postgres!.stop();
-        await sleep(2000);
-        await system.postgres!.start();
-      },
-    },
-    // Webhooks keep arriving and get 200 while Temporal is away: the outbox holds the starts.
-    {
-      at: 0.76,
-      name: 'Temporal stopped 60 s',
-      run: async () => {
-        await system.stopTemporal();
-        await sleep(60_000);
-        await system.startTemporal();
-      },
-    },
-    { at: 0.95, name: 'Meta: send 500/503/429/hangs, mark-read 500', run: metaFaults },
-  ];
+  const connect = (businessId: string) => async () =>
+    void connectScenarios.push(await connectUnderFaults(system, businessId, log));
+  const connectName = 'connect, worker killed mid-way, callback reloaded 3 times';
+  const metaName = 'Meta: send 500/503/429/hangs, mark-read 500';
+  const plan: Array<{ at: number; name: string; run: () => Promise<void> }> =
+    layout === 'dev'
+      ? [
+          { at: 0.02, name: connectName, run: connect('chaos-connect-a') },
+          { at: 0.1, name: 'worker SIGKILL', run: restart('worker') },
+          { at: 0.16, name: 'API SIGKILL', run: restart('api') },
+          { at: 0.22, name: 'PostgreSQL restart', run: restartPostgres },
+          { at: 0.28, name: 'Temporal stopped 20 s', run: restartTemporal('SIGTERM', 20) },
+          { at: 0.5, name: metaName, run: metaFaults },
+          { at: 0.55, name: connectName, run: connect('chaos-connect-b') },
+          { at: 0.62, name: 'worker SIGKILL', run: restart('worker') },
+          { at: 0.67, name: 'API SIGKILL', run: restart('api') },
+          { at: 0.72, name: 'PostgreSQL restart', run: restartPostgres },
+          // Webhooks keep arriving and get 200 while Temporal is away: the outbox holds the starts.
+          { at: 0.76, name: 'Temporal stopped 60 s', run: restartTemporal('SIGTERM', 60) },
+          { at: 0.95, name: metaName, run: metaFaults },
+        ]
+      : [
+          { at: 0.02, name: connectName, run: connect('chaos-connect-a') },
+          { at: 0.1, name: 'api-1 and worker-1 SIGKILL, down 15 s', run: pairDown(0, 15) },
+          { at: 0.22, name: 'PostgreSQL restart', run: restartPostgres },
+          { at: 0.3, name: 'Temporal server SIGKILL, down 10 s', run: restartTemporal('SIGKILL', 10) },
+          { at: 0.45, name: metaName, run: metaFaults },
+          { at: 0.5, name: connectName, run: connect('chaos-connect-b') },
+          { at: 0.58, name: 'api-2 and worker-2 SIGKILL, down 15 s', run: pairDown(1, 15) },
+          { at: 0.7, name: 'PostgreSQL restart', run: restartPostgres },
+          { at: 0.78, name: 'Temporal server restarted (SIGTERM), down 30 s', run: restartTemporal('SIGTERM', 30) },
+          { at: 0.95, name: metaName, run: metaFaults },
+        ];
 
   const started = Date.now();
   const faultRun = (async () => {
@@ -235,7 +253,7 @@ try {
   while (inFlight.size > 0) await Promise.race(inFlight);
   log('every message delivered with a 200; draining');
 
-  const report = await checkRun(system, { posted, faults, deliveries, connectScenarios, log });
+  const report = await checkRun(system, { posted, faults, deliveries, connectScenarios, moreSecrets, log });
   exitCode = report.ok ? 0 : 1;
 } catch (error) {
   log(`chaos run failed: ${(error as Error).stack ?? String(error)}`);

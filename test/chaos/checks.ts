@@ -27,6 +27,8 @@ export interface RunRecord {
   faults: Array<{ name: string; startedAt: number; endedAt: number }>;
   deliveries: { total: number; redeliveries: number; after200: number; failedAttempts: number; status503: number };
   connectScenarios: ConnectScenario[];
+  /** Secrets of the layout besides the system's own (a private key, a database password). */
+  moreSecrets?: string[];
   log: (line: string) => void;
 }
 
@@ -65,7 +67,7 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   }
   const keyring = parseKeyring(system.secrets.CREDENTIALS_ENCRYPTION_KEY);
   const client = new Client({
-    connection: await Connection.connect({ address: system.temporal.address }),
+    connection: await Connection.connect(system.temporalConnection),
     dataConverter: dataConverter(codecKeyring(keyring)),
   });
   // Statuses and account events may still be in flight: wait for Temporal to go quiet too.
@@ -202,6 +204,7 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
     system.secrets.AUTH_JWT_SECRET,
     system.secrets.WHATSAPP_VERIFY_TOKEN,
     system.secrets.CREDENTIALS_ENCRYPTION_KEY.split(':')[1]!,
+    ...(run.moreSecrets ?? []),
   ];
   for (const i of await system.db('channel_integrations').select('id')) {
     const token = await readIntegrationToken(system.db, keyring, i.id);
@@ -247,7 +250,17 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
       .filter((p) => p.postedAt >= f.endedAt && replyAt.has(p.wamid))
       .map((p) => replyAt.get(p.wamid)!);
     const first = after.length ? Math.min(...after) : NaN;
-    return { name: f.name, seconds: (first - f.endedAt) / 1000, lasted: (f.endedAt - f.startedAt) / 1000 };
+    // Served meanwhile: messages posted while the fault lasted that were answered, and the slowest.
+    const during = posted.filter((p) => p.postedAt >= f.startedAt && p.postedAt < f.endedAt);
+    const waits = during.filter((p) => replyAt.has(p.wamid)).map((p) => (replyAt.get(p.wamid)! - p.postedAt) / 1000);
+    return {
+      name: f.name,
+      seconds: (first - f.endedAt) / 1000,
+      lasted: (f.endedAt - f.startedAt) / 1000,
+      during: during.length,
+      answered: waits.length,
+      slowest: waits.length ? Math.max(...waits) : NaN,
+    };
   });
 
   const table: Array<[string, string | number]> = [
@@ -278,10 +291,13 @@ export async function checkRun(system: BenchSystem, run: RunRecord): Promise<{ o
   const width = Math.max(...table.map(([k]) => k.length));
   log('results');
   for (const [k, v] of table) process.stdout.write(`  ${k.padEnd(width)}  ${v}\n`);
-  process.stdout.write('  recovery after each fault (fault duration → first reply to a message posted after it):\n');
+  process.stdout.write(
+    '  recovery after each fault (fault duration → first reply to a message posted after it; messages posted during it that were answered, and the slowest of them):\n',
+  );
+  const seconds = (n: number) => (Number.isNaN(n) ? 'n/a' : `${n.toFixed(1)} s`);
   for (const r of recovery)
     process.stdout.write(
-      `    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${Number.isNaN(r.seconds) ? 'n/a' : `${r.seconds.toFixed(1)} s`}\n`,
+      `    ${r.name.padEnd(58)} lasted ${r.lasted.toFixed(1)} s, recovered ${seconds(r.seconds)}; during it ${r.answered} of ${r.during} answered, slowest ${seconds(r.slowest)}\n`,
     );
   for (const problem of [
     ...halfConnected,

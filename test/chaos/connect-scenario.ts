@@ -33,9 +33,10 @@ export async function connectUnderFaults(
     if (status?.connect?.step === 'subscribing_webhooks') break;
     await sleep(200);
   }
-  await system.killService('worker', 'SIGKILL');
+  const worker = system.instances.worker[0]!;
+  await system.killService(worker, 'SIGKILL');
   await sleep(1000);
-  await system.startService('worker');
+  await system.startService(worker);
   landings.push(...(await Promise.all([1, 2, 3].map(async () => (await followCallback(callbackUrl)).search))));
   let connected = false;
   for (let i = 0; i < 240 && !connected; i++) {
