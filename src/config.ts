@@ -21,8 +21,11 @@ export const RETENTION_KINDS = [
 ] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
-/** Routes with a per-business request budget (see README, Abuse limits). */
-export const RATE_LIMITS = ['connect', 'embedded_signup', 'messages', 'erasures'] as const;
+/**
+ * Per-business request budgets by route group (see README, Abuse limits): the routes that start
+ * costly work have one each; every other authenticated read shares `reads`, every other write `writes`.
+ */
+export const RATE_LIMITS = ['connect', 'embedded_signup', 'messages', 'erasures', 'reads', 'writes'] as const;
 export type RateLimitName = (typeof RATE_LIMITS)[number];
 
 /** So many requests per so many seconds. */
@@ -370,6 +373,10 @@ const schema = z.object({
   RATE_LIMIT_EMBEDDED_SIGNUP: rateLimit('20/10m'),
   RATE_LIMIT_MESSAGES: rateLimit('6000/1m'),
   RATE_LIMIT_ERASURES: rateLimit('10/1h'),
+  // A dashboard polls: a hundred open tabs of one business at a request a second stay under
+  // `reads`; writes are people clicking.
+  RATE_LIMIT_READS: rateLimit('6000/1m'),
+  RATE_LIMIT_WRITES: rateLimit('600/1m'),
   OAUTH_STATES_PER_BUSINESS: z.coerce.number().int().min(1).max(1_000).default(10),
   SIGNUP_EVENTS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(60),
   RETENTION_MESSAGE_TEXT_DAYS: retentionDays(30, 1),
@@ -556,6 +563,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
         embedded_signup: e.RATE_LIMIT_EMBEDDED_SIGNUP,
         messages: e.RATE_LIMIT_MESSAGES,
         erasures: e.RATE_LIMIT_ERASURES,
+        reads: e.RATE_LIMIT_READS,
+        writes: e.RATE_LIMIT_WRITES,
       },
       oauthStatesPerBusiness: e.OAUTH_STATES_PER_BUSINESS,
       signupEventsPerHour: e.SIGNUP_EVENTS_PER_HOUR,

@@ -106,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
           Object.entries(c.before)
             .map(([key, n]) => `${n} under ${key}`)
             .join(', ') || 'none'
-        }; rewritten ${c.rewritten}\n`;
+        }; rewritten ${c.rewritten}${c.changedMeanwhile ? `; ${c.changedMeanwhile} changed meanwhile (already under the first key)` : ''}\n`;
       process.stdout.write(
         `rekey: credentials under ${report.credentialsKey}, codec under ${report.codecKey}\n` +
           line('tokens', report.tokens) +

@@ -213,6 +213,8 @@ describe('config', () => {
         embedded_signup: { points: 20, durationSeconds: 600 },
         messages: { points: 6000, durationSeconds: 60 },
         erasures: { points: 10, durationSeconds: 3600 },
+        reads: { points: 6000, durationSeconds: 60 },
+        writes: { points: 600, durationSeconds: 60 },
       },
       oauthStatesPerBusiness: 10,
       signupEventsPerHour: 60,

@@ -52,20 +52,20 @@ export function conversationRoutes(deps: AppDeps): Router {
   const agent = requireRole('agent', 'admin');
   router.use(dashboardCors(deps.config));
 
-  router.get('/', auth, async (ctx) => {
+  router.get('/', auth, deps.limits.reads, async (ctx) => {
     const query = parse(listQuery, ctx.query);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await listConversationViews(deps.db, businessOf(ctx), query);
   });
 
-  router.get('/:id', auth, async (ctx) => {
+  router.get('/:id', auth, deps.limits.reads, async (ctx) => {
     const id = conversationId(ctx.params.id);
     const page = parse(messagesQuery, ctx.query);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await conversationDetail(deps.db, businessOf(ctx), id, page);
   });
 
-  router.post('/:id/handoff', auth, agent, async (ctx) => {
+  router.post('/:id/handoff', auth, deps.limits.writes, agent, async (ctx) => {
     const id = conversationId(ctx.params.id);
     const body = parse(handoffBody, await readJson(ctx));
     ctx.body = await takeOver(deps.db, businessOf(ctx), id, {
@@ -75,7 +75,7 @@ export function conversationRoutes(deps: AppDeps): Router {
     });
   });
 
-  router.post('/:id/release', auth, agent, async (ctx) => {
+  router.post('/:id/release', auth, deps.limits.writes, agent, async (ctx) => {
     const id = conversationId(ctx.params.id);
     ctx.body = await giveBack(deps.db, businessOf(ctx), id, agentOf(ctx));
   });

@@ -72,7 +72,7 @@ export function erasureRoutes(deps: AppDeps): Router[] {
     ctx.body = erasureView(row);
   });
 
-  erasures.get('/:id', auth, async (ctx) => {
+  erasures.get('/:id', auth, deps.limits.reads, async (ctx) => {
     const id = erasureId.safeParse(ctx.params.id);
     const row = id.success ? await readBusinessErasure(deps.db, businessOf(ctx), id.data) : undefined;
     if (!row) throw new HttpError(404, 'erasure_not_found', 'no erasure of this business has that id');

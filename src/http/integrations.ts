@@ -135,12 +135,12 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.redirect(dashboardRedirect(deps.config, outcome));
   });
 
-  router.get('/status', auth, async (ctx) => {
+  router.get('/status', auth, deps.limits.reads, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await readStatus(deps.db, deps.temporal, businessOf(ctx), deps.config.tokens);
   });
 
-  router.delete('/disconnect', auth, async (ctx) => {
+  router.delete('/disconnect', auth, deps.limits.writes, async (ctx) => {
     const businessId = businessOf(ctx);
     await disconnect(deps, businessId);
     ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
@@ -188,16 +188,16 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.status = 204;
   });
 
-  router.get('/settings', auth, async (ctx) => {
+  router.get('/settings', auth, deps.limits.reads, async (ctx) => {
     ctx.body = await readSettings(deps.config, deps.db, businessOf(ctx));
   });
 
-  router.put('/settings', auth, async (ctx) => {
+  router.put('/settings', auth, deps.limits.writes, async (ctx) => {
     const change = parse(settingsBody, await readJson(ctx));
     ctx.body = await updateSettings(deps.config, deps.db, businessOf(ctx), change);
   });
 
-  router.get('/messages', auth, async (ctx) => {
+  router.get('/messages', auth, deps.limits.reads, async (ctx) => {
     const page = parse(messagesQuery, ctx.query);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await listMessages(deps.db, businessOf(ctx), page);

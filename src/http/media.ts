@@ -59,7 +59,7 @@ export function mediaRoutes(deps: AppDeps): Router[] {
   const storage = mediaStorageFromConfig(deps.config.media);
   const tenant = new Router({ prefix: '/api/integrations/whatsapp/media' });
   tenant.use(dashboardCors(deps.config));
-  tenant.get('/:id', requireBusiness(deps.config), async (ctx) => {
+  tenant.get('/:id', requireBusiness(deps.config), deps.limits.reads, async (ctx) => {
     await serve(ctx, storage, await mediaOfBusiness(deps.db, businessOf(ctx), idOf(ctx)));
   });
 

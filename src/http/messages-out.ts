@@ -61,7 +61,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
     };
   });
 
-  router.get('/:id', auth, async (ctx) => {
+  router.get('/:id', auth, deps.limits.reads, async (ctx) => {
     const id = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).safeParse(ctx.params.id);
     if (!id.success) throw new HttpError(404, 'message_not_found', 'no send of this business has that id');
     ctx.set('Cache-Control', 'no-store');

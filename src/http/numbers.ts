@@ -28,19 +28,19 @@ export function numberRoutes(deps: AppDeps): Router {
   const auth = requireBusiness(deps.config);
   router.use(dashboardCors(deps.config));
 
-  router.post('/:phoneNumberId/registration', auth, requireTemporalReady(deps), async (ctx) => {
+  router.post('/:phoneNumberId/registration', auth, deps.limits.writes, requireTemporalReady(deps), async (ctx) => {
     const registration = await retryRegistration(deps, businessOf(ctx), numberOf(ctx));
     ctx.status = 202;
     ctx.set('Location', '/api/integrations/whatsapp/status');
     ctx.body = { registration };
   });
 
-  router.put('/:phoneNumberId/pin', auth, async (ctx) => {
+  router.put('/:phoneNumberId/pin', auth, deps.limits.writes, async (ctx) => {
     const { pin } = parse(pinBody, await readJson(ctx));
     ctx.body = { registration: await supplyPin(deps, businessOf(ctx), numberOf(ctx), pin) };
   });
 
-  router.post('/:phoneNumberId/pin/generate', auth, async (ctx) => {
+  router.post('/:phoneNumberId/pin/generate', auth, deps.limits.writes, async (ctx) => {
     const { pin, registration } = await generatePin(deps, businessOf(ctx), numberOf(ctx));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { pin, registration };

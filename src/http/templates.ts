@@ -47,19 +47,19 @@ export function templateRoutes(deps: AppDeps): Router {
   const auth = requireBusiness(deps.config);
   router.use(dashboardCors(deps.config));
 
-  router.get('/', auth, async (ctx) => {
+  router.get('/', auth, deps.limits.reads, async (ctx) => {
     const query = parse(listQuery, ctx.query);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await listTemplates(deps, businessOf(ctx), query);
   });
 
-  router.post('/', auth, async (ctx) => {
+  router.post('/', auth, deps.limits.writes, async (ctx) => {
     const body = parse(createBody, await readJson(ctx));
     ctx.status = 201;
     ctx.body = { template: await createTemplate(deps, businessOf(ctx), body) };
   });
 
-  router.delete('/:name', auth, async (ctx) => {
+  router.delete('/:name', auth, deps.limits.writes, async (ctx) => {
     const name = parse(z.string().min(1).max(512), ctx.params.name);
     const query = parse(deleteQuery, ctx.query);
     ctx.body = await deleteTemplate(deps, businessOf(ctx), { name, ...query });

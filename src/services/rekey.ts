@@ -35,7 +35,7 @@ export async function rekey(db: Db, client: Client, config: Config): Promise<Rek
     pins: await rekeyRegistrationPins(db, keyring),
     stagedSecrets: await rekeyStagedSecrets(db, keyring),
     erasureTargets: await rekeyErasureTargets(db, keyring),
-    schedules: { before: {}, rewritten: 0 },
+    schedules: { before: {}, rewritten: 0, changedMeanwhile: 0 },
   };
   for (const integration of await activeIntegrations(db)) {
     const keyIds = await tokenScheduleArgKeyIds(client, integration.id);

@@ -8,10 +8,16 @@ import { credentialsAad } from './integrations.js';
 import { pinAad } from './registration.js';
 import { stagingAad } from './staging.js';
 
-/** Per kind of secret: how many were under each key id before, and how many were rewritten. */
+/**
+ * Per kind of secret: how many were under each key id when read, how many of those not under the
+ * first key were rewritten, and how many were left because a writer replaced (or removed) them
+ * between the read and the rewrite. Rewriting the value read would have lost the writer's; a
+ * process deployed with the new keyring wrote it under the first key already.
+ */
 export interface RekeyCount {
   before: Record<string, number>;
   rewritten: number;
+  changedMeanwhile: number;
 }
 
 const BATCH = 500;
@@ -22,14 +28,16 @@ async function rekeyRows<T extends { ciphertext: string }>(
   aadOf: (row: T) => string,
   write: (row: T, next: string) => Promise<number>,
 ): Promise<RekeyCount> {
-  const count: RekeyCount = { before: {}, rewritten: 0 };
+  const count: RekeyCount = { before: {}, rewritten: 0, changedMeanwhile: 0 };
   for (let after: string | null = null; ;) {
     const rows = await page(after);
     for (const row of rows) {
       const keyId = keyIdOf(row.ciphertext);
       count.before[keyId] = (count.before[keyId] ?? 0) + 1;
       const next = reencryptText(keyring, row.ciphertext, aadOf(row));
-      if (next) count.rewritten += await write(row, next);
+      if (next === null) continue;
+      if ((await write(row, next)) === 1) count.rewritten += 1;
+      else count.changedMeanwhile += 1;
     }
     if (rows.length < BATCH) return count;
     after = rows.at(-1)!.cursor;
