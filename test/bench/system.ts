@@ -90,8 +90,8 @@ export function newSecrets(): SystemSecrets {
 
 export interface ServiceRunner {
   services: Map<string, ServiceProcess>;
-  startService(name: string): Promise<ServiceProcess>;
-  killService(name: string, signal?: NodeJS.Signals): Promise<void>;
+  startService: (name: string) => Promise<ServiceProcess>;
+  killService: (name: string, signal?: NodeJS.Signals) => Promise<void>;
 }
 
 /**

@@ -1,10 +1,18 @@
 // npm run layout:production [-- --tls] — the production layout on this machine until Ctrl-C:
 // PostgreSQL, the full Temporal server (its schema and namespace jobs first), migrate, two workers,
 // two APIs behind a balancer, the sandbox as Meta. Ctrl-C (or SIGTERM) stops all of it.
+// `-- --build-only` builds the Temporal server and schema tool if missing, and stops there.
+import { projectRoot } from '../../src/paths.js';
 import { startProductionLayout } from './production.js';
+import { findTemporalServer } from './temporal-server.js';
 
 const tls = process.argv.includes('--tls');
 const log = (line: string) => process.stdout.write(`[layout] ${line}\n`);
+if (process.argv.includes('--build-only')) {
+  const binaries = await findTemporalServer(projectRoot, log);
+  log(`Temporal server: ${binaries.server}; schema tool: ${binaries.sqlTool}`);
+  process.exit(0);
+}
 const layout = await startProductionLayout({ tls, log, env: { LOG_LEVEL: 'info' } });
 log(`API (through the balancer): ${layout.apiUrl}`);
 for (const [name, port] of Object.entries(layout.apiPorts)) log(`  ${name}: http://127.0.0.1:${port}`);

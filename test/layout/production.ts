@@ -210,7 +210,7 @@ export async function startProductionLayout(options: LayoutOptions = {}): Promis
     }
     const runner = serviceRunner(dir, () => env, instances);
     cleanups.push(async () => {
-      for (const name of [...runner.services.keys()]) await runner.killService(name, 'SIGTERM');
+      for (const name of runner.services.keys()) await runner.killService(name, 'SIGTERM');
     });
     const names = Object.keys(instances);
     for (const name of names.filter((n) => instances[n]!.role === 'worker')) await runner.startService(name);
