@@ -124,7 +124,7 @@ export function serviceRunner(
     void exited.then(() => process.off('exit', reap));
     const service = { name, role: instance.role, child, exited };
     services.set(name, service);
-    if (instance.url) await waitFor(async () => (await fetch(`${instance.url}/healthz`)).ok, 30_000, name);
+    if (instance.url) await waitFor(async () => (await fetch(`${instance.url}/healthz`)).ok, 60_000, name);
     return service;
   };
   const killService = async (name: string, signal: NodeJS.Signals = 'SIGKILL') => {
