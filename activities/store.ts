@@ -25,11 +25,7 @@ import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
 import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
-import {
-  BUSINESS_APP_SYNC_WORKFLOW_TYPE,
-  businessAppSyncWorkflowId,
-  templateSyncStart,
-} from '../src/temporal/names.js';
+import { workflowTypes, businessAppSyncWorkflowId, templateSyncStart } from '../src/temporal/names.js';
 
 /** What the SelfCheck workflow returns, unchanged from this activity. */
 export interface SelfCheckResult {
@@ -112,7 +108,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
           expiryThresholdDays: config.tokens.expiryThresholdDays,
           businessAppSync: {
             taskQueue: config.temporal.taskQueue,
-            workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+            workflowType: workflowTypes.syncBusinessAppData,
             workflowId: businessAppSyncWorkflowId,
           },
           templateSync: templateSyncStart(config.temporal.taskQueue),
