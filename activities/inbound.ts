@@ -1,7 +1,6 @@
 // Activities of HandleInboundMessage: each takes and returns our ids only, reads the truth from
 // PostgreSQL, and writes every decision there, so histories hold no message text or phone number.
 import { log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
 import { metaContent } from '../src/meta/outbound-message.js';
@@ -31,6 +30,7 @@ import {
   type Released,
 } from '../src/store/turns.js';
 import { messageWorkflowId, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
+import { responderFailure, responderNotConfigured } from '../src/temporal/failure-types.js';
 import { pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
 import type { ActivityDeps } from './deps.js';
@@ -210,12 +210,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
     },
 
     async respondByHttp(input: { turnId: number }): Promise<Drafted> {
-      if (!http)
-        throw ApplicationFailure.create({
-          type: 'responder_not_configured',
-          message: 'REPLY_WEBHOOK_URL is not set',
-          nonRetryable: true,
-        });
+      if (!http) throw responderNotConfigured();
       const context = await turnContext(db, input.turnId);
       if (!context) return { kind: 'no_reply' };
       const request = await withMedia(input.turnId, context.request);
@@ -236,11 +231,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         if (error instanceof ReplyServiceError) {
           // Kept on the turn: the auto-reply that answers instead shows why.
           await recordResponderError(db, input.turnId, error.message);
-          throw ApplicationFailure.create({
-            type: 'responder_failed',
-            message: error.message,
-            nonRetryable: !error.retryable,
-          });
+          throw responderFailure(error);
         }
         throw error;
       }

@@ -1,6 +1,6 @@
 // Activities that call Meta's Graph API. Each is safe to retry: it first looks at what an earlier
 // attempt already achieved (staged tokens), and Meta's own operations here are idempotent.
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import { GraphError } from '../src/meta/graph-errors.js';
 import {
   abandonReply,
@@ -26,7 +26,8 @@ import {
   type DiscoveredAccount,
 } from '../src/store/integrations.js';
 import { renewalOf, tokenKindOf } from '../src/meta/token-kinds.js';
-import { FailureType, graphActivity, pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
+import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
+import { graphActivity, pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
 import { waitForSendSlot } from './pace.js';
@@ -35,8 +36,6 @@ import type { TokenInspection } from './token-types.js';
 
 /** Scope names under which debug_token lists the granted WhatsApp Business Accounts. */
 const WABA_SCOPES = new Set(['whatsapp_business_management', 'whatsapp_business_manage_events']);
-
-const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 function expiresAtFrom(expiresInSeconds: number | undefined, now = Date.now()): Date | null {
   return expiresInSeconds && expiresInSeconds > 0 ? new Date(now + expiresInSeconds * 1000) : null;
@@ -64,7 +63,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
 
   async function stagedToken(connectId: string): Promise<string> {
     const token = await readStagedToken(db, keyring, connectId);
-    if (!token) throw fail('internal_error', 'no staged token for this connect');
+    if (!token) throw permanentFailure('internal_error', 'no staged token for this connect');
     return token.value;
   }
 
@@ -77,7 +76,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const already = await readStaged(db, keyring, input.connectId, 'user_token');
       if (already) return { expiresAt: already.expiresAt?.toISOString() ?? null };
       const code = await readStaged(db, keyring, input.connectId, 'code');
-      if (!code) throw fail('code_expired', 'the authorization code is no longer staged');
+      if (!code) throw permanentFailure('code_expired', 'the authorization code is no longer staged');
       const answer = await graphActivity(async () => {
         try {
           return await graph.exchangeCode(code.value, input.redirectUri ?? undefined);
@@ -90,7 +89,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
             error.code === 100 &&
             error.subcode !== 36008
           ) {
-            throw fail('code_expired', error.summary);
+            throw permanentFailure('code_expired', error.summary);
           }
           throw error;
         }
@@ -106,7 +105,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       const already = await readStaged(db, keyring, input.connectId, 'long_lived_token');
       if (already) return { expiresAt: already.expiresAt?.toISOString() ?? null };
       const user = await readStaged(db, keyring, input.connectId, 'user_token');
-      if (!user) throw fail('internal_error', 'no staged user token for this connect');
+      if (!user) throw permanentFailure('internal_error', 'no staged user token for this connect');
       const answer = await graphActivity(() => graph.exchangeForLongLived(user.value));
       const expiresAt = expiresAtFrom(answer.expires_in);
       await stageSecret(db, keyring, input.connectId, 'long_lived_token', answer.access_token, expiresAt);
@@ -123,7 +122,10 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       return graphActivity(async () => {
         const debug: DebugToken = await graph.debugToken(token);
         if (!debug.is_valid)
-          throw fail('permission_denied', `Meta reports the new token as invalid (${debug.error?.code ?? 'no code'})`);
+          throw permanentFailure(
+            'permission_denied',
+            `Meta reports the new token as invalid (${debug.error?.code ?? 'no code'})`,
+          );
         let wabaIds = [
           ...new Set(
             (debug.granular_scopes ?? []).filter((s) => WABA_SCOPES.has(s.scope)).flatMap((s) => s.target_ids ?? []),
@@ -148,7 +150,10 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         }
         if (input.hints?.wabaId) {
           if (!wabaIds.includes(input.hints.wabaId))
-            throw fail('permission_denied', 'the account from the signup session is not visible to the token');
+            throw permanentFailure(
+              'permission_denied',
+              'the account from the signup session is not visible to the token',
+            );
           wabas = wabas.filter((w) => w.id === input.hints!.wabaId);
         }
         const accounts: DiscoveredAccount[] = [];
@@ -166,10 +171,13 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
           input.hints?.phoneNumberId &&
           !accounts.some((a) => a.phoneNumbers.some((n) => n.phoneNumberId === input.hints!.phoneNumberId))
         ) {
-          throw fail('permission_denied', 'the phone number from the signup session is not visible to the token');
+          throw permanentFailure(
+            'permission_denied',
+            'the phone number from the signup session is not visible to the token',
+          );
         }
         if (!accounts.some((a) => a.phoneNumbers.length > 0))
-          throw fail('no_whatsapp_account', 'no WhatsApp Business account with a phone number was granted');
+          throw permanentFailure('no_whatsapp_account', 'no WhatsApp Business account with a phone number was granted');
         return { metaUserId: debug.user_id ?? null, tokenType: debug.type ?? 'USER', accounts };
       });
     },
@@ -254,7 +262,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       currentExpiresAt: string;
     }): Promise<{ extended: boolean; expiresAt: string }> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
-      if (!token) throw fail('integration_inactive', 'the integration has no token any more');
+      if (!token) throw permanentFailure(FailureType.integrationInactive, 'the integration has no token any more');
       const kind = (await readTokenKind(db, input.integrationId)) ?? 'unknown';
       const expiresIn60Days = renewalOf(kind, new Date(input.currentExpiresAt)) === 'refresh_60_days';
       const answer = await graphActivity(() => graph.exchangeForLongLived(token, { expiresIn60Days }));

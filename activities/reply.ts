@@ -1,6 +1,6 @@
 // The responder step: rules (run as a local activity) or the HTTP "AI brain" (a regular activity
 // with its own timeout and retries). A refusal the service will repeat is not retried.
-import { ApplicationFailure } from '@temporalio/common';
+import { responderFailure, responderNotConfigured } from '../src/temporal/failure-types.js';
 import { HttpResponder, ReplyServiceError } from '../src/reply/http.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
@@ -17,21 +17,12 @@ export function createReplyActivities({ config }: ActivityDeps) {
     },
 
     async replyByHttp(input: { request: ReplyRequest }): Promise<Reply | null> {
-      if (!http)
-        throw ApplicationFailure.create({
-          type: 'responder_not_configured',
-          message: 'REPLY_WEBHOOK_URL is not set',
-          nonRetryable: true,
-        });
+      if (!http) throw responderNotConfigured();
       try {
         return await http.reply(input.request);
       } catch (error) {
         if (error instanceof ReplyServiceError) {
-          throw ApplicationFailure.create({
-            type: 'responder_failed',
-            message: error.message,
-            nonRetryable: !error.retryable,
-          });
+          throw responderFailure(error);
         }
         throw error;
       }

@@ -1,7 +1,6 @@
 // Activities that read and write PostgreSQL.
 import { hostname } from 'node:os';
 import { log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { recordAttemptFinished } from '../src/store/connect.js';
 import {
   markNeedsReauth,
@@ -25,11 +24,8 @@ import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
 import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
-import {
-  BUSINESS_APP_SYNC_WORKFLOW_TYPE,
-  businessAppSyncWorkflowId,
-  templateSyncStart,
-} from '../src/temporal/names.js';
+import { workflowTypes, businessAppSyncWorkflowId, templateSyncStart } from '../src/temporal/names.js';
+import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
 
 /** What the SelfCheck workflow returns, unchanged from this activity. */
 export interface SelfCheckResult {
@@ -44,12 +40,7 @@ const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Webhook message types that are notices, not something a customer expects an answer to. */
 const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome']);
 
-const numberInUse = () =>
-  ApplicationFailure.create({
-    type: 'number_in_use',
-    message: 'a granted phone number is active under another business',
-    nonRetryable: true,
-  });
+const numberInUse = () => permanentFailure('number_in_use', 'a granted phone number is active under another business');
 
 /**
  * The Graph call must end well inside the activity's 10 s start-to-close timeout (set by the
@@ -95,11 +86,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
         // A retry after a successful persist: the staging rows are gone, the integration is there.
         const done = await db('connect_attempts').where({ workflow_id: input.connectId }).first('integration_id');
         if (done?.integration_id) return { integrationId: done.integration_id };
-        throw ApplicationFailure.create({
-          type: 'internal_error',
-          message: 'no staged token to persist',
-          nonRetryable: true,
-        });
+        throw permanentFailure('internal_error', 'no staged token to persist');
       }
       try {
         const result = await persistConnectedIntegration(db, config.keyring, {
@@ -112,7 +99,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
           expiryThresholdDays: config.tokens.expiryThresholdDays,
           businessAppSync: {
             taskQueue: config.temporal.taskQueue,
-            workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+            workflowType: workflowTypes.syncBusinessAppData,
             workflowId: businessAppSyncWorkflowId,
           },
           templateSync: templateSyncStart(config.temporal.taskQueue),
@@ -153,11 +140,10 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
       } catch (error) {
         // A data exception (class 22) will fail the same way on every retry: say so once.
         if (String((error as { code?: unknown }).code ?? '').startsWith('22')) {
-          throw ApplicationFailure.create({
-            type: 'unstorable_message',
-            message: `PostgreSQL refused the message: ${(error as Error).message}`,
-            nonRetryable: true,
-          });
+          throw permanentFailure(
+            FailureType.unstorableMessage,
+            `PostgreSQL refused the message: ${(error as Error).message}`,
+          );
         }
         throw error;
       }

@@ -17,10 +17,11 @@ import {
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { db, graphCall, pagedGraphCall } from './policies.js';
+import { codeExchange, db, graphCall, pagedGraphCall, scheduleCall } from './policies.js';
 import { registerNumbers } from './register-phone-number.js';
 import type { DiscoveryHints } from '../activities/connect-types.js';
 import { CONNECT_ERRORS, isConnectErrorCode, type ConnectErrorCode } from '../src/errors.js';
+import { FailureType } from '../src/temporal/failure-types.js';
 import { searchAttributes } from '../src/temporal/names.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
 
@@ -59,20 +60,7 @@ export interface ConnectProgress {
 
 export const connectProgressQuery = defineQuery<ConnectProgress>('progress');
 
-// The authorization code lives minutes (seconds for popup codes): retry briefly.
-function codeExchange(timeouts: CallTimeouts) {
-  const attemptMs = graphCall(timeouts).startToCloseTimeout;
-  return {
-    startToCloseTimeout: attemptMs,
-    scheduleToCloseTimeout: Math.max(90_000, 3 * attemptMs),
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
-  } as const;
-}
-
-const { ensureTokenSchedule } = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
-});
+const { ensureTokenSchedule } = proxyActivities<Activities>(scheduleCall);
 const { checkNumbersAvailable, persistIntegration, finishConnect, planRegistrations } = db;
 
 /** The stable error code for whatever ended the connect. */
@@ -80,8 +68,8 @@ function connectErrorCode(error: unknown): ConnectErrorCode {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) {
     if (isConnectErrorCode(cause.type)) return cause.type;
-    if (cause.type === 'GraphTransient') return 'meta_unavailable';
-    if (cause.type === 'needs_reauth') return 'permission_denied';
+    if (cause.type === FailureType.transient) return 'meta_unavailable';
+    if (cause.type === FailureType.reauth) return 'permission_denied';
   }
   if (cause instanceof TimeoutFailure) return 'meta_unavailable';
   return 'internal_error';

@@ -103,6 +103,53 @@ export function durableSend(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
   } as const;
 }
 
+/** The connect's code exchange: the authorization code lives minutes (seconds for popup codes), so retry briefly. */
+export function codeExchange(timeouts: CallTimeouts = DEFAULT_CALL_TIMEOUTS) {
+  const attemptMs = graphCall(timeouts).startToCloseTimeout;
+  return {
+    startToCloseTimeout: attemptMs,
+    scheduleToCloseTimeout: Math.max(90_000, 3 * attemptMs),
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
+  } as const;
+}
+
+/**
+ * Token checks may take their time: a failed check is only recorded after ten minutes. Laid over
+ * `graphCall` or `pagedGraphCall`.
+ */
+export const tokenCheckPatience = {
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
+} as const;
+
+/** A coexistence sync request: one Graph call per attempt, backing off up to five minutes, until the sync's deadline. */
+export function untilDeadline(remainingMs: number) {
+  return {
+    startToCloseTimeout: DEFAULT_CALL_TIMEOUTS.graphMs + MARGIN_MS,
+    scheduleToCloseTimeout: remainingMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
+  } as const;
+}
+
+/** Creating or updating one token-care Schedule at the end of a connect. */
+export const scheduleCall = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+} as const;
+
+/** Reconcile's one activity: pages through schedules and integrations, heartbeating as it goes. */
+export const reconcileRun = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3 },
+} as const;
+
+/** SelfCheck's one write: a worker that polls and reaches PostgreSQL answers within seconds. */
+export const selfCheckWrite = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', maximumAttempts: 5 },
+} as const;
+
 /** Calls to Temporal itself (schedules, cancelling work) that list and loop, heartbeating. */
 export const temporalCall = {
   startToCloseTimeout: '10m',

@@ -3,12 +3,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ReconcileReport } from '../src/services/reconcile.js';
+import { reconcileRun } from './policies.js';
 
-const { reconcileIntegrations } = proxyActivities<Activities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '2m',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3 },
-});
+const { reconcileIntegrations } = proxyActivities<Activities>(reconcileRun);
 
 export async function reconcile(): Promise<ReconcileReport> {
   return reconcileIntegrations();

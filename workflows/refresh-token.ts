@@ -5,7 +5,8 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { DEFAULT_CALL_TIMEOUTS, type CallTimeouts } from '../src/temporal/timeouts.js';
-import { db, graphCall, pagedGraphCall } from './policies.js';
+import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
+import { db, graphCall, pagedGraphCall, tokenCheckPatience } from './policies.js';
 
 export interface RefreshTokenInput {
   integrationId: string;
@@ -19,21 +20,18 @@ export type RefreshTokenResult =
   | { outcome: 'refreshed'; expiresAt: string }
   | { outcome: 'expiring'; expiresAt: string };
 
-// Token checks may take their time: a failed check is only recorded after ten minutes.
-const patience = {
-  scheduleToCloseTimeout: '10m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
-} as const;
-
 const { recordTokenCheck, recordFailedTokenCheck } = db;
 
 export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTokenResult> {
   const { integrationId } = input;
   const timeouts = input.timeouts ?? DEFAULT_CALL_TIMEOUTS;
-  const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>({ ...graphCall(timeouts), ...patience });
+  const { inspectToken, refreshLongLivedToken } = proxyActivities<Activities>({
+    ...graphCall(timeouts),
+    ...tokenCheckPatience,
+  });
   const { verifySubscriptions } = proxyActivities<Activities>({
     ...pagedGraphCall(timeouts),
-    ...patience,
+    ...tokenCheckPatience,
     scheduleToCloseTimeout: '30m',
   });
   try {
@@ -59,16 +57,12 @@ export async function refreshToken(input: RefreshTokenInput): Promise<RefreshTok
     return { outcome: 'expiring', expiresAt: refreshed.expiresAt };
   } catch (error) {
     const cause = error instanceof ActivityFailure ? error.cause : error;
-    if (cause instanceof ApplicationFailure && cause.type === 'needs_reauth') {
+    if (cause instanceof ApplicationFailure && cause.type === FailureType.reauth) {
       await recordTokenCheck({ integrationId, health: 'needs_reauth', error: cause.message });
       return { outcome: 'needs_reauth' };
     }
     const reason = cause instanceof Error ? cause.message : String(cause);
     await recordFailedTokenCheck({ integrationId, reason });
-    throw ApplicationFailure.create({
-      type: 'token_check_failed',
-      message: `token check failed: ${reason}`,
-      nonRetryable: true,
-    });
+    throw permanentFailure(FailureType.tokenCheckFailed, `token check failed: ${reason}`);
   }
 }

@@ -2,11 +2,9 @@
 // prove that a worker polls the task queue and reaches the database.
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { selfCheckWrite } from './policies.js';
 
-const { recordSelfCheck } = proxyActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', maximumAttempts: 5 },
-});
+const { recordSelfCheck } = proxyActivities<Activities>(selfCheckWrite);
 
 export async function selfCheck(checkId: string): Promise<{ workerIdentity: string; checkedAt: string }> {
   return recordSelfCheck(checkId);

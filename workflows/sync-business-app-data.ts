@@ -5,22 +5,12 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { SyncState, SyncType } from '../src/store/coexistence.js';
-import { DEFAULT_CALL_TIMEOUTS } from '../src/temporal/timeouts.js';
-import { db } from './policies.js';
+import { db, untilDeadline } from './policies.js';
 
 const { businessAppSyncTarget, giveUpBusinessAppSync } = db;
 
 export interface BusinessAppSyncResult {
   syncs: Array<{ syncType: SyncType; state: SyncState }>;
-}
-
-/** One Graph call per attempt, backing off up to five minutes, until the sync's deadline. */
-function untilDeadline(remainingMs: number) {
-  return {
-    startToCloseTimeout: DEFAULT_CALL_TIMEOUTS.graphMs + 5_000,
-    scheduleToCloseTimeout: remainingMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
-  } as const;
 }
 
 export async function syncBusinessAppData(input: { phoneNumberRowId: string }): Promise<BusinessAppSyncResult> {

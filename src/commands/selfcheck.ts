@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { fieldHandling } from '../meta/webhook-fields.js';
 import { connectTemporal } from '../temporal/client.js';
-import { selfCheckWorkflowId, taskQueueFor } from '../temporal/names.js';
+import { selfCheckWorkflowId, workflowTypes } from '../temporal/names.js';
+import { startWorkflow } from '../temporal/start.js';
 import type { selfCheck } from '../../workflows/index.js';
 import type { SelfCheckResult } from '../../activities/store.js';
 
@@ -12,8 +13,8 @@ export async function runSelfCheck(config: Config, timeoutMs = 30_000): Promise<
   const client = await connectTemporal(config);
   try {
     const checkId = randomUUID();
-    const handle = await client.workflow.start<typeof selfCheck>('selfCheck', {
-      taskQueue: taskQueueFor(config.temporal.taskQueue, 'selfCheck'),
+    const { handle } = await startWorkflow<typeof selfCheck>(client, workflowTypes.selfCheck, {
+      baseQueue: config.temporal.taskQueue,
       workflowId: selfCheckWorkflowId(checkId),
       args: [checkId],
       workflowExecutionTimeout: `${timeoutMs}ms`,

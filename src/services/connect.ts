@@ -1,12 +1,6 @@
 // The connect flow's HTTP-side work: mint the OAuth state and dialog URL, and turn Meta's callback
 // into a ConnectWhatsApp workflow whose outcome becomes the dashboard redirect.
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
@@ -23,7 +17,8 @@ import {
   recordAttemptStarted,
 } from '../store/connect.js';
 import { readStaged, stageSecret } from '../store/staging.js';
-import { connectWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
+import { connectWorkflowId, searchAttributes, workflowTypes } from '../temporal/names.js';
+import { startWorkflow } from '../temporal/start.js';
 import { callTimeouts } from '../temporal/timeouts.js';
 import type { ConnectInput, ConnectResult, connectWhatsApp } from '../../workflows/connect-whatsapp.js';
 
@@ -184,24 +179,18 @@ export async function startOrFind(
     throw new ReplayWithoutWorkflow({ kind: 'error', code: isConnectErrorCode(code) ? code : 'invalid_state' });
   }
   await recordAttemptStarted(db, workflowId, input.businessId, input.flow);
-  try {
-    const handle = await temporal.workflow.start<typeof connectWhatsApp>('connectWhatsApp', {
-      workflowId,
-      taskQueue: taskQueueFor(config.temporal.taskQueue, 'connectWhatsApp'),
-      args: [{ ...input, timeouts: callTimeouts(config) }],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [{ key: searchAttributes.businessId, value: input.businessId }],
-      memo: { businessId: input.businessId, flow: input.flow },
-    });
-    deps.metrics.workflowStarts.inc({ workflow: 'connectWhatsApp', result: 'started' });
-    return handle;
-  } catch (error) {
-    const duplicate = error instanceof WorkflowExecutionAlreadyStartedError;
-    deps.metrics.workflowStarts.inc({ workflow: 'connectWhatsApp', result: duplicate ? 'duplicate' : 'error' });
-    if (duplicate) return existing;
-    throw error;
-  }
+  // A start that finds the id taken (a second callback racing this one) answers that run's handle.
+  const { handle } = await startWorkflow<typeof connectWhatsApp>(temporal, workflowTypes.connectWhatsApp, {
+    baseQueue: config.temporal.taskQueue,
+    counter: deps.metrics.workflowStarts,
+    workflowId,
+    args: [{ ...input, timeouts: callTimeouts(config) }],
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [{ key: searchAttributes.businessId, value: input.businessId }],
+    memo: { businessId: input.businessId, flow: input.flow },
+  });
+  return handle;
 }
 
 /** Waits up to `waitMs` for the connect's result; after that the dashboard shows it as pending. */

@@ -7,11 +7,7 @@ import { markCoexistenceFromSignup } from '../store/coexistence.js';
 import { recordAttemptStarted } from '../store/connect.js';
 import { recordSignupEvent, type SignupEventOutcome } from '../store/signup-events.js';
 import { stageSecret } from '../store/staging.js';
-import {
-  BUSINESS_APP_SYNC_WORKFLOW_TYPE,
-  businessAppSyncWorkflowId,
-  popupConnectWorkflowId,
-} from '../temporal/names.js';
+import { workflowTypes, businessAppSyncWorkflowId, popupConnectWorkflowId } from '../temporal/names.js';
 import { awaitOutcome, ReplayWithoutWorkflow, startOrFind, type ConnectDeps, type ConnectOutcome } from './connect.js';
 
 export interface PopupCode {
@@ -109,7 +105,7 @@ export function recordBusinessAppOnboarding(
     eventsPerHour: deps.config.limits.signupEventsPerHour,
     start: {
       taskQueue: deps.config.temporal.taskQueue,
-      workflowType: BUSINESS_APP_SYNC_WORKFLOW_TYPE,
+      workflowType: workflowTypes.syncBusinessAppData,
       workflowId: businessAppSyncWorkflowId,
     },
   });

@@ -17,7 +17,7 @@ import {
   type NewErasure,
 } from '../store/erasures.js';
 import type { NewStart, PendingStart } from '../store/outbox.js';
-import { ERASE_DATA_WORKFLOW_TYPE, erasureWorkflowId } from '../temporal/names.js';
+import { workflowTypes, erasureWorkflowId } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 
 export interface ErasureView {
@@ -47,7 +47,7 @@ function erasureStart(config: Config) {
   // No business id on the outbox row: a business erasure deletes that business's rows, its own start included.
   return (erasureId: string): NewStart => ({
     taskQueue: config.temporal.taskQueue,
-    workflowType: ERASE_DATA_WORKFLOW_TYPE,
+    workflowType: workflowTypes.eraseData,
     workflowId: erasureWorkflowId(erasureId),
     args: [erasureId],
     businessId: null,

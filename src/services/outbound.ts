@@ -9,7 +9,7 @@ import { HttpError } from '../http/errors.js';
 import { failureCode, sendRequest, type SendRequest } from '../meta/outbound-message.js';
 import type { MessageRow, MessageStatusRow } from '../store/messages.js';
 import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
-import { SEND_MESSAGE_WORKFLOW_TYPE, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
+import { workflowTypes, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 
 export const idempotencyKey = z
@@ -164,8 +164,8 @@ export async function acceptMessages(
         number,
         agentId,
         start: (outboundId) => ({
-          taskQueue: taskQueueFor(deps.config.temporal.taskQueue, SEND_MESSAGE_WORKFLOW_TYPE),
-          workflowType: SEND_MESSAGE_WORKFLOW_TYPE,
+          taskQueue: taskQueueFor(deps.config.temporal.taskQueue, workflowTypes.sendMessage),
+          workflowType: workflowTypes.sendMessage,
           workflowId: sendMessageWorkflowId(businessId, keyHash),
           args: [outboundId],
           businessId,

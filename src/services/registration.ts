@@ -2,7 +2,7 @@
 // two-step verification PIN, or have one generated (shown once). PINs are stored encrypted and
 // never answered back, logged, or put into a workflow.
 import { randomInt } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db, PhoneNumberRow } from '../db.js';
 import { REGISTRATION_ERRORS, type RegistrationErrorCode } from '../errors.js';
@@ -19,7 +19,9 @@ import {
   storePin,
   type RegistrationView,
 } from '../store/registration.js';
-import { registrationWorkflowId, searchAttributes, taskQueueFor } from '../temporal/names.js';
+import type { ApiMetrics } from '../metrics.js';
+import { registrationWorkflowId, searchAttributes, workflowTypes } from '../temporal/names.js';
+import { startWorkflow } from '../temporal/start.js';
 import { callTimeouts } from '../temporal/timeouts.js';
 import type { registerPhoneNumber } from '../../workflows/register-phone-number.js';
 
@@ -27,6 +29,7 @@ export interface RegistrationDeps {
   config: Config;
   db: Db;
   temporal: Client;
+  metrics: Pick<ApiMetrics, 'workflowStarts'>;
 }
 
 const refuse = (status: number, code: RegistrationErrorCode, headers: Record<string, string> = {}) =>
@@ -72,9 +75,11 @@ export async function retryRegistration(
   if (refused) throw refused;
   await setRegistration(deps.db, row.id, { state: 'pending', error: null });
   try {
-    await deps.temporal.workflow.start<typeof registerPhoneNumber>('registerPhoneNumber', {
+    // An id already taken is a registration of this number running: its outcome will be recorded.
+    await startWorkflow<typeof registerPhoneNumber>(deps.temporal, workflowTypes.registerPhoneNumber, {
+      baseQueue: deps.config.temporal.taskQueue,
+      counter: deps.metrics.workflowStarts,
       workflowId: registrationWorkflowId(row.id),
-      taskQueue: taskQueueFor(deps.config.temporal.taskQueue, 'registerPhoneNumber'),
       args: [{ numberId: row.id, timeouts: callTimeouts(deps.config) }],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [
@@ -83,12 +88,9 @@ export async function retryRegistration(
       ],
     });
   } catch (error) {
-    // A registration of this number is already running: its outcome will be recorded.
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-      // Nothing started (Temporal unavailable): the number is not pending after all.
-      await setRegistration(deps.db, row.id, { state: stateFromFacts(row), error: null });
-      throw error;
-    }
+    // Nothing started (Temporal unavailable): the number is not pending after all.
+    await setRegistration(deps.db, row.id, { state: stateFromFacts(row), error: null });
+    throw error;
   }
   return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
 }

@@ -2,7 +2,7 @@
 // workflow starts it implies (the outbox); the webhook is answered once that commits. Temporal is
 // not on that path: the starts follow right after the commit, and whatever they miss (Temporal
 // away, the API killed in between) the workers' outbox drain starts.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
@@ -17,9 +17,10 @@ import {
   RERUNNABLE_WORKFLOW_TYPES,
   searchAttributes,
   templateSyncStart,
-  taskQueueFor,
+  workflowTypes,
   type WorkflowType,
 } from '../temporal/names.js';
+import { startWorkflow, type StartCounter } from '../temporal/start.js';
 
 export interface WebhookDeps {
   config: Config;
@@ -36,9 +37,9 @@ export function intakeNames(config: Config): IntakeNames {
   const timeouts = callTimeouts(config);
   return {
     taskQueue: config.temporal.taskQueue,
-    messageWorkflowType: 'handleInboundMessage' satisfies WorkflowType,
+    messageWorkflowType: workflowTypes.handleInboundMessage,
     messageWorkflowIdPrefix: MESSAGE_WORKFLOW_ID_PREFIX,
-    accountEventWorkflowType: 'recordAccountEvent' satisfies WorkflowType,
+    accountEventWorkflowType: workflowTypes.recordAccountEvent,
     accountEventWorkflowId,
     accountEventArgs: (event) => [event, { timeouts }],
     templateSync: templateSyncStart(config.temporal.taskQueue),
@@ -48,35 +49,36 @@ export function intakeNames(config: Config): IntakeNames {
 export type StartResult = 'started' | 'duplicate' | 'completed';
 
 /** Starts one outbox row's workflow. Search attributes carry our ids only. */
-export async function startOutboxRow(temporal: Client, config: Config, row: PendingStart): Promise<StartResult> {
+export async function startOutboxRow(
+  temporal: Client,
+  config: Config,
+  row: PendingStart,
+  counter?: StartCounter,
+): Promise<StartResult> {
   const workflowType = row.workflow_type as WorkflowType;
-  try {
-    await temporal.workflow.start(workflowType, {
-      workflowId: row.workflow_id,
-      taskQueue: taskQueueFor(config.temporal.taskQueue, workflowType),
-      args: row.args,
-      // A running one is reused; one that completed is refused (no second run); one that failed
-      // may run again (the drain restarts it a bounded number of times). A rerunnable one (a
-      // template sync) runs again after a completed run: its outbox row was armed once more.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: RERUNNABLE_WORKFLOW_TYPES.has(workflowType)
-        ? 'ALLOW_DUPLICATE'
-        : 'ALLOW_DUPLICATE_FAILED_ONLY',
-      ...(row.message_id !== null
-        ? {
-            typedSearchAttributes: [
-              { key: searchAttributes.messageId, value: String(row.message_id) },
-              ...(row.business_id ? [{ key: searchAttributes.businessId, value: row.business_id }] : []),
-              ...(row.integration_id ? [{ key: searchAttributes.integrationId, value: row.integration_id }] : []),
-            ],
-          }
-        : {}),
-    });
-    return 'started';
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'completed';
-    throw error;
-  }
+  const { result } = await startWorkflow(temporal, workflowType, {
+    baseQueue: config.temporal.taskQueue,
+    counter,
+    workflowId: row.workflow_id,
+    args: row.args,
+    // A running one is reused; one that completed is refused (no second run); one that failed
+    // may run again (the drain restarts it a bounded number of times). A rerunnable one (a
+    // template sync) runs again after a completed run: its outbox row was armed once more.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: RERUNNABLE_WORKFLOW_TYPES.has(workflowType)
+      ? 'ALLOW_DUPLICATE'
+      : 'ALLOW_DUPLICATE_FAILED_ONLY',
+    ...(row.message_id !== null
+      ? {
+          typedSearchAttributes: [
+            { key: searchAttributes.messageId, value: String(row.message_id) },
+            ...(row.business_id ? [{ key: searchAttributes.businessId, value: row.business_id }] : []),
+            ...(row.integration_id ? [{ key: searchAttributes.integrationId, value: row.integration_id }] : []),
+          ],
+        }
+      : {}),
+  });
+  return result === 'started' ? 'started' : 'completed';
 }
 
 /** How long the fast path steps aside after a start Temporal refused (the drain starts those rows). */
@@ -124,16 +126,11 @@ export async function startAfterCommit(deps: WebhookDeps, rows: PendingStart[]):
       Promise.all(
         eligible.map(async (row) => {
           try {
-            const result = await startOutboxRow(deps.temporal, deps.config, row);
-            deps.metrics.workflowStarts.inc({
-              workflow: row.workflow_type,
-              result: result === 'started' ? 'started' : 'duplicate',
-            });
+            const result = await startOutboxRow(deps.temporal, deps.config, row, deps.metrics.workflowStarts);
             // Only message runs are watched (restarted when they fail); the others are done once started.
             (row.message_id !== null && result === 'started' ? started : done).push(row.id);
           } catch (error) {
             fastPathPausedUntil.set(deps.temporal, Date.now() + FAST_PATH_PAUSE_MS);
-            deps.metrics.workflowStarts.inc({ workflow: row.workflow_type, result: 'error' });
             deps.log.debug(
               { workflowId: row.workflow_id, err: (error as Error).message },
               'start left to the outbox drain',

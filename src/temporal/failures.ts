@@ -2,18 +2,7 @@
 // transient, and a non-retryable one with a stable type otherwise. Messages are already scrubbed.
 import { ApplicationFailure } from '@temporalio/common';
 import { GraphError, type GraphErrorKind } from '../meta/graph-errors.js';
-
-/** Failure types workflows branch on. */
-export const FailureType = {
-  transient: 'GraphTransient',
-  reauth: 'needs_reauth',
-  permission: 'permission_denied',
-  codeUsed: 'code_used',
-  codeExpired: 'code_expired',
-  windowClosed: 'window_closed',
-  invalid: 'graph_invalid',
-  paced: 'send_paced',
-} as const;
+import { FailureType } from './failure-types.js';
 
 const typeByKind: Record<GraphErrorKind, string> = {
   transient: FailureType.transient,

@@ -1,6 +1,7 @@
 // Names that the API, the worker, the tests and the operators share: workflow ids and search
 // attributes. Workflow ids are readable in the Temporal UI and carry ids only, never secrets.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type * as workflows from '../../workflows/index.js';
 
 export const searchAttributes = {
   businessId: defineSearchAttributeKey('WaBusinessId', SearchAttributeType.KEYWORD),
@@ -55,8 +56,16 @@ export const WORKFLOW_QUEUES = {
   /** One sweep at a time per deployment, started by the retention Schedule. */
   retentionSweep: 'maintenance',
   selfCheck: 'maintenance',
-} as const satisfies Record<string, QueueKind>;
+} as const satisfies Record<keyof typeof workflows, QueueKind>;
 export type WorkflowType = keyof typeof WORKFLOW_QUEUES;
+
+/**
+ * Every workflow type by the name the worker registers it under (the export of workflows/index.ts):
+ * what clients, Schedules and the outbox start, so no start spells a type by hand.
+ */
+export const workflowTypes = Object.fromEntries(Object.keys(WORKFLOW_QUEUES).map((type) => [type, type])) as {
+  readonly [T in WorkflowType]: T;
+};
 
 export function taskQueueFor(base: string, workflowType: WorkflowType): string {
   return taskQueueName(base, WORKFLOW_QUEUES[workflowType]);
@@ -135,7 +144,6 @@ export function accountEventWorkflowId(eventKey: string): string {
 }
 
 /** One SyncBusinessAppData per coexistence number, by our number row id: the syncs are asked for once. */
-export const BUSINESS_APP_SYNC_WORKFLOW_TYPE = 'syncBusinessAppData' satisfies WorkflowType;
 const BUSINESS_APP_SYNC_ID_PREFIX = 'business-app-sync/';
 export function businessAppSyncWorkflowId(phoneNumberRowId: string): string {
   return `${BUSINESS_APP_SYNC_ID_PREFIX}${phoneNumberRowId}`;
@@ -145,7 +153,6 @@ export function businessAppSyncWorkflowId(phoneNumberRowId: string): string {
  * One SyncTemplates per WhatsApp Business Account, by our account row id: the connect, the daily
  * token care and template webhooks all ask for the same id, so a burst joins the run under way.
  */
-const TEMPLATE_SYNC_WORKFLOW_TYPE = 'syncTemplates' satisfies WorkflowType;
 const TEMPLATE_SYNC_ID_PREFIX = 'template-sync/';
 function templateSyncWorkflowId(accountRowId: string): string {
   return `${TEMPLATE_SYNC_ID_PREFIX}${accountRowId}`;
@@ -153,19 +160,17 @@ function templateSyncWorkflowId(accountRowId: string): string {
 
 /** The outbox start of an account's template sync, as the stores write it. */
 export function templateSyncStart(taskQueue: string) {
-  return { taskQueue, workflowType: TEMPLATE_SYNC_WORKFLOW_TYPE, workflowId: templateSyncWorkflowId };
+  return { taskQueue, workflowType: workflowTypes.syncTemplates, workflowId: templateSyncWorkflowId };
 }
 
 /** Workflow types whose id runs again after a completed run (each start is a fresh pass). */
-export const RERUNNABLE_WORKFLOW_TYPES: ReadonlySet<string> = new Set([TEMPLATE_SYNC_WORKFLOW_TYPE]);
+export const RERUNNABLE_WORKFLOW_TYPES: ReadonlySet<string> = new Set([workflowTypes.syncTemplates]);
 /** One SendMessage per (business, idempotency key): the key's hash, never the key or the recipient. */
-export const SEND_MESSAGE_WORKFLOW_TYPE = 'sendMessage' satisfies WorkflowType;
 export function sendMessageWorkflowId(businessId: string, keyHash: string): string {
   return `send/${idPart(businessId)}/${keyHash.slice(0, 32)}`;
 }
 
 /** One EraseData per erasure, by our erasure row id: never the phone, BSUID or business it erases. */
-export const ERASE_DATA_WORKFLOW_TYPE = 'eraseData' satisfies WorkflowType;
 export function erasureWorkflowId(erasureId: string): string {
   return `erasure/${erasureId}`;
 }

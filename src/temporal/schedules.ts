@@ -21,6 +21,7 @@ import {
   taskQueueFor,
   TOKEN_SCHEDULE_PREFIX,
   tokenScheduleId,
+  workflowTypes,
 } from './names.js';
 
 export interface TokenScheduleTarget {
@@ -58,9 +59,9 @@ function scheduleOptions(config: Config, target: TokenScheduleTarget) {
     spec: { intervals: [{ every, offset: offsetFor(target.integrationId, every) }], jitter: jitterFor(every) },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: 'refreshToken',
+      workflowType: workflowTypes.refreshToken,
       args: [{ integrationId: target.integrationId, timeouts: callTimeouts(config) }],
-      taskQueue: taskQueueFor(config.temporal.taskQueue, 'refreshToken'),
+      taskQueue: taskQueueFor(config.temporal.taskQueue, workflowTypes.refreshToken),
       workflowId: refreshWorkflowId(target.integrationId),
       workflowExecutionTimeout: '1h',
       typedSearchAttributes: [
@@ -149,7 +150,10 @@ export async function isOwnTokenSchedule(client: Client, config: Config, integra
       namespace: client.options.namespace,
       scheduleId: tokenScheduleId(integrationId),
     });
-    return schedule?.action?.startWorkflow?.taskQueue?.name === taskQueueFor(config.temporal.taskQueue, 'refreshToken');
+    return (
+      schedule?.action?.startWorkflow?.taskQueue?.name ===
+      taskQueueFor(config.temporal.taskQueue, workflowTypes.refreshToken)
+    );
   } catch (error) {
     if (isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND) return false;
     throw error;

@@ -36,6 +36,7 @@ import {
   refreshWorkflowId,
   taskQueueFor,
   tokenScheduleId,
+  workflowTypes,
 } from '../../src/temporal/names.js';
 import { authHeaders, tokenFor } from '../helpers/jwt.js';
 import { connectThroughMeta, getStatus } from '../helpers/meta-flow.js';
@@ -947,8 +948,8 @@ try {
     const sweep = async (branch: Branch, input: Record<string, unknown>, check: (h: History) => void) => {
       await seed(branch);
       const workflowId = `histories-${branch}`;
-      const started = await client.workflow.start('retentionSweep', {
-        taskQueue: taskQueueFor(config.temporal.taskQueue, 'retentionSweep'),
+      const started = await client.workflow.start(workflowTypes.retentionSweep, {
+        taskQueue: taskQueueFor(config.temporal.taskQueue, workflowTypes.retentionSweep),
         workflowId,
         args: [input],
       });
