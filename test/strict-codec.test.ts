@@ -11,6 +11,7 @@ import { EncryptionCodec } from '../src/temporal/codec.js';
 import { messageWorkflowId, taskQueueFor, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import { startBrain, type BrainReply, type RunningBrain } from './helpers/brain.js';
 import { connectedIntegration } from './helpers/connected.js';
+import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { quietPeriod } from './helpers/waits.js';
 
@@ -163,7 +164,8 @@ describe('strict payload codec on the worker', () => {
   }, 90_000);
 
   it('refuses a query with an unencrypted argument, and answers a plain client only in ciphertext', async () => {
-    const { businessId } = await connectedIntegration(stack);
+    // It queries the connect's own workflow: the real connect.
+    const { businessId } = await connectNewNumber(stack.api!.url);
     const workflowId = (await latestAttempt(stack.db, businessId))!.workflow_id;
     const historyLength = async () => (await stack.client.workflow.getHandle(workflowId).fetchHistory()).events!.length;
     const length = await historyLength();

@@ -1,7 +1,7 @@
 // A connected integration without the OAuth dance, for tests that are about what happens after the
 // connect (messages, templates, handoff, erasure...). It runs the connect's own activities (discovery
-// through the Graph client, then the persist activity that writes the integration, its accounts,
-// numbers and encrypted token) against a sandbox account whose webhooks already point at the API.
+// through the Graph client, subscribe, the persist activity that writes the integration, its
+// accounts, numbers and encrypted token, and the registration plan) against a sandbox account.
 // The token schedule only when asked. Tests about connecting itself keep the real flow (meta-flow.ts).
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -90,6 +90,9 @@ export async function connectedIntegration(
       registeredNumberIds: [],
     }),
   );
+  // What the connect records after saving: each number's registration state from Meta's facts.
+  const toRegister = await inActivity(() => activities.planRegistrations({ integrationId }));
+  if (toRegister.length > 0) throw new Error('numbers that need registering: connect through Meta (meta-flow.ts)');
   if (options.tokenSchedule) await inActivity(() => activities.ensureTokenSchedule({ integrationId, businessId }));
   const phoneNumberIds = discovery.accounts.flatMap((a) => a.phoneNumbers.map((n) => n.phoneNumberId));
   return { businessId, integrationId, wabaId, phoneNumberId: phoneNumberIds[0]!, phoneNumberIds };
