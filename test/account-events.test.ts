@@ -20,7 +20,7 @@ describe('account events', () => {
   afterAll(() => stack?.close());
 
   async function connected() {
-    const { businessId } = await connectedIntegration(stack, { tokenSchedule: true });
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(api, businessId);
     return {
       businessId,

@@ -58,7 +58,7 @@ describe('message templates', () => {
     const account = await admin('accounts', { numbers: 1 });
     const wabaId = account.wabaId as string;
     await prepare?.(wabaId);
-    const { businessId } = await connectedIntegration(stack, { wabaId, tokenSchedule: true });
+    const { businessId } = await connectedIntegration(stack, { wabaId });
     expect((await getStatus(api, businessId)).accounts[0].wabaId).toBe(wabaId);
     await expect.poll(() => synced(wabaId), { timeout: 20_000 }).not.toBeNull();
     return { businessId, wabaId, integrationId: (await getStatus(api, businessId)).integration.id as string };

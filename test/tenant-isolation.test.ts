@@ -95,10 +95,7 @@ describe('tenant isolation', () => {
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true, env: { CALLBACK_WAIT_MS: '3000' } });
     api = stack.api!.url;
-    const { businessId } = await connectedIntegration(stack, {
-      businessId: newBusinessId('victim'),
-      tokenSchedule: true,
-    });
+    const { businessId } = await connectedIntegration(stack, { businessId: newBusinessId('victim') });
     const status = await getStatus(api, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const text = `secret order ${Date.now()}`;

@@ -1,8 +1,9 @@
 // A connected integration without the OAuth dance, for tests that are about what happens after the
 // connect (messages, templates, handoff, erasure...). It runs the connect's own activities (discovery
 // through the Graph client, subscribe, the persist activity that writes the integration, its
-// accounts, numbers and encrypted token, and the registration plan) against a sandbox account.
-// The token schedule only when asked. Tests about connecting itself keep the real flow (meta-flow.ts).
+// accounts, numbers and encrypted token, and the registration plan) against a sandbox account, and
+// creates the token schedule: a reconcile in any file would otherwise take the integration for one
+// that lost its schedule and create it on its own queue. Tests about connecting keep meta-flow.ts.
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities/index.js';
@@ -33,13 +34,11 @@ export interface ConnectedOptions {
   account?: CreateAccountInput;
   /** An existing sandbox WABA to connect instead of a new one. */
   wabaId?: string;
-  /** Also create the token-care schedule, as the connect does (for tests that trigger or expect it). */
-  tokenSchedule?: boolean;
 }
 
 /**
- * A business connected to a sandbox WABA, as a successful connect leaves it (the token schedule
- * only with `tokenSchedule`): rows written by the connect's persist activity, the app subscribed.
+ * A business connected to a sandbox WABA, as a successful connect leaves it: rows written by the
+ * connect's persist activity, the app subscribed at the sandbox, the token schedule created.
  */
 export async function connectedIntegration(
   stack: Stack,
@@ -93,7 +92,7 @@ export async function connectedIntegration(
   // What the connect records after saving: each number's registration state from Meta's facts.
   const toRegister = await inActivity(() => activities.planRegistrations({ integrationId }));
   if (toRegister.length > 0) throw new Error('numbers that need registering: connect through Meta (meta-flow.ts)');
-  if (options.tokenSchedule) await inActivity(() => activities.ensureTokenSchedule({ integrationId, businessId }));
+  await inActivity(() => activities.ensureTokenSchedule({ integrationId, businessId }));
   const phoneNumberIds = discovery.accounts.flatMap((a) => a.phoneNumbers.map((n) => n.phoneNumberId));
   return { businessId, integrationId, wabaId, phoneNumberId: phoneNumberIds[0]!, phoneNumberIds };
 }
