@@ -4,10 +4,11 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenScheduleId } from '../src/temporal/names.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 describe('account events', () => {
   let stack: Stack;
@@ -19,8 +20,7 @@ describe('account events', () => {
   afterAll(() => stack?.close());
 
   async function connected() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(api, businessId);
     return {
       businessId,
@@ -48,7 +48,7 @@ describe('account events', () => {
 
     expect((await postWebhook(api, payloadOf(webhookId))).status).toBe(200);
     expect((await postWebhook(api, payloadOf(webhookId))).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    await quietPeriod(1500);
     expect(await eventsFor(wabaId)).toHaveLength(1);
     expect((await getStatus(api, businessId)).accounts[0].accountStatus).toEqual(first);
   });

@@ -4,10 +4,11 @@
 // messaging_limit_tier is null, a THROUGHPUT_UPGRADE raises messages per second and never the
 // limit, and DISABLED_UPDATE's ban_info shows on the account.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 interface NumberView {
   phoneNumberId: string;
@@ -28,8 +29,7 @@ describe('messaging limits and account states', () => {
   afterAll(() => stack?.close());
 
   async function connected() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(api, businessId);
     return {
       businessId,
@@ -110,7 +110,7 @@ describe('messaging limits and account states', () => {
     await expect
       .poll(async () => (await stack.db('account_events').where({ waba_id: wabaId })).length, { timeout: 20_000 })
       .toBe(2);
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietPeriod(1000);
     for (const number of await numbers(businessId)) {
       expect(number).toMatchObject({
         whatsappBusinessManagerMessagingLimit: 'TIER_1K',

@@ -11,8 +11,8 @@ import { projectRoot } from '../src/paths.js';
 import { brainAnswerV2, brainRequestV2, brainSchemas, type BrainRequestV2 } from '../src/reply/contract-v2.js';
 import { signReplyRequest } from '../src/reply/http.js';
 import { authHeaders } from './helpers/jwt.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const SECRET = 'brain-v2-secret-for-tests-0123456789';
@@ -87,8 +87,7 @@ describe('AI brain, version 2', () => {
   /** A business on brain version 2, and a customer who writes to it. */
   async function conversation(settings: Record<string, unknown> = {}) {
     const api = stack.api!.url;
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(api, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const put = await fetch(`${api}/api/integrations/whatsapp/settings`, {

@@ -3,7 +3,8 @@
 // for once each and retried durably, history stored once and never answered, the owner's echo
 // pausing the bot, and offboarding stopping replies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
@@ -11,6 +12,7 @@ import { SANDBOX_APP_ID } from '../src/config.js';
 import { businessAppSyncWorkflowId, taskQueueFor } from '../src/temporal/names.js';
 import { popupResult, submitDialog } from './helpers/sandbox.js';
 import { postWebhook } from './helpers/webhooks.js';
+import { quietPeriod, untilTime } from './helpers/waits.js';
 
 describe('coexistence numbers', () => {
   let stack: Stack;
@@ -34,8 +36,7 @@ describe('coexistence numbers', () => {
     const account = sandbox().createAccount({ numbers: 1, coexistence: true });
     const phoneNumberId = account.phoneNumberIds[0]!;
     before?.(phoneNumberId);
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId, { decision: 'approve', account: account.wabaId });
+    const { businessId } = await connectedIntegration(stack, { wabaId: account.wabaId });
     return { businessId, phoneNumberId, wabaId: account.wabaId };
   }
   const numberIn = async (businessId: string) => (await getStatus(api, businessId)).accounts[0].phoneNumbers[0];
@@ -121,7 +122,7 @@ describe('coexistence numbers', () => {
     expect((await postWebhook(api, chunk.payload)).status).toBe(200);
     expect((await postWebhook(api, chunk.payload)).status).toBe(200);
     expect(await stack.db('messages').whereIn('wamid', ids)).toHaveLength(ids.length);
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietPeriod(1000);
     const customers = app.history.map((t) => t.customer);
     expect(
       sandbox()
@@ -130,7 +131,7 @@ describe('coexistence numbers', () => {
     ).toEqual([]);
 
     // A number that is not on the app keeps the Cloud API's default pace.
-    const plain = await connectNewNumber(api);
+    const plain = await connectedIntegration(stack);
     const other = await numberIn(plain.businessId);
     expect(other).toMatchObject({ coexistence: null, sendRate: { messagesPerSecond: 80 } });
   });
@@ -183,7 +184,7 @@ describe('coexistence numbers', () => {
   });
 
   it('records `expired` instead of asking once the 24 hours are over, also while Meta keeps failing', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const row = (await stack.db('whatsapp_phone_numbers').where({ phone_number_id: phoneNumberId }).first())!;
     const { integration } = await getStatus(api, businessId);
     expect(integration.id).toBe(row.integration_id);
@@ -226,7 +227,7 @@ describe('coexistence numbers', () => {
     expect(syncCalls(phoneNumberId)).toHaveLength(2);
 
     // Meta did not report is_on_biz_app, but the Embedded Signup session said so.
-    const plain = await connectNewNumber(api);
+    const plain = await connectedIntegration(stack);
     const event = await call(plain.businessId, 'POST', 'embedded-signup/events', {
       type: 'WA_EMBEDDED_SIGNUP',
       event: 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING',
@@ -273,7 +274,7 @@ describe('coexistence numbers', () => {
     ).toEqual([]);
 
     // After it: the bot answers again.
-    await new Promise((r) => setTimeout(r, Math.max(0, pausedUntil - Date.now()) + 300));
+    await untilTime(pausedUntil + 300);
     const after = sandbox().sendCustomerMessage({ phoneNumberId, from: customer, type: 'text', text: 'anyone?' });
     await expect.poll(async () => (await message(after.messageId))?.status, { timeout: 20_000 }).toBe('replied');
     expect(
@@ -301,7 +302,7 @@ describe('coexistence numbers', () => {
         status: 'unanswered',
         error: { reason: 'offboarded' },
       });
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietPeriod(1000);
     expect(
       sandbox()
         .calls({ operation: 'messages.send' })

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../src/meta/signed-request.js';
 import { dataDeletionRequest } from '../src/sandbox/index.js';
 import { customerWritesIn, dumpDatabase, until } from './helpers/erasure.js';
-import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 
 describe('data-deletion callback', () => {
@@ -23,8 +24,8 @@ describe('data-deletion callback', () => {
   afterAll(() => stack?.close());
 
   it('erases the businesses the user connected and answers a status URL with a confirmation code', async () => {
-    const { businessId, integrationId, phoneNumberId } = await connectNewNumber(api);
-    const other = await connectNewNumber(api);
+    const { businessId, integrationId, phoneNumberId } = await connectedIntegration(stack);
+    const other = await connectedIntegration(stack);
     const customer = await customerWritesIn(stack, phoneNumberId);
     const kept = await customerWritesIn(stack, other.phoneNumberId);
     const userId = (await stack.db('channel_integrations').where({ id: integrationId }).first())!.meta_user_id!;
@@ -55,7 +56,7 @@ describe('data-deletion callback', () => {
   });
 
   it('takes the request the sandbox posts as Meta does when the person who connected removes the app', async () => {
-    const { businessId } = await connectNewNumber(api);
+    const { businessId } = await connectedIntegration(stack);
     const wabaId = (await getStatus(api, businessId)).accounts[0].wabaId as string;
     const reply = await stack.sandbox!.state.requestDataDeletion(wabaId);
     expect(reply.status).toBe(200);

@@ -18,7 +18,8 @@ import {
 import { newBusinessId } from './helpers/factories.js';
 import { historyTexts } from './helpers/history.js';
 import { authHeaders } from './helpers/jwt.js';
-import { connectNewNumber, connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 function expectGone(dump: string, customer: WrittenCustomer) {
@@ -42,7 +43,7 @@ describe('erasure', () => {
   afterAll(() => stack?.close());
 
   it('erases one customer by phone and another by BSUID, and keeps everyone else', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const [byPhone, byBsuid, kept] = [
       await customerWritesIn(stack, phoneNumberId),
       await customerWritesIn(stack, phoneNumberId),
@@ -103,7 +104,7 @@ describe('erasure', () => {
   });
 
   it('erases a username customer Meta never showed the phone of, by BSUID', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const hidden = await customerWritesIn(stack, phoneNumberId, newPhone(), { username: `user${Date.now()}` });
     const res = await postErasure(api, businessId, { bsuid: hidden.bsuid });
     const done = await erasureDone(api, businessId, ((await res.json()) as { id: string }).id);
@@ -112,7 +113,7 @@ describe('erasure', () => {
   });
 
   it('ends the workflow of a message erased while it is handled, without failing it', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const phone = newPhone();
     const { messageId: wamid } = stack.sandbox!.state.sendCustomerMessage({ phoneNumberId, from: phone, text: 'hi' });
     const row = await until(() => stack.db('messages').where({ wamid }).first(), 'the message');
@@ -124,7 +125,7 @@ describe('erasure', () => {
   });
 
   it('erases everything a business has on request, and stops it at Meta and in Temporal first', async () => {
-    const { businessId, integrationId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, integrationId, phoneNumberId } = await connectedIntegration(stack);
     const wabaId = (await getStatus(api, businessId)).accounts[0].wabaId as string;
     const customer = await customerWritesIn(stack, phoneNumberId);
     const res = await postErasure(api, businessId, { scope: 'business' });
@@ -143,7 +144,7 @@ describe('erasure', () => {
   });
 
   it('erases a business from the operator command', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const customer = await customerWritesIn(stack, phoneNumberId);
     const args = parseEraseArgs(['--business', businessId, '--wait']);
     expect(typeof args).toBe('object');
@@ -154,7 +155,7 @@ describe('erasure', () => {
   });
 
   it('erases a business after it disconnects when DELETE_DATA_ON_DISCONNECT is set', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const customer = await customerWritesIn(stack, phoneNumberId);
     const res = await fetch(`${api}/api/integrations/whatsapp/disconnect`, {
       method: 'DELETE',
@@ -170,13 +171,13 @@ describe('erasure', () => {
   });
 
   it('erases a business whose app Meta uninstalled, and one whose last number Meta offboarded', async () => {
-    const removed = await connectNewNumber(api);
+    const removed = await connectedIntegration(stack);
     const removedCustomer = await customerWritesIn(stack, removed.phoneNumberId);
     stack.sandbox!.state.uninstallApp((await getStatus(api, removed.businessId)).accounts[0].wabaId as string);
 
     const account = stack.sandbox!.state.createAccount({ numbers: 1, coexistence: true });
     const offboarded = newBusinessId();
-    await connectThroughMeta(api, offboarded, { decision: 'approve', account: account.wabaId });
+    await connectedIntegration(stack, { businessId: offboarded, wabaId: account.wabaId });
     const offboardedCustomer = await customerWritesIn(stack, account.phoneNumberIds[0]!);
     stack.sandbox!.state.emitAccountEvent({
       wabaId: account.wabaId,

@@ -4,7 +4,7 @@
 // PostgreSQL, HTTP and the Meta sandbox; a slow HTTP responder makes each run last.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrain, type RunningBrain } from './helpers/brain.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const RESPONDER_DELAY_MS = 1_500;
@@ -42,7 +42,7 @@ describe('fairness between businesses', () => {
     await brain?.close();
   });
 
-  const connectedNumber = () => connectNewNumber(stack.api!.url);
+  const connectedNumber = () => connectedIntegration(stack);
 
   it("answers another business's customer while one business's flood waits for its cap", async () => {
     const flood = await connectedNumber();
@@ -61,7 +61,8 @@ describe('fairness between businesses', () => {
         text: `flood ${i}`,
       }),
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // The flood holds the responder before the other business's customer writes.
+    await expect.poll(() => inFlight.get(flood.businessId) ?? 0, { timeout: 20_000, interval: 50 }).toBeGreaterThan(0);
     const posted = Date.now();
     const { messageId } = state.sendCustomerMessage({
       phoneNumberId: other.phoneNumberId,

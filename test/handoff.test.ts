@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reserveOutbound } from '../src/store/outbound.js';
 import { startBrain, type RunningBrain } from './helpers/brain.js';
-import { connectNewNumber, connectThroughMeta } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { newBusinessId } from './helpers/factories.js';
 import { tokenFor } from './helpers/jwt.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { quietPeriod, untilTime } from './helpers/waits.js';
 
 const TYPING_REFRESH_MS = 1_500;
 
@@ -97,10 +98,10 @@ describe('handoff', () => {
     return { id: await conversationOf(businessId, first) };
   }
   /** Absence holds only after the moment it would have happened: wait past it, then look. */
-  const pastRefresh = () => new Promise((r) => setTimeout(r, TYPING_REFRESH_MS * 2 + 500));
+  const pastRefresh = () => quietPeriod(TYPING_REFRESH_MS * 2 + 500);
 
   it('stops the send and the typing of a turn whose brain was thinking when the handoff came', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const from = `4915${Date.now() % 1e8}`;
     holding = true;
     const m1 = write(phoneNumberId, from, 'where is my order?');
@@ -138,7 +139,7 @@ describe('handoff', () => {
   });
 
   it('shows the typing indicator once more while the brain still thinks, and answers', async () => {
-    const { phoneNumberId } = await connectNewNumber(api);
+    const { phoneNumberId } = await connectedIntegration(stack);
     const from = `4916${Date.now() % 1e8}`;
     holding = true;
     const m1 = write(phoneNumberId, from, 'a hard question');
@@ -153,7 +154,7 @@ describe('handoff', () => {
   });
 
   it('closes messages `agent` during a handoff, unread and unasked, tags the agent’s reply, and resumes on release', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const from = `4917${Date.now() % 1e8}`;
     const { id } = await answered(businessId, phoneNumberId, from, 'hello');
     const token = await agentToken(businessId, 'agent-bob');
@@ -219,7 +220,7 @@ describe('handoff', () => {
   });
 
   it('resumes the bot when the handoff expires', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const from = `4918${Date.now() % 1e8}`;
     const { id } = await answered(businessId, phoneNumberId, from, 'hi');
     const token = await agentToken(businessId);
@@ -240,7 +241,7 @@ describe('handoff', () => {
     const account = sandbox().createAccount({ numbers: 1, coexistence: true });
     const phoneNumberId = account.phoneNumberIds[0]!;
     const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId, { decision: 'approve', account: account.wabaId });
+    await connectedIntegration(stack, { businessId, wabaId: account.wabaId });
     const settings = await call(await agentToken(businessId), 'PUT', 'settings', { botPauseAfterOwnerReplyMs: 6_000 });
     expect(settings.status).toBe(200);
     const from = '4917600054321';
@@ -270,14 +271,14 @@ describe('handoff', () => {
     expect((await call(token, 'POST', `conversations/${id}/handoff`, { expiresAt: later })).body.botResumesAt).toBe(
       later,
     );
-    await new Promise((r) => setTimeout(r, Math.max(0, echoPause.getTime() - Date.now()) + 300));
+    await untilTime(echoPause.getTime() + 300);
     const afterEcho = write(phoneNumberId, from, 'hello?');
     await expect.poll(() => statusOf(afterEcho), { timeout: 20_000 }).toBe('agent');
     expect(sendsTo(afterEcho)).toEqual([]);
   });
 
   it('lets only agents hand off and release, and only with a sub naming them', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const first = write(phoneNumberId, `4919${Date.now() % 1e8}`, 'hi');
     const id = await conversationOf(businessId, first);
     const plain = await tokenFor(businessId);
@@ -314,7 +315,7 @@ describe('handoff', () => {
   });
 
   it('reserves an agent’s send at agent pacing priority and an API send at bulk', async () => {
-    const { businessId, integrationId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, integrationId, phoneNumberId } = await connectedIntegration(stack);
     const from = `4913${Date.now() % 1e8}`;
     await answered(businessId, phoneNumberId, from, 'hi');
     // Rows as the API writes them, without their workflows: the reservation is what decides.
@@ -344,7 +345,7 @@ describe('handoff', () => {
   });
 
   it('lists conversations by newest activity, paged, filtered by mode and unanswered', async () => {
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const token = await agentToken(businessId);
     const customers = ['4420000001', '4420000002', '4420000003'].map((c) => `${c}${Date.now() % 100}`);
     const ids: number[] = [];

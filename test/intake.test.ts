@@ -6,7 +6,7 @@ import { parseWebhook, type ParsedWebhook } from '../src/meta/webhook-payload.js
 import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
 import { claimTurn } from '../src/store/turns.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid } from './helpers/webhooks.js';
 
@@ -18,7 +18,7 @@ describe('intake', () => {
   });
   afterAll(() => stack?.close());
 
-  const connectedNumber = () => connectNewNumber(stack.api!.url);
+  const connectedNumber = () => connectedIntegration(stack);
 
   /** A message as Meta sends it: phone, BSUID, both, with a contact entry carrying them. */
   function message(phoneNumberId: string, who: { phone?: string; bsuid?: string; name?: string }, text: string) {

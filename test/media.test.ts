@@ -18,7 +18,7 @@ import type { ActivityDeps } from '../activities/deps.js';
 import { createRetentionActivities } from '../activities/retention.js';
 import type { CustomerMessageInput } from '../src/sandbox/index.js';
 import { authHeaders } from './helpers/jwt.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const BRAIN_SECRET = 'brain-secret-for-media-tests-0123456';
@@ -75,7 +75,7 @@ describe('inbound media', () => {
         OUTBOX_DRAIN_INTERVAL_MS: '100',
       },
     });
-    number = await connectNewNumber(stack.api!.url);
+    number = await connectedIntegration(stack);
   });
   afterAll(async () => {
     await stack?.close();

@@ -2,12 +2,11 @@
 // Meta's webhooks reference (messages/edit, revoke, request_welcome, group, unsupported, errors and
 // status), signed, to the API; real Temporal, PostgreSQL and HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { authHeaders } from './helpers/jwt.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { quietPeriod } from './helpers/waits.js';
 
 describe('Meta 2026 message types', () => {
   let stack: Stack;
@@ -18,7 +17,7 @@ describe('Meta 2026 message types', () => {
   });
   afterAll(() => stack?.close());
 
-  const connectedNumber = () => connectNewNumber(api);
+  const connectedNumber = () => connectedIntegration(stack);
   const customer = () => `52${Date.now() % 1e9}${Math.floor(Math.random() * 100)}`;
   const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
   const sendsTo = (wamid: string) =>
@@ -55,7 +54,7 @@ describe('Meta 2026 message types', () => {
     expect(edited.edited_at).not.toBeNull();
     expect(edited.content).toMatchObject({ text: { body: 'first words' } });
     expect((await rowOf(edit))!.status).toBe('no_reply');
-    await sleep(1_500);
+    await quietPeriod(1_500);
     expect(sendsTo(edit)).toEqual([]);
     expect(sendsTo(original)).toHaveLength(1);
   }, 60_000);
@@ -139,7 +138,7 @@ describe('Meta 2026 message types', () => {
       await expect.poll(async () => (await rowOf(wamid))?.status, { timeout: 10_000 }).toBe('no_reply');
     expect((await rowOf(group))!.body).toBe('Hello group');
     expect((await rowOf(unsupported))!.content).toMatchObject({ errors, unsupported: { type: 'poll_update' } });
-    await sleep(1_500);
+    await quietPeriod(1_500);
     for (const wamid of [group, unsupported, unreacted]) expect(sendsTo(wamid)).toEqual([]);
   }, 60_000);
 

@@ -151,11 +151,14 @@ describe('SIGTERM', () => {
 
     // A callback that waits its full 3 s for a connect stuck on Meta.
     stack.sandbox!.state.addFault({ operation: 'waba.subscribe', hangMs: 30_000 });
+    const hung = () => stack.sandbox!.state.calls({ operation: 'waba.subscribe' }).filter((c) => c.faulted).length;
+    const hungBefore = hung();
     const { startConnect, answerDialog, followCallback } = await import('./helpers/meta-flow.js');
     const callbackUrl = await answerDialog(await startConnect(base, newBusinessId()), { decision: 'approve' });
     // With the browser's connect cookie, as the browser that started it.
     const inFlight = followCallback(callbackUrl);
-    await new Promise((r) => setTimeout(r, 500));
+    // The connect is stuck on Meta (its subscribe hangs) while the callback waits for it.
+    await expect.poll(hung, { timeout: 20_000 }).toBeGreaterThan(hungBefore);
     const apiExit = new Promise<number | null>((resolve) => api.child.once('exit', (code) => resolve(code)));
     api.child.kill('SIGTERM');
     expect((await inFlight).toString()).toContain('pending=true');

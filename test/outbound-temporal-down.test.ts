@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { authHeaders } from './helpers/jwt.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { quietPeriod } from './helpers/waits.js';
 
 describe('sends while Temporal is down', () => {
   let dir: string;
@@ -38,7 +39,7 @@ describe('sends while Temporal is down', () => {
 
   it('answers 202, keeps the send, and sends it once after Temporal is back', async () => {
     const api = stack.api!.url;
-    const { businessId, phoneNumberId } = await connectNewNumber(api);
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const sandbox = stack.sandbox!.state;
     const customer = '4917099001';
     sandbox.sendCustomerMessage({ phoneNumberId, from: customer, type: 'text', text: 'hi' });
@@ -68,7 +69,7 @@ describe('sends while Temporal is down', () => {
 
     server = await startServer();
     await expect.poll(() => sent(text).length, { timeout: 60_000, interval: 500 }).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await quietPeriod(1_500);
     expect(sent(text)).toHaveLength(1);
   }, 120_000);
 });

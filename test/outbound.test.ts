@@ -5,9 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/crypto.js';
 import { messageWorkflowId, sendMessageWorkflowId, taskQueueName } from '../src/temporal/names.js';
-import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { quietPeriod } from './helpers/waits.js';
 
 // Meta's template definition as GET /{waba-id}/message_templates answers it.
 const ORDER_COMPONENTS = [
@@ -69,7 +71,7 @@ describe('sending messages', () => {
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true });
     api = stack.api!.url;
-    const connected = await connectNewNumber(api);
+    const connected = await connectedIntegration(stack);
     const status = await getStatus(api, connected.businessId);
     number = { ...connected, wabaId: status.accounts[0].wabaId };
     customer = newPhone();
@@ -235,7 +237,7 @@ describe('sending messages', () => {
     });
 
     it('holds a template send while the portfolio’s messaging limit is full, until it expires', async () => {
-      const limited = await connectNewNumber(api);
+      const limited = await connectedIntegration(stack);
       const wabaId = (await getStatus(api, limited.businessId)).accounts[0].wabaId as string;
       await stack.db('message_templates').insert({
         waba_id: wabaId,
@@ -271,7 +273,7 @@ describe('sending messages', () => {
         randomUUID(),
         limited.businessId,
       );
-      await new Promise((r) => setTimeout(r, 2_000));
+      await quietPeriod(2_000);
       const held = await read(answer.body.id, limited.businessId);
       expect(held, JSON.stringify(held)).toMatchObject({ state: 'queued' });
       expect((await settle(answer.body.id, limited.businessId)).state).toBe('expired');
@@ -352,7 +354,7 @@ describe('sending messages', () => {
       expect(other.status).toBe(409);
       expect(other.body.error.code).toBe('idempotency_key_reused');
       await settle(first.body.id);
-      await new Promise((r) => setTimeout(r, 500));
+      await quietPeriod(500);
       expect(sendsTo(number.phoneNumberId, customer).filter((c) => c.textBody === text)).toHaveLength(1);
     });
 
@@ -381,7 +383,7 @@ describe('sending messages', () => {
           .sandbox!.state.calls({ operation: 'messages.send', objectId: number.phoneNumberId })
           .filter((c) => c.effect === 'applied' && recipients.includes(c.to ?? ''));
       await expect.poll(() => batchSends().length, { timeout: 30_000 }).toBe(50);
-      await new Promise((r) => setTimeout(r, 1_000));
+      await quietPeriod(1_000);
       expect(new Set(batchSends().map((c) => c.to)).size).toBe(50);
       expect(batchSends()).toHaveLength(50);
     }, 60_000);
@@ -391,7 +393,7 @@ describe('sending messages', () => {
     let other: { businessId: string; phoneNumberId: string };
     let reader: string;
     beforeAll(async () => {
-      other = await connectNewNumber(api);
+      other = await connectedIntegration(stack);
       reader = newPhone();
       await customerWrites(other.phoneNumberId, reader);
     }, 60_000);
@@ -412,7 +414,9 @@ describe('sending messages', () => {
           other.businessId,
         );
         const send = await settle(answer.body.id, other.businessId);
-        await expect.poll(async () => (await read(answer.body.id, other.businessId)).state).toBe('failed');
+        await expect
+          .poll(async () => (await read(answer.body.id, other.businessId)).state, { timeout: 20_000 })
+          .toBe('failed');
         const final = await read(answer.body.id, other.businessId);
         expect(final.error).toMatchObject({ code: state, metaCode: code });
         expect(send.messageId).toMatch(/^wamid\./);
@@ -438,7 +442,7 @@ describe('sending messages', () => {
       await expect
         .poll(async () => (await read(answer.body.id, other.businessId)).state, { timeout: 30_000 })
         .toBe('read');
-      await new Promise((r) => setTimeout(r, 1_000));
+      await quietPeriod(1_000);
       expect(sendsTo(other.phoneNumberId, reader).filter((c) => c.textBody === text)).toHaveLength(1);
     }, 45_000);
 

@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { createDb, type Db } from '../src/db.js';
 import { recipientKey, reserveSendSlot, type PacedNumber } from '../src/store/pacer.js';
 import { claimMessagingLimit } from '../src/store/messaging-limit.js';
-import { connectNewNumber, connectThroughMeta } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
@@ -143,6 +143,7 @@ describe('reserving send slots', () => {
     const storms = Promise.all([first, first, second, second].map(storm));
     const replies: number[] = [];
     for (let i = 0; i < 5; i++) {
+      // The workload, not a wait for state: replies spread over the storm's 1.5 s.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const reply = await reserveSendSlot(second, number, coexistence, { maxWaitMs: 1_000, recipient: `reply-${i}` });
       expect(reply.granted).toBe(true);
@@ -166,10 +167,8 @@ describe('reserving send slots', () => {
 
 describe('paced replies over HTTP', () => {
   let stack: Stack;
-  let api: string;
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true });
-    api = stack.api!.url;
   });
   afterAll(() => stack?.close());
 
@@ -208,7 +207,7 @@ describe('paced replies over HTTP', () => {
   it('sends a burst of replies on a coexistence number at no more than 20 per second', async () => {
     const account = stack.sandbox!.state.createAccount({ numbers: 1, coexistence: true });
     const phoneNumberId = account.phoneNumberIds[0]!;
-    await connectThroughMeta(api, newBusinessId(), { decision: 'approve', account: account.wabaId });
+    await connectedIntegration(stack, { businessId: newBusinessId(), wabaId: account.wabaId });
     const times = await burstOfReplies(phoneNumberId);
     // Any 21 sends in a row span at least a second (a little less for the HTTP hop's jitter).
     expect(tightest(times, 21)).toBeGreaterThanOrEqual(950);
@@ -218,7 +217,7 @@ describe('paced replies over HTTP', () => {
   it('paces the older HandleMessage path the same way', async () => {
     const account = stack.sandbox!.state.createAccount({ numbers: 1, coexistence: true });
     const phoneNumberId = account.phoneNumberIds[0]!;
-    await connectThroughMeta(api, newBusinessId(), { decision: 'approve', account: account.wabaId });
+    await connectedIntegration(stack, { businessId: newBusinessId(), wabaId: account.wabaId });
     const customers = Array.from({ length: BURST }, (_, i) => ({
       phoneNumberId,
       from: `48${Date.now() % 1e8}${String(i).padStart(2, '0')}`,
@@ -255,7 +254,7 @@ describe('paced replies over HTTP', () => {
   }, 90_000);
 
   it('stays within the throughput and pair rate the sandbox enforces, spacing one customer by the pair rate', async () => {
-    const { phoneNumberId } = await connectNewNumber(api);
+    const { phoneNumberId } = await connectedIntegration(stack);
     // Meta's rules in the sandbox: 10 per second and the pair rate with no burst (5 s here, our pacer
     // keeps 6); our pacer sends this number at 8 per second, an operator's cap below Meta's 80.
     const limits = await fetch(`${stack.sandbox!.url}/sandbox/numbers/${phoneNumberId}/limits`, {
@@ -299,7 +298,7 @@ describe('paced replies over HTTP', () => {
   }, 90_000);
 
   it('admits no more recipients than the portfolio limit, however many claims race', async () => {
-    const { phoneNumberId } = await connectNewNumber(api);
+    const { phoneNumberId } = await connectedIntegration(stack);
     await stack.db('whatsapp_phone_numbers').where({ phone_number_id: phoneNumberId }).update({
       business_messaging_limit: 'TIER_250',
     });

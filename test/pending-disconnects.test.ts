@@ -10,6 +10,7 @@ import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { quietPeriod } from './helpers/waits.js';
 
 describe('pending disconnects', () => {
   let stack: Stack;
@@ -39,7 +40,7 @@ describe('pending disconnects', () => {
     expect(stack.sandbox!.state.subscriptions(wabaId).subscribed).toBe(true);
     // A disconnect that just ran is left a minute to start its own workflow.
     await reconcileSchedules(stack.db, stack.client, stack.config);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await quietPeriod(500);
     expect((await stack.db('channel_integrations').where({ id: integrationId }).first())!.credentials).not.toBeNull();
     await stack
       .db('channel_integrations')

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signReplyRequest } from '../src/reply/http.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const BRAIN_SECRET = 'brain-secret-for-tests-0123456789';
@@ -55,8 +55,7 @@ describe('HTTP responder (REPLY_WEBHOOK_URL)', () => {
   });
 
   async function conversation() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(stack.api!.url, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(stack.api!.url, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const from = `31${Date.now() % 1e9}`;

@@ -11,7 +11,7 @@ import { ensureDeploymentSchedule } from '../src/temporal/schedules.js';
 import type { RetentionSweepReport } from '../workflows/retention-sweep.js';
 import { newBusinessId } from './helpers/factories.js';
 import { historyTexts } from './helpers/history.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 // Settings far in the past: rows other test files write (all recent) are never the sweep's.
@@ -340,7 +340,7 @@ describe('retention', () => {
   });
 
   it('keeps message text and phone numbers out of a handled message workflow history', async () => {
-    const { phoneNumberId } = await connectNewNumber(stack.api!.url);
+    const { phoneNumberId } = await connectedIntegration(stack);
     const from = `4917${String(Date.now()).slice(-8)}`;
     const text = `retention probe ${randomBytes(6).toString('hex')}`;
     const { messageId: wamid } = stack.sandbox!.state.sendCustomerMessage({

@@ -9,6 +9,7 @@ import {
   type TestSandbox,
   type WebhookReceiver,
 } from './helpers/sandbox.js';
+import { quietPeriod } from './helpers/waits.js';
 
 const REDIRECT = 'http://127.0.0.1:9/api/integrations/whatsapp/callback';
 const SCOPE = 'business_management,whatsapp_business_management,whatsapp_business_messaging';
@@ -601,7 +602,7 @@ describe('Meta sandbox', () => {
     sandbox.state.setStatusMode(number, { stopAt: 'delivered' });
     const delivered = await send('15550300001');
     await waitFor(() => statusesOf(delivered).length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await quietPeriod(150);
     expect(statusesOf(delivered)).toEqual(['sent', 'delivered']);
 
     const failure = {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { authHeaders } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -27,9 +27,7 @@ describe('reply settings and the message list', () => {
   });
 
   it('changes the auto-reply text, which the next reply uses, and resets it with null', async () => {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
-    const phoneNumberId = (await getStatus(api, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const put = await call(businessId, 'PUT', 'settings', { autoReplyText: '  We answer within the hour.  ' });
     expect(put.status).toBe(200);
     expect(await put.json()).toEqual({
@@ -63,8 +61,7 @@ describe('reply settings and the message list', () => {
   });
 
   it('refuses invalid settings and an HTTP responder that is not configured', async () => {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack);
     for (const body of [
       { autoReplyText: '' },
       { autoReplyText: 'x'.repeat(4097) },
@@ -81,9 +78,7 @@ describe('reply settings and the message list', () => {
   });
 
   it('lists the business’s conversation newest first, page by page', async () => {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
-    const phoneNumberId = (await getStatus(api, businessId)).accounts[0].phoneNumbers[0].phoneNumberId as string;
+    const { businessId, phoneNumberId } = await connectedIntegration(stack);
     const from = '4455566677';
     const { messageId } = stack.sandbox!.state.sendCustomerMessage({
       phoneNumberId,

@@ -10,8 +10,10 @@ import { latestAttempt } from '../src/store/connect.js';
 import { EncryptionCodec } from '../src/temporal/codec.js';
 import { messageWorkflowId, taskQueueFor, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import { startBrain, type BrainReply, type RunningBrain } from './helpers/brain.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { connectNewNumber } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { quietPeriod } from './helpers/waits.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -109,7 +111,7 @@ describe('strict payload codec on the worker', () => {
   });
 
   it('refuses an unencrypted signal to a waiting message, acts on none of it, and the message is still answered', async () => {
-    const { phoneNumberId } = await connectNewNumber(stack.api!.url);
+    const { phoneNumberId } = await connectedIntegration(stack);
     const state = stack.sandbox!.state;
     const from = `48${Date.now() % 1e9}`;
     const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
@@ -139,7 +141,7 @@ describe('strict payload codec on the worker', () => {
     // every workflow task of it fails on the forged signal in its history.
     held.shift()!.respond({ reply: { type: 'text', text: 'answer to first' } });
     await expect.poll(async () => (await rowOf(m1))?.status, { timeout: 20_000 }).toBe('replied');
-    await new Promise((r) => setTimeout(r, 2_000));
+    await quietPeriod(2_000);
     expect(await ranAfter(handle, signalEventId)).toEqual([]);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     expect((await rowOf(m2))!.status).toBe(m2Row.status);
@@ -162,6 +164,7 @@ describe('strict payload codec on the worker', () => {
   }, 90_000);
 
   it('refuses a query with an unencrypted argument, and answers a plain client only in ciphertext', async () => {
+    // It queries the connect's own workflow: the real connect.
     const { businessId } = await connectNewNumber(stack.api!.url);
     const workflowId = (await latestAttempt(stack.db, businessId))!.workflow_id;
     const historyLength = async () => (await stack.client.workflow.getHandle(workflowId).fetchHistory()).events!.length;

@@ -4,8 +4,8 @@
 // overturns, and nothing ever answered.
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
 
@@ -29,8 +29,7 @@ describe('template and user preference webhooks', () => {
   afterAll(() => stack?.close());
 
   async function connected() {
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const status = await getStatus(api, businessId);
     return {
       businessId,

@@ -5,11 +5,12 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenScheduleId } from '../src/temporal/names.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { authHeaders } from './helpers/jwt.js';
-import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 const suffix = () => String(randomInt(1_000_000, 9_999_999));
 
@@ -57,8 +58,7 @@ describe('message templates', () => {
     const account = await admin('accounts', { numbers: 1 });
     const wabaId = account.wabaId as string;
     await prepare?.(wabaId);
-    const businessId = newBusinessId();
-    await connectThroughMeta(api, businessId, { decision: 'approve', account: wabaId });
+    const { businessId } = await connectedIntegration(stack, { wabaId });
     expect((await getStatus(api, businessId)).accounts[0].wabaId).toBe(wabaId);
     await expect.poll(() => synced(wabaId), { timeout: 20_000 }).not.toBeNull();
     return { businessId, wabaId, integrationId: (await getStatus(api, businessId)).integration.id as string };
@@ -319,7 +319,7 @@ describe('message templates', () => {
       .toEqual([{ type: 'BODY', text: 'Made in WhatsApp Manager 3' }]);
     const template = (await list(businessId, '?name=made_in_manager_1'))[0];
     expect(template).toMatchObject({ status: 'APPROVED', category: 'UTILITY', id: made[0]!.id });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await quietPeriod(1_500);
     expect(stack.sandbox!.state.calls({ since, operation: 'templates.list', objectId: wabaId })).toHaveLength(1);
   });
 

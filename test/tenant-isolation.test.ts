@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientKey } from '../src/store/pacer.js';
 import { erasureWorkflowId, tokenScheduleId } from '../src/temporal/names.js';
-import { answerDialog, connectThroughMeta, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { answerDialog, followCallback, getStatus, startConnect } from './helpers/meta-flow.js';
 import { authHeaders, tokenFor } from './helpers/jwt.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -94,8 +95,7 @@ describe('tenant isolation', () => {
   beforeAll(async () => {
     stack = await startStack({ api: true, sandbox: true, env: { CALLBACK_WAIT_MS: '3000' } });
     api = stack.api!.url;
-    const businessId = newBusinessId('victim');
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack, { businessId: newBusinessId('victim') });
     const status = await getStatus(api, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const text = `secret order ${Date.now()}`;

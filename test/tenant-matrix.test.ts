@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erasureWorkflowId } from '../src/temporal/names.js';
 import { tokenFor } from './helpers/jwt.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
 import { DASHBOARD_URL, startStack, type Stack } from './helpers/stack.js';
@@ -38,8 +39,7 @@ describe('two connected tenants', () => {
   };
 
   async function tenant(label: string, customer: string): Promise<Tenant> {
-    const businessId = newBusinessId(label);
-    await connectThroughMeta(api, businessId);
+    const { businessId } = await connectedIntegration(stack, { businessId: newBusinessId(label) });
     const status = await getStatus(api, businessId);
     const phoneNumberId = status.accounts[0].phoneNumbers[0].phoneNumberId as string;
     const { messageId } = stack.sandbox!.state.sendCustomerMessage({

@@ -8,9 +8,10 @@ import { intakeNames } from '../src/services/webhooks.js';
 import { intakeWebhook } from '../src/store/intake.js';
 import { messageWorkflowId, taskQueueFor } from '../src/temporal/names.js';
 import { startBrain, type RunningBrain } from './helpers/brain.js';
-import { connectNewNumber } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 const BRAIN_SECRET = 'brain-secret-for-turn-tests-012345';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +51,7 @@ describe('turns', () => {
     await brain?.close();
   });
 
-  const connectedNumber = () => connectNewNumber(stack.api!.url);
+  const connectedNumber = () => connectedIntegration(stack);
   const rowOf = async (wamid: string) => stack.db('messages').where({ wamid, direction: 'inbound' }).first();
   const sendsTo = (wamid: string) =>
     stack
@@ -85,7 +86,8 @@ describe('turns', () => {
       })
       .toBeTruthy();
     const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'two' }).messageId;
-    await sleep(200);
+    // m2 is stored before m3 arrives: two webhooks, in this order.
+    await expect.poll(async () => (await rowOf(m2))?.id, { timeout: 10_000 }).toBeTruthy();
     const m3 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'three' }).messageId;
 
     await expect.poll(async () => (await rowOf(m1))?.status, { timeout: 30_000 }).toBe('failed');
@@ -94,7 +96,7 @@ describe('turns', () => {
     expect((await rowOf(m1))!.error).toMatchObject({ reason: 'workflow_failed' });
     await expect.poll(async () => (await rowOf(m3))?.status, { timeout: 30_000 }).toBe('replied');
     expect((await rowOf(m2))!.status).toBe('covered');
-    await sleep(1_500);
+    await quietPeriod(1_500);
     const sends = state
       .calls({ operation: 'messages.send' })
       .filter((c) => [m1, m2, m3].includes(c.messageContextId ?? '') && c.effect === 'applied');
@@ -196,9 +198,12 @@ describe('turns', () => {
         timeout: 10_000,
       })
       .toBe(current);
-    expect(state.webhooks({ field: 'user_id_update' }).filter((w) => w.phoneNumberId === phoneNumberId)).toEqual([
-      expect.objectContaining({ delivered: true, lastHttpStatus: 200 }),
-    ]);
+    // The sandbox records the delivery when our 200 reaches it, which can come after the commit.
+    await expect
+      .poll(() => state.webhooks({ field: 'user_id_update' }).filter((w) => w.phoneNumberId === phoneNumberId), {
+        timeout: 10_000,
+      })
+      .toEqual([expect.objectContaining({ delivered: true, lastHttpStatus: 200 })]);
 
     const m2 = state.sendCustomerMessage({ phoneNumberId, from, type: 'text', text: 'second' }).messageId;
     await expect.poll(() => sendsTo(m2).length, { timeout: 20_000 }).toBe(1);
@@ -233,7 +238,7 @@ describe('turns', () => {
     expect((await rowOf(m2))!.error).toEqual({ reason: 'revoked' });
     const turnFor = requests.find((r) => r.messages.some((m) => m.messageId === m1))!;
     expect(turnFor.messages.map((m) => m.messageId)).toEqual([m1]);
-    await sleep(1_000);
+    await quietPeriod(1_000);
     expect(sendsTo(m2)).toEqual([]);
     expect(requests.filter((r) => r.messages.some((m) => m.messageId === m2))).toEqual([]);
     delayMs = 0;

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
-import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
-import { newBusinessId } from './helpers/factories.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 describe('webhooks while Temporal is down', () => {
   let dir: string;
@@ -37,8 +38,7 @@ describe('webhooks while Temporal is down', () => {
   });
 
   it('answers 200 while Temporal is stopped and replies once after it is back', async () => {
-    const businessId = newBusinessId();
-    await connectThroughMeta(stack.api!.url, businessId);
+    const { businessId } = await connectedIntegration(stack);
     const phoneNumberId = (await getStatus(stack.api!.url, businessId)).accounts[0].phoneNumbers[0]
       .phoneNumberId as string;
     await server.stop();
@@ -88,7 +88,7 @@ describe('webhooks while Temporal is down', () => {
     await expect
       .poll(async () => (await stack.db('messages').where({ wamid: messageId }).first())?.status, { timeout: 10_000 })
       .toBe('replied');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await quietPeriod(1_500);
     expect(sends(messageId)).toBe(1);
   }, 120_000);
 });

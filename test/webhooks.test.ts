@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNewNumber, getStatus } from './helpers/meta-flow.js';
+import { connectedIntegration } from './helpers/connected.js';
+import { getStatus } from './helpers/meta-flow.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, TEST_SECRETS, type Stack } from './helpers/stack.js';
 import { messageItem, messagesWebhook, newWamid, postWebhook } from './helpers/webhooks.js';
+import { quietPeriod } from './helpers/waits.js';
 
 /** The app secret before a rotation: Meta may still sign with it for a while. */
 const PREVIOUS_APP_SECRET = 'the-app-secret-before-the-rotation';
@@ -25,7 +27,7 @@ describe('WhatsApp webhooks', () => {
   });
   afterAll(() => stack?.close());
 
-  const connectedNumber = () => connectNewNumber(api);
+  const connectedNumber = () => connectedIntegration(stack);
   const customer = () => `49${Date.now() % 1e9}${Math.floor(Math.random() * 100)}`;
   const replies = (phoneNumberId: string, from: string) =>
     stack.sandbox!.state.conversation(phoneNumberId, from).filter((m) => m.direction === 'outbound');
@@ -180,7 +182,7 @@ describe('WhatsApp webhooks', () => {
     expect(again.map((r) => r.status)).toEqual([200, 200]);
     await expect.poll(() => sendsFor(messageId).length, { timeout: 20_000 }).toBe(1);
     expect((await postWebhook(api, body)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    await quietPeriod(1500);
     expect(sendsFor(messageId)).toHaveLength(1);
     expect(await inbound(messageId)).toHaveLength(1);
   });
@@ -341,7 +343,7 @@ describe('WhatsApp webhooks', () => {
       text: 'and now?',
     });
     await expect.poll(async () => (await inbound(messageId))[0]?.status, { timeout: 40_000 }).toBe('replied');
-    await new Promise((r) => setTimeout(r, 1000));
+    await quietPeriod(1000);
     expect(sendsFor(messageId)).toHaveLength(1);
   });
 
