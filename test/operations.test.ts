@@ -168,8 +168,10 @@ describe('SIGTERM', () => {
     await expect
       .poll(scrape, { timeout: 20_000 })
       .toMatch(/temporal_workflow_task_execution_latency|temporal_activity_execution_latency/);
-    const workerMetrics = await scrape();
-    expect(workerMetrics).toMatch(/waconnect_graph_api_calls\S*\{[^}]*operation="oauth.code_exchange"[^}]*\} 1/);
+    // Ours go through the same meter, which exports on its own interval.
+    await expect
+      .poll(scrape, { timeout: 20_000 })
+      .toMatch(/waconnect_graph_api_calls\S*\{[^}]*operation="oauth.code_exchange"[^}]*\} 1/);
     expect(await apiExit).toBe(0);
 
     const workerExit = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));

@@ -252,6 +252,34 @@ export async function applyEarlyStatuses(
   }
 }
 
+/**
+ * Records that Meta accepted a send of ours (a reply or a business's send), with the wamid lock
+ * held: the row moves to accepted only from where it was before Meta's answer, so a status that
+ * beat the answer here (found by the row id we sent as callback data) keeps its state and its
+ * error, then statuses that arrived by wamid alone are applied. Returns the row's turn.
+ */
+export async function recordAccepted(
+  trx: Knex.Transaction,
+  outboundId: number,
+  wamid: string,
+): Promise<{ turnId: number | null }> {
+  await lockWamid(trx, wamid);
+  const now = new Date();
+  const before = `status IN ('pending', 'sending', 'unknown')`;
+  const [row] = await trx('messages')
+    .where({ id: outboundId })
+    .update({
+      wamid,
+      status: trx.raw(`CASE WHEN ${before} THEN 'accepted' ELSE status END`),
+      error: trx.raw(`CASE WHEN ${before} THEN NULL ELSE error END`),
+      sent_at: now,
+      updated_at: now,
+    } as never)
+    .returning('turn_id');
+  await applyEarlyStatuses(trx, wamid, { locked: true });
+  return { turnId: (row as { turn_id: number | null } | undefined)?.turn_id ?? null };
+}
+
 /** A transaction-scoped lock per wamid, shared by status intake and by recording a send's wamid. */
 export async function lockWamid(db: Db | Knex.Transaction, wamid: string): Promise<void> {
   await db.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`wamid:${wamid}`]);

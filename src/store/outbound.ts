@@ -5,7 +5,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import { addressOf, kindOf, templateLanguage, type SendRequest } from '../meta/outbound-message.js';
-import { applyEarlyStatuses, lockWamid, type MessageRow, type MessageStatusRow } from './messages.js';
+import { recordAccepted, type MessageRow, type MessageStatusRow } from './messages.js';
 import { conversationsOf } from './conversations.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
 import type { PacedNumber, SendPriority } from './pacer.js';
@@ -257,20 +257,7 @@ export async function reserveOutbound(
 
 /** Meta accepted the send: record its id (forward only) and apply statuses that beat us here. */
 export async function completeOutbound(db: Db, outboundId: number, wamid: string): Promise<void> {
-  await db.transaction(async (trx) => {
-    await lockWamid(trx, wamid);
-    const now = new Date();
-    await trx('messages')
-      .where({ id: outboundId })
-      .update({
-        wamid,
-        status: trx.raw(`CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE status END`),
-        error: null,
-        sent_at: now,
-        updated_at: now,
-      } as never);
-    await applyEarlyStatuses(trx, wamid, { locked: true });
-  });
+  await db.transaction((trx) => recordAccepted(trx, outboundId, wamid));
 }
 
 /** The send ends without going out (Meta refused it, or retries ran out). */

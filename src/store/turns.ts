@@ -7,7 +7,7 @@ import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
 import type { BrainHandoff } from '../reply/contract-v2.js';
 import { kindOf, templateLanguage, type SendContent } from '../meta/outbound-message.js';
 import type { ReplyRequest } from '../reply/responder.js';
-import { applyEarlyStatuses, lockWamid, type InboundStatus, type MessageRow } from './messages.js';
+import { recordAccepted, type InboundStatus, type MessageRow } from './messages.js';
 import { botPaused, DEFAULT_HANDOFF_MS, handOff, MAX_HANDOFF_MS } from './conversations.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
@@ -582,20 +582,8 @@ export async function reserveSend(
 /** Meta accepted the send: record its id (forward only), apply statuses that beat us here, close the turn. */
 export async function completeSend(db: Db, outboundId: number, wamid: string): Promise<Released | null> {
   return db.transaction(async (trx) => {
-    await lockWamid(trx, wamid);
-    const now = new Date();
-    const [row] = await trx('messages')
-      .where({ id: outboundId })
-      .update({
-        wamid,
-        status: trx.raw(`CASE WHEN status IN ('pending', 'sending', 'unknown') THEN 'accepted' ELSE status END`),
-        error: null,
-        sent_at: now,
-        updated_at: now,
-      } as never)
-      .returning('turn_id');
-    await applyEarlyStatuses(trx, wamid, { locked: true });
-    return row?.turn_id ? closeIfAnswered(trx, row.turn_id, outboundId) : null;
+    const { turnId } = await recordAccepted(trx, outboundId, wamid);
+    return turnId ? closeIfAnswered(trx, turnId, outboundId) : null;
   });
 }
 
