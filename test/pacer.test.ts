@@ -14,7 +14,7 @@ import { connectedIntegration } from './helpers/connected.js';
 import { newBusinessId } from './helpers/factories.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import type { InboundMessage } from '../src/meta/webhook-payload.js';
-import { taskQueueFor } from '../src/temporal/names.js';
+import { taskQueueFor, workflowTypes } from '../src/temporal/names.js';
 
 const coexistence: PacedNumber = { is_on_biz_app: true, coexistence_onboarded_at: null, throughput_level: null };
 const standard: PacedNumber = { is_on_biz_app: false, coexistence_onboarded_at: null, throughput_level: 'STANDARD' };
@@ -242,7 +242,7 @@ describe('paced replies over HTTP', () => {
           text: customer.text,
           content: { text: { body: customer.text } },
         };
-        return stack.client.workflow.start('handleMessage', {
+        return stack.client.workflow.start(workflowTypes.handleMessage, {
           taskQueue,
           workflowId: `pace-older-${randomUUID()}`,
           args: [message],

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageWorkflowId, retentionScheduleId, taskQueueFor } from '../src/temporal/names.js';
+import { messageWorkflowId, retentionScheduleId, taskQueueFor, workflowTypes } from '../src/temporal/names.js';
 import { ensureDeploymentSchedule } from '../src/temporal/schedules.js';
 import type { RetentionSweepReport } from '../workflows/retention-sweep.js';
 import { newBusinessId } from './helpers/factories.js';
@@ -49,7 +49,7 @@ describe('retention', () => {
   const younger = (days: number) => ago(days, -1);
 
   const sweep = (input: { maxBatchesPerRun?: number } = {}) =>
-    stack.client.workflow.execute('retentionSweep', {
+    stack.client.workflow.execute(workflowTypes.retentionSweep, {
       taskQueue: taskQueueFor(stack.config.temporal.taskQueue, 'retentionSweep'),
       workflowId: `retention-test/${randomUUID()}`,
       args: [input],

@@ -8,7 +8,7 @@ import proto, { type temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestAttempt } from '../src/store/connect.js';
 import { EncryptionCodec } from '../src/temporal/codec.js';
-import { messageWorkflowId, taskQueueFor, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
+import { messageWorkflowId, taskQueueFor, TURN_RELEASED_SIGNAL, workflowTypes } from '../src/temporal/names.js';
 import { startBrain, type BrainReply, type RunningBrain } from './helpers/brain.js';
 import { connectedIntegration } from './helpers/connected.js';
 import { connectNewNumber } from './helpers/meta-flow.js';
@@ -97,7 +97,7 @@ describe('strict payload codec on the worker', () => {
   }
 
   it('refuses a workflow started with an unencrypted input, and runs none of it', async () => {
-    const handle = await plain.workflow.start('handleInboundMessage', {
+    const handle = await plain.workflow.start(workflowTypes.handleInboundMessage, {
       taskQueue: taskQueueFor(stack.config.temporal.taskQueue, 'handleInboundMessage'),
       workflowId: `forged-${Date.now()}`,
       args: [1],
