@@ -7,7 +7,7 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { Context, Next } from 'koa';
 import type { Config } from '../config.js';
-import { HttpError, unauthorized } from './errors.js';
+import { bearerToken, HttpError, unauthorized } from './errors.js';
 
 /** A fixed alphabet: no look-alikes, no NUL, no lone surrogates that map two claims onto one id. */
 const BUSINESS_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -60,10 +60,8 @@ export function requireBusiness(config: Config) {
   };
   const claim = config.auth.businessClaim;
   return async (ctx: Context, next: Next): Promise<void> => {
-    const header = ctx.get('authorization');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw unauthorized();
-    const token = match[1]!;
+    const token = bearerToken(ctx);
+    if (!token) throw unauthorized();
     let payload: Record<string, unknown>;
     try {
       const sandboxSession = decodeProtectedHeader(token).kid === SANDBOX_SESSION_KID;

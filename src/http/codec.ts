@@ -14,7 +14,7 @@ import type { AppDeps } from './app.js';
 import { readJson } from './body.js';
 import { CLOCK_SKEW_SECONDS } from './auth.js';
 import { cors } from './cors.js';
-import { HttpError, unauthorized } from './errors.js';
+import { bearerToken, HttpError, unauthorized } from './errors.js';
 
 export const CODEC_PATH = '/api/temporal-codec';
 
@@ -91,7 +91,7 @@ export function codecRoutes({ config }: AppDeps): Router {
   const authorize = async (ctx: Context, next: Next) => {
     // Sandbox mode is a laptop: the UI and the API are both on this machine.
     if (config.meta.sandbox && fromLoopback(ctx)) return next();
-    const token = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    const token = bearerToken(ctx);
     if (!token) throw unauthorized('An operator credential is required to decode payloads.');
     if (config.codec.authToken && constantTimeEqual(token, config.codec.authToken)) return next();
     if (await operatorJwt(token)) return next();

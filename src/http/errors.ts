@@ -16,6 +16,11 @@ export class HttpError extends Error {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header, the one parser for every route. */
+export function bearerToken(ctx: Context): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+}
+
 export const unauthorized = (message = 'A valid bearer token is required.') =>
   new HttpError(401, 'unauthorized', message, { 'WWW-Authenticate': 'Bearer' });
 

@@ -6,7 +6,7 @@ import Koa, { type Context } from 'koa';
 import { constantTimeEqual } from '../crypto.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { AppDeps } from './app.js';
-import { errorMiddleware, unauthorized } from './errors.js';
+import { bearerToken, errorMiddleware, unauthorized } from './errors.js';
 
 async function answer(ctx: Context, metrics: ApiMetrics): Promise<void> {
   ctx.type = metrics.registry.contentType;
@@ -20,7 +20,7 @@ export function metricsRoutes({ config, metrics }: AppDeps): Router {
   const token = config.metrics.authToken;
   if (!token) return router;
   router.get('/metrics', async (ctx) => {
-    const given = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+    const given = bearerToken(ctx);
     if (!given || !constantTimeEqual(given, token)) throw unauthorized('The metrics token is required.');
     await answer(ctx, metrics);
   });
