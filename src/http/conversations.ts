@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { conversationDetail, giveBack, listConversationViews, takeOver } from '../services/conversations.js';
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
+import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { agentOf, businessOf, requireBusiness, requireRole } from './auth.js';
 import { dashboardCors } from './cors.js';
@@ -32,12 +33,6 @@ const handoffBody = z.strictObject({
   /** When the bot answers again if nobody released the conversation (default: in 24 hours). */
   expiresAt: z.iso.datetime({ offset: true }).optional(),
 });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, 'invalid_request', z.prettifyError(result.error));
-  return result.data;
-}
 
 function conversationId(value: unknown): number {
   const id = cursor.safeParse(value);

@@ -12,6 +12,7 @@ import type { AppDeps } from './app.js';
 import { SANDBOX_SESSION_ISSUER, SANDBOX_SESSION_KID } from './auth.js';
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
+import { parse } from './validate.js';
 
 const assetsDir = fileURLToPath(new URL('../dashboard/', import.meta.url));
 const ASSETS: Record<string, string> = {
@@ -68,11 +69,10 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
   });
 
   router.post('/api/sandbox/session', async (ctx) => {
-    const parsed = session.safeParse(await readJson(ctx));
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
+    const { businessId } = parse(session, await readJson(ctx));
     // The demo's person is the business's admin and its agent: the inbox takes conversations over.
     const token = await new SignJWT({
-      [deps.config.auth.businessClaim]: parsed.data.businessId,
+      [deps.config.auth.businessClaim]: businessId,
       [deps.config.auth.roleClaim]: ['admin', 'agent'],
     })
       .setProtectedHeader({ alg: 'HS256', kid: SANDBOX_SESSION_KID })
@@ -84,7 +84,7 @@ export function dashboardRoutes(deps: AppDeps, links: SandboxLinks): Router {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
       token,
-      businessId: parsed.data.businessId,
+      businessId,
       agentId: SANDBOX_AGENT_ID,
       sandboxUrl: links.sandboxUrl,
       temporalUiUrl: links.temporalUiUrl ?? null,

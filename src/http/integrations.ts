@@ -14,6 +14,7 @@ import { listMessages, readSettings, updateSettings } from '../services/settings
 import { readStatus } from '../services/status.js';
 import { readJson } from './body.js';
 import { HttpError, rateLimited } from './errors.js';
+import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
@@ -78,12 +79,6 @@ const messagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.coerce.number().int().positive().optional(),
 });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, 'invalid_request', z.prettifyError(result.error));
-  return result.data;
-}
 
 function wantsJson(accept: string): boolean {
   return /application\/json/i.test(accept);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { acceptMessages, idempotencyKey, readMessage, type ItemResult } from '../services/outbound.js';
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
+import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness, sendingAgentOf } from './auth.js';
 import { dashboardCors } from './cors.js';
@@ -47,9 +48,8 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
   });
 
   router.post('/batch', auth, deps.limits.messages, async (ctx) => {
-    const parsed = batchBody.safeParse(await readJson(ctx, 4 * 1024 * 1024));
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', z.prettifyError(parsed.error));
-    const items = parsed.data.messages.map(({ idempotencyKey: key, ...body }) => ({ key, body }));
+    const batch = parse(batchBody, await readJson(ctx, 4 * 1024 * 1024));
+    const items = batch.messages.map(({ idempotencyKey: key, ...body }) => ({ key, body }));
     const results = await acceptMessages(deps, businessOf(ctx), items);
     ctx.status = 202;
     ctx.body = {

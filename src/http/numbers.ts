@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { generatePin, retryRegistration, supplyPin } from '../services/registration.js';
 import { readJson } from './body.js';
-import { HttpError } from './errors.js';
+import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
@@ -14,12 +14,6 @@ import { dashboardCors } from './cors.js';
 
 const phoneNumberId = z.string().regex(/^\d{1,32}$/, 'a Meta phone number id (digits)');
 const pinBody = z.strictObject({ pin: z.string().regex(/^\d{6}$/, 'six digits') });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, 'invalid_request', z.prettifyError(result.error));
-  return result.data;
-}
 
 const numberOf = (ctx: Context) => parse(phoneNumberId, ctx.params.phoneNumberId);
 

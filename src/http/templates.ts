@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { createTemplate, deleteTemplate, listTemplates } from '../services/templates.js';
 import { readJson } from './body.js';
-import { HttpError } from './errors.js';
+import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
@@ -35,12 +35,6 @@ const createBody = z.strictObject({
 });
 
 const deleteQuery = z.object({ language: language.optional(), wabaId: wabaId.optional() });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, 'invalid_request', z.prettifyError(result.error));
-  return result.data;
-}
 
 export function templateRoutes(deps: AppDeps): Router {
   const router = new Router({ prefix: '/api/integrations/whatsapp/templates' });
