@@ -15,7 +15,7 @@ export class TemporalCliError extends Error {
   override name = 'TemporalCliError';
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -29,6 +29,11 @@ function onPath(name: string, pathEnv: string | undefined): string | undefined {
     if (dir && isExecutable(join(dir, name))) return join(dir, name);
   }
   return undefined;
+}
+
+/** The Go toolchain: on PATH, or where its installer puts it. */
+export function findGo(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return onPath('go', env.PATH) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
 }
 
 export interface FindCliOptions {
@@ -57,7 +62,7 @@ export async function findTemporalCli(options: FindCliOptions): Promise<CliSourc
   const local = join(binDir, 'temporal');
   if (isExecutable(local)) return { kind: 'path', path: local, origin: '.temporal/bin' };
 
-  const go = onPath('go', env.PATH) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo(env);
   if (go) {
     mkdirSync(binDir, { recursive: true });
     log(

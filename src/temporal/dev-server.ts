@@ -99,15 +99,19 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     uiUrl,
     child,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate(child, exited, 10_000);
       log?.end();
     },
   };
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within the grace; resolves once it has. */
+export async function terminate(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function waitUntilServing(address: string, exited: Promise<number | null>, output: () => string): Promise<void> {

@@ -99,6 +99,8 @@ async function makeLeaf(
   return { cert, key };
 }
 
+const CLIENT_EXTENSIONS = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n';
+
 export async function makeLayoutCertificates(dir: string): Promise<LayoutCertificates> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const serverName = 'temporal';
@@ -110,19 +112,9 @@ export async function makeLayoutCertificates(dir: string): Promise<LayoutCertifi
     // Internode traffic and the server's system worker present this certificate as a client too.
     `subjectAltName=DNS:${serverName},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\n`,
   );
-  const client = await makeLeaf(
-    dir,
-    'waconnect',
-    ca,
-    'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n',
-  );
+  const client = await makeLeaf(dir, 'waconnect', ca, CLIENT_EXTENSIONS);
   const strangerCa = await makeCa(dir, 'stranger-ca');
-  const stranger = await makeLeaf(
-    dir,
-    'stranger',
-    strangerCa,
-    'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n',
-  );
+  const stranger = await makeLeaf(dir, 'stranger', strangerCa, CLIENT_EXTENSIONS);
   for (const key of [ca.key, server.key, client.key, strangerCa.key, stranger.key]) chmodSync(key, 0o600);
   return {
     dir,

@@ -5,12 +5,11 @@
 // of ours connects with one through connectTemporal's settings (TEMPORAL_TLS_*).
 // The same interface as the dev layout's startSystem, so the chaos run drives either.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ConnectionOptions } from '@temporalio/client';
-import { readFileSync } from 'node:fs';
 import { SANDBOX_APP_ID } from '../../src/config.js';
 import { createDb } from '../../src/db.js';
 import { startEmbeddedPostgres } from '../../src/dev/postgres.js';

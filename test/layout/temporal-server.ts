@@ -4,10 +4,12 @@
 // environment variables docker-compose.yml gives it; its schema set up by temporal-sql-tool, as
 // compose's schema job does.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, copyFileSync, createWriteStream, mkdirSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { copyFileSync, createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
+import { findGo, isExecutable } from '../../src/temporal/cli.js';
+import { terminate } from '../../src/temporal/dev-server.js';
 import { TEMPORAL_SERVER_VERSION } from './services.js';
 
 const run = promisify(execFile);
@@ -21,27 +23,16 @@ export interface TemporalBinaries {
   configTemplate: string;
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findGo(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/local/go/bin'])
-    if (dir && isExecutable(join(dir, 'go'))) return join(dir, 'go');
-  throw new Error('Go is needed to build the Temporal server (or set TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH)');
-}
-
 /**
  * TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH, else .temporal/server/bin, built there with
  * `go install` when missing (about two minutes the first time, seconds with Go's caches warm).
  */
 export async function findTemporalServer(projectRoot: string, log: (line: string) => void): Promise<TemporalBinaries> {
   const go = findGo();
+  if (!go)
+    throw new Error(
+      'Go is needed to build the Temporal server (or set TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH)',
+    );
   const binDir = resolve(projectRoot, '.temporal', 'server', 'bin');
   const server = process.env.TEMPORAL_SERVER_PATH ?? join(binDir, 'server');
   const sqlTool = process.env.TEMPORAL_SQL_TOOL_PATH ?? join(binDir, 'sql');
@@ -158,13 +149,6 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   return {
     address: options.connection.address!,
     child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    stop: () => terminate(child, exited, 20_000),
   };
 }
