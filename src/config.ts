@@ -34,13 +34,42 @@ export interface RateLimit {
   durationSeconds: number;
 }
 
+export interface UrlSettings {
+  PUBLIC_URL: string | undefined;
+  FRONTEND_URL: string | undefined;
+  META_REDIRECT_URI: string | undefined;
+}
+
+/** The URLs the API hands out: each as set, else following `origin`, the API's own address. */
+function publicUrls(set: UrlSettings, origin: string) {
+  const publicUrl = stripSlash(set.PUBLIC_URL ?? origin);
+  return {
+    publicUrl,
+    frontendUrl: stripSlash(set.FRONTEND_URL ?? publicUrl),
+    redirectUri: set.META_REDIRECT_URI ?? `${publicUrl}/api/integrations/whatsapp/callback`,
+  };
+}
+
+/**
+ * The configuration of an API listening at `origin` on `port`: with PORT=0 the port is known only
+ * once the socket is bound, and the URLs left unset (the OAuth redirect URI among them) follow it.
+ */
+export function listeningAt(config: Config, origin: string, port: number): Config {
+  if (config.port !== 0) return config;
+  const { publicUrl, frontendUrl, redirectUri } = publicUrls(config.urlSettings, origin);
+  return { ...config, port, publicUrl, frontendUrl, meta: { ...config.meta, redirectUri } };
+}
+
 export interface Config {
   nodeEnv: string;
   /** Where the API listens: 127.0.0.1 for `npm start` (dev), all interfaces otherwise, unless HOST. */
   host: string;
+  /** 0: the kernel picks the port when the API listens (see `listeningAt`). */
   port: number;
   publicUrl: string;
   frontendUrl: string;
+  /** PUBLIC_URL, FRONTEND_URL and META_REDIRECT_URI as set; what is unset follows the API's address. */
+  urlSettings: UrlSettings;
   databaseUrl: string;
   logLevel: string;
   temporal: {
@@ -454,14 +483,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
   const temporal = temporalConnection(blankless as Record<string, string>, problems);
   if (problems.length > 0 || !temporal) throw new ConfigError(problems);
 
-  const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  const urlSettings = {
+    PUBLIC_URL: e.PUBLIC_URL,
+    FRONTEND_URL: e.FRONTEND_URL,
+    META_REDIRECT_URI: e.META_REDIRECT_URI,
+  };
+  const { publicUrl, frontendUrl, redirectUri } = publicUrls(urlSettings, `http://localhost:${e.PORT}`);
   const appSecret = e.META_APP_SECRET ?? '';
   return {
     nodeEnv: e.NODE_ENV,
     host: e.HOST ?? (role === 'dev' ? '127.0.0.1' : '0.0.0.0'),
     port: e.PORT,
     publicUrl,
-    frontendUrl: stripSlash(e.FRONTEND_URL ?? publicUrl),
+    frontendUrl,
+    urlSettings,
     databaseUrl: e.DATABASE_URL ?? '',
     logLevel: e.LOG_LEVEL,
     temporal: {
@@ -474,7 +509,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, role: Role): Config {
       sandbox,
       appId: e.META_APP_ID ?? (sandbox ? SANDBOX_APP_ID : ''),
       appSecret,
-      redirectUri: e.META_REDIRECT_URI ?? `${publicUrl}/api/integrations/whatsapp/callback`,
+      redirectUri,
       configId: e.META_CONFIG_ID,
       graphApiVersion: e.META_GRAPH_API_VERSION,
       graphApiUrl: stripSlash(e.META_GRAPH_API_URL ?? 'https://graph.facebook.com'),

@@ -1,7 +1,7 @@
 // `api`: the Koa HTTP server.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config.js';
+import { listeningAt, type Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
 import { ByteBudget } from '../http/body.js';
@@ -19,6 +19,8 @@ const SHUTDOWN_GRACE_MS = 25_000;
 
 export interface RunningApi {
   url: string;
+  /** The configuration as the API runs it: with PORT=0, the URLs left unset name the port it got. */
+  config: Config;
   server: Server;
   /** The internal metrics server's URL, when METRICS_PORT is set. */
   metricsUrl: string | undefined;
@@ -39,10 +41,10 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-export async function startApi(config: Config, log: Logger, options: ApiOptions = {}): Promise<RunningApi> {
-  const db = options.db ?? createDb(config.databaseUrl, { log });
+export async function startApi(given: Config, log: Logger, options: ApiOptions = {}): Promise<RunningApi> {
+  const db = options.db ?? createDb(given.databaseUrl, { log });
   // Lazy: the API starts and answers /readyz 503 while Temporal is down, and reconnects by itself.
-  const temporal = await connectTemporal(config, { lazy: true });
+  const temporal = await connectTemporal(given, { lazy: true });
   const metrics = new ApiMetrics(
     () => integrationsByHealth(db),
     async () => {
@@ -56,28 +58,31 @@ export async function startApi(config: Config, log: Logger, options: ApiOptions 
       };
     },
   );
-  const webhookBudget = new ByteBudget(config.limits.webhookBytesInFlight, (bytes) =>
+  const webhookBudget = new ByteBudget(given.limits.webhookBytesInFlight, (bytes) =>
     metrics.webhookBytesInFlight.set(bytes),
   );
-  const limits = createRateLimits({ db, log, metrics, rates: config.limits.rates });
-  const app = createApp({ config, db, log, temporal, metrics, webhookBudget, limits });
+  const limits = createRateLimits({ db, log, metrics, rates: given.limits.rates });
   let stopping = false;
-  const handler = app.callback();
+  // The socket is bound first, so that with PORT=0 the app is built knowing its own address.
+  let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   // A client gets requestTimeout to send its whole request (headers within headersTimeout); slow
   // ones get 408. Checked every second (Node's default is 30 s), so the timeouts hold to about a second.
-  const requestTimeout = options.requestTimeoutMs ?? config.limits.requestTimeoutMs;
-  const headersTimeout = Math.min(requestTimeout, config.limits.headersTimeoutMs);
+  const requestTimeout = options.requestTimeoutMs ?? given.limits.requestTimeoutMs;
+  const headersTimeout = Math.min(requestTimeout, given.limits.headersTimeoutMs);
   const timeouts = { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 };
   const server = createServer(timeouts, (req, res) => {
     // While stopping, answer in-flight work and let keep-alive connections go.
     if (stopping) res.setHeader('Connection', 'close');
-    void handler(req, res);
+    if (handler) void handler(req, res);
+    else res.writeHead(503, { 'Retry-After': '1' }).end();
   });
   server.keepAliveTimeout = 65_000;
-  const listenHost = options.host ?? config.host;
-  const port = await listen(server, config.port, listenHost);
+  const listenHost = options.host ?? given.host;
+  const port = await listen(server, given.port, listenHost);
   const host = listenHost !== '0.0.0.0' && listenHost !== '::' ? listenHost : 'localhost';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const config = listeningAt(given, url, port);
+  handler = createApp({ config, db, log, temporal, metrics, webhookBudget, limits }).callback();
   log.info({ url }, 'api listening');
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
@@ -91,6 +96,7 @@ export async function startApi(config: Config, log: Logger, options: ApiOptions 
   }
   return {
     url,
+    config,
     server,
     metricsUrl,
     close: async () => {

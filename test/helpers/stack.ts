@@ -74,27 +74,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         statusDelayMs: 50,
       })
     : undefined;
-  // The API's address must be known up front: it is part of the OAuth redirect URI.
-  const port = options.api ? await freePort() : 0;
+  // The API listens on a port the kernel picks, and its URLs follow it; a public host name of its
+  // own (a browser's cookie domain) needs the port up front.
+  const port = options.api && options.publicHost ? await freePort() : 0;
   const env = testEnv({
     PORT: String(port),
-    PUBLIC_URL: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
-    FRONTEND_URL: options.dashboardOnApi ? `http://127.0.0.1:${port}` : DASHBOARD_URL,
+    ...(options.publicHost ? { PUBLIC_URL: `http://${options.publicHost}:${port}` } : {}),
+    ...(options.dashboardOnApi ? {} : { FRONTEND_URL: DASHBOARD_URL }),
     ...(sandbox ? { META_GRAPH_API_URL: sandbox.url, META_OAUTH_DIALOG_URL: sandbox.url } : {}),
     ...options.env,
   });
-  const config = loadConfig(env, 'dev');
   const lines = options.logLines;
+  const given = loadConfig(env, 'dev');
   const log = lines
     ? createLogger({ level: 'trace', destination: { write: (line: string) => void lines.push(line) } })
-    : createLogger({ level: config.logLevel });
-  const db = createDb(config.databaseUrl, { poolMax: 5, log });
+    : createLogger({ level: given.logLevel });
+  const db = createDb(given.databaseUrl, { poolMax: 5, log });
+  const api = options.api ? await startApi(given, log, { db, host: '127.0.0.1' }) : undefined;
+  const config = api?.config ?? given;
   const client = await connectTemporal(config, { lazy: true });
   const worker =
     options.worker === false
       ? undefined
       : await startWorker(config, log, { db, workflowBundlePath: inject('workflowBundlePath'), reconcile: false });
-  const api = options.api ? await startApi(config, log, { db, host: '127.0.0.1' }) : undefined;
   if (sandbox && api) sandbox.setWebhookUrl(`${api.url}/api/webhooks/whatsapp`);
   return {
     env,
