@@ -7,6 +7,8 @@ import { metaContent } from '../src/meta/outbound-message.js';
 import type { Answer } from '../src/reply/contract-v2.js';
 import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
+import { autoReplyText, chosenResponder } from '../src/policy/responder.js';
+import { answerBlocker } from '../src/policy/reply-decision.js';
 import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
 import { signedMediaUrl } from '../src/media/signed-url.js';
 import { storedMediaOfTurn, turnHasMedia } from '../src/store/media.js';
@@ -132,21 +134,14 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         metrics.messageOutcome(reason);
         return { kind: 'closed' as const, status };
       };
-      if (!integration?.is_active) return close('unanswered', 'integration_inactive');
-      if (integration.state === 'needs_reauth') return close('unanswered', 'needs_reauth');
-      if (message.type === 'reaction') {
-        const reaction = message.content?.reaction as { message_id?: unknown } | undefined;
-        // A reaction to one of our own messages needs no answer.
-        if (typeof reaction?.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))
-          return close('no_reply', 'no_reply_needed');
-      }
+      const blocked = await answerBlocker(integration, message, (wamid) => isOurMessage(db, wamid));
+      if (blocked || !integration)
+        return close(blocked?.status ?? 'unanswered', blocked?.reason ?? 'integration_inactive');
       const settings = integration.settings ?? {};
       // A welcome request is answered with the business's own welcome text, never the HTTP brain's.
       const open = { timeouts: callTimeouts(config), typingRefreshMs: config.reply.typingRefreshMs };
       if (message.type === 'request_welcome') return { kind: 'open', responder: 'rules', ...open };
-      const wantsHttp =
-        settings.responder === 'http' || (settings.responder === undefined && Boolean(config.reply.webhookUrl));
-      return { kind: 'open', responder: wantsHttp && http ? 'http' : 'rules', ...open };
+      return { kind: 'open', responder: chosenResponder(settings, Boolean(http)), ...open };
     },
 
     /** The message's place in line; a turn says whether it has media to fetch before it is answered. */
@@ -201,7 +196,7 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
       const context = await turnContext(db, input.turnId);
       if (!context) return { kind: 'no_reply' };
       const { request, settings } = context;
-      const text = settings.autoReplyText ?? config.reply.defaultText;
+      const text = autoReplyText(settings, config.reply.defaultText);
       return draft(
         input.turnId,
         answerOf(await new RulesResponder(text, settings.welcomeText).reply(request)),

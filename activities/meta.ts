@@ -26,6 +26,7 @@ import {
   type DiscoveredAccount,
 } from '../src/store/integrations.js';
 import { renewalOf, tokenKindOf } from '../src/meta/token-kinds.js';
+import { expiresSoon } from '../src/policy/token-health.js';
 import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
 import { graphActivity, pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
@@ -239,7 +240,6 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         return { status: 'invalid', reason };
       }
       const expiresAt = debug.expires_at && debug.expires_at > 0 ? new Date(debug.expires_at * 1000) : null;
-      const thresholdMs = config.tokens.expiryThresholdDays * 86_400_000;
       // The kind decides what refreshLongLivedToken does with the token; status shows it.
       const kind = tokenKindOf(debug.type, expiresAt);
       await recordTokenKind(db, input.integrationId, { type: debug.type ?? null, kind });
@@ -247,7 +247,7 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
         status: 'valid',
         kind,
         expiresAt: expiresAt?.toISOString() ?? null,
-        expiresSoon: expiresAt !== null && expiresAt.getTime() - Date.now() <= thresholdMs,
+        expiresSoon: expiresSoon(expiresAt, config.tokens.expiryThresholdDays),
       };
     },
 

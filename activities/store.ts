@@ -26,6 +26,8 @@ import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webh
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
 import { workflowTypes, businessAppSyncWorkflowId, templateSyncStart } from '../src/temporal/names.js';
 import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
+import { autoReplyText, chosenResponder } from '../src/policy/responder.js';
+import { answerBlocker, messageDecision } from '../src/policy/reply-decision.js';
 
 /** What the SelfCheck workflow returns, unchanged from this activity. */
 export interface SelfCheckResult {
@@ -34,11 +36,6 @@ export interface SelfCheckResult {
   /** Absent in results recorded before the check existed. */
   webhookFields?: WebhookFieldsCheck;
 }
-
-/** Meta allows free-form replies only within 24 hours of the customer's message. */
-const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** Webhook message types that are notices, not something a customer expects an answer to. */
-const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome']);
 
 const numberInUse = () => permanentFailure('number_in_use', 'a granted phone number is active under another business');
 
@@ -160,30 +157,21 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
         return { action: 'stop' as const, messageId, reason };
       };
       if (stored.integration.state === 'needs_reauth') return stop('needs_reauth', 'unanswered');
-      if (Date.now() - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS) return stop('outside_24h_window', 'unanswered');
-      if (NO_REPLY_TYPES.has(message.type)) return stop('no_reply_needed', 'no_reply');
-      if (message.type === 'reaction') {
-        const reaction = message.content.reaction as { message_id?: unknown; emoji?: unknown } | undefined;
-        // A removed reaction, or a reaction to one of our own messages, needs no answer.
-        if (
-          !reaction?.emoji ||
-          (typeof reaction.message_id === 'string' && (await isOurMessage(db, reaction.message_id)))
-        ) {
-          return stop('no_reply_needed', 'no_reply');
-        }
-      }
+      const decided = messageDecision(message, Date.now());
+      if (decided.status === 'unanswered') return stop('outside_24h_window', 'unanswered');
+      if (decided.status !== 'received') return stop('no_reply_needed', 'no_reply');
+      const blocked = await answerBlocker({ is_active: true, state: stored.integration.state }, message, (wamid) =>
+        isOurMessage(db, wamid),
+      );
+      if (blocked) return stop('no_reply_needed', 'no_reply');
       const settings = stored.integration.settings ?? {};
-      const responder =
-        settings.responder === 'http' || (settings.responder === undefined && config.reply.webhookUrl)
-          ? 'http'
-          : 'rules';
       return {
         action: 'reply',
         messageId,
         integrationId: stored.integration.id,
         businessId: stored.integration.businessId,
-        responder: responder === 'http' && config.reply.webhookUrl ? 'http' : 'rules',
-        autoReplyText: settings.autoReplyText ?? config.reply.defaultText,
+        responder: chosenResponder(settings, Boolean(config.reply.webhookUrl)),
+        autoReplyText: autoReplyText(settings, config.reply.defaultText),
       };
     },
 

@@ -4,11 +4,10 @@
 // GET /messages and the send views already show.
 import type { Db } from '../db.js';
 import { HttpError } from '../http/errors.js';
+import { botResumesAt, echoPauseUntil, inAgentMode } from '../policy/bot-pause.js';
 import {
-  botPaused,
   customerOf,
   handOff,
-  inAgentMode,
   listConversations,
   readConversation,
   release,
@@ -85,13 +84,8 @@ function customerView(customer: CustomerRow): CustomerView {
 
 function conversationView(conversation: ConversationRow, customer: CustomerRow, now: Date): ConversationView {
   const agent = inAgentMode(conversation, now);
-  const echoPause =
-    conversation.bot_paused_until && conversation.bot_paused_until > now ? conversation.bot_paused_until : null;
-  const resumes = botPaused(conversation, now)
-    ? new Date(
-        Math.max(agent ? (conversation.handoff_expires_at?.getTime() ?? Infinity) : 0, echoPause?.getTime() ?? 0),
-      )
-    : null;
+  const echoPause = echoPauseUntil(conversation, now);
+  const resumes = botResumesAt(conversation, now);
   return {
     id: conversation.id,
     phoneNumberId: conversation.phone_number_id,
@@ -106,7 +100,7 @@ function conversationView(conversation: ConversationRow, customer: CustomerRow, 
         }
       : null,
     botPausedUntil: iso(echoPause),
-    botResumesAt: resumes && Number.isFinite(resumes.getTime()) ? resumes.toISOString() : null,
+    botResumesAt: iso(resumes),
     mergedInto: conversation.merged_into,
   };
 }

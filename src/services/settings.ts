@@ -3,7 +3,8 @@
 import type { Config } from '../config.js';
 import type { Db, IntegrationSettings } from '../db.js';
 import { HttpError } from '../http/errors.js';
-import { DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS } from '../store/business-app-intake.js';
+import { ownerReplyPauseMs } from '../policy/bot-pause.js';
+import { autoReplyText, chosenResponder } from '../policy/responder.js';
 import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
 import { mediaOfMessages, type MediaRow } from '../store/media.js';
 import { originOf } from '../store/messages.js';
@@ -38,14 +39,13 @@ export interface SettingsView {
 
 function settingsView(config: Config, settings: IntegrationSettings): SettingsView {
   const httpAvailable = Boolean(config.reply.webhookUrl);
-  const responder = settings.responder ?? (httpAvailable ? 'http' : 'rules');
   return {
-    autoReplyText: settings.autoReplyText ?? config.reply.defaultText,
+    autoReplyText: autoReplyText(settings, config.reply.defaultText),
     autoReplyTextIsDefault: settings.autoReplyText === undefined,
     welcomeText: settings.welcomeText ?? null,
-    responder: responder === 'http' && httpAvailable ? 'http' : 'rules',
+    responder: chosenResponder(settings, httpAvailable),
     httpResponderAvailable: httpAvailable,
-    botPauseAfterOwnerReplyMs: settings.botPauseAfterOwnerReplyMs ?? DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS,
+    botPauseAfterOwnerReplyMs: ownerReplyPauseMs(settings),
     brainVersion: settings.brainVersion ?? 1,
     brainHistoryMessages: settings.brainHistoryMessages ?? DEFAULT_BRAIN_HISTORY,
   };

@@ -8,6 +8,7 @@ import { numberSendRate } from '../meta/send-rate.js';
 import { isCoexistence, syncsOf, type BusinessAppSyncRow } from '../store/coexistence.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
+import { renewalDueAt } from '../policy/token-health.js';
 import { nextTokenCheckAt } from '../temporal/schedules.js';
 import { budgetsOf, registrationView, type RegistrationView } from '../store/registration.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';
@@ -155,7 +156,7 @@ function tokenSchedule(integration: IntegrationRow, tokens: Config['tokens'] | u
   const expiresAt = integration.token_expires_at;
   return {
     nextCheckAt: nextTokenCheckAt(integration.id, tokens.refreshIntervalMs).toISOString(),
-    refreshBy: expiresAt ? new Date(expiresAt.getTime() - tokens.expiryThresholdDays * 86_400_000).toISOString() : null,
+    refreshBy: renewalDueAt(expiresAt, tokens.expiryThresholdDays)?.toISOString() ?? null,
   };
 }
 

@@ -6,12 +6,10 @@ import type { Knex } from 'knex';
 import type { IntegrationSettings } from '../db.js';
 import type { BusinessAppMessage, ContactSync, HistoryChunk } from '../meta/business-app-payload.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
+import { ownerReplyPauseMs } from '../policy/bot-pause.js';
 import { SYNC_WINDOW_MS } from './coexistence.js';
 import { identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
 import type { InboundStatus, OutboundStatus } from './messages.js';
-
-/** How long an owner's reply in the app pauses the bot in that conversation, unless the business set it. */
-export const DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS = 30 * 60 * 1000;
 
 /** Intake's item runner (one SAVEPOINT, then one per item when PostgreSQL refuses one). */
 type EachItem = <T>(
@@ -181,7 +179,7 @@ export async function intakeBusinessApp(
   const pauses = new Map<number, Date>();
   for (const item of rowsToInsert) {
     if (item.row.origin !== 'business_app') continue;
-    const pauseMs = item.owner.settings?.botPauseAfterOwnerReplyMs ?? DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS;
+    const pauseMs = ownerReplyPauseMs(item.owner.settings);
     const until = new Date(item.message.sentAt + pauseMs);
     const current = pauses.get(item.conversationId);
     if (!current || current < until) pauses.set(item.conversationId, until);

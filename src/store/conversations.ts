@@ -24,21 +24,6 @@ declare module 'knex/types/tables.js' {
   }
 }
 
-type PauseFields = Pick<ConversationRow, 'mode' | 'handoff_expires_at' | 'bot_paused_until'>;
-
-/** A handoff holds until it is released or expires. */
-export function inAgentMode(conversation: PauseFields, now: Date): boolean {
-  return conversation.mode === 'agent' && (!conversation.handoff_expires_at || conversation.handoff_expires_at > now);
-}
-
-/** Whether the bot must stay silent in this conversation now (a handoff, or an owner's echo). */
-export function botPaused(conversation: PauseFields, now: Date): boolean {
-  return (
-    inAgentMode(conversation, now) ||
-    (conversation.bot_paused_until !== null && conversation.bot_paused_until.getTime() > now.getTime())
-  );
-}
-
 /** SQL for "in agent mode now" over the conversations alias `c`. */
 const AGENT_MODE_SQL = `(c.mode = 'agent' AND (c.handoff_expires_at IS NULL OR c.handoff_expires_at > now()))`;
 

@@ -27,11 +27,7 @@ import {
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 import { hasTemplateItems, intakeTemplateItems } from './template-intake.js';
 import { revokeWaiting } from './turns.js';
-
-/** Meta allows free-form replies only within 24 hours of the customer's message. */
-const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** Message types that are notices or edits, never something a customer expects an answer to. */
-const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome', 'unsupported', 'revoke', 'edit']);
+import { messageDecision, type Decision } from '../policy/reply-decision.js';
 
 /** PostgreSQL error classes that refuse an item for its content: data (22), integrity (23), limits (54). */
 const REFUSED = /^(22|23|54)/;
@@ -80,29 +76,6 @@ function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: nu
     return { status: 'unanswered', error: { reason: owner.state } };
   if (owner.offboardedAt) return { status: 'unanswered', error: { reason: 'offboarded' } };
   return messageDecision(message, now, { welcomeText: Boolean(owner.settings?.welcomeText) });
-}
-
-interface Decision {
-  status: InboundStatus;
-  error: Record<string, unknown> | null;
-}
-
-/**
- * The part of the decision the message (and, for a welcome request, whether the business set a
- * welcome text) settles, for a number that answers.
- */
-function messageDecision(message: InboundMessage, now: number, owner: { welcomeText?: boolean } = {}): Decision {
-  if (now - message.sentAt > CUSTOMER_SERVICE_WINDOW_MS)
-    return { status: 'unanswered', error: { reason: 'outside_24h_window' } };
-  // Written in a group: the reply would go to the customer alone, about a conversation they had
-  // with others. Stored, never answered.
-  if (message.groupId) return { status: 'no_reply', error: null };
-  // A customer opening the chat for the first time is greeted only with the business's own welcome.
-  if (message.type === 'request_welcome' && owner.welcomeText) return { status: 'received', error: null };
-  if (NO_REPLY_TYPES.has(message.type)) return { status: 'no_reply', error: null };
-  if (message.type === 'reaction' && !(message.content.reaction as { emoji?: unknown } | undefined)?.emoji)
-    return { status: 'no_reply', error: null };
-  return { status: 'received', error: null };
 }
 
 const refused = (error: unknown) => REFUSED.test(pgCode(error)) && !RETRYABLE.has(pgCode(error));

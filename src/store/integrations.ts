@@ -1,7 +1,8 @@
 // The integration, its accounts and numbers: persisted in one transaction at the end of a connect,
 // and its token read back (decrypted) only by activities that call Meta with it.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
-import type { Db, IntegrationRow, TokenHealthState } from '../db.js';
+import type { Db, IntegrationRow } from '../db.js';
+import { tokenHealthFor } from '../policy/token-health.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
@@ -43,11 +44,6 @@ export interface DiscoveredAccount {
 }
 
 export const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
-
-function tokenHealthFor(expiresAt: Date | null, thresholdDays: number, now = new Date()): TokenHealthState {
-  if (!expiresAt) return 'ok';
-  return expiresAt.getTime() - now.getTime() <= thresholdDays * 86_400_000 ? 'expiring' : 'ok';
-}
 
 /** Phone numbers of this list that are active under another business's integration. */
 export async function numbersActiveElsewhere(db: Db, businessId: string, phoneNumberIds: string[]): Promise<string[]> {
