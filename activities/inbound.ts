@@ -9,12 +9,11 @@ import type { Reply, ReplyRequest } from '../src/reply/responder.js';
 import { RulesResponder } from '../src/reply/rules.js';
 import { autoReplyText, chosenResponder } from '../src/policy/responder.js';
 import { answerBlocker } from '../src/policy/reply-decision.js';
-import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
+import { readIntegrationToken } from '../src/store/integrations.js';
 import { signedMediaUrl } from '../src/media/signed-url.js';
 import { storedMediaOfTurn, turnHasMedia } from '../src/store/media.js';
 import { isOurMessage } from '../src/store/messages.js';
 import { brainRequestV2, DEFAULT_BRAIN_HISTORY } from '../src/store/brain-context.js';
-import { flagNotRegistered } from '../src/store/registration.js';
 import {
   abandonTurn,
   claimTurn,
@@ -24,7 +23,6 @@ import {
   recordResponderError,
   inboundToAnswer,
   readReceiptTarget,
-  releaseSend,
   reserveSend,
   turnContext,
   typingTarget,
@@ -33,10 +31,10 @@ import {
 } from '../src/store/turns.js';
 import { messageWorkflowId, TURN_RELEASED_SIGNAL } from '../src/temporal/names.js';
 import { responderFailure, responderNotConfigured } from '../src/temporal/failure-types.js';
-import { pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
+import { toActivityFailure } from '../src/temporal/failures.js';
 import { callTimeouts, type CallTimeouts } from '../src/temporal/timeouts.js';
 import type { ActivityDeps } from './deps.js';
-import { waitForSendSlot } from './pace.js';
+import { sendRow } from './meta-send.js';
 
 export type InboundStart =
   | { kind: 'closed'; status: string }
@@ -60,7 +58,19 @@ export type TurnSendOutcome =
   | { outcome: 'wait' }
   | { outcome: 'closed'; status: string; reason: string };
 
-export function createInboundActivities({ db, config, temporal, metrics, graph }: ActivityDeps) {
+/** What a send's row keeps of Meta's refusal. */
+function graphDetail(error: GraphError) {
+  return {
+    operation: error.operation,
+    status: error.status ?? null,
+    code: error.code ?? null,
+    message: error.message,
+    details: error.details ?? null,
+  };
+}
+
+export function createInboundActivities(deps: ActivityDeps) {
+  const { db, config, temporal, metrics, graph } = deps;
   const http =
     config.reply.webhookUrl && config.reply.webhookSecret
       ? new HttpResponder(config.reply.webhookUrl, config.reply.webhookSecret, config.reply.timeoutMs)
@@ -258,48 +268,22 @@ export function createInboundActivities({ db, config, temporal, metrics, graph }
         metrics.messageOutcome(`${status}:${reason}`);
         return { outcome: 'closed' as const, status, reason };
       };
-      const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
-      if (!token) return abandon('unanswered', 'integration_inactive', {});
-      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
-        recipient: reservation.to ?? reservation.recipient,
+      const result = await sendRow(deps, {
+        ...reservation,
+        outboundId: input.outboundId,
+        message: { ...metaContent(reservation.content), replyTo: reservation.replyTo },
+        detail: graphDetail,
       });
-      if (paced) {
-        // Not sent: the row goes back to pending, so the retry sends without waiting for a grace.
-        await releaseSend(db, input.outboundId, 'not_sent', { reason: 'paced' });
-        throw pacedFailure(paced.retryInMs);
-      }
-      let messageId: string;
-      try {
-        ({ messageId } = await graph.sendMessage(token, reservation.phoneNumberId, {
-          to: reservation.to,
-          recipient: reservation.recipient,
-          ...metaContent(reservation.content),
-          replyTo: reservation.replyTo,
-          callbackData: String(input.outboundId),
-        }));
-      } catch (error) {
-        if (!(error instanceof GraphError)) throw error;
-        const detail = {
-          operation: error.operation,
-          status: error.status ?? null,
-          code: error.code ?? null,
-          message: error.message,
-          details: error.details ?? null,
-        };
-        if (error.kind === 'transient') {
-          await releaseSend(db, input.outboundId, error.outcome, { ...detail, reason: 'meta_error' });
-          throw toActivityFailure(error);
-        }
-        if (error.kind === 'reauth') {
-          await markNeedsReauth(db, reservation.integrationId, error.summary);
-          return abandon('unanswered', 'needs_reauth', detail);
-        }
+      if ('noToken' in result) return abandon('unanswered', 'integration_inactive', {});
+      if ('refused' in result) {
+        const error = result.refused;
+        const detail = graphDetail(error);
+        if (error.kind === 'reauth') return abandon('unanswered', 'needs_reauth', detail);
         if (error.kind === 'window_closed') return abandon('unanswered', 'outside_24h_window', detail);
         if (error.code === 131062) return abandon('failed', 'bsuid_not_allowed', detail);
-        // 133010: Meta no longer has the number registered; status asks the business to register it.
-        if (error.code === 133010) await flagNotRegistered(db, reservation.integrationId, reservation.phoneNumberId);
         return abandon('failed', 'meta_error', detail);
       }
+      const messageId = result.sent;
       // Meta accepted it: from here the id must not be lost. If PostgreSQL is away right now, it
       // travels in the activity result (Temporal's history) and the workflow records it.
       try {

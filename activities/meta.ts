@@ -11,12 +11,10 @@ import {
   type Reservation,
 } from '../src/store/replies.js';
 import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
-import { flagNotRegistered } from '../src/store/registration.js';
 import { requestIntegrationTemplateSyncs } from '../src/store/template-catalogue.js';
 import { templateSyncStart } from '../src/temporal/names.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
 import {
-  markNeedsReauth,
   readIntegrationToken,
   readTokenKind,
   recordTokenKind,
@@ -28,10 +26,10 @@ import {
 import { renewalOf, tokenKindOf } from '../src/meta/token-kinds.js';
 import { expiresSoon } from '../src/policy/token-health.js';
 import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
-import { graphActivity, pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
+import { graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
-import { waitForSendSlot } from './pace.js';
+import { sendThroughMeta } from './meta-send.js';
 import type { SendOutcome, SendReplyInput } from './message-types.js';
 import type { TokenInspection } from './token-types.js';
 
@@ -59,7 +57,19 @@ function toDiscoveredNumber(n: PhoneNumber) {
   };
 }
 
-export function createMetaActivities({ db, graph, config }: ActivityDeps) {
+/** What a reply row of the older message path keeps of Meta's refusal. */
+function legacyDetail(error: GraphError) {
+  return {
+    reason: 'meta_error',
+    operation: error.operation,
+    status: error.status ?? null,
+    code: error.code ?? null,
+    message: error.message,
+  };
+}
+
+export function createMetaActivities(deps: ActivityDeps) {
+  const { db, graph, config } = deps;
   const keyring = config.keyring;
 
   async function stagedToken(connectId: string): Promise<string> {
@@ -366,55 +376,33 @@ export function createMetaActivities({ db, graph, config }: ActivityDeps) {
       if (reservation.kind === 'wait') return { outcome: 'wait', reason: reservation.reason };
       if (reservation.kind === 'done') return { outcome: 'replied', wamid: reservation.wamid };
 
-      const token = await readIntegrationToken(db, keyring, input.integrationId);
-      if (!token) {
+      const result = await sendThroughMeta(deps, {
+        integrationId: input.integrationId,
+        phoneNumberId: input.phoneNumberId,
+        number: integration.number,
+        recipient: input.to,
+        call: (token) =>
+          graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo }),
+        release: (outcome, why) =>
+          releaseReply(db, reservation.replyId, outcome, 'error' in why ? legacyDetail(why.error) : why),
+      });
+      if ('noToken' in result) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });
         return { outcome: 'unanswered', reason: 'integration_inactive' };
       }
-      const paced = await waitForSendSlot(db, input.phoneNumberId, integration.number, { recipient: input.to });
-      if (paced) {
-        await releaseReply(db, reservation.replyId, 'not_sent', { reason: 'paced' });
-        throw pacedFailure(paced.retryInMs);
-      }
-      let messageId: string;
-      try {
-        ({ messageId } = await graph.sendText(token, input.phoneNumberId, {
-          to: input.to,
-          body: input.text,
-          replyTo: input.replyTo,
-        }));
-      } catch (error) {
-        if (!(error instanceof GraphError)) throw error;
-        const detail = {
-          reason: 'meta_error',
-          operation: error.operation,
-          status: error.status ?? null,
-          code: error.code ?? null,
-          message: error.message,
-        };
-        if (error.kind === 'transient') {
-          await releaseReply(db, reservation.replyId, error.outcome, detail);
-          throw toActivityFailure(error);
+      if ('refused' in result) {
+        const error = result.refused;
+        const detail = legacyDetail(error);
+        const unanswered =
+          error.kind === 'reauth' ? 'needs_reauth' : error.kind === 'window_closed' ? 'outside_24h_window' : undefined;
+        if (unanswered) {
+          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { ...detail, reason: unanswered });
+          return { outcome: 'unanswered', reason: unanswered };
         }
-        if (error.kind === 'reauth') {
-          await markNeedsReauth(db, input.integrationId, error.summary);
-          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', {
-            ...detail,
-            reason: 'needs_reauth',
-          });
-          return { outcome: 'unanswered', reason: 'needs_reauth' };
-        }
-        if (error.kind === 'window_closed') {
-          await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', {
-            ...detail,
-            reason: 'outside_24h_window',
-          });
-          return { outcome: 'unanswered', reason: 'outside_24h_window' };
-        }
-        if (error.code === 133010) await flagNotRegistered(db, input.integrationId, input.phoneNumberId);
         await abandonReply(db, reservation.replyId, input.inboundId, 'failed', detail);
         return { outcome: 'failed', reason: error.summary };
       }
+      const messageId = result.sent;
       // Meta accepted it: from here the wamid must not be lost. If PostgreSQL is away right now,
       // the wamid travels in the activity result (Temporal's history) and the workflow records it.
       try {

@@ -1,15 +1,13 @@
 // Activities of SendMessage: each takes our outbound row id only and reads the truth from
 // PostgreSQL, so histories hold no message text or recipient.
 import { Context } from '@temporalio/activity';
-import { GraphError } from '../src/meta/graph-errors.js';
+import type { GraphError } from '../src/meta/graph-errors.js';
 import { failureCode, metaContent } from '../src/meta/outbound-message.js';
-import { markNeedsReauth, readIntegrationToken } from '../src/store/integrations.js';
 import { claimMessagingLimit } from '../src/store/messaging-limit.js';
 import { completeOutbound, failOutbound, reserveOutbound } from '../src/store/outbound.js';
 import { releaseSend } from '../src/store/turns.js';
-import { pacedFailure, toActivityFailure } from '../src/temporal/failures.js';
 import type { ActivityDeps } from './deps.js';
-import { waitForSendSlot } from './pace.js';
+import { sendRow } from './meta-send.js';
 
 export type OutboundOutcome =
   | { outcome: 'sent'; unrecorded?: { wamid: string } }
@@ -18,7 +16,13 @@ export type OutboundOutcome =
   | { outcome: 'limited'; retryInMs: number }
   | { outcome: 'closed'; reason: string };
 
-export function createSendActivities({ db, config, graph, metrics }: ActivityDeps) {
+/** What a send's row keeps of Meta's refusal. */
+function graphDetail(error: GraphError) {
+  return { metaCode: error.code ?? null, status: error.status ?? null, details: error.details ?? null };
+}
+
+export function createSendActivities(deps: ActivityDeps) {
+  const { db, config, metrics } = deps;
   return {
     /**
      * Sends the row exactly once: reserved before the call, completed with Meta's id after; the
@@ -38,8 +42,6 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
         metrics.messageOutcome(`send:${reason}`);
         return { outcome: 'closed' as const, reason };
       };
-      const token = await readIntegrationToken(db, config.keyring, reservation.integrationId);
-      if (!token) return close('integration_inactive', 'the integration has no token');
       const recipient = reservation.to ?? reservation.recipient;
       if (!reservation.insideWindow && recipient) {
         // A business-initiated send counts against the portfolio's daily messaging limit.
@@ -54,40 +56,19 @@ export function createSendActivities({ db, config, graph, metrics }: ActivityDep
         }
       }
       // Sends the business starts yield to replies and agents' messages; an agent's does not back off.
-      const paced = await waitForSendSlot(db, reservation.phoneNumberId, reservation.number, {
-        recipient,
-        priority: reservation.priority,
+      const result = await sendRow(deps, {
+        ...reservation,
+        outboundId: input.outboundId,
         attempt: Context.current().info.attempt,
+        message: metaContent(reservation.request),
+        detail: (error) => ({ ...graphDetail(error), message: error.message }),
       });
-      if (paced) {
-        // Not sent: back to pending, so the retry sends without waiting for a grace.
-        await releaseSend(db, input.outboundId, 'not_sent', { reason: 'paced' });
-        throw pacedFailure(paced.retryInMs);
+      if ('noToken' in result) return close('integration_inactive', 'the integration has no token');
+      if ('refused' in result) {
+        const error = result.refused;
+        return close(failureCode(error.kind === 'reauth' ? 190 : error.code), error.message, graphDetail(error));
       }
-      const { type, content } = metaContent(reservation.request);
-      let messageId: string;
-      try {
-        ({ messageId } = await graph.sendMessage(token, reservation.phoneNumberId, {
-          to: reservation.to,
-          recipient: reservation.recipient,
-          type,
-          content,
-          callbackData: String(input.outboundId),
-        }));
-      } catch (error) {
-        if (!(error instanceof GraphError)) throw error;
-        const detail = { metaCode: error.code ?? null, status: error.status ?? null, details: error.details ?? null };
-        if (error.kind === 'transient') {
-          await releaseSend(db, input.outboundId, error.outcome, {
-            ...detail,
-            reason: 'meta_error',
-            message: error.message,
-          });
-          throw toActivityFailure(error);
-        }
-        if (error.kind === 'reauth') await markNeedsReauth(db, reservation.integrationId, error.summary);
-        return close(failureCode(error.kind === 'reauth' ? 190 : error.code), error.message, detail);
-      }
+      const messageId = result.sent;
       // Meta accepted it: from here the id must not be lost. If PostgreSQL is away right now, it
       // travels in the activity result (Temporal's history) and the workflow records it.
       try {

@@ -4,7 +4,7 @@
 import type { IntegrationSettings } from '../db.js';
 
 /** How long an owner's reply in the app pauses the bot in that conversation, unless the business set it. */
-export const DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS = 30 * 60 * 1000;
+const DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS = 30 * 60 * 1000;
 
 export interface PauseFields {
   mode: string;

@@ -6,7 +6,7 @@ import type { InboundMessage } from '../meta/webhook-payload.js';
 import type { InboundStatus } from '../store/messages.js';
 
 /** Meta allows free-form replies only within 24 hours of the customer's message. */
-export const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+const CUSTOMER_SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Message types that are notices or edits, never something a customer expects an answer to. */
 const NO_REPLY_TYPES = new Set(['system', 'errors', 'ephemeral', 'request_welcome', 'unsupported', 'revoke', 'edit']);
 
