@@ -5,7 +5,6 @@ import { GraphError } from '../src/meta/graph-errors.js';
 import {
   abandonReply,
   completeReply,
-  releaseReply,
   reserveReply,
   sendingIntegration,
   type Reservation,
@@ -30,6 +29,7 @@ import { graphActivity, toActivityFailure } from '../src/temporal/failures.js';
 import type { Discovery, DiscoveryHints, ExchangedToken } from './connect-types.js';
 import type { ActivityDeps } from './deps.js';
 import { sendThroughMeta } from './meta-send.js';
+import { releaseSend } from '../src/store/turns.js';
 import type { SendOutcome, SendReplyInput } from './message-types.js';
 import type { TokenInspection } from './token-types.js';
 
@@ -384,7 +384,7 @@ export function createMetaActivities(deps: ActivityDeps) {
         call: (token) =>
           graph.sendText(token, input.phoneNumberId, { to: input.to, body: input.text, replyTo: input.replyTo }),
         release: (outcome, why) =>
-          releaseReply(db, reservation.replyId, outcome, 'error' in why ? legacyDetail(why.error) : why),
+          releaseSend(db, reservation.replyId, outcome, 'error' in why ? legacyDetail(why.error) : why),
       });
       if ('noToken' in result) {
         await abandonReply(db, reservation.replyId, input.inboundId, 'unanswered', { reason: 'integration_inactive' });

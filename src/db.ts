@@ -97,34 +97,33 @@ export async function migrateRollback(db: Db, all = false): Promise<string[]> {
   return rolledBack;
 }
 
-/** Creates the database named in the URL when it does not exist yet (connecting to `postgres`). */
-export async function ensureDatabase(databaseUrl: string): Promise<void> {
+/** Runs `fn` on the server's `postgres` database with the name of the URL's own, checked to be a plain identifier. */
+async function onServer(databaseUrl: string, verb: string, fn: (client: pg.Client, name: string) => Promise<void>) {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to create database with name "${name}"`);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to ${verb} database with name "${name}"`);
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+    await fn(client, name);
   } finally {
     await client.end();
   }
 }
 
+/** Creates the database named in the URL when it does not exist yet (connecting to `postgres`). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  await onServer(databaseUrl, 'create', async (client, name) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+  });
+}
+
 export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop database with name "${name}"`);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await onServer(databaseUrl, 'drop', (client, name) =>
+    client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).then(() => undefined),
+  );
 }
 
 export type IntegrationState = 'active' | 'needs_reauth' | 'removed' | 'inactive';

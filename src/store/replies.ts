@@ -129,22 +129,6 @@ export async function completeReply(db: Db, replyId: number, inboundId: number, 
   });
 }
 
-/**
- * The send failed. `rejected`/`not_sent`: Meta certainly did not send it, the row goes back to
- * pending. `unknown`: it may have gone out; the next attempt first looks for Meta's status.
- */
-export async function releaseReply(
-  db: Db,
-  replyId: number,
-  outcome: 'rejected' | 'not_sent' | 'unknown',
-  error: Record<string, unknown>,
-): Promise<void> {
-  await db('messages')
-    .where({ id: replyId })
-    .whereNull('wamid')
-    .update({ status: outcome === 'unknown' ? 'unknown' : 'pending', error, updated_at: new Date() });
-}
-
 /** The reply will never be sent: record why on both rows. */
 export async function abandonReply(
   db: Db,
