@@ -11,7 +11,7 @@ import {
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
 import type { AccountEvent, InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
 import { applyAccountEvent, businessesThatLeft, type AccountEventEffect } from '../src/store/account-events.js';
-import { insertErasures } from '../src/services/erasures.js';
+import { insertErasures } from '../src/store/erasures.js';
 import {
   isOurMessage,
   recordStatuses,
@@ -24,7 +24,7 @@ import type { InboundDecision } from './message-types.js';
 import type { ActivityDeps } from './deps.js';
 import { checkSubscribedFields, type WebhookFieldsCheck } from '../src/meta/webhook-fields.js';
 import { recordSelfCheckRow } from '../src/store/self-checks.js';
-import { workflowTypes, businessAppSyncWorkflowId, templateSyncStart } from '../src/temporal/names.js';
+import { workflowTypes, businessAppSyncWorkflowId, erasureStart, templateSyncStart } from '../src/temporal/names.js';
 import { FailureType, permanentFailure } from '../src/temporal/failure-types.js';
 import { autoReplyText, chosenResponder } from '../src/policy/responder.js';
 import { answerBlocker, messageDecision } from '../src/policy/reply-decision.js';
@@ -238,7 +238,8 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
                 const businesses = await businessesThatLeft(trx, applied);
                 await insertErasures(
                   trx,
-                  config,
+                  config.keyring,
+                  erasureStart(config.temporal.taskQueue),
                   businesses.map((businessId) => ({
                     businessId,
                     subject: { kind: 'business' as const },

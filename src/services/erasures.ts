@@ -3,21 +3,19 @@
 // an accepted request is never lost while Temporal is away; the API starts it at once, any worker's
 // drain otherwise. Answers list their fields explicitly and never carry the phone or BSUID.
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import {
   businessesConnectedBy,
   insertDeletionRequest,
-  insertErasure,
+  insertErasures,
   readDeletionRequest,
   subjectHash,
   type ErasureRow,
   type ErasureSource,
   type NewErasure,
 } from '../store/erasures.js';
-import type { NewStart, PendingStart } from '../store/outbox.js';
-import { workflowTypes, erasureWorkflowId } from '../temporal/names.js';
+import { erasureStart } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 
 export interface ErasureView {
@@ -43,45 +41,20 @@ export function erasureView(row: ErasureRow): ErasureView {
   };
 }
 
-function erasureStart(config: Config) {
-  // No business id on the outbox row: a business erasure deletes that business's rows, its own start included.
-  return (erasureId: string): NewStart => ({
-    taskQueue: config.temporal.taskQueue,
-    workflowType: workflowTypes.eraseData,
-    workflowId: erasureWorkflowId(erasureId),
-    args: [erasureId],
-    businessId: null,
-    integrationId: null,
-    messageId: null,
-  });
-}
-
-/** Writes erasures and their starts in the caller's transaction (the drain starts them if nobody else does). */
-export async function insertErasures(
-  trx: Knex.Transaction,
-  config: Config,
-  erasures: NewErasure[],
-): Promise<{ rows: ErasureRow[]; starts: PendingStart[] }> {
-  const rows: ErasureRow[] = [];
-  const starts: PendingStart[] = [];
-  for (const erasure of erasures) {
-    const written = await insertErasure(trx, config.keyring, erasure, erasureStart(config));
-    rows.push(written.row);
-    starts.push(...written.starts);
-  }
-  return { rows, starts };
-}
-
 /** One erasure, started right after its commit when Temporal answers. */
 export async function requestErasure(deps: WebhookDeps, erasure: NewErasure): Promise<ErasureRow> {
-  const { rows, starts } = await deps.db.transaction((trx) => insertErasures(trx, deps.config, [erasure]));
+  const { rows, starts } = await deps.db.transaction((trx) =>
+    insertErasures(trx, deps.config.keyring, erasureStart(deps.config.temporal.taskQueue), [erasure]),
+  );
   await startAfterCommit(deps, starts);
   return rows[0]!;
 }
 
 /** The operator's erasure: the outbox row alone, which every worker's drain starts within seconds. */
 export async function requestErasureAsOperator(db: Db, config: Config, erasure: NewErasure): Promise<ErasureRow> {
-  const { rows } = await db.transaction((trx) => insertErasures(trx, config, [erasure]));
+  const { rows } = await db.transaction((trx) =>
+    insertErasures(trx, config.keyring, erasureStart(config.temporal.taskQueue), [erasure]),
+  );
   return rows[0]!;
 }
 
@@ -108,7 +81,8 @@ export async function requestDataDeletion(
     const businesses = await businessesConnectedBy(trx, metaUserId);
     const written = await insertErasures(
       trx,
-      deps.config,
+      deps.config.keyring,
+      erasureStart(deps.config.temporal.taskQueue),
       businesses.map((businessId) => ({
         businessId,
         subject: { kind: 'business' as const },

@@ -69,7 +69,24 @@ export interface NewErasure {
 }
 
 /** Writes the erasure and its workflow start in the caller's transaction; answers both. */
-export async function insertErasure(
+/** Writes erasures and their starts in the caller's transaction (the drain starts them if nobody else does). */
+export async function insertErasures(
+  trx: Knex.Transaction,
+  keyring: Keyring,
+  start: (erasureId: string) => NewStart,
+  erasures: NewErasure[],
+): Promise<{ rows: ErasureRow[]; starts: PendingStart[] }> {
+  const rows: ErasureRow[] = [];
+  const starts: PendingStart[] = [];
+  for (const erasure of erasures) {
+    const written = await insertErasure(trx, keyring, erasure, start);
+    rows.push(written.row);
+    starts.push(...written.starts);
+  }
+  return { rows, starts };
+}
+
+async function insertErasure(
   trx: Knex.Transaction,
   keyring: Keyring,
   input: NewErasure,

@@ -171,6 +171,22 @@ export function sendMessageWorkflowId(businessId: string, keyHash: string): stri
 }
 
 /** One EraseData per erasure, by our erasure row id: never the phone, BSUID or business it erases. */
+/**
+ * The outbox start of an erasure. No business id on the row: a business erasure deletes that
+ * business's rows, its own start included.
+ */
+export function erasureStart(taskQueue: string) {
+  return (erasureId: string) => ({
+    taskQueue,
+    workflowType: workflowTypes.eraseData,
+    workflowId: erasureWorkflowId(erasureId),
+    args: [erasureId],
+    businessId: null,
+    integrationId: null,
+    messageId: null,
+  });
+}
+
 export function erasureWorkflowId(erasureId: string): string {
   return `erasure/${erasureId}`;
 }
