@@ -4,7 +4,8 @@
 import type { Config } from '../config.js';
 import { createDb } from '../db.js';
 import { requestErasureAsOperator } from '../services/erasures.js';
-import { readErasure, type ErasureRow, type ErasureSubject } from '../store/erasures.js';
+import { readErasure, type ErasureSubject } from '../store/erasures.js';
+import type { ErasureRow } from '../store/tables.js';
 
 export interface EraseArgs {
   businessId: string;

@@ -1,7 +1,7 @@
 // When the bot stays silent in a conversation: while a person holds it (a handoff, until released or
 // expired) and for a while after the owner answered from the WhatsApp Business app. The turn line,
 // the owner-echo intake and the conversation JSON all ask here.
-import type { IntegrationSettings } from '../db.js';
+import type { IntegrationSettings } from '../store/tables.js';
 
 /** How long an owner's reply in the app pauses the bot in that conversation, unless the business set it. */
 const DEFAULT_BOT_PAUSE_AFTER_OWNER_REPLY_MS = 30 * 60 * 1000;

@@ -1,6 +1,6 @@
 // Which responder answers a business's customers, and with what default text. The reply activities,
 // the settings API and the settings it shows ask here.
-import type { IntegrationSettings } from '../db.js';
+import type { IntegrationSettings } from '../store/tables.js';
 
 export type ResponderName = 'rules' | 'http';
 

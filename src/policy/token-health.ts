@@ -1,6 +1,6 @@
 // Token health: a token is due for renewal TOKEN_EXPIRY_THRESHOLD_DAYS before it expires; one
 // without an expiry never is. The stored health, the check's answer and the status JSON all ask here.
-import type { TokenHealthState } from '../db.js';
+import type { TokenHealthState } from '../store/tables.js';
 
 const DAY_MS = 86_400_000;
 

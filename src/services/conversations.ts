@@ -16,9 +16,8 @@ import {
   type ConversationFilter,
   type Handoff,
 } from '../store/conversations.js';
-import type { ConversationRow, CustomerRow } from '../store/customers.js';
-import type { MessageRow, MessageStatusRow } from '../store/messages.js';
 import { originOf } from '../store/messages.js';
+import type { ConversationRow, CustomerRow, MessageRow, MessageStatusRow } from '../store/tables.js';
 
 export interface CustomerView {
   id: number;

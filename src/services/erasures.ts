@@ -11,10 +11,10 @@ import {
   insertErasures,
   readDeletionRequest,
   subjectHash,
-  type ErasureRow,
   type ErasureSource,
   type NewErasure,
 } from '../store/erasures.js';
+import type { ErasureRow } from '../store/tables.js';
 import { erasureStart } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import type { Db } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { failureCode, sendRequest, type SendRequest } from '../meta/outbound-message.js';
-import type { MessageRow, MessageStatusRow } from '../store/messages.js';
 import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
+import type { MessageRow, MessageStatusRow } from '../store/tables.js';
 import { workflowTypes, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
-import type { Db, PhoneNumberRow } from '../db.js';
+import type { Db } from '../db.js';
 import { REGISTRATION_ERRORS, type RegistrationErrorCode } from '../errors.js';
 import { HttpError } from '../http/errors.js';
 import { graphClientFromConfig } from '../meta/graph-client.js';
@@ -20,6 +20,7 @@ import {
   type RegistrationView,
 } from '../store/registration.js';
 import type { ApiMetrics } from '../metrics.js';
+import type { PhoneNumberRow } from '../store/tables.js';
 import { registrationWorkflowId, searchAttributes, workflowTypes } from '../temporal/names.js';
 import { startWorkflow } from '../temporal/start.js';
 import { callTimeouts } from '../temporal/timeouts.js';

@@ -1,13 +1,14 @@
 // The business's reply settings (auto-reply text, responder) and its conversations, both scoped to
 // the caller's business.
 import type { Config } from '../config.js';
-import type { Db, IntegrationSettings } from '../db.js';
+import type { Db } from '../db.js';
 import { HttpError } from '../http/errors.js';
 import { ownerReplyPauseMs } from '../policy/bot-pause.js';
 import { autoReplyText, chosenResponder } from '../policy/responder.js';
 import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
-import { mediaOfMessages, type MediaRow } from '../store/media.js';
+import { mediaOfMessages } from '../store/media.js';
 import { originOf } from '../store/messages.js';
+import type { IntegrationSettings, MediaRow } from '../store/tables.js';
 import { currentIntegration } from './status.js';
 
 function presentMedia(row: MediaRow | undefined): MessageView['media'] {

@@ -2,13 +2,14 @@
 // progress, with every field listed explicitly so a token can never slip into the answer.
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
-import type { Db, IntegrationRow } from '../db.js';
+import type { Db } from '../db.js';
 import { isConnectErrorCode, CONNECT_ERRORS } from '../errors.js';
 import { numberSendRate } from '../meta/send-rate.js';
-import { isCoexistence, syncsOf, type BusinessAppSyncRow } from '../store/coexistence.js';
+import { isCoexistence, syncsOf } from '../store/coexistence.js';
 import { latestAttempt } from '../store/connect.js';
 import { WHATSAPP } from '../store/integrations.js';
 import { renewalDueAt } from '../policy/token-health.js';
+import type { BusinessAppSyncRow, IntegrationRow } from '../store/tables.js';
 import { nextTokenCheckAt } from '../temporal/schedules.js';
 import { budgetsOf, registrationView, type RegistrationView } from '../store/registration.js';
 import { connectProgressQuery, type ConnectProgress } from '../../workflows/connect-whatsapp.js';

@@ -14,7 +14,7 @@ import {
   templateAccountsOf,
   templatesNamed,
 } from '../store/template-catalogue.js';
-import type { MessageTemplateRow } from '../store/template-intake.js';
+import type { MessageTemplateRow } from '../store/tables.js';
 
 export interface TemplateDeps {
   config: Config;

@@ -3,13 +3,13 @@
 // contacts. These messages belong to their conversation but stand outside the line of live turns:
 // no sequence, no workflow, never waiting, never answered. An echo pauses the bot there.
 import type { Knex } from 'knex';
-import type { IntegrationSettings } from '../db.js';
 import type { BusinessAppMessage, ContactSync, HistoryChunk } from '../meta/business-app-payload.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { ownerReplyPauseMs } from '../policy/bot-pause.js';
 import { SYNC_WINDOW_MS } from './coexistence.js';
 import { identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
 import type { InboundStatus, OutboundStatus } from './messages.js';
+import type { IntegrationSettings, MessageInsert } from './tables.js';
 
 /** Intake's item runner (one SAVEPOINT, then one per item when PostgreSQL refuses one). */
 type EachItem = <T>(
@@ -146,7 +146,7 @@ export async function intakeBusinessApp(
           status,
           error: m.direction === 'inbound' ? { reason: 'history' } : null,
           origin: imported ? 'history' : 'business_app',
-        },
+        } satisfies MessageInsert,
       },
     ];
   });
@@ -155,7 +155,7 @@ export async function intakeBusinessApp(
   for (let i = 0; i < rowsToInsert.length; i += INSERT_CHUNK) batches.push(rowsToInsert.slice(i, i + INSERT_CHUNK));
   const insertBatch = async (sp: Knex.Transaction, batch: Pending[]) => {
     const inserted = await sp('messages')
-      .insert(batch.map((p) => p.row) as never)
+      .insert(batch.map((p) => p.row))
       .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
       .ignore()
       .returning('id');
@@ -193,7 +193,7 @@ export async function intakeBusinessApp(
           until,
         ]),
         updated_at: new Date(),
-      } as never);
+      });
   }
 
   for (const chunk of chunks) {
@@ -254,7 +254,7 @@ async function recordHistoryChunk(trx: Knex.Transaction, rowId: string, chunk: H
       last_received_at: now,
       ...((chunk.progress ?? 0) >= 100 ? { completed_at: now } : {}),
       updated_at: now,
-    } as never);
+    });
 }
 
 /** A sync Meta reports on that we never asked for (or asked before this row existed) gets its row. */

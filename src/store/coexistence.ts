@@ -2,37 +2,14 @@
 // are, the two one-time syncs Meta offers within 24 hours of onboarding (contacts, chat history)
 // and their state, and the Cloud API side being offboarded (ACCOUNT_OFFBOARDED).
 import type { Knex } from 'knex';
-import type { Db, PhoneNumberRow } from '../db.js';
+import type { Db } from '../db.js';
 import { insertStarts } from './outbox.js';
 import { signupEventWaitSeconds, type SignupEventOutcome } from './signup-events.js';
+import type { BusinessAppSyncRow, PhoneNumberRow } from './tables.js';
 
 export const SYNC_TYPES = ['smb_app_state_sync', 'history'] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
 export type SyncState = 'pending' | 'requested' | 'receiving' | 'completed' | 'declined' | 'failed' | 'expired';
-
-export interface BusinessAppSyncRow {
-  id: number;
-  phone_number_row_id: string;
-  sync_type: SyncType;
-  state: SyncState;
-  deadline_at: Date;
-  request_id: string | null;
-  attempts: number;
-  last_error: string | null;
-  requested_at: Date | null;
-  progress: number | null;
-  phase: number | null;
-  last_received_at: Date | null;
-  completed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    business_app_syncs: BusinessAppSyncRow;
-  }
-}
 
 /** Meta accepts the sync requests for 24 hours after the number was onboarded. */
 export const SYNC_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -73,7 +50,7 @@ export async function markCoexistenceNumbers(
     .update({
       coexistence_onboarded_at: trx.raw('COALESCE(coexistence_onboarded_at, ?)', [now]),
       coexistence_offboarded_at: null,
-    } as never)
+    })
     .returning(['id', 'coexistence_onboarded_at']);
   await startSyncs(trx, numbers, input, now);
 }
@@ -104,7 +81,7 @@ export async function markCoexistenceFromSignup(
     for (const number of numbers) {
       const marked = await trx('whatsapp_phone_numbers')
         .where({ id: number.id })
-        .update({ coexistence_onboarded_at: trx.raw('COALESCE(coexistence_onboarded_at, ?)', [now]) } as never)
+        .update({ coexistence_onboarded_at: trx.raw('COALESCE(coexistence_onboarded_at, ?)', [now]) })
         .returning(['id', 'coexistence_onboarded_at']);
       await startSyncs(trx, marked, { ...input, integrationId: number.integration_id }, now);
     }
@@ -201,7 +178,7 @@ export async function recordSyncRequested(
       attempts: db.raw('attempts + 1'),
       last_error: null,
       updated_at: now,
-    } as never);
+    });
 }
 
 /** An attempt that failed and will be retried: counted, with Meta's (already scrubbed) reason. */
@@ -213,7 +190,7 @@ export async function recordSyncAttempt(
 ): Promise<void> {
   await db('business_app_syncs')
     .where({ phone_number_row_id: phoneNumberRowId, sync_type: syncType, state: 'pending' })
-    .update({ attempts: db.raw('attempts + 1'), last_error: error.slice(0, 500), updated_at: new Date() } as never);
+    .update({ attempts: db.raw('attempts + 1'), last_error: error.slice(0, 500), updated_at: new Date() });
 }
 
 /** The request will not be made: Meta refused it for good, or its 24 hours passed. */

@@ -1,7 +1,8 @@
 // Connect tickets and OAuth states (single use, bound to a business and to the browser's nonce,
 // stored hashed) and connect attempts.
 import { constantTimeEqual, randomToken, sha256Hex } from '../crypto.js';
-import type { ConnectAttemptRow, ConnectFlow, Db, OAuthStateRow } from '../db.js';
+import type { Db } from '../db.js';
+import type { ConnectAttemptRow, ConnectFlow, OAuthStateRow } from './tables.js';
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 /** A ticket only has to live from the dashboard's fetch of /connect to the browser opening it. */

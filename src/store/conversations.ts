@@ -3,26 +3,9 @@
 // by the owner's echoes on a coexistence number. The bot answers only when neither holds.
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
-import type { ConversationRow, CustomerRow } from './customers.js';
-import type { MessageRow, MessageStatusRow } from './messages.js';
+import type { ConversationRow, CustomerRow, MessageRow, MessageStatusRow } from './tables.js';
 
 type Tx = Db | Knex.Transaction;
-
-export interface ConversationEventRow {
-  id: number;
-  conversation_id: number;
-  business_id: string;
-  kind: 'handoff' | 'release';
-  agent_id: string | null;
-  expires_at: Date | null;
-  created_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    conversation_events: ConversationEventRow;
-  }
-}
 
 /** SQL for "in agent mode now" over the conversations alias `c`. */
 const AGENT_MODE_SQL = `(c.mode = 'agent' AND (c.handoff_expires_at IS NULL OR c.handoff_expires_at > now()))`;
@@ -76,7 +59,7 @@ export async function handOff(
       agent_id: handoff.agentId,
       expires_at: handoff.expiresAt,
       created_at: now,
-    } as never);
+    });
     return row;
   };
   // Inside the caller's transaction when it has one (the brain's handoff, with its turn).
@@ -114,7 +97,7 @@ export async function release(
       kind: 'release',
       agent_id: agentId,
       created_at: now,
-    } as never);
+    });
     return row;
   });
 }

@@ -4,52 +4,6 @@
 import type { Knex } from 'knex';
 import type { IdentityChange } from '../meta/webhook-payload.js';
 
-export interface CustomerRow {
-  id: number;
-  business_id: string;
-  bsuid: string | null;
-  parent_bsuid: string | null;
-  phone: string | null;
-  profile_name: string | null;
-  username: string | null;
-  /** The name the owner saved for this contact in the WhatsApp Business app (smb_app_state_sync). */
-  contact_name: string | null;
-  /** user_preferences: whether the customer stopped or resumed marketing messages, when, and on which number. */
-  marketing_preference: 'stopped' | 'resumed' | null;
-  marketing_preference_at: Date | null;
-  marketing_preference_phone_number_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface ConversationRow {
-  id: number;
-  business_id: string;
-  integration_id: string | null;
-  phone_number_id: string;
-  customer_id: number;
-  last_sequence: number;
-  mode: 'bot' | 'agent';
-  /** An owner's echo (coexistence) pauses the bot until then. */
-  bot_paused_until: Date | null;
-  /** The handoff in force while mode is agent: who took it, their note, when, and until when. */
-  handoff_agent_id: string | null;
-  handoff_note: string | null;
-  handoff_at: Date | null;
-  handoff_expires_at: Date | null;
-  head_since: Date;
-  merged_into: number | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    customers: CustomerRow;
-    conversations: ConversationRow;
-  }
-}
-
 export interface CustomerIdentity {
   businessId: string;
   phone: string | null;
@@ -143,7 +97,7 @@ async function mergeCustomer(trx: Knex.Transaction, from: number, into: number):
         ...(old.parent_bsuid ? { parent_bsuid: trx.raw('COALESCE(parent_bsuid, ?)', [old.parent_bsuid]) } : {}),
         ...(old.username ? { username: trx.raw('COALESCE(username, ?)', [old.username]) } : {}),
         ...(old.profile_name ? { profile_name: trx.raw('COALESCE(profile_name, ?)', [old.profile_name]) } : {}),
-      } as never);
+      });
   }
 }
 

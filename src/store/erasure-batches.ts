@@ -13,8 +13,9 @@ import type { Knex } from 'knex';
 import type { Keyring } from '../crypto.js';
 import type { Db } from '../db.js';
 import { connectWorkflowIdPrefix } from '../temporal/names.js';
-import { countErased, readTarget, storeTarget, type CustomerTarget, type ErasureRow } from './erasures.js';
+import { countErased, readTarget, storeTarget, type CustomerTarget } from './erasures.js';
 import { recipientKey } from './pacer.js';
+import type { ErasureRow } from './tables.js';
 
 interface Fragment {
   sql: string;
@@ -325,7 +326,7 @@ export async function eraseMediaBatch(
     `SELECT id, storage_key FROM media WHERE id = ANY(ARRAY(SELECT k FROM (${step.select.sql}) AS keys (k) LIMIT ?))`,
     [...step.select.bindings, limit] as Knex.RawBinding[],
   );
-  const rows = result.rows as Array<{ id: string; storage_key: string | null }>;
+  const rows = result.rows as Array<{ id: number; storage_key: string | null }>;
   for (const row of rows) if (row.storage_key) await deleteObject(row.storage_key);
   return db.transaction(async (trx: Knex.Transaction) => {
     const deleted = rows.length

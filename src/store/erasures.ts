@@ -8,42 +8,12 @@ import type { Knex } from 'knex';
 import { decryptText, encryptText, keyedHash, type Keyring } from '../crypto.js';
 import type { Db } from '../db.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
+import type { ErasureRow } from './tables.js';
 
 export type ErasureScope = 'customer' | 'business';
 export type ErasureSource = 'api' | 'operator' | 'disconnect' | 'account_event' | 'meta_data_deletion';
 export type ErasureState = 'pending' | 'running' | 'done';
 export type ErasureSubject = { kind: 'phone' | 'bsuid'; value: string } | { kind: 'business' };
-
-export interface ErasureRow {
-  id: string;
-  business_id: string;
-  scope: ErasureScope;
-  subject_kind: 'phone' | 'bsuid' | 'business';
-  subject_hash: string;
-  target: string | null;
-  source: ErasureSource;
-  deletion_request_id: string | null;
-  state: ErasureState;
-  counts: Record<string, number>;
-  requested_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-  updated_at: Date;
-}
-
-export interface DataDeletionRequestRow {
-  id: string;
-  confirmation_code: string;
-  user_hash: string;
-  requested_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    erasures: ErasureRow;
-    data_deletion_requests: DataDeletionRequestRow;
-  }
-}
 
 /** Whom a customer erasure deletes: every identifier its customer rows showed, kept as they grow. */
 export interface CustomerTarget {

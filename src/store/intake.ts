@@ -3,7 +3,7 @@
 // SAVEPOINT, so an item PostgreSQL refuses is kept as rejected JSON and the rest commits.
 // Conversations are locked in sorted key order and a deadlock retries the whole POST.
 import type { Knex } from 'knex';
-import { preparedQuery, type Db, type IntegrationSettings } from '../db.js';
+import { preparedQuery, type Db } from '../db.js';
 import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '../meta/webhook-payload.js';
 import { accountEventKey } from './account-events.js';
 import { hasBusinessAppItems, intakeBusinessApp } from './business-app-intake.js';
@@ -26,6 +26,7 @@ import {
 } from './outbox.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 import { hasTemplateItems, intakeTemplateItems } from './template-intake.js';
+import type { IntegrationSettings, MessageInsert } from './tables.js';
 import { revokeWaiting } from './turns.js';
 import { messageDecision, type Decision } from '../policy/reply-decision.js';
 
@@ -421,7 +422,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     }
 
     // Messages in array order: sequence = commit order.
-    const pending: Array<{ message: InboundMessage; row: Record<string, unknown>; owner: Owner | undefined }> = [];
+    const pending: Array<{ message: InboundMessage; row: MessageInsert; owner: Owner | undefined }> = [];
     for (const message of parsed.messages) {
       const owner = owners.get(message.phoneNumberId);
       const customerId = customerIds.get(identityOf.get(message) ?? '');
@@ -472,7 +473,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
         integration_id: string | null;
         conversation_id: number | null;
       }> = await sp('messages')
-        .insert(items.map((i) => i.row) as never)
+        .insert(items.map((i) => i.row))
         .onConflict(sp.raw('(wamid) WHERE wamid IS NOT NULL'))
         .ignore()
         .returning(['id', 'wamid', 'status', 'business_id', 'integration_id', 'conversation_id']);
@@ -641,7 +642,7 @@ async function recordStatus(trx: Knex.Transaction, event: StatusEvent): Promise<
       errors: event.errors ? JSON.stringify(event.errors) : null,
       pricing: event.pricing ? JSON.stringify(event.pricing) : null,
       conversation: event.conversation ? JSON.stringify(event.conversation) : null,
-    } as never)
+    })
     .onConflict(['wamid', 'status'])
     .ignore();
   const rowId = callbackRowId(event);

@@ -1,10 +1,11 @@
 // The integration, its accounts and numbers: persisted in one transaction at the end of a connect,
 // and its token read back (decrypted) only by activities that call Meta with it.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
-import type { Db, IntegrationRow } from '../db.js';
+import type { Db } from '../db.js';
 import { tokenHealthFor } from '../policy/token-health.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
+import type { IntegrationRow } from './tables.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 
 export const WHATSAPP = 'whatsapp';

@@ -3,26 +3,7 @@
 // never its download URL.
 import type { Db } from '../db.js';
 import { MEDIA_KINDS, type MediaKind } from '../media/kinds.js';
-
-export type MediaState = 'pending' | 'stored' | 'failed';
-
-export interface MediaRow {
-  id: number;
-  message_id: number;
-  business_id: string;
-  integration_id: string | null;
-  kind: MediaKind;
-  meta_media_id: string;
-  mime_type: string | null;
-  filename: string | null;
-  size: number | null;
-  sha256: string | null;
-  storage_key: string | null;
-  state: MediaState;
-  failure_reason: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+import type { MediaRow } from './tables.js';
 
 /** An inbound media message of a turn, with what the webhook declared about its file. */
 export interface MediaMessage {
@@ -32,16 +13,6 @@ export interface MediaMessage {
   phoneNumberId: string;
   kind: MediaKind;
   content: Record<string, unknown>;
-}
-
-function numeric(row: MediaRow): MediaRow {
-  // bigint columns come back as strings from pg.
-  return {
-    ...row,
-    id: Number(row.id),
-    message_id: Number(row.message_id),
-    size: row.size === null ? null : Number(row.size),
-  };
 }
 
 /** Whether any message of the turn's frozen set carries media. */
@@ -68,7 +39,7 @@ export async function turnMediaMessages(db: Db, turnId: number): Promise<MediaMe
     .orderBy('sequence')
     .select('id', 'business_id', 'integration_id', 'phone_number_id', 'type', 'content');
   return rows.map((row) => ({
-    messageId: Number(row.id),
+    messageId: row.id,
     businessId: row.business_id,
     integrationId: row.integration_id,
     phoneNumberId: row.phone_number_id,
@@ -92,10 +63,12 @@ export async function openMedia(
       meta_media_id: declared.metaMediaId,
       mime_type: declared.mimeType,
       filename: declared.filename,
-    } as never)
+    })
     .onConflict('message_id')
     .ignore();
-  return numeric(await db('media').where({ message_id: message.messageId }).first());
+  const row = await db('media').where({ message_id: message.messageId }).first();
+  if (!row) throw new Error('media row vanished between insert and read');
+  return row;
 }
 
 export async function markMediaStored(
@@ -103,24 +76,22 @@ export async function markMediaStored(
   id: number,
   stored: { mimeType: string; size: number; sha256: string; storageKey: string },
 ): Promise<void> {
-  await db('media')
-    .where({ id })
-    .update({
-      state: 'stored',
-      mime_type: stored.mimeType,
-      size: stored.size,
-      sha256: stored.sha256,
-      storage_key: stored.storageKey,
-      failure_reason: null,
-      updated_at: db.fn.now(),
-    } as never);
+  await db('media').where({ id }).update({
+    state: 'stored',
+    mime_type: stored.mimeType,
+    size: stored.size,
+    sha256: stored.sha256,
+    storage_key: stored.storageKey,
+    failure_reason: null,
+    updated_at: db.fn.now(),
+  });
 }
 
 export async function markMediaFailed(db: Db, id: number, reason: string): Promise<void> {
   await db('media')
     .where({ id })
     .whereNot({ state: 'stored' })
-    .update({ state: 'failed', failure_reason: reason, updated_at: db.fn.now() } as never);
+    .update({ state: 'failed', failure_reason: reason, updated_at: db.fn.now() });
 }
 
 /** The turn's media rows still pending, recorded failed (the fetch's retries gave up). */
@@ -128,35 +99,31 @@ export async function failPendingMedia(db: Db, turnId: number, reason: string): 
   await db('media')
     .whereIn('message_id', db('turns').where({ id: turnId }).select(db.raw('unnest(message_ids)')))
     .where({ state: 'pending' })
-    .update({ state: 'failed', failure_reason: reason, updated_at: db.fn.now() } as never);
+    .update({ state: 'failed', failure_reason: reason, updated_at: db.fn.now() });
 }
 
 /** Stored media of the turn's messages with their wamids, for the responder's request. */
 export async function storedMediaOfTurn(db: Db, turnId: number): Promise<Array<MediaRow & { wamid: string }>> {
-  const rows: Array<MediaRow & { wamid: string }> = await db('media')
+  return db('media')
     .join('messages', 'messages.id', 'media.message_id')
     .whereIn('media.message_id', db('turns').where({ id: turnId }).select(db.raw('unnest(message_ids)')))
     .where('media.state', 'stored')
     .select('media.*', 'messages.wamid');
-  return rows.map((row) => ({ ...numeric(row), wamid: row.wamid }));
 }
 
 /** One business's media rows of these messages, for its messages list. */
 export async function mediaOfMessages(db: Db, businessId: string, messageIds: number[]): Promise<MediaRow[]> {
   if (messageIds.length === 0) return [];
-  const rows: MediaRow[] = await db('media').where({ business_id: businessId }).whereIn('message_id', messageIds);
-  return rows.map(numeric);
+  return db('media').where({ business_id: businessId }).whereIn('message_id', messageIds);
 }
 
 /** One business's media row: another business's id reads as absent. */
 export async function mediaOfBusiness(db: Db, businessId: string, id: number): Promise<MediaRow | undefined> {
-  const row = await db('media').where({ id, business_id: businessId }).first();
-  return row ? numeric(row) : undefined;
+  return db('media').where({ id, business_id: businessId }).first();
 }
 
 export async function mediaById(db: Db, id: number): Promise<MediaRow | undefined> {
-  const row = await db('media').where({ id }).first();
-  return row ? numeric(row) : undefined;
+  return db('media').where({ id }).first();
 }
 
 /**

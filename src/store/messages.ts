@@ -1,8 +1,9 @@
 // Messages in PostgreSQL: inbound ones stored once per wamid, the reply row that guards against a
 // second send, the conversation order gate, and Meta's delivery statuses.
 import type { Knex } from 'knex';
-import type { Db, IntegrationSettings } from '../db.js';
+import type { Db } from '../db.js';
 import type { ChangeError, InboundMessage, MessageEdit, StatusEvent } from '../meta/webhook-payload.js';
+import type { IntegrationSettings, MessageRow } from './tables.js';
 
 /** `received` is waiting for its turn; every other inbound status is terminal. */
 export type InboundStatus =
@@ -32,82 +33,6 @@ const TERMINAL_INBOUND: InboundStatus[] = [
   'failed',
   'rejected',
 ];
-
-export interface MessageRow {
-  id: number;
-  direction: 'inbound' | 'outbound';
-  wamid: string | null;
-  integration_id: string | null;
-  business_id: string | null;
-  phone_number_id: string;
-  customer_wa_id: string | null;
-  customer_name: string | null;
-  customer_id: number | null;
-  conversation_id: number | null;
-  sequence: number | null;
-  turn_id: number | null;
-  ordinal: number | null;
-  type: string;
-  body: string | null;
-  content: Record<string, unknown> | null;
-  sent_at: Date;
-  status: InboundStatus | OutboundStatus;
-  error: Record<string, unknown> | null;
-  in_reply_to: number | null;
-  responder: string | null;
-  attempt_started_at: Date | null;
-  /** The text before the customer's first edit (null while unedited). */
-  original_body: string | null;
-  edited_at: Date | null;
-  /** When the customer deleted (revoked) the message. */
-  revoked_at: Date | null;
-  /**
-   * cloud_api, business_app (the owner's echo), history (imported from the app), api or template
-   * (sent through our API), agent (a person's send through our API).
-   */
-  origin: 'cloud_api' | 'business_app' | 'history' | 'api' | 'template' | 'agent';
-  /** An agent's send: the agent's id (the JWT subject). */
-  agent_id: string | null;
-  /** An API send's idempotency key (hashed) and the hash of its request. */
-  idempotency_key_hash: string | null;
-  request_hash: string | null;
-  expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface MessageStatusRow {
-  wamid: string;
-  status: StatusEvent['status'];
-  phone_number_id: string | null;
-  recipient_id: string | null;
-  recipient_user_id: string | null;
-  callback_data: string | null;
-  occurred_at: Date;
-  errors: StatusEvent['errors'];
-  pricing: Record<string, unknown> | null;
-  conversation: Record<string, unknown> | null;
-  received_at: Date;
-}
-
-export interface WebhookErrorRow {
-  id: number;
-  phone_number_id: string;
-  waba_id: string | null;
-  code: number | null;
-  title: string | null;
-  message: string | null;
-  details: string | null;
-  received_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    messages: MessageRow;
-    message_statuses: MessageStatusRow;
-    webhook_errors: WebhookErrorRow;
-  }
-}
 
 export interface InboundContext {
   messageId: number;
@@ -214,7 +139,7 @@ export async function recordStatuses(db: Db, events: StatusEvent[]): Promise<{ r
         recipient_id: event.recipientId,
         occurred_at: new Date(event.occurredAt),
         errors: event.errors ? JSON.stringify(event.errors) : null,
-      } as never)
+      })
       .onConflict(['wamid', 'status'])
       .ignore()
       .returning('wamid');
@@ -274,7 +199,7 @@ export async function recordAccepted(
       error: trx.raw(`CASE WHEN ${before} THEN NULL ELSE error END`),
       sent_at: now,
       updated_at: now,
-    } as never)
+    })
     .returning('turn_id');
   await applyEarlyStatuses(trx, wamid, { locked: true });
   return { turnId: (row as { turn_id: number | null } | undefined)?.turn_id ?? null };
@@ -304,7 +229,7 @@ export async function applyEdit(
       body: trx.raw('COALESCE(?::text, body)', [edit.text]),
       edited_at: at,
       updated_at: new Date(),
-    } as never);
+    });
   return updated > 0;
 }
 

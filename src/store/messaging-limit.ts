@@ -5,8 +5,9 @@
 // portfolio. Numbers of one portfolio connected through two integrations are counted twice, each
 // against the whole limit; a WABA of another portfolio connected in the same integration shares ours.
 // https://developers.facebook.com/documentation/business-messaging/whatsapp/messaging-limits
-import type { Db, PhoneNumberRow } from '../db.js';
+import type { Db } from '../db.js';
 import { recipientKey } from './pacer.js';
+import type { PhoneNumberRow } from './tables.js';
 
 const WINDOW_HOURS = 24;
 

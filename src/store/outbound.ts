@@ -5,10 +5,11 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import { addressOf, kindOf, templateLanguage, type SendRequest } from '../meta/outbound-message.js';
-import { recordAccepted, type MessageRow, type MessageStatusRow } from './messages.js';
+import { recordAccepted } from './messages.js';
 import { conversationsOf } from './conversations.js';
 import { insertStarts, type NewStart, type PendingStart } from './outbox.js';
 import type { PacedNumber, SendPriority } from './pacer.js';
+import type { MessageRow, MessageStatusRow } from './tables.js';
 import { findSendableTemplate, templateSendProblem } from './templates.js';
 
 type Tx = Db | Knex.Transaction;
@@ -76,7 +77,7 @@ export async function acceptSends(db: Db, businessId: string, sends: NewSend[]):
           idempotency_key_hash: send.keyHash,
           request_hash: send.requestHash,
           expires_at: send.request.expiresAt ? new Date(send.request.expiresAt) : null,
-        } as never)
+        })
         .onConflict(trx.raw('(business_id, idempotency_key_hash) WHERE idempotency_key_hash IS NOT NULL'))
         .ignore()
         .returning('*');

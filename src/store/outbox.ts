@@ -4,38 +4,7 @@
 // transaction here is open: a claim commits first, the start follows, the outcome is written after.
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
-
-export interface WorkflowStartRow {
-  id: number;
-  workflow_type: string;
-  workflow_id: string;
-  task_queue: string;
-  args: unknown[];
-  business_id: string | null;
-  integration_id: string | null;
-  message_id: number | null;
-  attempts: number;
-  available_at: Date;
-  started_at: Date | null;
-  done_at: Date | null;
-  last_error: string | null;
-  created_at: Date;
-}
-
-export interface RejectedItemRow {
-  id: number;
-  kind: string;
-  reason: string;
-  raw: string;
-  received_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    workflow_starts: WorkflowStartRow;
-    rejected_items: RejectedItemRow;
-  }
-}
+import type { WorkflowStartRow } from './tables.js';
 
 export type PendingStart = Pick<
   WorkflowStartRow,
@@ -89,7 +58,7 @@ export async function insertStarts(trx: Knex.Transaction, starts: NewStart[]): P
         integration_id: s.integrationId,
         message_id: s.messageId,
         available_at: availableAt,
-      })) as never,
+      })),
     )
     .onConflict('workflow_id')
     .ignore()
@@ -107,7 +76,7 @@ export async function markStarted(db: Db, ids: number[], checkAfterMs: number): 
       attempts: db.raw('attempts + 1'),
       available_at: new Date(Date.now() + checkAfterMs),
       last_error: null,
-    } as never);
+    });
 }
 
 /** A start that completed its purpose (its message closed, or a workflow with nothing to watch). */

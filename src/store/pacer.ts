@@ -20,9 +20,10 @@
 // Priority: a bulk send (API and template sends) waits for nothing and may not use the last slot
 // of the number's burst, which therefore is always there for a reply or an agent's message.
 import { sha256Hex } from '../crypto.js';
-import { preparedQuery, type Db, type PhoneNumberRow } from '../db.js';
+import { preparedQuery, type Db } from '../db.js';
 import { numberSendRate, PAIR_INTERVAL_SECONDS } from '../meta/send-rate.js';
 import { isCoexistence } from './coexistence.js';
+import type { PhoneNumberRow } from './tables.js';
 
 /** What the pacer needs to know about a number: Meta's rate follows from it. */
 export type PacedNumber = Pick<PhoneNumberRow, 'is_on_biz_app' | 'coexistence_onboarded_at' | 'throughput_level'> &

@@ -2,9 +2,10 @@
 // (ciphertext, read back only by the registration activity and the PIN routes), and our register
 // calls counted in Meta's rolling window of 10 per number in 72 hours.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
-import type { Db, PhoneNumberRow } from '../db.js';
+import type { Db } from '../db.js';
 import { REGISTRATION_ERRORS, type RegistrationErrorCode } from '../errors.js';
 import { decideRegistration, type RegistrationDecision } from '../meta/registration.js';
+import type { PhoneNumberRow } from './tables.js';
 
 export type RegistrationState =
   | 'registered'

@@ -7,6 +7,7 @@ import { targetAad } from './erasures.js';
 import { credentialsAad } from './integrations.js';
 import { pinAad } from './registration.js';
 import { stagingAad } from './staging.js';
+import type { StagedKind } from './tables.js';
 
 /**
  * Per kind of secret: how many were under each key id when read, how many of those not under the
@@ -59,7 +60,7 @@ export function rekeyIntegrationTokens(db: Db, keyring: Keyring): Promise<RekeyC
       db('channel_integrations')
         .where({ id: row.id })
         .whereRaw(`credentials->>'accessToken' = ?`, [row.ciphertext])
-        .update({ credentials: db.raw(`jsonb_set(credentials, '{accessToken}', to_jsonb(?::text))`, [next]) } as never),
+        .update({ credentials: db.raw(`jsonb_set(credentials, '{accessToken}', to_jsonb(?::text))`, [next]) }),
   );
 }
 
@@ -82,7 +83,7 @@ export function rekeyRegistrationPins(db: Db, keyring: Keyring): Promise<RekeyCo
 }
 
 export function rekeyStagedSecrets(db: Db, keyring: Keyring): Promise<RekeyCount> {
-  return rekeyRows<{ connect_id: string; kind: string; ciphertext: string }>(
+  return rekeyRows<{ connect_id: string; kind: StagedKind; ciphertext: string }>(
     (after) =>
       db('token_staging')
         .modify((q) => void (after !== null && q.whereRaw(`connect_id || '/' || kind > ?`, [after])))
@@ -90,10 +91,10 @@ export function rekeyStagedSecrets(db: Db, keyring: Keyring): Promise<RekeyCount
         .limit(BATCH)
         .select('connect_id', 'kind', 'ciphertext', db.raw(`connect_id || '/' || kind AS cursor`)),
     keyring,
-    (row) => stagingAad(row.connect_id, row.kind as never),
+    (row) => stagingAad(row.connect_id, row.kind),
     (row, next) =>
       db('token_staging')
-        .where({ connect_id: row.connect_id, kind: row.kind as never, ciphertext: row.ciphertext })
+        .where({ connect_id: row.connect_id, kind: row.kind, ciphertext: row.ciphertext })
         .update({ ciphertext: next }),
   );
 }

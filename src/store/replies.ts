@@ -1,9 +1,10 @@
 // The reply row: one per inbound message (unique in_reply_to), written before the send and
 // completed with Meta's message id after. It is what makes a second send impossible, whatever
 // Temporal retries or Meta redelivers.
-import type { Db, IntegrationRow } from '../db.js';
-import { applyEarlyStatuses, earlierMessagePending, type MessageRow } from './messages.js';
+import type { Db } from '../db.js';
+import { applyEarlyStatuses, earlierMessagePending } from './messages.js';
 import type { PacedNumber } from './pacer.js';
+import type { IntegrationRow, MessageRow } from './tables.js';
 
 export type Reservation =
   /** Go ahead and send; the row is marked `sending`. */

@@ -1,7 +1,8 @@
 // Embedded Signup session events a business records, at most so many per hour: the dashboard
 // forwards them unauthenticated by Meta, so their number is bounded per business.
 import type { Knex } from 'knex';
-import type { Db, SignupEventRow } from '../db.js';
+import type { Db } from '../db.js';
+import type { SignupEventRow } from './tables.js';
 
 export type SignupEventInput = Pick<SignupEventRow, 'business_id' | 'event'> &
   Partial<Pick<SignupEventRow, 'current_step' | 'error_message' | 'error_code' | 'session_id' | 'phone_number_id'>>;

@@ -1,7 +1,8 @@
 // Secrets waiting between the activities of one connect (authorization code, tokens), encrypted,
 // so that workflow inputs, results and history carry only the connect id.
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
-import type { Db, StagedKind } from '../db.js';
+import type { Db } from '../db.js';
+import type { StagedKind } from './tables.js';
 
 /** How long leftovers of a connect that died may stay before the purge removes them. */
 const PURGE_AFTER_MS = 24 * 60 * 60 * 1000;

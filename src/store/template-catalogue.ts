@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import type { MessageTemplate } from '../meta/graph-client.js';
 import { PENDING_COLUMNS, FAST_PATH_GRACE_MS, type PendingStart } from './outbox.js';
-import type { MessageTemplateRow } from './template-intake.js';
+import type { MessageTemplateRow } from './tables.js';
 
 /** The outbox row that starts an account's sync (names from src/temporal/names.ts). */
 export interface TemplateSyncStart {
@@ -58,10 +58,10 @@ export async function requestTemplateSyncs(
         integration_id: a.integration_id,
         message_id: null,
         available_at: availableAt,
-      })) as never,
+      })),
     )
     .onConflict('workflow_id')
-    .merge({ done_at: null, started_at: null, attempts: 0, available_at: availableAt, last_error: null } as never)
+    .merge({ done_at: null, started_at: null, attempts: 0, available_at: availableAt, last_error: null })
     .whereNotNull('workflow_starts.done_at')
     .returning([...PENDING_COLUMNS]);
 }

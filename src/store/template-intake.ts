@@ -9,6 +9,7 @@ import { sha256Hex } from '../crypto.js';
 import type { MarketingPreference, TemplateEvent } from '../meta/template-payload.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { resolveCustomer } from './customers.js';
+import type { MessageTemplateUpdate } from './tables.js';
 
 /** Intake's item runner (one SAVEPOINT, then one per item when PostgreSQL refuses one). */
 type EachItem = <T>(
@@ -17,65 +18,6 @@ type EachItem = <T>(
   fn: (sp: Knex.Transaction, item: T) => Promise<void>,
   reject: (item: T, reason: string) => Promise<void>,
 ) => Promise<number>;
-
-export interface TemplateEventRow {
-  id: number;
-  waba_id: string;
-  message_template_id: string;
-  name: string | null;
-  language: string | null;
-  field: string;
-  event: string | null;
-  reason: string | null;
-  category: string | null;
-  previous_category: string | null;
-  new_category: string | null;
-  correct_category: string | null;
-  category_update_at: Date | null;
-  previous_quality_score: string | null;
-  new_quality_score: string | null;
-  other_info: Record<string, unknown> | null;
-  rejection_info: Record<string, unknown> | null;
-  disable_date: Date | null;
-  occurred_at: Date | null;
-  event_key: string;
-  value: Record<string, unknown>;
-  received_at: Date;
-}
-
-export interface MessageTemplateRow {
-  id: number;
-  waba_id: string;
-  message_template_id: string;
-  name: string | null;
-  language: string | null;
-  status: string | null;
-  status_reason: string | null;
-  last_event: string | null;
-  status_at: Date | null;
-  category: string | null;
-  pending_category: string | null;
-  pending_category_at: Date | null;
-  category_at: Date | null;
-  quality_score: string | null;
-  quality_at: Date | null;
-  /** Meta's components array as GET /{waba-id}/message_templates answers it. */
-  components: unknown[] | null;
-  parameter_format: string | null;
-  sub_category: string | null;
-  rejected_reason: string | null;
-  synced_at: Date | null;
-  deleted_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    template_events: TemplateEventRow;
-    message_templates: MessageTemplateRow;
-  }
-}
 
 /**
  * The status a status event leaves the template in. FLAGGED, LOCKED, UNLOCKED and the like are
@@ -218,7 +160,7 @@ async function recordTemplateEvent(
       occurred_at: date(event.occurredAt),
       event_key: templateEventKey(event),
       value: event.value,
-    } as never)
+    })
     .onConflict(['waba_id', 'message_template_id', 'field', 'event_key'])
     .ignore()
     .returning('id');
@@ -239,31 +181,34 @@ async function applyToTemplate(trx: Knex.Transaction, event: TemplateEvent): Pro
   if (!current) return false;
   const at = new Date(event.occurredAt ?? Date.now());
   const newer = (previous: Date | null) => previous === null || previous.getTime() <= at.getTime();
-  const patch: Partial<MessageTemplateRow> = {
+  const patch: MessageTemplateUpdate = {
     ...(event.name ? { name: event.name } : {}),
     ...(event.language ? { language: event.language } : {}),
     updated_at: new Date(),
   };
   if (event.field === 'message_template_status_update' && event.event && newer(current.status_at)) {
     const status = STATUS_OF_EVENT[event.event];
-    Object.assign(patch, {
-      ...(status !== undefined ? { status, status_reason: event.reason } : {}),
-      last_event: event.event,
-      status_at: at,
-    });
+    if (status !== undefined) {
+      patch.status = status;
+      patch.status_reason = event.reason;
+    }
+    patch.last_event = event.event;
+    patch.status_at = at;
   }
   const category = event.field === 'template_category_update' ? event.newCategory : event.category;
   if (category && newer(current.category_at)) {
-    Object.assign(patch, { category, category_at: at });
+    patch.category = category;
+    patch.category_at = at;
     // An announcement names the category to come and when; a completed change settles it.
-    if (event.field === 'template_category_update')
-      Object.assign(patch, {
-        pending_category: event.correctCategory,
-        pending_category_at: event.correctCategory ? date(event.categoryUpdateAt) : null,
-      });
+    if (event.field === 'template_category_update') {
+      patch.pending_category = event.correctCategory;
+      patch.pending_category_at = event.correctCategory ? date(event.categoryUpdateAt) : null;
+    }
   }
-  if (event.field === 'message_template_quality_update' && event.newQualityScore && newer(current.quality_at))
-    Object.assign(patch, { quality_score: event.newQualityScore, quality_at: at });
+  if (event.field === 'message_template_quality_update' && event.newQualityScore && newer(current.quality_at)) {
+    patch.quality_score = event.newQualityScore;
+    patch.quality_at = at;
+  }
   await trx('message_templates').where({ id: current.id }).update(patch);
   return current.components !== null;
 }

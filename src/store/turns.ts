@@ -3,38 +3,17 @@
 // sent in reply to the newest, answers them all, and the others close `covered`. Every message
 // ends in one terminal state, and closing it releases the line for the next turn.
 import type { Knex } from 'knex';
-import type { Db, IntegrationRow, IntegrationSettings } from '../db.js';
+import type { Db } from '../db.js';
 import type { BrainHandoff } from '../reply/contract-v2.js';
 import { kindOf, templateLanguage, type SendContent } from '../meta/outbound-message.js';
 import type { ReplyRequest } from '../reply/responder.js';
-import { recordAccepted, type InboundStatus, type MessageRow } from './messages.js';
+import { recordAccepted, type InboundStatus } from './messages.js';
 import { botPaused } from '../policy/bot-pause.js';
 import { DEFAULT_HANDOFF_MS, handOff, MAX_HANDOFF_MS } from './conversations.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
+import type { IntegrationRow, IntegrationSettings, MessageRow, TurnRow } from './tables.js';
 import { findSendableTemplate, templateSendProblem } from './templates.js';
-
-export interface TurnRow {
-  id: number;
-  conversation_id: number;
-  head_message_id: number;
-  message_ids: number[];
-  reply_to_message_id: number;
-  state: 'open' | 'done' | 'failed';
-  outcome: string | null;
-  /** A handoff the brain asked for, applied once the turn's last message is sent. */
-  handoff: BrainHandoff | null;
-  /** Why the brain's answer was not used (the turn was answered by the auto-reply instead). */
-  responder_error: string | null;
-  created_at: Date;
-  closed_at: Date | null;
-}
-
-declare module 'knex/types/tables.js' {
-  interface Tables {
-    turns: TurnRow;
-  }
-}
 
 type Tx = Db | Knex.Transaction;
 
@@ -132,7 +111,7 @@ async function closeTurn(
           : status,
       error: status === 'replied' ? null : error,
       updated_at: now,
-    } as never);
+    });
   if (turn.state === 'open')
     await trx('turns')
       .where({ id: turn.id })
@@ -208,7 +187,7 @@ export async function claimTurn(db: Db, messageId: number, settings: TurnSetting
         head_message_id: messageId,
         message_ids: ids,
         reply_to_message_id: ids[ids.length - 1]!,
-      } as never)
+      })
       .returning('id');
     await trx('messages').whereIn('id', ids).update({ turn_id: turn!.id });
     return { kind: 'turn', turnId: turn!.id };
@@ -394,9 +373,7 @@ export async function draftAnswer(
       if (problem) return { kind: 'refused', ...problem };
     }
     if (answer.handoff && turn.state === 'open')
-      await trx('turns')
-        .where({ id: turnId })
-        .update({ handoff: answer.handoff } as never);
+      await trx('turns').where({ id: turnId }).update({ handoff: answer.handoff });
     if (answer.messages.length === 0) {
       if (!answer.handoff || turn.state !== 'open') return { kind: 'drafted', outboundIds: [] };
       await brainHandOff(trx, turn, answer.handoff);
@@ -426,7 +403,7 @@ export async function draftAnswer(
             turn_id: turnId,
             ordinal,
           };
-        }) as never,
+        }),
       )
       .returning(['id', 'ordinal']);
     return {
@@ -440,7 +417,7 @@ export async function draftAnswer(
 export async function recordResponderError(db: Db, turnId: number, reason: string): Promise<void> {
   await db('turns')
     .where({ id: turnId })
-    .update({ responder_error: reason.slice(0, 500) } as never);
+    .update({ responder_error: reason.slice(0, 500) });
 }
 
 /** The brain hands the conversation to a person: the one handoff, at most as long as any handoff lasts. */

@@ -124,11 +124,11 @@ describe('media on S3-compatible storage', () => {
       })
       .toBe('replied');
     const message = (await stack.db('messages').where({ wamid, direction: 'inbound' }).first())!;
-    const media = await stack.db('media').where({ message_id: message.id }).first();
+    const media = (await stack.db('media').where({ message_id: message.id }).first())!;
     expect(media, weedLog).toMatchObject({ state: 'stored', mime_type: 'image/jpeg' });
 
     const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
-    const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: media.storage_key }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: media.storage_key! }));
     expect(head.ContentLength).toBe(300_000);
     expect(head.ContentType).toBe('image/jpeg');
 
@@ -140,7 +140,7 @@ describe('media on S3-compatible storage', () => {
     expect((await res.arrayBuffer()).byteLength).toBe(300_000);
 
     expect(await purgeMedia(stack.db, mediaStorageFromConfig(stack.config.media), [Number(message.id)])).toBe(1);
-    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: media.storage_key }))).rejects.toThrow();
+    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: media.storage_key! }))).rejects.toThrow();
     expect(
       (
         await fetch(`${stack.api!.url}/api/integrations/whatsapp/media/${media.id}`, {
