@@ -73,7 +73,7 @@ export async function markCoexistenceFromSignup(
       event: BUSINESS_APP_ONBOARDING,
       phone_number_id: input.phoneNumberId,
     });
-    const numbers = await trx('whatsapp_phone_numbers as n')
+    const numbers: Array<Pick<PhoneNumberRow, 'id' | 'integration_id'>> = await trx('whatsapp_phone_numbers as n')
       .join('channel_integrations as i', 'i.id', 'n.integration_id')
       .where({ 'i.business_id': input.businessId, 'i.is_active': true, 'n.is_active': true })
       .where('n.phone_number_id', input.phoneNumberId)
@@ -133,7 +133,11 @@ export interface SyncTarget {
 
 /** What the sync workflow works from; null when the number row is gone. */
 export async function syncTarget(db: Db, phoneNumberRowId: string): Promise<SyncTarget | null> {
-  const number = await db('whatsapp_phone_numbers as n')
+  const number:
+    | (Pick<PhoneNumberRow, 'integration_id' | 'phone_number_id' | 'is_active' | 'coexistence_offboarded_at'> & {
+        integration_active: boolean;
+      })
+    | undefined = await db('whatsapp_phone_numbers as n')
     .join('channel_integrations as i', 'i.id', 'n.integration_id')
     .where('n.id', phoneNumberRowId)
     .first(

@@ -234,7 +234,9 @@ export async function conversationsOf(
   const bsuids = [...new Set(targets.flatMap((t) => (t.bsuid ? [t.bsuid] : [])))];
   const found = new Map<string, { conversationId: number; customerId: number }>();
   if (numbers.length > 0 && phones.length + bsuids.length > 0) {
-    const rows = await db('conversations as c')
+    const rows: Array<
+      Pick<ConversationRow, 'id' | 'customer_id' | 'phone_number_id'> & Pick<CustomerRow, 'phone' | 'bsuid'>
+    > = await db('conversations as c')
       .join('customers as u', 'u.id', 'c.customer_id')
       .where({ 'c.business_id': businessId })
       .whereIn('c.phone_number_id', numbers)

@@ -4,7 +4,7 @@
 import type { Db } from '../db.js';
 import { applyEarlyStatuses, earlierMessagePending } from './messages.js';
 import type { PacedNumber } from './pacer.js';
-import type { IntegrationRow, MessageRow } from './tables.js';
+import type { IntegrationRow, MessageRow, MessageStatusRow } from './tables.js';
 
 export type Reservation =
   /** Go ahead and send; the row is marked `sending`. */
@@ -71,7 +71,7 @@ export async function reserveReply(db: Db, draft: ReplyDraft, graceMs: number, n
     // was written: its outcome is as unknown as a timeout's.
     if ((existing?.status === 'unknown' || existing?.status === 'sending') && existing.attempt_started_at) {
       const since = new Date(existing.attempt_started_at.getTime() - 5_000);
-      const sent = await trx('message_statuses as s')
+      const sent: Pick<MessageStatusRow, 'wamid'> | undefined = await trx('message_statuses as s')
         .where({ 's.phone_number_id': inbound.phone_number_id, 's.recipient_id': inbound.customer_wa_id })
         .andWhere('s.occurred_at', '>=', since)
         .whereNotExists(trx('messages as m').whereRaw('m.wamid = s.wamid'))

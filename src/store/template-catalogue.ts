@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import type { MessageTemplate } from '../meta/graph-client.js';
 import { PENDING_COLUMNS, FAST_PATH_GRACE_MS, type PendingStart } from './outbox.js';
-import type { MessageTemplateRow } from './tables.js';
+import type { BusinessAccountRow, MessageTemplateRow } from './tables.js';
 
 /** The outbox row that starts an account's sync (names from src/temporal/names.ts). */
 export interface TemplateSyncStart {
@@ -73,7 +73,9 @@ export interface TemplateSyncAccount {
 
 /** The account a sync reads, while it and its integration are active. */
 export async function templateSyncAccount(db: Db, accountRowId: string): Promise<TemplateSyncAccount | null> {
-  const row = await db('whatsapp_business_accounts as a')
+  const row: Pick<BusinessAccountRow, 'waba_id' | 'integration_id'> | undefined = await db(
+    'whatsapp_business_accounts as a',
+  )
     .join('channel_integrations as i', 'i.id', 'a.integration_id')
     .where({ 'a.id': accountRowId, 'a.is_active': true, 'i.is_active': true })
     .first('a.waba_id', 'a.integration_id');

@@ -12,7 +12,7 @@ import { botPaused } from '../policy/bot-pause.js';
 import { DEFAULT_HANDOFF_MS, handOff, MAX_HANDOFF_MS } from './conversations.js';
 import { markMessagesDone } from './outbox.js';
 import type { PacedNumber } from './pacer.js';
-import type { IntegrationRow, IntegrationSettings, MessageRow, TurnRow } from './tables.js';
+import type { ConversationRow, IntegrationRow, IntegrationSettings, MessageRow, TurnRow } from './tables.js';
 import { findSendableTemplate, templateSendProblem } from './templates.js';
 
 type Tx = Db | Knex.Transaction;
@@ -238,7 +238,13 @@ export async function typingTarget(
   options: { repeat: boolean },
   now = new Date(),
 ): Promise<{ wamid: string; integration_id: string; phone_number_id: string } | undefined> {
-  const row = await db('turns as t')
+  const row:
+    | (Pick<MessageRow, 'wamid' | 'type' | 'integration_id' | 'phone_number_id'> &
+        Pick<ConversationRow, 'mode' | 'handoff_expires_at' | 'bot_paused_until'> & {
+          settings: IntegrationSettings | null;
+          drafted: boolean;
+        })
+    | undefined = await db('turns as t')
     .join('conversations as c', 'c.id', 't.conversation_id')
     .join('messages as m', 'm.id', 't.reply_to_message_id')
     .leftJoin('channel_integrations as i', 'i.id', 'm.integration_id')
@@ -252,15 +258,12 @@ export async function typingTarget(
       'c.mode',
       'c.handoff_expires_at',
       'c.bot_paused_until',
-      db.raw(
-        `EXISTS (SELECT 1 FROM messages o WHERE o.turn_id = t.id AND o.direction = 'outbound') AS drafted`,
-      ) as never,
+      db.raw(`EXISTS (SELECT 1 FROM messages o WHERE o.turn_id = t.id AND o.direction = 'outbound') AS drafted`),
     );
   if (!row?.wamid || !row.integration_id || botPaused(row, now)) return undefined;
   // Meta: show it only when a reply will come. A welcome request without a welcome text gets none.
-  const settings = (row as unknown as { settings: IntegrationSettings | null }).settings;
-  if (row.type === 'request_welcome' && !settings?.welcomeText) return undefined;
-  if (options.repeat && (row as unknown as { drafted: boolean }).drafted) return undefined;
+  if (row.type === 'request_welcome' && !row.settings?.welcomeText) return undefined;
+  if (options.repeat && row.drafted) return undefined;
   return { wamid: row.wamid, integration_id: row.integration_id, phone_number_id: row.phone_number_id };
 }
 
