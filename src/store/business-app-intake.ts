@@ -8,23 +8,10 @@ import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { ownerReplyPauseMs } from '../policy/bot-pause.js';
 import { SYNC_WINDOW_MS } from './coexistence.js';
 import { identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
+import type { ItemRunner } from './intake.js';
+import { activeNumberOwners, type NumberOwner } from './integrations.js';
 import type { InboundStatus, OutboundStatus } from './messages.js';
-import type { IntegrationSettings, MessageInsert } from './tables.js';
-
-/** Intake's item runner (one SAVEPOINT, then one per item when PostgreSQL refuses one). */
-type EachItem = <T>(
-  trx: Knex.Transaction,
-  items: T[],
-  fn: (sp: Knex.Transaction, item: T) => Promise<void>,
-  reject: (item: T, reason: string) => Promise<void>,
-) => Promise<number>;
-
-interface Owner {
-  rowId: string;
-  integrationId: string;
-  businessId: string;
-  settings: IntegrationSettings | null;
-}
+import type { MessageInsert } from './tables.js';
 
 export interface BusinessAppIntake {
   stored: number;
@@ -50,7 +37,7 @@ const INSERT_CHUNK = 500;
 export async function intakeBusinessApp(
   trx: Knex.Transaction,
   parsed: ParsedWebhook,
-  runner: { eachItem: EachItem; reject: (kind: string, reason: string, item: unknown) => Promise<void> },
+  runner: ItemRunner,
 ): Promise<BusinessAppIntake> {
   const echoes = parsed.echoes ?? [];
   const history = parsed.historyMessages ?? [];
@@ -59,19 +46,7 @@ export async function intakeBusinessApp(
   const result: BusinessAppIntake = { stored: 0, duplicates: 0, rejected: 0 };
   const numbers = [...new Set([...echoes, ...history, ...chunks, ...contacts].map((i) => i.phoneNumberId))];
   if (numbers.length === 0) return result;
-  const owners = new Map<string, Owner>();
-  const rows: Array<Owner & { phoneNumberId: string }> = await trx('whatsapp_phone_numbers as n')
-    .join('channel_integrations as i', 'i.id', 'n.integration_id')
-    .whereIn('n.phone_number_id', numbers)
-    .where({ 'n.is_active': true, 'i.is_active': true })
-    .select(
-      'n.phone_number_id as phoneNumberId',
-      'n.id as rowId',
-      'i.id as integrationId',
-      'i.business_id as businessId',
-      'i.settings as settings',
-    );
-  for (const row of rows) owners.set(row.phoneNumberId, row);
+  const owners = await activeNumberOwners(trx, numbers);
 
   // Customers and conversations, in sorted key order like the rest of intake.
   const messages = [...echoes, ...history].filter((m) => owners.has(m.phoneNumberId));
@@ -90,7 +65,7 @@ export async function intakeBusinessApp(
     (item, reason) => runner.reject('customer', reason, { businessId: item[1].businessId }),
   );
 
-  const conversations = new Map<string, { id: number; owner: Owner }>();
+  const conversations = new Map<string, { id: number; owner: NumberOwner }>();
   const conversationKey = (m: BusinessAppMessage) => {
     const customerId = customerIds.get(identityKey(identityOf(owners.get(m.phoneNumberId)!, m.customer)));
     return customerId === undefined ? null : `${m.phoneNumberId}\u0001${String(customerId).padStart(20, '0')}`;
@@ -211,14 +186,14 @@ export async function intakeBusinessApp(
   return result;
 }
 
-function identityOf(owner: Owner, phone: string): CustomerIdentity {
+function identityOf(owner: NumberOwner, phone: string): CustomerIdentity {
   return { businessId: owner.businessId, phone, bsuid: null, parentBsuid: null, username: null, name: null };
 }
 
 /** The contact's name as the owner saved it; a removal forgets the name and keeps the customer and their messages. */
 async function applyContact(
   trx: Knex.Transaction,
-  owner: Owner,
+  owner: NumberOwner,
   contact: ContactSync,
   customerIds: Map<string, number>,
 ): Promise<void> {

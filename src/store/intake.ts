@@ -8,6 +8,7 @@ import type { AccountEvent, InboundMessage, ParsedWebhook, StatusEvent } from '.
 import { accountEventKey } from './account-events.js';
 import { hasBusinessAppItems, intakeBusinessApp } from './business-app-intake.js';
 import { applyIdentityChange, identityKey, resolveCustomer, type CustomerIdentity } from './customers.js';
+import { activeNumberOwners, type NumberOwner } from './integrations.js';
 import {
   applyEdit,
   lockWamid,
@@ -26,7 +27,7 @@ import {
 } from './outbox.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 import { hasTemplateItems, intakeTemplateItems } from './template-intake.js';
-import type { IntegrationSettings, MessageInsert } from './tables.js';
+import type { MessageInsert } from './tables.js';
 import { revokeWaiting } from './turns.js';
 import { messageDecision, type Decision } from '../policy/reply-decision.js';
 
@@ -56,22 +57,13 @@ export interface IntakeResult {
   statuses: number;
 }
 
-interface Owner {
-  integrationId: string;
-  businessId: string;
-  state: string;
-  settings?: IntegrationSettings | null;
-  /** Set when Meta offboarded the Cloud API side of this coexistence number. */
-  offboardedAt?: Date | null;
-}
-
 const pgCode = (error: unknown) => String((error as { code?: unknown }).code ?? '');
 
 /** Integration states whose messages are stored but never answered (the reason is the state). */
 const UNANSWERED_STATES = ['needs_reauth'] as const;
 
 /** The decision intake takes for a message: wait for a turn, or close at once. */
-function intakeStatus(message: InboundMessage, owner: Owner | undefined, now: number): Decision {
+function intakeStatus(message: InboundMessage, owner: NumberOwner | undefined, now: number): Decision {
   if (!owner) return { status: 'ignored', error: { reason: 'no_active_integration' } };
   if ((UNANSWERED_STATES as readonly string[]).includes(owner.state))
     return { status: 'unanswered', error: { reason: owner.state } };
@@ -108,6 +100,13 @@ async function eachItem<T>(
     }
   }
   return rejected;
+}
+
+/** Intake's item runner, handed to the parts of a delivery stored by other modules (business app, templates). */
+export interface ItemRunner {
+  eachItem: typeof eachItem;
+  /** Keeps an item PostgreSQL refused (rejected_items), in the delivery's transaction. */
+  reject: (kind: string, reason: string, item: unknown) => Promise<void>;
 }
 
 export async function intakeWebhook(db: Db, parsed: ParsedWebhook, names: IntakeNames): Promise<IntakeResult> {
@@ -318,22 +317,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
   const starts: NewStart[] = [];
 
   const numbers = [...new Set([...parsed.messages, ...parsed.identityUpdates].map((item) => item.phoneNumberId))];
-  const owners = new Map<string, Owner>();
-  if (numbers.length > 0) {
-    const rows: Array<Owner & { phoneNumberId: string }> = await trx('whatsapp_phone_numbers as n')
-      .join('channel_integrations as i', 'i.id', 'n.integration_id')
-      .whereIn('n.phone_number_id', numbers)
-      .where({ 'n.is_active': true, 'i.is_active': true })
-      .select(
-        'n.phone_number_id as phoneNumberId',
-        'i.id as integrationId',
-        'i.business_id as businessId',
-        'i.state as state',
-        'i.settings as settings',
-        'n.coexistence_offboarded_at as offboardedAt',
-      );
-    for (const row of rows) owners.set(row.phoneNumberId, row);
-  }
+  const owners = await activeNumberOwners(trx, numbers);
 
   if (parsed.messages.length > 0) {
     // Customers, in sorted key order.
@@ -368,7 +352,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     );
 
     // Conversations, upserted and locked in sorted (number, customer) order.
-    const conversationKeys = new Map<string, { phoneNumberId: string; customerId: number; owner: Owner }>();
+    const conversationKeys = new Map<string, { phoneNumberId: string; customerId: number; owner: NumberOwner }>();
     for (const message of parsed.messages) {
       const customerId = customerIds.get(identityOf.get(message) ?? '');
       const owner = owners.get(message.phoneNumberId);
@@ -422,7 +406,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     }
 
     // Messages in array order: sequence = commit order.
-    const pending: Array<{ message: InboundMessage; row: MessageInsert; owner: Owner | undefined }> = [];
+    const pending: Array<{ message: InboundMessage; row: MessageInsert; owner: NumberOwner | undefined }> = [];
     for (const message of parsed.messages) {
       const owner = owners.get(message.phoneNumberId);
       const customerId = customerIds.get(identityOf.get(message) ?? '');
@@ -584,11 +568,9 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
     rejectItem(trx, 'change_error', reason, item),
   );
 
+  const runner: ItemRunner = { eachItem, reject: (kind, reason, item) => rejectItem(trx, kind, reason, item) };
   if (hasBusinessAppItems(parsed)) {
-    const app = await intakeBusinessApp(trx, parsed, {
-      eachItem,
-      reject: (kind, reason, item) => rejectItem(trx, kind, reason, item),
-    });
+    const app = await intakeBusinessApp(trx, parsed, runner);
     result.stored += app.stored;
     result.duplicates += app.duplicates;
     result.rejected += app.rejected;
@@ -598,10 +580,7 @@ async function intakeOnce(trx: Knex.Transaction, parsed: ParsedWebhook, names: I
   // lacks asks for its account's sync.
   let templateSyncs: PendingStart[] = [];
   if (hasTemplateItems(parsed)) {
-    const templates = await intakeTemplateItems(trx, parsed, {
-      eachItem,
-      reject: (kind, reason, item) => rejectItem(trx, kind, reason, item),
-    });
+    const templates = await intakeTemplateItems(trx, parsed, runner);
     result.stored += templates.stored;
     result.duplicates += templates.duplicates;
     result.rejected += templates.rejected;

@@ -1,11 +1,12 @@
 // The integration, its accounts and numbers: persisted in one transaction at the end of a connect,
 // and its token read back (decrypted) only by activities that call Meta with it.
+import type { Knex } from 'knex';
 import { decryptText, encryptText, type Keyring } from '../crypto.js';
 import type { Db } from '../db.js';
 import { tokenHealthFor } from '../policy/token-health.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
-import type { IntegrationRow } from './tables.js';
+import type { IntegrationRow, IntegrationSettings, IntegrationState } from './tables.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 
 export const WHATSAPP = 'whatsapp';
@@ -56,6 +57,41 @@ export async function numbersActiveElsewhere(db: Db, businessId: string, phoneNu
     .andWhereNot('i.business_id', businessId)
     .select('n.phone_number_id');
   return rows.map((r: { phone_number_id: string }) => r.phone_number_id);
+}
+
+/** The active integration that answers for an active number: what intake stores a message under. */
+export interface NumberOwner {
+  phoneNumberId: string;
+  /** The number's own row (whatsapp_phone_numbers.id). */
+  rowId: string;
+  integrationId: string;
+  businessId: string;
+  state: IntegrationState;
+  settings: IntegrationSettings;
+  /** Set when Meta offboarded the Cloud API side of this coexistence number. */
+  offboardedAt: Date | null;
+}
+
+/** The owners of these numbers (Meta's ids), by number; a number without an active owner is absent. */
+export async function activeNumberOwners(
+  db: Db | Knex.Transaction,
+  phoneNumberIds: string[],
+): Promise<Map<string, NumberOwner>> {
+  if (phoneNumberIds.length === 0) return new Map();
+  const rows: NumberOwner[] = await db('whatsapp_phone_numbers as n')
+    .join('channel_integrations as i', 'i.id', 'n.integration_id')
+    .whereIn('n.phone_number_id', phoneNumberIds)
+    .where({ 'n.is_active': true, 'i.is_active': true })
+    .select(
+      'n.phone_number_id as phoneNumberId',
+      'n.id as rowId',
+      'i.id as integrationId',
+      'i.business_id as businessId',
+      'i.state as state',
+      'i.settings as settings',
+      'n.coexistence_offboarded_at as offboardedAt',
+    );
+  return new Map(rows.map((row) => [row.phoneNumberId, row]));
 }
 
 /** Whether any active integration other than `exceptIntegrationId` uses this account. */

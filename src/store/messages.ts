@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import type { ChangeError, InboundMessage, MessageEdit, StatusEvent } from '../meta/webhook-payload.js';
+import { activeNumberOwners } from './integrations.js';
 import type { IntegrationSettings, MessageRow } from './tables.js';
 
 /** `received` is waiting for its turn; every other inbound status is terminal. */
@@ -42,16 +43,12 @@ export interface InboundContext {
   integration: { id: string; businessId: string; state: string; settings: IntegrationSettings } | null;
 }
 
-async function activeIntegrationFor(db: Db | Knex.Transaction, phoneNumberId: string) {
-  return db('whatsapp_phone_numbers as n')
-    .join('channel_integrations as i', 'i.id', 'n.integration_id')
-    .where({ 'n.phone_number_id': phoneNumberId, 'n.is_active': true, 'i.is_active': true })
-    .first('i.id as id', 'i.business_id as businessId', 'i.state as state', 'i.settings as settings');
-}
-
 /** Stores an inbound message once (unique wamid); a message for an unknown number is stored as ignored. */
 export async function storeInboundMessage(db: Db, message: InboundMessage): Promise<InboundContext> {
-  const integration = (await activeIntegrationFor(db, message.phoneNumberId)) ?? null;
+  const found = (await activeNumberOwners(db, [message.phoneNumberId])).get(message.phoneNumberId);
+  const integration = found
+    ? { id: found.integrationId, businessId: found.businessId, state: found.state, settings: found.settings }
+    : null;
   const [inserted] = await db('messages')
     .insert({
       direction: 'inbound',

@@ -9,15 +9,9 @@ import { sha256Hex } from '../crypto.js';
 import type { MarketingPreference, TemplateEvent } from '../meta/template-payload.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
 import { resolveCustomer } from './customers.js';
+import type { ItemRunner } from './intake.js';
+import { activeNumberOwners, type NumberOwner } from './integrations.js';
 import type { MessageTemplateUpdate } from './tables.js';
-
-/** Intake's item runner (one SAVEPOINT, then one per item when PostgreSQL refuses one). */
-type EachItem = <T>(
-  trx: Knex.Transaction,
-  items: T[],
-  fn: (sp: Knex.Transaction, item: T) => Promise<void>,
-  reject: (item: T, reason: string) => Promise<void>,
-) => Promise<number>;
 
 /**
  * The status a status event leaves the template in. FLAGGED, LOCKED, UNLOCKED and the like are
@@ -68,7 +62,7 @@ const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 export async function intakeTemplateItems(
   trx: Knex.Transaction,
   parsed: ParsedWebhook,
-  runner: { eachItem: EachItem; reject: (kind: string, reason: string, item: unknown) => Promise<void> },
+  runner: ItemRunner,
 ): Promise<{ stored: number; duplicates: number; rejected: number; syncWabaIds: string[] }> {
   const result = { stored: 0, duplicates: 0, rejected: 0, syncWabaIds: [] as string[] };
   const toSync = new Set<string>();
@@ -102,14 +96,7 @@ export async function intakeTemplateItems(
 
   const preferences = parsed.userPreferences ?? [];
   if (preferences.length > 0) {
-    const owners = new Map<string, string>();
-    const rows = await trx('whatsapp_phone_numbers as n')
-      .join('channel_integrations as i', 'i.id', 'n.integration_id')
-      .whereIn('n.phone_number_id', [...new Set(preferences.map((p) => p.phoneNumberId))])
-      .where({ 'n.is_active': true, 'i.is_active': true })
-      .select('n.phone_number_id as phoneNumberId', 'i.business_id as businessId');
-    for (const row of rows as Array<{ phoneNumberId: string; businessId: string }>)
-      owners.set(row.phoneNumberId, row.businessId);
+    const owners = await activeNumberOwners(trx, [...new Set(preferences.map((p) => p.phoneNumberId))]);
     // Customers in intake's key order (business, BSUID, phone).
     const sorted = preferences
       .filter((p) => owners.has(p.phoneNumberId))
@@ -117,7 +104,7 @@ export async function intakeTemplateItems(
     result.rejected += await runner.eachItem(
       trx,
       sorted,
-      (sp, preference) => applyPreference(sp, owners.get(preference.phoneNumberId)!, preference),
+      (sp, preference) => applyPreference(sp, owners.get(preference.phoneNumberId)!.businessId, preference),
       (preference, reason) =>
         runner.reject('user_preference', reason, { value: preference.value, category: preference.category }),
     );
@@ -126,8 +113,8 @@ export async function intakeTemplateItems(
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const preferenceKey = (owners: Map<string, string>, p: MarketingPreference) =>
-  `${owners.get(p.phoneNumberId)}\u0001${p.bsuid ?? ''}\u0001${p.phone ?? ''}`;
+const preferenceKey = (owners: Map<string, NumberOwner>, p: MarketingPreference) =>
+  `${owners.get(p.phoneNumberId)?.businessId}\u0001${p.bsuid ?? ''}\u0001${p.phone ?? ''}`;
 
 /**
  * Keeps the event once; a new one moves the template's row. `needs_sync` when the catalogue has
