@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { Db } from '../db.js';
 import type { AccountEvent } from '../meta/webhook-payload.js';
+import { canonicalJson } from './canonical-json.js';
 import { applyCoexistenceEvent } from './coexistence.js';
 
 const REMOVAL_EVENTS = new Set(['PARTNER_APP_UNINSTALLED', 'PARTNER_REMOVED', 'ACCOUNT_DELETED']);
@@ -24,20 +25,10 @@ export type AccountEventEffect =
   /** Coexistence numbers whose Cloud API side Meta offboarded or reconnected. */
   | { kind: 'coexistence'; event: string; phoneNumberIds: string[] };
 
-/** Stable JSON: the same event delivered twice gives the same key. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export function accountEventKey(event: AccountEvent): string {
-  return sha256Hex(canonical({ field: event.field, entry: event.entryId, time: event.entryTime, value: event.value }));
+  return sha256Hex(
+    canonicalJson({ field: event.field, entry: event.entryId, time: event.entryTime, value: event.value }),
+  );
 }
 
 const digits = (value: unknown) =>

@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { sha256Hex } from '../crypto.js';
 import type { MarketingPreference, TemplateEvent } from '../meta/template-payload.js';
 import type { ParsedWebhook } from '../meta/webhook-payload.js';
+import { canonicalJson } from './canonical-json.js';
 import { resolveCustomer } from './customers.js';
 import type { ItemRunner } from './intake.js';
 import { activeNumberOwners, type NumberOwner } from './integrations.js';
@@ -36,17 +37,6 @@ const STATUS_OF_EVENT: Record<string, string | null> = {
 export const hasTemplateItems = (parsed: ParsedWebhook) =>
   (parsed.templateEvents?.length ?? 0) + (parsed.userPreferences?.length ?? 0) > 0;
 
-/** Stable JSON, so the same body gives the same key whatever order its keys arrive in. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(value);
-}
-
 /**
  * What identifies a template event: Meta sends no event id, and a redelivery repeats the body
  * byte for byte, trigger time (entry.time) included. Two real changes differ in time or value (a
@@ -54,7 +44,7 @@ function canonical(value: unknown): string {
  * redelivery finds its key taken.
  */
 function templateEventKey(event: TemplateEvent): string {
-  return sha256Hex(canonical({ time: event.occurredAt, value: event.value }));
+  return sha256Hex(canonicalJson({ time: event.occurredAt, value: event.value }));
 }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
