@@ -43,9 +43,14 @@ const WEBHOOK_PATH: Hop[] = [
     from: { file: 'workflows/handle-inbound-message.ts', calls: 'sendTurnReply' },
   },
   {
+    file: 'activities/meta-send.ts',
+    step: "token, pacer slot, the call, Meta's refusal sorted",
+    from: { file: 'activities/inbound.ts', calls: 'sendRow' },
+  },
+  {
     file: 'src/meta/graph-client.ts',
     step: 'POST /{phone-number-id}/messages',
-    from: { file: 'activities/inbound.ts', calls: 'sendMessage' },
+    from: { file: 'activities/meta-send.ts', calls: 'sendMessage' },
   },
 ];
 
