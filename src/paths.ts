@@ -1,11 +1,17 @@
-// The project's root folder, found from this file whether it runs from src/ or from dist/src/.
-import { existsSync } from 'node:fs';
+// The project's root folder, found from this file whether it runs from src/ or from dist/src/: the
+// folder of our package.json (in the image, /app holds only package.json, node_modules and dist/).
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+function isOurPackage(dir: string): boolean {
+  const file = join(dir, 'package.json');
+  return existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'waconnect';
+}
+
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.json')) === false) {
+  while (!isOurPackage(dir)) {
     const parent = dirname(dir);
     if (parent === dir) throw new Error('cannot find the project root (package.json)');
     dir = parent;
