@@ -1,9 +1,13 @@
 # One image for the api, worker and migrate services: `node dist/src/main.js <command>`.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# The Meta sandbox is a local package and a development dependency: npm ci links it, the build
+# compiles it, and npm prune --omit=dev unlinks it, so the final stage has no copy.
 COPY package.json package-lock.json ./
+COPY packages/meta-sandbox/package.json ./packages/meta-sandbox/
 RUN npm ci
 COPY tsconfig.json ./
+COPY packages ./packages
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities

@@ -9,9 +9,25 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const stampPath = join(root, 'dist', '.build-stamp');
 const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8'));
-// What tsc compiles, what the build copies (dashboard, failure converter) and what the bundle pulls in.
-const inputs = [...tsconfig.include, 'tsconfig.json', 'package.json', 'package-lock.json'];
-const outputs = ['dist/src/main.js', 'dist/workflow-bundle.js', 'dist/src/temporal/failure-converter.cjs'];
+// What tsc compiles (the Meta sandbox package first), what the build copies (failure converter) and
+// what the bundle pulls in. The sandbox's dashboard assets are read from its folder at run time.
+const sandbox = 'packages/meta-sandbox';
+const inputs = [
+  ...tsconfig.include,
+  'tsconfig.json',
+  'package.json',
+  'package-lock.json',
+  `${sandbox}/src`,
+  `${sandbox}/tsconfig.json`,
+  `${sandbox}/package.json`,
+];
+const outputs = [
+  'dist/src/main.js',
+  'dist/workflow-bundle.js',
+  'dist/src/temporal/failure-converter.cjs',
+  `${sandbox}/dist/index.js`,
+  `${sandbox}/dist/dashboard.js`,
+];
 
 function filesUnder(path) {
   const full = join(root, path);

@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../src/meta/signed-request.js';
-import { dataDeletionRequest } from '../src/sandbox/index.js';
+import { dataDeletionRequest } from '@waconnect/meta-sandbox';
 import { customerWritesIn, dumpDatabase, until } from './helpers/erasure.js';
 import { connectedIntegration } from './helpers/connected.js';
 import { getStatus } from './helpers/meta-flow.js';

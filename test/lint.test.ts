@@ -1,5 +1,5 @@
 // The lint gate catches what it is for: a Node built-in imported into workflow code, an un-awaited
-// promise, the sandbox imported by production code. It lints probe files in a temporary copy of the
+// promise, the Meta sandbox imported by production code or the app by the sandbox. It lints probe files in a temporary copy of the
 // lint config's scope (the repo's own .oxlintrc.json and tsconfig.json, node_modules linked), so
 // nothing is ever planted in the repo, and the copy is removed whatever happens.
 import { execFile } from 'node:child_process';
@@ -66,25 +66,33 @@ export async function caller(): Promise<void> {
   void work().catch(() => undefined);
 }
 `;
+const sandboxImport = `import { startSandbox } from '@waconnect/meta-sandbox';\nexport const start = startSandbox;\n`;
 
 describe('npm run lint', () => {
   it('passes the same files written correctly (so a failure below is the planted code)', async () => {
-    const { code, diagnostics } = await lint({ 'workflows/probe.ts': cleanWorkflow, 'src/probe.ts': cleanSource });
+    const { code, diagnostics } = await lint({
+      'workflows/probe.ts': cleanWorkflow,
+      'src/probe.ts': cleanSource,
+      'src/commands/dev.ts': sandboxImport,
+      'packages/meta-sandbox/src/probe.ts': `import { sandboxImport } from './sibling.js';\nexport const probe = sandboxImport;\n`,
+    });
     expect(diagnostics).toEqual([]);
     expect(code).toBe(0);
   });
 
-  it('fails on node:fs in workflows/, an un-awaited promise in src/ and the sandbox in production code', async () => {
+  it('fails on node:fs in workflows/, an un-awaited promise in src/, the sandbox in production code and the app in the sandbox', async () => {
     const { code, diagnostics } = await lint({
       'workflows/probe.ts': `import { readFileSync } from 'node:fs';\n${cleanWorkflow}export const read = readFileSync;\n`,
       'src/probe.ts': cleanSource.replace('  await work();', '  work();'),
-      'src/commands/probe.ts': `import { startSandbox } from '../sandbox/index.js';\nexport const start = startSandbox;\n`,
+      'src/commands/probe.ts': sandboxImport,
+      'packages/meta-sandbox/src/probe.ts': `import { randomToken } from '../../../src/crypto.js';\nexport const token = randomToken;\n`,
     });
     expect(code).not.toBe(0);
     const found = diagnostics.map((d) => `${d.filename} ${d.code}`);
     expect(found).toContain('workflows/probe.ts eslint(no-restricted-imports)');
     expect(found).toContain('src/probe.ts typescript(no-floating-promises)');
     expect(found).toContain('src/commands/probe.ts eslint(no-restricted-imports)');
+    expect(found).toContain('packages/meta-sandbox/src/probe.ts eslint(no-restricted-imports)');
     const builtin = diagnostics.find((d) => d.filename === 'workflows/probe.ts');
     expect(builtin?.message).toContain('node:fs');
     expect(builtin?.help).toContain('Node built-ins');

@@ -16,7 +16,7 @@ import { erasureWorkflowId } from '../src/temporal/names.js';
 import { noWorkerMetrics } from '../src/metrics.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createRetentionActivities } from '../activities/retention.js';
-import type { CustomerMessageInput } from '../src/sandbox/index.js';
+import type { CustomerMessageInput } from '@waconnect/meta-sandbox';
 import { authHeaders } from './helpers/jwt.js';
 import { connectedIntegration } from './helpers/connected.js';
 import { startStack, type Stack } from './helpers/stack.js';

@@ -1,7 +1,12 @@
 // Every webhook field we list is acknowledged and counted by name over real HTTP; an unlisted one
-// is counted as `other`; neither error nor log line carries a change's values.
+// is counted as `other`; neither error nor log line carries a change's values. The Meta sandbox keeps
+// its own list of the fields an app can subscribe to: it must be ours.
+import {
+  SUBSCRIBABLE_FIELDS as SANDBOX_SUBSCRIBABLE_FIELDS,
+  WEBHOOK_OBJECT as SANDBOX_WEBHOOK_OBJECT,
+} from '@waconnect/meta-sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEBHOOK_FIELDS } from '../src/meta/webhook-fields.js';
+import { SUBSCRIBABLE_FIELDS, WEBHOOK_FIELDS, WEBHOOK_OBJECT } from '../src/meta/webhook-fields.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { postWebhook } from './helpers/webhooks.js';
 
@@ -12,6 +17,13 @@ const PHONE = '4915199887766';
 const change = (field: string, value: unknown) => ({
   object: 'whatsapp_business_account',
   entry: [{ time: 1_764_000_000, changes: [{ field, value }] }],
+});
+
+describe('the Meta sandbox’s webhook fields', () => {
+  it('are the fields we list as subscribable, of the same object', () => {
+    expect([...SANDBOX_SUBSCRIBABLE_FIELDS].sort()).toEqual([...SUBSCRIBABLE_FIELDS].sort());
+    expect(SANDBOX_WEBHOOK_OBJECT).toBe(WEBHOOK_OBJECT);
+  });
 });
 
 describe('webhook fields', () => {

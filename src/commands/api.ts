@@ -1,6 +1,7 @@
 // `api`: the Koa HTTP server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Router from '@koa/router';
 import { listeningAt, type Config } from '../config.js';
 import { createDb, type Db } from '../db.js';
 import { createApp } from '../http/app.js';
@@ -32,6 +33,8 @@ export interface ApiOptions {
   db?: Db;
   host?: string;
   requestTimeoutMs?: number;
+  /** Extra routes of sandbox mode (the demo dashboard), from `dev` or the tests. */
+  sandboxRoutes?: Router;
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -82,7 +85,8 @@ export async function startApi(given: Config, log: Logger, options: ApiOptions =
   const host = listenHost !== '0.0.0.0' && listenHost !== '::' ? listenHost : 'localhost';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const config = listeningAt(given, url, port);
-  handler = createApp({ config, db, log, temporal, metrics, webhookBudget, limits }).callback();
+  const { sandboxRoutes } = options;
+  handler = createApp({ config, db, log, temporal, metrics, webhookBudget, limits, sandboxRoutes }).callback();
   log.info({ url }, 'api listening');
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;

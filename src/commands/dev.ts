@@ -1,7 +1,10 @@
 // `dev` (npm start): PostgreSQL, a Temporal dev server, migrations, the worker and the API in one
-// process tree for a laptop. Ctrl-C stops all of it.
+// process tree for a laptop. Ctrl-C stops all of it. In sandbox mode it also starts the Meta sandbox
+// and mounts its demo dashboard on the API: a development dependency, loaded only then.
 import { join } from 'node:path';
-import { loadConfig } from '../config.js';
+import type Router from '@koa/router';
+import type { RunningSandbox } from '@waconnect/meta-sandbox';
+import { loadConfig, type Config } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/postgres.js';
 import { takenPorts } from '../dev/ports.js';
 import { loadOrCreateDevSecrets } from '../dev/secrets.js';
@@ -12,7 +15,7 @@ import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { startApi, type RunningApi } from './api.js';
 import { runMigrations, setUpTemporal } from './migrate.js';
 import { startWorker, type RunningWorker } from './worker.js';
-import { startSandbox, type RunningSandbox } from '../sandbox/index.js';
+import { SANDBOX_SESSION_ISSUER, SANDBOX_SESSION_KID, type Role } from '../http/auth.js';
 import { CODEC_PATH } from '../http/codec.js';
 
 const TEMPORAL_PORT = 7233;
@@ -24,6 +27,48 @@ export class DevStartError extends Error {
   override name = 'DevStartError';
 }
 
+/** The production image has no sandbox (npm prune --omit=dev removes it): say so, not a stack trace. */
+async function loadSandbox<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const missing =
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(error).includes('meta-sandbox');
+    if (!missing) throw error;
+    throw new DevStartError(
+      'Sandbox mode needs the Meta sandbox, @waconnect/meta-sandbox, a development dependency that is not installed ' +
+        'or not built: install the dev dependencies and build (npm ci && npm run build), or set META_APP_ID to use a real Meta app.',
+      { cause: error },
+    );
+  }
+}
+
+/** The sandbox's demo dashboard, minting sessions the way src/http/auth.ts verifies them. */
+export async function sandboxDashboard(config: Config): Promise<Router> {
+  const { dashboardRoutes } = await loadSandbox(() => import('@waconnect/meta-sandbox/dashboard'));
+  const secret = config.auth.sandboxSessionSecret;
+  if (!secret) throw new DevStartError('The sandbox dashboard needs SANDBOX_SESSION_SECRET.');
+  // The demo's person is the business's admin and its agent: the inbox takes conversations over.
+  const roles: Role[] = ['admin', 'agent'];
+  return dashboardRoutes({
+    session: {
+      secret,
+      issuer: SANDBOX_SESSION_ISSUER,
+      kid: SANDBOX_SESSION_KID,
+      businessClaim: config.auth.businessClaim,
+      roleClaim: config.auth.roleClaim,
+      roles,
+    },
+    page: {
+      namespace: config.temporal.namespace,
+      appId: config.meta.appId,
+      configId: config.meta.configId,
+      graphApiVersion: config.meta.graphApiVersion,
+    },
+    links: { sandboxUrl: config.meta.graphApiUrl, temporalUiUrl: config.temporal.uiUrl },
+  });
+}
+
 export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
   const pretty = Boolean(process.stdout.isTTY);
   const log = createLogger({ level: env.LOG_LEVEL ?? 'info', pretty, name: 'dev' });
@@ -31,6 +76,8 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
   const dataDir = env.DEV_DATA_DIR ?? defaultDataDir;
   const secrets = loadOrCreateDevSecrets(join(dataDir, 'dev-secrets.json'));
   const sandbox = !env.META_APP_ID;
+  // Before anything starts: without the sandbox package, sandbox mode cannot run at all.
+  if (sandbox) await loadSandbox(() => import('@waconnect/meta-sandbox'));
   const port = Number(env.PORT ?? 8000);
 
   // Configured values win; generated ones fill the gaps.
@@ -129,7 +176,10 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
     if (env.TEMPORAL_ADDRESS) await setUpTemporal(config, log);
 
     let sandbox: RunningSandbox | undefined;
+    let sandboxRoutes: Router | undefined;
     if (config.meta.sandbox) {
+      const { startSandbox } = await loadSandbox(() => import('@waconnect/meta-sandbox'));
+      sandboxRoutes = await sandboxDashboard(config);
       sandbox = await startSandbox({
         appId: config.meta.appId,
         appSecret: config.meta.appSecret,
@@ -145,7 +195,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<void> {
 
     const worker: RunningWorker = await startWorker(config, log.child({ component: 'worker' }));
     stack.push({ name: 'worker', stop: () => worker.shutdown() });
-    const api: RunningApi = await startApi(config, log.child({ component: 'api' }));
+    const api: RunningApi = await startApi(config, log.child({ component: 'api' }), { sandboxRoutes });
     stack.push({ name: 'API', stop: () => api.close() });
 
     printBanner(log, { apiUrl: api.url, temporalUiUrl: config.temporal.uiUrl, sandboxUrl: sandbox?.url });

@@ -1,5 +1,6 @@
 // The Koa application: request ids and logging, error mapping, then one router per resource.
 import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
 import type { Client } from '@temporalio/client';
 import Koa from 'koa';
 import type { Config } from '../config.js';
@@ -11,7 +12,6 @@ import { errorMiddleware } from './errors.js';
 import type { RateLimits } from './rate-limit.js';
 import { codecRoutes } from './codec.js';
 import { conversationRoutes } from './conversations.js';
-import { dashboardRoutes } from './dashboard.js';
 import { erasureRoutes } from './erasures.js';
 import { healthRoutes } from './health.js';
 import { integrationRoutes } from './integrations.js';
@@ -32,6 +32,8 @@ export interface AppDeps {
   webhookBudget: ByteBudget;
   /** Per-business rate limits, one middleware per route group (after `auth`). */
   limits: RateLimits;
+  /** The sandbox's demo dashboard and its session endpoint: `dev` and the tests pass it in sandbox mode. */
+  sandboxRoutes?: Router;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -71,11 +73,7 @@ export function createApp(deps: AppDeps): Koa {
     webhookRoutes(deps),
     codecRoutes(deps),
   ];
-  // The demo dashboard and its session endpoint exist in sandbox mode only.
-  if (deps.config.meta.sandbox)
-    routers.push(
-      dashboardRoutes(deps, { sandboxUrl: deps.config.meta.graphApiUrl, temporalUiUrl: deps.config.temporal.uiUrl }),
-    );
+  if (deps.sandboxRoutes) routers.push(deps.sandboxRoutes);
   for (const router of routers) {
     app.use(router.routes()).use(router.allowedMethods());
   }

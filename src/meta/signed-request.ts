@@ -48,7 +48,7 @@ export function parseSignedRequest(signedRequest: string, secrets: string[]): Si
   return parsed.data;
 }
 
-/** Makes a signed_request as Meta does (for the sandbox and tests). */
+/** Makes a signed_request as Meta does (for tests). */
 export function signRequest(secret: string, payload: Record<string, unknown>): string {
   const payloadPart = Buffer.from(JSON.stringify(payload)).toString('base64url');
   return `${createHmac('sha256', secret).update(payloadPart).digest('base64url')}.${payloadPart}`;

@@ -1,6 +1,6 @@
 // Meta's webhook fields for the whatsapp_business_account object, named once: webhook parsing,
-// metrics, the sandbox's app subscriptions and the self check all read this list, so a field Meta
-// adds is added here and nowhere else.
+// metrics and the self check all read this list, so a field Meta adds is added here (and to the
+// Meta sandbox's own list, which test/webhook-fields.test.ts holds equal to this one).
 
 /** How we treat a change of a field: `processed` changes are stored or acted on; `acknowledged` ones get 200 and a count. */
 export type FieldHandling = 'processed' | 'acknowledged';

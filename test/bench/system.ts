@@ -13,7 +13,7 @@ import { generateKeyringEntry } from '../../src/crypto.js';
 import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/postgres.js';
 import { projectRoot } from '../../src/paths.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { startSandbox, type RunningSandbox } from '@waconnect/meta-sandbox';
 import { findTemporalCli } from '../../src/temporal/cli.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';
 import type { ConnectionOptions } from '@temporalio/client';

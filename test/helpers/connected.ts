@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities/index.js';
-import type { CreateAccountInput } from '../../src/sandbox/index.js';
+import type { CreateAccountInput } from '@waconnect/meta-sandbox';
 import { graphClientFromConfig } from '../../src/meta/graph-client.js';
 import { noWorkerMetrics } from '../../src/metrics.js';
 import { stageSecret } from '../../src/store/staging.js';

@@ -3,7 +3,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '@waconnect/meta-sandbox';
 
 export const GRAPH_VERSION = 'v25.0';
 

@@ -8,11 +8,12 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { startApi, type RunningApi } from '../../src/commands/api.js';
+import { sandboxDashboard } from '../../src/commands/dev.js';
 import { startWorker, type RunningWorker } from '../../src/commands/worker.js';
 import { connectTemporal } from '../../src/temporal/client.js';
 import { SANDBOX_APP_ID } from '../../src/config.js';
 import { freePort } from './ports.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/index.js';
+import { startSandbox, type RunningSandbox } from '@waconnect/meta-sandbox';
 
 export { TEST_SECRETS };
 
@@ -90,7 +91,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ? createLogger({ level: 'trace', destination: { write: (line: string) => void lines.push(line) } })
     : createLogger({ level: given.logLevel });
   const db = createDb(given.databaseUrl, { poolMax: 5, log });
-  const api = options.api ? await startApi(given, log, { db, host: '127.0.0.1' }) : undefined;
+  // In sandbox mode the API serves the demo dashboard, as under `dev`.
+  const sandboxRoutes = options.api && given.meta.sandbox ? await sandboxDashboard(given) : undefined;
+  const api = options.api ? await startApi(given, log, { db, host: '127.0.0.1', sandboxRoutes }) : undefined;
   const config = api?.config ?? given;
   const client = await connectTemporal(config, { lazy: true });
   const worker =

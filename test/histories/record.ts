@@ -22,7 +22,7 @@ import { createDb, dropDatabase, ensureDatabase, migrateLatest } from '../../src
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/postgres.js';
 import { createLogger } from '../../src/logger.js';
 import { projectRoot } from '../../src/paths.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { startSandbox } from '@waconnect/meta-sandbox';
 import { findTemporalCli } from '../../src/temporal/cli.js';
 import { dataConverter } from '../../src/temporal/client.js';
 import { startDevServer } from '../../src/temporal/dev-server.js';

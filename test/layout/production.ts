@@ -14,7 +14,7 @@ import { SANDBOX_APP_ID } from '../../src/config.js';
 import { createDb } from '../../src/db.js';
 import { startEmbeddedPostgres } from '../../src/dev/postgres.js';
 import { projectRoot } from '../../src/paths.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { startSandbox } from '@waconnect/meta-sandbox';
 import { findTemporalCli } from '../../src/temporal/cli.js';
 import { newSecrets, serviceRunner, waitFor, type BenchSystem, type Role } from '../bench/system.js';
 import { freeLowPort, freePort } from '../helpers/ports.js';

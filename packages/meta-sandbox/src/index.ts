@@ -19,6 +19,7 @@ export type { CreateAccountInput, CreatedAccount } from './world.js';
 export type { CallFilter, CallRecord, FaultSpec, ActiveFault, Operation } from './faults.js';
 export { OPERATIONS } from './faults.js';
 export { dataDeletionRequest } from './data-deletion.js';
+export { SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT } from './webhook-fields.js';
 export type { CustomerMessageInput, CustomerMessageResult } from './messaging.js';
 export type { DeliveryAttempt, DeliveryFilter, DeliverySchedule, WebhookRecord } from './webhooks.js';
 export type { ConversationMessage, StatusValue, WhatsAppErrorDetail } from './model.js';

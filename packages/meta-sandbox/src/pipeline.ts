@@ -1,7 +1,7 @@
 // The Meta-facing middleware: parses the request, finds its operation, applies an injected fault
 // (before or after the call takes effect), answers in Meta's format and appends to the call log.
 import type { Context, Middleware } from 'koa';
-import { readRawBody } from '../http/body.js';
+import { readRawBody } from './body.js';
 import { errorBody, GraphError, defaultFaultError, unknownPath, type MetaErrorSpec } from './errors.js';
 import type { ActiveFault } from './faults.js';
 import type { LogExtras, MetaRequest, Outcome } from './request.js';

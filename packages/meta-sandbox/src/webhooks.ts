@@ -1,7 +1,7 @@
 // Webhook delivery as Meta does it: a signed JSON POST, delivered again with backoff until the
 // receiver answers 200 (Meta keeps trying for days; the sandbox uses a short schedule for tests).
 import { createHmac } from 'node:crypto';
-import { signBody } from '../meta/signature.js';
+import { webhookSignature } from './signing.js';
 
 export interface DeliverySchedule {
   /** Waits before the 2nd, 3rd… attempt; the last one repeats (default 200, 500, 1000, 2000, 5000 ms). */
@@ -116,7 +116,7 @@ export class WebhookDispatcher {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'facebookexternalua',
-        'x-hub-signature-256': signBody(body, this.deps.appSecret),
+        'x-hub-signature-256': webhookSignature(body, this.deps.appSecret),
         'x-hub-signature': `sha1=${createHmac('sha1', this.deps.appSecret).update(body).digest('hex')}`,
       },
       firstAttemptAt: Date.now(),

@@ -37,7 +37,7 @@ import {
   type WebhookRecord,
 } from './webhooks.js';
 import { World, type CreateAccountInput, type CreatedAccount } from './world.js';
-import { SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT, type WebhookFieldName } from '../meta/webhook-fields.js';
+import { isSubscribable, SUBSCRIBABLE_FIELDS, WEBHOOK_OBJECT } from './webhook-fields.js';
 
 export interface SandboxStateOptions {
   appId: string;
@@ -476,7 +476,7 @@ export class SandboxState {
     // Meta sends an app only the fields it subscribed to; fields the app cannot subscribe to
     // (user_id_update) and fields outside our list are sent as given.
     const skipped =
-      SUBSCRIBABLE_FIELDS.includes(meta.field as WebhookFieldName) && !this.appFields.has(meta.field)
+      isSubscribable(meta.field) && !this.appFields.has(meta.field)
         ? 'field_not_subscribed'
         : meta.field !== 'account_update' && !waba?.subscription
           ? 'not_subscribed'

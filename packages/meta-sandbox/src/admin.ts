@@ -3,7 +3,7 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { readJson } from '../http/body.js';
+import { readJson } from './body.js';
 import { GraphError } from './errors.js';
 import { OPERATIONS } from './faults.js';
 import { setSendLimits } from './limits.js';

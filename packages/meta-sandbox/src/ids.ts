@@ -1,7 +1,8 @@
 // Identifiers that look like Meta's: long digit strings for objects, `EAAG…` tokens, `AQ…` codes,
 // `wamid.…` message ids. Unique per sandbox instance, and the secrets are never guessable.
 import { randomBytes, randomInt } from 'node:crypto';
-import { randomToken } from '../crypto.js';
+
+const randomToken = () => randomBytes(32).toString('base64url');
 
 export class IdFactory {
   private readonly used = new Set<string>();
