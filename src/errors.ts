@@ -48,3 +48,84 @@ export const REGISTRATION_ERRORS = {
 } as const;
 
 export type RegistrationErrorCode = keyof typeof REGISTRATION_ERRORS;
+
+/**
+ * What a refusal is, in the product's terms; the HTTP layer answers each kind with one status
+ * (src/http/errors.ts). Services throw these, never HTTP errors.
+ */
+export type DomainErrorKind =
+  'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'rate_limited' | 'unavailable' | 'upstream_refused';
+
+/** A refusal callers act on: a kind, a stable snake_case code and the sentence a person sees. */
+export class DomainError extends Error {
+  override name = 'DomainError';
+  /** When trying again may succeed (rate limits, an unavailable dependency). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: string,
+    message: string,
+    options: { retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+type ErrorOptions = ConstructorParameters<typeof DomainError>[3];
+
+/** The request itself is wrong: a value out of range, a choice that cannot be made. */
+export class InvalidError extends DomainError {
+  override name = 'InvalidError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('invalid', code, message, options);
+  }
+}
+
+/** The caller may not do this (Meta's permissions included). */
+export class ForbiddenError extends DomainError {
+  override name = 'ForbiddenError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('forbidden', code, message, options);
+  }
+}
+
+/** Nothing of the business's has that id or name. */
+export class NotFoundError extends DomainError {
+  override name = 'NotFoundError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('not_found', code, message, options);
+  }
+}
+
+/** The thing exists, but its state refuses this now (not connected, already there, needs re-auth). */
+export class ConflictError extends DomainError {
+  override name = 'ConflictError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('conflict', code, message, options);
+  }
+}
+
+/** Too many attempts for now; `retryAfterSeconds` says when a retry may pass. */
+export class RateLimitedError extends DomainError {
+  override name = 'RateLimitedError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('rate_limited', code, message, options);
+  }
+}
+
+/** A dependency (Meta) does not answer: the same request may succeed later. */
+export class UnavailableError extends DomainError {
+  override name = 'UnavailableError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('unavailable', code, message, options);
+  }
+}
+
+/** Meta answered, and refused for a reason of its own that the caller cannot fix by changing the request. */
+export class UpstreamRefusedError extends DomainError {
+  override name = 'UpstreamRefusedError';
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super('upstream_refused', code, message, options);
+  }
+}

@@ -2,6 +2,7 @@
 // {"error": {"code", "message"}}. Unknown errors become a generic 500 and are logged, never echoed.
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Context, Next } from 'koa';
+import { DomainError, type DomainErrorKind } from '../errors.js';
 import { isMissingSearchAttribute } from '../temporal/search-attributes.js';
 
 export class HttpError extends Error {
@@ -30,6 +31,28 @@ export const rateLimited = (what: string, retryAfterSeconds: number) => {
   return new HttpError(429, 'rate_limited', `${what}; try again in ${seconds} s.`, { 'Retry-After': String(seconds) });
 };
 
+/** The one status each kind of domain refusal is answered with. */
+const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
+  invalid: 400,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  rate_limited: 429,
+  unavailable: 503,
+  upstream_refused: 502,
+};
+
+export function statusOf(error: DomainError): number {
+  return DOMAIN_STATUS[error.kind];
+}
+
+/** A domain refusal as the HTTP layer answers it: its kind's status, Retry-After when it says when. */
+function httpErrorOf(error: DomainError): HttpError {
+  const headers: Record<string, string> =
+    error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
+  return new HttpError(statusOf(error), error.code, error.message, headers);
+}
+
 function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
@@ -41,7 +64,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.status = 404;
       ctx.body = errorBody('not_found', 'No such route.');
     }
-  } catch (error) {
+  } catch (caught) {
+    const error = caught instanceof DomainError ? httpErrorOf(caught) : caught;
     if (error instanceof HttpError) {
       ctx.status = error.status;
       ctx.set(error.headers);

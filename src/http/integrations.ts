@@ -5,11 +5,10 @@ import { beginConnect, completeCallback, dashboardRedirect, openConnectDialog } 
 import { disconnect } from '../services/disconnect.js';
 import {
   connectWithPopupCode,
-  POPUP_ERROR_STATUS,
   recordAbandonedSignup,
   recordBusinessAppOnboarding,
 } from '../services/embedded-signup.js';
-import { CONNECT_ERRORS } from '../errors.js';
+import { CONNECT_ERRORS, type ConnectErrorCode } from '../errors.js';
 import { listMessages, readSettings, updateSettings } from '../services/settings.js';
 import { readStatus } from '../services/status.js';
 import { readJson } from './body.js';
@@ -79,6 +78,20 @@ const messagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.coerce.number().int().positive().optional(),
 });
+
+/** HTTP status for a failed popup connect: the person's or Meta's refusal is 4xx, our trouble 5xx. */
+const POPUP_ERROR_STATUS: Record<ConnectErrorCode, number> = {
+  invalid_state: 400,
+  access_denied: 403,
+  code_used: 409,
+  code_expired: 410,
+  no_whatsapp_account: 422,
+  permission_denied: 403,
+  number_in_use: 409,
+  meta_unavailable: 503,
+  session_mismatch: 403,
+  internal_error: 500,
+};
 
 function wantsJson(accept: string): boolean {
   return /application\/json/i.test(accept);

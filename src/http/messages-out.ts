@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { acceptMessages, idempotencyKey, readMessage, type ItemResult } from '../services/outbound.js';
 import { readJson } from './body.js';
-import { HttpError } from './errors.js';
+import { HttpError, statusOf } from './errors.js';
 import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness, sendingAgentOf } from './auth.js';
@@ -25,7 +25,7 @@ function keyOf(ctx: Context): string {
 }
 
 const present = (result: ItemResult) =>
-  result.ok ? result.send : { error: { code: result.code, message: result.message } };
+  result.ok ? result.send : { error: { code: result.error.code, message: result.error.message } };
 
 export function outboundMessageRoutes(deps: AppDeps): Router {
   const router = new Router({ prefix: '/api/integrations/whatsapp/messages' });
@@ -41,7 +41,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
       [{ key, body: await readJson(ctx) }],
       sendingAgentOf(ctx),
     );
-    if (!result!.ok) throw new HttpError(result!.status, result!.code, result!.message);
+    if (!result!.ok) throw result!.error;
     ctx.status = 202;
     ctx.set('Location', `/api/integrations/whatsapp/messages/${result!.send.id}`);
     ctx.body = present(result!);
@@ -55,7 +55,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router {
     ctx.body = {
       results: results.map((result, i) => ({
         idempotencyKey: items[i]!.key,
-        status: result.status,
+        status: result.ok ? 202 : statusOf(result.error),
         ...present(result),
       })),
     };

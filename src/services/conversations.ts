@@ -3,7 +3,7 @@
 // over from the bot. Every answer lists its fields explicitly; no token or internal id beyond what
 // GET /messages and the send views already show.
 import type { Db } from '../db.js';
-import { HttpError } from '../http/errors.js';
+import { InvalidError, NotFoundError } from '../errors.js';
 import { botResumesAt, echoPauseUntil, inAgentMode } from '../policy/bot-pause.js';
 import {
   customerOf,
@@ -147,7 +147,8 @@ export async function listConversationViews(
   };
 }
 
-const notFound = () => new HttpError(404, 'conversation_not_found', 'This business has no conversation with that id.');
+export const conversationNotFound = () =>
+  new NotFoundError('conversation_not_found', 'This business has no conversation with that id.');
 
 export async function conversationDetail(
   db: Db,
@@ -156,7 +157,7 @@ export async function conversationDetail(
   page: { limit: number; before?: number | undefined },
 ): Promise<ConversationView & { messages: ConversationMessageView[]; nextBefore: number | null }> {
   const found = await readConversation(db, businessId, id, page);
-  if (!found) throw notFound();
+  if (!found) throw conversationNotFound();
   const byWamid = new Map<string, MessageStatusRow[]>();
   for (const status of found.statuses) byWamid.set(status.wamid, [...(byWamid.get(status.wamid) ?? []), status]);
   return {
@@ -176,9 +177,9 @@ export async function takeOver(
   const now = new Date();
   const expiresAt = handoff.expiresAt ?? new Date(now.getTime() + DEFAULT_HANDOFF_MS);
   if (expiresAt.getTime() <= now.getTime() || expiresAt.getTime() > now.getTime() + MAX_HANDOFF_MS)
-    throw new HttpError(400, 'invalid_request', 'expiresAt must be in the future, at most 30 days away.');
+    throw new InvalidError('invalid_request', 'expiresAt must be in the future, at most 30 days away.');
   const row = await handOff(db, businessId, id, { ...handoff, expiresAt }, now);
-  if (!row) throw notFound();
+  if (!row) throw conversationNotFound();
   const customer = await customerOf(db, row);
   return conversationView(row, customer, now);
 }
@@ -186,7 +187,7 @@ export async function takeOver(
 /** The bot answers the conversation again (an owner's echo pause still runs to its end). */
 export async function giveBack(db: Db, businessId: string, id: number, agentId: string): Promise<ConversationView> {
   const row = await release(db, businessId, id, agentId);
-  if (!row) throw notFound();
+  if (!row) throw conversationNotFound();
   const customer = await customerOf(db, row);
   return conversationView(row, customer, new Date());
 }

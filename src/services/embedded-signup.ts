@@ -2,7 +2,6 @@
 // session's ids, which narrow discovery but are checked against what the token really sees), and
 // forwards abandoned sessions (CANCEL, ERROR) so support can see where people gave up.
 import { sha256Hex } from '../crypto.js';
-import type { ConnectErrorCode } from '../errors.js';
 import { markCoexistenceFromSignup } from '../store/coexistence.js';
 import { recordAttemptStarted } from '../store/connect.js';
 import { recordSignupEvent, type SignupEventOutcome } from '../store/signup-events.js';
@@ -47,20 +46,6 @@ export async function connectWithPopupCode(
     throw error;
   }
 }
-
-/** HTTP status for a failed popup connect: the person's or Meta's refusal is 4xx, our trouble 5xx. */
-export const POPUP_ERROR_STATUS: Record<ConnectErrorCode, number> = {
-  invalid_state: 400,
-  access_denied: 403,
-  code_used: 409,
-  code_expired: 410,
-  no_whatsapp_account: 422,
-  permission_denied: 403,
-  number_in_use: 409,
-  meta_unavailable: 503,
-  session_mismatch: 403,
-  internal_error: 500,
-};
 
 export interface SignupSessionEvent {
   event: 'CANCEL' | 'ERROR';

@@ -5,7 +5,7 @@
 import { sha256Hex } from '../crypto.js';
 import { z } from 'zod';
 import type { Db } from '../db.js';
-import { HttpError } from '../http/errors.js';
+import { ConflictError, InvalidError, NotFoundError, type DomainError } from '../errors.js';
 import { failureCode, sendRequest, type SendRequest } from '../meta/outbound-message.js';
 import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
 import type { MessageRow, MessageStatusRow } from '../store/tables.js';
@@ -101,32 +101,33 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export type ItemResult =
-  { ok: true; status: 202; send: SendView } | { ok: false; status: number; code: string; message: string };
+export type ItemResult = { ok: true; send: SendView } | { ok: false; error: DomainError };
 
 interface Item {
   key: string;
   body: unknown;
 }
 
-function refused(status: number, code: string, message: string): ItemResult {
-  return { ok: false, status, code, message };
-}
+const refused = (error: DomainError): ItemResult => ({ ok: false, error });
 
 function parseItem(body: unknown): { request: SendRequest } | { error: ItemResult } {
   const parsed = sendRequest.safeParse(body);
-  if (!parsed.success) return { error: refused(400, 'invalid_request', z.prettifyError(parsed.error)) };
+  if (!parsed.success) return { error: refused(new InvalidError('invalid_request', z.prettifyError(parsed.error))) };
   return { request: parsed.data as SendRequest };
 }
 
 function numberFor(numbers: SendingNumber[], request: SendRequest): SendingNumber | ItemResult {
   if (request.phoneNumberId) {
     const number = numbers.find((n) => n.phoneNumberId === request.phoneNumberId);
-    return number ?? refused(404, 'phone_number_not_found', 'this business has no active number with that id');
+    return (
+      number ?? refused(new NotFoundError('phone_number_not_found', 'this business has no active number with that id'))
+    );
   }
-  if (numbers.length === 0) return refused(409, 'not_connected', 'this business has no connected number');
+  if (numbers.length === 0) return refused(new ConflictError('not_connected', 'this business has no connected number'));
   if (numbers.length > 1)
-    return refused(400, 'phone_number_required', 'this business has several numbers: name one in phoneNumberId');
+    return refused(
+      new InvalidError('phone_number_required', 'this business has several numbers: name one in phoneNumberId'),
+    );
   return numbers[0]!;
 }
 
@@ -153,7 +154,9 @@ export async function acceptMessages(
     const requestHash = sha256Hex(canonical(parsed.request));
     const earlier = seen.get(keyHash);
     if (earlier !== undefined && sends[earlier]!.send.requestHash !== requestHash)
-      return void (results[index] = refused(409, 'idempotency_key_reused', 'this key was used with another body'));
+      return void (results[index] = refused(
+        new ConflictError('idempotency_key_reused', 'this key was used with another body'),
+      ));
     seen.set(keyHash, sends.length);
     sends.push({
       index,
@@ -183,8 +186,8 @@ export async function acceptMessages(
   accepted.forEach((outcome, i) => {
     results[sends[i]!.index] =
       outcome.kind === 'key_reused'
-        ? refused(409, 'idempotency_key_reused', 'this idempotency key was used with another body')
-        : { ok: true, status: 202, send: sendView(outcome.row) };
+        ? refused(new ConflictError('idempotency_key_reused', 'this idempotency key was used with another body'))
+        : { ok: true, send: sendView(outcome.row) };
   });
   void startAfterCommit(
     deps,
@@ -193,8 +196,10 @@ export async function acceptMessages(
   return results.map((r) => r!);
 }
 
+export const messageNotFound = () => new NotFoundError('message_not_found', 'no send of this business has that id');
+
 export async function readMessage(db: Db, businessId: string, id: number): Promise<SendView> {
   const found = await readSend(db, businessId, id);
-  if (!found) throw new HttpError(404, 'message_not_found', 'no send of this business has that id');
+  if (!found) throw messageNotFound();
   return sendView(found.row, found.statuses);
 }

@@ -2,7 +2,7 @@
 // the caller's business.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { HttpError } from '../http/errors.js';
+import { InvalidError, NotFoundError } from '../errors.js';
 import { ownerReplyPauseMs } from '../policy/bot-pause.js';
 import { autoReplyText, chosenResponder } from '../policy/responder.js';
 import { DEFAULT_BRAIN_HISTORY } from '../store/brain-context.js';
@@ -54,7 +54,7 @@ function settingsView(config: Config, settings: IntegrationSettings): SettingsVi
 
 export async function readSettings(config: Config, db: Db, businessId: string): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
-  if (!integration) throw new HttpError(404, 'not_connected', 'Connect WhatsApp first.');
+  if (!integration) throw new NotFoundError('not_connected', 'Connect WhatsApp first.');
   return settingsView(config, integration.settings ?? {});
 }
 
@@ -72,9 +72,9 @@ export async function updateSettings(
   },
 ): Promise<SettingsView> {
   const integration = await currentIntegration(db, businessId);
-  if (!integration) throw new HttpError(404, 'not_connected', 'Connect WhatsApp first.');
+  if (!integration) throw new NotFoundError('not_connected', 'Connect WhatsApp first.');
   if (change.responder === 'http' && !config.reply.webhookUrl) {
-    throw new HttpError(400, 'responder_unavailable', 'No reply service is configured (REPLY_WEBHOOK_URL).');
+    throw new InvalidError('responder_unavailable', 'No reply service is configured (REPLY_WEBHOOK_URL).');
   }
   const next: IntegrationSettings = { ...integration.settings };
   if (change.autoReplyText === null) delete next.autoReplyText;

@@ -3,7 +3,15 @@
 // visible; Meta's refusals become clear 4xx answers in Meta's words for the person.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { HttpError } from '../http/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+  UpstreamRefusedError,
+} from '../errors.js';
 import { graphClientFromConfig, type NewMessageTemplate } from '../meta/graph-client.js';
 import { GraphError, templateRefusalMessage, templateRefusalOf } from '../meta/graph-errors.js';
 import { readIntegrationToken } from '../store/integrations.js';
@@ -70,40 +78,48 @@ export async function listTemplates(
 /** The account a create or delete is about: the one named, or the business's only one. */
 async function accountFor(deps: TemplateDeps, businessId: string, wabaId: string | undefined) {
   const accounts = await templateAccountsOf(deps.db, businessId);
-  if (accounts.length === 0) throw new HttpError(409, 'not_connected', 'No WhatsApp Business Account is connected.');
+  if (accounts.length === 0) throw new ConflictError('not_connected', 'No WhatsApp Business Account is connected.');
   if (wabaId !== undefined) {
     const account = accounts.find((a) => a.wabaId === wabaId);
-    if (!account) throw new HttpError(404, 'waba_not_found', 'No such WhatsApp Business Account is connected.');
+    if (!account) throw new NotFoundError('waba_not_found', 'No such WhatsApp Business Account is connected.');
     return account;
   }
   if (accounts.length > 1)
-    throw new HttpError(400, 'waba_required', 'Several WhatsApp Business Accounts are connected: name one (wabaId).');
+    throw new InvalidError('waba_required', 'Several WhatsApp Business Accounts are connected: name one (wabaId).');
   return accounts[0]!;
 }
 
+const needsReauth = (cause?: unknown) =>
+  new ConflictError('needs_reauth', 'The integration must be connected again.', { cause });
+
 async function tokenOf(deps: TemplateDeps, integrationId: string): Promise<string> {
   const token = await readIntegrationToken(deps.db, deps.config.keyring, integrationId);
-  if (!token) throw new HttpError(409, 'needs_reauth', 'The integration must be connected again.');
+  if (!token) throw needsReauth();
   return token;
 }
 
-/** A Graph failure as our answer. Meta's message for the person is scrubbed of secrets already. */
+/** A Graph failure as our refusal. Meta's message for the person is scrubbed of secrets already. */
 function refusal(error: unknown): unknown {
   if (!(error instanceof GraphError)) return error;
   const template = templateRefusalOf(error);
-  if (template === 'template_exists') return new HttpError(409, template, templateRefusalMessage(error));
-  if (template === 'template_not_found') return new HttpError(404, template, templateRefusalMessage(error));
-  if (template === 'template_invalid') return new HttpError(400, template, templateRefusalMessage(error));
+  const options = { cause: error };
+  if (template === 'template_exists') return new ConflictError(template, templateRefusalMessage(error), options);
+  if (template === 'template_not_found') return new NotFoundError(template, templateRefusalMessage(error), options);
+  if (template === 'template_invalid') return new InvalidError(template, templateRefusalMessage(error), options);
   if (error.isRateLimit)
-    return new HttpError(429, 'meta_rate_limited', 'Meta is limiting this account’s calls; try again in a minute.', {
-      'Retry-After': '60',
+    return new RateLimitedError('meta_rate_limited', 'Meta is limiting this account’s calls; try again in a minute.', {
+      retryAfterSeconds: 60,
+      cause: error,
     });
   if (error.kind === 'transient')
-    return new HttpError(503, 'meta_unavailable', 'Meta is unavailable; try again later.', { 'Retry-After': '30' });
-  if (error.kind === 'reauth') return new HttpError(409, 'needs_reauth', 'The integration must be connected again.');
+    return new UnavailableError('meta_unavailable', 'Meta is unavailable; try again later.', {
+      retryAfterSeconds: 30,
+      cause: error,
+    });
+  if (error.kind === 'reauth') return needsReauth(error);
   if (error.kind === 'permission')
-    return new HttpError(403, 'permission_denied', 'The connected token may not manage templates.');
-  return new HttpError(502, 'meta_error', `Meta refused the request: ${error.message}`);
+    return new ForbiddenError('permission_denied', 'The connected token may not manage templates.', options);
+  return new UpstreamRefusedError('meta_error', `Meta refused the request: ${error.message}`, options);
 }
 
 export async function createTemplate(
@@ -145,7 +161,7 @@ export async function deleteTemplate(
   const account = await accountFor(deps, businessId, target.wabaId);
   const versions = await templatesNamed(deps.db, [account.wabaId], target.name, target.language);
   if (versions.length === 0)
-    throw new HttpError(404, 'template_not_found', 'No template of that name (and language) is known.');
+    throw new NotFoundError('template_not_found', 'No template of that name (and language) is known.');
   const token = await tokenOf(deps, account.integrationId);
   try {
     await graphClientFromConfig(deps.config.meta).deleteMessageTemplate(token, account.wabaId, {
