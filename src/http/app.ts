@@ -20,6 +20,7 @@ import { numberRoutes } from './numbers.js';
 import { templateRoutes } from './templates.js';
 import { outboundMessageRoutes } from './messages-out.js';
 import { metricsRoutes } from './metrics.js';
+import type { AppState } from './state.js';
 import { webhookRoutes } from './webhooks.js';
 
 export interface AppDeps {
@@ -38,8 +39,8 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-export function createApp(deps: AppDeps): Koa {
-  const app = new Koa({ proxy: true });
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: true });
   app.silent = true;
   app.use(async (ctx, next) => {
     // A caller's id only when it is a plain token: it goes into every log line of the request.

@@ -5,9 +5,12 @@
 // `unauthorized`; a missing role is 403 `forbidden`. Roles (AUTH_ROLE_CLAIM): `agent` (a person who
 // takes conversations over and replies; their sends are tagged with `sub`) and `admin`.
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from 'jose';
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import type { Config } from '../config.js';
 import { bearerToken, HttpError, unauthorized } from './errors.js';
+import type { AppState } from './state.js';
+
+type StateContext = Pick<ParameterizedContext<AppState>, 'state'>;
 
 /** A fixed alphabet: no look-alikes, no NUL, no lone surrogates that map two claims onto one id. */
 const BUSINESS_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -59,7 +62,7 @@ export function requireBusiness(config: Config) {
     ...(config.auth.audience ? { audience: config.auth.audience } : {}),
   };
   const claim = config.auth.businessClaim;
-  return async (ctx: Context, next: Next): Promise<void> => {
+  return async (ctx: ParameterizedContext<AppState>, next: Next): Promise<void> => {
     const token = bearerToken(ctx);
     if (!token) throw unauthorized();
     let payload: Record<string, unknown>;
@@ -84,11 +87,16 @@ export function requireBusiness(config: Config) {
   };
 }
 
+/** The caller requireBusiness let through; a route that forgot requireBusiness fails closed (401). */
+function authOf(ctx: StateContext): AuthState {
+  if (!ctx.state.auth) throw unauthorized();
+  return ctx.state.auth;
+}
+
 /** After requireBusiness: lets the request through only when the token carries one of the roles. */
 export function requireRole(...roles: [Role, ...Role[]]) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    const auth = ctx.state.auth as AuthState | undefined;
-    if (!auth) throw unauthorized();
+  return async (ctx: ParameterizedContext<AppState>, next: Next): Promise<void> => {
+    const auth = authOf(ctx);
     if (!roles.some((role) => auth.roles.includes(role)))
       throw new HttpError(403, 'forbidden', `This needs the ${roles.join(' or ')} role.`);
     await next();
@@ -96,18 +104,18 @@ export function requireRole(...roles: [Role, ...Role[]]) {
 }
 
 /** The person acting: the token's `sub`, which a person's actions are recorded under. */
-export function agentOf(ctx: Context): string {
-  const subject = (ctx.state.auth as AuthState).subject;
+export function agentOf(ctx: StateContext): string {
+  const subject = authOf(ctx).subject;
   if (!subject) throw new HttpError(403, 'forbidden', 'This needs a token whose sub claim names the agent.');
   return subject;
 }
 
 /** The agent whose sends these are: a token with the agent role that names its person. */
-export function sendingAgentOf(ctx: Context): string | null {
-  const auth = ctx.state.auth as AuthState;
+export function sendingAgentOf(ctx: StateContext): string | null {
+  const auth = authOf(ctx);
   return auth.roles.includes('agent') && auth.subject ? auth.subject : null;
 }
 
-export function businessOf(ctx: Context): string {
-  return (ctx.state.auth as AuthState).businessId;
+export function businessOf(ctx: StateContext): string {
+  return authOf(ctx).businessId;
 }

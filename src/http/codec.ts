@@ -11,10 +11,11 @@ import type { Payload } from '@temporalio/common';
 import { constantTimeEqual } from '../crypto.js';
 import { EncryptionCodec } from '../temporal/codec.js';
 import type { AppDeps } from './app.js';
-import { readJson } from './body.js';
 import { CLOCK_SKEW_SECONDS } from './auth.js';
 import { cors } from './cors.js';
 import { bearerToken, HttpError, unauthorized } from './errors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
 export const CODEC_PATH = '/api/temporal-codec';
 
@@ -23,6 +24,11 @@ const body = z.object({
     .array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() }))
     .max(10_000),
 });
+const codecRequest = {
+  body,
+  bodyLimit: 16 * 1024 * 1024,
+  refuse: { body: () => new HttpError(400, 'invalid_request', 'Expected {"payloads": [...]}.') },
+};
 
 type JsonPayload = z.infer<typeof body>['payloads'][number];
 
@@ -74,8 +80,8 @@ function operatorJwtCheck(codec: AppDeps['config']['codec']): OperatorCheck {
   };
 }
 
-export function codecRoutes({ config }: AppDeps): Router {
-  const router = new Router({ prefix: CODEC_PATH });
+export function codecRoutes({ config }: AppDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: CODEC_PATH });
   const codec = new EncryptionCodec(config.codecKeyring);
   const operatorJwt = operatorJwtCheck(config.codec);
   const allowedOrigin = config.temporal.uiUrl ? new URL(config.temporal.uiUrl).origin : undefined;
@@ -98,17 +104,16 @@ export function codecRoutes({ config }: AppDeps): Router {
     throw unauthorized('This credential may not decode payloads.');
   };
 
-  const handle = (direction: 'encode' | 'decode') => async (ctx: Context) => {
-    const parsed = body.safeParse(await readJson(ctx, 16 * 1024 * 1024));
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', 'Expected {"payloads": [...]}.');
-    const payloads = parsed.data.payloads.map(fromJson);
-    try {
-      const out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
-      ctx.body = { payloads: out.map(toJson) };
-    } catch {
-      throw new HttpError(400, 'undecodable', 'A payload could not be decoded with the configured keys.');
-    }
-  };
+  const handle = (direction: 'encode' | 'decode') =>
+    validate(codecRequest, async (ctx) => {
+      const payloads = ctx.state.input.body.payloads.map(fromJson);
+      try {
+        const out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+        ctx.body = { payloads: out.map(toJson) };
+      } catch {
+        throw new HttpError(400, 'undecodable', 'A payload could not be decoded with the configured keys.');
+      }
+    });
 
   router.use(uiCors);
   router.options('/encode', () => undefined);

@@ -3,13 +3,18 @@
 // bot and give it back. Every answer lists its fields explicitly (services/conversations.ts).
 import Router from '@koa/router';
 import { z } from 'zod';
-import { conversationDetail, giveBack, listConversationViews, takeOver } from '../services/conversations.js';
-import { readJson } from './body.js';
-import { HttpError } from './errors.js';
-import { parse } from './validate.js';
+import {
+  conversationDetail,
+  conversationNotFound,
+  giveBack,
+  listConversationViews,
+  takeOver,
+} from '../services/conversations.js';
 import type { AppDeps } from './app.js';
 import { agentOf, businessOf, requireBusiness, requireRole } from './auth.js';
 import { dashboardCors } from './cors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
 const cursor = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -34,46 +39,60 @@ const handoffBody = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
 });
 
-function conversationId(value: unknown): number {
-  const id = cursor.safeParse(value);
-  if (!id.success)
-    throw new HttpError(404, 'conversation_not_found', 'This business has no conversation with that id.');
-  return id.data;
-}
+/** A path id that cannot be a conversation's names none of the business's. */
+const conversationPath = { params: { id: cursor }, refuse: { params: conversationNotFound } };
 
-export function conversationRoutes(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/api/integrations/whatsapp/conversations' });
+export function conversationRoutes(deps: AppDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/integrations/whatsapp/conversations' });
   const auth = requireBusiness(deps.config);
   const agent = requireRole('agent', 'admin');
   router.use(dashboardCors(deps.config));
 
-  router.get('/', auth, deps.limits.reads, async (ctx) => {
-    const query = parse(listQuery, ctx.query);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await listConversationViews(deps.db, businessOf(ctx), query);
-  });
+  router.get(
+    '/',
+    auth,
+    deps.limits.reads,
+    validate({ query: listQuery }, async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await listConversationViews(deps.db, businessOf(ctx), ctx.state.input.query);
+    }),
+  );
 
-  router.get('/:id', auth, deps.limits.reads, async (ctx) => {
-    const id = conversationId(ctx.params.id);
-    const page = parse(messagesQuery, ctx.query);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await conversationDetail(deps.db, businessOf(ctx), id, page);
-  });
+  router.get(
+    '/:id',
+    auth,
+    deps.limits.reads,
+    validate({ ...conversationPath, query: messagesQuery }, async (ctx) => {
+      const { params, query } = ctx.state.input;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await conversationDetail(deps.db, businessOf(ctx), params.id, query);
+    }),
+  );
 
-  router.post('/:id/handoff', auth, deps.limits.writes, agent, async (ctx) => {
-    const id = conversationId(ctx.params.id);
-    const body = parse(handoffBody, await readJson(ctx));
-    ctx.body = await takeOver(deps.db, businessOf(ctx), id, {
-      agentId: agentOf(ctx),
-      note: body.note ?? null,
-      expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
-    });
-  });
+  router.post(
+    '/:id/handoff',
+    auth,
+    deps.limits.writes,
+    agent,
+    validate({ ...conversationPath, body: handoffBody }, async (ctx) => {
+      const { params, body } = ctx.state.input;
+      ctx.body = await takeOver(deps.db, businessOf(ctx), params.id, {
+        agentId: agentOf(ctx),
+        note: body.note ?? null,
+        expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
+      });
+    }),
+  );
 
-  router.post('/:id/release', auth, deps.limits.writes, agent, async (ctx) => {
-    const id = conversationId(ctx.params.id);
-    ctx.body = await giveBack(deps.db, businessOf(ctx), id, agentOf(ctx));
-  });
+  router.post(
+    '/:id/release',
+    auth,
+    deps.limits.writes,
+    agent,
+    validate(conversationPath, async (ctx) => {
+      ctx.body = await giveBack(deps.db, businessOf(ctx), ctx.state.input.params.id, agentOf(ctx));
+    }),
+  );
 
   return router;
 }

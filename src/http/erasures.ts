@@ -5,13 +5,22 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { parseSignedRequest, SignedRequestError } from '../meta/signed-request.js';
-import { readBusinessErasure } from '../store/erasures.js';
-import { deletionStatus, erasureView, requestDataDeletion, requestErasure } from '../services/erasures.js';
-import { parseJson, readJson, readRawBody } from './body.js';
+import {
+  deletionRequestNotFound,
+  deletionStatus,
+  erasureNotFound,
+  erasureView,
+  readErasure,
+  requestDataDeletion,
+  requestErasure,
+} from '../services/erasures.js';
+import { parseJson, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
 /** A phone as a wa_id: digits, with the spaces, dashes, brackets and leading + people write. */
 const phone = z
@@ -30,8 +39,22 @@ const erasureBody = z.union([
   z.strictObject({ scope: z.literal('business') }),
 ]);
 
-const erasureId = z.uuid();
-const confirmationCode = z.string().regex(/^[a-f0-9]{24}$/);
+const erasureRequest = {
+  body: erasureBody,
+  refuse: {
+    body: () =>
+      new HttpError(
+        400,
+        'invalid_request',
+        'send {"phone": "..."} or {"bsuid": "..."} for a customer, or {"scope": "business"} for everything',
+      ),
+  },
+};
+const erasurePath = { params: { id: z.uuid() }, refuse: { params: erasureNotFound } };
+const deletionPath = {
+  params: { code: z.string().regex(/^[a-f0-9]{24}$/) },
+  refuse: { params: deletionRequestNotFound },
+};
 
 function signedRequestOf(ctx: Context, raw: Buffer): string | undefined {
   if (ctx.is('application/x-www-form-urlencoded'))
@@ -46,43 +69,45 @@ const STATE_TEXT = {
   done: 'Your data has been deleted.',
 } as const;
 
-export function erasureRoutes(deps: AppDeps): Router[] {
-  const erasures = new Router({ prefix: '/api/integrations/whatsapp/erasures' });
+export function erasureRoutes(deps: AppDeps): Router<AppState>[] {
+  const erasures = new Router<AppState>({ prefix: '/api/integrations/whatsapp/erasures' });
   const auth = requireBusiness(deps.config);
   erasures.use(dashboardCors(deps.config));
 
-  erasures.post('/', auth, deps.limits.erasures, async (ctx) => {
-    const parsed = erasureBody.safeParse(await readJson(ctx));
-    if (!parsed.success)
-      throw new HttpError(
-        400,
-        'invalid_request',
-        'send {"phone": "..."} or {"bsuid": "..."} for a customer, or {"scope": "business"} for everything',
-      );
-    const body = parsed.data;
-    const subject =
-      'phone' in body
-        ? { kind: 'phone' as const, value: body.phone }
-        : 'bsuid' in body
-          ? { kind: 'bsuid' as const, value: body.bsuid }
-          : { kind: 'business' as const };
-    const row = await requestErasure(deps, { businessId: businessOf(ctx), subject, source: 'api' });
-    ctx.status = 202;
-    ctx.set('Location', `/api/integrations/whatsapp/erasures/${row.id}`);
-    ctx.body = erasureView(row);
-  });
+  erasures.post(
+    '/',
+    auth,
+    deps.limits.erasures,
+    validate(erasureRequest, async (ctx) => {
+      const body = ctx.state.input.body;
+      const subject =
+        'phone' in body
+          ? { kind: 'phone' as const, value: body.phone }
+          : 'bsuid' in body
+            ? { kind: 'bsuid' as const, value: body.bsuid }
+            : { kind: 'business' as const };
+      const row = await requestErasure(deps, { businessId: businessOf(ctx), subject, source: 'api' });
+      ctx.status = 202;
+      ctx.set('Location', `/api/integrations/whatsapp/erasures/${row.id}`);
+      ctx.body = erasureView(row);
+    }),
+  );
 
-  erasures.get('/:id', auth, deps.limits.reads, async (ctx) => {
-    const id = erasureId.safeParse(ctx.params.id);
-    const row = id.success ? await readBusinessErasure(deps.db, businessOf(ctx), id.data) : undefined;
-    if (!row) throw new HttpError(404, 'erasure_not_found', 'no erasure of this business has that id');
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = erasureView(row);
-  });
+  erasures.get(
+    '/:id',
+    auth,
+    deps.limits.reads,
+    validate(erasurePath, async (ctx) => {
+      const row = await readErasure(deps.db, businessOf(ctx), ctx.state.input.params.id);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = erasureView(row);
+    }),
+  );
 
-  const meta = new Router({ prefix: '/api/meta/data-deletion' });
+  const meta = new Router<AppState>({ prefix: '/api/meta/data-deletion' });
 
-  // Meta posts signed_request form-encoded; JSON is accepted too.
+  // Meta posts signed_request form-encoded; JSON is accepted too. The body is read raw: its form
+  // decides how it is parsed.
   meta.post('/', async (ctx) => {
     const signed = signedRequestOf(ctx, await readRawBody(ctx, 64 * 1024));
     if (!signed) throw new HttpError(400, 'invalid_signed_request', 'the body has no signed_request');
@@ -100,20 +125,21 @@ export function erasureRoutes(deps: AppDeps): Router[] {
   });
 
   // The page the person opens from Facebook: the state of their request, nothing about them.
-  meta.get('/:code', async (ctx) => {
-    const code = confirmationCode.safeParse(ctx.params.code);
-    const status = code.success ? await deletionStatus(deps.db, code.data) : null;
-    if (!status) throw new HttpError(404, 'deletion_request_not_found', 'no deletion request has that code');
-    ctx.set('Cache-Control', 'no-store');
-    if (ctx.accepts('json', 'html') === 'html') {
-      ctx.type = 'html';
-      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Data deletion request</title></head>
+  meta.get(
+    '/:code',
+    validate(deletionPath, async (ctx) => {
+      const status = await deletionStatus(deps.db, ctx.state.input.params.code);
+      ctx.set('Cache-Control', 'no-store');
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Data deletion request</title></head>
 <body><h1>Data deletion request ${status.confirmationCode}</h1><p>${STATE_TEXT[status.state]}</p>
 <p>Requested ${status.requestedAt}${status.completedAt ? `; completed ${status.completedAt}` : ''}.</p></body></html>`;
-      return;
-    }
-    ctx.body = status;
-  });
+        return;
+      }
+      ctx.body = status;
+    }),
+  );
 
   return [erasures, meta];
 }

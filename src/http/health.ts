@@ -5,6 +5,7 @@ import type { Context, Next } from 'koa';
 import { cachedTemporalCheck, checkTemporal } from '../services/readiness.js';
 import type { AppDeps } from './app.js';
 import { HttpError } from './errors.js';
+import type { AppState } from './state.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -18,8 +19,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-export function healthRoutes({ db, temporal }: AppDeps): Router {
-  const router = new Router();
+export function healthRoutes({ db, temporal }: AppDeps): Router<AppState> {
+  const router = new Router<AppState>();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

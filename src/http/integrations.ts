@@ -11,24 +11,27 @@ import {
 import { CONNECT_ERRORS, type ConnectErrorCode } from '../errors.js';
 import { listMessages, readSettings, updateSettings } from '../services/settings.js';
 import { readStatus } from '../services/status.js';
-import { readJson } from './body.js';
 import { HttpError, rateLimited } from './errors.js';
-import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
 import { readConnectNonce, setConnectCookie } from './connect-cookie.js';
 import { dashboardCors } from './cors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 import { MAX_BRAIN_HISTORY } from '../store/brain-context.js';
 import type { SignupEventOutcome } from '../store/signup-events.js';
 
-const startQuery = z.object({ ticket: z.string().max(512) });
+// The browser's hops never fail on their query: what does not parse is no ticket, no state.
+const startQuery = z.object({ ticket: z.string().max(512).optional() }).catch({});
 
-const callbackQuery = z.object({
-  code: z.string().max(4096).optional(),
-  state: z.string().max(512).optional(),
-  error: z.string().max(256).optional(),
-});
+const callbackQuery = z
+  .object({
+    code: z.string().max(4096).optional(),
+    state: z.string().max(512).optional(),
+    error: z.string().max(256).optional(),
+  })
+  .catch({});
 
 const settingsBody = z.strictObject({
   autoReplyText: z.string().trim().min(1).max(4096).nullable().optional(),
@@ -97,8 +100,8 @@ function wantsJson(accept: string): boolean {
   return /application\/json/i.test(accept);
 }
 
-export function integrationRoutes(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/api/integrations/whatsapp' });
+export function integrationRoutes(deps: AppDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/integrations/whatsapp' });
   const auth = requireBusiness(deps.config);
   const temporalReady = requireTemporalReady(deps);
   router.use(dashboardCors(deps.config));
@@ -116,32 +119,37 @@ export function integrationRoutes(deps: AppDeps): Router {
   });
 
   // The browser opens the ticket top-level: it gets the cookie binding the state to it, then Meta.
-  router.get('/connect/start', async (ctx) => {
-    const parsed = startQuery.safeParse(ctx.query);
-    const dialog = parsed.success ? await openConnectDialog(deps, parsed.data.ticket) : undefined;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    if (!dialog) {
-      ctx.redirect(dashboardRedirect(deps.config, { kind: 'error', code: 'invalid_state' }));
-      return;
-    }
-    setConnectCookie(ctx, deps.config, dialog.stateHash, dialog.nonce);
-    ctx.redirect(dialog.dialogUrl);
-  });
+  router.get(
+    '/connect/start',
+    validate({ query: startQuery }, async (ctx) => {
+      const { ticket } = ctx.state.input.query;
+      const dialog = ticket === undefined ? undefined : await openConnectDialog(deps, ticket);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('Referrer-Policy', 'no-referrer');
+      if (!dialog) {
+        ctx.redirect(dashboardRedirect(deps.config, { kind: 'error', code: 'invalid_state' }));
+        return;
+      }
+      setConnectCookie(ctx, deps.config, dialog.stateHash, dialog.nonce);
+      ctx.redirect(dialog.dialogUrl);
+    }),
+  );
 
   // The browser arrives from Meta: the state names the business, the cookie proves the browser.
-  router.get('/callback', async (ctx) => {
-    const parsed = callbackQuery.safeParse(ctx.query);
-    const query = parsed.success ? parsed.data : {};
-    const outcome = await completeCallback(deps, query, readConnectNonce(ctx, deps.config, query.state));
-    ctx.state.log.info(
-      { outcome: outcome.kind, ...(outcome.kind === 'error' ? { code: outcome.code } : {}) },
-      'connect callback',
-    );
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.redirect(dashboardRedirect(deps.config, outcome));
-  });
+  router.get(
+    '/callback',
+    validate({ query: callbackQuery }, async (ctx) => {
+      const query = ctx.state.input.query;
+      const outcome = await completeCallback(deps, query, readConnectNonce(ctx, deps.config, query.state));
+      ctx.state.log.info(
+        { outcome: outcome.kind, ...(outcome.kind === 'error' ? { code: outcome.code } : {}) },
+        'connect callback',
+      );
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('Referrer-Policy', 'no-referrer');
+      ctx.redirect(dashboardRedirect(deps.config, outcome));
+    }),
+  );
 
   router.get('/status', auth, deps.limits.reads, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -154,62 +162,79 @@ export function integrationRoutes(deps: AppDeps): Router {
     ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
   });
 
-  router.post('/embedded-signup', auth, deps.limits.embedded_signup, temporalReady, async (ctx) => {
-    const businessId = businessOf(ctx);
-    const body = parse(popupBody, await readJson(ctx));
-    const outcome = await connectWithPopupCode(deps, businessId, body);
-    ctx.set('Cache-Control', 'no-store');
-    if (outcome.kind === 'success') {
-      ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
-    } else if (outcome.kind === 'pending') {
-      ctx.status = 202;
-      ctx.set('Location', '/api/integrations/whatsapp/status');
-      ctx.body = {
-        statusUrl: '/api/integrations/whatsapp/status',
-        connect: (await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens)).connect,
-      };
-    } else {
-      throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);
-    }
-  });
+  router.post(
+    '/embedded-signup',
+    auth,
+    deps.limits.embedded_signup,
+    temporalReady,
+    validate({ body: popupBody }, async (ctx) => {
+      const businessId = businessOf(ctx);
+      const outcome = await connectWithPopupCode(deps, businessId, ctx.state.input.body);
+      ctx.set('Cache-Control', 'no-store');
+      if (outcome.kind === 'success') {
+        ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
+      } else if (outcome.kind === 'pending') {
+        ctx.status = 202;
+        ctx.set('Location', '/api/integrations/whatsapp/status');
+        ctx.body = {
+          statusUrl: '/api/integrations/whatsapp/status',
+          connect: (await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens)).connect,
+        };
+      } else {
+        throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);
+      }
+    }),
+  );
 
-  router.post('/embedded-signup/events', auth, async (ctx) => {
-    const body = parse(signupEvent, await readJson(ctx));
-    // A business records at most SIGNUP_EVENTS_PER_HOUR events; beyond, 429 until one ages out.
-    const refuseWhenFull = (outcome: SignupEventOutcome) => {
-      if (!outcome.recorded) throw rateLimited('Too many signup events for this business', outcome.retryAfterSeconds);
-    };
-    if (body.event === 'CANCEL' || body.event === 'ERROR') {
-      const outcome = await recordAbandonedSignup(deps, businessOf(ctx), {
-        event: body.event,
-        currentStep: body.data?.current_step,
-        errorMessage: body.data?.error_message,
-        errorCode: body.data?.error_code === undefined ? undefined : String(body.data.error_code),
-        sessionId: body.data?.session_id,
-      });
-      refuseWhenFull(outcome);
-    }
-    // The number stays on the WhatsApp Business app: marked at persist, or now if the connect was faster.
-    if (body.event === 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING' && body.data?.phone_number_id)
-      refuseWhenFull(await recordBusinessAppOnboarding(deps, businessOf(ctx), body.data.phone_number_id));
-    // Other FINISH events need nothing: the code posted to /embedded-signup does the work.
-    ctx.status = 204;
-  });
+  router.post(
+    '/embedded-signup/events',
+    auth,
+    validate({ body: signupEvent }, async (ctx) => {
+      const body = ctx.state.input.body;
+      // A business records at most SIGNUP_EVENTS_PER_HOUR events; beyond, 429 until one ages out.
+      const refuseWhenFull = (outcome: SignupEventOutcome) => {
+        if (!outcome.recorded) throw rateLimited('Too many signup events for this business', outcome.retryAfterSeconds);
+      };
+      if (body.event === 'CANCEL' || body.event === 'ERROR') {
+        const outcome = await recordAbandonedSignup(deps, businessOf(ctx), {
+          event: body.event,
+          currentStep: body.data?.current_step,
+          errorMessage: body.data?.error_message,
+          errorCode: body.data?.error_code === undefined ? undefined : String(body.data.error_code),
+          sessionId: body.data?.session_id,
+        });
+        refuseWhenFull(outcome);
+      }
+      // The number stays on the WhatsApp Business app: marked at persist, or now if the connect was faster.
+      if (body.event === 'FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING' && body.data?.phone_number_id)
+        refuseWhenFull(await recordBusinessAppOnboarding(deps, businessOf(ctx), body.data.phone_number_id));
+      // Other FINISH events need nothing: the code posted to /embedded-signup does the work.
+      ctx.status = 204;
+    }),
+  );
 
   router.get('/settings', auth, deps.limits.reads, async (ctx) => {
     ctx.body = await readSettings(deps.config, deps.db, businessOf(ctx));
   });
 
-  router.put('/settings', auth, deps.limits.writes, async (ctx) => {
-    const change = parse(settingsBody, await readJson(ctx));
-    ctx.body = await updateSettings(deps.config, deps.db, businessOf(ctx), change);
-  });
+  router.put(
+    '/settings',
+    auth,
+    deps.limits.writes,
+    validate({ body: settingsBody }, async (ctx) => {
+      ctx.body = await updateSettings(deps.config, deps.db, businessOf(ctx), ctx.state.input.body);
+    }),
+  );
 
-  router.get('/messages', auth, deps.limits.reads, async (ctx) => {
-    const page = parse(messagesQuery, ctx.query);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await listMessages(deps.db, businessOf(ctx), page);
-  });
+  router.get(
+    '/messages',
+    auth,
+    deps.limits.reads,
+    validate({ query: messagesQuery }, async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await listMessages(deps.db, businessOf(ctx), ctx.state.input.query);
+    }),
+  );
 
   return router;
 }

@@ -12,20 +12,20 @@ import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
 import { HttpError } from './errors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
-const mediaId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const notFound = () => new HttpError(404, 'not_found', 'No such media.');
+
+const mediaPath = {
+  params: { id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) },
+  refuse: { params: notFound },
+};
 const signedQuery = z.object({
   expires: z.coerce.number().int().positive(),
   sig: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
 });
-
-const notFound = () => new HttpError(404, 'not_found', 'No such media.');
-
-function idOf(ctx: Context): number {
-  const parsed = mediaId.safeParse(ctx.params.id);
-  if (!parsed.success) throw notFound();
-  return parsed.data;
-}
+const notSigned = () => new HttpError(403, 'invalid_signature', 'The media URL is not signed.');
 
 /** An ASCII fallback and the UTF-8 original, both without quotes, separators or control characters. */
 function contentDisposition(kind: string, filename: string | null): string {
@@ -56,23 +56,29 @@ async function serve(ctx: Context, storage: MediaStorage, row: MediaRow | undefi
   ctx.body = object.body;
 }
 
-export function mediaRoutes(deps: AppDeps): Router[] {
+export function mediaRoutes(deps: AppDeps): Router<AppState>[] {
   const storage = mediaStorageFromConfig(deps.config.media);
-  const tenant = new Router({ prefix: '/api/integrations/whatsapp/media' });
+  const tenant = new Router<AppState>({ prefix: '/api/integrations/whatsapp/media' });
   tenant.use(dashboardCors(deps.config));
-  tenant.get('/:id', requireBusiness(deps.config), deps.limits.reads, async (ctx) => {
-    await serve(ctx, storage, await mediaOfBusiness(deps.db, businessOf(ctx), idOf(ctx)));
-  });
+  tenant.get(
+    '/:id',
+    requireBusiness(deps.config),
+    deps.limits.reads,
+    validate(mediaPath, async (ctx) => {
+      await serve(ctx, storage, await mediaOfBusiness(deps.db, businessOf(ctx), ctx.state.input.params.id));
+    }),
+  );
 
-  const signed = new Router({ prefix: '/api/media' });
-  signed.get('/:id', async (ctx) => {
-    const id = idOf(ctx);
-    const query = signedQuery.safeParse(ctx.query);
-    if (!query.success) throw new HttpError(403, 'invalid_signature', 'The media URL is not signed.');
-    const check = checkMediaSignature(deps.config, id, query.data.expires, query.data.sig);
-    if (check === 'invalid') throw new HttpError(403, 'invalid_signature', 'The media URL signature is not valid.');
-    if (check === 'expired') throw new HttpError(403, 'url_expired', 'The media URL has expired.');
-    await serve(ctx, storage, await mediaById(deps.db, id));
-  });
+  const signed = new Router<AppState>({ prefix: '/api/media' });
+  signed.get(
+    '/:id',
+    validate({ ...mediaPath, query: signedQuery, refuse: { ...mediaPath.refuse, query: notSigned } }, async (ctx) => {
+      const { params, query } = ctx.state.input;
+      const check = checkMediaSignature(deps.config, params.id, query.expires, query.sig);
+      if (check === 'invalid') throw new HttpError(403, 'invalid_signature', 'The media URL signature is not valid.');
+      if (check === 'expired') throw new HttpError(403, 'url_expired', 'The media URL has expired.');
+      await serve(ctx, storage, await mediaById(deps.db, params.id));
+    }),
+  );
   return [tenant, signed];
 }

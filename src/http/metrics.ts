@@ -7,6 +7,7 @@ import { constantTimeEqual } from '../crypto.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { AppDeps } from './app.js';
 import { bearerToken, errorMiddleware, unauthorized } from './errors.js';
+import type { AppState } from './state.js';
 
 async function answer(ctx: Context, metrics: ApiMetrics): Promise<void> {
   ctx.type = metrics.registry.contentType;
@@ -15,8 +16,8 @@ async function answer(ctx: Context, metrics: ApiMetrics): Promise<void> {
 }
 
 /** On the public app: only behind METRICS_AUTH_TOKEN. */
-export function metricsRoutes({ config, metrics }: AppDeps): Router {
-  const router = new Router();
+export function metricsRoutes({ config, metrics }: AppDeps): Router<AppState> {
+  const router = new Router<AppState>();
   const token = config.metrics.authToken;
   if (!token) return router;
   router.get('/metrics', async (ctx) => {

@@ -3,11 +3,11 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { createTemplate, deleteTemplate, listTemplates } from '../services/templates.js';
-import { readJson } from './body.js';
-import { parse } from './validate.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
 const wabaId = z.string().regex(/^\d{1,32}$/, 'a WhatsApp Business Account id (digits)');
 const language = z.string().regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?$/, 'a language code such as en_US');
@@ -34,30 +34,44 @@ const createBody = z.strictObject({
   parameterFormat: z.enum(['POSITIONAL', 'NAMED']).optional(),
 });
 
+const templateName = z.string().min(1).max(512);
 const deleteQuery = z.object({ language: language.optional(), wabaId: wabaId.optional() });
 
-export function templateRoutes(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/api/integrations/whatsapp/templates' });
+export function templateRoutes(deps: AppDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/integrations/whatsapp/templates' });
   const auth = requireBusiness(deps.config);
   router.use(dashboardCors(deps.config));
 
-  router.get('/', auth, deps.limits.reads, async (ctx) => {
-    const query = parse(listQuery, ctx.query);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await listTemplates(deps, businessOf(ctx), query);
-  });
+  router.get(
+    '/',
+    auth,
+    deps.limits.reads,
+    validate({ query: listQuery }, async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await listTemplates(deps, businessOf(ctx), ctx.state.input.query);
+    }),
+  );
 
-  router.post('/', auth, deps.limits.writes, async (ctx) => {
-    const body = parse(createBody, await readJson(ctx));
-    ctx.status = 201;
-    ctx.body = { template: await createTemplate(deps, businessOf(ctx), body) };
-  });
+  router.post(
+    '/',
+    auth,
+    deps.limits.writes,
+    validate({ body: createBody }, async (ctx) => {
+      const template = await createTemplate(deps, businessOf(ctx), ctx.state.input.body);
+      ctx.status = 201;
+      ctx.body = { template };
+    }),
+  );
 
-  router.delete('/:name', auth, deps.limits.writes, async (ctx) => {
-    const name = parse(z.string().min(1).max(512), ctx.params.name);
-    const query = parse(deleteQuery, ctx.query);
-    ctx.body = await deleteTemplate(deps, businessOf(ctx), { name, ...query });
-  });
+  router.delete(
+    '/:name',
+    auth,
+    deps.limits.writes,
+    validate({ params: { name: templateName }, query: deleteQuery }, async (ctx) => {
+      const { params, query } = ctx.state.input;
+      ctx.body = await deleteTemplate(deps, businessOf(ctx), { name: params.name, ...query });
+    }),
+  );
 
   return router;
 }

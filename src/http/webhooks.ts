@@ -1,6 +1,7 @@
 // /api/webhooks/whatsapp: Meta's verification handshake and its signed event deliveries.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { constantTimeEqual } from '../crypto.js';
 import { isWellFormedSignature, SIGNATURE_HEADER, verifySignature } from '../meta/signature.js';
 import { parseWebhook } from '../meta/webhook-payload.js';
@@ -8,28 +9,36 @@ import { acceptWebhook } from '../services/webhooks.js';
 import type { AppDeps } from './app.js';
 import { parseJson, readBudgetedBody, type BodyLease } from './body.js';
 import { HttpError } from './errors.js';
+import type { AppState } from './state.js';
+import { validate } from './validate.js';
 
 /** Meta documents 3 MB as its largest webhook payload; a valid batch must never get 413. */
 const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
 const MAX_CHALLENGE_LENGTH = 256;
 
-export function webhookRoutes(deps: AppDeps): Router {
-  const router = new Router({ prefix: '/api/webhooks/whatsapp' });
+const verificationFailed = () => new HttpError(403, 'verification_failed', 'Webhook verification failed.');
+/** Meta's handshake: a subscribe with our token, answered with its challenge. */
+const verification = {
+  query: z.object({
+    'hub.mode': z.literal('subscribe'),
+    'hub.verify_token': z.string(),
+    'hub.challenge': z.string().max(MAX_CHALLENGE_LENGTH),
+  }),
+  refuse: { query: verificationFailed },
+};
 
-  router.get('/', (ctx) => {
-    const mode = ctx.query['hub.mode'];
-    const token = ctx.query['hub.verify_token'];
-    const challenge = ctx.query['hub.challenge'];
-    const ok =
-      mode === 'subscribe' &&
-      typeof token === 'string' &&
-      typeof challenge === 'string' &&
-      challenge.length <= MAX_CHALLENGE_LENGTH &&
-      constantTimeEqual(token, deps.config.whatsapp.verifyToken);
-    if (!ok) throw new HttpError(403, 'verification_failed', 'Webhook verification failed.');
-    ctx.type = 'text/plain';
-    ctx.body = challenge;
-  });
+export function webhookRoutes(deps: AppDeps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/webhooks/whatsapp' });
+
+  router.get(
+    '/',
+    validate(verification, (ctx) => {
+      const query = ctx.state.input.query;
+      if (!constantTimeEqual(query['hub.verify_token'], deps.config.whatsapp.verifyToken)) throw verificationFailed();
+      ctx.type = 'text/plain';
+      ctx.body = query['hub.challenge'];
+    }),
+  );
 
   const reject = (reason: string) => deps.metrics.webhooks.inc({ outcome: 'rejected', reason });
 

@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
+import { NotFoundError } from '../errors.js';
 import {
   businessesConnectedBy,
+  readBusinessErasure,
   insertDeletionRequest,
   insertErasures,
   readDeletionRequest,
@@ -48,6 +50,15 @@ export async function requestErasure(deps: WebhookDeps, erasure: NewErasure): Pr
   );
   await startAfterCommit(deps, starts);
   return rows[0]!;
+}
+
+export const erasureNotFound = () => new NotFoundError('erasure_not_found', 'no erasure of this business has that id');
+
+/** One of the business's erasures. */
+export async function readErasure(db: Db, businessId: string, erasureId: string): Promise<ErasureRow> {
+  const row = await readBusinessErasure(db, businessId, erasureId);
+  if (!row) throw erasureNotFound();
+  return row;
 }
 
 /** The operator's erasure: the outbox row alone, which every worker's drain starts within seconds. */
@@ -103,9 +114,12 @@ export interface DeletionStatusView {
   completedAt: string | null;
 }
 
-export async function deletionStatus(db: Db, code: string): Promise<DeletionStatusView | null> {
+export const deletionRequestNotFound = () =>
+  new NotFoundError('deletion_request_not_found', 'no deletion request has that code');
+
+export async function deletionStatus(db: Db, code: string): Promise<DeletionStatusView> {
   const status = await readDeletionRequest(db, code);
-  if (!status) return null;
+  if (!status) throw deletionRequestNotFound();
   return {
     confirmationCode: code,
     state: status.pending > 0 ? 'in_progress' : 'done',
