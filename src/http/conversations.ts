@@ -1,18 +1,19 @@
 // /api/integrations/whatsapp/conversations: the business's conversations (newest activity first),
 // one with its messages, and the handoff that lets a person (the agent role) take it over from the
-// bot and give it back. Every answer lists its fields explicitly (services/conversations.ts).
+// bot and give it back. Every answer lists its fields explicitly (presenters/conversation.ts).
 import Router from '@koa/router';
 import { z } from 'zod';
 import {
   conversationDetail,
   conversationNotFound,
   giveBack,
-  listConversationViews,
+  listBusinessConversations,
   takeOver,
 } from '../services/conversations.js';
 import type { AppDeps } from './app.js';
 import { agentOf, businessOf, requireBusiness, requireRole } from './auth.js';
 import { dashboardCors } from './cors.js';
+import { conversationDetailView, conversationPageView, conversationView } from './presenters/conversation.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 
@@ -54,7 +55,7 @@ export function conversationRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.reads,
     validate({ query: listQuery }, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await listConversationViews(deps.db, businessOf(ctx), ctx.state.input.query);
+      ctx.body = conversationPageView(await listBusinessConversations(deps.db, businessOf(ctx), ctx.state.input.query));
     }),
   );
 
@@ -65,7 +66,7 @@ export function conversationRoutes(deps: AppDeps): Router<AppState> {
     validate({ ...conversationPath, query: messagesQuery }, async (ctx) => {
       const { params, query } = ctx.state.input;
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await conversationDetail(deps.db, businessOf(ctx), params.id, query);
+      ctx.body = conversationDetailView(await conversationDetail(deps.db, businessOf(ctx), params.id, query));
     }),
   );
 
@@ -76,11 +77,12 @@ export function conversationRoutes(deps: AppDeps): Router<AppState> {
     agent,
     validate({ ...conversationPath, body: handoffBody }, async (ctx) => {
       const { params, body } = ctx.state.input;
-      ctx.body = await takeOver(deps.db, businessOf(ctx), params.id, {
+      const conversation = await takeOver(deps.db, businessOf(ctx), params.id, {
         agentId: agentOf(ctx),
         note: body.note ?? null,
         expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
       });
+      ctx.body = conversationView(conversation);
     }),
   );
 
@@ -90,7 +92,7 @@ export function conversationRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.writes,
     agent,
     validate(conversationPath, async (ctx) => {
-      ctx.body = await giveBack(deps.db, businessOf(ctx), ctx.state.input.params.id, agentOf(ctx));
+      ctx.body = conversationView(await giveBack(deps.db, businessOf(ctx), ctx.state.input.params.id, agentOf(ctx)));
     }),
   );
 

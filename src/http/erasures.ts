@@ -9,7 +9,6 @@ import {
   deletionRequestNotFound,
   deletionStatus,
   erasureNotFound,
-  erasureView,
   readErasure,
   requestDataDeletion,
   requestErasure,
@@ -19,6 +18,7 @@ import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
+import { dataDeletionAnswer, deletionStatusPage, deletionStatusView, erasureView } from './presenters/erasure.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 
@@ -63,11 +63,6 @@ function signedRequestOf(ctx: Context, raw: Buffer): string | undefined {
   const value = (body as { signed_request?: unknown }).signed_request;
   return typeof value === 'string' ? value : undefined;
 }
-
-const STATE_TEXT = {
-  in_progress: 'Your request was received; your data is being deleted.',
-  done: 'Your data has been deleted.',
-} as const;
 
 export function erasureRoutes(deps: AppDeps): Router<AppState>[] {
   const erasures = new Router<AppState>({ prefix: '/api/integrations/whatsapp/erasures' });
@@ -121,20 +116,18 @@ export function erasureRoutes(deps: AppDeps): Router<AppState>[] {
     const { confirmationCode: code } = await requestDataDeletion(deps, userId);
     ctx.state.log.info('data deletion requested by Meta');
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { url: `${deps.config.publicUrl}/api/meta/data-deletion/${code}`, confirmation_code: code };
+    ctx.body = dataDeletionAnswer(deps.config.publicUrl, code);
   });
 
-  // The page the person opens from Facebook: the state of their request, nothing about them.
+  // The person opens it from Facebook: a page, or the same state as JSON.
   meta.get(
     '/:code',
     validate(deletionPath, async (ctx) => {
-      const status = await deletionStatus(deps.db, ctx.state.input.params.code);
+      const status = deletionStatusView(await deletionStatus(deps.db, ctx.state.input.params.code));
       ctx.set('Cache-Control', 'no-store');
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html';
-        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Data deletion request</title></head>
-<body><h1>Data deletion request ${status.confirmationCode}</h1><p>${STATE_TEXT[status.state]}</p>
-<p>Requested ${status.requestedAt}${status.completedAt ? `; completed ${status.completedAt}` : ''}.</p></body></html>`;
+        ctx.body = deletionStatusPage(status);
         return;
       }
       ctx.body = status;

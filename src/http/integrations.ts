@@ -17,6 +17,9 @@ import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
 import { readConnectNonce, setConnectCookie } from './connect-cookie.js';
 import { dashboardCors } from './cors.js';
+import { integrationStatusView } from './presenters/integration-status.js';
+import { messageLogView } from './presenters/message.js';
+import { settingsView } from './presenters/settings.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 import { MAX_BRAIN_HISTORY } from '../store/brain-context.js';
@@ -106,6 +109,8 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
   const temporalReady = requireTemporalReady(deps);
   router.use(dashboardCors(deps.config));
   router.options('/{*rest}', () => undefined);
+  const statusView = async (businessId: string) =>
+    integrationStatusView(await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens));
 
   // Answers a one-time URL on our origin (never Meta's URL): the browser must pass through it.
   router.get('/connect', auth, deps.limits.connect, temporalReady, async (ctx) => {
@@ -153,13 +158,13 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
 
   router.get('/status', auth, deps.limits.reads, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await readStatus(deps.db, deps.temporal, businessOf(ctx), deps.config.tokens);
+    ctx.body = await statusView(businessOf(ctx));
   });
 
   router.delete('/disconnect', auth, deps.limits.writes, async (ctx) => {
     const businessId = businessOf(ctx);
     await disconnect(deps, businessId);
-    ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
+    ctx.body = await statusView(businessId);
   });
 
   router.post(
@@ -172,13 +177,13 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
       const outcome = await connectWithPopupCode(deps, businessId, ctx.state.input.body);
       ctx.set('Cache-Control', 'no-store');
       if (outcome.kind === 'success') {
-        ctx.body = await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens);
+        ctx.body = await statusView(businessId);
       } else if (outcome.kind === 'pending') {
         ctx.status = 202;
         ctx.set('Location', '/api/integrations/whatsapp/status');
         ctx.body = {
           statusUrl: '/api/integrations/whatsapp/status',
-          connect: (await readStatus(deps.db, deps.temporal, businessId, deps.config.tokens)).connect,
+          connect: (await statusView(businessId)).connect,
         };
       } else {
         throw new HttpError(POPUP_ERROR_STATUS[outcome.code], outcome.code, CONNECT_ERRORS[outcome.code]);
@@ -214,7 +219,7 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
   );
 
   router.get('/settings', auth, deps.limits.reads, async (ctx) => {
-    ctx.body = await readSettings(deps.config, deps.db, businessOf(ctx));
+    ctx.body = settingsView(deps.config.reply, await readSettings(deps.db, businessOf(ctx)));
   });
 
   router.put(
@@ -222,7 +227,8 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
     auth,
     deps.limits.writes,
     validate({ body: settingsBody }, async (ctx) => {
-      ctx.body = await updateSettings(deps.config, deps.db, businessOf(ctx), ctx.state.input.body);
+      const settings = await updateSettings(deps.config, deps.db, businessOf(ctx), ctx.state.input.body);
+      ctx.body = settingsView(deps.config.reply, settings);
     }),
   );
 
@@ -232,7 +238,7 @@ export function integrationRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.reads,
     validate({ query: messagesQuery }, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await listMessages(deps.db, businessOf(ctx), ctx.state.input.query);
+      ctx.body = messageLogView(await listMessages(deps.db, businessOf(ctx), ctx.state.input.query));
     }),
   );
 

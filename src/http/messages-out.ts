@@ -1,12 +1,13 @@
 // /api/integrations/whatsapp/messages (POST), /messages/batch and /messages/:id: sends the business
-// starts. Every answer lists its fields explicitly (services/outbound.ts sendView).
+// starts. Every answer lists its fields explicitly (presenters/send.ts).
 import Router from '@koa/router';
 import { z } from 'zod';
-import { acceptMessages, idempotencyKey, messageNotFound, readMessage, type ItemResult } from '../services/outbound.js';
-import { HttpError, statusOf } from './errors.js';
+import { acceptMessages, idempotencyKey, messageNotFound, readMessage } from '../services/outbound.js';
+import { HttpError } from './errors.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness, sendingAgentOf } from './auth.js';
 import { dashboardCors } from './cors.js';
+import { batchItemView, sendView } from './presenters/send.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 
@@ -23,9 +24,6 @@ function keyRefusal(headers: unknown): HttpError {
     return new HttpError(400, 'idempotency_key_required', 'send an Idempotency-Key header');
   return new HttpError(400, 'invalid_request', 'Idempotency-Key: 1 to 255 printable characters');
 }
-
-const present = (result: ItemResult) =>
-  result.ok ? result.send : { error: { code: result.error.code, message: result.error.message } };
 
 export function outboundMessageRoutes(deps: AppDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/integrations/whatsapp/messages' });
@@ -49,8 +47,8 @@ export function outboundMessageRoutes(deps: AppDeps): Router<AppState> {
       );
       if (!result!.ok) throw result!.error;
       ctx.status = 202;
-      ctx.set('Location', `/api/integrations/whatsapp/messages/${result!.send.id}`);
-      ctx.body = present(result!);
+      ctx.set('Location', `/api/integrations/whatsapp/messages/${result!.row.id}`);
+      ctx.body = sendView(result!.row);
     }),
   );
 
@@ -63,11 +61,7 @@ export function outboundMessageRoutes(deps: AppDeps): Router<AppState> {
       const results = await acceptMessages(deps, businessOf(ctx), items);
       ctx.status = 202;
       ctx.body = {
-        results: results.map((result, i) => ({
-          idempotencyKey: items[i]!.key,
-          status: result.ok ? 202 : statusOf(result.error),
-          ...present(result),
-        })),
+        results: results.map((result, i) => batchItemView(items[i]!.key, result)),
       };
     }),
   );
@@ -82,7 +76,8 @@ export function outboundMessageRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.reads,
     validate(sendPath, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await readMessage(deps.db, businessOf(ctx), ctx.state.input.params.id);
+      const { row, statuses } = await readMessage(deps.db, businessOf(ctx), ctx.state.input.params.id);
+      ctx.body = sendView(row, statuses);
     }),
   );
 

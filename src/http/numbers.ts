@@ -8,6 +8,7 @@ import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { requireTemporalReady } from './health.js';
 import { dashboardCors } from './cors.js';
+import { numberRegistrationView } from './presenters/registration.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 
@@ -30,7 +31,7 @@ export function numberRoutes(deps: AppDeps): Router<AppState> {
       const registration = await retryRegistration(deps, businessOf(ctx), ctx.state.input.params.phoneNumberId);
       ctx.status = 202;
       ctx.set('Location', '/api/integrations/whatsapp/status');
-      ctx.body = { registration };
+      ctx.body = { registration: numberRegistrationView(registration) };
     }),
   );
 
@@ -40,7 +41,8 @@ export function numberRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.writes,
     validate({ ...numberPath, body: pinBody }, async (ctx) => {
       const { params, body } = ctx.state.input;
-      ctx.body = { registration: await supplyPin(deps, businessOf(ctx), params.phoneNumberId, body.pin) };
+      const registration = await supplyPin(deps, businessOf(ctx), params.phoneNumberId, body.pin);
+      ctx.body = { registration: numberRegistrationView(registration) };
     }),
   );
 
@@ -51,7 +53,7 @@ export function numberRoutes(deps: AppDeps): Router<AppState> {
     validate(numberPath, async (ctx) => {
       const { pin, registration } = await generatePin(deps, businessOf(ctx), ctx.state.input.params.phoneNumberId);
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { pin, registration };
+      ctx.body = { pin, registration: numberRegistrationView(registration) };
     }),
   );
 

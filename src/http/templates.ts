@@ -1,11 +1,12 @@
 // /api/integrations/whatsapp/templates: the business's message templates (list, create, delete).
-// Every answer lists its fields explicitly (src/services/templates.ts).
+// Every answer lists its fields explicitly (presenters/template.ts).
 import Router from '@koa/router';
 import { z } from 'zod';
 import { createTemplate, deleteTemplate, listTemplates } from '../services/templates.js';
 import type { AppDeps } from './app.js';
 import { businessOf, requireBusiness } from './auth.js';
 import { dashboardCors } from './cors.js';
+import { templatePageView, templateView } from './presenters/template.js';
 import type { AppState } from './state.js';
 import { validate } from './validate.js';
 
@@ -48,7 +49,7 @@ export function templateRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.reads,
     validate({ query: listQuery }, async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await listTemplates(deps, businessOf(ctx), ctx.state.input.query);
+      ctx.body = templatePageView(await listTemplates(deps, businessOf(ctx), ctx.state.input.query));
     }),
   );
 
@@ -59,7 +60,7 @@ export function templateRoutes(deps: AppDeps): Router<AppState> {
     validate({ body: createBody }, async (ctx) => {
       const template = await createTemplate(deps, businessOf(ctx), ctx.state.input.body);
       ctx.status = 201;
-      ctx.body = { template };
+      ctx.body = { template: templateView(template) };
     }),
   );
 
@@ -69,7 +70,8 @@ export function templateRoutes(deps: AppDeps): Router<AppState> {
     deps.limits.writes,
     validate({ params: { name: templateName }, query: deleteQuery }, async (ctx) => {
       const { params, query } = ctx.state.input;
-      ctx.body = await deleteTemplate(deps, businessOf(ctx), { name: params.name, ...query });
+      const deleted = await deleteTemplate(deps, businessOf(ctx), { name: params.name, ...query });
+      ctx.body = { deleted: deleted.map(templateView) };
     }),
   );
 

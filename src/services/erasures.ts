@@ -1,7 +1,7 @@
 // Erasures as the API, the operator command, a disconnect and Meta's data-deletion callback ask for
 // them: each is an erasure row and its EraseData start written in one transaction (the outbox), so
 // an accepted request is never lost while Temporal is away; the API starts it at once, any worker's
-// drain otherwise. Answers list their fields explicitly and never carry the phone or BSUID.
+// drain otherwise.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
@@ -13,35 +13,11 @@ import {
   insertErasures,
   readDeletionRequest,
   subjectHash,
-  type ErasureSource,
   type NewErasure,
 } from '../store/erasures.js';
 import type { ErasureRow } from '../store/tables.js';
 import { erasureStart } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
-
-export interface ErasureView {
-  id: string;
-  scope: 'customer' | 'business';
-  state: 'pending' | 'running' | 'done';
-  source: ErasureSource;
-  requestedAt: string;
-  completedAt: string | null;
-  /** Rows deleted, by kind. */
-  deleted: Record<string, number>;
-}
-
-export function erasureView(row: ErasureRow): ErasureView {
-  return {
-    id: row.id,
-    scope: row.scope,
-    state: row.state,
-    source: row.source,
-    requestedAt: row.requested_at.toISOString(),
-    completedAt: row.completed_at?.toISOString() ?? null,
-    deleted: { ...row.counts },
-  };
-}
 
 /** One erasure, started right after its commit when Temporal answers. */
 export async function requestErasure(deps: WebhookDeps, erasure: NewErasure): Promise<ErasureRow> {
@@ -107,23 +83,24 @@ export async function requestDataDeletion(
   return { confirmationCode: code };
 }
 
-export interface DeletionStatusView {
+/** A data-deletion request as its status page tells it: nothing about the person. */
+export interface DeletionStatus {
   confirmationCode: string;
   state: 'in_progress' | 'done';
-  requestedAt: string;
-  completedAt: string | null;
+  requestedAt: Date;
+  completedAt: Date | null;
 }
 
 export const deletionRequestNotFound = () =>
   new NotFoundError('deletion_request_not_found', 'no deletion request has that code');
 
-export async function deletionStatus(db: Db, code: string): Promise<DeletionStatusView> {
+export async function deletionStatus(db: Db, code: string): Promise<DeletionStatus> {
   const status = await readDeletionRequest(db, code);
   if (!status) throw deletionRequestNotFound();
   return {
     confirmationCode: code,
     state: status.pending > 0 ? 'in_progress' : 'done',
-    requestedAt: status.requestedAt.toISOString(),
-    completedAt: status.completedAt?.toISOString() ?? null,
+    requestedAt: status.requestedAt,
+    completedAt: status.completedAt,
   };
 }

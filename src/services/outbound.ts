@@ -1,14 +1,14 @@
 // Sends the business starts: each request is checked, written with its SendMessage start in one
 // transaction (so Temporal being away still answers 202 and the outbox drain starts it later),
-// and answered with the send's id and state. The same idempotency key with the same body answers
+// and answered with the send's row. The same idempotency key with the same body answers
 // the first result again; with another body it is refused.
 import { sha256Hex } from '../crypto.js';
 import { z } from 'zod';
 import type { Db } from '../db.js';
 import { ConflictError, InvalidError, NotFoundError, type DomainError } from '../errors.js';
-import { failureCode, sendRequest, type SendRequest } from '../meta/outbound-message.js';
-import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
+import { sendRequest, type SendRequest } from '../meta/outbound-message.js';
 import type { MessageRow, MessageStatusRow } from '../store/tables.js';
+import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
 import { workflowTypes, sendMessageWorkflowId, taskQueueFor } from '../temporal/names.js';
 import { startAfterCommit, type WebhookDeps } from './webhooks.js';
 
@@ -17,78 +17,6 @@ export const idempotencyKey = z
   .min(1)
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces');
-
-export type SendState = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'expired';
-
-export interface SendView {
-  id: number;
-  state: SendState;
-  /** Meta's message id once Meta accepted the send. */
-  messageId: string | null;
-  type: string;
-  origin: string;
-  /** A person's send (origin agent): who sent it. */
-  agentId: string | null;
-  phoneNumberId: string;
-  error: { code: string; message: string; metaCode: number | null } | null;
-  statuses: Array<{ status: string; timestamp: string; errors: Array<{ code: number | null; title?: string }> | null }>;
-  createdAt: string;
-}
-
-const STATE_OF: Record<string, SendState> = {
-  pending: 'queued',
-  sending: 'sending',
-  unknown: 'sending',
-  accepted: 'sent',
-  sent: 'sent',
-  delivered: 'delivered',
-  read: 'read',
-  played: 'read',
-  failed: 'failed',
-};
-
-function errorOf(row: MessageRow): SendView['error'] {
-  if (row.status !== 'failed' || !row.error) return null;
-  const error = row.error as {
-    reason?: string;
-    message?: string;
-    metaCode?: number | null;
-    statuses?: Array<{ code?: number; title?: string; message?: string }> | null;
-  };
-  // A failed status webhook: Meta's error decides the code.
-  const reported = error.statuses?.[0];
-  if (!error.reason && reported)
-    return {
-      code: failureCode(reported.code),
-      message: reported.message ?? reported.title ?? 'Meta reported the send failed',
-      metaCode: reported.code ?? null,
-    };
-  return {
-    code: error.reason ?? 'failed',
-    message: error.message ?? 'the send failed',
-    metaCode: error.metaCode ?? null,
-  };
-}
-
-function sendView(row: MessageRow, statuses: MessageStatusRow[] = []): SendView {
-  const error = errorOf(row);
-  return {
-    id: row.id,
-    state: error?.code === 'expired' ? 'expired' : (STATE_OF[row.status] ?? 'queued'),
-    messageId: row.wamid,
-    type: row.type,
-    origin: row.origin,
-    agentId: row.agent_id,
-    phoneNumberId: row.phone_number_id,
-    error,
-    statuses: statuses.map((s) => ({
-      status: s.status,
-      timestamp: s.occurred_at.toISOString(),
-      errors: s.errors ? s.errors.map((e) => ({ code: e.code, ...(e.title ? { title: e.title } : {}) })) : null,
-    })),
-    createdAt: row.created_at.toISOString(),
-  };
-}
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -101,7 +29,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export type ItemResult = { ok: true; send: SendView } | { ok: false; error: DomainError };
+/** A send as accepted (its row), or why it was refused. */
+export type ItemResult = { ok: true; row: MessageRow } | { ok: false; error: DomainError };
 
 interface Item {
   key: string;
@@ -187,7 +116,7 @@ export async function acceptMessages(
     results[sends[i]!.index] =
       outcome.kind === 'key_reused'
         ? refused(new ConflictError('idempotency_key_reused', 'this idempotency key was used with another body'))
-        : { ok: true, send: sendView(outcome.row) };
+        : { ok: true, row: outcome.row };
   });
   void startAfterCommit(
     deps,
@@ -198,8 +127,13 @@ export async function acceptMessages(
 
 export const messageNotFound = () => new NotFoundError('message_not_found', 'no send of this business has that id');
 
-export async function readMessage(db: Db, businessId: string, id: number): Promise<SendView> {
+/** One of the business's sends, with the statuses Meta reported for it. */
+export async function readMessage(
+  db: Db,
+  businessId: string,
+  id: number,
+): Promise<{ row: MessageRow; statuses: MessageStatusRow[] }> {
   const found = await readSend(db, businessId, id);
   if (!found) throw messageNotFound();
-  return sendView(found.row, found.statuses);
+  return found;
 }

@@ -21,11 +21,10 @@ import { readIntegrationToken } from '../store/integrations.js';
 import {
   budgetsOf,
   numberOfBusiness,
-  registrationView,
   setRegistration,
   stateFromFacts,
   storePin,
-  type RegistrationView,
+  type Budget,
 } from '../store/registration.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { PhoneNumberRow } from '../store/tables.js';
@@ -54,8 +53,14 @@ async function ownNumber(db: Db, businessId: string, phoneNumberId: string): Pro
   return row;
 }
 
-async function viewOf(db: Db, row: PhoneNumberRow): Promise<RegistrationView> {
-  return registrationView(row, (await budgetsOf(db, [row])).get(row.phone_number_id));
+/** A number with its register budget: what its registration's state is read from. */
+export interface NumberRegistration {
+  number: PhoneNumberRow;
+  budget: Budget | undefined;
+}
+
+async function registrationOf(db: Db, number: PhoneNumberRow): Promise<NumberRegistration> {
+  return { number, budget: (await budgetsOf(db, [number])).get(number.phone_number_id) };
 }
 
 /** Why the table or the budget refuses a register call now. */
@@ -82,7 +87,7 @@ export async function retryRegistration(
   deps: RegistrationDeps,
   businessId: string,
   phoneNumberId: string,
-): Promise<RegistrationView> {
+): Promise<NumberRegistration> {
   const row = await ownNumber(deps.db, businessId, phoneNumberId);
   const refused = await refusal(deps.db, row);
   if (refused) throw refused;
@@ -105,7 +110,7 @@ export async function retryRegistration(
     await setRegistration(deps.db, row.id, { state: stateFromFacts(row), error: null });
     throw error;
   }
-  return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
+  return registrationOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
 }
 
 /** The business tells us the number's PIN; the next registration uses it. */
@@ -114,13 +119,13 @@ export async function supplyPin(
   businessId: string,
   phoneNumberId: string,
   pin: string,
-): Promise<RegistrationView> {
+): Promise<NumberRegistration> {
   const row = await ownNumber(deps.db, businessId, phoneNumberId);
   if (stateFromFacts(row) === 'not_needed') throw refuse(ConflictError, 'coexistence');
   await storePin(deps.db, deps.config.keyring, row.id, pin);
   if (row.registration_state === 'needs_pin' || row.registration_error_code === 'pin_mismatch')
     await setRegistration(deps.db, row.id, { state: 'ready', error: null });
-  return viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
+  return registrationOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId));
 }
 
 /**
@@ -132,7 +137,7 @@ export async function generatePin(
   deps: RegistrationDeps,
   businessId: string,
   phoneNumberId: string,
-): Promise<{ pin: string; registration: RegistrationView }> {
+): Promise<{ pin: string; registration: NumberRegistration }> {
   const row = await ownNumber(deps.db, businessId, phoneNumberId);
   const state = stateFromFacts(row);
   if (state === 'not_needed') throw refuse(ConflictError, 'coexistence');
@@ -151,5 +156,5 @@ export async function generatePin(
   }
   await storePin(deps.db, deps.config.keyring, row.id, pin);
   if (row.registration_state === 'needs_pin') await setRegistration(deps.db, row.id, { state: 'ready', error: null });
-  return { pin, registration: await viewOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId)) };
+  return { pin, registration: await registrationOf(deps.db, await ownNumber(deps.db, businessId, phoneNumberId)) };
 }

@@ -1,6 +1,6 @@
 // The business's message templates: the catalogue as the syncs and webhooks keep it, and creating
 // or deleting a template at Meta. Only the business's own active WhatsApp Business Accounts are
-// visible; Meta's refusals become clear 4xx answers in Meta's words for the person.
+// visible; Meta's refusals become domain errors in Meta's words for the person.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import {
@@ -29,50 +29,22 @@ export interface TemplateDeps {
   db: Db;
 }
 
-export interface TemplateView {
-  id: string;
-  wabaId: string;
-  name: string | null;
-  language: string | null;
-  category: string | null;
-  subCategory: string | null;
-  status: string | null;
-  qualityScore: string | null;
-  parameterFormat: string | null;
-  /** Meta's components, in Meta's own shape (the template's structure is Meta's format). */
-  components: unknown[] | null;
-  rejectedReason: string | null;
-  updatedAt: string;
-}
-
-function viewOf(row: MessageTemplateRow): TemplateView {
-  const reason = row.status_reason ?? row.rejected_reason;
-  return {
-    id: row.message_template_id,
-    wabaId: row.waba_id,
-    name: row.name,
-    language: row.language,
-    category: row.category,
-    subCategory: row.sub_category,
-    status: row.status,
-    qualityScore: row.quality_score,
-    parameterFormat: row.parameter_format,
-    components: row.components,
-    rejectedReason: row.status === 'REJECTED' && reason && reason !== 'NONE' ? reason : null,
-    updatedAt: row.updated_at.toISOString(),
-  };
+/** One page of the catalogue, newest first; `nextBefore` continues it. */
+export interface TemplatePage {
+  templates: MessageTemplateRow[];
+  nextBefore: number | null;
 }
 
 export async function listTemplates(
   deps: TemplateDeps,
   businessId: string,
   query: { status?: string; name?: string; language?: string; wabaId?: string; limit: number; before?: number },
-): Promise<{ templates: TemplateView[]; nextBefore: number | null }> {
+): Promise<TemplatePage> {
   const accounts = await templateAccountsOf(deps.db, businessId);
   const wabaIds = accounts.map((a) => a.wabaId).filter((id) => query.wabaId === undefined || id === query.wabaId);
   const rows = await listCatalogue(deps.db, { ...query, wabaIds });
   const page = rows.slice(0, query.limit);
-  return { templates: page.map(viewOf), nextBefore: rows.length > query.limit ? page.at(-1)!.id : null };
+  return { templates: page, nextBefore: rows.length > query.limit ? page.at(-1)!.id : null };
 }
 
 /** The account a create or delete is about: the one named, or the business's only one. */
@@ -126,7 +98,7 @@ export async function createTemplate(
   deps: TemplateDeps,
   businessId: string,
   input: NewMessageTemplate & { wabaId?: string | undefined },
-): Promise<TemplateView> {
+): Promise<MessageTemplateRow> {
   const account = await accountFor(deps, businessId, input.wabaId);
   const token = await tokenOf(deps, account.integrationId);
   const parameterFormat = input.parameterFormat ?? 'POSITIONAL';
@@ -139,7 +111,7 @@ export async function createTemplate(
   } catch (error) {
     throw refusal(error);
   }
-  const row = await recordCreatedTemplate(deps.db, {
+  return recordCreatedTemplate(deps.db, {
     wabaId: account.wabaId,
     templateId: created.id,
     name: input.name,
@@ -149,7 +121,6 @@ export async function createTemplate(
     components: input.components,
     parameterFormat,
   });
-  return viewOf(row);
 }
 
 /** Deletes every language of the name at Meta, or one language version (Meta's hsm_id). */
@@ -157,7 +128,7 @@ export async function deleteTemplate(
   deps: TemplateDeps,
   businessId: string,
   target: { name: string; language?: string | undefined; wabaId?: string | undefined },
-): Promise<{ deleted: TemplateView[] }> {
+): Promise<MessageTemplateRow[]> {
   const account = await accountFor(deps, businessId, target.wabaId);
   const versions = await templatesNamed(deps.db, [account.wabaId], target.name, target.language);
   if (versions.length === 0)
@@ -175,5 +146,5 @@ export async function deleteTemplate(
     deps.db,
     versions.map((v) => v.id),
   );
-  return { deleted: versions.map(viewOf) };
+  return versions;
 }
