@@ -54,7 +54,20 @@ export type RegistrationErrorCode = keyof typeof REGISTRATION_ERRORS;
  * (src/http/errors.ts). Services throw these, never HTTP errors.
  */
 export type DomainErrorKind =
-  'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'rate_limited' | 'unavailable' | 'upstream_refused';
+  /** The request itself is wrong: a value out of range, a choice that cannot be made. */
+  | 'invalid'
+  /** The caller may not do this (Meta's permissions included). */
+  | 'forbidden'
+  /** Nothing of the business's has that id or name. */
+  | 'not_found'
+  /** It exists, but its state refuses this now: not connected, already there, needs re-auth. */
+  | 'conflict'
+  /** Too many attempts for now; `retryAfterSeconds` says when one may pass. */
+  | 'rate_limited'
+  /** A dependency (Meta) does not answer: the same request may succeed later. */
+  | 'unavailable'
+  /** Meta answered and refused, for a reason the caller cannot fix by changing the request. */
+  | 'upstream_refused';
 
 /** A refusal callers act on: a kind, a stable snake_case code and the sentence a person sees. */
 export class DomainError extends Error {
@@ -69,63 +82,5 @@ export class DomainError extends Error {
   ) {
     super(message, { cause: options.cause });
     this.retryAfterSeconds = options.retryAfterSeconds;
-  }
-}
-
-type ErrorOptions = ConstructorParameters<typeof DomainError>[3];
-
-/** The request itself is wrong: a value out of range, a choice that cannot be made. */
-export class InvalidError extends DomainError {
-  override name = 'InvalidError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('invalid', code, message, options);
-  }
-}
-
-/** The caller may not do this (Meta's permissions included). */
-export class ForbiddenError extends DomainError {
-  override name = 'ForbiddenError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('forbidden', code, message, options);
-  }
-}
-
-/** Nothing of the business's has that id or name. */
-export class NotFoundError extends DomainError {
-  override name = 'NotFoundError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('not_found', code, message, options);
-  }
-}
-
-/** The thing exists, but its state refuses this now (not connected, already there, needs re-auth). */
-export class ConflictError extends DomainError {
-  override name = 'ConflictError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('conflict', code, message, options);
-  }
-}
-
-/** Too many attempts for now; `retryAfterSeconds` says when a retry may pass. */
-export class RateLimitedError extends DomainError {
-  override name = 'RateLimitedError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('rate_limited', code, message, options);
-  }
-}
-
-/** A dependency (Meta) does not answer: the same request may succeed later. */
-export class UnavailableError extends DomainError {
-  override name = 'UnavailableError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('unavailable', code, message, options);
-  }
-}
-
-/** Meta answered, and refused for a reason of its own that the caller cannot fix by changing the request. */
-export class UpstreamRefusedError extends DomainError {
-  override name = 'UpstreamRefusedError';
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super('upstream_refused', code, message, options);
   }
 }

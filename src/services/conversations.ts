@@ -2,7 +2,7 @@
 // conversation with its messages and their statuses, and the handoff that lets a person take it
 // over from the bot.
 import type { Db } from '../db.js';
-import { InvalidError, NotFoundError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import {
   customerOf,
   handOff,
@@ -43,7 +43,7 @@ export async function listBusinessConversations(
 }
 
 export const conversationNotFound = () =>
-  new NotFoundError('conversation_not_found', 'This business has no conversation with that id.');
+  new DomainError('not_found', 'conversation_not_found', 'This business has no conversation with that id.');
 
 export async function conversationDetail(
   db: Db,
@@ -66,7 +66,7 @@ export async function takeOver(
   const now = new Date();
   const expiresAt = handoff.expiresAt ?? new Date(now.getTime() + DEFAULT_HANDOFF_MS);
   if (expiresAt.getTime() <= now.getTime() || expiresAt.getTime() > now.getTime() + MAX_HANDOFF_MS)
-    throw new InvalidError('invalid_request', 'expiresAt must be in the future, at most 30 days away.');
+    throw new DomainError('invalid', 'invalid_request', 'expiresAt must be in the future, at most 30 days away.');
   const conversation = await handOff(db, businessId, id, { ...handoff, expiresAt }, now);
   if (!conversation) throw conversationNotFound();
   return { conversation, customer: await customerOf(db, conversation) };

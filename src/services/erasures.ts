@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { NotFoundError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import {
   businessesConnectedBy,
   readBusinessErasure,
@@ -28,7 +28,8 @@ export async function requestErasure(deps: WebhookDeps, erasure: NewErasure): Pr
   return rows[0]!;
 }
 
-export const erasureNotFound = () => new NotFoundError('erasure_not_found', 'no erasure of this business has that id');
+export const erasureNotFound = () =>
+  new DomainError('not_found', 'erasure_not_found', 'no erasure of this business has that id');
 
 /** One of the business's erasures. */
 export async function readErasure(db: Db, businessId: string, erasureId: string): Promise<ErasureRow> {
@@ -92,7 +93,7 @@ export interface DeletionStatus {
 }
 
 export const deletionRequestNotFound = () =>
-  new NotFoundError('deletion_request_not_found', 'no deletion request has that code');
+  new DomainError('not_found', 'deletion_request_not_found', 'no deletion request has that code');
 
 export async function deletionStatus(db: Db, code: string): Promise<DeletionStatus> {
   const status = await readDeletionRequest(db, code);

@@ -5,7 +5,7 @@
 import { sha256Hex } from '../crypto.js';
 import { z } from 'zod';
 import type { Db } from '../db.js';
-import { ConflictError, InvalidError, NotFoundError, type DomainError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import { sendRequest, type SendRequest } from '../meta/outbound-message.js';
 import type { MessageRow, MessageStatusRow } from '../store/tables.js';
 import { acceptSends, readSend, sendingNumbers, type NewSend, type SendingNumber } from '../store/outbound.js';
@@ -41,7 +41,8 @@ const refused = (error: DomainError): ItemResult => ({ ok: false, error });
 
 function parseItem(body: unknown): { request: SendRequest } | { error: ItemResult } {
   const parsed = sendRequest.safeParse(body);
-  if (!parsed.success) return { error: refused(new InvalidError('invalid_request', z.prettifyError(parsed.error))) };
+  if (!parsed.success)
+    return { error: refused(new DomainError('invalid', 'invalid_request', z.prettifyError(parsed.error))) };
   return { request: parsed.data as SendRequest };
 }
 
@@ -49,13 +50,19 @@ function numberFor(numbers: SendingNumber[], request: SendRequest): SendingNumbe
   if (request.phoneNumberId) {
     const number = numbers.find((n) => n.phoneNumberId === request.phoneNumberId);
     return (
-      number ?? refused(new NotFoundError('phone_number_not_found', 'this business has no active number with that id'))
+      number ??
+      refused(new DomainError('not_found', 'phone_number_not_found', 'this business has no active number with that id'))
     );
   }
-  if (numbers.length === 0) return refused(new ConflictError('not_connected', 'this business has no connected number'));
+  if (numbers.length === 0)
+    return refused(new DomainError('conflict', 'not_connected', 'this business has no connected number'));
   if (numbers.length > 1)
     return refused(
-      new InvalidError('phone_number_required', 'this business has several numbers: name one in phoneNumberId'),
+      new DomainError(
+        'invalid',
+        'phone_number_required',
+        'this business has several numbers: name one in phoneNumberId',
+      ),
     );
   return numbers[0]!;
 }
@@ -84,7 +91,7 @@ export async function acceptMessages(
     const earlier = seen.get(keyHash);
     if (earlier !== undefined && sends[earlier]!.send.requestHash !== requestHash)
       return void (results[index] = refused(
-        new ConflictError('idempotency_key_reused', 'this key was used with another body'),
+        new DomainError('conflict', 'idempotency_key_reused', 'this key was used with another body'),
       ));
     seen.set(keyHash, sends.length);
     sends.push({
@@ -115,7 +122,9 @@ export async function acceptMessages(
   accepted.forEach((outcome, i) => {
     results[sends[i]!.index] =
       outcome.kind === 'key_reused'
-        ? refused(new ConflictError('idempotency_key_reused', 'this idempotency key was used with another body'))
+        ? refused(
+            new DomainError('conflict', 'idempotency_key_reused', 'this idempotency key was used with another body'),
+          )
         : { ok: true, row: outcome.row };
   });
   void startAfterCommit(
@@ -125,7 +134,8 @@ export async function acceptMessages(
   return results.map((r) => r!);
 }
 
-export const messageNotFound = () => new NotFoundError('message_not_found', 'no send of this business has that id');
+export const messageNotFound = () =>
+  new DomainError('not_found', 'message_not_found', 'no send of this business has that id');
 
 /** One of the business's sends, with the statuses Meta reported for it. */
 export async function readMessage(

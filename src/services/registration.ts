@@ -5,16 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import {
-  ConflictError,
-  NotFoundError,
-  RateLimitedError,
-  REGISTRATION_ERRORS,
-  UnavailableError,
-  UpstreamRefusedError,
-  type DomainError,
-  type RegistrationErrorCode,
-} from '../errors.js';
+import { DomainError, REGISTRATION_ERRORS, type DomainErrorKind, type RegistrationErrorCode } from '../errors.js';
 import { graphClientFromConfig } from '../meta/graph-client.js';
 import { GraphError } from '../meta/graph-errors.js';
 import { readIntegrationToken } from '../store/integrations.js';
@@ -41,15 +32,12 @@ export interface RegistrationDeps {
 }
 
 /** A refusal in the registration codes' own words. */
-const refuse = <E extends DomainError>(
-  Kind: new (code: RegistrationErrorCode, message: string, options?: { cause?: unknown }) => E,
-  code: RegistrationErrorCode,
-  cause?: unknown,
-) => new Kind(code, REGISTRATION_ERRORS[code], { cause });
+const refuse = (kind: DomainErrorKind, code: RegistrationErrorCode, cause?: unknown) =>
+  new DomainError(kind, code, REGISTRATION_ERRORS[code], { cause });
 
 async function ownNumber(db: Db, businessId: string, phoneNumberId: string): Promise<PhoneNumberRow> {
   const row = await numberOfBusiness(db, businessId, phoneNumberId);
-  if (!row) throw refuse(NotFoundError, 'number_not_found');
+  if (!row) throw refuse('not_found', 'number_not_found');
   return row;
 }
 
@@ -66,16 +54,16 @@ async function registrationOf(db: Db, number: PhoneNumberRow): Promise<NumberReg
 /** Why the table or the budget refuses a register call now. */
 async function refusal(db: Db, row: PhoneNumberRow): Promise<DomainError | undefined> {
   const state = stateFromFacts(row);
-  if (state === 'not_needed') return refuse(ConflictError, 'coexistence');
-  if (state === 'registered') return refuse(ConflictError, 'registration_not_needed');
-  if (state === 'blocked') return refuse(ConflictError, 'registration_blocked');
-  if (state === 'needs_verification') return refuse(ConflictError, 'needs_verification');
-  if (state === 'needs_pin') return refuse(ConflictError, 'needs_pin');
+  if (state === 'not_needed') return refuse('conflict', 'coexistence');
+  if (state === 'registered') return refuse('conflict', 'registration_not_needed');
+  if (state === 'blocked') return refuse('conflict', 'registration_blocked');
+  if (state === 'needs_verification') return refuse('conflict', 'needs_verification');
+  if (state === 'needs_pin') return refuse('conflict', 'needs_pin');
   const budget = (await budgetsOf(db, [row])).get(row.phone_number_id)!;
   if (budget.attemptsLeft === 0 && budget.retryAfter) {
     const seconds = Math.max(1, Math.ceil((budget.retryAfter.getTime() - Date.now()) / 1000));
     const code = row.registration_blocked_until ? 'registration_rate_limited' : 'registration_budget_spent';
-    return new RateLimitedError(code, `${REGISTRATION_ERRORS[code]} (${budget.retryAfter.toISOString()})`, {
+    return new DomainError('rate_limited', code, `${REGISTRATION_ERRORS[code]} (${budget.retryAfter.toISOString()})`, {
       retryAfterSeconds: seconds,
     });
   }
@@ -121,7 +109,7 @@ export async function supplyPin(
   pin: string,
 ): Promise<NumberRegistration> {
   const row = await ownNumber(deps.db, businessId, phoneNumberId);
-  if (stateFromFacts(row) === 'not_needed') throw refuse(ConflictError, 'coexistence');
+  if (stateFromFacts(row) === 'not_needed') throw refuse('conflict', 'coexistence');
   await storePin(deps.db, deps.config.keyring, row.id, pin);
   if (row.registration_state === 'needs_pin' || row.registration_error_code === 'pin_mismatch')
     await setRegistration(deps.db, row.id, { state: 'ready', error: null });
@@ -140,18 +128,18 @@ export async function generatePin(
 ): Promise<{ pin: string; registration: NumberRegistration }> {
   const row = await ownNumber(deps.db, businessId, phoneNumberId);
   const state = stateFromFacts(row);
-  if (state === 'not_needed') throw refuse(ConflictError, 'coexistence');
+  if (state === 'not_needed') throw refuse('conflict', 'coexistence');
   const pin = String(randomInt(0, 1_000_000)).padStart(6, '0');
   if (state === 'registered') {
     const token = await readIntegrationToken(deps.db, deps.config.keyring, row.integration_id);
-    if (!token) throw refuse(ConflictError, 'registration_failed');
+    if (!token) throw refuse('conflict', 'registration_failed');
     try {
       await graphClientFromConfig(deps.config.meta).setTwoStepPin(token, row.phone_number_id, pin);
     } catch (error) {
       if (!(error instanceof GraphError)) throw error;
       throw error.kind === 'transient'
-        ? refuse(UnavailableError, 'meta_unavailable', error)
-        : refuse(UpstreamRefusedError, 'registration_failed', error);
+        ? refuse('unavailable', 'meta_unavailable', error)
+        : refuse('upstream_refused', 'registration_failed', error);
     }
   }
   await storePin(deps.db, deps.config.keyring, row.id, pin);

@@ -2,7 +2,7 @@
 // the caller's business.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { InvalidError, NotFoundError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import { mediaOfMessages } from '../store/media.js';
 import type { IntegrationSettings, MediaRow, MessageRow } from '../store/tables.js';
 import { currentIntegration } from './status.js';
@@ -10,7 +10,7 @@ import { currentIntegration } from './status.js';
 /** The settings the business stored; the ones it never set take their defaults when presented. */
 export async function readSettings(db: Db, businessId: string): Promise<IntegrationSettings> {
   const integration = await currentIntegration(db, businessId);
-  if (!integration) throw new NotFoundError('not_connected', 'Connect WhatsApp first.');
+  if (!integration) throw new DomainError('not_found', 'not_connected', 'Connect WhatsApp first.');
   return integration.settings ?? {};
 }
 
@@ -29,9 +29,9 @@ export async function updateSettings(
   },
 ): Promise<IntegrationSettings> {
   const integration = await currentIntegration(db, businessId);
-  if (!integration) throw new NotFoundError('not_connected', 'Connect WhatsApp first.');
+  if (!integration) throw new DomainError('not_found', 'not_connected', 'Connect WhatsApp first.');
   if (change.responder === 'http' && !config.reply.webhookUrl) {
-    throw new InvalidError('responder_unavailable', 'No reply service is configured (REPLY_WEBHOOK_URL).');
+    throw new DomainError('invalid', 'responder_unavailable', 'No reply service is configured (REPLY_WEBHOOK_URL).');
   }
   const next: IntegrationSettings = { ...integration.settings };
   if (change.autoReplyText === null) delete next.autoReplyText;

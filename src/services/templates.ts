@@ -3,15 +3,7 @@
 // visible; Meta's refusals become domain errors in Meta's words for the person.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import {
-  ConflictError,
-  ForbiddenError,
-  InvalidError,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-  UpstreamRefusedError,
-} from '../errors.js';
+import { DomainError } from '../errors.js';
 import { graphClientFromConfig, type NewMessageTemplate } from '../meta/graph-client.js';
 import { GraphError, templateRefusalMessage, templateRefusalOf } from '../meta/graph-errors.js';
 import { readIntegrationToken } from '../store/integrations.js';
@@ -50,19 +42,25 @@ export async function listTemplates(
 /** The account a create or delete is about: the one named, or the business's only one. */
 async function accountFor(deps: TemplateDeps, businessId: string, wabaId: string | undefined) {
   const accounts = await templateAccountsOf(deps.db, businessId);
-  if (accounts.length === 0) throw new ConflictError('not_connected', 'No WhatsApp Business Account is connected.');
+  if (accounts.length === 0)
+    throw new DomainError('conflict', 'not_connected', 'No WhatsApp Business Account is connected.');
   if (wabaId !== undefined) {
     const account = accounts.find((a) => a.wabaId === wabaId);
-    if (!account) throw new NotFoundError('waba_not_found', 'No such WhatsApp Business Account is connected.');
+    if (!account)
+      throw new DomainError('not_found', 'waba_not_found', 'No such WhatsApp Business Account is connected.');
     return account;
   }
   if (accounts.length > 1)
-    throw new InvalidError('waba_required', 'Several WhatsApp Business Accounts are connected: name one (wabaId).');
+    throw new DomainError(
+      'invalid',
+      'waba_required',
+      'Several WhatsApp Business Accounts are connected: name one (wabaId).',
+    );
   return accounts[0]!;
 }
 
 const needsReauth = (cause?: unknown) =>
-  new ConflictError('needs_reauth', 'The integration must be connected again.', { cause });
+  new DomainError('conflict', 'needs_reauth', 'The integration must be connected again.', { cause });
 
 async function tokenOf(deps: TemplateDeps, integrationId: string): Promise<string> {
   const token = await readIntegrationToken(deps.db, deps.config.keyring, integrationId);
@@ -75,23 +73,31 @@ function refusal(error: unknown): unknown {
   if (!(error instanceof GraphError)) return error;
   const template = templateRefusalOf(error);
   const options = { cause: error };
-  if (template === 'template_exists') return new ConflictError(template, templateRefusalMessage(error), options);
-  if (template === 'template_not_found') return new NotFoundError(template, templateRefusalMessage(error), options);
-  if (template === 'template_invalid') return new InvalidError(template, templateRefusalMessage(error), options);
+  if (template === 'template_exists')
+    return new DomainError('conflict', template, templateRefusalMessage(error), options);
+  if (template === 'template_not_found')
+    return new DomainError('not_found', template, templateRefusalMessage(error), options);
+  if (template === 'template_invalid')
+    return new DomainError('invalid', template, templateRefusalMessage(error), options);
   if (error.isRateLimit)
-    return new RateLimitedError('meta_rate_limited', 'Meta is limiting this account’s calls; try again in a minute.', {
-      retryAfterSeconds: 60,
-      cause: error,
-    });
+    return new DomainError(
+      'rate_limited',
+      'meta_rate_limited',
+      'Meta is limiting this account’s calls; try again in a minute.',
+      {
+        retryAfterSeconds: 60,
+        cause: error,
+      },
+    );
   if (error.kind === 'transient')
-    return new UnavailableError('meta_unavailable', 'Meta is unavailable; try again later.', {
+    return new DomainError('unavailable', 'meta_unavailable', 'Meta is unavailable; try again later.', {
       retryAfterSeconds: 30,
       cause: error,
     });
   if (error.kind === 'reauth') return needsReauth(error);
   if (error.kind === 'permission')
-    return new ForbiddenError('permission_denied', 'The connected token may not manage templates.', options);
-  return new UpstreamRefusedError('meta_error', `Meta refused the request: ${error.message}`, options);
+    return new DomainError('forbidden', 'permission_denied', 'The connected token may not manage templates.', options);
+  return new DomainError('upstream_refused', 'meta_error', `Meta refused the request: ${error.message}`, options);
 }
 
 export async function createTemplate(
@@ -132,7 +138,7 @@ export async function deleteTemplate(
   const account = await accountFor(deps, businessId, target.wabaId);
   const versions = await templatesNamed(deps.db, [account.wabaId], target.name, target.language);
   if (versions.length === 0)
-    throw new NotFoundError('template_not_found', 'No template of that name (and language) is known.');
+    throw new DomainError('not_found', 'template_not_found', 'No template of that name (and language) is known.');
   const token = await tokenOf(deps, account.integrationId);
   try {
     await graphClientFromConfig(deps.config.meta).deleteMessageTemplate(token, account.wabaId, {
