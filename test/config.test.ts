@@ -84,7 +84,7 @@ describe('config', () => {
 
   it('on PORT=0, gives the URLs left unset the port the API got, and keeps the ones set', () => {
     const { PUBLIC_URL: _public, FRONTEND_URL: _frontend, ...unset } = production;
-    const derived = listeningAt(loadConfig({ ...unset, PORT: '0' }, 'api'), 'http://127.0.0.1:41234', 41234);
+    const derived = listeningAt(loadConfig({ ...unset, PORT: '0' }, 'worker'), 'http://127.0.0.1:41234', 41234);
     expect(derived.port).toBe(41234);
     expect(derived.publicUrl).toBe('http://127.0.0.1:41234');
     expect(derived.frontendUrl).toBe('http://127.0.0.1:41234');
@@ -94,7 +94,7 @@ describe('config', () => {
     expect(set.frontendUrl).toBe('https://app.example.com');
     expect(set.meta.redirectUri).toBe('https://api.example.com/api/integrations/whatsapp/callback');
     // A fixed port is what the URLs already name.
-    const fixed = loadConfig({ ...unset, PORT: '8080' }, 'api');
+    const fixed = loadConfig({ ...unset, PORT: '8080' }, 'worker');
     expect(listeningAt(fixed, 'http://127.0.0.1:8080', 8080)).toBe(fixed);
   });
 
