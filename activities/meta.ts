@@ -13,7 +13,12 @@ import type { DebugToken, PhoneNumber } from '../src/meta/graph-client.js';
 import { requestIntegrationTemplateSyncs } from '../src/store/template-catalogue.js';
 import { templateSyncStart } from '../src/temporal/names.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
-import { activeAccountsOf, recordSubscriptionChecked, recordSubscriptionRestored, wabaIdsOf } from '../src/store/accounts.js';
+import {
+  activeAccountsOf,
+  recordSubscriptionChecked,
+  recordSubscriptionRestored,
+  wabaIdsOf,
+} from '../src/store/accounts.js';
 import {
   isIntegrationActive,
   readIntegrationToken,
