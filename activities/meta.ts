@@ -14,6 +14,13 @@ import { requestIntegrationTemplateSyncs } from '../src/store/template-catalogue
 import { templateSyncStart } from '../src/temporal/names.js';
 import { dropStaged, readStaged, readStagedToken, stageSecret } from '../src/store/staging.js';
 import {
+  activeAccountsOf,
+  recordSubscriptionChecked,
+  recordSubscriptionRestored,
+  wabaIdsOf,
+} from '../src/store/accounts.js';
+import {
+  isIntegrationActive,
   readIntegrationToken,
   readTokenKind,
   recordTokenKind,
@@ -217,10 +224,7 @@ export function createMetaActivities(deps: ActivityDeps) {
     }): Promise<{ unsubscribed: string[]; skipped: string[] }> {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       const result = { unsubscribed: [] as string[], skipped: [] as string[] };
-      const accounts = await db('whatsapp_business_accounts')
-        .where({ integration_id: input.integrationId })
-        .select('waba_id');
-      for (const { waba_id: wabaId } of accounts) {
+      for (const wabaId of await wabaIdsOf(db, input.integrationId)) {
         if (!token || (await wabaUsedByOthers(db, wabaId, input.integrationId))) {
           result.skipped.push(wabaId);
           continue;
@@ -241,8 +245,8 @@ export function createMetaActivities(deps: ActivityDeps) {
      * valid, when it expires (null: never), and whether that falls within the refresh threshold.
      */
     async inspectToken(input: { integrationId: string }): Promise<TokenInspection> {
-      const integration = await db('channel_integrations').where({ id: input.integrationId }).first('is_active');
-      const token = integration?.is_active ? await readIntegrationToken(db, keyring, input.integrationId) : undefined;
+      const active = await isIntegrationActive(db, input.integrationId);
+      const token = active ? await readIntegrationToken(db, keyring, input.integrationId) : undefined;
       if (!token) return { status: 'inactive' };
       const debug = await graphActivity(() => graph.debugToken(token));
       if (!debug.is_valid) {
@@ -313,31 +317,17 @@ export function createMetaActivities(deps: ActivityDeps) {
       const token = await readIntegrationToken(db, keyring, input.integrationId);
       const result = { restored: [] as string[], ok: [] as string[] };
       if (!token) return result;
-      const accounts = await db('whatsapp_business_accounts').where({
-        integration_id: input.integrationId,
-        is_active: true,
-      });
-      for (const account of accounts) {
+      for (const account of await activeAccountsOf(db, input.integrationId)) {
         const subscribed = await graphActivity(() => graph.isAppSubscribed(token, account.waba_id));
         const now = new Date();
         if (subscribed) {
           result.ok.push(account.waba_id);
-          await db('whatsapp_business_accounts')
-            .where({ id: account.id })
-            .update({
-              subscription_checked_at: now,
-              ...(account.subscription_state === 'unknown' ? { subscription_state: 'subscribed' } : {}),
-            });
+          await recordSubscriptionChecked(db, account, now);
           continue;
         }
         await graphActivity(() => graph.subscribeApp(token, account.waba_id));
         result.restored.push(account.waba_id);
-        await db('whatsapp_business_accounts').where({ id: account.id }).update({
-          subscription_state: 'restored',
-          subscribed_at: now,
-          subscription_checked_at: now,
-          updated_at: now,
-        });
+        await recordSubscriptionRestored(db, account.id, now);
       }
       // The daily token care also refreshes the template catalogue (the outbox starts the syncs).
       await requestIntegrationTemplateSyncs(db, input.integrationId, templateSyncStart(config.temporal.taskQueue));

@@ -1,12 +1,15 @@
 // Activities that read and write PostgreSQL.
 import { hostname } from 'node:os';
 import { log } from '@temporalio/activity';
-import { recordAttemptFinished } from '../src/store/connect.js';
+import { attemptIntegrationId, recordAttemptFinished, recordAttemptIntegration } from '../src/store/connect.js';
 import {
+  destroyCredentials,
   markNeedsReauth,
   NumberInUseError,
   numbersActiveElsewhere,
   persistConnectedIntegration,
+  recordTokenCheckFailed,
+  recordTokenHealth,
 } from '../src/store/integrations.js';
 import { dropStaged, readStagedToken } from '../src/store/staging.js';
 import type { AccountEvent, InboundMessage, StatusEvent } from '../src/meta/webhook-payload.js';
@@ -81,8 +84,8 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
       const token = await readStagedToken(db, config.keyring, input.connectId);
       if (!token) {
         // A retry after a successful persist: the staging rows are gone, the integration is there.
-        const done = await db('connect_attempts').where({ workflow_id: input.connectId }).first('integration_id');
-        if (done?.integration_id) return { integrationId: done.integration_id };
+        const integrationId = await attemptIntegrationId(db, input.connectId);
+        if (integrationId) return { integrationId };
         throw permanentFailure('internal_error', 'no staged token to persist');
       }
       try {
@@ -101,9 +104,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
           },
           templateSync: templateSyncStart(config.temporal.taskQueue),
         });
-        await db('connect_attempts')
-          .where({ workflow_id: input.connectId })
-          .update({ integration_id: result.integrationId });
+        await recordAttemptIntegration(db, input.connectId, result.integrationId);
         await dropStaged(db, input.connectId);
         log.info('integration persisted', {
           businessId: input.businessId,
@@ -120,9 +121,7 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
 
     /** Destroys the token ciphertext of an integration that is no longer active. */
     async destroyCredentials(input: { integrationId: string }): Promise<void> {
-      await db('channel_integrations')
-        .where({ id: input.integrationId, is_active: false })
-        .update({ credentials: null, token_health: 'unknown', updated_at: new Date() });
+      await destroyCredentials(db, input.integrationId);
     },
 
     /**
@@ -199,30 +198,12 @@ export function createStoreActivities({ db, config, metrics, graph }: ActivityDe
         await markNeedsReauth(db, input.integrationId, input.error ?? 'Meta reports the token invalid');
         return;
       }
-      const now = new Date();
-      await db('channel_integrations')
-        .where({ id: input.integrationId, is_active: true })
-        .update({
-          token_health: input.health,
-          ...(input.expiresAt !== undefined
-            ? { token_expires_at: input.expiresAt === null ? null : new Date(input.expiresAt) }
-            : {}),
-          token_checked_at: now,
-          token_last_error: null,
-          updated_at: now,
-        });
+      await recordTokenHealth(db, input.integrationId, { health: input.health, expiresAt: input.expiresAt });
     },
 
     /** A check that kept failing: status shows when and why; the health itself is left as it was. */
     async recordFailedTokenCheck(input: { integrationId: string; reason: string }): Promise<void> {
-      const now = new Date();
-      await db('channel_integrations')
-        .where({ id: input.integrationId })
-        .update({
-          token_checked_at: now,
-          token_last_error: `check failed: ${input.reason}`.slice(0, 500),
-          updated_at: now,
-        });
+      await recordTokenCheckFailed(db, input.integrationId, input.reason);
     },
 
     /** Applies one of Meta's account events, once (see src/store/account-events.ts). */

@@ -88,6 +88,11 @@ export async function preparedQuery<Row>(db: Db, text: string, values: unknown[]
   }
 }
 
+/** Whether PostgreSQL answers at all: the readiness check's ping. */
+export async function ping(db: Db): Promise<void> {
+  await db.raw('SELECT 1');
+}
+
 export async function migrateLatest(db: Db): Promise<string[]> {
   const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;

@@ -2,7 +2,7 @@
 // file names alone: each file on it hands the message to the next by a name this test looks for,
 // no file on it reaches back into a layer above its own, and the whole path stays within 8 files.
 // README's architecture section walks the same path.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../src/paths.js';
@@ -111,5 +111,34 @@ describe('the path of one webhook', () => {
       }
     }
     expect(backward).toEqual([]);
+  });
+});
+
+/** Where SQL may be written: the store, and db.ts (the pool, prepared statements, the readiness ping). */
+const QUERY_HOMES = ['src/store/', 'src/db.ts'];
+/**
+ * A knex query: a table called as a function (`db('messages')`, `trx("turns")`), raw SQL, or a
+ * builder started on the connection (`db.select(`, `trx.insert(`); a store call such as
+ * `readStatus(db, ...)` or `db.transaction(` is none of these.
+ */
+const KNEX_QUERY =
+  /\b(?:db|trx|tx|knex)\s*\(\s*['"`]|\.(?:raw|whereRaw|selectRaw|joinRaw|orderByRaw|havingRaw)\s*\(|\b(?:db|trx|tx|knex)\s*\.\s*(?:select|from|insert|update|delete|del|table|into|with|queryBuilder|schema|fn|ref)\b/;
+
+describe('database queries', () => {
+  it('are written in src/store/ only, never in routes, services, commands, workflows or activities', () => {
+    const files = ['src', 'workflows', 'activities'].flatMap((dir) =>
+      readdirSync(join(projectRoot, dir), { recursive: true, encoding: 'utf8' })
+        .map((file) => join(dir, file))
+        .filter((file) => file.endsWith('.ts') && !QUERY_HOMES.some((home) => file.startsWith(home))),
+    );
+    const queries: string[] = [];
+    for (const file of files) {
+      const code = source(file).replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      code.split('\n').forEach((line, i) => {
+        if (KNEX_QUERY.test(line)) queries.push(`${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(files.length).toBeGreaterThan(50);
+    expect(queries).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // answers with every search attribute the code sets.
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import { ping } from '../db.js';
 import { cachedTemporalCheck, checkTemporal } from '../services/readiness.js';
 import type { AppDeps } from './app.js';
 import { HttpError } from './errors.js';
@@ -26,7 +27,7 @@ export function healthRoutes({ db, temporal }: AppDeps): Router<AppState> {
   });
   router.get('/readyz', async (ctx) => {
     const [postgres, temporalCheck] = await Promise.all([
-      withTimeout(db.raw('SELECT 1'), CHECK_TIMEOUT_MS).then(
+      withTimeout(ping(db), CHECK_TIMEOUT_MS).then(
         () => 'ok' as const,
         () => 'unreachable' as const,
       ),

@@ -12,7 +12,9 @@ import {
   consumeConnectTicket,
   consumeOAuthState,
   createConnectTicket,
+  attemptOf,
   createOAuthState,
+  linkStateToWorkflow,
   recordAttemptFinished,
   recordAttemptStarted,
 } from '../store/connect.js';
@@ -123,7 +125,7 @@ export async function completeCallback(
   const workflowId = connectWorkflowId(businessId, stateHash);
 
   if (lookup.status === 'fresh') {
-    await db('oauth_states').where({ id: lookup.row.id }).update({ workflow_id: workflowId });
+    await linkStateToWorkflow(db, lookup.row.id, workflowId);
     await recordAttemptStarted(db, workflowId, businessId, 'redirect');
     if (query.error || !query.code) {
       // Meta sends error=access_denied when the person cancels; anything else is unexpected.
@@ -174,7 +176,7 @@ export async function startOrFind(
   }
   // Never started (or its start failed): only start when the code is still staged, unspent.
   if (!(await readStaged(db, config.keyring, workflowId, 'code'))) {
-    const attempt = await db('connect_attempts').where({ workflow_id: workflowId }).first();
+    const attempt = await attemptOf(db, workflowId);
     const code = attempt?.error_code;
     throw new ReplayWithoutWorkflow({ kind: 'error', code: isConnectErrorCode(code) ? code : 'invalid_state' });
   }

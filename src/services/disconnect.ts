@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { ApiMetrics } from '../metrics.js';
-import { deactivateIntegration, WHATSAPP } from '../store/integrations.js';
+import { deactivateIntegration, integrationToDisconnect } from '../store/integrations.js';
 import { requestErasure } from './erasures.js';
 import { disconnectWorkflowId, searchAttributes, workflowTypes } from '../temporal/names.js';
 import { startWorkflow, type StartCounter } from '../temporal/start.js';
@@ -43,11 +43,7 @@ export function startDisconnectWorkflow(
 
 export async function disconnect(deps: DisconnectDeps, businessId: string): Promise<void> {
   const { config, db, temporal, metrics } = deps;
-  const integration = await db('channel_integrations')
-    .where({ business_id: businessId, channel: WHATSAPP })
-    .where((q) => void q.where({ is_active: true }).orWhereNotNull('credentials'))
-    .orderBy('updated_at', 'desc')
-    .first();
+  const integration = await integrationToDisconnect(db, businessId);
   if (!integration) return;
   if (integration.is_active)
     await deactivateIntegration(db, integration.id, { state: 'inactive', why: 'disconnected' });

@@ -3,7 +3,7 @@
 // forwards abandoned sessions (CANCEL, ERROR) so support can see where people gave up.
 import { sha256Hex } from '../crypto.js';
 import { markCoexistenceFromSignup } from '../store/coexistence.js';
-import { recordAttemptStarted } from '../store/connect.js';
+import { attemptExists, recordAttemptStarted } from '../store/connect.js';
 import { recordSignupEvent, type SignupEventOutcome } from '../store/signup-events.js';
 import { stageSecret } from '../store/staging.js';
 import { workflowTypes, businessAppSyncWorkflowId, popupConnectWorkflowId } from '../temporal/names.js';
@@ -24,7 +24,7 @@ export async function connectWithPopupCode(
 ): Promise<ConnectOutcome> {
   const { db, config } = deps;
   const workflowId = popupConnectWorkflowId(businessId, sha256Hex(input.code));
-  if (!(await db('connect_attempts').where({ workflow_id: workflowId }).first('workflow_id'))) {
+  if (!(await attemptExists(db, workflowId))) {
     // Popup codes live about 30 seconds: stage and start at once.
     await stageSecret(db, config.keyring, workflowId, 'code', input.code);
     await recordAttemptStarted(db, workflowId, businessId, 'popup');

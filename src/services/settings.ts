@@ -3,9 +3,10 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { DomainError } from '../errors.js';
+import { currentIntegration, storeSettings } from '../store/integrations.js';
 import { mediaOfMessages } from '../store/media.js';
+import { messagesOfBusiness } from '../store/messages.js';
 import type { IntegrationSettings, MediaRow, MessageRow } from '../store/tables.js';
-import { currentIntegration } from './status.js';
 
 /** The settings the business stored; the ones it never set take their defaults when presented. */
 export async function readSettings(db: Db, businessId: string): Promise<IntegrationSettings> {
@@ -46,7 +47,7 @@ export async function updateSettings(
   else if (change.brainVersion !== undefined) next.brainVersion = change.brainVersion;
   if (change.brainHistoryMessages === null) delete next.brainHistoryMessages;
   else if (change.brainHistoryMessages !== undefined) next.brainHistoryMessages = change.brainHistoryMessages;
-  await db('channel_integrations').where({ id: integration.id }).update({ settings: next, updated_at: new Date() });
+  await storeSettings(db, integration.id, next);
   return next;
 }
 
@@ -62,12 +63,8 @@ export async function listMessages(
   businessId: string,
   page: { limit: number; before?: number | undefined },
 ): Promise<MessageLogPage> {
-  const query = db('messages')
-    .where({ business_id: businessId })
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1);
-  if (page.before !== undefined) query.andWhere('id', '<', page.before);
-  const rows = await query;
+  // One more than the page: whether it comes back says whether an older page follows.
+  const rows = await messagesOfBusiness(db, businessId, { limit: page.limit + 1, before: page.before });
   const pageRows = rows.slice(0, page.limit);
   const media = new Map(
     (

@@ -6,7 +6,9 @@ import type { Db } from '../db.js';
 import { isConnectErrorCode, type ConnectErrorCode } from '../errors.js';
 import { isCoexistence, syncsOf } from '../store/coexistence.js';
 import { latestAttempt } from '../store/connect.js';
-import { WHATSAPP } from '../store/integrations.js';
+import { activeAccountsOf } from '../store/accounts.js';
+import { activeNumbersForStatus, currentIntegration } from '../store/integrations.js';
+import { lastAbandonedSignup } from '../store/signup-events.js';
 import { renewalDueAt } from '../policy/token-health.js';
 import type {
   BusinessAccountRow,
@@ -50,17 +52,6 @@ export interface IntegrationStatus {
 
 const FAILED_ATTEMPT_SHOWN_MS = 24 * 60 * 60 * 1000;
 
-/** The integration a business sees: its active one, else its most recent one. */
-export async function currentIntegration(db: Db, businessId: string): Promise<IntegrationRow | undefined> {
-  return db('channel_integrations')
-    .where({ business_id: businessId, channel: WHATSAPP })
-    .orderBy([
-      { column: 'is_active', order: 'desc' },
-      { column: 'updated_at', order: 'desc' },
-    ])
-    .first();
-}
-
 async function connectState(db: Db, temporal: Client, businessId: string): Promise<ConnectState | null> {
   const attempt = await latestAttempt(db, businessId);
   if (!attempt || attempt.state === 'succeeded') return null;
@@ -99,23 +90,11 @@ export async function readStatus(
 ): Promise<IntegrationStatus> {
   const integration = await currentIntegration(db, businessId);
   const connect = await connectState(db, temporal, businessId);
-  const lastAbandonedSignup = await db('signup_events')
-    .where({ business_id: businessId })
-    .whereIn('event', ['CANCEL', 'ERROR'])
-    .orderBy('id', 'desc')
-    .first();
-  if (!integration) return { current: null, connect, lastAbandonedSignup };
+  const abandoned = await lastAbandonedSignup(db, businessId);
+  if (!integration) return { current: null, connect, lastAbandonedSignup: abandoned };
 
-  const accounts = integration.is_active
-    ? await db('whatsapp_business_accounts')
-        .where({ integration_id: integration.id, is_active: true })
-        .orderBy('created_at')
-    : [];
-  const numbers = integration.is_active
-    ? await db('whatsapp_phone_numbers')
-        .where({ integration_id: integration.id, is_active: true })
-        .orderBy('display_phone_number')
-    : [];
+  const accounts = integration.is_active ? await activeAccountsOf(db, integration.id) : [];
+  const numbers = integration.is_active ? await activeNumbersForStatus(db, integration.id) : [];
   const budgets = await budgetsOf(db, numbers);
   const syncs = await syncsOf(
     db,
@@ -124,6 +103,6 @@ export async function readStatus(
   return {
     current: { integration, tokenSchedule: tokenSchedule(integration, tokens), accounts, numbers, budgets, syncs },
     connect,
-    lastAbandonedSignup,
+    lastAbandonedSignup: abandoned,
   };
 }

@@ -105,6 +105,11 @@ export async function consumeOAuthState(db: Db, state: string, nonce: string | u
   return { status: 'used', row: { ...live, used_at: live.used_at ?? new Date() } };
 }
 
+/** Remembers which connect a fresh state started, so a reload of its callback finds that connect. */
+export async function linkStateToWorkflow(db: Db, stateId: string, workflowId: string): Promise<void> {
+  await db('oauth_states').where({ id: stateId }).update({ workflow_id: workflowId });
+}
+
 export async function recordAttemptStarted(
   db: Db,
   workflowId: string,
@@ -135,4 +140,23 @@ export async function recordAttemptFinished(
 
 export async function latestAttempt(db: Db, businessId: string): Promise<ConnectAttemptRow | undefined> {
   return db('connect_attempts').where({ business_id: businessId }).orderBy('started_at', 'desc').first();
+}
+
+export async function attemptOf(db: Db, workflowId: string): Promise<ConnectAttemptRow | undefined> {
+  return db('connect_attempts').where({ workflow_id: workflowId }).first();
+}
+
+/** Whether a connect with this workflow id was ever recorded. */
+export async function attemptExists(db: Db, workflowId: string): Promise<boolean> {
+  return Boolean(await db('connect_attempts').where({ workflow_id: workflowId }).first('workflow_id'));
+}
+
+/** The integration a connect saved, once it saved one. */
+export async function attemptIntegrationId(db: Db, workflowId: string): Promise<string | null | undefined> {
+  const attempt = await db('connect_attempts').where({ workflow_id: workflowId }).first('integration_id');
+  return attempt?.integration_id;
+}
+
+export async function recordAttemptIntegration(db: Db, workflowId: string, integrationId: string): Promise<void> {
+  await db('connect_attempts').where({ workflow_id: workflowId }).update({ integration_id: integrationId });
 }

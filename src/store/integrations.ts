@@ -6,7 +6,7 @@ import type { Db } from '../db.js';
 import { tokenHealthFor } from '../policy/token-health.js';
 import { tokenKindOf, type TokenKind } from '../meta/token-kinds.js';
 import { markCoexistenceNumbers, type SyncStart } from './coexistence.js';
-import type { IntegrationRow, IntegrationSettings, IntegrationState } from './tables.js';
+import type { IntegrationRow, IntegrationSettings, IntegrationState, PhoneNumberRow } from './tables.js';
 import { requestTemplateSyncs, type TemplateSyncStart } from './template-catalogue.js';
 
 export const WHATSAPP = 'whatsapp';
@@ -46,6 +46,37 @@ export interface DiscoveredAccount {
 }
 
 export const credentialsAad = (integrationId: string) => `channel_integrations.credentials:${integrationId}`;
+
+/** The integration a business sees: its active one, else its most recent one. */
+export async function currentIntegration(db: Db, businessId: string): Promise<IntegrationRow | undefined> {
+  return db('channel_integrations')
+    .where({ business_id: businessId, channel: WHATSAPP })
+    .orderBy([
+      { column: 'is_active', order: 'desc' },
+      { column: 'updated_at', order: 'desc' },
+    ])
+    .first();
+}
+
+/** What a disconnect works on: the active integration, or one deactivated that still holds its token. */
+export async function integrationToDisconnect(db: Db, businessId: string): Promise<IntegrationRow | undefined> {
+  return db('channel_integrations')
+    .where({ business_id: businessId, channel: WHATSAPP })
+    .where((q) => void q.where({ is_active: true }).orWhereNotNull('credentials'))
+    .orderBy('updated_at', 'desc')
+    .first();
+}
+
+export async function storeSettings(db: Db, integrationId: string, settings: IntegrationSettings): Promise<void> {
+  await db('channel_integrations').where({ id: integrationId }).update({ settings, updated_at: new Date() });
+}
+
+/** The integration's active numbers as status lists them. */
+export async function activeNumbersForStatus(db: Db, integrationId: string): Promise<PhoneNumberRow[]> {
+  return db('whatsapp_phone_numbers')
+    .where({ integration_id: integrationId, is_active: true })
+    .orderBy('display_phone_number');
+}
 
 /** Phone numbers of this list that are active under another business's integration. */
 export async function numbersActiveElsewhere(db: Db, businessId: string, phoneNumberIds: string[]): Promise<string[]> {
@@ -282,6 +313,45 @@ export async function storeIntegrationToken(
       credentials: { accessToken: encryptText(keyring, token.value, credentialsAad(integrationId)) },
       token_expires_at: token.expiresAt,
       updated_at: new Date(),
+    });
+}
+
+/** Destroys the token ciphertext of an integration that is no longer active. */
+export async function destroyCredentials(db: Db, integrationId: string): Promise<void> {
+  await db('channel_integrations')
+    .where({ id: integrationId, is_active: false })
+    .update({ credentials: null, token_health: 'unknown', updated_at: new Date() });
+}
+
+/** A token check that reached Meta: its health, and its expiry when Meta told it (null: never). */
+export async function recordTokenHealth(
+  db: Db,
+  integrationId: string,
+  check: { health: 'ok' | 'expiring'; expiresAt?: string | null | undefined },
+): Promise<void> {
+  const now = new Date();
+  await db('channel_integrations')
+    .where({ id: integrationId, is_active: true })
+    .update({
+      token_health: check.health,
+      ...(check.expiresAt !== undefined
+        ? { token_expires_at: check.expiresAt === null ? null : new Date(check.expiresAt) }
+        : {}),
+      token_checked_at: now,
+      token_last_error: null,
+      updated_at: now,
+    });
+}
+
+/** A check that kept failing: when and why; the health itself is left as it was. */
+export async function recordTokenCheckFailed(db: Db, integrationId: string, reason: string): Promise<void> {
+  const now = new Date();
+  await db('channel_integrations')
+    .where({ id: integrationId })
+    .update({
+      token_checked_at: now,
+      token_last_error: `check failed: ${reason}`.slice(0, 500),
+      updated_at: now,
     });
 }
 

@@ -261,3 +261,14 @@ export function originOf(m: Pick<MessageRow, 'direction' | 'origin' | 'turn_id' 
     ? 'reply'
     : m.origin;
 }
+
+/** The business's messages, newest first: `limit` of them, older than message `before` when given. */
+export async function messagesOfBusiness(
+  db: Db,
+  businessId: string,
+  page: { limit: number; before?: number | undefined },
+): Promise<MessageRow[]> {
+  const query = db('messages').where({ business_id: businessId }).orderBy('id', 'desc').limit(page.limit);
+  if (page.before !== undefined) query.andWhere('id', '<', page.before);
+  return query;
+}

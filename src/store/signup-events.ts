@@ -40,3 +40,12 @@ export async function recordSignupEvent(db: Db, event: SignupEventInput, perHour
     return { recorded: true };
   });
 }
+
+/** The business's last Embedded Signup session that was abandoned (CANCEL or ERROR). */
+export async function lastAbandonedSignup(db: Db, businessId: string): Promise<SignupEventRow | undefined> {
+  return db('signup_events')
+    .where({ business_id: businessId })
+    .whereIn('event', ['CANCEL', 'ERROR'])
+    .orderBy('id', 'desc')
+    .first();
+}
