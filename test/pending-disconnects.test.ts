@@ -15,7 +15,7 @@ import { quietPeriod } from './helpers/waits.js';
 describe('pending disconnects', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true });
+    stack = await startStack({ api: true, sandbox: true, ownDatabase: true });
   });
   afterAll(() => stack?.close());
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { ensureDeploymentSchedule, ensureTokenSchedule } from '../src/temporal/schedules.js';
+import { ensureDeploymentSchedule, ensureTokenSchedule, listTokenSchedules } from '../src/temporal/schedules.js';
 import { reconcileScheduleId, taskQueueFor, tokenScheduleId } from '../src/temporal/names.js';
 import { workerPoolSize } from '../src/temporal/worker.js';
 import { reconcileSchedules } from '../src/services/reconcile.js';
@@ -21,6 +21,7 @@ describe('workflows on Temporal', () => {
     stack = await startStack({
       api: true,
       sandbox: true,
+      ownDatabase: true,
       env: { GRAPH_TIMEOUT_MS: '31000', REPLY_WEBHOOK_TIMEOUT_MS: '27000' },
     });
   });
@@ -114,6 +115,10 @@ describe('workflows on Temporal', () => {
     const { integration } = await getStatus(stack.api!.url, businessId);
     const stray = randomUUID();
     await ensureTokenSchedule(stack.client, stack.config, { integrationId: stray, businessId: 'gone' });
+    // Reconcile reads Temporal's schedule list, which shows a new schedule a moment after its creation.
+    await expect
+      .poll(async () => (await listTokenSchedules(stack.client)).includes(stray), { timeout: 20_000 })
+      .toBe(true);
     // The integration looks inactive when reconcile reads the rows, and a reconnect lands right after.
     await stack.db('channel_integrations').where({ id: integration.id }).update({ is_active: false });
     let step = 0;

@@ -15,7 +15,7 @@ describe('token lifecycle', () => {
   let stack: Stack;
   let api: string;
   beforeAll(async () => {
-    stack = await startStack({ api: true, sandbox: true });
+    stack = await startStack({ api: true, sandbox: true, ownDatabase: true });
     api = stack.api!.url;
   });
   afterAll(() => stack?.close());

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { TEST_SECRETS } from './secrets.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createDb, type Db } from '../../src/db.js';
+import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../../src/db.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { startApi, type RunningApi } from '../../src/commands/api.js';
 import { sandboxDashboard } from '../../src/commands/dev.js';
@@ -37,6 +37,18 @@ export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
+/** A migrated database of its own on the test run's server. */
+async function ownDatabase(): Promise<string> {
+  const url = new URL(inject('databaseUrl'));
+  url.pathname = `/waconnect_own_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const databaseUrl = url.toString();
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, { poolMax: 1 });
+  await migrateLatest(db);
+  await db.destroy();
+  return databaseUrl;
+}
+
 export const DASHBOARD_URL = 'http://dashboard.test';
 
 export interface Stack {
@@ -62,6 +74,11 @@ export interface StackOptions {
   dashboardOnApi?: boolean;
   /** The API's public host name (default 127.0.0.1); the API listens on 127.0.0.1 either way. */
   publicHost?: string;
+  /**
+   * A migrated database of the file's own, dropped on close: for a test that runs reconcile, which
+   * sweeps every integration of its database and would otherwise touch other files' schedules.
+   */
+  ownDatabase?: boolean;
   /** Where log lines go (JSON, one per line); default: the level from TEST_LOG_LEVEL to stdout. */
   logLines?: string[];
 }
@@ -78,7 +95,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // The API listens on a port the kernel picks, and its URLs follow it; a public host name of its
   // own (a browser's cookie domain) needs the port up front.
   const port = options.api && options.publicHost ? await freePort() : 0;
+  const ownDatabaseUrl = options.ownDatabase ? await ownDatabase() : undefined;
   const env = testEnv({
+    ...(ownDatabaseUrl ? { DATABASE_URL: ownDatabaseUrl } : {}),
     PORT: String(port),
     ...(options.publicHost ? { PUBLIC_URL: `http://${options.publicHost}:${port}` } : {}),
     ...(options.dashboardOnApi ? {} : { FRONTEND_URL: DASHBOARD_URL }),
@@ -116,6 +135,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await worker?.shutdown();
       await client.connection.close();
       await db.destroy();
+      if (ownDatabaseUrl) await dropDatabase(ownDatabaseUrl);
     },
   };
 }
