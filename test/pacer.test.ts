@@ -292,9 +292,11 @@ describe('paced replies over HTTP', () => {
     const regularTimes = repliesTo(regular);
     for (let i = 1; i < regularTimes.length; i++)
       expect(regularTimes[i]! - regularTimes[i - 1]!).toBeGreaterThanOrEqual(5_800);
-    // The 30 other customers were not held to the pair rate: their replies went at the number's pace.
+    // The 30 other customers were not held to the pair rate: their replies went at the number's pace
+    // (8 a second: about 4 s; held to one pair interval each, they would take 30 × 6 s). The margin is
+    // for two busy cores, where a CI run took 6.1 s.
     const others = customers.flatMap(repliesTo).sort((a, b) => a - b);
-    expect(others.at(-1)! - others[0]!).toBeLessThan(6_000);
+    expect(others.at(-1)! - others[0]!).toBeLessThan(15_000);
   }, 90_000);
 
   it('admits no more recipients than the portfolio limit, however many claims race', async () => {
