@@ -4,11 +4,11 @@
 // none of those writes. Each describe runs on a database of its own: rekey rewrites every row it finds.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../src/config.js';
 import { codecKeyring, generateKeyringEntry, parseKeyring, type Keyring } from '../src/crypto.js';
-import { createDb, dropDatabase, ensureDatabase, migrateLatest, type Db } from '../src/db.js';
+import { createDb, dropDatabase, type Db } from '../src/db.js';
 import { rekey } from '../src/services/rekey.js';
 import { persistConnectedIntegration, readIntegrationToken, storeIntegrationToken } from '../src/store/integrations.js';
 import { readPin, storePin } from '../src/store/registration.js';
@@ -19,23 +19,11 @@ import { tokenScheduleId } from '../src/temporal/names.js';
 import { authHeaders } from './helpers/jwt.js';
 import { connectThroughMeta, getStatus } from './helpers/meta-flow.js';
 import { newBusinessId } from './helpers/factories.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { ownDatabase, startStack, type Stack } from './helpers/stack.js';
 
 const OLD = generateKeyringEntry('old');
 const NEW = generateKeyringEntry('new');
 const CODEC = generateKeyringEntry('codec2');
-
-/** A migrated database of the test's own. */
-async function ownDatabase(): Promise<string> {
-  const url = new URL(inject('databaseUrl'));
-  url.pathname = `/waconnect_rekey_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = url.toString();
-  await ensureDatabase(databaseUrl);
-  const db = createDb(databaseUrl, { poolMax: 1 });
-  await migrateLatest(db);
-  await db.destroy();
-  return databaseUrl;
-}
 
 describe('rekey', () => {
   let stack: Stack;

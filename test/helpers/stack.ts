@@ -38,7 +38,7 @@ export function testEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** A migrated database of its own on the test run's server. */
-async function ownDatabase(): Promise<string> {
+export async function ownDatabase(): Promise<string> {
   const url = new URL(inject('databaseUrl'));
   url.pathname = `/waconnect_own_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const databaseUrl = url.toString();
